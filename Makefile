@@ -1,0 +1,58 @@
+# Two commands do everything on a fresh machine:  make demo   and   make test
+# Each creates .venv (with $(PYTHON) -m venv) and installs the project editable when needed;
+# it reinstalls only when pyproject.toml changes (the stamp file name carries its hash).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HASH   := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:12])")
+DEV    := $(VENV)/.stamp-dev-$(HASH)
+BENCH  := $(VENV)/.stamp-bench-$(HASH)
+LINT_PATHS := $(wildcard kit tests benchmarks)
+
+.PHONY: all test demo lint format bench clean
+.DEFAULT_GOAL := test
+
+all: test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(DEV): | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.stamp-dev-*
+	touch $@
+
+$(BENCH): | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	rm -f $(VENV)/.stamp-bench-*
+	touch $@
+
+## test: lint, type-check, then every test and doctest (testnet and soak markers stay off)
+test: lint
+	$(BIN)/pytest
+
+## demo: the staged walk against the offline localnet exchange, ending in reports/demo.html
+demo: $(DEV)
+	$(BIN)/kit demo
+
+## lint: ruff and mypy, as in CI
+lint: $(DEV)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/mypy kit
+
+## format: apply ruff's formatter and safe fixes
+format: $(DEV)
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+## bench: compare kit.engine with third-party engines (installs the bench extra)
+bench: $(BENCH)
+	$(BIN)/python benchmarks/run_all.py
+
+## clean: caches and build output (keeps .venv; `rm -rf .venv` to rebuild it)
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

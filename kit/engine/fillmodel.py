@@ -1,0 +1,127 @@
+"""The fill model: how pessimistic paper fills are, and the price arithmetic it uses.
+
+The default is conservative on purpose (the common complaint about paper trading is fills that
+were too good):
+
+- a resting limit order fills only when the price trades *through* it by at least one tick;
+  with ``at_touch=True`` it may fill at touch, but only after an estimated queue ahead of it
+  has traded;
+- per candle, all orders of a symbol together take at most ``participation`` of the candle's
+  volume, and what one order took is gone for the others;
+- market and triggered orders pay slippage: at least ``slippage_ticks`` ticks, or
+  ``impact x (high - low) x sqrt(qty / volume)`` if that is larger, always against the trader,
+  and never outside the candle's ``[low, high]``.
+
+>>> from decimal import Decimal as D
+>>> fm = FillModel()
+>>> fm.slipped_price(D("100.00"), buy=True, qty=D("1"), high=D("101"), low=D("99"),
+...                  volume=D("100"), tick=D("0.01"))
+Decimal('100.10')
+>>> floor_to(D("0.123456"), D("0.001")), ceil_to(D("1.0001"), D("0.01"))
+(Decimal('0.123'), Decimal('1.01'))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+ZERO = Decimal(0)
+
+
+def floor_to(value: Decimal, step: Decimal) -> Decimal:
+    """Round ``value`` down to a multiple of ``step``.
+
+    >>> floor_to(Decimal("7"), Decimal("2"))
+    Decimal('6')
+    """
+    return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
+
+
+def ceil_to(value: Decimal, step: Decimal) -> Decimal:
+    """Round ``value`` up to a multiple of ``step``.
+
+    >>> ceil_to(Decimal("7"), Decimal("2"))
+    Decimal('8')
+    """
+    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    """True if ``value`` is an exact multiple of ``step``.
+
+    >>> is_multiple(Decimal("0.30"), Decimal("0.1")), is_multiple(Decimal("0.35"), Decimal("0.1"))
+    (True, False)
+    """
+    return step > 0 and (value % step) == 0
+
+
+@dataclass(frozen=True, slots=True)
+class FillModel:
+    """How the engine turns candles (or trades, or book snapshots) into fills.
+
+    Parameters
+    ----------
+    trade_through_ticks:
+        A resting limit fills only if the price goes this many ticks beyond it.
+    at_touch:
+        Allow fills at the limit price itself, after the estimated queue ahead has traded.
+    queue_ahead_fraction:
+        With ``at_touch``: the queue ahead of a new order, as a share of the volume of the
+        candle it was placed in.
+    participation:
+        Share of each candle's volume that all orders of a symbol may take together.
+    slippage_ticks:
+        Minimum adverse slippage for market and triggered orders.
+    impact:
+        Market-impact coefficient: slippage = impact x range x sqrt(qty / volume).
+
+    Examples
+    --------
+    >>> FillModel(trade_through_ticks=0, participation=Decimal("0.25")).participation
+    Decimal('0.25')
+    """
+
+    trade_through_ticks: int = 1
+    at_touch: bool = False
+    queue_ahead_fraction: Decimal = Decimal("0.5")
+    participation: Decimal = Decimal("0.1")
+    slippage_ticks: int = 1
+    impact: Decimal = Decimal("0.5")
+
+    def __post_init__(self) -> None:
+        if self.trade_through_ticks < 0 or self.slippage_ticks < 0:
+            raise ValueError("trade_through_ticks and slippage_ticks must be >= 0")
+        if not ZERO < self.participation <= 1:
+            raise ValueError("participation must be in (0, 1], e.g. Decimal('0.1') for 10 % of volume")
+        if self.impact < 0 or not ZERO <= self.queue_ahead_fraction <= 1:
+            raise ValueError("impact must be >= 0 and queue_ahead_fraction in [0, 1]")
+
+    def budget(self, volume: Decimal, step: Decimal) -> Decimal:
+        """Base quantity all orders of a symbol may take from a candle of ``volume``."""
+        if volume <= 0:
+            return ZERO
+        return floor_to(volume * self.participation, step)
+
+    def slipped_price(
+        self,
+        ref: Decimal,
+        *,
+        buy: bool,
+        qty: Decimal,
+        high: Decimal,
+        low: Decimal,
+        volume: Decimal,
+        tick: Decimal,
+    ) -> Decimal:
+        """Price a market or triggered order pays, from the reference price ``ref``.
+
+        The result is moved against the trader, rounded to tick (against the trader) and
+        clamped into ``[low, high]``.
+        """
+        slip = tick * self.slippage_ticks
+        if volume > 0 and high > low and self.impact > 0:
+            slip = max(slip, self.impact * (high - low) * (qty / volume).sqrt())
+        if buy:
+            return min(ceil_to(ref + slip, tick), high)
+        return max(floor_to(ref - slip, tick), low)

@@ -1,0 +1,344 @@
+"""The signals fast path of :func:`kit.engine.replay.run`: the engine's rules in integer units.
+
+With signals given up front, at most one order works at a time (an entry, or an exit), so the
+fill rules reduce to: find the next candle that can fill it (a vectorized scan over integer
+tick arrays), then fill it there exactly as :class:`~kit.engine.Engine` would: the same leg
+order and times, participation budget, slippage, fee rounding and balances. Prices are counted
+in ticks, quantities in steps, and quote and base amounts in the largest unit that makes every
+amount an integer, so the arithmetic is exact and cheap; balances are turned back into Decimals
+at the end. ``tests/engine/test_kernel.py`` checks with hypothesis that this path and the engine
+path (``run(..., path="engine")``) give identical fills, orders and balances.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kit.engine.types import Market, Side
+
+if TYPE_CHECKING:
+    from kit.engine.fillmodel import FillModel
+    from kit.engine.replay import _Runner
+
+
+class NotExact(ValueError):
+    """The inputs do not fit integer units (e.g. cash not a multiple of the fee precision)."""
+
+
+def _gcd(a: Fraction, b: Fraction) -> Fraction:
+    return Fraction(math.gcd(a.numerator * b.denominator, b.numerator * a.denominator), a.denominator * b.denominator)
+
+
+def _int(x: Fraction, what: str) -> int:
+    if x.denominator != 1:
+        raise NotExact(f"{what} is not a whole number of units")
+    return x.numerator
+
+
+class Units:
+    """Integer units for one market: ticks, steps, quote units ``uq`` and base units ``ub``."""
+
+    def __init__(self, m: Market, fm: FillModel) -> None:
+        t, s, fp = Fraction(m.tick_size), Fraction(m.step_size), Fraction(m.fee_precision)
+        self.t, self.s = t, s
+        self.uq, self.ub = _gcd(t * s, fp), _gcd(s, fp)
+        self.kq = _int(t * s / self.uq, "tick*step")  # quote units per (tick x step)
+        self.ks = _int(s / self.ub, "step")  # base units per step
+        self.kfq = _int(fp / self.uq, "fee precision")
+        self.kfb = _int(fp / self.ub, "fee precision")
+        mk, tk = Fraction(m.maker_fee), Fraction(m.taker_fee)
+        # fee in fee-precision units = ceil(n * ratio): sells pay on P*Q, buys on Q
+        self.sell_fee = {True: _ratio(t * s * mk / fp), False: _ratio(t * s * tk / fp)}
+        self.buy_fee = {True: _ratio(s * mk / fp), False: _ratio(s * tk / fp)}
+        # exact int ratios for float output (int / int division is correctly rounded)
+        self.f_t, self.f_s, self.f_uq, self.f_ub = _ratio(t), _ratio(s), _ratio(self.uq), _ratio(self.ub)
+        # filter bounds as whole steps / (tick x step) units: q >= min  <=>  q >= ceil(min)
+        self.min_q = math.ceil(Fraction(m.min_qty) / s)
+        self.max_q = math.floor(Fraction(m.max_qty) / s) if m.max_qty is not None else None
+        self.mkt_max_q = math.floor(Fraction(m.market_max_qty) / s) if m.market_max_qty is not None else None
+        self.min_n = math.ceil(Fraction(m.min_notional) / (t * s))
+        self.max_n = math.floor(Fraction(m.max_notional) / (t * s)) if m.max_notional is not None else None
+        p = Fraction(fm.participation)
+        self.part = (p.numerator, p.denominator)
+        imp = Fraction(fm.impact)
+        self.imp = (imp.numerator, imp.denominator)
+        self.slip_min = fm.slippage_ticks
+        self.through = fm.trade_through_ticks
+
+    def passes(self, q: int, p: int, market: bool) -> bool:
+        """LOT_SIZE, MARKET_LOT_SIZE and NOTIONAL for ``q`` steps at ``p`` ticks, as ``filters.check``."""
+        if q < self.min_q or (self.max_q is not None and q > self.max_q):
+            return False
+        if market and self.mkt_max_q is not None and q > self.mkt_max_q:
+            return False
+        n = p * q
+        return n >= self.min_n and (self.max_n is None or n <= self.max_n)
+
+    def slip(self, r: int, q: int, v: int) -> int:
+        """Slippage in ticks: ``FillModel.slipped_price`` for range ``r`` ticks, ``q`` of ``v`` steps."""
+        a, b = self.imp
+        if v <= 0 or r <= 0 or a == 0:
+            return self.slip_min
+        x, y = a * a * r * r * q, b * b * v
+        k = math.isqrt(x // y)
+        while k * k * y < x:
+            k += 1
+        return max(self.slip_min, k)
+
+
+def _fee(n: int, ratio: tuple[int, int]) -> int:
+    return -((-n * ratio[0]) // ratio[1])
+
+
+def _ratio(x: Fraction) -> tuple[int, int]:
+    return x.numerator, x.denominator
+
+
+def _f(n: int, r: tuple[int, int]) -> float:
+    """``n`` units of size ``r`` as the float nearest to the exact value."""
+    return n * r[0] / r[1]
+
+
+class Kernel:
+    """Replays entries/exits for one spot account (see the module docstring)."""
+
+    def __init__(self, r: _Runner, cash: Decimal) -> None:
+        self.r = r
+        self.u = u = Units(r.m, r.engine.fill_model)
+        self.budget = (r.v * u.part[0]) // u.part[1]  # participation budget per candle, in steps
+        self.qf = _int(Fraction(cash) / u.uq, "cash")  # quote free / locked, in uq
+        self.ql = 0
+        self.bf = self.bl = 0  # base free / locked, in ub
+        self.orders: list[tuple[Any, ...]] = []
+        self.next_id = 1
+        self.any_base = False
+        # the working order
+        self.live = False
+        self.buy = self.market = self.fresh = False
+        self.oid = self.q = self.filled = self.p = self.start = self.lock = self.fees = 0
+        self.status = ""
+
+    # -- orders ----------------------------------------------------------------------------------
+    def place(self, i: int, buy: bool, q: int, p: int | None) -> None:
+        """Submit ``q`` steps (at ``p`` ticks, or market) at the close of candle ``i``."""
+        u, last = self.u, int(self.r.c[i])
+        if q <= 0 or (p is not None and p <= 0) or not u.passes(q, p if p is not None else last, p is None):
+            return
+        if buy:
+            need = q * (p if p is not None else last) * u.kq
+            if self.qf < need:
+                return
+            lock = need if p is not None else 0
+            self.qf -= lock
+            self.ql += lock
+        else:
+            lock = q * u.ks
+            if self.bf < lock:
+                return
+            self.bf -= lock
+            self.bl += lock
+        self.live, self.buy, self.market, self.fresh = True, buy, p is None, True
+        self.oid, self.q, self.filled, self.p, self.start = self.next_id, q, 0, p or 0, i + 1
+        self.lock, self.fees, self.status = lock, 0, "new"
+        self.next_id += 1
+
+    def cancel(self) -> None:
+        """Cancel the working order and release its lock."""
+        self._release()
+        self.status = "canceled"
+        self._close()
+
+    def _release(self) -> None:
+        if self.buy:
+            self.qf += self.lock
+            self.ql -= self.lock
+        else:
+            self.bf += self.lock
+            self.bl -= self.lock
+        self.lock = 0
+
+    def _close(self) -> None:
+        u = self.u
+        fees = _f(self.fees * u.kfq, u.f_uq) if not self.buy else _f(self.fees * u.kfb, u.f_ub)
+        self.orders.append((self.oid, f"kit-{self.oid}", "buy" if self.buy else "sell",
+                            "market" if self.market else "limit", _f(self.q, u.f_s), _f(self.filled, u.f_s),
+                            None if self.market else _f(self.p, u.f_t), self.status, fees))  # fmt: skip
+        self.live = False
+
+    # -- candles ---------------------------------------------------------------------------------
+    def advance_to(self, end: int) -> None:
+        """Let the working order act on candles up to and including ``end``."""
+        r, u = self.r, self.u
+        while self.live and self.start <= end:
+            i = self.start
+            if self.fresh:
+                self.fresh = False
+                o = int(r.o[i])
+                if self.market or (o <= self.p if self.buy else o >= self.p):
+                    self._taker(i, o)
+                else:
+                    self._maker(i)
+                self.start = i + 1
+                continue
+            if self.market:
+                j = first_index(self.budget, i, 1, above=True)
+            elif self.buy:
+                j = first_index(r.lo, i, self.p - u.through, above=False)
+            else:
+                j = first_index(r.h, i, self.p + u.through, above=True)
+            if j > end:
+                self.start = j
+                return
+            if self.market:
+                self._taker(j, int(r.o[j]))
+            else:
+                self._maker(j)
+            self.start = j + 1
+
+    def _taker(self, i: int, ref: int) -> None:
+        budget = int(self.budget[i])
+        if budget <= 0:
+            return
+        r, u = self.r, self.u
+        h, lo = int(r.h[i]), int(r.lo[i])
+        want = min(self.q - self.filled, budget)
+        s = u.slip(h - lo, want, int(r.v[i]))
+        price = min(ref + s, h) if self.buy else max(ref - s, lo)
+        if not self.market:
+            price = min(price, self.p) if self.buy else max(price, self.p)
+        q = want
+        if self.buy and self.market:
+            q = min(q, self.qf // (price * u.kq))
+        if q > 0:
+            self._fill(price, q, False, int(r.ts[i]), i)
+
+    def _maker(self, i: int) -> None:
+        budget = int(self.budget[i])
+        if budget <= 0:
+            return
+        r = self.r
+        o, h, lo = int(r.o[i]), int(r.h[i]), int(r.lo[i])
+        edge = self.p - self.u.through if self.buy else self.p + self.u.through
+        if not ((lo <= edge) if self.buy else (h >= edge)):
+            return
+        ts, iv = int(r.ts[i]), r.interval
+        if (o <= edge) if self.buy else (o >= edge):
+            pass
+        elif ((h - o) >= (o - lo)) == self.buy:  # the leg to the nearer extreme reaches it
+            ts += iv // 3
+        else:
+            ts += 2 * iv // 3
+        self._fill(self.p, min(self.q - self.filled, budget), True, ts, i)
+
+    def _fill(self, p: int, q: int, maker: bool, ts: int, i: int) -> None:
+        """Book a fill exactly as ``Engine._fill`` does for a spot account."""
+        u, r = self.u, self.r
+        notional = p * q * u.kq
+        if self.buy:
+            fee = _fee(q, u.buy_fee[maker])
+            if not self.market:
+                reserved = q * self.p * u.kq
+                self.ql -= reserved
+                self.qf += reserved - notional
+                self.lock -= reserved
+            else:
+                self.qf -= notional
+            net_base = q * u.ks - fee * u.kfb
+            self.bf += net_base
+            pos, cash = _f(net_base, u.f_ub), -_f(notional, u.f_uq)
+            fee_val = _f(fee * u.kfb, u.f_ub)
+            fee_asset = r.m.base
+        else:
+            fee = _fee(p * q, u.sell_fee[maker])
+            self.bl -= q * u.ks
+            self.lock -= q * u.ks
+            net_quote = notional - fee * u.kfq
+            self.qf += net_quote
+            pos, cash = -_f(q, u.f_s), _f(net_quote, u.f_uq)
+            fee_val = _f(fee * u.kfq, u.f_uq)
+            fee_asset = r.m.quote
+        self.any_base = True
+        self.filled += q
+        self.fees += fee
+        r.pos_delta[i] += pos
+        r.cash_delta[i] += cash
+        r.fill_rows.append((ts, self.oid, "buy" if self.buy else "sell", _f(p, u.f_t), _f(q, u.f_s),
+                            _f(notional, u.f_uq), fee_val, fee_asset, "maker" if maker else "taker"))  # fmt: skip
+        if self.filled >= self.q:
+            self.status = "filled"
+            self._release()
+            self._close()
+        else:
+            self.status = "partially_filled"
+
+    def position_steps(self) -> int:
+        """Base held (free and locked), in whole steps (rounded down)."""
+        return (self.bf + self.bl) // self.u.ks
+
+    def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Final balances, shaped like ``Engine.balances``."""
+        u, m = self.u, self.r.m
+
+        def dec(n: int, unit: Fraction) -> Decimal:
+            return Decimal(n * unit.numerator) / Decimal(unit.denominator)
+
+        out = {m.quote: (dec(self.qf, u.uq), dec(self.ql, u.uq))}
+        if self.any_base:
+            out[m.base] = (dec(self.bf, u.ub), dec(self.bl, u.ub))
+        return dict(sorted(out.items()))
+
+
+def run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, order: str, offset: Decimal) -> Kernel:
+    """Drive the kernel over the signal candles; the same decisions as ``replay._run_signals``."""
+    from kit.engine.replay import _to_tick
+
+    k = Kernel(r, r.ctx.cash)
+    u, m = k.u, r.m
+    size_q = Fraction(size) / u.s
+    entry_q = size_q.numerator if size_q.denominator == 1 else 0  # off-step sizes are rejected
+    up, down = float(1 + offset), float(1 - offset)
+    for i in np.flatnonzero(ent | ext).tolist():
+        k.advance_to(i)
+        working_entry = k.live and k.buy
+        working_exit = k.live and not k.buy
+        if ext[i]:
+            if working_entry:
+                k.cancel()
+            q = k.position_steps()
+            if q > 0 and not working_exit:
+                p = int(_to_tick(r.close_f[i] * up, m.tick_size, Side.SELL) / m.tick_size) if order == "limit" else None
+                k.place(i, False, q, p)
+        elif ent[i] and k.bf + k.bl <= 0 and not k.live:
+            p = int(_to_tick(r.close_f[i] * down, m.tick_size, Side.BUY) / m.tick_size) if order == "limit" else None
+            k.place(i, True, entry_q, p)
+    k.advance_to(r.n - 1)
+    if k.live:
+        k._close()
+    k.orders.sort()
+    return k
+
+
+def first_index(arr: np.ndarray, start: int, level: int, *, above: bool) -> int:
+    """First index >= ``start`` where ``arr >= level`` (``above``) or ``arr <= level``; len if none.
+
+    >>> first_index(np.array([5, 3, 9, 1]), 1, 8, above=True)
+    2
+    """
+    n = len(arr)
+    size = 256
+    while start < n:
+        end = min(n, start + size)
+        seg = arr[start:end]
+        hit = (seg >= level) if above else (seg <= level)
+        k = int(hit.argmax())
+        if hit[k]:
+            return start + k
+        start = end
+        size *= 4
+    return n
+

@@ -1,0 +1,575 @@
+"""How market data turns into fills: candles, trade prints and book snapshots.
+
+Candles: the path inside a candle is explicit. The price starts at the open, goes to the extreme
+nearer to the open (the low when both are equally near), then to the other extreme, then to the
+close. Those four phases carry the times ``ts``, ``ts + interval/3``, ``ts + 2*interval/3`` and
+``ts + interval - 1``. Along each monotonic leg, orders act in the order the price reaches them
+(then by time priority): stops trigger, triggered orders fill, resting limits fill. All fills in
+one candle share one liquidity budget (``FillModel.participation`` of its volume), so two orders
+never fill from the same liquidity. Resting limits fill at their own price as maker, and only
+when the price trades through them (``FillModel``); market and triggered orders pay slippage.
+Every candle fill price lies inside the candle's ``[low, high]``.
+
+Trades: a print at price ``p`` fills resting limits that ``p`` trades through, at their own
+price, up to the print's quantity (shared); it also triggers stops.
+
+Books: a snapshot is the liquidity for immediate execution (market orders, marketable limits)
+until the next snapshot; what an order takes from a level is gone for the next order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kit.engine.fillmodel import FillModel, ceil_to, floor_to
+from kit.engine.ledger import Account
+from kit.engine.types import (
+    BalanceChange,
+    Bar,
+    BookSnapshot,
+    Event,
+    EventKind,
+    Fill,
+    Liquidity,
+    Market,
+    OrderStatus,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from kit.engine.working import Working
+
+ZERO = Decimal(0)
+_ONE_SHOT = (TimeInForce.IOC, TimeInForce.FOK)
+
+
+@dataclass(slots=True)
+class _Candle:
+    """Per-candle context while sweeping its path."""
+
+    bar: Bar
+    market: Market
+    budget: Decimal
+    no: int
+
+
+class Matching:
+    """Market-data side of :class:`~kit.engine.Engine` (a mixin; state lives on the engine)."""
+
+    markets: dict[str, Market]
+    _accounts: dict[str, Account]
+    _open: dict[str, dict[int, Working]]
+    _fills: dict[str, list[Fill]]
+
+    def __init__(self, fill_model: FillModel) -> None:
+        self.fill_model = fill_model
+        self._last: dict[str, Decimal] = {}
+        self._last_volume: dict[str, Decimal] = {}
+        self._books: dict[str, tuple[list[list[Decimal]], list[list[Decimal]]]] = {}
+        self._fee_sink: dict[str, Decimal] = {}
+        self._seq = 0
+        self._trade_id = 0
+        self._bar_no = 0
+
+    # -- reference data --------------------------------------------------------------------------
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Last traded (or marked) price of ``symbol``, if any data was seen."""
+        return self._last.get(symbol)
+
+    def best_opposite(self, symbol: str, side: Side) -> Decimal | None:
+        """Best ask for a buyer, best bid for a seller, from the current book."""
+        book = self._books.get(symbol)
+        if book is None:
+            return None
+        levels = book[1] if side is Side.BUY else book[0]
+        return next((p for p, q in levels if q > 0), None)
+
+    def estimate_cost(self, symbol: str, qty: Decimal) -> Decimal | None:
+        """Quote cost of buying ``qty`` now: walks the book, else uses the last price."""
+        book = self._books.get(symbol)
+        if book is not None:
+            cost, left = ZERO, qty
+            for p, q in book[1]:
+                take = min(q, left)
+                cost += take * p
+                left -= take
+                if left <= 0:
+                    return cost
+        last = self._last.get(symbol)
+        return qty * last if last is not None else None
+
+    def fees_collected(self) -> dict[str, Decimal]:
+        """Fees the engine has charged, by asset (the other side of every fee debit)."""
+        return dict(self._fee_sink)
+
+    def mark(self, symbol: str, price: Decimal, ts_ms: int) -> list[Event]:
+        """Record ``price`` as the last price of ``symbol`` (no liquidity); expires due GTD orders."""
+        self._last[symbol] = price
+        return self.advance(ts_ms)
+
+    def advance(self, ts_ms: int) -> list[Event]:
+        """Let time pass to ``ts_ms``: GTD orders due by then expire."""
+        out: list[Event] = []
+        for symbol in self._open:
+            self._expire_due(symbol, ts_ms, out)
+        return out
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _queue_estimate(self, symbol: str) -> Decimal:
+        return self._last_volume.get(symbol, ZERO) * self.fill_model.queue_ahead_fraction
+
+    # -- acceptance ------------------------------------------------------------------------------
+    def _on_accept(self, w: Working, ts: int, out: list[Event]) -> None:
+        """Immediate execution against the current book, if there is one."""
+        if w.req.symbol not in self._books or w.req.type.is_conditional:
+            return
+        w.fresh = False
+        self._take_book(w, ts, out)
+
+    def _take_book(self, w: Working, ts: int, out: list[Event]) -> None:
+        """Execute ``w`` as taker against the book; one-shot remainders expire."""
+        bids, asks = self._books[w.req.symbol]
+        levels = asks if w.buy else bids
+        limit = w.price if w.is_limit else None
+
+        def ok(p: Decimal) -> bool:
+            return limit is None or (p <= limit if w.buy else p >= limit)
+
+        if w.req.time_in_force is TimeInForce.FOK and w.qty is not None:
+            avail = sum((q for p, q in levels if ok(p)), ZERO)
+            if avail < w.remaining:
+                self._close(w, OrderStatus.EXPIRED, ts, out, "FOK: not enough liquidity to fill in full")
+                return
+        if w.req.post_only and limit is not None and levels and any(q > 0 and ok(p) for p, q in levels):
+            self._close(w, OrderStatus.EXPIRED, ts, out, "post-only order would take")
+            return
+        for level in levels:
+            if not w.status.is_open or not ok(level[0]):
+                break
+            if level[1] <= 0:
+                continue
+            qty = self._sized(w, level[0], level[1])
+            if qty <= 0:
+                break
+            level[1] -= qty
+            self._fill(w, level[0], qty, Liquidity.TAKER, ts, out)
+        if w.status.is_open and (w.is_market or w.req.time_in_force in _ONE_SHOT):
+            why = "no more liquidity in the book" if w.is_market else "IOC: remainder expired"
+            self._close(w, OrderStatus.EXPIRED, ts, out, why)
+
+    # -- trades and books ------------------------------------------------------------------------
+    def on_book(self, symbol: str, book: BookSnapshot) -> list[Event]:
+        """Replace the book of ``symbol``; resting limits crossed by it fill, pending markets execute."""
+        out: list[Event] = []
+        self._books[symbol] = ([[p, q] for p, q in book.bids], [[p, q] for p, q in book.asks])
+        self._expire_due(symbol, book.ts_ms, out)
+        through = self.fill_model.trade_through_ticks
+        for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
+            if w.req.type.is_conditional and not w.triggered:
+                continue
+            if w.fresh or w.is_market:
+                w.fresh = False
+                self._take_book(w, book.ts_ms, out)
+                continue
+            assert w.price is not None
+            bids, asks = self._books[symbol]
+            levels = asks if w.buy else bids
+            edge = w.price - through * w.market.tick_size if w.buy else w.price + through * w.market.tick_size
+            for level in levels:
+                crossed = level[0] <= edge if w.buy else level[0] >= edge
+                if not crossed or not w.status.is_open:
+                    break
+                qty = self._sized(w, w.price, level[1])
+                if qty > 0:
+                    level[1] -= qty
+                    self._fill(w, w.price, qty, Liquidity.MAKER, book.ts_ms, out)
+        return out
+
+    def on_trade(self, symbol: str, trade: Trade) -> list[Event]:
+        """A public trade print: stops trigger at its price; resting limits it trades through fill.
+
+        Without a book, market orders and marketable limits take the print's price (as taker),
+        and all fills from one print share its quantity.
+        """
+        out: list[Event] = []
+        m = self.markets[symbol]
+        ts, px = trade.ts_ms, trade.price
+        self._last[symbol] = px
+        self._expire_due(symbol, ts, out)
+        has_book = symbol in self._books
+        for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
+            if w.req.type.is_conditional and not w.triggered and self._trigger_pos(w, px, px) is not None:
+                self._trigger(w, ts, out)
+                w.fresh = True
+                if has_book:
+                    w.fresh = False
+                    self._take_book(w, ts, out)
+        left = trade.quantity
+        if not has_book:
+            for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
+                if left > 0 and (w.is_market or (w.fresh and w.is_limit and _marketable(w, px))):
+                    qty = self._sized(w, px, left)
+                    if qty > 0:
+                        left -= qty
+                        self._fill(w, px, qty, Liquidity.TAKER, ts, out)
+        fm = self.fill_model
+        through = fm.trade_through_ticks * m.tick_size
+        for w in sorted(self._open[symbol].values(), key=lambda w: (_price_key(w), w.seq)):
+            if left <= 0:
+                break
+            if not w.is_limit or w.fresh:
+                continue
+            assert w.price is not None
+            avail = left
+            if not (px <= w.price - through if w.buy else px >= w.price + through):
+                if not (fm.at_touch and not w.req.hidden and px == w.price):
+                    continue
+                w.queue_ahead -= trade.quantity
+                if w.queue_ahead >= 0:
+                    continue
+                avail = min(left, -w.queue_ahead)
+            qty = self._sized(w, w.price, avail)
+            if qty > 0:
+                left -= qty
+                w.queue_ahead = min(w.queue_ahead + qty, ZERO) if fm.at_touch else w.queue_ahead
+                self._fill(w, w.price, qty, Liquidity.MAKER, ts, out)
+        for w in list(self._open[symbol].values()):
+            if w.fresh:
+                self._after_first_look(w, ts, out)
+        return out
+
+    # -- candles ---------------------------------------------------------------------------------
+    def on_bar(self, symbol: str, bar: Bar) -> list[Event]:
+        """A candle: sweep its path (open, nearer extreme, farther extreme, close)."""
+        out: list[Event] = []
+        m = self.markets[symbol]
+        self._bar_no += 1
+        c = _Candle(bar, m, self.fill_model.budget(bar.volume, m.step_size), self._bar_no)
+        o, h, lo, cl = bar.open, bar.high, bar.low, bar.close
+        first, second = (h, lo) if (h - o) < (o - lo) else (lo, h)
+        t0, iv = bar.ts_ms, bar.interval_ms
+        legs = ((o, o, t0), (o, first, t0 + iv // 3), (first, second, t0 + 2 * iv // 3), (second, cl, t0 + iv - 1))
+        for k, (a, b, t) in enumerate(legs):
+            self._expire_due(symbol, t, out)
+            if self._open[symbol]:
+                self._sweep(c, a, b, t, out, opening=k == 0)
+        self._last[symbol] = cl
+        self._last_volume[symbol] = bar.volume
+        return out
+
+    def _sweep(self, c: _Candle, a: Decimal, b: Decimal, t: int, out: list[Event], *, opening: bool) -> None:
+        """Process one monotonic leg from ``a`` to ``b``, orders acting where the price reaches them."""
+        heap: list[tuple[Decimal, int, str, Working]] = []
+        for w in list(self._open[c.market.symbol].values()):
+            self._plan(c, w, a, b, heap, out, opening=opening)
+        while heap:
+            pos, _, what, w = heapq.heappop(heap)
+            if not w.status.is_open:
+                continue
+            cur = a + pos if b >= a else a - pos
+            if what == "trigger":
+                self._trigger(w, t, out)
+                if w.is_market:
+                    self._market_fill(c, w, cur, t, out)
+                    continue
+                if _marketable(w, cur):
+                    self._taker_fill(c, w, cur, t, out)
+                if w.status.is_open and w.req.time_in_force in _ONE_SHOT:
+                    self._close(w, OrderStatus.EXPIRED, t, out, "IOC/FOK: remainder expired at trigger")
+                if w.status.is_open:
+                    self._plan(c, w, a, b, heap, out, opening=False, after=pos)
+            elif what == "market":
+                self._market_fill(c, w, cur, t, out)
+            elif what == "take":
+                self._taker_fill(c, w, cur, t, out)
+            else:
+                self._maker_fill(c, w, t, out, touch=what == "touch")
+        if opening:
+            for w in list(self._open[c.market.symbol].values()):
+                if w.fresh:
+                    self._after_first_look(w, t, out)
+
+    def _plan(self, c: _Candle, w: Working, a: Decimal, b: Decimal, heap: list[tuple[Decimal, int, str, Working]],
+              out: list[Event], *, opening: bool, after: Decimal = Decimal(-1)) -> None:  # fmt: skip
+        """Work out where on the leg ``a -> b`` order ``w`` acts, and queue it."""
+
+        def push(pos: Decimal | None, what: str) -> None:
+            if pos is not None and pos > after:
+                heapq.heappush(heap, (pos, w.seq, what, w))
+
+        if w.req.type.is_conditional and not w.triggered:
+            push(self._trigger_pos(w, a, b), "trigger")
+            return
+        if w.is_market:
+            if opening:
+                push(ZERO, "market")
+            return
+        if w.rested_bar == c.no or w.price is None:
+            return
+        if opening and w.fresh and _marketable(w, a):
+            if w.req.post_only:
+                self._close(w, OrderStatus.EXPIRED, c.bar.ts_ms, out, "post-only order would take at the open")
+            else:
+                push(ZERO, "take")
+            return
+        fm = self.fill_model
+        shift = fm.trade_through_ticks * w.market.tick_size
+        pos = _reach(a, b, w.price - shift if w.buy else w.price + shift, rising=not w.buy)
+        if pos is not None:
+            push(pos, "rest")
+        elif fm.at_touch and not w.req.hidden:
+            push(_reach(a, b, w.price, rising=not w.buy), "touch")
+
+    def _trigger_pos(self, w: Working, a: Decimal, b: Decimal) -> Decimal | None:
+        """Where on the leg ``a -> b`` a conditional order triggers (``None``: not on this leg).
+
+        Trailing stops also update their activation and best price here: a sell trailing stop
+        follows the highs and triggers ``trailing_bps`` below the best; a buy trailing stop
+        follows the lows. With an activation price, trailing starts once the price reaches it
+        (rising to it for sells, falling to it for buys).
+        """
+        if not w.req.type.is_trailing:
+            assert w.trigger is not None
+            return _reach(a, b, w.trigger, rising=w.trigger_up)
+        sell = not w.trigger_up
+        act = w.req.trigger_price
+        if not w.active:
+            assert act is not None
+            if _reach(a, b, act, rising=sell) is None:
+                return None
+            w.active = True
+            w.best = max(a, act) if sell else min(a, act)
+        best = w.best if w.best is not None else a
+        w.best = max(best, a) if sell else min(best, a)
+        level = w.trail_level()
+        assert level is not None
+        pos = _reach(a, b, level, rising=not sell)
+        if pos is None:  # the leg moved in the trailing direction: the best price follows it
+            w.best = max(w.best, b) if sell else min(w.best, b)
+        return pos
+
+    def _after_first_look(self, w: Working, t: int, out: list[Event]) -> None:
+        """After an order's first chance: one-shot remainders expire."""
+        w.fresh = False
+        if w.status.is_open and w.req.time_in_force in _ONE_SHOT and not w.is_market:
+            why = "FOK: could not fill in full" if w.req.time_in_force is TimeInForce.FOK else "IOC: remainder expired"
+            self._close(w, OrderStatus.EXPIRED, t, out, why)
+
+    def _trigger(self, w: Working, t: int, out: list[Event]) -> None:
+        w.triggered = True
+        w.fresh = False
+        w.status = OrderStatus.NEW
+        w.updated = t
+        if w.req.type.is_trailing:
+            w.trigger = w.trail_level()
+        out.append(Event(EventKind.TRIGGERED, t, w.account, order=w.snapshot()))
+
+    # -- candle fills ----------------------------------------------------------------------------
+    def _fok_blocked(self, c: _Candle, w: Working, t: int, out: list[Event]) -> bool:
+        if w.req.time_in_force is TimeInForce.FOK and w.qty is not None and w.remaining > c.budget:
+            self._close(w, OrderStatus.EXPIRED, t, out, "FOK: not enough volume to fill in full")
+            return True
+        return False
+
+    def _market_fill(self, c: _Candle, w: Working, ref: Decimal, t: int, out: list[Event]) -> None:
+        if c.budget <= 0 or self._fok_blocked(c, w, t, out):
+            return
+        bar, m = c.bar, c.market
+        want = w.fill_cap() if w.qty is not None else c.budget
+        price = self.fill_model.slipped_price(ref, buy=w.buy, qty=min(want, c.budget) or m.step_size,
+                                              high=bar.high, low=bar.low, volume=bar.volume, tick=m.tick_size)
+        self._candle_fill(c, w, price, Liquidity.TAKER, t, out)
+
+    def _taker_fill(self, c: _Candle, w: Working, cur: Decimal, t: int, out: list[Event]) -> None:
+        if c.budget <= 0 or self._fok_blocked(c, w, t, out):
+            return
+        bar, m = c.bar, c.market
+        assert w.price is not None
+        slipped = self.fill_model.slipped_price(cur, buy=w.buy, qty=min(w.fill_cap(), c.budget),
+                                                high=bar.high, low=bar.low, volume=bar.volume, tick=m.tick_size)
+        price = min(slipped, w.price) if w.buy else max(slipped, w.price)
+        self._candle_fill(c, w, price, Liquidity.TAKER, t, out)
+
+    def _maker_fill(self, c: _Candle, w: Working, t: int, out: list[Event], *, touch: bool) -> None:
+        assert w.price is not None
+        avail = c.budget
+        if touch:
+            bar = c.bar
+            span = int((bar.high - bar.low) / c.market.tick_size) + 1
+            at_level = floor_to(bar.volume / span, c.market.step_size)
+            w.queue_ahead -= at_level
+            if w.queue_ahead >= 0:
+                return
+            avail = min(avail, -w.queue_ahead)
+        if avail <= 0:
+            return
+        before = w.filled
+        self._candle_fill(c, w, w.price, Liquidity.MAKER, t, out, cap=avail)
+        if touch:
+            w.queue_ahead += w.filled - before
+
+    def _candle_fill(self, c: _Candle, w: Working, price: Decimal, liq: Liquidity, t: int,
+                     out: list[Event], cap: Decimal | None = None) -> None:  # fmt: skip
+        qty = self._sized(w, price, c.budget if cap is None else cap)
+        if qty <= 0:
+            if w.is_market and w.qty is None and w.filled == 0:
+                self._close(w, OrderStatus.EXPIRED, t, out, "quote amount buys less than one step")
+            elif w.req.reduce_only and self._sized(w, price, w.market.step_size * 10**9) <= 0:
+                self._close(w, OrderStatus.EXPIRED, t, out, "reduce-only: it would grow the position")
+            return
+        c.budget -= qty
+        self._fill(w, price, qty, liq, t, out)
+        if w.visible_left is not None and w.status.is_open and w.visible_left <= 0:
+            w.visible_left = min(w.req.iceberg_qty or ZERO, w.remaining)
+            w.seq = self._next_seq()
+            w.rested_bar = c.no  # the refreshed slice queues again: no more fills in this candle
+
+    # -- the books -------------------------------------------------------------------------------
+    def _sized(self, w: Working, price: Decimal, avail: Decimal) -> Decimal:
+        """Quantity the next fill of ``w`` at ``price`` can take, given ``avail`` liquidity and funds."""
+        m = w.market
+        if w.qty is None:  # quote-quantity market order
+            assert w.quote_left is not None
+            qty = floor_to(w.quote_left / price, m.step_size)
+        else:
+            qty = w.fill_cap()
+        qty = min(qty, floor_to(avail, m.step_size))
+        acct = self._accounts[w.account]
+        if w.req.reduce_only:
+            pos = acct.position(w.req.symbol)
+            qty = min(qty, abs(pos)) if pos and (pos < 0) == w.buy else ZERO
+        if acct.positions:
+            if w.buy:
+                rate = max(m.maker_fee, m.taker_fee)
+                qty = min(qty, floor_to(acct.free(m.quote) / (price * (1 + rate)), m.step_size))
+        elif w.buy and w.lock_price is None and not (w.lock_asset == m.quote and w.lock_left > 0):
+            qty = min(qty, floor_to(acct.free(m.quote) / price, m.step_size))
+        elif not w.buy and not (w.lock_asset == m.base and w.lock_left > 0):
+            qty = min(qty, acct.free(m.base))
+        return max(qty, ZERO)
+
+    def _fill(self, w: Working, price: Decimal, qty: Decimal, liq: Liquidity, t: int, out: list[Event]) -> None:
+        """Book one execution: balances, fees, position, order state, and its event."""
+        m, acct = w.market, self._accounts[w.account]
+        notional = qty * price
+        rate = m.maker_fee if liq is Liquidity.MAKER else m.taker_fee
+        deltas: dict[str, list[Decimal]] = {}
+
+        def move(asset: str, free: Decimal = ZERO, locked: Decimal = ZERO) -> None:
+            d = deltas.setdefault(asset, [ZERO, ZERO])
+            d[0] += free
+            d[1] += locked
+
+        position_change = None
+        if acct.positions:
+            fee, fee_asset = ceil_to(notional * rate, m.fee_precision), m.quote
+            move(m.quote, free=-(notional + fee) if w.buy else notional - fee)
+            position_change = (w.req.symbol, qty if w.buy else -qty)
+        elif w.buy:
+            fee, fee_asset = ceil_to(qty * rate, m.fee_precision), m.base
+            if w.lock_price is not None:
+                reserved = qty * w.lock_price
+                move(m.quote, free=reserved - notional, locked=-reserved)
+                w.lock_left -= reserved
+            elif w.lock_asset == m.quote and w.lock_left > 0:
+                move(m.quote, locked=-notional)
+                w.lock_left -= notional
+            else:
+                move(m.quote, free=-notional)
+            move(m.base, free=qty - fee)
+        else:
+            fee, fee_asset = ceil_to(notional * rate, m.fee_precision), m.quote
+            if w.lock_asset == m.base and w.lock_left > 0:
+                move(m.base, locked=-qty)
+                w.lock_left -= qty
+            else:
+                move(m.base, free=-qty)
+            move(m.quote, free=notional - fee)
+        w.filled += qty
+        w.filled_quote += notional
+        w.fees += fee
+        w.updated = t
+        if w.quote_left is not None:
+            w.quote_left -= notional
+        if w.visible_left is not None:
+            w.visible_left -= qty
+        if position_change is not None:
+            acct.move_position(*position_change)
+        done = w.remaining <= 0 if w.qty is not None else floor_to((w.quote_left or ZERO) / price, m.step_size) <= 0
+        if done:
+            w.status = OrderStatus.FILLED
+            self._release(w, move)
+            del self._open[w.req.symbol][w.id]
+        else:
+            w.status = OrderStatus.PARTIALLY_FILLED
+        changes = tuple(BalanceChange(a, f, lk) for a, (f, lk) in deltas.items() if f or lk)
+        acct.apply(changes)
+        self._fee_sink[fee_asset] = self._fee_sink.get(fee_asset, ZERO) + fee
+        self._trade_id += 1
+        fill = Fill(self._trade_id, w.id, t, w.req.symbol, w.req.side, price, qty, notional, fee, fee_asset, liq)
+        self._fills[w.account].append(fill)
+        kind = EventKind.FILLED if done else EventKind.PARTIALLY_FILLED
+        out.append(Event(kind, t, w.account, order=w.snapshot(), fill=fill, balance_changes=changes,
+                         position_change=position_change))  # fmt: skip
+        if w.req.reduce_only and w.status.is_open and acct.position(w.req.symbol) == 0:
+            self._close(w, OrderStatus.EXPIRED, t, out, "reduce-only: the position is closed")
+
+    @staticmethod
+    def _release(w: Working, move: object) -> None:
+        if w.lock_asset is not None and w.lock_left > 0:
+            move(w.lock_asset, free=w.lock_left, locked=-w.lock_left)  # type: ignore[operator]
+        w.lock_left = ZERO
+
+    def _close(self, w: Working, status: OrderStatus, t: int, out: list[Event], reason: str) -> None:
+        """End an open order (canceled or expired) and release what it had locked."""
+        changes: tuple[BalanceChange, ...] = ()
+        if w.lock_asset is not None and w.lock_left > 0:
+            changes = (BalanceChange(w.lock_asset, free=w.lock_left, locked=-w.lock_left),)
+            self._accounts[w.account].apply(changes)
+            w.lock_left = ZERO
+        w.status = status
+        w.updated = t
+        self._open[w.req.symbol].pop(w.id, None)
+        kind = EventKind.CANCELED if status is OrderStatus.CANCELED else EventKind.EXPIRED
+        out.append(Event(kind, t, w.account, order=w.snapshot(), reason=reason, balance_changes=changes))
+
+    def _expire_due(self, symbol: str, ts: int, out: list[Event]) -> None:
+        for w in list(self._open[symbol].values()):
+            if w.req.expire_at_ms is not None and w.req.expire_at_ms <= ts:
+                self._close(w, OrderStatus.EXPIRED, w.req.expire_at_ms, out, "GTD: expired at its time")
+
+
+def _reach(a: Decimal, b: Decimal, level: Decimal, *, rising: bool) -> Decimal | None:
+    """Distance along the leg ``a -> b`` at which the price first reaches ``level``.
+
+    Reaching means ``>= level`` when ``rising``, else ``<= level``; ``None`` if it never does.
+
+    >>> _reach(Decimal(10), Decimal(14), Decimal(12), rising=True)
+    Decimal('2')
+    >>> _reach(Decimal(10), Decimal(14), Decimal(9), rising=False) is None
+    True
+    """
+    if (a >= level) if rising else (a <= level):
+        return ZERO
+    if rising and b >= level:
+        return level - a
+    if not rising and b <= level:
+        return a - level
+    return None
+
+
+def _marketable(w: Working, price: Decimal) -> bool:
+    assert w.price is not None
+    return price <= w.price if w.buy else price >= w.price
+
+
+def _price_key(w: Working) -> Decimal:
+    """Price priority: best bids (highest) and best asks (lowest) first."""
+    if w.price is None:
+        return Decimal("-Infinity")
+    return -w.price if w.buy else w.price

@@ -1,0 +1,373 @@
+"""Fast replay of a strategy over candles, through the same engine that fills paper orders.
+
+Two ways to give the strategy:
+
+- signals up front (``entries`` / ``exits`` boolean arrays, as vectorbt takes them): the replay
+  jumps straight from one interesting candle to the next;
+- a callback ``strategy(ctx)`` called at every candle's close, which may place and cancel orders.
+
+Either way only candles that can change something (a pending market order, a resting order
+whose price the candle reaches, a stop whose trigger it crosses, a trailing stop, a GTD expiry)
+go through :meth:`Engine.on_bar`; the others are skipped with a vectorized search. Fills keep the
+engine's conservative model, partial fills and exact balances.
+
+>>> import numpy as np, pandas as pd
+>>> idx = pd.date_range("2024-01-01", periods=6, freq="1min", tz="UTC")
+>>> c = pd.DataFrame({"open": [100, 101, 102, 103, 102, 101.0], "high": [101, 102, 103, 104, 103, 102.0],
+...                   "low": [99, 100, 101, 102, 101, 100.0], "close": [101, 102, 103, 102, 101, 100.0],
+...                   "volume": [50.0] * 6}, index=idx)
+>>> m = Market("BTC/USDT", "BTC", "USDT", tick_size=Decimal("0.01"), step_size=Decimal("0.001"))
+>>> r = run(c, m, cash=1000, entries=np.array([1, 0, 0, 0, 0, 0], bool),
+...         exits=np.array([0, 0, 0, 1, 0, 0], bool), size="1")
+>>> r.fills[["side", "price", "quantity"]].values.tolist()
+[['buy', 101.15, 1.0], ['sell', 101.85, 0.999]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit.engine import kernel
+from kit.engine.engine import Engine
+from kit.engine.fillmodel import FillModel
+from kit.engine.types import Bar, Event, EventKind, Market, OrderRequest, OrderType, Side, TimeInForce
+
+__all__ = ["Context", "Result", "run"]
+
+ZERO = Decimal(0)
+_COLUMNS = ("open", "high", "low", "close", "volume")
+_ACCOUNT = "replay"
+
+
+@dataclass
+class Result:
+    """What a replay produced.
+
+    Attributes
+    ----------
+    fills:
+        One row per fill, indexed by fill time: order_id, side, price, quantity, quote, fee,
+        fee_asset, liquidity.
+    orders:
+        One row per order with its final state.
+    equity:
+        Cash plus position at each candle's close, in quote currency.
+    stats:
+        Headline numbers: fills, orders, fees, final equity, return.
+    balances:
+        Exact final balances, ``asset -> (free, locked)``.
+    events:
+        Every engine event, in order.
+    """
+
+    fills: pd.DataFrame
+    orders: pd.DataFrame
+    equity: pd.Series
+    stats: dict[str, Any]
+    balances: dict[str, tuple[Decimal, Decimal]]
+    events: list[Event] = field(repr=False)
+
+
+class Context:
+    """What a strategy callback sees at a candle's close, and how it acts.
+
+    ``i`` is the candle index, ``close`` its close (float), ``position`` the base held and
+    ``cash`` the free quote balance (both exact), ``open_orders`` how many orders are working.
+    Orders placed now work from the next candle.
+    """
+
+    __slots__ = ("i", "close", "position", "cash", "_run")
+
+    def __init__(self, runner: _Runner) -> None:
+        self.i = 0
+        self.close = 0.0
+        self.position = ZERO
+        self.cash = ZERO
+        self._run = runner
+
+    @property
+    def open_orders(self) -> int:
+        """Number of working orders."""
+        return len(self._run.hits)
+
+    def buy(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
+        """Buy ``qty`` at market, or at ``limit``; returns the client order id."""
+        return self._run.place(Side.BUY, qty, limit, **kw)
+
+    def sell(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
+        """Sell ``qty`` at market, or at ``limit``; returns the client order id."""
+        return self._run.place(Side.SELL, qty, limit, **kw)
+
+    def cancel_all(self) -> None:
+        """Cancel every working order."""
+        self._run.cancel_all()
+
+
+class _Runner:
+    """Drives one replay: arrays for the scan, the engine for every candle that matters."""
+
+    def __init__(self, candles: pd.DataFrame, market: Market, cash: Decimal, fill_model: FillModel | None) -> None:
+        missing = [c for c in _COLUMNS if c not in candles.columns]
+        if missing:
+            raise ValueError(f"candles need columns {_COLUMNS}; missing {missing}")
+        if not isinstance(candles.index, pd.DatetimeIndex) or candles.index.tz is None:
+            raise ValueError("candles must be indexed by a tz-aware DatetimeIndex (UTC open times)")
+        self.m = market
+        self.n = len(candles)
+        tick, step = float(market.tick_size), float(market.step_size)
+        arr = {c: candles[c].to_numpy(dtype="float64") for c in _COLUMNS}
+        if self.n and (np.isnan(np.column_stack(list(arr.values()))).any()):
+            raise ValueError("candles contain NaN; drop or fill those rows explicitly first")
+        self.o, self.h, self.lo, self.c = (
+            np.rint(arr[k] / tick).astype(np.int64) for k in ("open", "high", "low", "close")
+        )
+        self.v = np.floor(arr["volume"] / step + 1e-9).astype(np.int64)
+        self.close_f = arr["close"]
+        ts = candles.index.as_unit("ms").asi8
+        self.ts = ts
+        self.interval = int(np.median(np.diff(ts))) if self.n > 1 else 60_000
+        self.engine = Engine([market], fill_model=fill_model)
+        start = int(ts[0]) if self.n else 0
+        self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
+        self.hits: dict[int, int] = {}  # order id -> next candle index where it may act
+        self.heap_min = self.n
+        self.ctx = Context(self)
+        self.ctx.cash = cash
+        self.now = -1
+        self.fill_rows: list[tuple[Any, ...]] = []
+        self.pos_delta = np.zeros(self.n + 1)
+        self.cash_delta = np.zeros(self.n + 1)
+
+    # -- orders ----------------------------------------------------------------------------------
+    def place(self, side: Side, qty: Any, limit: Any, *, trigger: Any = None, kind: OrderType | None = None,
+              tif: TimeInForce = TimeInForce.GTC, trailing_bps: int | None = None) -> str:  # fmt: skip
+        m, i = self.m, self.now
+        q = Decimal(str(qty)) if not isinstance(qty, Decimal) else qty
+        price = _to_tick(limit, m.tick_size, side) if limit is not None else None
+        trig = _to_tick(trigger, m.tick_size, side) if trigger is not None else None
+        if kind is None:
+            kind = OrderType.LIMIT if price is not None else OrderType.MARKET
+        req = OrderRequest(m.symbol, side, kind, quantity=q, price=price, trigger_price=trig,
+                           trailing_bps=trailing_bps, time_in_force=tif)  # fmt: skip
+        ts = int(self.ts[i]) + self.interval - 1 if i >= 0 else 0
+        if i >= 0:
+            self.engine.mark(m.symbol, Decimal(int(self.c[i])) * m.tick_size, ts)
+        ev = self.engine.submit(_ACCOUNT, req, ts_ms=ts)
+        self._take(ev, i)
+        if ev[0].kind is EventKind.ACCEPTED and ev[0].order is not None:
+            w = self.engine._orders[ev[0].order.id]
+            if w.status.is_open:
+                self._rescan(w.id, i + 1)
+            return w.client_id
+        return ""
+
+    def cancel_all(self) -> None:
+        ts = int(self.ts[self.now]) + self.interval - 1 if self.now >= 0 else 0
+        self._take(self.engine.cancel_all(_ACCOUNT, ts_ms=ts), self.now)
+
+    def _rescan(self, oid: int, start: int) -> None:
+        """Find the first candle from ``start`` where order ``oid`` may act."""
+        w = self.engine._orders[oid]
+        t = self.m.tick_size
+        if w.req.type.is_trailing or w.is_market or w.req.expire_at_ms is not None:
+            j = start
+        elif w.req.type.is_conditional and not w.triggered:
+            assert w.trigger is not None
+            level = int(w.trigger / t)
+            arr = self.h if w.trigger_up else self.lo
+            j = kernel.first_index(arr, start, level, above=w.trigger_up)
+        else:
+            assert w.price is not None
+            level = int(w.price / t)
+            j = kernel.first_index(self.lo if w.buy else self.h, start, level, above=not w.buy)
+        self.hits[oid] = j
+        if j < self.heap_min:
+            self.heap_min = j
+
+    def _take(self, events: list[Event], i: int) -> None:
+        """Record events: fills move the position and cash; closed orders leave the scan."""
+        self.events += events
+        ctx = self.ctx
+        for e in events:
+            f = e.fill
+            o = e.order
+            if f is not None:
+                sign = 1 if f.side is Side.BUY else -1
+                net_qty = f.quantity - (f.fee if f.fee_asset == self.m.base else ZERO)
+                net_quote = f.quote_quantity + (f.fee if f.fee_asset == self.m.quote else ZERO) * sign
+                ctx.position += sign * net_qty
+                self.pos_delta[i] += float(sign * net_qty)
+                self.cash_delta[i] -= float(sign * net_quote)
+                row = (f.ts_ms, f.order_id, f.side.value, float(f.price), float(f.quantity),
+                       float(f.quote_quantity), float(f.fee), f.fee_asset, f.liquidity.value)  # fmt: skip
+                self.fill_rows.append(row)
+            if o is not None and not o.status.is_open:
+                self.hits.pop(o.id, None)
+        ctx.cash = self.engine._accounts[_ACCOUNT].free(self.m.quote)
+
+    # -- candles ---------------------------------------------------------------------------------
+    def step(self, i: int) -> None:
+        """Run candle ``i`` through the engine, then rescan the orders it touched."""
+        t = self.m.tick_size
+        bar = Bar(int(self.ts[i]), Decimal(int(self.o[i])) * t, Decimal(int(self.h[i])) * t,
+                  Decimal(int(self.lo[i])) * t, Decimal(int(self.c[i])) * t,
+                  Decimal(int(self.v[i])) * self.m.step_size, self.interval)  # fmt: skip
+        self._take(self.engine.on_bar(self.m.symbol, bar), i)
+        for oid, j in list(self.hits.items()):
+            if j <= i:
+                self._rescan(oid, i + 1)
+        self.heap_min = min(self.hits.values(), default=self.n)
+
+    def advance_to(self, i: int) -> None:
+        """Process every candle up to and including ``i`` that can change something."""
+        while self.heap_min <= i:
+            self.step(self.heap_min)
+
+
+def _to_tick(value: Any, tick: Decimal, side: Side) -> Decimal:
+    """Round a price to the tick, in the passive direction for the side (buys down, sells up)."""
+    d = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
+    return (d / tick).to_integral_value(rounding=rounding) * tick
+
+
+def run(
+    candles: pd.DataFrame,
+    market: Market,
+    *,
+    cash: Decimal | str | int = "10000",
+    entries: np.ndarray | None = None,
+    exits: np.ndarray | None = None,
+    size: Decimal | str = "0.01",
+    order: str = "market",
+    limit_offset: Decimal | str = "0.001",
+    strategy: Callable[[Context], None] | None = None,
+    fill_model: FillModel | None = None,
+    path: str = "auto",
+) -> Result:
+    """Replay candles through the engine, with signals or a callback strategy.
+
+    Parameters
+    ----------
+    candles:
+        UTC-indexed DataFrame with open, high, low, close, volume.
+    market:
+        The symbol's rules (tick, step, fees, filters).
+    cash:
+        Starting quote balance.
+    entries, exits:
+        Boolean arrays: at the close of candle ``i``, enter (buy ``size``) when flat, or exit
+        (sell the position, cancelling an unfilled entry).
+    size:
+        Base quantity per entry.
+    order:
+        ``"market"`` or ``"limit"`` (limit ``limit_offset`` away from the close, resting GTC).
+    strategy:
+        Instead of signals: ``strategy(ctx)`` at every close (see :class:`Context`).
+    fill_model:
+        Fill model for the engine (conservative by default).
+    path:
+        ``"auto"``: signals take the fast path (:mod:`kit.engine.kernel`, same fills, no event
+        objects: ``Result.events`` is empty); ``"engine"``: every order goes through
+        :class:`Engine` and ``Result.events`` has every event.
+
+    Returns
+    -------
+    Result
+        Fills, orders, equity curve, stats, exact balances and events.
+    """
+    if (strategy is None) == (entries is None and exits is None):
+        raise ValueError("give either entries/exits signals or a strategy callback, not both or neither")
+    if order not in ("market", "limit"):
+        raise ValueError(f"order must be 'market' or 'limit', got {order!r}")
+    if path not in ("auto", "engine"):
+        raise ValueError(f"path must be 'auto' or 'engine', got {path!r}")
+    r = _Runner(candles, market, Decimal(cash), fill_model)
+    if strategy is not None:
+        _run_callback(r, strategy)
+    else:
+        ent, ext = _signals(r.n, entries, exits)
+        if path == "auto":
+            try:
+                k = kernel.run_signals(r, ent, ext, Decimal(size), order, Decimal(limit_offset))
+                return _result(r, candles, k.orders, k.balances(), [])
+            except kernel.NotExact:  # amounts that do not fit integer units: take the engine path
+                r = _Runner(candles, market, Decimal(cash), fill_model)
+        _run_signals(r, ent, ext, Decimal(size), order, Decimal(limit_offset))
+    r.advance_to(r.n - 1)
+    orders = [(o.id, o.client_id, o.request.side.value, o.request.type.value, float(o.quantity),
+               float(o.filled_qty), None if o.price is None else float(o.price), o.status.value,
+               float(o.fees)) for o in r.engine.orders(_ACCOUNT)]  # fmt: skip
+    return _result(r, candles, orders, r.engine.balances(_ACCOUNT), r.events)
+
+
+def _signals(n: int, entries: np.ndarray | None, exits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    ent = np.zeros(n, bool) if entries is None else np.asarray(entries, bool)
+    ext = np.zeros(n, bool) if exits is None else np.asarray(exits, bool)
+    if len(ent) != n or len(ext) != n:
+        raise ValueError(f"entries and exits must have one value per candle ({n}), got {len(ent)} and {len(ext)}")
+    return ent, ext
+
+
+def _run_callback(r: _Runner, strategy: Callable[[Context], None]) -> None:
+    ctx, closes = r.ctx, r.close_f
+    for i in range(r.n):
+        if r.heap_min <= i:
+            r.advance_to(i)
+        r.now = i
+        ctx.i = i
+        ctx.close = closes[i]
+        strategy(ctx)
+
+
+def _run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, order: str, offset: Decimal) -> None:
+    ctx = r.ctx
+    entry_id = exit_id = ""
+    for i in np.flatnonzero(ent | ext).tolist():
+        r.advance_to(i)
+        r.now = i
+        close = r.close_f[i]
+        live = {r.engine._orders[o].client_id for o in r.hits}
+        entry_id = entry_id if entry_id in live else ""
+        exit_id = exit_id if exit_id in live else ""
+        if ext[i]:
+            if entry_id:
+                r.cancel_all()
+                entry_id = ""
+            qty = (ctx.position // r.m.step_size) * r.m.step_size
+            if qty > 0 and not exit_id:
+                exit_id = r.place(Side.SELL, qty, close * float(1 + offset) if order == "limit" else None)
+        elif ent[i] and ctx.position <= 0 and not entry_id and not exit_id:
+            entry_id = r.place(Side.BUY, size, close * float(1 - offset) if order == "limit" else None)
+
+
+def _result(r: _Runner, candles: pd.DataFrame, order_rows: list[tuple[Any, ...]],
+            balances: dict[str, tuple[Decimal, Decimal]], events: list[Event]) -> Result:  # fmt: skip
+    cols = ["ts", "order_id", "side", "price", "quantity", "quote", "fee", "fee_asset", "liquidity"]
+    fills = pd.DataFrame(r.fill_rows, columns=cols)
+    fills.index = pd.to_datetime(fills.pop("ts"), unit="ms", utc=True)
+    orders = pd.DataFrame(
+        order_rows,
+        columns=["order_id", "client_id", "side", "type", "quantity", "filled", "price", "status", "fees"],
+    )  # fmt: skip
+    start_cash = float(r.events[0].balance_changes[0].free) if r.events and r.events[0].balance_changes else 0.0
+    position = np.cumsum(r.pos_delta[: r.n])
+    cash = start_cash + np.cumsum(r.cash_delta[: r.n])
+    equity = pd.Series(cash + position * r.close_f, index=candles.index, name="equity")
+    final = float(equity.iloc[-1]) if len(equity) else start_cash
+    stats = {
+        "candles": r.n,
+        "orders": len(orders),
+        "fills": len(fills),
+        "fees_quote": float(fills.loc[fills.fee_asset == r.m.quote, "fee"].sum()) if len(fills) else 0.0,
+        "fees_base": float(fills.loc[fills.fee_asset == r.m.base, "fee"].sum()) if len(fills) else 0.0,
+        "final_equity": final,
+        "return_pct": (final / start_cash - 1) * 100 if start_cash else 0.0,
+    }
+    return Result(fills, orders, equity, stats, balances, events)

@@ -1,0 +1,334 @@
+"""Value types of the fill engine: markets, order requests, orders, bars, fills and events.
+
+Everything here is immutable and exact: prices, quantities, balances and fees are
+:class:`decimal.Decimal`; times are integer milliseconds since the epoch (UTC), passed in by the
+caller (the engine never reads a clock).
+
+>>> from decimal import Decimal as D
+>>> m = Market("BTC/USDT", "BTC", "USDT", tick_size=D("0.01"), step_size=D("0.00001"))
+>>> m.taker_fee
+Decimal('0.001')
+>>> OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.5"), price=D("100")).time_in_force
+<TimeInForce.GTC: 'GTC'>
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+
+ZERO = Decimal(0)
+
+
+class Side(str, Enum):
+    """Order side."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(str, Enum):
+    """Order types the engine simulates.
+
+    Stop and take-profit orders wait for their ``trigger_price``; trailing stops track the best
+    price since activation and trigger ``trailing_bps`` basis points away from it.
+    """
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    TAKE_PROFIT_MARKET = "take_profit_market"
+    TAKE_PROFIT_LIMIT = "take_profit_limit"
+    TRAILING_STOP_MARKET = "trailing_stop_market"
+    TRAILING_STOP_LIMIT = "trailing_stop_limit"
+
+    @property
+    def has_limit_price(self) -> bool:
+        """True for types that rest at a limit ``price`` once active."""
+        return self in _LIMIT_TYPES
+
+    @property
+    def is_conditional(self) -> bool:
+        """True for types that wait for a trigger before they work."""
+        return self not in (OrderType.MARKET, OrderType.LIMIT)
+
+    @property
+    def is_trailing(self) -> bool:
+        """True for trailing stops."""
+        return self in (OrderType.TRAILING_STOP_MARKET, OrderType.TRAILING_STOP_LIMIT)
+
+
+_LIMIT_TYPES = frozenset(
+    {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT, OrderType.TRAILING_STOP_LIMIT}
+)
+
+
+class TimeInForce(str, Enum):
+    """How long an order works: until canceled, immediate-or-cancel, fill-or-kill, or until a time."""
+
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    GTD = "GTD"
+
+
+class OrderStatus(str, Enum):
+    """Lifecycle of an order. ``PENDING`` is a conditional order waiting for its trigger."""
+
+    PENDING = "pending"
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order can still fill or trigger."""
+        return self in (OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class Liquidity(str, Enum):
+    """Whether a fill added liquidity (maker fee) or took it (taker fee)."""
+
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class EventKind(str, Enum):
+    """What happened. Every engine call returns a list of events in the order they happened."""
+
+    DEPOSIT = "deposit"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TRIGGERED = "triggered"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    AMENDED = "amended"
+
+
+class RejectCode(str, Enum):
+    """Why an order was refused. Adapters map these to venue error codes."""
+
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    INVALID = "invalid"  # a malformed request: missing or contradictory fields
+    FILTER = "filter"  # a market filter failed; ``filter`` names it, ``allowed`` gives the bound
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    DUPLICATE_CLIENT_ID = "duplicate_client_id"
+    WOULD_TAKE = "would_take"  # post-only order that would cross
+    WOULD_TRIGGER = "would_trigger"  # stop that would trigger at once
+    UNSUPPORTED = "unsupported"  # e.g. reduce-only on a spot account
+    REDUCE_ONLY = "reduce_only"  # reduce-only order that would grow the position
+    UNKNOWN_ORDER = "unknown_order"
+    NOT_FILLABLE = "not_fillable"  # FOK that cannot fill in full, market order with no liquidity
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """A symbol and its trading rules (Binance-style filters) and fees.
+
+    Parameters
+    ----------
+    symbol, base, quote:
+        Unified symbol (``"BTC/USDT"``) and its assets.
+    tick_size, step_size:
+        Price and quantity increments. Prices must be multiples of ``tick_size``, quantities
+        multiples of ``step_size``.
+    min_qty, max_qty:
+        Quantity bounds (LOT_SIZE). ``max_qty`` of ``None`` means unbounded.
+    market_max_qty:
+        Largest market-order quantity (MARKET_LOT_SIZE), ``None`` for unbounded.
+    min_notional, max_notional:
+        Bounds on price x quantity (NOTIONAL).
+    maker_fee, taker_fee:
+        Fee rates as fractions (``0.001`` is 0.1 %).
+    fee_precision:
+        Fees are rounded up to this increment (exchanges charge whole units).
+    max_iceberg_parts:
+        ICEBERG_PARTS: total quantity / visible quantity may not exceed this.
+    min_trailing_bps, max_trailing_bps:
+        TRAILING_DELTA bounds in basis points.
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal = ZERO
+    max_qty: Decimal | None = None
+    market_max_qty: Decimal | None = None
+    min_notional: Decimal = ZERO
+    max_notional: Decimal | None = None
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    fee_precision: Decimal = Decimal("0.00000001")
+    max_iceberg_parts: int = 10
+    min_trailing_bps: int = 10
+    max_trailing_bps: int = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a trader asks for. Validated by the engine; a bad request becomes a ``REJECTED`` event.
+
+    Parameters
+    ----------
+    quantity:
+        Base quantity. Market orders may give ``quote_quantity`` instead (spend/receive this much
+        quote currency).
+    price:
+        Limit price for LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT and TRAILING_STOP_LIMIT.
+    trigger_price:
+        Stop / take-profit trigger. For trailing stops, the optional activation price.
+    trailing_bps:
+        Trailing distance in basis points (trailing stops only).
+    time_in_force:
+        GTC, IOC, FOK, or GTD with ``expire_at_ms``.
+    post_only:
+        A limit order that must rest: rejected if it would take, never fills as taker.
+    reduce_only:
+        Only on position accounts: never grows the absolute position.
+    iceberg_qty:
+        Visible quantity of an iceberg order; the rest is hidden.
+    hidden:
+        Fully hidden order (no visible quantity; fills as maker only when traded through).
+    client_id:
+        Unique per account; the engine makes one if ``None``.
+    """
+
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal | None = None
+    quote_quantity: Decimal | None = None
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trailing_bps: int | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expire_at_ms: int | None = None
+    post_only: bool = False
+    reduce_only: bool = False
+    iceberg_qty: Decimal | None = None
+    hidden: bool = False
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One candle. ``ts_ms`` is the open time, ``interval_ms`` its length."""
+
+    ts_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    interval_ms: int = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One public trade print. ``side`` is the aggressor (taker) side."""
+
+    ts_ms: int
+    price: Decimal
+    quantity: Decimal
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    """Order book levels, best first: ``bids`` descending, ``asks`` ascending, as (price, qty)."""
+
+    ts_ms: int
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of (part of) an order."""
+
+    trade_id: int
+    order_id: int
+    ts_ms: int
+    symbol: str
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    quote_quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+    liquidity: Liquidity
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """Snapshot of an order's state, as carried by each event."""
+
+    id: int
+    client_id: str
+    account: str
+    request: OrderRequest
+    status: OrderStatus
+    created_ms: int
+    updated_ms: int
+    filled_qty: Decimal = ZERO
+    filled_quote: Decimal = ZERO
+    fees: Decimal = ZERO
+    quantity: Decimal = ZERO  # total base quantity (resolved for quote-quantity market orders)
+    price: Decimal | None = None  # working limit price (may change by amend)
+    trigger_price: Decimal | None = None  # current trigger (moves for trailing stops)
+    triggered: bool = False
+
+    @property
+    def remaining(self) -> Decimal:
+        """Base quantity still to fill."""
+        return self.quantity - self.filled_qty
+
+    @property
+    def average_price(self) -> Decimal | None:
+        """Average fill price, or ``None`` before the first fill."""
+        return self.filled_quote / self.filled_qty if self.filled_qty else None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceChange:
+    """A change to one asset of one account: deltas of free and locked amounts."""
+
+    asset: str
+    free: Decimal = ZERO
+    locked: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened, with its time.
+
+    The account state after any event is the sum of the ``balance_changes`` (and
+    ``position_change``) of all events up to it.
+    """
+
+    kind: EventKind
+    ts_ms: int
+    account: str
+    order: Order | None = None
+    fill: Fill | None = None
+    reason: str = ""
+    code: RejectCode | None = None
+    filter: str | None = None
+    allowed: str | None = None
+    balance_changes: tuple[BalanceChange, ...] = field(default=())
+    position_change: tuple[str, Decimal] | None = None
+
+    @property
+    def is_fill(self) -> bool:
+        """True for partial and final fills."""
+        return self.fill is not None
