@@ -50,6 +50,16 @@ def demo(out_dir: Path) -> None:
     demo_module.run(out_dir)
 
 
+def _attach() -> None:
+    """Attach the subcommand groups that live next to their libraries (thin click layers)."""
+    from kit.localnet.cli import localnet
+
+    cli.add_command(localnet)
+
+
+_attach()
+
+
 def main() -> None:
     """Entry point of the ``kit`` console script and of ``python -m kit``."""
     cli(prog_name="kit")

@@ -146,6 +146,8 @@ class Engine(Matching):
         self._orders[oid] = w
         self._history[account].append(oid)
         self._open[req.symbol][oid] = w
+        if req.expire_at_ms is not None:
+            self._gtd[req.symbol] = self._gtd.get(req.symbol, 0) + 1
         out = [Event(EventKind.ACCEPTED, ts_ms, account, order=w.snapshot(), balance_changes=changes)]
         self._on_accept(w, ts_ms, out)
         return out

@@ -8,15 +8,15 @@ were too good):
   has traded;
 - per candle, all orders of a symbol together take at most ``participation`` of the candle's
   volume, and what one order took is gone for the others;
-- market and triggered orders pay slippage: at least ``slippage_ticks`` ticks, or
-  ``impact x (high - low) x sqrt(qty / volume)`` if that is larger, always against the trader,
+- market and triggered orders pay slippage: ``slippage_ticks`` ticks (the half spread) plus
+  ``impact x (high - low) x sqrt(qty / volume)`` (market impact), always against the trader,
   and never outside the candle's ``[low, high]``.
 
 >>> from decimal import Decimal as D
 >>> fm = FillModel()
 >>> fm.slipped_price(D("100.00"), buy=True, qty=D("1"), high=D("101"), low=D("99"),
 ...                  volume=D("100"), tick=D("0.01"))
-Decimal('100.10')
+Decimal('100.11')
 >>> floor_to(D("0.123456"), D("0.001")), ceil_to(D("1.0001"), D("0.01"))
 (Decimal('0.123'), Decimal('1.01'))
 """
@@ -72,9 +72,9 @@ class FillModel:
     participation:
         Share of each candle's volume that all orders of a symbol may take together.
     slippage_ticks:
-        Minimum adverse slippage for market and triggered orders.
+        Adverse slippage for market and triggered orders, in ticks (the half spread).
     impact:
-        Market-impact coefficient: slippage = impact x range x sqrt(qty / volume).
+        Market-impact coefficient: added slippage = impact x range x sqrt(qty / volume).
 
     Examples
     --------
@@ -121,7 +121,7 @@ class FillModel:
         """
         slip = tick * self.slippage_ticks
         if volume > 0 and high > low and self.impact > 0:
-            slip = max(slip, self.impact * (high - low) * (qty / volume).sqrt())
+            slip += self.impact * (high - low) * (qty / volume).sqrt()
         if buy:
             return min(ceil_to(ref + slip, tick), high)
         return max(floor_to(ref - slip, tick), low)

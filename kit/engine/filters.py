@@ -49,10 +49,14 @@ def _shape(req: OrderRequest) -> Refusal | None:
         return _invalid("give exactly one of quantity or quote_quantity")
     if req.quote_quantity is not None and t is not OrderType.MARKET:
         return _invalid("quote_quantity is only for market orders")
-    for name in ("quantity", "quote_quantity", "price", "trigger_price", "iceberg_qty"):
+    for name in ("quantity", "quote_quantity", "iceberg_qty"):
         v = getattr(req, name)
         if v is not None and (not v.is_finite() or v <= 0):
             return _invalid(f"{name} must be a positive finite number, got {v}")
+    for name in ("price", "trigger_price"):
+        v = getattr(req, name)
+        if v is not None and not v.is_finite():
+            return _invalid(f"{name} must be a finite number, got {v}")
     if t.has_limit_price and req.price is None:
         return _invalid(f"{t.value} orders need a price")
     if not t.has_limit_price and req.price is not None:
@@ -65,8 +69,8 @@ def _shape(req: OrderRequest) -> Refusal | None:
         return _invalid("trailing_bps is only for trailing stops")
     if req.post_only and t is not OrderType.LIMIT:
         return _invalid("post_only is only for plain limit orders")
-    if req.post_only and req.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        return _invalid("post_only orders rest: they cannot be IOC or FOK")
+    if (req.post_only or req.hidden) and req.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        return _invalid("post-only and hidden orders rest (they never take): they cannot be IOC or FOK")
     if t is OrderType.MARKET and req.time_in_force is TimeInForce.GTD:
         return _invalid("market orders cannot be GTD")
     if (req.time_in_force is TimeInForce.GTD) != (req.expire_at_ms is not None):
@@ -111,6 +115,8 @@ def check(m: Market, req: OrderRequest, *, ref_price: Decimal | None) -> Refusal
         return r
     for name in ("price", "trigger_price"):
         v = getattr(req, name)
+        if v is not None and v <= 0:
+            return _filter("PRICE_FILTER", f"minPrice>{0}", f"{name} {v} is not positive")
         if v is not None and not is_multiple(v, m.tick_size):
             return _filter("PRICE_FILTER", f"tickSize={m.tick_size}", f"{name} {v} is not on the tick")
     market = not req.type.has_limit_price

@@ -80,7 +80,11 @@ class Units:
         return n >= self.min_n and (self.max_n is None or n <= self.max_n)
 
     def slip(self, r: int, q: int, v: int) -> int:
-        """Slippage in ticks: ``FillModel.slipped_price`` for range ``r`` ticks, ``q`` of ``v`` steps."""
+        """Slippage in ticks: ``FillModel.slipped_price`` for range ``r`` ticks, ``q`` of ``v`` steps.
+
+        The half spread (``slippage_ticks``) plus ``ceil(impact * r * sqrt(q / v))``, computed
+        exactly: the smallest ``k`` with ``k**2 * b**2 * v >= a**2 * r**2 * q`` for impact ``a/b``.
+        """
         a, b = self.imp
         if v <= 0 or r <= 0 or a == 0:
             return self.slip_min
@@ -88,7 +92,7 @@ class Units:
         k = math.isqrt(x // y)
         while k * k * y < x:
             k += 1
-        return max(self.slip_min, k)
+        return self.slip_min + k
 
 
 def _fee(n: int, ratio: tuple[int, int]) -> int:
@@ -142,7 +146,9 @@ class Kernel:
                 return
             self.bf -= lock
             self.bl += lock
-        self.live, self.buy, self.market, self.fresh = True, buy, p is None, True
+        # a limit not marketable at submit rests as a maker from the start (Engine._on_accept)
+        fresh = p is None or (p >= last if buy else p <= last)
+        self.live, self.buy, self.market, self.fresh = True, buy, p is None, fresh
         self.oid, self.q, self.filled, self.p, self.start = self.next_id, q, 0, p or 0, i + 1
         self.lock, self.fees, self.status = lock, 0, "new"
         self.next_id += 1
@@ -164,7 +170,7 @@ class Kernel:
 
     def _close(self) -> None:
         u = self.u
-        fees = _f(self.fees * u.kfq, u.f_uq) if not self.buy else _f(self.fees * u.kfb, u.f_ub)
+        fees = _f(self.fees, u.f_uq) if not self.buy else _f(self.fees, u.f_ub)
         self.orders.append((self.oid, f"kit-{self.oid}", "buy" if self.buy else "sell",
                             "market" if self.market else "limit", _f(self.q, u.f_s), _f(self.filled, u.f_s),
                             None if self.market else _f(self.p, u.f_t), self.status, fees))  # fmt: skip
@@ -233,14 +239,16 @@ class Kernel:
             ts += iv // 3
         else:
             ts += 2 * iv // 3
-        self._fill(self.p, min(self.q - self.filled, budget), True, ts, i)
+        # gapped through: the candle's worst price for the trader, never outside [low, high]
+        price = min(self.p, h) if self.buy else max(self.p, lo)
+        self._fill(price, min(self.q - self.filled, budget), True, ts, i)
 
     def _fill(self, p: int, q: int, maker: bool, ts: int, i: int) -> None:
         """Book a fill exactly as ``Engine._fill`` does for a spot account."""
         u, r = self.u, self.r
         notional = p * q * u.kq
         if self.buy:
-            fee = _fee(q, u.buy_fee[maker])
+            fee = min(_fee(q, u.buy_fee[maker]) * u.kfb, q * u.ks)  # in ub; never more than received
             if not self.market:
                 reserved = q * self.p * u.kq
                 self.ql -= reserved
@@ -248,19 +256,19 @@ class Kernel:
                 self.lock -= reserved
             else:
                 self.qf -= notional
-            net_base = q * u.ks - fee * u.kfb
+            net_base = q * u.ks - fee
             self.bf += net_base
             pos, cash = _f(net_base, u.f_ub), -_f(notional, u.f_uq)
-            fee_val = _f(fee * u.kfb, u.f_ub)
+            fee_val = _f(fee, u.f_ub)
             fee_asset = r.m.base
         else:
-            fee = _fee(p * q, u.sell_fee[maker])
+            fee = min(_fee(p * q, u.sell_fee[maker]) * u.kfq, notional)  # in uq; never more than received
             self.bl -= q * u.ks
             self.lock -= q * u.ks
-            net_quote = notional - fee * u.kfq
+            net_quote = notional - fee
             self.qf += net_quote
             pos, cash = -_f(q, u.f_s), _f(net_quote, u.f_uq)
-            fee_val = _f(fee * u.kfq, u.f_uq)
+            fee_val = _f(fee, u.f_uq)
             fee_asset = r.m.quote
         self.any_base = True
         self.filled += q

@@ -72,6 +72,7 @@ class Matching:
         self._seq = 0
         self._trade_id = 0
         self._bar_no = 0
+        self._gtd: dict[str, int] = {}  # symbol -> GTD orders ever accepted (0: skip expiry scans)
 
     # -- reference data --------------------------------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
@@ -125,17 +126,37 @@ class Matching:
 
     # -- acceptance ------------------------------------------------------------------------------
     def _on_accept(self, w: Working, ts: int, out: list[Event]) -> None:
-        """Immediate execution against the current book, if there is one."""
-        if w.req.symbol not in self._books or w.req.type.is_conditional:
+        """Immediate execution against the current book, if there is one.
+
+        Without a book, a limit order rests as a maker from the start (only a later
+        trade-through fills it, never a touch) unless it was marketable against the last price
+        when it arrived; then it takes on the first data after it (the open of the next candle,
+        or the next trade print). Hidden and post-only orders always rest. IOC and FOK orders
+        that are not marketable expire at once; with no last price known they get one look at
+        the first data.
+        """
+        if w.cond:
             return
-        w.fresh = False
-        self._take_book(w, ts, out)
+        if w.req.symbol in self._books:
+            w.fresh = False
+            self._take_book(w, ts, out)
+            return
+        if w.price is None:
+            return
+        last = self._last.get(w.req.symbol)
+        one_shot = w.req.time_in_force in _ONE_SHOT
+        if last is not None and not _marketable(w, last) and one_shot:
+            self._close(w, OrderStatus.EXPIRED, ts, out, f"{w.req.time_in_force.value}: not marketable")
+        elif w.req.hidden or w.req.post_only or (last is None and not one_shot) or not _marketable(w, last or w.price):
+            w.fresh = False
 
     def _take_book(self, w: Working, ts: int, out: list[Event]) -> None:
         """Execute ``w`` as taker against the book; one-shot remainders expire."""
         bids, asks = self._books[w.req.symbol]
         levels = asks if w.buy else bids
         limit = w.price if w.is_limit else None
+        if w.req.hidden and limit is not None:
+            return  # hidden orders never take: they rest and fill only when traded through
 
         def ok(p: Decimal) -> bool:
             return limit is None or (p <= limit if w.buy else p >= limit)
@@ -205,7 +226,7 @@ class Matching:
         for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
             if w.req.type.is_conditional and not w.triggered and self._trigger_pos(w, px, px) is not None:
                 self._trigger(w, ts, out)
-                w.fresh = True
+                w.fresh = not w.req.hidden
                 if has_book:
                     w.fresh = False
                     self._take_book(w, ts, out)
@@ -214,6 +235,9 @@ class Matching:
             for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
                 if left > 0 and (w.is_market or (w.fresh and w.is_limit and _marketable(w, px))):
                     qty = self._sized(w, px, left)
+                    if w.req.time_in_force is TimeInForce.FOK and w.qty is not None and qty < w.remaining:
+                        self._close(w, OrderStatus.EXPIRED, ts, out, "FOK: the print cannot fill it in full")
+                        continue
                     if qty > 0:
                         left -= qty
                         self._fill(w, px, qty, Liquidity.TAKER, ts, out)
@@ -276,12 +300,11 @@ class Matching:
                 self._trigger(w, t, out)
                 if w.is_market:
                     self._market_fill(c, w, cur, t, out)
-                    continue
-                if _marketable(w, cur):
+                elif _marketable(w, cur) and not w.req.hidden:  # hidden orders never take
                     self._taker_fill(c, w, cur, t, out)
                 if w.status.is_open and w.req.time_in_force in _ONE_SHOT:
                     self._close(w, OrderStatus.EXPIRED, t, out, "IOC/FOK: remainder expired at trigger")
-                if w.status.is_open:
+                if w.status.is_open and not w.is_market:
                     self._plan(c, w, a, b, heap, out, opening=False, after=pos)
             elif what == "market":
                 self._market_fill(c, w, cur, t, out)
@@ -302,7 +325,7 @@ class Matching:
             if pos is not None and pos > after:
                 heapq.heappush(heap, (pos, w.seq, what, w))
 
-        if w.req.type.is_conditional and not w.triggered:
+        if w.cond and not w.triggered:
             push(self._trigger_pos(w, a, b), "trigger")
             return
         if w.is_market:
@@ -338,12 +361,16 @@ class Matching:
             return _reach(a, b, w.trigger, rising=w.trigger_up)
         sell = not w.trigger_up
         act = w.req.trigger_price
+        offset = ZERO
         if not w.active:
             assert act is not None
-            if _reach(a, b, act, rising=sell) is None:
+            p0 = _reach(a, b, act, rising=sell)
+            if p0 is None:
                 return None
             w.active = True
-            w.best = max(a, act) if sell else min(a, act)
+            if p0 > 0:  # activated on this leg: trailing starts at the activation price
+                a, offset = act, p0
+            w.best = a
         best = w.best if w.best is not None else a
         w.best = max(best, a) if sell else min(best, a)
         level = w.trail_level()
@@ -351,12 +378,13 @@ class Matching:
         pos = _reach(a, b, level, rising=not sell)
         if pos is None:  # the leg moved in the trailing direction: the best price follows it
             w.best = max(w.best, b) if sell else min(w.best, b)
-        return pos
+            return None
+        return pos + offset
 
     def _after_first_look(self, w: Working, t: int, out: list[Event]) -> None:
         """After an order's first chance: one-shot remainders expire."""
         w.fresh = False
-        if w.status.is_open and w.req.time_in_force in _ONE_SHOT and not w.is_market:
+        if w.status.is_open and w.req.time_in_force in _ONE_SHOT:
             why = "FOK: could not fill in full" if w.req.time_in_force is TimeInForce.FOK else "IOC: remainder expired"
             self._close(w, OrderStatus.EXPIRED, t, out, why)
 
@@ -397,6 +425,9 @@ class Matching:
 
     def _maker_fill(self, c: _Candle, w: Working, t: int, out: list[Event], *, touch: bool) -> None:
         assert w.price is not None
+        # a candle that gapped through a resting limit fills it at the candle's worst price for the
+        # trader (high for a buy, low for a sell): never outside [low, high], never beyond the limit
+        price = min(w.price, c.bar.high) if w.buy else max(w.price, c.bar.low)
         avail = c.budget
         if touch:
             bar = c.bar
@@ -409,7 +440,7 @@ class Matching:
         if avail <= 0:
             return
         before = w.filled
-        self._candle_fill(c, w, w.price, Liquidity.MAKER, t, out, cap=avail)
+        self._candle_fill(c, w, price, Liquidity.MAKER, t, out, cap=avail)
         if touch:
             w.queue_ahead += w.filled - before
 
@@ -467,11 +498,11 @@ class Matching:
 
         position_change = None
         if acct.positions:
-            fee, fee_asset = ceil_to(notional * rate, m.fee_precision), m.quote
+            fee, fee_asset = min(ceil_to(notional * rate, m.fee_precision), notional), m.quote
             move(m.quote, free=-(notional + fee) if w.buy else notional - fee)
             position_change = (w.req.symbol, qty if w.buy else -qty)
         elif w.buy:
-            fee, fee_asset = ceil_to(qty * rate, m.fee_precision), m.base
+            fee, fee_asset = min(ceil_to(qty * rate, m.fee_precision), qty), m.base
             if w.lock_price is not None:
                 reserved = qty * w.lock_price
                 move(m.quote, free=reserved - notional, locked=-reserved)
@@ -483,7 +514,7 @@ class Matching:
                 move(m.quote, free=-notional)
             move(m.base, free=qty - fee)
         else:
-            fee, fee_asset = ceil_to(notional * rate, m.fee_precision), m.quote
+            fee, fee_asset = min(ceil_to(notional * rate, m.fee_precision), notional), m.quote
             if w.lock_asset == m.base and w.lock_left > 0:
                 move(m.base, locked=-qty)
                 w.lock_left -= qty
@@ -539,6 +570,8 @@ class Matching:
         out.append(Event(kind, t, w.account, order=w.snapshot(), reason=reason, balance_changes=changes))
 
     def _expire_due(self, symbol: str, ts: int, out: list[Event]) -> None:
+        if not self._gtd.get(symbol):
+            return
         for w in list(self._open[symbol].values()):
             if w.req.expire_at_ms is not None and w.req.expire_at_ms <= ts:
                 self._close(w, OrderStatus.EXPIRED, w.req.expire_at_ms, out, "GTD: expired at its time")

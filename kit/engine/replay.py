@@ -20,7 +20,7 @@ engine's conservative model, partial fills and exact balances.
 >>> r = run(c, m, cash=1000, entries=np.array([1, 0, 0, 0, 0, 0], bool),
 ...         exits=np.array([0, 0, 0, 1, 0, 0], bool), size="1")
 >>> r.fills[["side", "price", "quantity"]].values.tolist()
-[['buy', 101.15, 1.0], ['sell', 101.85, 0.999]]
+[['buy', 101.16, 1.0], ['sell', 101.84, 0.999]]
 """
 
 from __future__ import annotations
@@ -361,10 +361,14 @@ def _result(r: _Runner, candles: pd.DataFrame, order_rows: list[tuple[Any, ...]]
     cash = start_cash + np.cumsum(r.cash_delta[: r.n])
     equity = pd.Series(cash + position * r.close_f, index=candles.index, name="equity")
     final = float(equity.iloc[-1]) if len(equity) else start_cash
+    base_fee = fills.fee_asset == r.m.base
+    fees_in_quote = float((fills.fee * fills.price.where(base_fee, 1.0)).sum()) if len(fills) else 0.0
     stats = {
         "candles": r.n,
         "orders": len(orders),
+        "trades": int((orders.filled > 0).sum()) if len(orders) else 0,
         "fills": len(fills),
+        "fees": fees_in_quote,
         "fees_quote": float(fills.loc[fills.fee_asset == r.m.quote, "fee"].sum()) if len(fills) else 0.0,
         "fees_base": float(fills.loc[fills.fee_asset == r.m.base, "fee"].sum()) if len(fills) else 0.0,
         "final_equity": final,

@@ -52,17 +52,19 @@ class OrderType(str, Enum):
     @property
     def is_conditional(self) -> bool:
         """True for types that wait for a trigger before they work."""
-        return self not in (OrderType.MARKET, OrderType.LIMIT)
+        return self in _CONDITIONAL_TYPES
 
     @property
     def is_trailing(self) -> bool:
         """True for trailing stops."""
-        return self in (OrderType.TRAILING_STOP_MARKET, OrderType.TRAILING_STOP_LIMIT)
+        return self in _TRAILING_TYPES
 
 
 _LIMIT_TYPES = frozenset(
     {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT, OrderType.TRAILING_STOP_LIMIT}
 )
+_CONDITIONAL_TYPES = frozenset(OrderType) - {OrderType.MARKET, OrderType.LIMIT}
+_TRAILING_TYPES = frozenset({OrderType.TRAILING_STOP_MARKET, OrderType.TRAILING_STOP_LIMIT})
 
 
 class TimeInForce(str, Enum):
@@ -88,7 +90,10 @@ class OrderStatus(str, Enum):
     @property
     def is_open(self) -> bool:
         """True while the order can still fill or trigger."""
-        return self in (OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
 
 class Liquidity(str, Enum):

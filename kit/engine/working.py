@@ -30,7 +30,7 @@ class Working:
         "id", "client_id", "account", "req", "market", "buy", "status", "created", "updated",
         "qty", "quote_left", "filled", "filled_quote", "fees", "price", "trigger", "triggered",
         "lock_asset", "lock_left", "lock_price", "visible_left", "fresh", "best", "active",
-        "queue_ahead", "seq", "trigger_up", "rested_bar",
+        "queue_ahead", "seq", "trigger_up", "rested_bar", "cond",
     )  # fmt: skip
 
     def __init__(self, oid: int, client_id: str, account: str, req: OrderRequest, market: Market,
@@ -62,6 +62,7 @@ class Working:
         self.seq = seq
         self.trigger_up = (req.type, req.side) in _UP
         self.rested_bar = -1  # iceberg refresh: no more fills in this bar
+        self.cond = req.type.is_conditional
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -72,12 +73,12 @@ class Working:
     @property
     def is_limit(self) -> bool:
         """True when the order currently works as a limit order at ``price``."""
-        return self.price is not None and (self.triggered or not self.req.type.is_conditional)
+        return self.price is not None and (self.triggered or not self.cond)
 
     @property
     def is_market(self) -> bool:
         """True when the order currently works as a market order."""
-        return self.price is None and (self.triggered or not self.req.type.is_conditional)
+        return self.price is None and (self.triggered or not self.cond)
 
     def fill_cap(self) -> Decimal:
         """Largest quantity the next fill may take (iceberg slices show only part)."""
