@@ -268,9 +268,20 @@ class InsufficientFunds(OrderRejected):
 
 
 class FilterViolation(OrderRejected):
-    """Price or quantity breaks a symbol filter: tick size, step size, minimum notional."""
+    """Price or quantity breaks a symbol filter: tick size, step size, minimum notional.
+
+    ``filter`` names the exchange's filter (``PRICE_FILTER``, ``LOT_SIZE``, ``NOTIONAL``, ...) and
+    ``allowed`` the bound it enforces.
+    """
 
     hint = "Round the price to the tick size and the quantity to the step size; meet the minimum notional."
+
+    def __init__(self, message: str, *, filter: str | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.filter = filter
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"filter": self.filter, **super()._kwargs()}
 
 
 class OrderUnknown(OrderRejected):

@@ -1,0 +1,124 @@
+"""Which exchange a Session talks to, and the ccxt client for it.
+
+``"localnet"`` is the kit's embedded offline exchange: a running one is found through
+``KIT_LOCALNET_URL`` (``kit localnet serve`` writes it to its keys file), else one is started in
+this process. Any other name is a ccxt exchange id; the ``testnet`` stage puts it in ccxt's
+sandbox mode (``"binance-testnet"`` is accepted as a spelling of ``"binance"`` + testnet).
+
+>>> spec = resolve("binance-testnet", None)
+>>> (spec.exchange_id, spec.sandbox, spec.stage.value)
+('binance', True, 'testnet')
+>>> resolve("localnet", None).stage.value
+'testnet'
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit.errors import ConfigError, StageError
+from kit.stages import Stage
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    """A resolved venue: ccxt id, whether it is a sandbox, the stage, and localnet's URL."""
+
+    name: str
+    exchange_id: str
+    sandbox: bool
+    stage: Stage
+    url: str | None = None
+
+    @property
+    def is_localnet(self) -> bool:
+        """True for the embedded offline exchange."""
+        return self.name == "localnet"
+
+
+def resolve(exchange: str, stage: Stage | str | None) -> VenueSpec:
+    """Turn ``Session(exchange, stage=...)`` arguments into a :class:`VenueSpec`."""
+    import ccxt
+
+    name = exchange.strip().lower()
+    st = Stage(stage) if stage is not None else None
+    if name == "localnet":
+        st = st or Stage.TESTNET
+        if st in (Stage.LIVE_SMALL, Stage.LIVE):
+            raise StageError(
+                "localnet is a sandbox: use stage 'read_only' or 'testnet' there",
+                hint=(
+                    "No request was sent. Real-money stages need a real exchange id, e.g. Session('binance', "
+                    "stage='live_small'), after testnet evidence."
+                ),
+            )
+        return VenueSpec("localnet", "binance", True, st)
+    if name.endswith("-testnet"):
+        name = name.removesuffix("-testnet")
+        if st not in (None, Stage.TESTNET, Stage.READ_ONLY):
+            raise StageError(f"'{exchange}' is a testnet; stage {st.value} needs the live exchange id {name!r}")
+        st = st or Stage.TESTNET
+    if name not in ccxt.exchanges:
+        raise ConfigError(
+            f"unknown exchange {exchange!r}: not 'localnet' and not a ccxt exchange id",
+            hint="Use 'localnet' to try the kit offline, or an id from ccxt.exchanges.",
+        )
+    st = st or Stage.READ_ONLY
+    return VenueSpec(name, name, st is Stage.TESTNET, st)
+
+
+def build_client(spec: VenueSpec, api_key: str | None, secret: str | None, *, url: str | None) -> Any:
+    """A ``ccxt.pro`` (async) client for the venue, with ccxt's own limiter off (the kit's budget rules)."""
+    import ccxt.pro
+
+    if spec.is_localnet:
+        from kit.localnet.ccxt_client import connect
+
+        assert url is not None
+        return connect(url, api_key, secret, pro=True, enableRateLimit=False)
+    cls = getattr(ccxt.pro, spec.exchange_id, None)
+    if cls is None:
+        import ccxt.async_support as cls_module
+
+        cls = getattr(cls_module, spec.exchange_id)
+    config: dict[str, Any] = {"enableRateLimit": True}
+    if api_key:
+        config.update(apiKey=api_key, secret=secret)
+    ex = cls(config)
+    if spec.sandbox:
+        if not ex.urls.get("test"):
+            raise ConfigError(
+                f"{spec.exchange_id} has no sandbox (testnet) in ccxt",
+                hint="Use 'localnet' for offline orders, or an exchange with a testnet.",
+            )
+        ex.set_sandbox_mode(True)
+    return ex
+
+
+_LOCAL: dict[str, Any] = {}
+_LOCAL_LOCK = threading.Lock()
+
+
+def find_or_start_localnet() -> tuple[str, Path | None]:
+    """URL of a running localnet (``KIT_LOCALNET_URL``), else start one in this process.
+
+    Returns the URL and, for one started here, the keys file to read credentials from (a 0600
+    dotenv file written by the server, never printed).
+    """
+    url = os.environ.get("KIT_LOCALNET_URL")
+    if url:
+        return url.rstrip("/"), None
+    with _LOCAL_LOCK:
+        net = _LOCAL.get("net")
+        if net is None:
+            from kit.localnet import LocalnetConfig, start
+
+            state = Path(tempfile.mkdtemp(prefix="kit-localnet-"))
+            net = start(config=LocalnetConfig(state_dir=state))
+            _LOCAL["net"] = net
+        return net.url, net.keys_file
