@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from kit.engine.types import Market, Side
 
@@ -103,9 +104,16 @@ def _ratio(x: Fraction) -> tuple[int, int]:
     return x.numerator, x.denominator
 
 
-def _f(n: int, r: tuple[int, int]) -> float:
-    """``n`` units of size ``r`` as the float nearest to the exact value."""
-    return n * r[0] / r[1]
+def _fv(n: np.ndarray, r: tuple[int, int]) -> np.ndarray:
+    """Integer amounts ``n`` in units of size ``r`` as the floats nearest to the exact values.
+
+    int64 -> float64 is exact below 2**53, and one IEEE division is correctly rounded; past that
+    (or for a non-integer array) each value goes through Python's exact int / int division.
+    """
+    num, den = r
+    if n.dtype.kind == "i" and (len(n) == 0 or int(np.abs(n).max()) * num < 2**53) and den < 2**53:
+        return (n * num).astype("float64") / den
+    return np.array([int(v) * num / den for v in n.tolist()], dtype="float64")
 
 
 class Kernel:
@@ -118,7 +126,8 @@ class Kernel:
         self.qf = _int(Fraction(cash) / u.uq, "cash")  # quote free / locked, in uq
         self.ql = 0
         self.bf = self.bl = 0  # base free / locked, in ub
-        self.orders: list[tuple[Any, ...]] = []
+        self.orders: list[tuple[Any, ...]] = []  # integer units; see frames()
+        self.fills: list[tuple[Any, ...]] = []
         self.next_id = 1
         self.any_base = False
         # the working order
@@ -130,7 +139,7 @@ class Kernel:
     # -- orders ----------------------------------------------------------------------------------
     def place(self, i: int, buy: bool, q: int, p: int | None) -> None:
         """Submit ``q`` steps (at ``p`` ticks, or market) at the close of candle ``i``."""
-        u, last = self.u, int(self.r.c[i])
+        u, last = self.u, self.r.c.item(i)
         if q <= 0 or (p is not None and p <= 0) or not u.passes(q, p if p is not None else last, p is None):
             return
         if buy:
@@ -169,11 +178,7 @@ class Kernel:
         self.lock = 0
 
     def _close(self) -> None:
-        u = self.u
-        fees = _f(self.fees, u.f_uq) if not self.buy else _f(self.fees, u.f_ub)
-        self.orders.append((self.oid, f"kit-{self.oid}", "buy" if self.buy else "sell",
-                            "market" if self.market else "limit", _f(self.q, u.f_s), _f(self.filled, u.f_s),
-                            None if self.market else _f(self.p, u.f_t), self.status, fees))  # fmt: skip
+        self.orders.append((self.oid, self.buy, self.market, self.q, self.filled, self.p, self.status, self.fees))
         self.live = False
 
     # -- candles ---------------------------------------------------------------------------------
@@ -184,7 +189,7 @@ class Kernel:
             i = self.start
             if self.fresh:
                 self.fresh = False
-                o = int(r.o[i])
+                o = r.o.item(i)
                 if self.market or (o <= self.p if self.buy else o >= self.p):
                     self._taker(i, o)
                 else:
@@ -201,19 +206,19 @@ class Kernel:
                 self.start = j
                 return
             if self.market:
-                self._taker(j, int(r.o[j]))
+                self._taker(j, r.o.item(j))
             else:
                 self._maker(j)
             self.start = j + 1
 
     def _taker(self, i: int, ref: int) -> None:
-        budget = int(self.budget[i])
+        budget = self.budget.item(i)
         if budget <= 0:
             return
         r, u = self.r, self.u
-        h, lo = int(r.h[i]), int(r.lo[i])
+        h, lo = r.h.item(i), r.lo.item(i)
         want = min(self.q - self.filled, budget)
-        s = u.slip(h - lo, want, int(r.v[i]))
+        s = u.slip(h - lo, want, r.v.item(i))
         price = min(ref + s, h) if self.buy else max(ref - s, lo)
         if not self.market:
             price = min(price, self.p) if self.buy else max(price, self.p)
@@ -221,18 +226,18 @@ class Kernel:
         if self.buy and self.market:
             q = min(q, self.qf // (price * u.kq))
         if q > 0:
-            self._fill(price, q, False, int(r.ts[i]), i)
+            self._fill(price, q, False, r.ts.item(i), i)
 
     def _maker(self, i: int) -> None:
-        budget = int(self.budget[i])
+        budget = self.budget.item(i)
         if budget <= 0:
             return
         r = self.r
-        o, h, lo = int(r.o[i]), int(r.h[i]), int(r.lo[i])
+        o, h, lo = r.o.item(i), r.h.item(i), r.lo.item(i)
         edge = self.p - self.u.through if self.buy else self.p + self.u.through
         if not ((lo <= edge) if self.buy else (h >= edge)):
             return
-        ts, iv = int(r.ts[i]), r.interval
+        ts, iv = r.ts.item(i), r.interval
         if (o <= edge) if self.buy else (o >= edge):
             pass
         elif ((h - o) >= (o - lo)) == self.buy:  # the leg to the nearer extreme reaches it
@@ -245,7 +250,7 @@ class Kernel:
 
     def _fill(self, p: int, q: int, maker: bool, ts: int, i: int) -> None:
         """Book a fill exactly as ``Engine._fill`` does for a spot account."""
-        u, r = self.u, self.r
+        u = self.u
         notional = p * q * u.kq
         if self.buy:
             fee = min(_fee(q, u.buy_fee[maker]) * u.kfb, q * u.ks)  # in ub; never more than received
@@ -258,31 +263,52 @@ class Kernel:
                 self.qf -= notional
             net_base = q * u.ks - fee
             self.bf += net_base
-            pos, cash = _f(net_base, u.f_ub), -_f(notional, u.f_uq)
-            fee_val = _f(fee, u.f_ub)
-            fee_asset = r.m.base
+            pos, cash = net_base, -notional  # in ub, uq
         else:
             fee = min(_fee(p * q, u.sell_fee[maker]) * u.kfq, notional)  # in uq; never more than received
             self.bl -= q * u.ks
             self.lock -= q * u.ks
             net_quote = notional - fee
             self.qf += net_quote
-            pos, cash = -_f(q, u.f_s), _f(net_quote, u.f_uq)
-            fee_val = _f(fee, u.f_uq)
-            fee_asset = r.m.quote
+            pos, cash = -q * u.ks, net_quote  # in ub, uq
         self.any_base = True
         self.filled += q
         self.fees += fee
-        r.pos_delta[i] += pos
-        r.cash_delta[i] += cash
-        r.fill_rows.append((ts, self.oid, "buy" if self.buy else "sell", _f(p, u.f_t), _f(q, u.f_s),
-                            _f(notional, u.f_uq), fee_val, fee_asset, "maker" if maker else "taker"))  # fmt: skip
+        self.fills.append((ts, self.oid, self.buy, p, q, notional, fee, maker, i, pos, cash))
         if self.filled >= self.q:
             self.status = "filled"
             self._release()
             self._close()
         else:
             self.status = "partially_filled"
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Fills and orders frames (as the engine path builds them) and per-fill equity deltas.
+
+        Amounts are exact integers until here; each float is the one nearest the exact value.
+        """
+        from kit.engine.replay import fills_frame, orders_frame
+
+        u, m = self.u, self.r.m
+        fcols = list(zip(*self.fills, strict=True)) if self.fills else [()] * 11
+        ts, oid, buy, p, q, notional, fee, maker, idx, pos, cash = (np.array(c) for c in fcols)
+        buy = buy.astype(bool)
+        fills = fills_frame(
+            ts.astype("int64"), oid.astype("int64"), buy, _fv(p, u.f_t), _fv(q, u.f_s), _fv(notional, u.f_uq),
+            np.where(buy, _fv(fee, u.f_ub), _fv(fee, u.f_uq)), np.where(buy, m.base, m.quote).tolist(),
+            maker.astype(bool),
+        )
+        ocols = list(zip(*self.orders, strict=True)) if self.orders else [()] * 8
+        o_id, o_buy, o_mkt, o_q, o_f, o_p, o_st, o_fee = (np.array(c) for c in ocols)
+        o_buy, o_mkt = o_buy.astype(bool), o_mkt.astype(bool)
+        orders = orders_frame(
+            o_id.astype("int64"), [f"kit-{i}" for i in o_id.tolist()], o_buy,
+            np.where(o_mkt, "market", "limit").tolist(), _fv(o_q, u.f_s), _fv(o_f, u.f_s),
+            np.where(o_mkt, np.nan, _fv(o_p, u.f_t)), [str(x) for x in o_st.tolist()],
+            np.where(o_buy, _fv(o_fee, u.f_ub), _fv(o_fee, u.f_uq)),
+        )
+        deltas = (idx.astype("int64"), _fv(pos, u.f_ub), _fv(cash, u.f_uq))
+        return fills, orders, deltas
 
     def position_steps(self) -> int:
         """Base held (free and locked), in whole steps (rounded down)."""

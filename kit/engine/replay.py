@@ -122,7 +122,7 @@ class _Runner:
         self.n = len(candles)
         tick, step = float(market.tick_size), float(market.step_size)
         arr = {c: candles[c].to_numpy(dtype="float64") for c in _COLUMNS}
-        if self.n and (np.isnan(np.column_stack(list(arr.values()))).any()):
+        if any(np.isnan(a).any() for a in arr.values()):
             raise ValueError("candles contain NaN; drop or fill those rows explicitly first")
         self.o, self.h, self.lo, self.c = (
             np.rint(arr[k] / tick).astype(np.int64) for k in ("open", "high", "low", "close")
@@ -141,8 +141,7 @@ class _Runner:
         self.ctx.cash = cash
         self.now = -1
         self.fill_rows: list[tuple[Any, ...]] = []
-        self.pos_delta = np.zeros(self.n + 1)
-        self.cash_delta = np.zeros(self.n + 1)
+        self.deltas: list[tuple[int, float, float]] = []  # (candle, position change, cash change) per fill
 
     # -- orders ----------------------------------------------------------------------------------
     def place(self, side: Side, qty: Any, limit: Any, *, trigger: Any = None, kind: OrderType | None = None,
@@ -202,8 +201,7 @@ class _Runner:
                 net_qty = f.quantity - (f.fee if f.fee_asset == self.m.base else ZERO)
                 net_quote = f.quote_quantity + (f.fee if f.fee_asset == self.m.quote else ZERO) * sign
                 ctx.position += sign * net_qty
-                self.pos_delta[i] += float(sign * net_qty)
-                self.cash_delta[i] -= float(sign * net_quote)
+                self.deltas.append((i, float(sign * net_qty), -float(sign * net_quote)))
                 row = (f.ts_ms, f.order_id, f.side.value, float(f.price), float(f.quantity),
                        float(f.quote_quantity), float(f.fee), f.fee_asset, f.liquidity.value)  # fmt: skip
                 self.fill_rows.append(row)
@@ -296,15 +294,30 @@ def run(
         if path == "auto":
             try:
                 k = kernel.run_signals(r, ent, ext, Decimal(size), order, Decimal(limit_offset))
-                return _result(r, candles, k.orders, k.balances(), [])
+                fills, orders, deltas = k.frames()
+                return _result(r, candles, fills, orders, deltas, k.balances(), [])
             except kernel.NotExact:  # amounts that do not fit integer units: take the engine path
                 r = _Runner(candles, market, Decimal(cash), fill_model)
         _run_signals(r, ent, ext, Decimal(size), order, Decimal(limit_offset))
     r.advance_to(r.n - 1)
-    orders = [(o.id, o.client_id, o.request.side.value, o.request.type.value, float(o.quantity),
-               float(o.filled_qty), None if o.price is None else float(o.price), o.status.value,
-               float(o.fees)) for o in r.engine.orders(_ACCOUNT)]  # fmt: skip
-    return _result(r, candles, orders, r.engine.balances(_ACCOUNT), r.events)
+    os_ = r.engine.orders(_ACCOUNT)
+    orders = orders_frame(
+        np.array([o.id for o in os_], dtype="int64"), [o.client_id for o in os_],
+        np.array([o.request.side is Side.BUY for o in os_], dtype=bool), [o.request.type.value for o in os_],
+        np.array([float(o.quantity) for o in os_]), np.array([float(o.filled_qty) for o in os_]),
+        np.array([np.nan if o.price is None else float(o.price) for o in os_]), [o.status.value for o in os_],
+        np.array([float(o.fees) for o in os_]),
+    )  # fmt: skip
+    cols = list(zip(*r.fill_rows, strict=True)) if r.fill_rows else [()] * 9
+    f64 = [np.array(c, dtype="float64") for c in cols[3:7]]
+    fills = fills_frame(
+        np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="int64"),
+        np.array([x == "buy" for x in cols[2]], dtype=bool), f64[0], f64[1], f64[2], f64[3],
+        list(cols[7]), np.array([x == "maker" for x in cols[8]], dtype=bool),
+    )  # fmt: skip
+    cols = list(zip(*r.deltas, strict=True)) if r.deltas else [(), (), ()]
+    deltas = (np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="float64"), np.array(cols[2], dtype="float64"))
+    return _result(r, candles, fills, orders, deltas, r.engine.balances(_ACCOUNT), r.events)
 
 
 def _signals(n: int, entries: np.ndarray | None, exits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -347,18 +360,44 @@ def _run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, or
             entry_id = r.place(Side.BUY, size, close * float(1 - offset) if order == "limit" else None)
 
 
-def _result(r: _Runner, candles: pd.DataFrame, order_rows: list[tuple[Any, ...]],
-            balances: dict[str, tuple[Decimal, Decimal]], events: list[Event]) -> Result:  # fmt: skip
-    cols = ["ts", "order_id", "side", "price", "quantity", "quote", "fee", "fee_asset", "liquidity"]
-    fills = pd.DataFrame(r.fill_rows, columns=cols)
-    fills.index = pd.to_datetime(fills.pop("ts"), unit="ms", utc=True)
-    orders = pd.DataFrame(
-        order_rows,
-        columns=["order_id", "client_id", "side", "type", "quantity", "filled", "price", "status", "fees"],
-    )  # fmt: skip
+_FILL_COLUMNS = ["order_id", "side", "price", "quantity", "quote", "fee", "fee_asset", "liquidity"]
+
+
+def fills_frame(
+    ts_ms: np.ndarray, order_id: np.ndarray, buy: np.ndarray, price: np.ndarray, qty: np.ndarray,
+    quote: np.ndarray, fee: np.ndarray, fee_asset: list[str], maker: np.ndarray,
+) -> pd.DataFrame:
+    """The fills table of a :class:`Result` (one builder for both replay paths), indexed by UTC fill time."""
+    index = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True), name="ts").as_unit("ms")
+    return pd.DataFrame({
+        "order_id": order_id, "side": pd.array(np.where(buy, "buy", "sell").tolist(), dtype="str"),
+        "price": price, "quantity": qty, "quote": quote, "fee": fee, "fee_asset": pd.array(fee_asset, dtype="str"),
+        "liquidity": pd.array(np.where(maker, "maker", "taker").tolist(), dtype="str"),
+    }, index=index)  # fmt: skip
+
+
+def orders_frame(
+    ids: np.ndarray, client_ids: list[str], buy: np.ndarray, types: list[str], qty: np.ndarray,
+    filled: np.ndarray, price: np.ndarray, status: list[str], fees: np.ndarray,
+) -> pd.DataFrame:
+    """The orders table of a :class:`Result` (one builder for both replay paths)."""
+    return pd.DataFrame({
+        "order_id": ids, "client_id": pd.array(client_ids, dtype="str"),
+        "side": pd.array(np.where(buy, "buy", "sell").tolist(), dtype="str"), "type": pd.array(types, dtype="str"),
+        "quantity": qty, "filled": filled, "price": price, "status": pd.array(status, dtype="str"), "fees": fees,
+    })  # fmt: skip
+
+
+def _result(r: _Runner, candles: pd.DataFrame, fills: pd.DataFrame, orders: pd.DataFrame,
+            deltas: tuple[np.ndarray, np.ndarray, np.ndarray], balances: dict[str, tuple[Decimal, Decimal]],
+            events: list[Event]) -> Result:  # fmt: skip
     start_cash = float(r.events[0].balance_changes[0].free) if r.events and r.events[0].balance_changes else 0.0
-    position = np.cumsum(r.pos_delta[: r.n])
-    cash = start_cash + np.cumsum(r.cash_delta[: r.n])
+    pos_delta, cash_delta = np.zeros(r.n), np.zeros(r.n)
+    idx, dp, dc = deltas
+    np.add.at(pos_delta, idx, dp)
+    np.add.at(cash_delta, idx, dc)
+    position = np.cumsum(pos_delta)
+    cash = start_cash + np.cumsum(cash_delta)
     equity = pd.Series(cash + position * r.close_f, index=candles.index, name="equity")
     final = float(equity.iloc[-1]) if len(equity) else start_cash
     base_fee = fills.fee_asset == r.m.base

@@ -1,0 +1,398 @@
+"""The exchange state behind the HTTP and WebSocket adapters.
+
+A :class:`Venue` owns the engine (:mod:`kit.engine`), the clock, the markets (trade prints,
+candles, synthetic books), the accounts and API keys, the stream :class:`~kit.localnet.hub.Hub`
+and the persistent store. The adapters decode a request, call one venue method, and encode the
+result; the venue turns engine events into Binance stream events and publishes them.
+
+All methods run on the server's event loop thread (tests step the clock through
+``Localnet.step``, which hops onto that thread).
+
+Examples
+--------
+>>> from kit.localnet.config import LocalnetConfig
+>>> v = Venue(LocalnetConfig(stepped=True, start_ms=1_700_000_000_000, history_minutes=10))
+>>> v.symbols["BTCUSDT"].symbol
+'BTC/USDT'
+>>> v.step(5_000) and v.depth("BTCUSDT", 5)["lastUpdateId"] > 0
+True
+>>> sorted(v.keys_by_name)
+['reader', 'restricted', 'trader', 'withdrawer']
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from kit.localnet import wire
+from kit.localnet.auth import ApiKey, Secret, new_api_key
+from kit.localnet.book import Book, Delta
+from kit.localnet.clock import Clock, wall_ms
+from kit.localnet.config import LocalnetConfig, SymbolSpec
+from kit.localnet.faults import Faults
+from kit.localnet.hub import Hub
+from kit.localnet.market import INTERVALS_MS, MINUTE_MS, Print, ReplaySource, SyntheticSource
+from kit.localnet.persist import Store
+from kit.localnet.trading import Trading
+from kit.localnet.wire import VenueError
+
+log = logging.getLogger("kit.localnet")
+
+__all__ = ["SymbolInfo", "Venue", "VenueError"]
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """One listed symbol: Binance id, unified symbol, spec (filters) and engine market."""
+
+    id: str
+    symbol: str
+    spec: SymbolSpec
+    market: Any  # kit.engine.Market
+
+    @property
+    def base(self) -> str:
+        """Base asset."""
+        return self.spec.base
+
+    @property
+    def quote(self) -> str:
+        """Quote asset."""
+        return self.spec.quote
+
+
+class Venue(Trading):
+    """Engine, clock, markets, accounts, keys and stream hub of one localnet run.
+
+    Parameters
+    ----------
+    config:
+        The run's configuration.
+    store:
+        Persistent state; by default opened from ``config.state_dir`` (in memory if None).
+    """
+
+    def __init__(self, config: LocalnetConfig, *, store: Store | None = None) -> None:
+        from kit.engine import Engine, Market
+
+        self.config = config
+        self.store = store or Store(config.state_dir)
+        self.hub = Hub()
+        self.faults = Faults(config.faults)
+        seed = self.store.get_meta("seed", config.seed)
+        last_ms = self.store.get_meta("last_clock_ms")
+        start = config.start_ms
+        if config.candles and start is None:
+            start = min(_first_ms(df) for df in config.candles.values())
+        if last_ms is not None:
+            start = max(start if start is not None else wall_ms(), int(last_ms))
+        self.clock = Clock(start_ms=start, speed=config.speed, stepped=config.stepped)
+        now = self.clock.now_ms()
+        anchor = int(self.store.get_meta("anchor_ms", now - now % MINUTE_MS))
+        self.store.set_meta("seed", seed)
+        self.store.set_meta("anchor_ms", anchor)
+        self.symbols: dict[str, SymbolInfo] = {}
+        self.sources: dict[str, SyntheticSource | ReplaySource] = {}
+        self.books: dict[str, Book] = {}
+        self.by_unified: dict[str, SymbolInfo] = {}
+        for spec in config.symbols:
+            market = Market(
+                f"{spec.base}/{spec.quote}",
+                spec.base,
+                spec.quote,
+                tick_size=spec.tick_size,
+                step_size=spec.step_size,
+                min_qty=spec.min_qty,
+                max_qty=spec.max_qty,
+                market_max_qty=spec.market_max_qty,
+                min_notional=spec.min_notional,
+                max_notional=spec.max_notional,
+                maker_fee=spec.maker_fee,
+                taker_fee=spec.taker_fee,
+                max_iceberg_parts=spec.max_iceberg_parts,
+                min_trailing_bps=spec.min_trailing_bps,
+                max_trailing_bps=spec.max_trailing_bps,
+            )
+            info = SymbolInfo(spec.symbol, market.symbol, spec, market)
+            self.symbols[spec.symbol] = info
+            self.by_unified[market.symbol] = info
+            frame = (config.candles or {}).get(spec.symbol)
+            if frame is not None:
+                self.sources[spec.symbol] = ReplaySource(spec, frame)
+            else:
+                self.sources[spec.symbol] = SyntheticSource(
+                    spec, seed=int(seed), live_start_ms=anchor, history_minutes=config.history_minutes
+                )
+            self.books[spec.symbol] = Book(spec, seed=int(seed))
+        self.recent: dict[str, deque[Print]] = {s: deque(maxlen=5000) for s in self.symbols}
+        self.last_price: dict[str, Decimal] = {}
+        self._kline_open: dict[tuple[str, str], int] = {}
+        self.engine = Engine([i.market for i in self.symbols.values()], fill_model=config.fill_model)
+        Trading.__init__(self)
+        self.keys_by_name: dict[str, ApiKey] = {}
+        self._keys: dict[str, ApiKey] = {}
+        self._restore_or_open(now)
+        self._load_keys(now)
+        self._tick_ms = now
+        self._catch_up(now)
+        self.store.commit()
+
+    # ------------------------------------------------------------------ setup
+    def _restore_or_open(self, now: int) -> None:
+        if self.store.has_commands():
+            self.replay_commands()
+            return
+        for acct in self.config.accounts:
+            self.run_command(
+                "open_account", now, {"account": acct.name, "balances": {a: str(v) for a, v in acct.balances.items()}}
+            )
+
+    def _load_keys(self, now: int) -> None:
+        rows = {r["name"]: r for r in self.store.load_keys()}
+        for spec in self.config.keys:
+            row = rows.get(spec.name)
+            if row is None:
+                key = new_api_key(
+                    spec.name,
+                    spec.account,
+                    reading=spec.reading,
+                    spot_trading=spec.spot_trading,
+                    withdrawals=spec.withdrawals,
+                    ip_allowlist=spec.ip_allowlist,
+                    created_ms=now,
+                    kind=spec.kind,
+                )
+                self.store.save_key(
+                    {
+                        "name": key.name,
+                        "api_key": key.api_key,
+                        "secret": key.secret.reveal(),
+                        "account": key.account,
+                        "reading": key.reading,
+                        "spot_trading": key.spot_trading,
+                        "withdrawals": key.withdrawals,
+                        "ip_allowlist": ",".join(key.ip_allowlist),
+                        "created_ms": key.created_ms,
+                        "kind": key.kind,
+                        "public_key": key.public_key,
+                    }
+                )
+            else:
+                key = ApiKey(
+                    row["name"],
+                    row["api_key"],
+                    Secret(row["secret"]),
+                    row["account"],
+                    bool(row["reading"]),
+                    bool(row["spot_trading"]),
+                    bool(row["withdrawals"]),
+                    tuple(x for x in (row["ip_allowlist"] or "").split(",") if x),
+                    int(row["created_ms"]),
+                    row["kind"] or "hmac",
+                    bytes(row["public_key"] or b""),
+                )
+            self.keys_by_name[key.name] = key
+            self._keys[key.api_key] = key
+
+    def _catch_up(self, now: int) -> None:
+        """Bring market data to ``now`` without feeding the engine (history / downtime)."""
+        for sid, src in self.sources.items():
+            prints = src.prints_until(now)
+            if prints:
+                self.recent[sid].extend(prints)
+                last = prints[-1]
+            else:
+                price = _last_close(src) or getattr(src, "first_price", None) or self.symbols[sid].spec.price
+                last = Print(0, now, price, Decimal(0), False)
+            self.last_price[sid] = last.price
+            self.books[sid].rebuild(last.price, now, seller_aggressor=last.buyer_maker if last.qty else None)
+            self.engine_trade(sid, last)  # the engine learns the last price (stop checks, notional)
+            self.engine_book(sid, now)
+
+    # ------------------------------------------------------------------ keys
+    def key(self, api_key: str) -> ApiKey | None:
+        """The key record for an ``X-MBX-APIKEY`` value, or None."""
+        return self._keys.get(api_key)
+
+    def add_key(self, key: ApiKey) -> None:
+        """Register an extra key at run time (tests)."""
+        self.keys_by_name[key.name] = key
+        self._keys[key.api_key] = key
+
+    # ------------------------------------------------------------------ time
+    def server_ms(self) -> int:
+        """Wire time: what ``GET /time`` reports and signed ``timestamp`` values are checked against.
+
+        This is the wall clock plus the injected skew, not the simulated clock: clients sign with
+        their own wall clock, so a stepped or fast simulated clock must not make every signed
+        request stale. Market data and order times follow the simulated clock.
+        """
+        return wall_ms() + self.faults.clock_skew_ms
+
+    def step(self, ms: int) -> int:
+        """Advance a stepped clock by ``ms`` and run the simulation up to it; returns the time."""
+        now = self.clock.step(ms)
+        self.advance(now)
+        return now
+
+    async def tick(self) -> None:
+        """Advance the market simulation to ``clock.now_ms()`` (called periodically by the server)."""
+        self.advance(self.clock.now_ms())
+
+    def advance(self, now: int) -> None:
+        """Feed new trade prints and books to the engine and publish market and user events."""
+        if now <= self._tick_ms:
+            return
+        self._tick_ms = now
+        for sid in self.symbols:
+            prints = self.sources[sid].prints_until(now)
+            for p in prints:
+                self._on_print(sid, p)
+            book = self.books[sid]
+            if prints:
+                delta = book.rebuild(prints[-1].price, now, seller_aggressor=prints[-1].buyer_maker)
+            else:
+                delta = book.refresh(now)
+            if delta is not None:
+                self._publish_depth(sid, delta, now)
+                self.engine_book(sid, now)
+            if prints:
+                self._publish_klines(sid, now)
+                self._publish_tickers(sid, now)
+        if self.has_gtd():
+            self.run_command("advance", now, {})
+        self.store.set_meta("last_clock_ms", now)
+        self.store.commit()
+
+    def inject_trade(self, symbol_id: str, price: Decimal, qty: Decimal, *, buyer_maker: bool = False) -> Print:
+        """Print a trade now at ``price`` (tests, admin endpoint); the generator continues from it."""
+        src = self.sources[symbol_id]
+        now = self.clock.now_ms()
+        self.advance(now)
+        p = Print(src.take_id(), now, price, qty, buyer_maker)
+        src.candles.add_print(p)
+        src.move_to(price)
+        delta = self.books[symbol_id].rebuild(price, now, seller_aggressor=buyer_maker)
+        if delta is not None:
+            self._publish_depth(symbol_id, delta, now)
+            self.engine_book(symbol_id, now)
+        self._on_print(symbol_id, p)
+        self._publish_klines(symbol_id, now)
+        self._publish_tickers(symbol_id, now)
+        self.store.commit()
+        return p
+
+    def _on_print(self, sid: str, p: Print) -> None:
+        self.recent[sid].append(p)
+        self.last_price[sid] = p.price
+        if self.open_ids.get(self.symbols[sid].symbol):
+            # Orders are working: move the book with the print *before* the engine sees it, so a
+            # stop triggered by this print executes against the book the print implies.
+            delta = self.books[sid].rebuild(p.price, p.ts_ms, seller_aggressor=p.buyer_maker)
+            if delta is not None:
+                self._publish_depth(sid, delta, p.ts_ms)
+                self.engine_book(sid, p.ts_ms)
+        self.engine_trade(sid, p)
+        if self.hub.has_subscribers(("trade", sid)):
+            self.hub.publish(("trade", sid), wire.trade_event(sid, p))
+        if self.hub.has_subscribers(("aggTrade", sid)):
+            self.hub.publish(("aggTrade", sid), wire.agg_trade_event(sid, p))
+
+    # ------------------------------------------------------------------ market data reads
+    def depth(self, symbol_id: str, limit: int) -> dict[str, Any]:
+        """REST depth snapshot: ``{"lastUpdateId", "bids", "asks"}``."""
+        return self.books[symbol_id].snapshot(limit)
+
+    def klines(
+        self, symbol_id: str, interval: str, *, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[list[Any]]:
+        """Binance kline rows (the forming candle included)."""
+        src = self.sources[symbol_id]
+        return src.candles.klines(
+            INTERVALS_MS[interval], start_ms=start_ms, end_ms=end_ms, limit=limit, now_ms=self.clock.now_ms()
+        )
+
+    def ticker(self, symbol_id: str, window_ms: int = 86_400_000) -> dict[str, Any]:
+        """Rolling ticker (REST ``ticker/24hr`` body for one symbol; ``ticker`` with a window)."""
+        now = self.clock.now_ms()
+        bars = self.sources[symbol_id].candles.window(now - window_ms + 1, now)
+        bid, ask = self.books[symbol_id].best()
+        recent = self.recent[symbol_id]
+        return wire.ticker_24h(
+            symbol_id,
+            bars,
+            self.last_price[symbol_id],
+            bid,
+            ask,
+            now,
+            first_id=recent[0].id if recent else -1,
+            last_id=recent[-1].id if recent else -1,
+            window_ms=window_ms,
+        )
+
+    def book_ticker(self, symbol_id: str) -> dict[str, Any]:
+        """Best bid/ask body (REST ``ticker/bookTicker``)."""
+        bid, ask = self.books[symbol_id].best()
+        return wire.book_ticker(symbol_id, bid, ask)
+
+    # ------------------------------------------------------------------ publishing
+    def _publish_depth(self, sid: str, delta: Delta, now: int) -> None:
+        if self.hub.has_subscribers(("depth", sid)):
+            self.hub.publish(("depth", sid), wire.depth_event(sid, delta, now))
+        if self.hub.has_subscribers(("bookTicker", sid)):
+            bid, ask = self.books[sid].best()
+            self.hub.publish(("bookTicker", sid), {**wire.book_ticker(sid, bid, ask), "u": delta[1]})
+
+    def _publish_klines(self, sid: str, now: int) -> None:
+        candles = self.sources[sid].candles
+        for interval, ms in INTERVALS_MS.items():
+            topic = ("kline", sid, interval)
+            if not self.hub.has_subscribers(topic) or ms % candles.base_ms:
+                continue
+            open_ts = now - now % ms
+            prev = self._kline_open.get((sid, interval))
+            if prev is not None and prev < open_ts:
+                rows = candles.klines(ms, start_ms=prev, end_ms=prev, limit=1, now_ms=now)
+                if rows:
+                    self.hub.publish(topic, wire.kline_event(sid, interval, rows[0], now, closed=True))
+            self._kline_open[(sid, interval)] = open_ts
+            rows = candles.klines(ms, start_ms=open_ts, end_ms=open_ts, limit=1, now_ms=now)
+            if rows:
+                self.hub.publish(topic, wire.kline_event(sid, interval, rows[0], now, closed=False))
+
+    def _publish_tickers(self, sid: str, now: int) -> None:
+        want_t = self.hub.has_subscribers(("ticker", sid))
+        want_m = self.hub.has_subscribers(("miniTicker", sid))
+        if not (want_t or want_m):
+            return
+        t = self.ticker(sid)
+        if want_t:
+            self.hub.publish(("ticker", sid), wire.ticker_event(t, now))
+        if want_m:
+            self.hub.publish(("miniTicker", sid), wire.mini_ticker_event(t, now))
+
+    def publish_user(self, account: str, payload: dict[str, Any]) -> None:
+        """Send one user-data event (executionReport, outboundAccountPosition, balanceUpdate)."""
+        self.hub.publish(("user", account), payload)
+
+    def close(self) -> None:
+        """Flush and close the store."""
+        self.store.set_meta("last_clock_ms", self.clock.now_ms())
+        self.store.close()
+
+
+def _first_ms(frame: Any) -> int:
+    import pandas as pd
+
+    return int(pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ms").asi8[0])
+
+
+def _last_close(src: SyntheticSource | ReplaySource) -> Decimal | None:
+    bars = src.candles.bars
+    if not bars:
+        return None
+    return bars[max(bars)][3]
