@@ -197,7 +197,7 @@ class Kernel:
                 self.start = i + 1
                 continue
             if self.market:
-                j = first_index(self.budget, i, 1, above=True)
+                j = i if self.budget.item(i) >= 1 else first_index(self.budget, i, 1, above=True)
             elif self.buy:
                 j = first_index(r.lo, i, self.p - u.through, above=False)
             else:

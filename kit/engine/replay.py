@@ -131,7 +131,8 @@ class _Runner:
         self.close_f = arr["close"]
         ts = candles.index.as_unit("ms").asi8
         self.ts = ts
-        self.interval = int(np.median(np.diff(ts))) if self.n > 1 else 60_000
+        steps = np.diff(ts)
+        self.interval = int(steps[steps > 0].min()) if self.n > 1 and (steps > 0).any() else 60_000
         self.engine = Engine([market], fill_model=fill_model)
         start = int(ts[0]) if self.n else 0
         self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
@@ -370,10 +371,15 @@ def fills_frame(
     """The fills table of a :class:`Result` (one builder for both replay paths), indexed by UTC fill time."""
     index = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True), name="ts").as_unit("ms")
     return pd.DataFrame({
-        "order_id": order_id, "side": pd.array(np.where(buy, "buy", "sell").tolist(), dtype="str"),
-        "price": price, "quantity": qty, "quote": quote, "fee": fee, "fee_asset": pd.array(fee_asset, dtype="str"),
-        "liquidity": pd.array(np.where(maker, "maker", "taker").tolist(), dtype="str"),
+        "order_id": order_id, "side": _two(buy, "buy", "sell"),
+        "price": price, "quantity": qty, "quote": quote, "fee": fee, "fee_asset": pd.Categorical(fee_asset),
+        "liquidity": _two(maker, "maker", "taker"),
     }, index=index)  # fmt: skip
+
+
+def _two(flags: np.ndarray, yes: str, no: str) -> pd.Categorical:
+    """A two-valued label column, built from booleans without a Python loop."""
+    return pd.Categorical.from_codes(np.asarray(flags, dtype="int8"), categories=[no, yes])
 
 
 def orders_frame(
@@ -382,9 +388,9 @@ def orders_frame(
 ) -> pd.DataFrame:
     """The orders table of a :class:`Result` (one builder for both replay paths)."""
     return pd.DataFrame({
-        "order_id": ids, "client_id": pd.array(client_ids, dtype="str"),
-        "side": pd.array(np.where(buy, "buy", "sell").tolist(), dtype="str"), "type": pd.array(types, dtype="str"),
-        "quantity": qty, "filled": filled, "price": price, "status": pd.array(status, dtype="str"), "fees": fees,
+        "order_id": ids, "client_id": pd.array(client_ids, dtype="str"), "side": _two(buy, "buy", "sell"),
+        "type": pd.Categorical(types), "quantity": qty, "filled": filled, "price": price,
+        "status": pd.Categorical(status), "fees": fees,
     })  # fmt: skip
 
 
