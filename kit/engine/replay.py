@@ -377,9 +377,9 @@ def fills_frame(
     }, index=index)  # fmt: skip
 
 
-def _two(flags: np.ndarray, yes: str, no: str) -> pd.Categorical:
-    """A two-valued label column, built from booleans without a Python loop."""
-    return pd.Categorical.from_codes(np.asarray(flags, dtype="int8"), categories=[no, yes])
+def _two(flags: np.ndarray, yes: str, no: str) -> Any:
+    """A two-valued label column (categorical), built from booleans without a Python loop."""
+    return pd.Categorical.from_codes(np.asarray(flags, dtype="int8"), categories=pd.Index([no, yes]))  # type: ignore[call-overload]
 
 
 def orders_frame(
