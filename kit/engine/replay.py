@@ -379,7 +379,7 @@ def fills_frame(
 
 def _two(flags: np.ndarray, yes: str, no: str) -> Any:
     """A two-valued label column (categorical), built from booleans without a Python loop."""
-    return pd.Categorical.from_codes(np.asarray(flags, dtype="int8"), categories=pd.Index([no, yes]))  # type: ignore[call-overload]
+    return pd.Categorical.from_codes(np.asarray(flags, dtype="int8"), categories=pd.Index([no, yes]))
 
 
 def orders_frame(
