@@ -53,8 +53,10 @@ def demo(out_dir: Path) -> None:
 def _attach() -> None:
     """Attach the subcommand groups that live next to their libraries (thin click layers)."""
     from kit.localnet.cli import localnet
+    from kit.store.cli import candles
 
     cli.add_command(localnet)
+    cli.add_command(candles)
 
 
 _attach()
