@@ -1,0 +1,243 @@
+"""Real browser: JupyterLab + ipywidgets + Debian chromium (Playwright), trading on a localnet.
+
+The test starts a localnet, then JupyterLab on 127.0.0.1 whose kernels get the localnet's URL and
+trade key through the environment, opens the fixture notebook ``ticket.ipynb``, runs it, fills
+the order ticket (symbol, type market, qty), clicks Place then Confirm, and checks that the
+blotter lists the fill, and that the localnet has the trade. Then a resting limit order is filled
+by a trade printed on the localnet from outside the kernel (the blotter must show it live), and
+another one is cancelled with the blotter's cancel button. A screenshot goes to
+``tests/browser/out/`` (git-ignored output).
+
+Set up as in ``shared/specs/browser-testing.md``: ``apt-get install -y chromium`` (never
+``playwright install``). Without ``/usr/bin/chromium`` the test skips locally and fails under CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+HERE = Path(__file__).parent
+OUT = HERE / "out"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]  # fmt: skip
+TOKEN = "kit-browser-test"
+
+
+def require_chromium() -> str:
+    """Debian's chromium, or skip (locally) / FAIL (under CI) saying how to install it."""
+    if not os.path.exists(CHROMIUM):
+        message = (f"{CHROMIUM} is missing: install Debian's chromium with `apt-get update && apt-get install -y "
+                   "chromium` (never `playwright install`)")  # fmt: skip
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright (the driver only; no browser download)")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http_ok(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"JupyterLab did not answer within {timeout} s:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture()
+def localnet(tmp_path: Path) -> Iterator[Any]:
+    from kit.localnet import LocalnetConfig, start
+
+    with start(config=LocalnetConfig(stepped=True, state_dir=tmp_path / "ln")) as net:
+        yield net
+
+
+@pytest.fixture()
+def lab(tmp_path: Path, localnet: Any) -> Iterator[tuple[str, Path]]:
+    """JupyterLab on 127.0.0.1 (temporary dirs, known token) whose kernels reach the test's localnet."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(HERE / "ticket.ipynb", root / "ticket.ipynb")
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    key, secret = localnet.credentials("trader")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_") and k != "PYTEST_CURRENT_TEST"}
+    env.update({name: str(tmp_path / sub) for name, sub in {
+        "JUPYTER_CONFIG_DIR": "cfg", "JUPYTER_DATA_DIR": "data", "JUPYTER_RUNTIME_DIR": "rt",
+        "JUPYTERLAB_SETTINGS_DIR": "settings", "JUPYTERLAB_WORKSPACES_DIR": "ws"}.items()})  # fmt: skip
+    env.update({
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "KIT_LOCALNET_URL": localnet.url,
+        "KIT_LOCALNET_API_KEY": key,
+        "KIT_LOCALNET_API_SECRET": secret,
+        "KIT_HOME": str(tmp_path / "kit-home"),
+    })  # fmt: skip
+    port = _free_port()
+    log_path = tmp_path / "lab.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
+             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+             "--LabApp.expose_app_in_browser=True"],
+            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        _wait_http_ok(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", proc, log_path, timeout=60)
+        yield f"http://127.0.0.1:{port}", log_path
+    finally:
+        proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down (each in its own process group)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_ticket_places_a_market_order_and_the_blotter_shows_the_fill(request: pytest.FixtureRequest) -> None:
+    # Checked in the test body (not a fixture) so that a missing browser under CI is a FAILED test.
+    chromium = require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    t_setup = time.monotonic()
+    localnet: Any = request.getfixturevalue("localnet")
+    url, _log = request.getfixturevalue("lab")
+    OUT.mkdir(exist_ok=True)
+    outside: list[str] = []
+    t0 = time.monotonic()
+    timings: dict[str, float] = {"localnet + lab up": t0 - t_setup}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1050})
+        try:
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+                ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")) else None)  # fmt: skip
+            page.goto(f"{url}/lab/tree/ticket.ipynb?token={TOKEN}")
+            expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
+            timings["kernel idle"] = time.monotonic() - t0
+            page.locator(".lm-MenuBar-itemLabel:text-is('Run')").click()
+            page.locator(".lm-Menu-itemLabel:text-is('Run All Cells')").click()
+            status = page.locator(".kt-status .widget-html-content")
+            expect(status).to_have_text("No order placed yet.", timeout=60_000)
+            expect(page.locator(".jp-OutputArea-output", has_text="ready")).to_be_visible(timeout=30_000)
+            timings["widgets shown"] = time.monotonic() - t0
+
+            message = page.locator(".kt-message .widget-html-content")
+            place = page.locator("button.kt-place")
+            confirm = page.locator("button.kt-confirm")
+            # As you type: an off-tick limit price is refused before anything is sent.
+            page.locator(".kt-symbol select").select_option("BTC/USDT")
+            page.locator(".kt-type select").select_option("limit")
+            page.locator(".kt-qty input").fill("0.001")
+            page.locator(".kt-price input").fill("60000.005")
+            expect(message).to_contain_text("PRICE_FILTER", timeout=10_000)
+            expect(place).to_be_disabled()
+
+            # The market order: symbol, type, quantity; Place, then Confirm.
+            page.locator(".kt-type select").select_option("market")
+            page.locator(".kt-qty input").fill("0.001")
+            page.locator(".kt-qty input").press("Tab")
+            expect(page.locator(".kt-preview .widget-html-content")).to_contain_text("notional", timeout=10_000)
+            expect(message).to_have_text("")
+            expect(place).to_be_enabled()
+            place.click()
+            expect(confirm).to_have_text("Confirm: BUY 0.001 BTC/USDT @ market", timeout=10_000)
+            page.screenshot(path=str(OUT / "ticket-confirm.png"))
+            confirm.click()
+            expect(status).to_contain_text("closed: BUY BTC/USDT, filled 0.001 of 0.001", timeout=20_000)
+            order_id = status.inner_text().split()[1]
+
+            fills = page.locator(".kt-fills tr.kt-fill")
+            expect(fills).to_have_count(1, timeout=20_000)
+            expect(fills.first).to_contain_text("BTC/USDT")
+            expect(fills.first).to_contain_text("BUY")
+            expect(fills.first).to_contain_text(order_id)
+            expect(page.locator(".kt-statusbar")).to_contain_text("localnet · testnet")
+            timings["filled and shown"] = time.monotonic() - t0
+
+            # A resting limit buy, filled later by a trade printed on the localnet from outside the
+            # kernel: only the blotter's live updates (private streams, or polling) can show that fill.
+            ex = localnet.client("trader", enableRateLimit=False)
+            bid = round(float(ex.fetch_ticker("BTC/USDT")["last"]) - 100, 2)
+            page.locator(".kt-type select").select_option("limit")
+            page.locator(".kt-price input").fill(f"{bid:.2f}")
+            page.locator(".kt-price input").press("Tab")
+            expect(place).to_be_enabled(timeout=10_000)
+            place.click()
+            expect(confirm).to_have_text(f"Confirm: BUY 0.001 BTC/USDT @ {bid:.2f}", timeout=10_000)
+            confirm.click()
+            expect(status).to_contain_text("open: BUY BTC/USDT, filled 0 of 0.001", timeout=20_000)
+            resting_id = status.inner_text().split()[1]
+            expect(page.locator(f"button.kt-cancel-{resting_id}")).to_be_visible(timeout=10_000)
+            localnet.inject_trade("BTCUSDT", round(bid - 100, 2), "1", side="sell")
+            expect(fills).to_have_count(2, timeout=20_000)
+            expect(fills.first).to_contain_text(resting_id)
+            expect(page.locator(".kt-orders")).to_contain_text("no open orders", timeout=10_000)
+            timings["later fill shown live"] = time.monotonic() - t0
+            page.screenshot(path=str(OUT / "ticket.png"))
+            page.locator(".kt-panel").screenshot(path=str(OUT / "ticket-panel.png"))
+
+            # The blotter's cancel button cancels on the exchange (a new bid: the print moved the price).
+            bid = round(float(ex.fetch_ticker("BTC/USDT")["last"]) - 100, 2)
+            page.locator(".kt-price input").fill(f"{bid:.2f}")
+            page.locator(".kt-price input").press("Tab")
+            place.click()
+            expect(confirm).to_have_text(f"Confirm: BUY 0.001 BTC/USDT @ {bid:.2f}", timeout=10_000)
+            confirm.click()
+            expect(status).not_to_contain_text(f"Order {resting_id} ", timeout=20_000)  # the new order's line
+            expect(status).to_contain_text("open: BUY BTC/USDT", timeout=20_000)
+            cancel_id = status.inner_text().split()[1]
+            page.locator(f"button.kt-cancel-{cancel_id}").click()
+            expect(page.locator(".kt-blotter-message .widget-html-content")).to_contain_text(
+                f"order {cancel_id} canceled", timeout=10_000
+            )
+            expect(page.locator(".kt-orders")).to_contain_text("no open orders", timeout=10_000)
+            timings["cancelled"] = time.monotonic() - t0
+        except Exception:
+            page.screenshot(path=str(OUT / "failure.png"))
+            print(f"JupyterLab log (tail):\n{_log.read_text(errors='replace')[-4000:]}")  # shown on failure
+            raise
+        finally:
+            browser.close()
+
+    # The exchange agrees (read with a separate ccxt client, not through the kernel).
+    trades = ex.fetch_my_trades("BTC/USDT")
+    assert [str(t["order"]) for t in trades] == [order_id, resting_id]
+    assert ex.fetch_open_orders("BTC/USDT") == []
+    assert ex.fetch_order(cancel_id, "BTC/USDT")["status"] == "canceled"
+    assert outside == [], f"the page requested non-local URLs: {outside[:5]}"
+    (OUT / "timings.json").write_text(json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=1))
