@@ -1,8 +1,15 @@
 """Tradekit: research and paper trading through exchange APIs, with the safety practices built in.
 
-The public surface for notebooks lives here. So far it is the error tree and the version; the
-``Session`` and candle loading join it as they are built (see ``docs/architecture.md``).
+The public surface for notebooks lives here: :class:`Session` (the one door to an exchange),
+:class:`Store` (the candle cache), the error tree and the version. ``Session`` and ``Store`` are
+imported on first use, so ``import kit`` stays fast and pulls in neither ccxt nor pandas.
+
+>>> import kit
+>>> kit.Session.__name__, issubclass(kit.CapExceeded, kit.KitError)
+('Session', True)
 """
+
+from typing import Any as _Any
 
 from kit.errors import (
     AuthError,
@@ -28,6 +35,19 @@ from kit.errors import (
 
 __version__ = "0.1.0"
 
+#: Public names imported on first attribute access (PEP 562).
+_LAZY = {"Session": "kit.session", "Store": "kit.store"}
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kit' has no attribute {name!r}")
+
 __all__ = [
     "AuthError",
     "CapExceeded",
@@ -46,7 +66,9 @@ __all__ = [
     "RateLimited",
     "ReportFailed",
     "SecretNotFound",
+    "Session",
     "StageError",
+    "Store",
     "TransientError",
     "__version__",
 ]
