@@ -50,6 +50,22 @@ def demo(out_dir: Path) -> None:
     demo_module.run(out_dir)
 
 
+@cli.command()
+@click.option("--exchange", "-e", default="localnet", show_default=True, help="'localnet' or a ccxt exchange id.")
+@click.option("--stage", "-s", default=None, help="read_only, testnet, live_small or live (default: by exchange).")
+def doctor(exchange: str, stage: str | None) -> None:
+    """Check keys, permissions, IP allowlist, key age, clock, rate budget, stage and kill switch."""
+    from kit import doctor as doctor_module
+
+    checks = doctor_module.run_checks(exchange, stage)
+    click.echo(doctor_module.render(checks))
+    red = [c.name for c in checks if c.ok is False]
+    if red:
+        click.echo(f"{len(red)} item(s) to fix: {', '.join(red)}", err=True)
+        raise SystemExit(1)
+    click.echo("ready" if all(c.ok for c in checks) else "ready, with warnings (!)")
+
+
 def _attach() -> None:
     """Attach the subcommand groups that live next to their libraries (thin click layers)."""
     from kit.localnet.cli import localnet

@@ -129,12 +129,12 @@ class Engine(Matching):
         refusal = check(market, req, ref_price=self.last_price(req.symbol)) or self._preflight(acct, market, req)
         if refusal is not None:
             return [self._reject(account, ts_ms, req, refusal)]
-        oid = self._next_id
-        self._next_id += 1
+        oid = self._next_id  # taken only once the order is accepted: rejections get no id
         w = Working(oid, req.client_id or f"kit-{oid}", account, req, market, ts_ms, self._next_seq())
         lock = self._reservation(acct, w)
         if isinstance(lock, Refusal):
             return [self._reject(account, ts_ms, req, lock)]
+        self._next_id += 1
         changes: tuple[BalanceChange, ...] = ()
         if lock[1] > 0:
             w.lock_asset, w.lock_left = lock

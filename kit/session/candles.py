@@ -3,7 +3,7 @@
 Candle requests go through the Session, so they share its rate budget, retries and error
 mapping with every other request of this exchange and IP.
 
->>> src = SessionCandles(session)             # doctest: +SKIP  (or session.candle_source())
+>>> src = session.candle_source()              # doctest: +SKIP
 >>> src.fetch_ohlcv("BTC/USDT", "1m", since_ms=0, limit=1000)   # doctest: +SKIP
 """
 

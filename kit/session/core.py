@@ -15,12 +15,13 @@ order that is resolved by its client order id. Positions come from fills only.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -41,12 +42,29 @@ from kit.session.preflight import Preflight, judge, unknown
 from kit.session.venues import VenueSpec, build_client, find_or_start_localnet, resolve
 from kit.stages import Stage
 
+if TYPE_CHECKING:
+    from kit.session.candles import SessionCandles
+
 T = TypeVar("T")
 DAY_MS = 86_400_000
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+#: ``state_at`` time for "everything journaled so far": fills carry the exchange's trade time, which
+#: can be ahead of the local clock (offset, or a simulated clock on localnet).
+_LATEST_MS = 2**62
+
+
+def _recorded_limit(budget: WeightBudget) -> int | None:
+    """The limit another process recorded in a shared budget file, if any (read without locking)."""
+    try:
+        value = json.loads(budget.path.read_text()).get("limit")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 class Session:
@@ -69,6 +87,11 @@ class Session:
         Stage caps and the evidence rule for ``live_small``/``live``.
     allow_withdraw_key:
         Accept a key that can withdraw, in ``read_only`` only. Never needed for trading.
+    weight_limit, weight_window_s:
+        The exchange's request-weight limit per window (default: what the exchange publishes) and the
+        window's length; only a localnet running faster than real time needs another window.
+    backoff:
+        Retry schedule for reads (default :class:`~kit.backoff.Backoff`); orders are never retried.
 
     Keys are never arguments: they come from the environment (``KIT_<EXCHANGE>_<STAGE>_API_KEY``
     / ``_API_SECRET``), a ``.env`` file or the OS keyring (see :mod:`kit.secrets`).
@@ -95,6 +118,8 @@ class Session:
         key_age_refuse_days: int = 365,
         clock_warn_ms: int = 250,
         weight_limit: int | None = None,
+        weight_window_s: float = 60.0,
+        backoff: Backoff | None = None,
         dotenv: str | Path | None = ".env",
         **unexpected: Any,
     ) -> None:
@@ -105,6 +130,7 @@ class Session:
         self.stage = self.spec.stage
         self.account = account
         self.venue = self.spec.name if not self.spec.sandbox or self.spec.is_localnet else f"{self.spec.name}-testnet"
+        own_journal = not isinstance(journal, Journal)
         self.journal = journal if isinstance(journal, Journal) else Journal(journal or Journal.default_path())
         self.kill_switch = kill_switch or KillSwitch()
         self.session_id = uuid.uuid4().hex[:12]
@@ -112,46 +138,62 @@ class Session:
         self.degraded: str | None = None
         self._failures = 0
         self._last_price: dict[str, Decimal] = {}
-        url, keys_file = find_or_start_localnet() if self.spec.is_localnet else (None, None)
-        self.url = url
-        cred_name = "localnet" if self.spec.is_localnet else self.spec.exchange_id
-        source = keys_file if keys_file is not None else dotenv
-        self._creds: kit_secrets.Credentials | None = (
-            kit_secrets.require_credentials(cred_name, self.stage, dotenv=source)
-            if self.stage.allows_orders
-            else kit_secrets.load_credentials(cred_name, self.stage, dotenv=source)
-        )
-        self.fingerprint = self._creds.fingerprint if self._creds else None
-        self._loop = BackgroundLoop()
-        self._ex = build_client(
-            self.spec,
-            self._creds.api_key.reveal() if self._creds else None,
-            self._creds.secret.reveal() if self._creds else None,
-            url=url,
-        )
-        self._host = url or str(self._ex.urls["api"].get("public") or self.spec.exchange_id)
+        self._client_ids: dict[str, str] = {}
         self._weight_limit = weight_limit
+        self._weight_window_s = float(weight_window_s)
+        self._backoff = backoff or Backoff()
         self._budgets: dict[str, WeightBudget] = {}
         self.requests = RequestLog(Path(self.journal.path).parent / "logs")
-        self.guard = Guard(
-            self.stage,
-            sandbox=self.spec.sandbox,
-            caps=caps or Caps.for_stage(self.stage),
-            journal=self.journal,
-            kill_switch=self.kill_switch,
-            evidence=evidence or EvidenceRule(),
-            venue=self.venue,
-        )
         self.clock_report: ClockReport | None = None
         self.preflight: Preflight | None = None
         self._ids = 0
         self._allow_withdraw_key = allow_withdraw_key
         self._age = (key_age_warn_days, key_age_refuse_days)
         self._clock_warn_ms = clock_warn_ms
+        self.url: str | None = None
+        self.fingerprint: str | None = None
+        self._creds: kit_secrets.Credentials | None = None
         try:
+            # The stage gate and the credentials are local checks: both run before anything is sent,
+            # so a session that may not trade never reaches the exchange (and needs no network to say so).
+            self.guard = Guard(
+                self.stage,
+                sandbox=self.spec.sandbox,
+                caps=caps or Caps.for_stage(self.stage),
+                journal=self.journal,
+                kill_switch=self.kill_switch,
+                evidence=evidence or EvidenceRule(),
+                venue=self.venue,
+                account=account,
+            )
+            symbols = sorted(self.guard.caps.symbols) if self.guard.caps.symbols else []
+            self.guard.check_stage(symbols=symbols, now_ms=_now_ms())
+            url, keys_file = find_or_start_localnet() if self.spec.is_localnet else (None, None)
+            self.url = url
+            cred_name = "localnet" if self.spec.is_localnet else self.spec.exchange_id
+            source = keys_file if keys_file is not None else dotenv
+            self._creds = (
+                kit_secrets.require_credentials(cred_name, self.stage, dotenv=source)
+                if self.stage.allows_orders
+                else kit_secrets.load_credentials(cred_name, self.stage, dotenv=source)
+            )
+            self.fingerprint = self._creds.fingerprint if self._creds else None
+            self._loop = BackgroundLoop()
+            self._ex = build_client(
+                self.spec,
+                self._creds.api_key.reveal() if self._creds else None,
+                self._creds.secret.reveal() if self._creds else None,
+                url=url,
+            )
+            self._host = url or str(self._ex.urls["api"].get("public") or self.spec.exchange_id)
+            # ccxt's DEBUG records show each request's headers (the API key) and signed URL: scrub them at
+            # the source, whatever handlers a notebook adds (the key is a live Secret, so it is masked).
+            kit_secrets.install_redaction(getattr(self._ex, "logger", None) or "ccxt.base.exchange")
             self._connect()
         except BaseException:
             self.close()
+            if own_journal:
+                self.journal.close()
             raise
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -179,8 +221,7 @@ class Session:
 
         def once() -> T:
             weight = endpoint_weight(self.spec.exchange_id, method, path, params or {})
-            if budget is not None:
-                budget.acquire(weight)
+            budget.acquire(weight)
             t0 = time.perf_counter()
             status: int | None = None
             error = None
@@ -194,33 +235,51 @@ class Session:
                 status = getattr(exc, "status", None)
                 raise
             finally:
-                self._after_request(budget, method, path, status, weight, (time.perf_counter() - t0) * 1000, error)
+                ms = (time.perf_counter() - t0) * 1000
+                self._after_request(budget, group, method, path, status, weight, ms, error)
 
         try:
-            result = retry_read(once, backoff=Backoff(), op=op) if read else once()
+            result = retry_read(once, backoff=self._backoff, op=op) if read else once()
         except ExchangeUnavailable as exc:
-            self._note_failure(op, exc)
+            if read:  # a read that failed after every retry: the exchange is down for us, pause orders
+                self._note_failure(op, exc)
             raise
         self._note_success()
         return result
 
     @property
     def budget(self) -> WeightBudget | None:
-        """The shared request-weight budget of this exchange and IP (``None`` before connecting)."""
+        """The shared request-weight budget of this exchange's IP (``api`` group)."""
         return self._budgets.get("api")
 
-    def _budget(self, group: str) -> WeightBudget | None:
-        """The budget of an endpoint group, created once the exchange's limits are known."""
-        if group not in self._budgets and self._ex.markets:
-            limit = self._weight_limit or self._read_weight_limit() if group == "api" else None
-            limit = limit or default_limit_per_minute(self.spec.exchange_id, group)
-            key = budget_key(self.spec.exchange_id, self._host, group)
-            self._budgets[group] = WeightBudget(key, limit_per_minute=limit)
-        return self._budgets.get(group)
+    def _budget(self, group: str) -> WeightBudget:
+        """The shared budget of an endpoint group (created on first use).
+
+        Every request is charged, the first ``exchangeInfo`` included: before the exchange's published
+        limit is known, the limit another process recorded in the shared budget file is used (else the
+        documented default), so a process that starts late cannot push the machine over the limit.
+        """
+        budget = self._budgets.get(group)
+        if budget is None:
+            limit = self._weight_limit if group == "api" else None
+            if limit is None and group == "api" and self._ex.markets:
+                limit = self._read_weight_limit()
+            budget = self._new_budget(group, limit or default_limit_per_minute(self.spec.exchange_id, group))
+            if limit is None:
+                recorded = _recorded_limit(budget)
+                if recorded and recorded != budget.limit:
+                    budget = self._new_budget(group, recorded)
+            self._budgets[group] = budget
+        return budget
+
+    def _new_budget(self, group: str, limit: int) -> WeightBudget:
+        key = budget_key(self.spec.exchange_id, self._host, group)
+        return WeightBudget(key, limit_per_minute=limit, window_s=self._weight_window_s)
 
     def _after_request(
         self,
-        budget: WeightBudget | None,
+        budget: WeightBudget,
+        group: str,
         method: str,
         path: str,
         status: int | None,
@@ -228,13 +287,19 @@ class Session:
         ms: float,
         error: str | None,
     ) -> None:
-        headers = getattr(self._ex, "last_response_headers", None) or {}
-        used = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
-        retry_after = headers.get("Retry-After") or headers.get("retry-after")
-        if budget is not None and (used or status in (429, 418)):
-            budget.observe(
-                int(used) if used else None, status=status, retry_after_s=float(retry_after) if retry_after else None
-            )
+        if status is not None:  # a response arrived: its headers are this request's, not a previous one's
+            headers = {str(k).lower(): v for k, v in (getattr(self._ex, "last_response_headers", None) or {}).items()}
+            used = headers.get("x-sapi-used-ip-weight-1m" if group == "sapi" else "x-mbx-used-weight-1m")
+            retry_after = headers.get("retry-after")
+            # The server's count only ever raises ours. While it is under half the machine's share the
+            # budget cannot be overrun by what we have not synced yet (at most that half), so the file
+            # transaction is skipped on the fast path; from half the share on, every response syncs.
+            if (used and int(used) * 2 >= budget.capacity) or status in (429, 418):
+                budget.observe(
+                    int(used) if used else None,
+                    status=status,
+                    retry_after_s=float(retry_after) if retry_after else None,
+                )
         self.requests.write(
             method,
             path,
@@ -257,8 +322,10 @@ class Session:
             error_class=type(exc).__name__,
             message=str(exc)[:500],
         )
-        if self._failures >= 3 and self.degraded is None:
-            self.degraded = f"{self._failures} failed requests in a row ({type(exc).__name__}); new orders paused"
+        if self.degraded is None:
+            self.degraded = (
+                f"{op} failed after {self._backoff.max_tries} tries ({type(exc).__name__}); new orders paused"
+            )
             self.journal.append(
                 "stage",
                 venue=self.venue,
@@ -289,8 +356,20 @@ class Session:
     # -- connect ---------------------------------------------------------------------------------
     def _connect(self) -> None:
         ex = self._ex
-        self._call("load_markets", "GET", "/api/v3/exchangeInfo", lambda: ex.load_markets())
-        self._exchange_info = getattr(ex, "last_json_response", None)
+        # ccxt keeps the raw exchangeInfo (with its published rateLimits) only when asked to.
+        ex.enableLastJsonResponse = True
+        try:
+            self._call("load_markets", "GET", "/api/v3/exchangeInfo", lambda: ex.load_markets())
+            info = getattr(ex, "last_json_response", None)
+            self._exchange_info = {"rateLimits": info.get("rateLimits", [])} if isinstance(info, dict) else None
+        finally:
+            ex.enableLastJsonResponse = False
+            ex.last_json_response = None
+        provisional = self._budgets.get("api")
+        if provisional is not None and self._weight_limit is None:
+            published = self._read_weight_limit()
+            if published != provisional.limit:  # now the exchange's own figure is known
+                self._budgets["api"] = self._new_budget("api", published)
         self._j("session", session_id=self.session_id, url=self.url or "", fingerprint=self.fingerprint or "none")
         self.measure_clock()
         self.preflight = self._preflight()
@@ -308,8 +387,6 @@ class Session:
         self.warnings += list(self.preflight.warnings)
         if self.preflight.refusals:
             raise PermissionRefused("; ".join(self.preflight.refusals))
-        symbols = sorted(self.guard.caps.symbols) if self.guard.caps.symbols else []
-        self.guard.check_stage(symbols=symbols, now_ms=_now_ms())
         self._j("stage", from_stage="", to_stage=self.stage.value, reason="session start")
 
     def _read_weight_limit(self) -> int:
@@ -452,9 +529,32 @@ class Session:
         )
         return frames.candles_frame(rows)
 
+    def candle_source(self) -> SessionCandles:
+        """The candle source :mod:`kit.store` reads through (same budget, retries and error mapping)."""
+        from kit.session.candles import SessionCandles
+
+        return SessionCandles(self)
+
+    def market(self, symbol: str) -> dict[str, Any] | None:
+        """Ccxt's market structure for ``symbol`` (tick, step, limits, fees), or ``None``; no request."""
+        market: dict[str, Any] | None = self._ex.markets.get(symbol)
+        return market
+
+    def features(self) -> dict[str, Any]:
+        """What this exchange supports for spot orders (ccxt's ``features`` with the kit's overrides)."""
+        return features_for(self.spec.exchange_id, self._ex.features)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The last price seen for ``symbol`` (from :meth:`ticker`), without a request."""
+        return self._last_price.get(symbol)
+
+    def today(self) -> dict[str, Any]:
+        """Open orders, notional sent and PnL today (UTC), from the journal: what the guard's caps see."""
+        return self._today()
+
     def positions(self) -> dict[str, Decimal]:
         """Net base position per symbol, from journaled fills (never from order placement)."""
-        return dict(self.journal.state_at(_now_ms(), venue=self.venue).positions)
+        return dict(self.journal.state_at(_LATEST_MS, venue=self.venue, account=self.account).positions)
 
     def status(self) -> dict[str, Any]:
         """Stage, clock, rate budget, kill switch and degradation, for a status bar or report."""
@@ -525,6 +625,13 @@ class Session:
         if ref is None and self.guard.caps.max_order_notional is not None:
             ref = Decimal(str(self.ticker(symbol)["last"]))
         notional = it.amount * ref if ref is not None else Decimal(0)
+        if self.degraded:
+            raise ExchangeUnavailable(
+                f"session degraded: {self.degraded}",
+                symbol=symbol,
+                hint="No request was sent. The session resumes by itself when a read succeeds again (e.g. "
+                "session.ticker(...)); check session.status().",
+            )
         day = self._today()
         self.guard.check_order(
             symbol=symbol,
@@ -537,11 +644,6 @@ class Session:
             daily_pnl=day["pnl"],
             now_ms=_now_ms(),
         )
-        if self.degraded:
-            raise ExchangeUnavailable(
-                f"session degraded: {self.degraded}",
-                hint=("No request was sent. The session resumes by itself when reads succeed again; check status()."),
-            )
         if self.clock_report is not None:
             recv = int(self._ex.options.get("recvWindow") or 10_000)
             check_clock(self.clock_report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
@@ -622,6 +724,8 @@ class Session:
         return order
 
     def _ack(self, order: dict[str, Any], cid: str, symbol: str) -> None:
+        if order.get("id") is not None:
+            self._client_ids[str(order["id"])] = cid
         self._j(
             "ack",
             symbol=symbol,
@@ -641,15 +745,32 @@ class Session:
             }
             self._record_trade(full, client_id=cid)
 
+    def _client_id_of(self, order_id: str) -> str:
+        """Our client id of an exchange order id, from the journal's acks (trade lists carry no client id).
+
+        A fill journaled with its client id belongs to its order whatever its timestamp: the exchange's
+        trade time may sort before our (local-clock) ack when the clocks differ.
+        """
+        if order_id and order_id not in self._client_ids:
+            for e in self.journal.events(kinds=["ack", "resolved"], venue=self.venue):
+                if e.order_id and e.client_id and e.account == self.account:
+                    self._client_ids[e.order_id] = e.client_id
+            # not ours (placed elsewhere): remember that too; our own orders enter the map in _ack
+            self._client_ids.setdefault(order_id, "")
+        return self._client_ids.get(order_id, "")
+
     def _record_trade(self, t: dict[str, Any], client_id: str | None = None) -> bool:
         fee = t.get("fee") or {}
+        order_id = str(t.get("order") or "")
         return self.journal.record_fill(
             venue=self.venue,
             account=self.account,
             stage=self.stage.value,
             symbol=t.get("symbol") or "",
-            client_id=client_id or str((t.get("info") or {}).get("clientOrderId") or ""),
-            order_id=str(t.get("order") or ""),
+            client_id=client_id
+            or str((t.get("info") or {}).get("clientOrderId") or "")
+            or self._client_id_of(order_id),
+            order_id=order_id,
             trade_id=str(t.get("id")),
             side=t.get("side") or "",
             price=Decimal(str(t.get("price"))),
@@ -660,7 +781,11 @@ class Session:
         )
 
     def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> dict[str, Any]:
-        """Cancel one order by exchange id or client order id (no automatic resend)."""
+        """Cancel one order by exchange id or client order id (no automatic resend).
+
+        Refused before any request in ``read_only``; caps and the kill switch never block a cancel.
+        """
+        self.guard.check_cancel(symbol=symbol, now_ms=_now_ms())
         if order_id is None and client_id is None:
             raise OrderUnknown("give order_id or client_id to cancel", symbol=symbol)
         ex = self._ex
@@ -677,14 +802,19 @@ class Session:
         self._j(
             "cancel_ack",
             symbol=symbol,
-            client_id=client_id or "",
-            order_id=str(result.get("id") or order_id),
+            client_id=client_id or str(result.get("clientOrderId") or ""),
+            order_id=str(result.get("id") or order_id or ""),
             status=str(result.get("status")),
         )
         return result
 
     def cancel_all(self, symbol: str | None = None) -> int:
-        """Cancel every open order (in ``symbol``, or everywhere); returns how many."""
+        """Cancel every open order (in ``symbol``, or everywhere); returns how many.
+
+        Each order is journaled (``cancel_intent`` before, ``cancel_ack`` after) under its own client
+        id, so the journal's open-order count stays right. Refused before any request in ``read_only``.
+        """
+        self.guard.check_cancel(symbol=symbol or "*", now_ms=_now_ms())
         ex = self._ex
         opens = self._call(
             "fetch_open_orders",
@@ -692,13 +822,23 @@ class Session:
             "/api/v3/openOrders",
             lambda: ex.fetch_open_orders(symbol),
             params={"symbol": symbol} if symbol else {},
+            symbol=symbol,
         )
         n = 0
         for sym in sorted({o["symbol"] for o in opens}):
-            self._j("cancel_intent", symbol=sym, client_id="*", order_id="*")
+            mine = [o for o in opens if o["symbol"] == sym]
+            for o in mine:
+                self._j("cancel_intent", symbol=sym, client_id=str(o.get("clientOrderId") or ""), order_id=str(o["id"]))
             self._cancel_symbol(sym)
-            n += sum(1 for o in opens if o["symbol"] == sym)
-            self._j("cancel_ack", symbol=sym, client_id="*", order_id="*", status="canceled")
+            for o in mine:
+                self._j(
+                    "cancel_ack",
+                    symbol=sym,
+                    client_id=str(o.get("clientOrderId") or ""),
+                    order_id=str(o["id"]),
+                    status="canceled",
+                )
+            n += len(mine)
         return n
 
     def _cancel_symbol(self, symbol: str) -> None:
@@ -724,7 +864,9 @@ class Session:
             except KitError as exc:
                 self.warnings.append(f"kill switch: cancelling open orders failed: {exc}")
         raise KillSwitchEngaged(
-            f"kill switch engaged ({reason}); {cancelled} open orders cancelled, new orders blocked"
+            f"kill switch engaged ({reason}); {cancelled} open orders cancelled, new orders blocked",
+            hint="No new order was sent. Find out why it tripped, then reset it: KillSwitch().reset() (or delete "
+            f"{self.kill_switch.path}) and unset {self.kill_switch.env_var} if it is set.",
         )
 
     def _next_client_id(self) -> str:
@@ -735,14 +877,18 @@ class Session:
         """Open orders, notional sent and realized PnL today (UTC), from the journal."""
         now = _now_ms()
         start = now - now % DAY_MS
-        st = self.journal.state_at(now, venue=self.venue)
+        st = self.journal.state_at(_LATEST_MS, venue=self.venue, account=self.account)
         open_n = sum(1 for o in st.orders.values() if o.status in ("intent", "open", "unknown"))
         notional = Decimal(0)
         for e in self.journal.events(since_ms=start, kinds=["intent"], venue=self.venue):
+            if e.account != self.account:
+                continue
             notional += Decimal(str(e.payload.get("notional") or 0))
         pnl = Decimal(0)
         net: dict[str, Decimal] = {}
         for f in self.journal.events(since_ms=start, kinds=["fill"], venue=self.venue):
+            if f.account != self.account:
+                continue
             p = f.payload
             qty, value = Decimal(str(p["amount"])), Decimal(str(p["price"])) * Decimal(str(p["amount"]))
             sign = 1 if p["side"] == "buy" else -1

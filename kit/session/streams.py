@@ -50,6 +50,11 @@ class Streams:
         """Call ``callback(kind, data)`` for each event: kind is "order", "trade", "balance" or "status"."""
         self.callbacks.append(callback)
 
+    def unsubscribe(self, callback: Callback) -> None:
+        """Stop calling ``callback`` (a closed widget)."""
+        if callback in self.callbacks:
+            self.callbacks.remove(callback)
+
     def start(self) -> Streams:
         """Start the three watch loops on the Session's background loop (idempotent)."""
         if self._tasks:

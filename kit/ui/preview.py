@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import ExchangeUnavailable, KitError, StageError
-from kit.session.orders import OrderIntent, features_for, validate
+from kit.session.orders import OrderIntent, validate
 
 if TYPE_CHECKING:
     from kit.session.core import Session
@@ -110,23 +110,12 @@ def _dec(value: Any) -> Decimal | None:
 
 
 def _session_internals(session: Session, symbol: str) -> dict[str, Any]:
-    """The few things ``place`` uses that the Session does not expose publicly yet.
-
-    TODO(session accessors): this is the ONE place kit.ui reads Session internals. Replace it when
-    the Session offers ``market(symbol)`` (ccxt market dict), ``features()`` (ccxt spot createOrder
-    features with the kit's overrides), ``last_price(symbol)`` (cached, no request) and ``today()``
-    (open orders, notional sent and realized PnL today, as ``place`` computes them).
-    """
-    ex = getattr(session, "_ex")  # noqa: B009 - internal, see the docstring
-    markets = getattr(ex, "markets", None) or {}
-    last = (getattr(session, "_last_price", None) or {}).get(symbol)
-    today_fn = getattr(session, "_today", None)
-    today = today_fn() if callable(today_fn) else {"open_orders": 0, "notional": Decimal(0), "pnl": Decimal(0)}
+    """What ``place`` checks an order against, from the Session's public accessors (no request)."""
     return {
-        "market": markets.get(symbol),
-        "features": features_for(session.spec.exchange_id, getattr(ex, "features", None)),
-        "last_price": last,
-        "today": today,
+        "market": session.market(symbol),
+        "features": session.features(),
+        "last_price": session.last_price(symbol),
+        "today": session.today(),
     }
 
 

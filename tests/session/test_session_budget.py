@@ -1,0 +1,89 @@
+"""Two processes, one request-weight budget: bulk reads stay under the server's limit, zero 429s.
+
+The localnet runs 60x faster than real time, so its weight "minute" lasts one wall second; the
+Sessions are told so (``weight_window_s=1``) and the server's minutes are aligned on wall seconds.
+Everything else is real: spawned processes, real Sessions and ccxt clients, the shared budget file
+under one ``KIT_HOME``, and the server's own limiter answering 429 on the first weight over 300.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sessionlab import Lab, align_minute
+
+from kit.localnet import LimitsConfig
+
+SPAWN = mp.get_context("spawn")
+LIMIT = 300
+SPEED = 60  # one server minute per wall second
+
+
+def _reader(env: dict[str, str], journal: str, seconds: float, out: Any) -> None:  # pragma: no cover - child
+    os.environ.update(env)
+    from kit.session import Session
+
+    s = Session("localnet", journal=journal, dotenv=None, weight_window_s=60 / SPEED)
+    n = 0
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                s.balances()  # weight 20: a bulk read
+                n += 1
+            except Exception as exc:  # reported, and the test fails on it
+                errors.append(f"{type(exc).__name__}: {exc}")
+                break
+    finally:
+        s.close()
+    out.put((n, errors))
+
+
+@pytest.fixture()
+def lab_config() -> dict[str, Any]:
+    return {
+        "stepped": False,
+        "speed": float(SPEED),
+        "limits": LimitsConfig(weight_per_minute=LIMIT, violations_before_ban=1, ban_base_s=600),
+    }
+
+
+def _per_window(log: list[dict[str, Any]]) -> dict[int, int]:
+    used: dict[int, int] = defaultdict(int)
+    for r in log:
+        if r["path"].startswith("/api/"):
+            ms = int(datetime.fromisoformat(r["time"]).timestamp() * 1000)
+            used[ms // (60_000 // SPEED)] += r["weight"]
+    return dict(used)
+
+
+def test_two_processes_share_one_budget_with_zero_429s(lab: Lab, tmp_path: Path) -> None:
+    align_minute(lab.net, SPEED)
+    env = {k: v for k, v in os.environ.items() if k.startswith("KIT_")}
+    out = SPAWN.Queue()
+    procs = [SPAWN.Process(target=_reader, args=(env, str(lab.journal_path), 4.0, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=90) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert [errors for _, errors in results] == [[], []]
+    log = lab.server_log()
+    statuses = {r["status"] for r in log}
+    assert statuses == {200}, f"the server answered {statuses}"  # no 429, no 418
+    windows = _per_window(log)
+    assert max(windows.values()) <= LIMIT
+    # the budget, not the work, was the limit: most windows were filled close to the machine's share
+    busy = [w for w in windows.values() if w >= 0.8 * LIMIT]
+    assert len(busy) >= 3, windows
+    reads = sum(n for n, _ in results)
+    assert reads * 20 > 3 * LIMIT  # the two processes together asked for several windows' worth
