@@ -516,18 +516,31 @@ class Session:
             symbol=symbol,
         )
 
-    def candles(self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500) -> pd.DataFrame:
-        """Candles straight from the exchange (the cached store is :mod:`kit.store`)."""
-        ex = self._ex
-        rows = self._call(
-            "fetch_ohlcv",
-            "GET",
-            "/api/v3/klines",
-            lambda: ex.fetch_ohlcv(symbol, timeframe, since, limit),
-            params={"symbol": symbol, "limit": limit},
-            symbol=symbol,
-        )
-        return frames.candles_frame(rows)
+    def candles(
+        self, symbol: str, timeframe: str = "1m", start: Any = None, end: Any = None, *,
+        limit: int = 500, root: str | Path = "data", fill: Any = None, progress: bool = True,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Candles with open time in ``[start, end)``, through the candle store (:class:`kit.Store`).
+
+        Only ranges not yet stored under ``root`` are fetched, through this Session's rate
+        budget; gaps stay visible (NaN rows) unless ``fill`` is ``"drop"`` or ``"ffill"``.
+        Without ``start``, the last ``limit`` candles come straight from the exchange, uncached.
+
+        Examples
+        --------
+        >>> s.candles("BTC/USDT", "1m", pd.Timestamp("2024-01-01", tz="UTC"))   # doctest: +SKIP
+        """
+        if start is None:
+            ex = self._ex
+            rows = self._call(
+                "fetch_ohlcv", "GET", "/api/v3/klines", lambda: ex.fetch_ohlcv(symbol, timeframe, None, limit),
+                params={"symbol": symbol, "limit": limit}, symbol=symbol,
+            )  # fmt: skip
+            return frames.candles_frame(rows)
+        from kit.store import Store
+
+        return Store(root).candles(symbol, timeframe, start, end, source=self.candle_source(), fill=fill,
+                                   progress=progress)  # fmt: skip
 
     def candle_source(self) -> SessionCandles:
         """The candle source :mod:`kit.store` reads through (same budget, retries and error mapping)."""
