@@ -69,10 +69,12 @@ def doctor(exchange: str, stage: str | None) -> None:
 def _attach() -> None:
     """Attach the subcommand groups that live next to their libraries (thin click layers)."""
     from kit.localnet.cli import localnet
+    from kit.report_cli import report
     from kit.store.cli import candles
 
     cli.add_command(localnet)
     cli.add_command(candles)
+    cli.add_command(report)
 
 
 _attach()

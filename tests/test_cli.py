@@ -47,13 +47,3 @@ def test_other_errors_keep_their_traceback(monkeypatch: pytest.MonkeyPatch, tmp_
     assert isinstance(result.exception, RuntimeError)
 
 
-def test_demo_writes_the_html_report(tmp_path: Path) -> None:
-    out = tmp_path / "reports"
-    result = CliRunner().invoke(cli, ["demo", "--out-dir", str(out)])
-    assert result.exit_code == 0, result.output
-    page = out / "demo.html"
-    assert str(page) in result.stdout
-    text = page.read_text(encoding="utf-8")
-    assert text.startswith("<!doctype html>")
-    assert "not implemented yet" in text
-    assert "read_only" in text and "testnet" in text and "live_small" in text

@@ -168,7 +168,10 @@ class Session:
             )
             symbols = sorted(self.guard.caps.symbols) if self.guard.caps.symbols else []
             self.guard.check_stage(symbols=symbols, now_ms=_now_ms())
-            url, keys_file = find_or_start_localnet() if self.spec.is_localnet else (None, None)
+            url, keys_file = None, None
+            if self.spec.is_localnet:
+                url, keys_file, self.venue = find_or_start_localnet()
+                self.guard.venue = self.venue
             self.url = url
             cred_name = "localnet" if self.spec.is_localnet else self.spec.exchange_id
             source = keys_file if keys_file is not None else dotenv

@@ -14,6 +14,7 @@ sandbox mode (``"binance-testnet"`` is accepted as a spelling of ``"binance"`` +
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import threading
@@ -104,21 +105,37 @@ _LOCAL: dict[str, Any] = {}
 _LOCAL_LOCK = threading.Lock()
 
 
-def find_or_start_localnet() -> tuple[str, Path | None]:
+def find_or_start_localnet() -> tuple[str, Path | None, str]:
     """URL of a running localnet (``KIT_LOCALNET_URL``), else start one in this process.
 
-    Returns the URL and, for one started here, the keys file to read credentials from (a 0600
-    dotenv file written by the server, never printed).
+    Returns the URL, the keys file to read credentials from for one started here (a 0600 dotenv
+    file written by the server, never printed), and the name to journal it under.
+
+    A localnet started here keeps its state in ``$KIT_HOME/localnet`` (accounts, orders, fills
+    and keys survive, so the journal's trade ids stay unique), held with a lock while this
+    process runs it. If another process holds that state, this one runs a private localnet in a
+    temporary folder and journals it under its own name (``localnet-<id>``), so its fresh trade
+    ids can never be mistaken for the shared one's.
     """
     url = os.environ.get("KIT_LOCALNET_URL")
     if url:
-        return url.rstrip("/"), None
+        return url.rstrip("/"), None, "localnet"
     with _LOCAL_LOCK:
-        net = _LOCAL.get("net")
-        if net is None:
+        found = _LOCAL.get("net")
+        if found is None:
+            from kit.killswitch import kit_home
             from kit.localnet import LocalnetConfig, start
 
-            state = Path(tempfile.mkdtemp(prefix="kit-localnet-"))
+            state, name = kit_home() / "localnet", "localnet"
+            state.mkdir(parents=True, exist_ok=True)
+            lock = os.open(state / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(lock)
+                state = Path(tempfile.mkdtemp(prefix="kit-localnet-"))
+                name = f"localnet-{state.name.rsplit('-', 1)[-1][:8]}"
             net = start(config=LocalnetConfig(state_dir=state))
-            _LOCAL["net"] = net
-        return net.url, net.keys_file
+            found = _LOCAL["net"] = (net, name)
+        net, name = found
+        return net.url, net.keys_file, name

@@ -57,7 +57,7 @@ def fetch(ctx: click.Context, symbol: str, timeframe: str, since: str, until: st
         from kit.session import Session
 
         session = Session(venue, stage="read_only")
-        source = session.candle_source()  # type: ignore[attr-defined]
+        source = session.candle_source()
     try:
         store = Store(root, source=source)
         frame = store.candles(symbol, timeframe, _utc(since), _utc(until), progress=progress, fill="drop")

@@ -1,0 +1,161 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Orders on a sandbox
+#
+# The `testnet` stage sends real orders, but only to a sandbox: an exchange's testnet (ccxt's
+# sandbox mode) or localnet. Every order goes through the same guard, filters and journal as a
+# live one: it is journaled *before* it is sent, and positions come from **fills**, never from
+# placement. Partial fills are the normal case, so this notebook makes one happen.
+#
+# In JupyterLab, use the order ticket below: it validates as you type and asks for a confirm
+# click. A headless run (papermill, the demo, the tests) cannot click, so the cells below fill
+# in the same ticket and press its buttons in code: the same widget, the same path to the
+# exchange.
+
+# %% tags=["parameters"]
+exchange = "localnet"  # "localnet" (offline) or a ccxt id with a testnet, e.g. "binance"
+symbol = "BTC/USDT"
+amount = "0.01"  # of the limit order that will fill in parts
+below = "50"  # its limit price: this much under the last price (it rests in the book)
+prints = ["0.004", "0.003"]  # trades printed through the limit on localnet (each fills part of the order)
+wait_s = 30  # on a real testnet: how long to wait for fills before cancelling
+store_root = "data"
+
+# %%
+from kit.report import notebook_parameters
+from kit.secrets import refuse_secret_params
+
+refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
+
+# %%
+import time
+from decimal import Decimal
+
+import pandas as pd
+from IPython.display import display
+
+from kit import charts
+from kit.demo import prepare
+from kit.session import Session
+from kit.ui import Blotter, OrderTicket, StatusBar
+
+prep = prepare(exchange, store_root=store_root)
+print(prep.note)
+
+# %%
+session = Session(exchange, stage="testnet")
+status = StatusBar(session, live=False)
+status
+
+# %% [markdown]
+# ## Place a limit order with the ticket
+# A buy `below` under the last price: it rests in the book, nothing fills yet.
+
+# %%
+last = Decimal(str(session.ticker(symbol)["last"]))
+limit = last - Decimal(below)
+if prep.market is not None:
+    prep.market.sync()  # localnet's clock is stepped: bring it to now, so the order carries today's time
+ticket = OrderTicket(session, symbol=symbol, symbols=[symbol])
+ticket.side.value = "buy"
+ticket.type.value = "limit"
+ticket.qty.value = amount
+ticket.price.value = str(limit)
+ticket.place()  # the "Place" click: validates and shows the confirm step
+print("preview:", ticket.last_preview.summary, "| notional", ticket.last_preview.notional)
+order = ticket.confirm()  # the "Confirm" click: Session.place(...)
+ticket
+
+# %%
+print(f"order {order['id']}: {order['status']}, filled {order['filled']} of {order['amount']} at limit {order['price']}")
+blotter = Blotter(session, symbols=[symbol], live=False)  # live=True keeps it refreshing by itself
+blotter.refresh()
+blotter
+
+# %% [markdown]
+# ## A partial fill, as it happens
+# On localnet the notebook drives the market: it prints trades through our limit price, each
+# smaller than the order, so the order fills in parts. On a real testnet the market moves by
+# itself: the cell polls the order until it fills or `wait_s` runs out.
+
+
+# %%
+def show(o):
+    """One line per refresh: what the exchange says about the order."""
+    print(f"status {o['status']:<8} filled {o['filled']:<6} remaining {o['remaining']:<6} average {o['average']}")
+
+
+if prep.market is not None:
+    for qty in prints:
+        prep.market.sync()  # the print happens now (after the order), not at the stepped clock's last time
+        prep.market.trade(symbol, limit - Decimal("0.01"), qty, side="sell")  # a seller hits our bid
+        blotter.refresh()  # asks the exchange for new trades, journals each fill once
+        show(session.order(symbol, order_id=order["id"]))
+else:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        o = session.order(symbol, order_id=order["id"])
+        show(o)
+        if o["status"] != "open":
+            break
+        time.sleep(2)
+    blotter.refresh()
+
+# %% [markdown]
+# The blotter above now lists the fills; the journal has one row per fill, and the position
+# comes from those rows alone:
+
+# %%
+journal_fills = session.journal.frame("fill")
+journal_fills = journal_fills[journal_fills["symbol"] == symbol]
+display(journal_fills[journal_fills["order_id"] == str(order["id"])][["side", "price", "amount", "fee_cost",
+                                                                        "fee_currency", "order_id"]])
+print("position from fills:", session.positions().get(symbol))
+
+# %% [markdown]
+# ## Cancel the rest
+# Cancelling is never blocked by caps or the kill switch: it only reduces risk.
+
+# %%
+result = blotter.cancel(symbol, str(order["id"]))
+o = session.order(symbol, order_id=order["id"])
+show(o)
+session.open_orders(symbol)[["id", "side", "type", "price", "amount", "filled", "status"]]
+
+# %%
+status.refresh()
+blotter
+
+# %%
+o = session.order(symbol, order_id=order["id"])
+orders = pd.DataFrame([{k: o[k] for k in ("id", "side", "type", "price", "amount", "filled", "remaining", "status")}])
+orders.set_index("id")
+
+# %% [markdown]
+# ## Where the fills landed
+# The last 90 one-minute candles with our fills marked. On localnet the market's history ends
+# where the localnet started; the prints above are the only trades since.
+
+# %%
+bars = session.candles(symbol, "1m", limit=90)
+charts.candles(bars, fills=journal_fills[journal_fills.index >= bars.index[0]], title=f"{symbol} 1m with our fills")
+
+# %%
+blotter.close()
+ticket.close()
+status.close()
+session.close()
