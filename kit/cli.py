@@ -69,12 +69,14 @@ def doctor(exchange: str, stage: str | None) -> None:
 def _attach() -> None:
     """Attach the subcommand groups that live next to their libraries (thin click layers)."""
     from kit.localnet.cli import localnet
+    from kit.reconcile_cli import reconcile_command
     from kit.report_cli import report
     from kit.store.cli import candles
 
     cli.add_command(localnet)
     cli.add_command(candles)
     cli.add_command(report)
+    cli.add_command(reconcile_command)
 
 
 _attach()

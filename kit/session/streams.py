@@ -81,15 +81,27 @@ class Streams:
         backoff = Backoff(base_s=0.5, cap_s=15, max_tries=1_000_000)
         attempt = 0
         while not self._stopped:
+            waiter: asyncio.Future[None] | None = None
             try:
-                await self._once(name)
                 if attempt:
-                    attempt = 0
+                    # reconnecting: subscribe first (the watch call subscribes), then fill the gap
+                    # from REST while the stream already buffers what happens next
+                    waiter = asyncio.ensure_future(self._once(name))
+                    await asyncio.sleep(0.3)
                     await self._backfill()
+                    attempt = 0
+                    self.healthy = True
+                    await waiter
+                else:
+                    await self._once(name)
                 self.healthy = True
             except asyncio.CancelledError:
+                if waiter is not None:
+                    waiter.cancel()
                 raise
             except Exception as exc:  # a broken stream: reconnect, then backfill from REST
+                if waiter is not None and not waiter.done():
+                    waiter.cancel()
                 self.healthy = False
                 self.last_error = f"{type(exc).__name__}: {exc}"[:200]
                 self.reconnects += 1
@@ -123,15 +135,16 @@ class Streams:
             self._emit("trade", trade)
 
     async def _backfill(self) -> None:
-        """Fill the gap from REST: trades since the last journaled fill, per symbol with activity."""
-        s = self.session
-        symbols = self.symbols or sorted({f.symbol for f in s.journal.fills(venue=s.venue) if f.symbol} | {
-            e.symbol for e in s.journal.events(kinds=["intent"], venue=s.venue) if e.symbol})  # fmt: skip
-        for symbol in symbols:
-            fills = s.journal.fills(venue=s.venue, symbol=symbol)
-            since = max((f.ts_ms for f in fills), default=None)
-            await asyncio.to_thread(s.trades, symbol, since)
-        self._emit("status", {"healthy": True, "backfilled": symbols})
+        """Fill the gap from REST: every fill the exchange has that the journal lacks, exactly once.
+
+        Uses the reconciler's fill adoption (``kit.reconcile.adopt_fills``), whose watermark is
+        the last trade seen on the exchange, not the last one journaled: a fill missed while the
+        stream was down is found even when a later one reached the journal through REST.
+        """
+        from kit.reconcile import adopt_fills  # the reconciler builds on the Session; import late
+
+        report = await asyncio.to_thread(adopt_fills, self.session, self.symbols)
+        self._emit("status", {"healthy": True, "backfilled": sorted(report.watermarks)})
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         for cb in list(self.callbacks):
