@@ -920,9 +920,12 @@ class Session:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the exchange connection and the background loop."""
+        """Stop the private streams, then close the exchange connection and the background loop."""
         ex = getattr(self, "_ex", None)
         loop = getattr(self, "_loop", None)
+        streams = getattr(self, "_streams", None)
+        if streams is not None and loop is not None and loop.running:
+            streams.stop()  # first: a stream reconnecting during close would leave a socket open
         if ex is not None and loop is not None and loop.running:
             try:
                 loop.run(ex.close(), timeout=10)

@@ -64,11 +64,14 @@ class Streams:
             self._tasks.append(loop.submit(self._run(name)))
         return self
 
-    def stop(self) -> None:
-        """Stop watching (the Session stays open)."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop watching and wait for the watch tasks to end (the Session stays open)."""
+        import concurrent.futures
+
         self._stopped = True
         for t in self._tasks:
             t.cancel()
+        concurrent.futures.wait(self._tasks, timeout=timeout)
         self._tasks.clear()
 
     def status(self) -> dict[str, Any]:
