@@ -324,12 +324,13 @@ def _note(session: Session, rep: ReconcileReport, finding: Finding, action: str,
     _correction(session, action, finding.reason, **columns)
 
 
-def _last_summary(session: Session) -> dict[str, Any]:
-    evs = session.journal.events(kinds=["reconcile"], venue=session.venue, account=session.account)
-    for ev in reversed(evs):
-        if ev.get("action") == "summary":
-            return dict(ev.payload)
-    return {}
+def _watermarks(session: Session) -> dict[str, int]:
+    """The latest journaled watermark per symbol (from reconcile summaries and standalone fill adoptions)."""
+    out: dict[str, int] = {}
+    for ev in session.journal.events(kinds=["reconcile"], venue=session.venue, account=session.account):
+        for symbol, ts in (ev.get("watermarks") or {}).items():
+            out[str(symbol)] = int(ts)
+    return out
 
 
 def _record_trade(session: Session, t: dict[str, Any], client_id: str) -> bool:
@@ -437,6 +438,7 @@ def adopt_fills(
     ``fill`` finding per adopted trade and the new per-symbol watermarks.
     """
     api = _Exchange(session)
+    standalone = report is None
     rep = report or ReconcileReport(session.venue, session.account, _now_ms())
     j = session.journal
     states = j.order_states(venue=session.venue, account=session.account)
@@ -444,7 +446,7 @@ def adopt_fills(
     for cid, o in states.items():
         if o.order_id:
             cids.setdefault(o.order_id, cid)
-    marks = {str(k): int(v) for k, v in (_last_summary(session).get("watermarks") or {}).items()}
+    marks = _watermarks(session)
     syms = sorted(set(symbols) if symbols is not None else _journal_symbols(session))
     horizon = max(api.server_now_ms(), _now_ms()) + 60_000
     for symbol in syms:
@@ -475,6 +477,9 @@ def adopt_fills(
         rep.watermarks[symbol] = max(floor, newest) if newest is not None else floor
         if symbol not in rep.symbols:
             rep.symbols.append(symbol)
+    if standalone:  # reconcile() journals them in its summary; alone (a stream backfill), journal them here
+        _jrec(session, "reconcile", action="adopt_fills", reason="fills adopted", watermarks=dict(rep.watermarks),
+              adopted=len(rep.adopted_fills))  # fmt: skip
     return rep
 
 

@@ -305,6 +305,25 @@ def test_a_later_fill_in_the_journal_does_not_hide_an_earlier_missing_one(lab: L
     assert sorted(_journal_trade_keys(s)) == sorted(_exchange_trade_keys(lab))
 
 
+def test_adopt_fills_alone_journals_its_watermark_for_the_next_sweep(lab: Lab) -> None:
+    from kit.reconcile import SWEEP_OVERLAP_MS, adopt_fills
+
+    s = lab.session()
+    px = (_price(lab) * Decimal("0.99")).quantize(Decimal("0.01"))
+    s.place(SYM, "buy", "0.01", price=str(px))
+    _fill_through(lab, px, "0.001")
+    first = adopt_fills(s, [SYM])  # e.g. a stream's backfill after a reconnect
+    assert len(first.adopted_fills) == 1
+    mark = first.watermarks[SYM]
+    assert [e.get("watermarks") for e in s.journal.events(kinds=["reconcile"]) if e.get("action") == "adopt_fills"] == [
+        {SYM: mark}
+    ]
+    before = len(_server_log(lab))
+    assert adopt_fills(s, [SYM]).adopted_fills == []
+    starts = [r["params"] for r in _server_log(lab)[before:] if r["path"] == "/api/v3/myTrades"]
+    assert starts and f"startTime={mark - SWEEP_OVERLAP_MS}" in starts[0]
+
+
 # ---------------------------------------------------------------------------------------------- orders
 
 
