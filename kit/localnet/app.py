@@ -99,6 +99,7 @@ class Pipeline:
         raw_query = request.rel_url.raw_query_string
         raw_body = ""
         status = 200
+        ctx: routes.Ctx | None = None
         try:
             delay = venue.faults.latency_s()
             if delay:
@@ -138,6 +139,9 @@ class Pipeline:
                 return self._drop(request)
             return web.Response(text=_dumps(body), content_type="application/json", headers=headers)
         except VenueError as exc:
+            if ctx is not None and ctx.drop_response:  # e.g. cancelReplace: new order placed, cancel failed
+                status = -1
+                return self._drop(request)
             status = exc.status
             headers.update(exc.headers)
             return web.Response(

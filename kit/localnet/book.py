@@ -156,7 +156,7 @@ class Book:
         self._anchor = state.get("a", "mid")
         self._taken = {(s, int(t)): (Decimal(q), int(u)) for s, t, q, u in state["t"]}
         if self._center is not None:
-            self._apply(ts_ms, expire=False)   # exactly the levels the engine was given
+            self._apply(ts_ms, expire=False)  # exactly the levels the engine was given
 
     # -------------------------------------------------------------- reading
     def best(self) -> tuple[tuple[Decimal, Decimal] | None, tuple[Decimal, Decimal] | None]:

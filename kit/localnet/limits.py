@@ -51,6 +51,7 @@ _FIXED: dict[tuple[str, str], int] = {
     ("POST", "/api/v3/order"): 1,
     ("POST", "/api/v3/order/test"): 1,
     ("DELETE", "/api/v3/order"): 1,
+    ("POST", "/api/v3/order/cancelReplace"): 1,
     ("GET", "/api/v3/order"): 4,
     ("DELETE", "/api/v3/openOrders"): 1,
     ("GET", "/api/v3/allOrders"): 20,

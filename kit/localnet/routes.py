@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kit.localnet import wire
+from kit.localnet import replace, wire
 from kit.localnet.auth import ApiKey, api_restrictions
 from kit.localnet.market import INTERVALS_MS
 from kit.localnet.wire import VenueError, error, mandatory, parse_decimal, parse_int
@@ -310,7 +310,8 @@ def cancel_order(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
     """DELETE /api/v3/order."""
     sid = _symbol(venue, params)
     oid, cid = _order_ref(params)
-    order = venue.cancel_order(_account(ctx), sid, order_id=oid, client_id=cid)
+    restriction = replace.parse_enum(params, "cancelRestrictions", replace.RESTRICTIONS)
+    order = venue.cancel_order(_account(ctx), sid, order_id=oid, client_id=cid, restriction=restriction)
     return wire.cancel_response(
         order, venue.order_meta.get(order.id, {}), sid, params.get("newClientOrderId"), venue.clock.now_ms()
     )
@@ -523,6 +524,7 @@ ROUTES: dict[tuple[str, str], tuple[Handler, str | None]] = {
     ("POST", "/api/v3/order"): (new_order, "spot_trading"),
     ("POST", "/api/v3/order/test"): (test_order, "spot_trading"),
     ("DELETE", "/api/v3/order"): (cancel_order, "spot_trading"),
+    ("POST", "/api/v3/order/cancelReplace"): (replace.cancel_replace, "spot_trading"),
     ("DELETE", "/api/v3/openOrders"): (cancel_open_orders, "spot_trading"),
     ("GET", "/api/v3/order"): (get_order, "reading"),
     ("GET", "/api/v3/openOrders"): (open_orders, "reading"),

@@ -65,8 +65,7 @@ def add_routes(app: web.Application, venue: Any) -> None:
         kind = request.query.get("kind") or None
         mode = request.query.get("mode", "close")
         if kind not in (None, "market", "ws-api") or mode not in ("close", "abort"):
-            return web.json_response({"code": -1102, "msg": "kind must be market|ws-api, mode close|abort"},
-                                     status=400)
+            return web.json_response({"code": -1102, "msg": "kind must be market|ws-api, mode close|abort"}, status=400)
         count = await disconnect_all(request.app, kind, abort=mode == "abort")
         return web.json_response({"disconnected": count})
 
@@ -85,8 +84,9 @@ def live_connections(app: web.Application, kind: str | None = None) -> list[Conn
     return [c for c in app.get(CONNECTIONS, ()) if kind is None or c.kind == kind]
 
 
-async def disconnect_all(app: web.Application, kind: str | None = None, *,
-                         abort: bool = False, code: int = WSCloseCode.GOING_AWAY) -> int:
+async def disconnect_all(
+    app: web.Application, kind: str | None = None, *, abort: bool = False, code: int = WSCloseCode.GOING_AWAY
+) -> int:
     """Close every live stream socket (optionally only one ``kind``); return how many.
 
     ``abort=True`` cuts the TCP connections without a close frame. Must run on the server's

@@ -71,8 +71,9 @@ class Connection:
         The request's transport, for :meth:`abort`.
     """
 
-    def __init__(self, venue: Any, ws: web.WebSocketResponse, *, kind: str = "market",
-                 transport: asyncio.Transport | None = None) -> None:
+    def __init__(
+        self, venue: Any, ws: web.WebSocketResponse, *, kind: str = "market", transport: asyncio.Transport | None = None
+    ) -> None:
         self.venue = venue
         self.ws = ws
         self.kind = kind

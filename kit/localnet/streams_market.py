@@ -38,9 +38,7 @@ from aiohttp import WSMsgType, web
 from kit.localnet.streams_conn import Connection, Topic, track, untrack
 
 #: Kline intervals Binance accepts in ``<symbol>@kline_<interval>``.
-KLINE_INTERVALS = frozenset(
-    "1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M".split()
-)
+KLINE_INTERVALS = frozenset("1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M".split())
 #: Binance limit of streams per connection.
 MAX_STREAMS = 1024
 
@@ -83,7 +81,7 @@ def parse_stream(name: Any, symbols: Collection[str]) -> StreamSpec | None:
     if kind in _SIMPLE:
         return StreamSpec(name, [(kind, symbol)], symbol=symbol)
     if kind.startswith("kline_"):
-        interval = kind[len("kline_"):]
+        interval = kind[len("kline_") :]
         if interval in KLINE_INTERVALS:
             return StreamSpec(name, [("kline", symbol, interval)], symbol=symbol)
         return None
@@ -222,12 +220,14 @@ class MarketSession:
             else:
                 await self.conn.send({"result": self.combined, "id": req_id})
         else:
-            await self.conn.send(error(
-                2,
-                f"Invalid request: unknown variant {method!r}, expected one of SUBSCRIBE, "
-                "UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY",
-                req_id,
-            ))
+            await self.conn.send(
+                error(
+                    2,
+                    f"Invalid request: unknown variant {method!r}, expected one of SUBSCRIBE, "
+                    "UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY",
+                    req_id,
+                )
+            )
 
 
 def initial_streams(request: web.Request) -> list[str]:

@@ -117,8 +117,7 @@ def authenticate(venue: Any, params: Any, client_ip: str) -> auth.ApiKey:
     except (TypeError, ValueError):
         raise AuthFailure(400, -1102, _MANDATORY.format("timestamp")) from None
     max_window = getattr(getattr(venue, "config", None), "max_recv_window_ms", 60_000)
-    late = auth.check_timestamp(timestamp, recv_window, server_ms=server_ms(venue),
-                                max_recv_window=max_window)
+    late = auth.check_timestamp(timestamp, recv_window, server_ms=server_ms(venue), max_recv_window=max_window)
     if late is not None:
         raise AuthFailure.of(late)
     if not auth.verify_signature(key, canonical_query(params), str(params["signature"])):

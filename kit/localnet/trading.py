@@ -246,14 +246,27 @@ class Trading:
         fills = [e.fill for e in events if e.fill is not None and e.fill.order_id == oid]
         return order, fills
 
-    def cancel_order(self, account: str, sid: str, *, order_id: int | None, client_id: str | None) -> Order:
-        """Cancel one open order of ``account`` in ``sid``; -2011 if there is none."""
+    def cancel_order(
+        self, account: str, sid: str, *, order_id: int | None, client_id: str | None, restriction: str | None = None
+    ) -> Order:
+        """Cancel one open order of ``account`` in ``sid``; -2011 if there is none.
+
+        With both ids, the order found by ``order_id`` must carry ``client_id`` (Binance). A
+        ``restriction`` (``ONLY_NEW`` / ``ONLY_PARTIALLY_FILLED``) the order's status does not
+        meet leaves it alone: -2011 "Order was not canceled due to cancel restrictions."
+        """
         from kit.engine import EventKind
 
         info = self.symbols[sid]
         existing = self.engine.get_order(account, order_id=order_id, client_id=client_id)
         if existing is None or existing.request.symbol != info.symbol or not existing.status.is_open:
             raise wire.error(-2011, "Unknown order sent.")
+        if order_id is not None and client_id is not None and existing.client_id != client_id:
+            raise wire.error(-2011, "Unknown order sent.")
+        if restriction is not None:
+            status = wire.order_body(existing, self.order_meta.get(existing.id, {}), sid)["status"]
+            if status != restriction.removeprefix("ONLY_"):
+                raise wire.error(-2011, "Order was not canceled due to cancel restrictions.")
         events = self.run_command(
             "cancel", self.clock.now_ms(), {"account": account, "symbol": info.symbol, "order_id": existing.id}
         )

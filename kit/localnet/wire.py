@@ -41,9 +41,10 @@ from kit.localnet.wire_market import (  # noqa: F401  (re-exported for the venue
     trade_event,
     trade_rest,
 )
+from kit.localnet.wire_rows import fill_row, order_row, request_from_json, request_to_json  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kit.engine import Event, Fill, Order, OrderRequest
+    from kit.engine import Event, Fill, Order, Refusal
 
 EIGHT = Decimal("0.00000001")
 _NUM = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -151,14 +152,17 @@ class DecodedOrder:
     resp_type: str
 
 
-def decode_order(params: dict[str, str], symbols: dict[str, Any]) -> DecodedOrder:
+def decode_order(
+    params: dict[str, str], symbols: dict[str, Any], *, allowed: frozenset[str] | set[str] = ORDER_PARAMS
+) -> DecodedOrder:
     """Validate Binance order parameters and build the engine request.
 
-    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol).
+    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
+    the set of parameter names the endpoint reads (others give -1104).
     """
     from kit.engine import OrderRequest, OrderType, Side, TimeInForce
 
-    unknown = set(params) - ORDER_PARAMS
+    unknown = set(params) - allowed
     if unknown:
         read = len(params) - len(unknown)
         raise error(
@@ -272,8 +276,8 @@ def _new_client_id() -> str:
     return secrets.token_hex(11)  # 22 characters, like Binance's generated ids
 
 
-def reject_error(ev: Event) -> VenueError:
-    """Binance error for an engine REJECTED event (wording that ccxt classifies correctly)."""
+def reject_error(ev: Event | Refusal) -> VenueError:
+    """Binance error for an engine REJECTED event or filter refusal (wording ccxt classifies correctly)."""
     from kit.engine import RejectCode as R
 
     code = ev.code
@@ -571,71 +575,3 @@ def account_position(balances: dict[str, tuple[Decimal, Decimal]], assets: set[s
 def balance_update(asset: str, delta: Decimal, ts_ms: int) -> dict[str, Any]:
     """``balanceUpdate`` for a deposit (positive) or withdrawal (negative)."""
     return {"e": "balanceUpdate", "E": ts_ms, "a": asset, "d": fmt(delta), "T": ts_ms}
-
-
-# ---------------------------------------------------------------------- persistence rows
-def request_to_json(req: OrderRequest) -> dict[str, Any]:
-    """JSON-able form of an engine order request (for the command log)."""
-    out: dict[str, Any] = {}
-    for name in req.__slots__:
-        value = getattr(req, name)
-        if value is None or value is False:
-            continue
-        out[name] = value.value if hasattr(value, "value") else str(value) if isinstance(value, Decimal) else value
-    return out
-
-
-def request_from_json(data: dict[str, Any]) -> OrderRequest:
-    """Inverse of :func:`request_to_json`."""
-    from kit.engine import OrderRequest, OrderType, Side, TimeInForce
-
-    kw: dict[str, Any] = dict(data)
-    kw["side"] = Side(kw["side"])
-    kw["type"] = OrderType(kw["type"])
-    if "time_in_force" in kw:
-        kw["time_in_force"] = TimeInForce(kw["time_in_force"])
-    for name in ("quantity", "quote_quantity", "price", "trigger_price", "iceberg_qty"):
-        if name in kw:
-            kw[name] = Decimal(kw[name])
-    return OrderRequest(**kw)
-
-
-def order_row(order: Order) -> tuple[Any, ...]:
-    """Row of the ``orders`` snapshot table."""
-    snap = {
-        "quantity": str(order.quantity),
-        "filled_quote": str(order.filled_quote),
-        "fees": str(order.fees),
-        "price": str(order.price) if order.price is not None else None,
-        "req": request_to_json(order.request),
-    }
-    import json
-
-    return (
-        order.id,
-        order.account,
-        order.request.symbol,
-        order.client_id,
-        order.status.value,
-        order.updated_ms,
-        str(order.filled_qty),
-        json.dumps(snap),
-    )
-
-
-def fill_row(account: str, f: Fill) -> tuple[Any, ...]:
-    """Row of the ``fills`` table."""
-    return (
-        account,
-        f.trade_id,
-        f.order_id,
-        f.ts_ms,
-        f.symbol,
-        f.side.value,
-        str(f.price),
-        str(f.quantity),
-        str(f.quote_quantity),
-        str(f.fee),
-        f.fee_asset,
-        f.liquidity.value,
-    )
