@@ -12,6 +12,7 @@ imported on first use, so ``import kit`` stays fast and pulls in neither ccxt no
 from typing import Any as _Any
 
 from kit.errors import (
+    AmendFailed,
     AuthError,
     CapExceeded,
     ClockSkew,
@@ -48,7 +49,9 @@ def __getattr__(name: str) -> _Any:
         return value
     raise AttributeError(f"module 'kit' has no attribute {name!r}")
 
+
 __all__ = [
+    "AmendFailed",
     "AuthError",
     "CapExceeded",
     "ClockSkew",

@@ -58,6 +58,7 @@ InsufficientFunds BTC/USDT InsufficientFunds
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -69,6 +70,7 @@ import ccxt
 from kit.backoff import is_write_op
 from kit.clock import sync_hint
 from kit.errors import (
+    AmendFailed,
     AuthError,
     ClockSkew,
     ConfigError,
@@ -93,9 +95,17 @@ _FILTER = re.compile(
     r"|step size|lot size|price \* qty is zero|cost = amount \* price is zero"
 )
 _FILTER_NAME = re.compile(r"Filter failure: ([A-Z_]+)")
-_COUNT_FILTERS = {"MAX_NUM_ORDERS", "MAX_NUM_ALGO_ORDERS", "MAX_NUM_ICEBERG_ORDERS", "MAX_POSITION",
-                  "EXCHANGE_MAX_NUM_ORDERS", "EXCHANGE_MAX_NUM_ALGO_ORDERS", "EXCHANGE_MAX_NUM_ICEBERG_ORDERS",
-                  "MAX_NUM_ORDER_LISTS", "MAX_NUM_ORDER_AMENDS"}
+_COUNT_FILTERS = {
+    "MAX_NUM_ORDERS",
+    "MAX_NUM_ALGO_ORDERS",
+    "MAX_NUM_ICEBERG_ORDERS",
+    "MAX_POSITION",
+    "EXCHANGE_MAX_NUM_ORDERS",
+    "EXCHANGE_MAX_NUM_ALGO_ORDERS",
+    "EXCHANGE_MAX_NUM_ICEBERG_ORDERS",
+    "MAX_NUM_ORDER_LISTS",
+    "MAX_NUM_ORDER_AMENDS",
+}
 #: Binance codes whose outcome is unknown or transient: unknown error, disconnected, unexpected
 #: response, timeout, server busy (errors.md).
 _TRANSIENT_CODES = {-1000, -1001, -1006, -1007, -1008}
@@ -198,10 +208,16 @@ def map_ccxt_error(
     code = int(found.group(1)) if found else None
     low = text.lower()
 
+    if code in (-2021, -2022) and op.startswith("edit"):
+        return _amend_failed(text, op, ctx)
     if isinstance(exc, ccxt.ChecksumError):
         return ExchangeUnavailable(message, hint="The order-book stream lost sync; watch it again to resync.", **ctx)
-    if isinstance(exc, ccxt.InvalidNonce) or code == -1021 or "outside of the recvwindow" in low or (
-            "ahead of the server" in low):
+    if (
+        isinstance(exc, ccxt.InvalidNonce)
+        or code == -1021
+        or "outside of the recvwindow" in low
+        or ("ahead of the server" in low)
+    ):
         return ClockSkew(message, hint=sync_hint() + " Then retry; check it with `kit doctor`.", **ctx)
     if isinstance(exc, ccxt.DDoSProtection) and (code == -2015 or "invalid api-key, ip, or permissions" in low):
         return AuthError(
@@ -210,14 +226,18 @@ def map_ccxt_error(
             "permissions; if it worked minutes ago, wait before retrying.",
             **ctx,
         )
-    if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)) or code in (-1003, -1015) or (
-            "too many new orders" in low or "too much request weight" in low):
+    if (
+        isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection))
+        or code in (-1003, -1015)
+        or ("too many new orders" in low or "too much request weight" in low)
+    ):
         return RateLimited(message, retry_after_ms=_retry_after_ms(text, exchange, code), **ctx)
     if isinstance(exc, ccxt.PermissionDenied):
         return PermissionRefused(message, **ctx)
     if isinstance(exc, ccxt.RestrictedLocation):
-        return AuthError(message, hint="The exchange refuses requests from this location; use a venue you may use.",
-                         **ctx)
+        return AuthError(
+            message, hint="The exchange refuses requests from this location; use a venue you may use.", **ctx
+        )
     if isinstance(exc, ccxt.AuthenticationError):
         return AuthError(message, **ctx)
     if isinstance(exc, ccxt.InsufficientFunds):
@@ -235,8 +255,16 @@ def map_ccxt_error(
         return OrderRejected(message, hint="An order with this client id exists: fetch it instead of resending.", **ctx)
     if isinstance(exc, (ccxt.InvalidOrder, ccxt.OperationRejected)):
         return OrderRejected(message, **ctx)
-    if isinstance(exc, (ccxt.NotSupported, ccxt.ArgumentsRequired, ccxt.InvalidProxySettings, ccxt.InvalidAddress,
-                        ccxt.ExchangeClosedByUser)):
+    if isinstance(
+        exc,
+        (
+            ccxt.NotSupported,
+            ccxt.ArgumentsRequired,
+            ccxt.InvalidProxySettings,
+            ccxt.InvalidAddress,
+            ccxt.ExchangeClosedByUser,
+        ),
+    ):
         return ConfigError(message, **ctx)
     if isinstance(exc, ccxt.OperationFailed) or code in _TRANSIENT_CODES:
         if write:
@@ -248,9 +276,47 @@ def map_ccxt_error(
             )
         return ExchangeUnavailable(message, **ctx)
     if isinstance(exc, ccxt.ExchangeError):
-        return OrderRejected(message, **ctx) if write else ConfigError(
-            message, hint="The exchange refused the request; fix the parameter it names.", **ctx)
+        return (
+            OrderRejected(message, **ctx)
+            if write
+            else ConfigError(message, hint="The exchange refused the request; fix the parameter it names.", **ctx)
+        )
     return OrderUnknown(message, **ctx) if write else ExchangeUnavailable(message, **ctx)
+
+
+def _amend_failed(text: str, op: str, ctx: dict[str, Any]) -> AmendFailed:
+    """Binance's cancel-replace failure (-2021 one part failed, -2022 both): which part, and why.
+
+    >>> t = 'binance {"code":-2021,"msg":"x","data":{"cancelResult":"SUCCESS","newOrderResult":"FAILURE",'
+    >>> t += '"cancelResponse":{},"newOrderResponse":{"code":-2010,"msg":"insufficient balance."}}}'
+    >>> e = _amend_failed(t, "edit_order", {})
+    >>> e.canceled, e.placed, e.message
+    (True, False, 'edit_order failed: old order canceled, new order refused (-2010 insufficient balance.)')
+    """
+    data: dict[str, Any] = {}
+    start = text.find("{")
+    if start >= 0:
+        try:
+            data = json.loads(text[start:]).get("data") or {}
+        except ValueError:
+            data = {}
+    canceled = data.get("cancelResult") == "SUCCESS" if data else None
+    placed = data.get("newOrderResult") == "SUCCESS" if data else None
+    if not data:
+        return AmendFailed(f"{op} failed: {text}", **ctx)
+
+    def why(part: str) -> str:
+        r = data.get(part) or {}
+        return f" ({r.get('code')} {r.get('msg')})" if isinstance(r, dict) and r.get("msg") else ""
+
+    old = "old order canceled" if canceled else "old order not canceled" + why("cancelResponse")
+    if placed:
+        new = "new order placed"
+    elif data.get("newOrderResult") == "NOT_ATTEMPTED":
+        new = "new order not attempted"
+    else:
+        new = "new order refused" + why("newOrderResponse")
+    return AmendFailed(f"{op} failed: {old}, {new}", canceled=canceled, placed=placed, **ctx)
 
 
 @contextmanager
@@ -305,8 +371,9 @@ def ccxt_errors(
         raise
 
 
-def _translate(exc: ccxt.BaseError, op: str, symbol: str | None, order_id: str | None, exchange: Any,
-               budget: Any) -> KitError:
+def _translate(
+    exc: ccxt.BaseError, op: str, symbol: str | None, order_id: str | None, exchange: Any, budget: Any
+) -> KitError:
     mapped = map_ccxt_error(exc, op, symbol=symbol, order_id=order_id, exchange=exchange)
     exc.args = (redact_text(str(exc), exchange),)  # the chained original shows in tracebacks too
     text = str(exc)
@@ -316,6 +383,9 @@ def _translate(exc: ccxt.BaseError, op: str, symbol: str | None, order_id: str |
         status = _STATUS.match(text)
         retry_s = mapped.retry_after_ms / 1000 if mapped.retry_after_ms is not None else None
         used = _header(exchange, "X-MBX-USED-WEIGHT-1M") if exchange is not None else None
-        budget.observe(int(used) if used and used.isdigit() else None,
-                       status=int(status.group(1)) if status else 429, retry_after_s=retry_s)
+        budget.observe(
+            int(used) if used and used.isdigit() else None,
+            status=int(status.group(1)) if status else 429,
+            retry_after_s=retry_s,
+        )
     return mapped

@@ -16,6 +16,7 @@ CLI turns any ``KitError`` into a one-line message and exit code 2. ::
     ├── OrderRejected                the venue (or engine) said no
     │   ├── InsufficientFunds
     │   ├── FilterViolation          tick / step / min-notional, with the allowed value
+    │   ├── AmendFailed              a cancel-replace refused in part or whole (canceled, placed)
     │   └── OrderUnknown             order not found, or its state is unknown
     ├── TransientError               temporary; retried with backoff (retryable = True)
     │   ├── ExchangeUnavailable      network, timeout, 5xx
@@ -41,6 +42,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 __all__ = [
+    "AmendFailed",
     "AuthError",
     "CapExceeded",
     "ClockSkew",
@@ -161,10 +163,7 @@ class SecretNotFound(ConfigError):
         Passed to :class:`KitError`.
     """
 
-    hint = (
-        "Set it as an environment variable (or in .env, or in the OS keyring); "
-        "never put keys in code or notebooks."
-    )
+    hint = "Set it as an environment variable (or in .env, or in the OS keyring); never put keys in code or notebooks."
 
     def __init__(self, message: str, *, env_var: str | None = None, **context: Any) -> None:
         if env_var is not None and context.get("hint") is None:
@@ -200,10 +199,7 @@ class StageError(GuardRefused):
 class CapExceeded(GuardRefused):
     """A cap would be exceeded: per-order or daily notional, daily loss, or open orders."""
 
-    hint = (
-        "No request was sent. Reduce the order, or raise the cap in configuration "
-        "once you have reviewed the risk."
-    )
+    hint = "No request was sent. Reduce the order, or raise the cap in configuration once you have reviewed the risk."
 
 
 class KillSwitchEngaged(GuardRefused):
@@ -247,9 +243,7 @@ class ClockSkew(AuthError):
 class PermissionRefused(AuthError):
     """The key has a permission the kit refuses to use (withdraw, transfer), or lacks one it needs."""
 
-    hint = (
-        "Create a trade-only key (withdrawals and transfers disabled, IP allowlist on), and revoke this one."
-    )
+    hint = "Create a trade-only key (withdrawals and transfers disabled, IP allowlist on), and revoke this one."
 
 
 # ---------------------------------------------------------------- orders
@@ -284,13 +278,34 @@ class FilterViolation(OrderRejected):
         return {"filter": self.filter, **super()._kwargs()}
 
 
+class AmendFailed(OrderRejected):
+    """A cancel-replace (amend) the exchange refused in part or whole; the outcome is definite.
+
+    ``canceled`` says whether the old order was canceled, ``placed`` whether the replacement was
+    placed (Binance -2021 "partially failed" / -2022 "failed"). When ``canceled`` is true and
+    ``placed`` false, nothing of the order is working any more.
+    """
+
+    hint = (
+        "Check session.open_orders(): if the old order was canceled and the new one refused, nothing is "
+        "working; place the order again if you still want it."
+    )
+
+    def __init__(
+        self, message: str, *, canceled: bool | None = None, placed: bool | None = None, **context: Any
+    ) -> None:
+        super().__init__(message, **context)
+        self.canceled = canceled
+        self.placed = placed
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"canceled": self.canceled, "placed": self.placed, **super()._kwargs()}
+
+
 class OrderUnknown(OrderRejected):
     """The order was not found, or its state is unknown (e.g. a timeout after sending it)."""
 
-    hint = (
-        "Do not resubmit blindly: fetch open orders and recent trades first, "
-        "or the same order may be placed twice."
-    )
+    hint = "Do not resubmit blindly: fetch open orders and recent trades first, or the same order may be placed twice."
 
 
 # ---------------------------------------------------------------- transient

@@ -397,6 +397,7 @@ class Guard:
         daily_notional: Decimal,
         daily_pnl: Decimal,
         now_ms: int,
+        record: bool = True,
     ) -> None:
         """Refuse a new order that the kill switch, the stage or a cap does not allow; journal the decision.
 
@@ -420,6 +421,9 @@ class Guard:
             Today's realized PnL in quote currency; negative is a loss.
         now_ms
             Now, in epoch milliseconds UTC (the journal row's time).
+        record
+            Journal the decision (default). ``False`` for a dry run (an order ticket's preview):
+            the same checks, nothing written.
 
         Raises
         ------
@@ -440,8 +444,11 @@ class Guard:
             numbers: dict[str, Any] = {
                 k: v for k, v in (("limit", exc.limit), ("allowed", exc.allowed)) if isinstance(v, Decimal | int)
             }
-            self._journal(now_ms, "refuse", _rule_of(exc), exc.message, symbol=symbol, **order, **numbers)
+            if record:
+                self._journal(now_ms, "refuse", _rule_of(exc), exc.message, symbol=symbol, **order, **numbers)
             raise
+        if not record:
+            return
         order["notional"] = effective
         # Journal the allow BEFORE the caller sends anything: if this write fails the order is not sent.
         self._journal(now_ms, "allow", "ok", "within stage and caps", symbol=symbol, strict=True, **order)

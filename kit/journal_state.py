@@ -66,7 +66,7 @@ DECIMAL_KEYS = frozenset(
 )  # fmt: skip
 
 #: Order statuses an :class:`OrderState` can have.
-ORDER_STATUSES = ("intent", "open", "unknown", "closed", "canceled", "rejected", "expired")
+ORDER_STATUSES = ("intent", "open", "unknown", "closed", "canceled", "rejected", "expired", "not_placed")
 
 # kit.errors classes whose appearance in an "error" event means the venue (or the guard) said no:
 # the order does not exist. OrderUnknown is the opposite case: it may exist.
@@ -74,7 +74,11 @@ _REJECTING_ERRORS = frozenset(
     {"OrderRejected", "InsufficientFunds", "FilterViolation", "GuardRefused", "StageError", "CapExceeded",
      "KillSwitchEngaged"}
 )  # fmt: skip
-_TERMINAL = frozenset({"closed", "canceled", "rejected", "expired"})
+_TERMINAL = frozenset({"closed", "canceled", "rejected", "expired", "not_placed"})
+# Statuses the exchange itself ends an order with: a later-sorted report of an earlier state (a NEW
+# update that arrives after the fill, an ack journaled after a stream's FILLED) never reopens it.
+_FINAL = frozenset({"closed", "canceled", "expired"})
+_LIVE = frozenset({"intent", "open", "unknown"})
 # ccxt's unified statuses plus the journal's own; anything else a venue reports is kept verbatim.
 _STATUS_ALIASES = {"cancelled": "canceled", "filled": "closed", "new": "open", "partially_filled": "open"}
 
@@ -216,7 +220,11 @@ class OrderState:
 
     @property
     def is_open(self) -> bool:
-        """True unless the order reached a terminal status (closed, canceled, rejected, expired)."""
+        """True unless the order reached a terminal status (closed, canceled, rejected, expired, not_placed).
+
+        ``not_placed`` (the exchange had no such order when it was looked up) and ``rejected`` give way
+        to a later ack or fill, which prove the order exists after all.
+        """
         return self.status not in _TERMINAL
 
 
@@ -320,6 +328,8 @@ class _Orders:
                 changes["status"] = _status(p["status"])
             elif ev.kind == "ack":
                 changes["status"] = "open"
+            if o.status in _FINAL and changes.get("status") in _LIVE:
+                del changes["status"]
             if p.get("filled") is not None:
                 changes["exchange_filled"] = to_decimal(p["filled"])
             for name in ("side", "type"):
@@ -332,7 +342,9 @@ class _Orders:
             if o.status in {"intent", "open"}:
                 changes["status"] = "unknown"
         elif ev.kind == "resolved":
-            changes["status"] = _status(p.get("status"))
+            status = _status(p.get("status"))
+            if not (o.status in _FINAL and status in _LIVE):
+                changes["status"] = status
         elif ev.kind == "cancel_intent":
             changes["cancel_requested"] = True
         elif ev.kind == "cancel_ack":
@@ -351,7 +363,7 @@ class _Orders:
             changes.update(filled=filled, average=notional / filled if filled else None, fees=fees)
             if not o.side:
                 changes["side"] = fill.side
-            if o.status in {"intent", "unknown"}:
+            if o.status in {"intent", "unknown", "not_placed", "rejected"}:
                 changes["status"] = "open"  # a fill proves the order exists
             amount = o.amount
             if amount is not None and filled >= amount and changes.get("status", o.status) in {"open", "unknown"}:

@@ -24,6 +24,7 @@ TREE = {
     "InsufficientFunds": "OrderRejected",
     "FilterViolation": "OrderRejected",
     "OrderUnknown": "OrderRejected",
+    "AmendFailed": "OrderRejected",
     "TransientError": "KitError",
     "ExchangeUnavailable": "TransientError",
     "RateLimited": "TransientError",

@@ -2,7 +2,8 @@
 
 ``python -m kit.chaos.workload --home DIR --keys-file FILE --seed N`` trades on the localnet at
 ``KIT_LOCALNET_URL`` until the file ``DIR/STOP`` appears: limit, market, stop and iceberg
-orders, cancels, trades printed through resting orders (partial fills), and reconciliations, in
+orders, amends (cancel-replace of a resting order's price, trigger or total), cancels, trades
+printed through resting orders (partial fills), and reconciliations, in
 a sequence fixed by the seed (:func:`plan`). It journals each step's start and end (kind
 ``"chaos"``), so after a SIGKILL the next process knows where it was: it reconciles first
 (:func:`kit.reconcile.reconcile`), then decides about the interrupted step from the journal
@@ -18,8 +19,7 @@ The rules it follows are the ones a careful user follows, and what the invariant
 
 It prints one marker line per event on stdout (``M START``, ``M RECOVERED <ms>``, ``M STEP n``,
 ``M REQ`` before an order request, ``M JW`` before a journal write, ``M DONE``), which the fault
-driver uses to kill it mid request or mid journal write. Amends are not exercised: the Session
-has no amend (edit) method.
+driver uses to kill it mid request or mid journal write.
 """
 
 from __future__ import annotations
@@ -86,16 +86,20 @@ class MarkingJournal(Journal):
 class Action:
     """One step of the plan."""
 
-    kind: str  # limit | market | stop | iceberg | drive | cancel | reconcile
+    kind: str  # limit | market | stop | iceberg | drive | amend | cancel | reconcile
     symbol: str
     side: str
     size: float  # fraction of the symbol's unit size, 1.0 .. 2.0
     offset: float  # price distance from the market, as a fraction
     frac: float  # drive: fraction of the remaining amount to fill
-    pick: int  # which open order (drive, cancel)
+    pick: int  # which open order (drive, amend, cancel)
 
 
-_WEIGHTS = (("limit", 24), ("market", 10), ("stop", 10), ("iceberg", 10), ("drive", 30), ("cancel", 12))
+_WEIGHTS = (
+    ("limit", 24), ("market", 10), ("stop", 10), ("iceberg", 10), ("drive", 30), ("amend", 12), ("cancel", 12)
+)  # fmt: skip
+#: Order types the workload amends (those with a price or trigger resting on the book).
+AMENDABLE = ("limit", "stop_limit")
 
 
 def plan(seed: int, n: int) -> Action:
@@ -274,6 +278,8 @@ class Workload:
                 outcome = self.order_step(a)
             elif a.kind == "drive":
                 outcome = self.drive(a)
+            elif a.kind == "amend":
+                outcome = self.amend(a)
             elif a.kind == "cancel":
                 outcome = self.cancel(a)
             else:
@@ -417,6 +423,36 @@ class Workload:
                 resp.read()
         except OSError as exc:  # the exchange is down (restart, crash): nothing printed
             raise ExchangeUnavailable(f"admin trade print failed: {type(exc).__name__}") from None
+
+    def amend(self, a: Action) -> str:
+        """Move one of our resting orders away from the market (price, trigger), sometimes growing its total.
+
+        Safe to run again after a kill: an amend that went through left a new order under a new client
+        id (the old one canceled), one whose reply was lost is settled by reconciliation.
+        """
+        opens = [o for o in self._open_orders() if o.type in AMENDABLE and o.price is not None]
+        if not opens:
+            return "nothing to amend"
+        o = opens[a.pick % len(opens)]
+        assert o.price is not None and o.amount is not None
+        _, tick, step = SYMBOLS[o.symbol]
+        away = Decimal(str(a.offset / 2)) * (Decimal(-1) if o.side == "buy" else Decimal(1))
+        kw: dict[str, Any] = {"price": _q(o.price * (1 + away), tick)}
+        if o.type == "stop_limit":
+            trigger = self._trigger_of(o.client_id)
+            if trigger is None:
+                return "no trigger"
+            kw["trigger_price"] = _q(trigger * (1 + away), tick)
+        if a.frac > 0.6:  # also grow the order's total by half of what it still works
+            kw["amount"] = _q(o.amount + (o.amount - o.filled) / 2, step)
+        mark("REQ", "amend")
+        try:
+            new = self.session.amend(o.symbol, client_id=o.client_id, **kw)
+        except OrderUnknown:
+            return f"amend {o.client_id}: unknown (reconciliation will tell)"
+        except OrderRejected as exc:  # AmendFailed included: the exchange refused part or all of it
+            return f"amend {o.client_id}: {REJECTED} {type(exc).__name__}"
+        return f"amended {o.client_id} -> {new.get('clientOrderId')}"
 
     def cancel(self, a: Action) -> str:
         """Cancel one of our open orders, by client id."""

@@ -1,10 +1,9 @@
 """What an order would do, checked the way :meth:`kit.session.Session.place` checks it, sending nothing.
 
-The order ticket calls :func:`preview` on every keystroke: it parses the input into an
-:class:`~kit.session.orders.OrderIntent`, validates it against the market's filters and the
-venue's features (:func:`kit.session.orders.validate`), and asks a copy of the session's
-:class:`~kit.guard.Guard` (without its journal, so nothing is written) whether the stage, the
-kill switch and the caps allow it. No request is sent and nothing is journaled; the notional and
+The order ticket calls :func:`preview` on every keystroke: it runs :meth:`Session.check
+<kit.session.trading.Trading.check>`, the very checks :meth:`~kit.session.Session.place` runs before
+sending (kill switch, stage, parsing, the market's filters, the venue's features, degradation, the
+guard's caps, the clock) as a dry run: no request is sent and nothing is journaled. The notional and
 fee are estimates from the limit (or trigger) price, else the last price the Session has seen.
 
 >>> from kit.session import Session                        # doctest: +SKIP
@@ -15,14 +14,12 @@ fee are estimates from the limit (or trigger) price, else the last price the Ses
 
 from __future__ import annotations
 
-import copy
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from kit.errors import ExchangeUnavailable, KitError, StageError
-from kit.session.orders import OrderIntent, validate
+from kit.errors import KitError
+from kit.session.orders import OrderIntent
 
 if TYPE_CHECKING:
     from kit.session.core import Session
@@ -109,16 +106,6 @@ def _dec(value: Any) -> Decimal | None:
         return None
 
 
-def _session_internals(session: Session, symbol: str) -> dict[str, Any]:
-    """What ``place`` checks an order against, from the Session's public accessors (no request)."""
-    return {
-        "market": session.market(symbol),
-        "features": session.features(),
-        "last_price": session.last_price(symbol),
-        "today": session.today(),
-    }
-
-
 def preview(
     session: Session,
     symbol: str,
@@ -154,74 +141,27 @@ def preview(
     Preview
         ``ok`` with the notional and fee estimate, or the error ``place`` would raise.
     """
-    try:
-        internals = _session_internals(session, symbol)
-    except KitError as exc:
-        return Preview(ok=False, error=exc)
-    market = internals["market"] or {}
+    market = session.market(symbol) or {}
     quote = str(market.get("quote") or "")
     taker, maker = _dec(market.get("taker")), _dec(market.get("maker"))
     base: dict[str, Any] = {"quote": quote, "taker_rate": taker, "maker_rate": maker}
-    last = _dec(last_price) if last_price is not None else internals["last_price"]
-
-    reason = session.kill_switch.engaged()
-    if reason is not None:
-        from kit.errors import KillSwitchEngaged
-
-        return Preview(ok=False, error=KillSwitchEngaged(f"kill switch engaged ({reason})"), **base)
-    if not session.stage.allows_orders:
-        err = StageError(f"orders are not allowed in the {session.stage.value} stage", symbol=symbol)
-        return Preview(ok=False, error=err, **base)
-    try:
-        it = OrderIntent.build(
-            symbol,
-            side,
-            amount,
-            price=price,
-            type=type,
-            trigger_price=trigger_price,
-            trailing_bps=trailing_bps,
-            time_in_force=time_in_force,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            iceberg_amount=iceberg_amount,
-        )
-    except KitError as exc:
-        return Preview(ok=False, error=exc, **base)
-
-    ref = it.price or it.trigger_price or last
-    notional = it.amount * ref if ref is not None else None
-    rate = maker if it.post_only else taker
+    last = _dec(last_price) if last_price is not None else session.last_price(symbol)
+    order: dict[str, Any] = dict(
+        price=price, type=type, trigger_price=trigger_price, trailing_bps=trailing_bps,
+        time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only, iceberg_amount=iceberg_amount,
+    )  # fmt: skip
+    try:  # parsed here too, so the estimate shows even when a later check refuses the order
+        it = OrderIntent.build(symbol, side, amount, **order)
+    except KitError:
+        it = None  # check() below raises the same error, after the kill switch and stage checks
+    ref = (it.price or it.trigger_price or last) if it is not None else None
+    notional = it.amount * ref if it is not None and ref is not None else None
+    rate = maker if it is not None and it.post_only else taker
     fee = notional * rate if notional is not None and rate is not None else None
     est: dict[str, Any] = {**base, "intent": it, "reference_price": ref, "notional": notional, "fee_rate": rate,
                            "fee": fee}  # fmt: skip
-    warnings: list[str] = []
     try:
-        validate(it, internals["market"], internals["features"], last_price=last)
-        caps = session.guard.caps
-        needs_notional = caps.max_order_notional is not None or caps.max_daily_notional is not None
-        if notional is None and needs_notional:
-            # place() fetches a ticker in this case; the preview sends nothing, so it can only warn.
-            warnings.append("no recent price: the notional caps are checked when the order is placed")
-        else:
-            today = internals["today"]
-            shadow = copy.copy(session.guard)
-            shadow.journal = None  # a Guard without a journal writes nothing (kit.guard.Guard._journal)
-            shadow.check_order(
-                symbol=symbol,
-                side=it.side,
-                amount=it.amount,
-                price=it.price,
-                notional=notional or Decimal(0),
-                open_orders=int(today["open_orders"]),
-                daily_notional=Decimal(today["notional"]),
-                daily_pnl=Decimal(today["pnl"]),
-                now_ms=int(time.time() * 1000),
-            )
-        if session.degraded:
-            raise ExchangeUnavailable(f"session degraded: {session.degraded}", hint="No request would be sent.")
+        checked = session.check(symbol, side, amount, last_price=last, **order)
     except KitError as exc:
-        return Preview(ok=False, error=exc, warnings=tuple(warnings), **est)
-    if notional is None:
-        warnings.append("no recent price: notional and fee are unknown until the price is fetched")
-    return Preview(ok=True, warnings=tuple(warnings), **est)
+        return Preview(ok=False, error=exc, **est)
+    return Preview(ok=True, warnings=checked.warnings, **est)

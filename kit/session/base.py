@@ -1,0 +1,277 @@
+"""The Session's plumbing: every exchange request and every journal row goes through here.
+
+:class:`SessionBase` holds what the read and order halves of :class:`~kit.session.core.Session` share:
+one request path (the shared rate budget, ccxt's errors mapped into the kit's tree, the request
+log, retries for reads), the degradation bookkeeping, and the journal helper. It sends nothing by
+itself; :class:`~kit.session.core.Session` builds it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kit.backoff import Backoff, retry_read
+from kit.ccxt_errors import ccxt_errors
+from kit.errors import ExchangeUnavailable, KitError
+from kit.limits import WeightBudget, budget_key, default_limit_per_minute, endpoint_group, endpoint_weight
+from kit.logs import RequestLog
+from kit.session.loop import BackgroundLoop
+
+if TYPE_CHECKING:
+    from kit.clock import ClockReport
+    from kit.guard import Guard
+    from kit.journal import Journal
+    from kit.killswitch import KillSwitch
+    from kit.session.venues import VenueSpec
+    from kit.stages import Stage
+
+T = TypeVar("T")
+DAY_MS = 86_400_000
+
+#: ``state_at`` time for "everything journaled so far": fills carry the exchange's trade time, which
+#: can be ahead of the local clock (offset, or a simulated clock on localnet).
+LATEST_MS = 2**62
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds (UTC)."""
+    return int(time.time() * 1000)
+
+
+def _recorded_limit(budget: WeightBudget) -> int | None:
+    """The limit another process recorded in a shared budget file, if any (read without locking)."""
+    try:
+        value = json.loads(budget.path.read_text()).get("limit")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+class SessionBase:
+    """State and the request path shared by the Session's reads and orders (see :class:`~kit.session.Session`)."""
+
+    spec: VenueSpec
+    stage: Stage
+    venue: str
+    account: str
+    journal: Journal
+    guard: Guard
+    kill_switch: KillSwitch
+    session_id: str
+    warnings: list[str]
+    degraded: str | None
+    fingerprint: str | None
+    clock_report: ClockReport | None
+    requests: RequestLog
+    _ex: Any
+    _loop: BackgroundLoop
+    _host: str
+    _failures: int
+    _last_price: dict[str, Decimal]
+    _client_ids: dict[str, str]
+    _weight_limit: int | None
+    _weight_window_s: float
+    _backoff: Backoff
+    _budgets: dict[str, WeightBudget]
+    _ids: int
+    _clock_warn_ms: int
+
+    def _read_weight_limit(self) -> int:
+        """The exchange's published REQUEST_WEIGHT limit per minute (from exchangeInfo), else its default."""
+        info = getattr(self, "_exchange_info", None) or {}
+        for rule in info.get("rateLimits", []) if isinstance(info, dict) else []:
+            if rule.get("rateLimitType") == "REQUEST_WEIGHT" and rule.get("interval") == "MINUTE":
+                return int(rule["limit"]) // max(1, int(rule.get("intervalNum", 1)))
+        return 6000 if self.spec.exchange_id == "binance" else 1200
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run(coro)
+
+    def _call(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        fn: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        params: dict[str, Any] | None = None,
+        read: bool = True,
+        symbol: str | None = None,
+    ) -> T:
+        """One exchange request through the budget, error mapping, request log and (reads) retries."""
+        group = endpoint_group(self.spec.exchange_id, path)
+        budget = self._budget(group)
+
+        def once() -> T:
+            weight = endpoint_weight(self.spec.exchange_id, method, path, params or {})
+            budget.acquire(weight)
+            t0 = time.perf_counter()
+            status: int | None = None
+            error = None
+            try:
+                with ccxt_errors(op, symbol=symbol, exchange=self._ex, budget=budget):
+                    result = self._run(fn())
+                status = 200
+                return result
+            except KitError as exc:
+                error = type(exc).__name__
+                status = getattr(exc, "status", None)
+                raise
+            finally:
+                ms = (time.perf_counter() - t0) * 1000
+                self._after_request(budget, group, method, path, status, weight, ms, error)
+
+        try:
+            result = retry_read(once, backoff=self._backoff, op=op) if read else once()
+        except ExchangeUnavailable as exc:
+            if read:  # a read that failed after every retry: the exchange is down for us, pause orders
+                self._note_failure(op, exc)
+            raise
+        self._note_success()
+        return result
+
+    @property
+    def budget(self) -> WeightBudget | None:
+        """The shared request-weight budget of this exchange's IP (``api`` group)."""
+        return self._budgets.get("api")
+
+    def _budget(self, group: str) -> WeightBudget:
+        """The shared budget of an endpoint group (created on first use).
+
+        Every request is charged, the first ``exchangeInfo`` included: before the exchange's published
+        limit is known, the limit another process recorded in the shared budget file is used (else the
+        documented default), so a process that starts late cannot push the machine over the limit.
+        """
+        budget = self._budgets.get(group)
+        if budget is None:
+            limit = self._weight_limit if group == "api" else None
+            if limit is None and group == "api" and self._ex.markets:
+                limit = self._read_weight_limit()
+            budget = self._new_budget(group, limit or default_limit_per_minute(self.spec.exchange_id, group))
+            if limit is None:
+                recorded = _recorded_limit(budget)
+                if recorded and recorded != budget.limit:
+                    budget = self._new_budget(group, recorded)
+            self._budgets[group] = budget
+        return budget
+
+    def _new_budget(self, group: str, limit: int) -> WeightBudget:
+        key = budget_key(self.spec.exchange_id, self._host, group)
+        return WeightBudget(key, limit_per_minute=limit, window_s=self._weight_window_s)
+
+    def _after_request(
+        self,
+        budget: WeightBudget,
+        group: str,
+        method: str,
+        path: str,
+        status: int | None,
+        weight: int,
+        ms: float,
+        error: str | None,
+    ) -> None:
+        if status is not None:  # a response arrived: its headers are this request's, not a previous one's
+            headers = {str(k).lower(): v for k, v in (getattr(self._ex, "last_response_headers", None) or {}).items()}
+            used = headers.get("x-sapi-used-ip-weight-1m" if group == "sapi" else "x-mbx-used-weight-1m")
+            retry_after = headers.get("retry-after")
+            # The server's count only ever raises ours. While it is under half the machine's share the
+            # budget cannot be overrun by what we have not synced yet (at most that half), so the file
+            # transaction is skipped on the fast path; from half the share on, every response syncs.
+            if (used and int(used) * 2 >= budget.capacity) or status in (429, 418):
+                budget.observe(
+                    int(used) if used else None,
+                    status=status,
+                    retry_after_s=float(retry_after) if retry_after else None,
+                )
+        self.requests.write(
+            method,
+            path,
+            status,
+            weight=weight,
+            latency_ms=round(ms, 2),
+            error=error,
+            venue=self.venue,
+            key=self.fingerprint,
+        )
+
+    def _note_failure(self, op: str, exc: KitError) -> None:
+        self._failures += 1
+        self.journal.append(
+            "error",
+            venue=self.venue,
+            account=self.account,
+            stage=self.stage.value,
+            op=op,
+            error_class=type(exc).__name__,
+            message=str(exc)[:500],
+        )
+        if self.degraded is None:
+            self.degraded = (
+                f"{op} failed after {self._backoff.max_tries} tries ({type(exc).__name__}); new orders paused"
+            )
+            self.journal.append(
+                "stage",
+                venue=self.venue,
+                account=self.account,
+                stage=self.stage.value,
+                from_stage=self.stage.value,
+                to_stage="degraded",
+                reason=self.degraded,
+            )
+
+    def _note_success(self) -> None:
+        self._failures = 0
+        if self.degraded is not None:
+            self.journal.append(
+                "stage",
+                venue=self.venue,
+                account=self.account,
+                stage=self.stage.value,
+                from_stage="degraded",
+                to_stage=self.stage.value,
+                reason="requests succeed again",
+            )
+            self.degraded = None
+
+    def _j(self, kind: str, **fields: Any) -> int:
+        return self.journal.append(kind, venue=self.venue, account=self.account, stage=self.stage.value, **fields)
+
+    # -- fills ---------------------------------------------------------------------------------
+    def _client_id_of(self, order_id: str) -> str:
+        """Our client id of an exchange order id, from the journal's acks (trade lists carry no client id).
+
+        A fill journaled with its client id belongs to its order whatever its timestamp: the exchange's
+        trade time may sort before our (local-clock) ack when the clocks differ.
+        """
+        if order_id and order_id not in self._client_ids:
+            for e in self.journal.events(kinds=["ack", "resolved"], venue=self.venue):
+                if e.order_id and e.client_id and e.account == self.account:
+                    self._client_ids[e.order_id] = e.client_id
+            # not ours (placed elsewhere): remember that too; our own orders enter the map in _ack
+            self._client_ids.setdefault(order_id, "")
+        return self._client_ids.get(order_id, "")
+
+    def _record_trade(self, t: dict[str, Any], client_id: str | None = None) -> bool:
+        fee = t.get("fee") or {}
+        order_id = str(t.get("order") or "")
+        return self.journal.record_fill(
+            venue=self.venue,
+            account=self.account,
+            stage=self.stage.value,
+            symbol=t.get("symbol") or "",
+            client_id=client_id
+            or str((t.get("info") or {}).get("clientOrderId") or "")
+            or self._client_id_of(order_id),
+            order_id=order_id,
+            trade_id=str(t.get("id")),
+            side=t.get("side") or "",
+            price=Decimal(str(t.get("price"))),
+            amount=Decimal(str(t.get("amount"))),
+            fee_cost=Decimal(str(fee.get("cost") or 0)),
+            fee_currency=fee.get("currency") or "",
+            ts_ms=int(t.get("timestamp") or now_ms()),
+        )

@@ -1,0 +1,211 @@
+"""The Session's reads: markets, balances, prices, orders, fills, candles and status.
+
+Every read goes through :meth:`~kit.session.base.SessionBase._call` (shared rate budget, retries with
+jittered backoff, errors mapped into the kit's tree). Fills a read returns are journaled exactly once;
+balances are journaled as snapshots; positions come from journaled fills only.
+
+>>> s = kit.Session("localnet")                  # doctest: +SKIP
+>>> s.balances().loc["USDT", "free"]             # doctest: +SKIP
+>>> s.open_orders("BTC/USDT")                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kit.session import frames
+from kit.session.base import DAY_MS, LATEST_MS, SessionBase, now_ms
+from kit.session.orders import features_for
+
+if TYPE_CHECKING:
+    from kit.session.candles import SessionCandles
+
+
+class Reads(SessionBase):
+    """Read-only calls of the Session (no order is ever sent from here)."""
+
+    def markets(self) -> pd.DataFrame:
+        """Tradable symbols with tick, step and minimums."""
+        rows = [
+            {
+                "symbol": m["symbol"],
+                "base": m["base"],
+                "quote": m["quote"],
+                "active": m.get("active"),
+                "tick": m["precision"].get("price"),
+                "step": m["precision"].get("amount"),
+                "min_amount": m["limits"]["amount"].get("min"),
+                "min_cost": m["limits"]["cost"].get("min"),
+            }
+            for m in self._ex.markets.values()
+        ]
+        return pd.DataFrame(rows).set_index("symbol")
+
+    def balances(self) -> pd.DataFrame:
+        """Balances (free, used, total) from the exchange; also journaled as a snapshot."""
+        ex = self._ex
+        bal = self._call("fetch_balance", "GET", "/api/v3/account", lambda: ex.fetch_balance())
+        snap = {
+            a: {"free": str(bal["free"].get(a)), "used": str(bal["used"].get(a)), "total": str(t)}
+            for a, t in bal["total"].items()
+            if t
+        }
+        self._j("balance", balances=snap)
+        return frames.balances_frame(bal)
+
+    def ticker(self, symbol: str) -> dict[str, Any]:
+        """Last price, bid and ask of ``symbol``."""
+        ex = self._ex
+        t = self._call(
+            "fetch_ticker",
+            "GET",
+            "/api/v3/ticker/24hr",
+            lambda: ex.fetch_ticker(symbol),
+            params={"symbol": symbol},
+            symbol=symbol,
+        )
+        if t.get("last") is not None:
+            self._last_price[symbol] = Decimal(str(t["last"]))
+        return t
+
+    def open_orders(self, symbol: str | None = None) -> pd.DataFrame:
+        """Open orders (all symbols when ``symbol`` is None)."""
+        ex = self._ex
+        params = {"symbol": symbol} if symbol else {}
+        rows = self._call(
+            "fetch_open_orders",
+            "GET",
+            "/api/v3/openOrders",
+            lambda: ex.fetch_open_orders(symbol),
+            params=params,
+            symbol=symbol,
+        )
+        return frames.orders_frame(rows)
+
+    def trades(self, symbol: str, since: int | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Your fills in ``symbol`` from the exchange; new ones are journaled (exactly once)."""
+        ex = self._ex
+        rows = self._call(
+            "fetch_my_trades",
+            "GET",
+            "/api/v3/myTrades",
+            lambda: ex.fetch_my_trades(symbol, since, limit),
+            params={"symbol": symbol},
+            symbol=symbol,
+        )
+        for t in rows:
+            self._record_trade(t)
+        return frames.trades_frame(rows)
+
+    def order(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> dict[str, Any]:
+        """One order by exchange id or client order id."""
+        ex = self._ex
+        params = {"clientOrderId": client_id} if client_id else {}
+        return self._call(
+            "fetch_order",
+            "GET",
+            "/api/v3/order",
+            lambda: ex.fetch_order(order_id, symbol, params),
+            params={"symbol": symbol},
+            symbol=symbol,
+        )
+
+    def candles(
+        self, symbol: str, timeframe: str = "1m", start: Any = None, end: Any = None, *,
+        limit: int = 500, root: str | Path = "data", fill: Any = None, progress: bool = True,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Candles with open time in ``[start, end)``, through the candle store (:class:`kit.Store`).
+
+        Only ranges not yet stored under ``root`` are fetched, through this Session's rate
+        budget; gaps stay visible (NaN rows) unless ``fill`` is ``"drop"`` or ``"ffill"``.
+        Without ``start``, the last ``limit`` candles come straight from the exchange, uncached.
+
+        Examples
+        --------
+        >>> s.candles("BTC/USDT", "1m", pd.Timestamp("2024-01-01", tz="UTC"))   # doctest: +SKIP
+        """
+        if start is None:
+            ex = self._ex
+            rows = self._call(
+                "fetch_ohlcv", "GET", "/api/v3/klines", lambda: ex.fetch_ohlcv(symbol, timeframe, None, limit),
+                params={"symbol": symbol, "limit": limit}, symbol=symbol,
+            )  # fmt: skip
+            return frames.candles_frame(rows)
+        from kit.store import Store
+
+        return Store(root).candles(symbol, timeframe, start, end, source=self.candle_source(), fill=fill,
+                                   progress=progress)  # fmt: skip
+
+    def candle_source(self) -> SessionCandles:
+        """The candle source :mod:`kit.store` reads through (same budget, retries and error mapping)."""
+        from kit.session.candles import SessionCandles
+
+        return SessionCandles(self)
+
+    def market(self, symbol: str) -> dict[str, Any] | None:
+        """Ccxt's market structure for ``symbol`` (tick, step, limits, fees), or ``None``; no request."""
+        market: dict[str, Any] | None = self._ex.markets.get(symbol)
+        return market
+
+    def features(self) -> dict[str, Any]:
+        """What this exchange supports for spot orders (ccxt's ``features`` with the kit's overrides)."""
+        return features_for(self.spec.exchange_id, self._ex.features)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The last price seen for ``symbol`` (from :meth:`ticker`), without a request."""
+        return self._last_price.get(symbol)
+
+    def today(self) -> dict[str, Any]:
+        """Open orders, notional sent and PnL today (UTC), from the journal: what the guard's caps see."""
+        return self._today()
+
+    def positions(self) -> dict[str, Decimal]:
+        """Net base position per symbol, from journaled fills (never from order placement)."""
+        return dict(self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account).positions)
+
+    def status(self) -> dict[str, Any]:
+        """Stage, clock, rate budget, kill switch and degradation, for a status bar or report."""
+        return {
+            "venue": self.venue,
+            "stage": self.stage.value,
+            "key": self.fingerprint,
+            "clock_offset_ms": self.clock_report.offset_ms if self.clock_report else None,
+            "clock_rtt_ms": self.clock_report.rtt_ms if self.clock_report else None,
+            "budget": self.budget.status() if self.budget else None,
+            "kill_switch": self.kill_switch.engaged(),
+            "degraded": self.degraded,
+            "warnings": list(self.warnings),
+        }
+
+    def _today(self) -> dict[str, Any]:
+        """Open orders, notional sent and realized PnL today (UTC), from the journal."""
+        now = now_ms()
+        start = now - now % DAY_MS
+        st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
+        open_n = sum(1 for o in st.orders.values() if o.status in ("intent", "open", "unknown"))
+        notional = Decimal(0)
+        for e in self.journal.events(since_ms=start, kinds=["intent"], venue=self.venue):
+            if e.account != self.account:
+                continue
+            notional += Decimal(str(e.payload.get("notional") or 0))
+        pnl = Decimal(0)
+        net: dict[str, Decimal] = {}
+        for f in self.journal.events(since_ms=start, kinds=["fill"], venue=self.venue):
+            if f.account != self.account:
+                continue
+            p = f.payload
+            qty, value = Decimal(str(p["amount"])), Decimal(str(p["price"])) * Decimal(str(p["amount"]))
+            sign = 1 if p["side"] == "buy" else -1
+            pnl -= sign * value
+            net[f.symbol] = net.get(f.symbol, Decimal(0)) + sign * qty
+            if self._ex.markets.get(f.symbol, {}).get("quote") == p.get("fee_currency"):
+                pnl -= Decimal(str(p.get("fee_cost") or 0))
+        for symbol, qty in net.items():  # today's net position change, marked at the last known price
+            last = self._last_price.get(symbol)
+            if last is not None:
+                pnl += qty * last
+        return {"open_orders": open_n, "notional": notional, "pnl": pnl}

@@ -1,0 +1,563 @@
+"""The Session's orders: check, place, amend, cancel, and the resolution of unknown outcomes.
+
+Every order runs the same checks before anything is sent (:meth:`Trading.check` runs them alone, as a
+dry run, for an order ticket's preview): kill switch, stage, parsing, the market's filters, the
+venue's features, degradation, the guard's caps, the clock. An order is journaled as an ``intent``
+under a deterministic client id before it is sent, never resent automatically, and a lost
+acknowledgement leaves an UNKNOWN order that :meth:`Trading.resolve` settles by that client id.
+
+>>> s = kit.Session("localnet")                                          # doctest: +SKIP
+>>> s.check("BTC/USDT", "buy", "0.001", price="50000").notional          # doctest: +SKIP
+Decimal('50.000')
+>>> o = s.buy("BTC/USDT", "0.001", price="50000")                        # doctest: +SKIP
+>>> o = s.amend("BTC/USDT", order_id=o["id"], price="50100")             # doctest: +SKIP
+>>> s.cancel("BTC/USDT", order_id=o["id"])                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from kit.clock import check_clock
+from kit.errors import (
+    AmendFailed,
+    ExchangeUnavailable,
+    KillSwitchEngaged,
+    KitError,
+    OrderRejected,
+    OrderUnknown,
+    StageError,
+)
+from kit.session.amend import edit_call, intent_fields, replacement
+from kit.session.base import now_ms
+from kit.session.orders import OrderIntent, client_order_id, to_ccxt, validate
+from kit.session.reads import Reads
+
+__all__ = ["OrderCheck", "Trading"]
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """What :meth:`Trading.check` found: the order as it would be sent, and what it is worth.
+
+    Attributes
+    ----------
+    intent
+        The parsed order (exact Decimals, defaults filled in).
+    reference_price
+        Limit price, else trigger price, else the last traded price known.
+    notional
+        ``amount x reference_price`` in the quote currency, or ``None`` when no price is known.
+    warnings
+        Checks that could not run without a request (e.g. notional caps with no known price).
+    """
+
+    intent: OrderIntent
+    reference_price: Decimal | None
+    notional: Decimal | None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Trading(Reads):
+    """Orders of the Session (see the module docstring); reads come from :class:`~kit.session.reads.Reads`."""
+
+    def buy(self, symbol: str, amount: Any, *, price: Any = None, **kw: Any) -> dict[str, Any]:
+        """Buy ``amount`` of ``symbol`` at market, or at limit ``price``; see :meth:`place`."""
+        return self.place(symbol, "buy", amount, price=price, **kw)
+
+    def sell(self, symbol: str, amount: Any, *, price: Any = None, **kw: Any) -> dict[str, Any]:
+        """Sell ``amount`` of ``symbol`` at market, or at limit ``price``; see :meth:`place`."""
+        return self.place(symbol, "sell", amount, price=price, **kw)
+
+    def check(
+        self,
+        symbol: str,
+        side: str,
+        amount: Any,
+        *,
+        price: Any = None,
+        type: str | None = None,
+        trigger_price: Any = None,
+        trailing_bps: int | None = None,
+        time_in_force: str = "GTC",
+        post_only: bool = False,
+        reduce_only: bool = False,
+        iceberg_amount: Any = None,
+        last_price: Any = None,
+    ) -> OrderCheck:
+        """Run every check :meth:`place` runs before sending, and send nothing, journal nothing.
+
+        Raises the error ``place`` would raise before any request (a :class:`~kit.errors.GuardRefused`,
+        :class:`~kit.errors.OrderRejected`, :class:`~kit.errors.FilterViolation`, ...). ``last_price``
+        is the reference for a market order (default: the last price this Session saw); with none
+        known, notional caps cannot be checked and a warning says so (``place`` fetches a ticker).
+
+        Examples
+        --------
+        >>> s.check("BTC/USDT", "buy", "0.001", price="60000.005")    # doctest: +SKIP
+        Traceback (most recent call last):
+        kit.errors.FilterViolation: price 60000.005 is not a multiple of the tick size ...
+        """
+        order = dict(
+            price=price, type=type, trigger_price=trigger_price, trailing_bps=trailing_bps,
+            time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only, iceberg_amount=iceberg_amount,
+        )  # fmt: skip
+        last = Decimal(str(last_price)) if last_price is not None else None
+        return self._checked(symbol, side, amount, order, dry=True, last_price=last)
+
+    def _checked(
+        self, symbol: str, side: str, amount: Any, order: dict[str, Any], *, dry: bool, last_price: Decimal | None
+    ) -> OrderCheck:
+        """The checks before an order; ``dry``: no kill-switch cancel, no journal row, no request."""
+        if dry:
+            reason = self.kill_switch.engaged()
+            if reason is not None:
+                raise KillSwitchEngaged(f"kill switch engaged ({reason}); new orders are blocked", symbol=symbol)
+        else:
+            self._check_kill_switch()
+        if not self.stage.allows_orders:
+            raise StageError(f"orders are not allowed in the {self.stage.value} stage", symbol=symbol)
+        it = OrderIntent.build(symbol, side, amount, **order)
+        last = last_price if last_price is not None else self._last_price.get(symbol)
+        validate(it, self._ex.markets.get(symbol), self.features(), last_price=last)
+        caps = self.guard.caps
+        needs_notional = caps.max_order_notional is not None or caps.max_daily_notional is not None
+        ref = it.price or it.trigger_price or last
+        warnings: list[str] = []
+        if ref is None and needs_notional and not dry:
+            ref = Decimal(str(self.ticker(symbol)["last"]))
+        notional = it.amount * ref if ref is not None else None
+        self._refuse_if_degraded(symbol)
+        if notional is None and needs_notional:
+            warnings.append("no recent price: the notional caps are checked when the order is placed")
+        else:
+            self._guard_order(it, notional or Decimal(0), record=not dry)
+        if self.clock_report is not None:
+            recv = int(self._ex.options.get("recvWindow") or 10_000)
+            check_clock(self.clock_report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
+        if notional is None:
+            warnings.append("no recent price: notional and fee are unknown until the price is fetched")
+        return OrderCheck(intent=it, reference_price=ref, notional=notional, warnings=tuple(warnings))
+
+    def _refuse_if_degraded(self, symbol: str) -> None:
+        if self.degraded:
+            raise ExchangeUnavailable(
+                f"session degraded: {self.degraded}",
+                symbol=symbol,
+                hint="No request was sent. The session resumes by itself when a read succeeds again (e.g. "
+                "session.ticker(...)); check session.status().",
+            )
+
+    def _guard_order(
+        self, it: OrderIntent, notional: Decimal, *, record: bool, replaces: Decimal = Decimal(0), replaced: int = 0
+    ) -> None:
+        """The guard's verdict on ``it``; ``replaces``/``replaced``: notional and orders an amend takes away."""
+        day = self._today()
+        self.guard.check_order(
+            symbol=it.symbol,
+            side=it.side,
+            amount=it.amount,
+            price=it.price,
+            notional=notional,
+            open_orders=max(0, int(day["open_orders"]) - replaced),
+            daily_notional=max(Decimal(0), Decimal(day["notional"]) - replaces),
+            daily_pnl=day["pnl"],
+            now_ms=now_ms(),
+            record=record,
+        )
+
+    def place(
+        self,
+        symbol: str,
+        side: str,
+        amount: Any,
+        *,
+        price: Any = None,
+        type: str | None = None,
+        trigger_price: Any = None,
+        trailing_bps: int | None = None,
+        time_in_force: str = "GTC",
+        post_only: bool = False,
+        reduce_only: bool = False,
+        iceberg_amount: Any = None,
+    ) -> dict[str, Any]:
+        """Place one order, after every check, journaling it before it is sent.
+
+        Returns ccxt's unified order. Raises a :class:`~kit.errors.GuardRefused` or
+        :class:`~kit.errors.OrderRejected` before any request for bad input or a guard rule, and
+        :class:`~kit.errors.OrderUnknown` if the outcome could not be established (the order is
+        then journaled as UNKNOWN; resolve it with :meth:`resolve`, never by resending).
+
+        Examples
+        --------
+        >>> o = s.place("BTC/USDT", "buy", "0.001", price="50000", post_only=True)   # doctest: +SKIP
+        >>> o["status"], o["clientOrderId"][:3]                                     # doctest: +SKIP
+        ('open', 'tk-')
+        """
+        order = dict(
+            price=price, type=type, trigger_price=trigger_price, trailing_bps=trailing_bps,
+            time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only, iceberg_amount=iceberg_amount,
+        )  # fmt: skip
+        checked = self._checked(symbol, side, amount, order, dry=False, last_price=None)
+        it = checked.intent
+        cid = self._next_client_id()
+        kind, side_, amt, px, params = to_ccxt(it, cid)
+        self._journal_intent(it, cid, checked.notional or Decimal(0), params)
+        ex = self._ex
+        try:
+            result = self._call(
+                "create_order",
+                "POST",
+                "/api/v3/order",
+                lambda: ex.create_order(symbol, kind, side_, amt, px, params),
+                read=False,
+                symbol=symbol,
+            )
+        except OrderUnknown as exc:  # lost in transit: it may or may not be on the exchange
+            self._j("unknown", symbol=symbol, client_id=cid, reason=f"{exc.__class__.__name__}: {exc}"[:300])
+            return self.resolve(cid, symbol=symbol, error=exc)
+        except KitError as exc:
+            self._j(
+                "resolved",
+                symbol=symbol,
+                client_id=cid,
+                status="rejected",
+                how=exc.__class__.__name__,
+                message=str(exc)[:300],
+            )
+            raise
+        self._ack(result, cid, symbol)
+        return result
+
+    def _journal_intent(
+        self, it: OrderIntent, cid: str, notional: Decimal, params: dict[str, Any], **extra: Any
+    ) -> None:
+        self._j(
+            "intent",
+            symbol=it.symbol,
+            client_id=cid,
+            side=it.side,
+            type=it.type,
+            amount=it.amount,
+            price=it.price,
+            trigger_price=it.trigger_price,
+            trailing_bps=it.trailing_bps,
+            time_in_force=it.time_in_force,
+            post_only=it.post_only,
+            iceberg_amount=it.iceberg_amount,
+            notional=notional,
+            params=dict(params),
+            **extra,
+        )
+
+    def amend(
+        self,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_id: str | None = None,
+        amount: Any = None,
+        price: Any = None,
+        trigger_price: Any = None,
+    ) -> dict[str, Any]:
+        """Change a working order's price, trigger price or total amount (the exchange's cancel-replace).
+
+        ``amount`` is the order's new **total** size, as given to :meth:`place`: what already filled
+        stays filled, and the replacement works ``amount - filled``. The replacement is a new order
+        with a new client id, checked like any order (filters, caps: only the added notional counts
+        toward the daily cap) and journaled before it is sent (its ``intent`` names the order it
+        ``replaces``; the old order's ``cancel_intent`` names what it was ``replaced_by``).
+
+        An amend never leaves more working than you asked for: an unfilled order is canceled only if
+        it is still unfilled when the request arrives (else the amend is refused as a whole,
+        :class:`~kit.errors.AmendFailed` with ``canceled=False``: amend again); for a partly filled
+        one, a fill that slips in between the kit's read and the exchange's cancel is taken off the
+        replacement right after (amended down, or canceled), with a warning.
+
+        Returns ccxt's unified order of the replacement. Raises before any request for bad input, an
+        order the kit did not place, or one that is no longer open; :class:`~kit.errors.AmendFailed`
+        when the exchange refused part of it (``canceled``/``placed`` say which part);
+        :class:`~kit.errors.OrderUnknown` when the outcome could not be established (never resent).
+
+        Examples
+        --------
+        >>> o = s.buy("BTC/USDT", "0.010", price="50000")                      # doctest: +SKIP
+        >>> o = s.amend("BTC/USDT", order_id=o["id"], price="50100")           # doctest: +SKIP
+        >>> o = s.amend("BTC/USDT", client_id=o["clientOrderId"], amount="0.004")  # doctest: +SKIP
+        """
+        self._check_kill_switch()
+        if not self.stage.allows_orders:
+            raise StageError(f"orders are not allowed in the {self.stage.value} stage", symbol=symbol)
+        if order_id is None and client_id is None:
+            raise OrderRejected("give order_id or client_id of the order to amend", symbol=symbol,
+                                hint="No request was sent. See session.open_orders() for the ids.")  # fmt: skip
+        old_cid = client_id or self._client_id_of(str(order_id))
+        intents = self.journal.events(kinds=["intent"], venue=self.venue, client_id=old_cid) if old_cid else []
+        mine = [e for e in intents if e.account == self.account and e.symbol == symbol]
+        if not mine:
+            raise OrderRejected(
+                f"order {client_id or order_id} in {symbol} was not placed by this kit's account {self.account!r}",
+                symbol=symbol,
+                hint="No request was sent. Only orders placed through a Session can be amended; cancel this one "
+                "and place a new order instead.",
+            )
+        old = intent_fields(mine[-1].payload)
+        live = self.order(symbol, client_id=old_cid)  # the exchange's view now: status and what filled
+        if live.get("status") != "open":
+            raise OrderRejected(
+                f"order {old_cid} is {live.get('status')} on the exchange; there is nothing to amend",
+                symbol=symbol,
+                hint="No amend was sent. Place a new order if you still want one.",
+            )
+        filled = Decimal(str(live.get("filled") or 0))
+        it = replacement(symbol, old, filled=filled, amount=amount, price=price, trigger_price=trigger_price)
+        last = self._last_price.get(symbol)
+        validate(it, self._ex.markets.get(symbol), self.features(), last_price=last)
+        self._refuse_if_degraded(symbol)
+        ref = it.price or it.trigger_price or last
+        old_ref = old["price"] or old["trigger_price"] or last
+        notional = it.amount * ref if ref is not None else Decimal(0)
+        old_rest = (Decimal(str(old["amount"])) - filled) * Decimal(str(old_ref)) if old_ref is not None else Decimal(0)
+        self._guard_order(it, notional, record=True, replaces=old_rest, replaced=1)
+        if self.clock_report is not None:
+            recv = int(self._ex.options.get("recvWindow") or 10_000)
+            check_clock(self.clock_report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
+        return self._send_amend(symbol, it, old_cid, str(live["id"]), filled, notional, old_rest)
+
+    def _send_amend(
+        self, symbol: str, it: OrderIntent, old_cid: str, old_id: str, filled: Decimal, notional: Decimal,
+        old_rest: Decimal,
+    ) -> dict[str, Any]:  # fmt: skip
+        cid = self._next_client_id()
+        restriction = "ONLY_NEW" if filled == 0 else "ONLY_PARTIALLY_FILLED"
+        kind, side_, amt, px, params = edit_call(it, cid, cancel_restriction=restriction)
+        # Daily notional counts what the amend adds; the old order's intent already counted the rest.
+        added = max(Decimal(0), notional - old_rest)
+        self._journal_intent(it, cid, added, params, replaces=old_cid, order_notional=notional)
+        self._j("cancel_intent", symbol=symbol, client_id=old_cid, order_id=old_id, reason="amend", replaced_by=cid)
+        ex = self._ex
+        try:
+            result = self._call(
+                "edit_order",
+                "POST",
+                "/api/v3/order/cancelReplace",
+                lambda: ex.edit_order(old_id, symbol, kind, side_, amt, px, params),
+                read=False,
+                symbol=symbol,
+            )
+        except OrderUnknown as exc:  # lost in transit: either both happened or neither
+            self._j("unknown", symbol=symbol, client_id=cid, reason=f"{exc.__class__.__name__}: {exc}"[:300])
+            return self._settle_amend(symbol, cid, old_cid, old_id, exc)
+        except KitError as exc:
+            self._j("resolved", symbol=symbol, client_id=cid, status="rejected", how=exc.__class__.__name__,
+                    message=str(exc)[:300])  # fmt: skip
+            if isinstance(exc, AmendFailed) and exc.canceled:
+                self._j("cancel_ack", symbol=symbol, client_id=old_cid, order_id=old_id, status="canceled",
+                        reason="amend: old order canceled, replacement refused")  # fmt: skip
+            raise
+        self._j("cancel_ack", symbol=symbol, client_id=old_cid, order_id=old_id, status="canceled", replaced_by=cid)
+        self._ack(result, cid, symbol)
+        return self._trim(symbol, result, cid, it, old_cid, filled) if filled > 0 else result
+
+    def _trim(
+        self, symbol: str, result: dict[str, Any], cid: str, it: OrderIntent, old_cid: str, filled: Decimal
+    ) -> dict[str, Any]:
+        """Take fills that reached the old order after the kit read it off the replacement."""
+        final = self.order(symbol, client_id=old_cid)
+        extra = Decimal(str(final.get("filled") or 0)) - filled
+        if extra <= 0:
+            return result
+        self._j("order", symbol=symbol, client_id=old_cid, order_id=str(final.get("id")),
+                status=str(final.get("status")), filled=final.get("filled"), how="read after an amend")  # fmt: skip
+        self.warnings.append(f"{extra} of {old_cid} filled while it was being amended; {cid} reduced by as much")
+        try:
+            return self.amend(symbol, client_id=cid, amount=it.amount - extra)
+        except OrderRejected:  # the replacement filled past that already, or is gone: stop what is left
+            try:
+                return self.cancel(symbol, client_id=cid)
+            except KitError as exc:
+                self.warnings.append(f"could not cancel {cid} after an amend race: {exc}")
+                return result
+
+    def _settle_amend(self, symbol: str, cid: str, old_cid: str, old_id: str, error: OrderUnknown) -> dict[str, Any]:
+        """After a lost cancel-replace reply: find the replacement by client id, and the old order's state."""
+        try:
+            result = self.resolve(cid, symbol=symbol, error=error)
+        except OrderUnknown as exc:
+            status = self._refresh(symbol, old_cid)
+            if status in ("canceled", "expired"):
+                raise AmendFailed(
+                    f"the amend of {old_cid} canceled it but its replacement {cid} was not placed",
+                    symbol=symbol,
+                    order_id=old_cid,
+                    canceled=True,
+                    placed=False,
+                ) from exc
+            raise
+        self._j("cancel_ack", symbol=symbol, client_id=old_cid, order_id=old_id, status="canceled", replaced_by=cid)
+        return result
+
+    def _refresh(self, symbol: str, client_id: str) -> str | None:
+        """Read one order from the exchange and journal what it says (``order`` event); ``None`` if unreadable."""
+        try:
+            o = self.order(symbol, client_id=client_id)
+        except KitError as exc:
+            self.warnings.append(f"could not read order {client_id}: {exc}")
+            return None
+        status = str(o.get("status"))
+        self._j("order", symbol=symbol, client_id=client_id, order_id=str(o.get("id")), status=status,
+                filled=o.get("filled"), how="read after an amend")  # fmt: skip
+        return status
+
+    def resolve(self, client_id: str, *, symbol: str, error: BaseException | None = None) -> dict[str, Any]:
+        """Establish what happened to an order whose outcome is unknown, by its client order id.
+
+        Never resends. If the exchange has the order, it is journaled as acknowledged and
+        returned; if the exchange says it does not exist, it is journaled as not placed and
+        :class:`~kit.errors.OrderUnknown` is raised saying it is safe to place again.
+        """
+        from kit.errors import OrderRejected
+
+        try:
+            order = self.order(symbol, client_id=client_id)
+        except OrderUnknown:
+            self._j("resolved", symbol=symbol, client_id=client_id, status="not_placed", how="lookup by client id")
+            raise OrderUnknown(
+                f"order {client_id} was not placed (the exchange has no such order)",
+                symbol=symbol,
+                order_id=client_id,
+                hint="Nothing is working on the exchange; you may place it again.",
+            ) from error
+        except (ExchangeUnavailable, OrderRejected) as exc:
+            raise OrderUnknown(
+                f"the outcome of order {client_id} is unknown and could not be looked up",
+                symbol=symbol,
+                order_id=client_id,
+            ) from exc
+        self._j(
+            "resolved",
+            symbol=symbol,
+            client_id=client_id,
+            order_id=str(order.get("id")),
+            status=str(order.get("status")),
+            how="lookup by client id",
+        )
+        self._ack(order, client_id, symbol)
+        return order
+
+    def _ack(self, order: dict[str, Any], cid: str, symbol: str) -> None:
+        if order.get("id") is not None:
+            self._client_ids[str(order["id"])] = cid
+        self._j(
+            "ack",
+            symbol=symbol,
+            client_id=cid,
+            order_id=str(order.get("id")),
+            status=str(order.get("status")),
+            filled=order.get("filled"),
+            average=order.get("average"),
+        )
+        for t in order.get("trades") or []:
+            full = {
+                **t,
+                "order": t.get("order") or order.get("id"),
+                "symbol": symbol,
+                "side": t.get("side") or order.get("side"),
+                "timestamp": t.get("timestamp") or order.get("timestamp"),
+            }
+            self._record_trade(full, client_id=cid)
+
+    def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> dict[str, Any]:
+        """Cancel one order by exchange id or client order id (no automatic resend).
+
+        Refused before any request in ``read_only``; caps and the kill switch never block a cancel.
+        """
+        self.guard.check_cancel(symbol=symbol, now_ms=now_ms())
+        if order_id is None and client_id is None:
+            raise OrderUnknown("give order_id or client_id to cancel", symbol=symbol)
+        ex = self._ex
+        params = {"clientOrderId": client_id} if client_id and not order_id else {}
+        self._j("cancel_intent", symbol=symbol, client_id=client_id or "", order_id=order_id or "")
+        result = self._call(
+            "cancel_order",
+            "DELETE",
+            "/api/v3/order",
+            lambda: ex.cancel_order(order_id, symbol, params),
+            read=False,
+            symbol=symbol,
+        )
+        self._j(
+            "cancel_ack",
+            symbol=symbol,
+            client_id=client_id or str(result.get("clientOrderId") or ""),
+            order_id=str(result.get("id") or order_id or ""),
+            status=str(result.get("status")),
+        )
+        return result
+
+    def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel every open order (in ``symbol``, or everywhere); returns how many.
+
+        Each order is journaled (``cancel_intent`` before, ``cancel_ack`` after) under its own client
+        id, so the journal's open-order count stays right. Refused before any request in ``read_only``.
+        """
+        self.guard.check_cancel(symbol=symbol or "*", now_ms=now_ms())
+        ex = self._ex
+        opens = self._call(
+            "fetch_open_orders",
+            "GET",
+            "/api/v3/openOrders",
+            lambda: ex.fetch_open_orders(symbol),
+            params={"symbol": symbol} if symbol else {},
+            symbol=symbol,
+        )
+        n = 0
+        for sym in sorted({o["symbol"] for o in opens}):
+            mine = [o for o in opens if o["symbol"] == sym]
+            for o in mine:
+                self._j("cancel_intent", symbol=sym, client_id=str(o.get("clientOrderId") or ""), order_id=str(o["id"]))
+            self._cancel_symbol(sym)
+            for o in mine:
+                self._j(
+                    "cancel_ack",
+                    symbol=sym,
+                    client_id=str(o.get("clientOrderId") or ""),
+                    order_id=str(o["id"]),
+                    status="canceled",
+                )
+            n += len(mine)
+        return n
+
+    def _cancel_symbol(self, symbol: str) -> None:
+        ex = self._ex
+        self._call(
+            "cancel_all_orders",
+            "DELETE",
+            "/api/v3/openOrders",
+            lambda: ex.cancel_all_orders(symbol),
+            read=False,
+            symbol=symbol,
+        )
+
+    def _check_kill_switch(self) -> None:
+        reason = self.kill_switch.engaged()
+        if reason is None:
+            return
+        self._j("killswitch", engaged=True, reason=reason)
+        cancelled = 0
+        if self.stage.allows_orders:
+            try:
+                cancelled = self.cancel_all()
+            except KitError as exc:
+                self.warnings.append(f"kill switch: cancelling open orders failed: {exc}")
+        raise KillSwitchEngaged(
+            f"kill switch engaged ({reason}); {cancelled} open orders cancelled, new orders blocked",
+            hint="No new order was sent. Find out why it tripped, then reset it: KillSwitch().reset() (or delete "
+            f"{self.kill_switch.path}) and unset {self.kill_switch.env_var} if it is set.",
+        )
+
+    def _next_client_id(self) -> str:
+        self._ids += 1
+        return client_order_id(self.venue, self.account, self._ids, salt=self.session_id)
