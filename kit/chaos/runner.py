@@ -421,9 +421,10 @@ class ChaosRun:
         from kit.session import Session
 
         with _environ(KIT_HOME=str(self.home), KIT_LOCALNET_URL=self.server.url):
-            s = Session("localnet", journal=self.home / "journal.sqlite", dotenv=self.server.keys_file)
+            s = Session(
+                "localnet", journal=self.home / "journal.sqlite", dotenv=self.server.keys_file, recv_window_ms=5000
+            )
             try:
-                s._ex.options["recvWindow"] = 5000
                 s.cancel_all()
                 deadline = time.monotonic() + 90
                 while True:

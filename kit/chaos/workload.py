@@ -173,6 +173,8 @@ class Workload:
                     journal=self.journal,
                     dotenv=self.keys_file,
                     backoff=Backoff(base_s=0.2, cap_s=1.0, max_tries=4),
+                    # Binance's default window; ccxt sends 10 s. Shorter: unknown orders settle sooner.
+                    recv_window_ms=5000,
                 )
                 break
             except (ConfigError, PermissionRefused):
@@ -184,8 +186,6 @@ class Workload:
                 attempt += 1
                 wait = getattr(exc, "retry_after_ms", None)
                 time.sleep(min(2.0, 0.2 * attempt) + (wait / 1000 if wait else 0))
-        # Binance's default window; ccxt sends 10 s. Shorter means unknown orders are settled sooner.
-        self.session._ex.options["recvWindow"] = 5000
         from kit import degrade
         from kit.session.streams import watch
 

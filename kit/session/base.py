@@ -9,6 +9,7 @@ itself; :class:`~kit.session.core.Session` builds it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from kit.stages import Stage
 
 T = TypeVar("T")
+_log = logging.getLogger("kit.session")
 DAY_MS = 86_400_000
 
 #: ``state_at`` time for "everything journaled so far": fills carry the exchange's trade time, which
@@ -200,6 +202,7 @@ class SessionBase:
 
     def _note_failure(self, op: str, exc: KitError) -> None:
         self._failures += 1
+        _log.warning("%s on %s failed after retries: %s", op, self.venue, type(exc).__name__)
         self.journal.append(
             "error",
             venue=self.venue,

@@ -27,7 +27,7 @@ from typing import Any
 from kit import secrets as kit_secrets
 from kit.backoff import Backoff
 from kit.clock import ClockReport, check_clock, measure_clock
-from kit.errors import PermissionRefused
+from kit.errors import ConfigError, PermissionRefused
 from kit.guard import Caps, EvidenceRule, Guard
 from kit.journal import Journal
 from kit.killswitch import KillSwitch
@@ -68,6 +68,10 @@ class Session(Trading):
         window's length; only a localnet running faster than real time needs another window.
     backoff:
         Retry schedule for reads (default :class:`~kit.backoff.Backoff`); orders are never retried.
+    recv_window_ms:
+        How long a signed request stays valid after its timestamp (Binance's ``recvWindow``; ccxt
+        sends 10000, Binance's own default is 5000, the maximum 60000). Shorter: a request delayed
+        in transit is refused rather than executed late, and an unknown order is settled sooner.
 
     Keys are never arguments: they come from the environment (``KIT_<EXCHANGE>_<STAGE>_API_KEY``
     / ``_API_SECRET``), a ``.env`` file or the OS keyring (see :mod:`kit.secrets`).
@@ -93,6 +97,7 @@ class Session(Trading):
         key_age_warn_days: int = 180,
         key_age_refuse_days: int = 365,
         clock_warn_ms: int = 250,
+        recv_window_ms: int | None = None,
         weight_limit: int | None = None,
         weight_window_s: float = 60.0,
         backoff: Backoff | None = None,
@@ -164,6 +169,11 @@ class Session(Trading):
                 self._creds.secret.reveal() if self._creds else None,
                 url=url,
             )
+            if recv_window_ms is not None:
+                if not 1 <= int(recv_window_ms) <= 60_000:
+                    raise ConfigError(f"recv_window_ms={recv_window_ms} is out of range",
+                                      hint="Use 1..60000 ms (Binance's limit); 5000 is Binance's default.")  # fmt: skip
+                self._ex.options["recvWindow"] = int(recv_window_ms)
             self._host = url or str(self._ex.urls["api"].get("public") or self.spec.exchange_id)
             # ccxt's DEBUG records show each request's headers (the API key) and signed URL: scrub them at
             # the source, whatever handlers a notebook adds (the key is a live Secret, so it is masked).

@@ -54,7 +54,12 @@ class Reads(SessionBase):
             for a, t in bal["total"].items()
             if t
         }
-        self._j("balance", balances=snap)
+        # Time the snapshot on the exchange's clock, at its last balance change when it says: the
+        # journal adds fills after the snapshot (by trade time), so local time would count some twice.
+        update = (bal.get("info") or {}).get("updateTime") if isinstance(bal.get("info"), dict) else None
+        offset = self.clock_report.offset_ms if self.clock_report is not None else 0
+        ts = int(update) if update else now_ms() + offset
+        self._j("balance", ts_ms=ts, balances=snap, source="balances")
         return frames.balances_frame(bal)
 
     def ticker(self, symbol: str) -> dict[str, Any]:
