@@ -249,7 +249,9 @@ class _TradeBook:
     """Binance's myTrades paging rules over an in-memory list (for the sweep's edge cases)."""
 
     def __init__(self, stamps: list[int]) -> None:
-        self.trades = [{"id": i + 1, "timestamp": ts, "side": "buy"} for i, ts in enumerate(sorted(stamps))]
+        self.trades: list[dict[str, Any]] = [
+            {"id": i + 1, "timestamp": ts, "side": "buy"} for i, ts in enumerate(sorted(stamps))
+        ]
         self.calls = 0
 
     def my_trades(
@@ -271,7 +273,7 @@ class _TradeBook:
 def test_sweep_finds_every_trade_across_days_and_crowded_milliseconds(seed: int) -> None:
     import random
 
-    from kit.reconcile import _sweep
+    from kit.session.fills import _sweep
 
     rng = random.Random(seed)
     day = 86_400_000
@@ -279,7 +281,7 @@ def test_sweep_finds_every_trade_across_days_and_crowded_milliseconds(seed: int)
     stamps += [rng.randrange(0, 5 * day)] * rng.randrange(0, 25)  # many trades in one millisecond
     book = _TradeBook(stamps)
     since = rng.choice([0, rng.randrange(0, 5 * day)])
-    got = _sweep(book, "BTC/USDT", since, limit=rng.choice([3, 5, 1000]), horizon_ms=5 * day)  # type: ignore[arg-type]
+    got = _sweep(book, "BTC/USDT", since, limit=rng.choice([3, 5, 1000]), horizon_ms=5 * day)
     assert sorted(t["id"] for t in got) == [t["id"] for t in book.trades if t["timestamp"] >= since]
 
 
@@ -306,7 +308,8 @@ def test_a_later_fill_in_the_journal_does_not_hide_an_earlier_missing_one(lab: L
 
 
 def test_adopt_fills_alone_journals_its_watermark_for_the_next_sweep(lab: Lab) -> None:
-    from kit.reconcile import SWEEP_OVERLAP_MS, adopt_fills
+    from kit.reconcile import adopt_fills
+    from kit.session.fills import SWEEP_OVERLAP_MS
 
     s = lab.session()
     px = (_price(lab) * Decimal("0.99")).quantize(Decimal("0.01"))
@@ -322,6 +325,30 @@ def test_adopt_fills_alone_journals_its_watermark_for_the_next_sweep(lab: Lab) -
     assert adopt_fills(s, [SYM]).adopted_fills == []
     starts = [r["params"] for r in _server_log(lab)[before:] if r["path"] == "/api/v3/myTrades"]
     assert starts and f"startTime={mark - SWEEP_OVERLAP_MS}" in starts[0]
+
+
+def test_the_session_sweep_alone_journals_each_adoption_with_its_reason(lab: Lab) -> None:
+    """kit.session.fills.sweep_fills is what a stream's backfill runs: same journal events as adopt_fills alone."""
+    from kit.session.fills import AdoptedFill, sweep_fills
+
+    s = lab.session()
+    px = (_price(lab) * Decimal("0.99")).quantize(Decimal("0.01"))
+    order = s.place(SYM, "buy", "0.01", price=str(px))
+    _fill_through(lab, px, "0.001")
+    _fill_through(lab, px, "0.002")
+    seen: list[AdoptedFill] = []
+    sweep = sweep_fills(s, on_adopt=seen.append)  # symbols: those of the journal
+    assert seen == sweep.adopted and len(seen) == 2 and sweep.symbols == [SYM]
+    assert {f.client_id for f in seen} == {order["clientOrderId"]} and {f.side for f in seen} == {"buy"}
+    events = _reconcile_events(s)
+    adopted = [e for e in events if e.get("action") == "adopt_fill"]
+    assert sorted(e.trade_id for e in adopted) == sorted(f.trade_id for f in seen)
+    assert all("fill missing from the journal" in e.get("reason") for e in adopted)
+    marks = [e for e in events if e.get("action") == "adopt_fills"]
+    assert [(e.get("watermarks"), e.get("adopted")) for e in marks] == [({SYM: sweep.watermarks[SYM]}, 2)]
+    assert sorted(_journal_trade_keys(s)) == sorted(_exchange_trade_keys(lab))
+    assert sweep_fills(s, [SYM]).adopted == []  # exactly once
+    assert reconcile(s, balances=False).adopted_fills == []
 
 
 # ---------------------------------------------------------------------------------------------- orders

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kit.session.core import Session
+    from kit.session.base import SessionBase as Session
 
 # The most candles one request returns, by ccxt exchange id (the exchange's documented maximum).
 MAX_PAGE = {"binance": 1000}

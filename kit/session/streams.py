@@ -4,8 +4,9 @@ ccxt.pro's ``watch_orders`` / ``watch_my_trades`` / ``watch_balance`` run as tas
 Session's background loop. Every fill is journaled exactly once (the journal keys fills by
 trade id), every order update is journaled, and callbacks (a blotter, a status bar) are told.
 When a stream breaks, it reconnects with backoff, and before the state is trusted again the
-missed interval is filled from REST: fills since the last one journaled, and open orders. Until
-that backfill succeeds, :attr:`Streams.healthy` is False.
+missed interval is filled from REST: every fill since the last exchange trade seen, exactly once
+(the fill sweep of :mod:`kit.session.fills`, which reconciliation builds on as well). Until that
+backfill succeeds, :attr:`Streams.healthy` is False.
 
 >>> from kit.session import Session                      # doctest: +SKIP
 >>> s = Session("localnet")                              # doctest: +SKIP
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kit.backoff import Backoff
+from kit.session.fills import sweep_fills
 
 if TYPE_CHECKING:
     from kit.session.core import Session
@@ -140,14 +142,12 @@ class Streams:
     async def _backfill(self) -> None:
         """Fill the gap from REST: every fill the exchange has that the journal lacks, exactly once.
 
-        Uses the reconciler's fill adoption (``kit.reconcile.adopt_fills``), whose watermark is
-        the last trade seen on the exchange, not the last one journaled: a fill missed while the
-        stream was down is found even when a later one reached the journal through REST.
+        Uses the fill sweep that reconciliation uses too (:func:`kit.session.fills.sweep_fills`),
+        whose watermark is the last trade seen on the exchange, not the last one journaled: a fill
+        missed while the stream was down is found even when a later one reached the journal through REST.
         """
-        from kit.reconcile import adopt_fills  # the reconciler builds on the Session; import late
-
-        report = await asyncio.to_thread(adopt_fills, self.session, self.symbols)
-        self._emit("status", {"healthy": True, "backfilled": sorted(report.watermarks)})
+        sweep = await asyncio.to_thread(sweep_fills, self.session, self.symbols)
+        self._emit("status", {"healthy": True, "backfilled": sorted(sweep.watermarks)})
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         for cb in list(self.callbacks):
