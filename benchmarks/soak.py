@@ -55,6 +55,7 @@ def report(results: list[RunResult], wall_s: float) -> dict[str, object]:
         else f"{sum(len(r.recover_s) for r in results)} of {sum(r.kills for r in results)}",
         "kill_points": dict(sorted(kill_points.items())),
         "orders_placed": sum(i.orders_on_exchange for i in inv),
+        "amends": sum(i.amends_on_exchange for i in inv),
         "fills_checked": sum(i.fills_on_exchange for i in inv),
         "duplicates": sum(i.duplicates for i in inv),
         "lost_fills": sum(len(i.lost_fills) for i in inv),
@@ -95,7 +96,8 @@ def main() -> int:
         f = r.figures()
         print(
             f"run {len(results)} seed {r.seed}: {'ok' if r.ok else 'FAILED'} {f['seconds']}s steps {f['steps']} "
-            f"episodes {len(r.episodes)} kills {r.kills} orders {f['orders_on_exchange']} fills "
+            f"episodes {len(r.episodes)} kills {r.kills} orders {f['orders_on_exchange']} "
+            f"amends {f['amends_on_exchange']} fills "
             f"{f['fills_checked']} dup {f['duplicates']} lost {f['lost_fills']} bal {f['balance_mismatches']} "
             f"outages {f['outage_alerts']}",
             flush=True,

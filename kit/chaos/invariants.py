@@ -5,7 +5,7 @@ itself. After the final reconciliation:
 
 - **no duplicate order**: client ids are unique among the exchange's orders, and no workload
   step has more than one order on the exchange (a step is repeated only when its earlier order
-  provably never arrived);
+  provably never arrived), and no order is replaced by an amend more than once;
 - **no unknown order on the exchange**: every exchange order has a journaled intent;
 - **every exchange fill is in the journal exactly once** (``lost`` and ``phantom`` fills are
   both failures);
@@ -43,10 +43,13 @@ class Invariants:
     """Result of :func:`check_invariants`: counts, and a list per kind of violation."""
 
     orders_on_exchange: int = 0
+    #: Orders on the exchange that replaced an earlier one (``Session.amend``).
+    amends_on_exchange: int = 0
     fills_on_exchange: int = 0
     fills_in_journal: int = 0
     duplicate_client_ids: list[str] = field(default_factory=list)
     duplicate_steps: list[str] = field(default_factory=list)
+    duplicate_amends: list[str] = field(default_factory=list)
     unjournaled_orders: list[str] = field(default_factory=list)
     lost_fills: list[str] = field(default_factory=list)
     phantom_fills: list[str] = field(default_factory=list)
@@ -62,8 +65,8 @@ class Invariants:
 
     @property
     def duplicates(self) -> int:
-        """Orders placed more than once (by client id or by workload step)."""
-        return len(self.duplicate_client_ids) + len(self.duplicate_steps)
+        """Orders placed more than once (by client id, by workload step, or one order replaced twice)."""
+        return len(self.duplicate_client_ids) + len(self.duplicate_steps) + len(self.duplicate_amends)
 
     def problems(self) -> list[str]:
         """Every violation, one line each (empty when the run is clean)."""
@@ -71,6 +74,7 @@ class Invariants:
         for name in (
             "duplicate_client_ids",
             "duplicate_steps",
+            "duplicate_amends",
             "unjournaled_orders",
             "lost_fills",
             "phantom_fills",
@@ -195,6 +199,7 @@ def check_invariants(
     # -- orders ---------------------------------------------------------------------------------------
     per_cid: dict[str, int] = {}
     per_step: dict[int, list[str]] = {}
+    per_replaced: dict[str, list[str]] = {}
     open_on_exchange: set[str] = set()
     created: dict[tuple[str, str], int] = {}
     for sym in syms:
@@ -206,12 +211,17 @@ def check_invariants(
             if cid not in intents:
                 inv.unjournaled_orders.append(f"{sym} order {o['id']} client id {cid!r}")
                 continue
-            if cid in step_of and step_of[cid] >= 0:
+            replaces = str(intents[cid].get("replaces") or "")
+            if replaces:  # an amend's replacement: one per replaced order, whatever the step
+                inv.amends_on_exchange += 1
+                per_replaced.setdefault(replaces, []).append(cid)
+            elif cid in step_of and step_of[cid] >= 0:
                 per_step.setdefault(step_of[cid], []).append(cid)
             if o.get("status") == "open":
                 open_on_exchange.add(cid)
     inv.duplicate_client_ids = sorted(f"{c} x{n}" for c, n in per_cid.items() if n > 1)
     inv.duplicate_steps = sorted(f"step {s}: {', '.join(c)}" for s, c in per_step.items() if len(c) > 1)
+    inv.duplicate_amends = sorted(f"{old} replaced by {', '.join(c)}" for old, c in per_replaced.items() if len(c) > 1)
     for cid, st in state.orders.items():
         if cid not in intents:
             continue

@@ -234,6 +234,7 @@ class RunResult:
             "kill_points": dict(sorted(self.kill_points.items())),
             "recover_s_max": round(max(self.recover_s), 2) if self.recover_s else None,
             "orders_on_exchange": inv.orders_on_exchange,
+            "amends_on_exchange": inv.amends_on_exchange,
             "fills_checked": inv.fills_on_exchange,
             "duplicates": inv.duplicates,
             "lost_fills": len(inv.lost_fills),

@@ -28,6 +28,7 @@ def test_every_fault_once_and_the_invariants_hold(tmp_path: Path) -> None:
     inv = res.invariants
     assert inv.duplicates == 0 and inv.lost_fills == [] and inv.balance_mismatches == [] and inv.leaks == []
     assert inv.orders_on_exchange >= 20 and inv.fills_on_exchange >= 10 and inv.integrity_ok
+    assert inv.amends_on_exchange >= 1  # the workload amends resting orders too
     assert res.kills == 3 and len(res.recover_s) == 3
     assert res.faults["http_429"] >= 1 and res.faults["ban_418"] == 1
     assert res.faults["exchange_restart"] == 1 and res.faults["exchange_crash"] == 1
