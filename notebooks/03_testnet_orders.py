@@ -31,6 +31,7 @@ exchange = "localnet"  # "localnet" (offline) or a ccxt id with a testnet, e.g. 
 symbol = "BTC/USDT"
 amount = "0.01"  # of the limit order that will fill in parts
 below = "50"  # its limit price: this much under the last price (it rests in the book)
+raise_by = "10"  # then the rest is amended: its limit moves up by this much (still under the market)
 prints = ["0.004", "0.003"]  # trades printed through the limit on localnet (each fills part of the order)
 wait_s = 30  # on a real testnet: how long to wait for fills before cancelling
 store_root = "data"
@@ -125,6 +126,22 @@ journal_fills = journal_fills[journal_fills["symbol"] == symbol]
 display(journal_fills[journal_fills["order_id"] == str(order["id"])][["side", "price", "amount", "fee_cost",
                                                                         "fee_currency", "order_id"]])
 print("position from fills:", session.positions().get(symbol))
+
+# %% [markdown]
+# ## Amend the rest
+# `session.amend` moves a working order (here: its price up by `raise_by`) in one request, the
+# exchange's cancel-replace. `amount` would be the order's new *total*: what filled stays filled,
+# the replacement works the rest. The replacement has its own client id; the journal links the
+# two, and the old order ends canceled.
+
+# %%
+before = session.order(symbol, order_id=order["id"])
+order = session.amend(symbol, order_id=order["id"], price=str(limit + Decimal(raise_by)))
+print(f"order {before['id']} ({before['status']} then, filled {before['filled']}) replaced by {order['id']}: "
+      f"{order['amount']} at {order['price']}")
+print("old order now:", session.order(symbol, order_id=before["id"])["status"])
+replaced = session.journal.frame("intent")
+display(replaced[replaced["client_id"] == order["clientOrderId"]][["client_id", "side", "amount", "price", "replaces"]])
 
 # %% [markdown]
 # ## Cancel the rest
