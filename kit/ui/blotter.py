@@ -1,4 +1,4 @@
-"""The blotter: open orders (with a cancel button each) and recent fills of a Session, kept live.
+"""The blotter: open orders (each with a new-price box, an amend and a cancel button) and recent fills, kept live.
 
 Open orders come from the exchange (:meth:`Session.open_orders`); fills come from the journal,
 after :meth:`Session.trades` has journaled any new ones (positions come from fills, never from
@@ -36,7 +36,8 @@ __all__ = ["Blotter"]
 
 log = logging.getLogger("kit.ui")
 
-_ORDER_HEADERS = ["time (UTC)", "symbol", "side", "type", "price", "trigger", "amount", "filled", "status", ""]
+_ORDER_HEADERS = ["time (UTC)", "symbol", "side", "type", "price", "trigger", "amount", "filled", "status", "new price",
+                  "", ""]  # fmt: skip
 _FILL_HEADERS = ["time (UTC)", "symbol", "side", "price", "amount", "fee", "order"]
 _CELL = "padding:2px 8px;font-size:12px;white-space:nowrap"
 
@@ -69,7 +70,7 @@ def _side(side: Any) -> str:
 
 
 class Blotter(w.VBox):
-    """Open orders and fills of a Session, with a cancel button per open order, kept live.
+    """Open orders and fills of a Session, with amend and cancel controls per open order, kept live.
 
     Parameters
     ----------
@@ -101,7 +102,8 @@ class Blotter(w.VBox):
     Notes
     -----
     CSS classes: ``kt-blotter`` (root), ``kt-orders``, ``kt-order-row``, ``kt-cancel`` (each
-    cancel button, plus ``kt-cancel-<order id>``), ``kt-fills``, ``kt-blotter-status``,
+    cancel button, plus ``kt-cancel-<order id>``), ``kt-amend`` / ``kt-amend-<order id>`` (each amend
+    button) with its new-price box ``kt-amend-price-<order id>``, ``kt-fills``, ``kt-blotter-status``,
     ``kt-blotter-message``, ``kt-refresh``.
     """
 
@@ -309,6 +311,27 @@ class Blotter(w.VBox):
         self.refresh()
         return result
 
+    # -- amend ---------------------------------------------------------------------------------
+    def amend(self, symbol: str, order_id: str, *, price: Any = None, amount: Any = None) -> dict[str, Any] | None:
+        """Move an open order to a new ``price`` (and/or a new total ``amount``) through the Session.
+
+        The exchange's cancel-replace (:meth:`Session.amend <kit.session.trading.Trading.amend>`): the
+        order gets a new id. Shows the outcome (or the error, which says what to do) and refreshes;
+        returns ccxt's order of the replacement, or ``None`` when it was refused.
+
+        >>> blotter.amend("BTC/USDT", "42", price="59950")     # doctest: +SKIP
+        """
+        try:
+            result = self.session.amend(symbol, order_id=order_id, price=price or None, amount=amount or None)
+        except KitError as exc:
+            self.message.value = colored(f"amend {order_id} failed: {exc}", RED, cls="kt-error")
+            return None
+        self.message.value = colored(
+            f"order {order_id} replaced by {result.get('id')} at {num(result.get('price'))}", GREEN, cls="kt-ok"
+        )
+        self.refresh()
+        return result
+
     # -- rendering -----------------------------------------------------------------------------
     def _render_orders(self, orders: pd.DataFrame) -> None:
         rows: list[tuple[Any, ...]] = []
@@ -334,12 +357,19 @@ class Blotter(w.VBox):
             cells.append(w.HTML(f'<span style="{_CELL}">{_side(side)}</span>'))
             for value in (kind, price, trig, amount, filled, status):
                 cells.append(w.HTML(f'<span style="{_CELL}">{esc(value)}</span>'))
+            new_price = w.Text(placeholder=price, layout=w.Layout(width="110px", height="24px"))
+            new_price.add_class(f"kt-amend-price-{oid}")
+            move = w.Button(description="Amend", tooltip=f"Move order {oid} to the new price (cancel-replace)",
+                            layout=w.Layout(width="auto", height="24px"))  # fmt: skip
+            move.add_class("kt-amend")
+            move.add_class(f"kt-amend-{oid}")
+            move.on_click(lambda _b, sym=sym, oid=oid, box=new_price: self.amend(sym, oid, price=box.value.strip()))
             button = w.Button(description="Cancel", button_style="warning", tooltip=f"Cancel order {oid}",
                               layout=w.Layout(width="auto", height="24px"))  # fmt: skip
             button.add_class("kt-cancel")
             button.add_class(f"kt-cancel-{oid}")
             button.on_click(lambda _b, sym=sym, oid=oid: self.cancel(sym, oid))
-            cells.append(button)
+            cells += [new_price, move, button]
         for cell in cells[: len(_ORDER_HEADERS)]:
             cell.add_class("kt-order-head")
         for i, cell in enumerate(cells[len(_ORDER_HEADERS) :]):

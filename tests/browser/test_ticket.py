@@ -5,7 +5,8 @@ trade key through the environment, opens the fixture notebook ``ticket.ipynb``, 
 the order ticket (symbol, type market, qty), clicks Place then Confirm, and checks that the
 blotter lists the fill, and that the localnet has the trade. Then a resting limit order is filled
 by a trade printed on the localnet from outside the kernel (the blotter must show it live), and
-another one is cancelled with the blotter's cancel button. A screenshot goes to
+another one is moved with the blotter's amend (new price, Amend) and then cancelled with its cancel
+button. A screenshot goes to
 ``tests/browser/out/`` (git-ignored output).
 
 Set up as in ``shared/specs/browser-testing.md``: ``apt-get install -y chromium`` (never
@@ -220,11 +221,18 @@ def test_ticket_places_a_market_order_and_the_blotter_shows_the_fill(request: py
             confirm.click()
             expect(status).not_to_contain_text(f"Order {resting_id} ", timeout=20_000)  # the new order's line
             expect(status).to_contain_text("open: BUY BTC/USDT", timeout=20_000)
-            cancel_id = status.inner_text().split()[1]
+            first_id = status.inner_text().split()[1]
+            # The blotter's amend: type a new price in the order's row, click Amend (cancel-replace).
+            blotter_message = page.locator(".kt-blotter-message .widget-html-content")
+            moved = f"{bid - 5:.2f}"
+            page.locator(f".kt-amend-price-{first_id} input").fill(moved)
+            page.locator(f"button.kt-amend-{first_id}").click()
+            expect(blotter_message).to_contain_text(f"order {first_id} replaced by ", timeout=10_000)
+            cancel_id = blotter_message.inner_text().split("replaced by ")[1].split()[0]
+            expect(page.locator(f"button.kt-cancel-{cancel_id}")).to_be_visible(timeout=10_000)
+            timings["amended"] = time.monotonic() - t0
             page.locator(f"button.kt-cancel-{cancel_id}").click()
-            expect(page.locator(".kt-blotter-message .widget-html-content")).to_contain_text(
-                f"order {cancel_id} canceled", timeout=10_000
-            )
+            expect(blotter_message).to_contain_text(f"order {cancel_id} canceled", timeout=10_000)
             expect(page.locator(".kt-orders")).to_contain_text("no open orders", timeout=10_000)
             timings["cancelled"] = time.monotonic() - t0
         except Exception:
@@ -238,6 +246,8 @@ def test_ticket_places_a_market_order_and_the_blotter_shows_the_fill(request: py
     trades = ex.fetch_my_trades("BTC/USDT")
     assert [str(t["order"]) for t in trades] == [order_id, resting_id]
     assert ex.fetch_open_orders("BTC/USDT") == []
-    assert ex.fetch_order(cancel_id, "BTC/USDT")["status"] == "canceled"
+    assert ex.fetch_order(first_id, "BTC/USDT")["status"] == "canceled"  # replaced by the amend
+    amended = ex.fetch_order(cancel_id, "BTC/USDT")
+    assert amended["status"] == "canceled" and f"{amended['price']:.2f}" == moved
     assert outside == [], f"the page requested non-local URLs: {outside[:5]}"
     (OUT / "timings.json").write_text(json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=1))

@@ -59,6 +59,36 @@ def test_cancel_button_cancels_on_the_exchange(session: Any) -> None:
     b.close()
 
 
+def _amend_controls(b: Blotter, oid: str) -> tuple[Any, Any]:
+    box = next(c for c in b.orders_box.children if f"kt-amend-price-{oid}" in c._dom_classes)
+    button = next(c for c in b.orders_box.children if f"kt-amend-{oid}" in c._dom_classes)
+    return box, button
+
+
+def test_amend_button_moves_the_order_to_the_typed_price(session: Any) -> None:
+    resting, price = _rest_below(session)
+    b = Blotter(session, live=False)
+    b.refresh()
+    box, button = _amend_controls(b, resting["id"])
+    assert box.placeholder == f"{price:.2f}".rstrip("0").rstrip(".")
+    new_price = f"{price - 5:.2f}"
+    box.value = new_price
+    button.click()
+    opens = session.open_orders("BTC/USDT")
+    assert len(opens) == 1 and opens["id"].iloc[0] != resting["id"]
+    assert Decimal(str(opens["price"].iloc[0])) == Decimal(new_price)
+    assert session.order("BTC/USDT", order_id=resting["id"])["status"] == "canceled"
+    assert f"order {resting['id']} replaced by {opens['id'].iloc[0]}" in b.message.value
+    assert list(b.orders["id"]) == list(opens["id"])  # the blotter refreshed
+    # A bad price is refused before anything is sent; the blotter shows why instead of raising.
+    box, button = _amend_controls(b, str(opens["id"].iloc[0]))
+    box.value = "1.001"
+    button.click()
+    assert "failed" in b.message.value and "tick size" in b.message.value
+    assert list(session.open_orders("BTC/USDT")["id"]) == list(opens["id"])
+    b.close()
+
+
 def test_symbols_filter(session: Any) -> None:
     _rest_below(session, "BTC/USDT")
     eth, _ = _rest_below(session, "ETH/USDT", offset=10, qty="0.01")
