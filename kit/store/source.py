@@ -22,6 +22,11 @@ class CandleSource(Protocol):
         Name used in the on-disk layout, e.g. ``"localnet"``, ``"binance"``, ``"binance-testnet"``.
     max_page
         Most candles the exchange returns per request (Binance: 1000).
+
+    Optional: ``max_in_flight`` (int), how many ``fetch_ohlcv`` calls the store may make at once
+    from worker threads (the source must then be safe to call from several threads). Without it,
+    a Session's source gets the number its weight budget allows and any other source 1; see
+    :func:`kit.store.fill.in_flight`.
     """
 
     venue: str
