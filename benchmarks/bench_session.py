@@ -13,6 +13,8 @@
     ``fetch_ticker`` on the same localnet (same endpoint, same HTTP stack, an asyncio loop in the
     calling thread): p50 and p99 of each, interleaved in blocks so both see the same machine state.
     Target: < 1 ms added at p50.
+(c) Budget: ``WeightBudget.acquire(1)`` alone on a file in a temporary directory (one lock, one
+    64-byte read and one write of the shared state record per call): p50 and p99.
 
 The localnet runs in a child process (as ``kit localnet serve`` would), so clients and server do
 not share one GIL. Credentials come back over a pipe and are never printed.
@@ -21,7 +23,7 @@ Run::
 
     .venv/bin/python benchmarks/bench_session.py               # (a) real minutes: about 3 minutes
     .venv/bin/python benchmarks/bench_session.py --fast        # (a) 1-second windows: about 30 s
-    .venv/bin/python benchmarks/bench_session.py --skip budget # only (b)
+    .venv/bin/python benchmarks/bench_session.py --skip budget # only (b) and (c)
 """
 
 from __future__ import annotations
@@ -225,6 +227,27 @@ def bench_overhead(n: int, block: int) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- (c) the budget alone
+
+
+def bench_acquire(n: int) -> dict[str, Any]:
+    from kit.limits import WeightBudget
+
+    with tempfile.TemporaryDirectory(prefix="bench-budget-") as d:
+        budget = WeightBudget("bench", limit_per_minute=10**9, directory=d, window_s=10**9)
+        for _ in range(200):
+            budget.acquire(1)
+        ts = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            budget.acquire(1)
+            ts.append((time.perf_counter() - t0) * 1e6)
+        if hasattr(budget, "close"):  # (kit before the binary record had no close())
+            budget.close()
+    ts.sort()
+    return {"n": n, "p50_us": statistics.median(ts), "p99_us": ts[min(n - 1, int(0.99 * (n - 1)))]}
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -235,7 +258,7 @@ def main() -> None:
     ap.add_argument("--fast", action="store_true", help="(a) on 1-second windows (localnet at 60x)")
     ap.add_argument("--windows", type=int, default=None, help="windows per phase of (a) (default 1, --fast 10)")
     ap.add_argument("--n", type=int, default=3000, help="calls of each kind in (b)")
-    ap.add_argument("--skip", action="append", default=[], choices=["budget", "overhead"])
+    ap.add_argument("--skip", action="append", default=[], choices=["budget", "overhead", "acquire"])
     args = ap.parse_args()
     windows = args.windows or (10 if args.fast else 1)
     print(f"load average at start: {os.getloadavg()}, cpus: {os.cpu_count()}")
@@ -261,6 +284,10 @@ def main() -> None:
         print(f"{'':>10} {'bare':>8} {'session':>8} {'added':>8}")
         for q in ("p50", "p99"):
             print(f"{q:>10} {o[f'bare_{q}_ms']:>8.3f} {o[f'session_{q}_ms']:>8.3f} {o[f'overhead_{q}_ms']:>8.3f}")
+    if "acquire" not in args.skip:
+        a = bench_acquire(5000)
+        result["acquire"] = a
+        print(f"\n(c) WeightBudget.acquire(1) alone, n={a['n']}: p50 {a['p50_us']:.1f} us, p99 {a['p99_us']:.1f} us")
     print(f"\nload average at end: {os.getloadavg()}")
     OUT.mkdir(exist_ok=True)
     (OUT / "session.json").write_text(json.dumps(result, indent=2))

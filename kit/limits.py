@@ -3,8 +3,9 @@
 Exchanges limit request *weight* per public IP, not per process or per key (Binance rest-api.md,
 "IP Limits": "The limits on the API are based on the IPs, not the API keys"). A notebook, a
 ``kit candles`` download and a report running side by side all spend the same budget, so the
-budget lives in a small JSON file under ``$KIT_HOME/limits/`` and every read-modify-write of it
-happens under an exclusive ``flock`` on a sibling ``.lock`` file. Rules:
+budget lives in a 64-byte binary record in ``$KIT_HOME/limits/<key>.lock``, read and rewritten in
+place (``pread``/``pwrite``) under an exclusive ``flock`` of that same file: a few system calls per
+request. A missing, short or corrupt record starts the window afresh. Rules:
 
 - Fixed one-minute windows aligned to the wall-clock minute, as Binance counts them. A request
   may go when its weight fits under ``headroom * limit`` in the current window; otherwise the
@@ -16,6 +17,8 @@ happens under an exclusive ``flock`` on a sibling ``.lock`` file. Rules:
 - A 429 blocks every process until ``Retry-After``; a 418 (IP ban, 2 minutes to 3 days) makes every
   process's :meth:`WeightBudget.acquire` raise at once until the ban lifts. Nothing retries into a
   ban, so one process's mistake is not amplified into a longer ban for all.
+- A request that never reached the exchange (connection refused, refused before sending) gives its
+  weight back with :meth:`WeightBudget.refund`.
 
 Weights come from :func:`endpoint_weight`: Binance Spot from its documentation (table below, see
 ``WEIGHTS``), other exchanges from ccxt's per-endpoint ``cost`` times :data:`CCXT_COST_FACTOR`.
@@ -45,10 +48,13 @@ import json
 import math
 import os
 import re
+import struct
 import sys
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,35 +72,6 @@ __all__ = [
     "endpoint_group",
     "endpoint_weight",
 ]
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    @contextlib.contextmanager
-    def _locked(fd: int) -> Iterator[None]:
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                break
-            except OSError:  # LK_LOCK gives up after ~10 s; keep waiting like flock does
-                continue
-        try:
-            yield
-        finally:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    @contextlib.contextmanager
-    def _locked(fd: int) -> Iterator[None]:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
 
 #: Binance's IP limits per minute: ``api`` (REQUEST_WEIGHT in exchangeInfo ``rateLimits``) and the
 #: separate ``/sapi`` IP budget (``X-SAPI-USED-IP-WEIGHT-1M``).
@@ -387,17 +364,124 @@ def _kit_home() -> Path:
     return Path(os.environ.get("KIT_HOME") or "~/.tradekit").expanduser()
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     window_start_ms: int = 0
     used: int = 0
     blocked_until_ms: int = 0
     banned_until_ms: int = 0
     limit: int = 0
+    #: The largest used weight the server reported for this window: a refund never goes below it.
+    server_used: int = 0
+
+    def fields(self) -> tuple[int, int, int, int, int, int]:
+        return (self.window_start_ms, self.used, self.blocked_until_ms, self.banned_until_ms, self.limit,
+                self.server_used)  # fmt: skip
+
+
+# The shared state: one fixed-size little-endian record at offset 0 of ``<key>.lock``, read with
+# ``pread`` and written with ``pwrite`` while the ``flock`` on that same file is held.
+#
+#   offset size  field
+#        0    4  magic b"KWB\0"
+#        4    2  record version (2; the JSON file was version 1)
+#        6    2  record size in bytes (64)
+#        8    8  window_start_ms      int64
+#       16    8  used                 int64
+#       24    8  blocked_until_ms     int64 (429 Retry-After end)
+#       32    8  banned_until_ms      int64 (418 ban end)
+#       40    8  limit                int64 (limit_per_minute of the last writer)
+#       48    8  server_used          int64 (largest server-reported weight in the window)
+#       56    4  reserved (0)
+#       60    4  CRC-32 of bytes 0-59
+#
+# Anything else (empty, short, torn, another version, bad checksum, negative counts) is read as
+# "no state": the budget starts fresh, as it did for a torn JSON file.
+_MAGIC = b"KWB\0"
+_VERSION = 2
+_BODY = struct.Struct("<4sHHqqqqqqI")
+_RECORD_SIZE = _BODY.size + 4
+_CRC = struct.Struct("<I")
+assert _RECORD_SIZE == 64
+
+#: What this process charged to each budget file in its current window, for :meth:`WeightBudget.refund`:
+#: ``lock file -> (pid, window_start_ms, weight)``. Only changed while that file's lock is held.
+_CHARGED: dict[str, tuple[int, int, int]] = {}
+
+
+def _encode(state: _State) -> bytes:
+    body = _BODY.pack(_MAGIC, _VERSION, _RECORD_SIZE, *state.fields(), 0)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def _decode(raw: bytes) -> _State | None:
+    """The state in a record, or ``None`` if it is not a valid record of this version."""
+    if len(raw) < _RECORD_SIZE or raw[:4] != _MAGIC:
+        return None
+    magic, version, size, *values, _reserved = _BODY.unpack_from(raw)
+    if version != _VERSION or size != _RECORD_SIZE:
+        return None
+    if _CRC.unpack_from(raw, _BODY.size)[0] != zlib.crc32(raw[: _BODY.size]):
+        return None
+    if min(values) < 0:
+        return None
+    return _State(*values)
+
+
+def _legacy_state(path: Path) -> _State | None:
+    """The state of the JSON file written before the binary record (a ban there must still hold)."""
+    try:
+        raw = json.loads(path.read_text())
+        return _State(**{k: int(raw[k]) for k in ("window_start_ms", "used", "blocked_until_ms",
+                                                  "banned_until_ms", "limit") if k in raw})  # fmt: skip
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock_fd(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)  # msvcrt locks bytes from the current position
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError:  # LK_LOCK gives up after ~10 s; keep waiting like flock does
+                continue
+
+    def _unlock_fd(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+    def _pread(fd: int, n: int, offset: int) -> bytes:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, n)
+
+    def _pwrite(fd: int, data: bytes, offset: int) -> int:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.write(fd, data)
+
+else:
+    import fcntl
+
+    def _lock_fd(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock_fd(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+    _pread = os.pread
+    _pwrite = os.pwrite
 
 
 class WeightBudget:
     """A per-minute request-weight budget shared through a file by every process on this machine.
+
+    The state is one 64-byte record in ``<key>.lock`` (see the layout above ``_MAGIC`` in the source),
+    read and written in place under an exclusive ``flock`` of that file, which each instance opens
+    once and keeps open (reopened after a ``fork`` or if the file is deleted). A request costs one
+    lock, one 64-byte read and one 64-byte write: no JSON, no temporary file, no rename.
 
     Parameters
     ----------
@@ -406,7 +490,7 @@ class WeightBudget:
     limit_per_minute
         The exchange's limit for one window, e.g. 6000 for Binance ``api``.
     directory
-        Where ``<key>.json`` and ``<key>.lock`` live; default ``$KIT_HOME/limits`` (``~/.tradekit``).
+        Where ``<key>.lock`` lives; default ``$KIT_HOME/limits`` (``~/.tradekit``).
     headroom
         Fraction of the limit this machine spends, leaving slack for clock offsets between the local
         and the server minute and for requests the budget does not see.
@@ -428,6 +512,11 @@ class WeightBudget:
     Traceback (most recent call last):
     ...
     kit.errors.RateLimited: ...
+    >>> b.refund(50)                    # that request never reached the exchange
+    50
+    >>> b.recorded_limit()
+    100
+    >>> b.close()
     >>> tmp.cleanup()
     """
 
@@ -454,50 +543,107 @@ class WeightBudget:
         self.capacity = max(1, math.floor(self.limit * headroom))
         self.directory = Path(directory) if directory is not None else _kit_home() / "limits"
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.path = self.directory / f"{key}.json"
+        #: The lock file, which also holds the shared state record.
         self.lock_path = self.directory / f"{key}.lock"
+        self.path = self.lock_path
+        self._legacy_path = self.directory / f"{key}.json"
+        self._charged_key = os.path.realpath(self.lock_path)
         self._clock = clock
         self._sleep = sleep
         self._window_ms = int(window_s * 1000)
+        self._init_handle()
+
+    def _init_handle(self) -> None:
+        self._fd = -1
+        self._fd_pid = 0
+        # flock belongs to the open file description, which threads of a process share: this mutex
+        # keeps two threads using this instance from being inside the file lock together.
+        self._mutex = threading.Lock()
 
     def __repr__(self) -> str:
         return f"WeightBudget({self.key!r}, limit_per_minute={self.limit}, capacity={self.capacity})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("_fd", "_fd_pid", "_mutex"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_handle()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def close(self) -> None:
+        """Close the state file (the next use reopens it). The budget itself lives on in the file."""
+        fd, self._fd = getattr(self, "_fd", -1), -1
+        if fd >= 0:
+            os.close(fd)
 
     # ------------------------------------------------------------ file state
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    def _lock(self) -> int:
+        """Lock the state file and return this process's descriptor of it (the caller holds the mutex).
+
+        The descriptor is opened on first use, again after a fork (the inherited one shares the parent's
+        lock) and again if the file was deleted while open.
+        """
+        while True:
+            pid = os.getpid()
+            if self._fd < 0 or self._fd_pid != pid:
+                if self._fd >= 0:  # inherited over fork: shares the parent's lock, so never use it
+                    os.close(self._fd)
+                    self._fd = -1
+                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._fd_pid = pid
+            fd = self._fd
+            _lock_fd(fd)
+            if os.fstat(fd).st_nlink > 0:
+                return fd
+            _unlock_fd(fd)  # deleted under us: others now share a new file at that path
+            self.close()
+
+    def _read(self, fd: int, now: int) -> tuple[_State, bytes]:
+        """The state rolled to the current window, and the record as read (to skip unchanged writes)."""
+        raw = _pread(fd, _RECORD_SIZE, 0)
+        state = _decode(raw)
+        if state is None:
+            # Empty (new file), short, torn or foreign: start fresh, or from the JSON file of an older
+            # version (its ban must hold). The next used-weight header from the server corrects counts.
+            state = _legacy_state(self._legacy_path) or _State()
+            raw = b""
+        window = now - now % self._window_ms
+        if state.window_start_ms != window:
+            state.window_start_ms, state.used, state.server_used = window, 0, 0
+        state.limit = self.limit
+        return state, raw
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[tuple[_State, int]]:
-        """Lock, load (rolled to the current window), yield, save. One open per use: fork-safe."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            with _locked(fd):
+        """Lock, read (rolled to the current window), yield, write back if anything changed."""
+        with self._mutex:
+            fd = self._lock()
+            try:
                 now = self._now_ms()
-                state = self._load()
-                window = now - now % self._window_ms
-                if state.window_start_ms != window:
-                    state.window_start_ms, state.used = window, 0
-                state.limit = self.limit
-                before = asdict(state)
+                state, raw = self._read(fd, now)
                 yield state, now
-                if asdict(state) != before or not self.path.exists():
-                    self._save(state)
-        finally:
-            os.close(fd)
+                record = _encode(state)
+                if record != raw:
+                    _pwrite(fd, record, 0)
+            finally:
+                _unlock_fd(fd)
 
-    def _load(self) -> _State:
-        try:
-            raw = json.loads(self.path.read_text())
-            return _State(**{k: int(raw[k]) for k in asdict(_State()) if k in raw})
-        except (OSError, ValueError, TypeError):
-            # Missing or torn file: start fresh; the next used-weight header from the server corrects it.
-            return _State()
-
-    def _save(self, state: _State) -> None:
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(state)))
-        os.replace(tmp, self.path)
+    def _note_charged(self, window_start_ms: int, weight: int) -> None:
+        pid = os.getpid()
+        prev_pid, prev_window, charged = _CHARGED.get(self._charged_key, (0, 0, 0))
+        if prev_pid != pid or prev_window != window_start_ms:
+            charged = 0
+        _CHARGED[self._charged_key] = (pid, window_start_ms, charged + weight)
 
     # ------------------------------------------------------------ public
     def acquire(self, weight: int, *, max_wait_s: float = 120) -> int:
@@ -542,6 +688,7 @@ class WeightBudget:
                     wake_ms, why = state.blocked_until_ms, "after HTTP 429 (Retry-After)"
                 elif state.used + weight <= self.capacity:
                     state.used += weight
+                    self._note_charged(state.window_start_ms, weight)
                     return state.window_start_ms
                 else:
                     wake_ms, why = state.window_start_ms + self._window_ms, "for the next weight window"
@@ -553,8 +700,52 @@ class WeightBudget:
                 )
             self._sleep(wait_s)
 
+    def refund(self, weight: int) -> int:
+        """Give back the weight of a request that never reached the exchange.
+
+        For a request refused before it was sent, or that failed to connect (connection refused, DNS
+        failure): the exchange did not count it, so neither should the budget. Do not refund a request
+        that got any response, or that may have been sent (a timeout): the exchange counted it.
+
+        Parameters
+        ----------
+        weight
+            The weight passed to :meth:`acquire` for that request.
+
+        Returns
+        -------
+        int
+            The weight actually removed from the current window. It is at most what this process
+            charged to this budget (through any instance) in the current window and not yet refunded,
+            never takes the window's count below zero nor below the largest count the server reported
+            for the window (:meth:`observe`), and is 0 once the window has ended: a new window already
+            starts from zero.
+
+        Raises
+        ------
+        ConfigError
+            If ``weight`` is negative.
+        """
+        if weight < 0:
+            raise ConfigError(f"cannot refund a negative weight ({weight}) to budget {self.key!r}")
+        if weight == 0:
+            return 0
+        with self._transaction() as (state, _now):
+            pid, window, charged = _CHARGED.get(self._charged_key, (0, 0, 0))
+            if pid != os.getpid() or window != state.window_start_ms:
+                return 0
+            amount = max(0, min(weight, charged, state.used - state.server_used))
+            state.used -= amount
+            _CHARGED[self._charged_key] = (pid, window, charged - amount)
+            return amount
+
     def observe(
-        self, used_weight: int | None, *, status: int | None = None, retry_after_s: float | None = None
+        self,
+        used_weight: int | None,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        window_start_ms: int | None = None,
     ) -> None:
         """Feed back what the server said, for every process.
 
@@ -569,17 +760,41 @@ class WeightBudget:
             418 records an IP ban until ``Retry-After`` (default: 2 minutes, Binance's shortest ban).
         retry_after_s
             The ``Retry-After`` header, in seconds.
+        window_start_ms
+            The window the request was charged to (what :meth:`acquire` returned). When the window
+            has rolled over since, ``used_weight`` is the old window's count and is ignored: applied
+            to the new window it would hold back weight that is free.
         """
         with self._transaction() as (state, now):
-            if used_weight is not None:
+            stale = window_start_ms is not None and window_start_ms != state.window_start_ms
+            if used_weight is not None and not stale:
                 state.used = max(state.used, int(used_weight))
+                state.server_used = max(state.server_used, int(used_weight))
             if status == 429:
-                until = now + int(retry_after_s * 1000) if retry_after_s is not None else (
-                    state.window_start_ms + self._window_ms)
+                until = (
+                    now + int(retry_after_s * 1000)
+                    if retry_after_s is not None
+                    else (state.window_start_ms + self._window_ms)
+                )
                 state.blocked_until_ms = max(state.blocked_until_ms, until)
             elif status == 418:
                 until = now + int((retry_after_s if retry_after_s is not None else 120) * 1000)
                 state.banned_until_ms = max(state.banned_until_ms, until)
+
+    def recorded_limit(self) -> int | None:
+        """The ``limit_per_minute`` last written to the shared state by any process, or ``None``.
+
+        For a process that does not know the exchange's published limit yet: the one another
+        process recorded. Reads under the lock and writes nothing (so this instance's own limit does
+        not replace the recorded one); ``None`` if no valid state has been written yet.
+        """
+        with self._mutex:
+            fd = self._lock()
+            try:
+                state = _decode(_pread(fd, _RECORD_SIZE, 0)) or _legacy_state(self._legacy_path)
+            finally:
+                _unlock_fd(fd)
+        return state.limit if state is not None and state.limit > 0 else None
 
     def status(self) -> dict[str, Any]:
         """The current window as a dict.

@@ -6,6 +6,7 @@ import doctest
 import json
 import multiprocessing as mp
 import random
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -28,8 +29,13 @@ from kit.limits import (
 )
 
 # Child processes are spawned (a fresh interpreter, like a second notebook), and import this module:
-# keep ccxt out of its top level so they start fast.
+# keep ccxt out of its top level so they start fast. Under --import-mode=importlib this module is
+# "tests.test_limits", which a child (given the parent's sys.path) can import only with the repository
+# root on its path; appended, so it never shadows anything the parent imports.
 SPAWN = mp.get_context("spawn")
+_REPO = str(Path(__file__).resolve().parents[1])
+if _REPO not in sys.path:
+    sys.path.append(_REPO)
 
 
 class FakeClock:
@@ -144,7 +150,9 @@ def test_other_exchanges_use_ccxt_cost() -> None:
     depth_cost = kraken.api["public"]["get"]["Depth"]["cost"]
     assert endpoint_weight("kraken", "GET", "https://api.kraken.com/0/public/Depth", {}) == round(depth_cost * 5)
     assert ccxt_request_weight(kraken, "Depth", ["public"], "GET", {}, kraken.api["public"]["get"]["Depth"]) == (
-        "api", round(depth_cost * 5))
+        "api",
+        round(depth_cost * 5),
+    )
     assert default_limit_per_minute("kraken") == int(CCXT_COST_FACTOR * 60_000 / kraken.rateLimit)
     assert default_limit_per_minute("binance") == 6000
     with pytest.raises(ConfigError):
@@ -163,10 +171,15 @@ def test_weights_match_localnet_enforcement() -> None:
     """The client-side table agrees with what kit.localnet charges for the endpoints ccxt uses."""
     localnet_limits = pytest.importorskip("kit.localnet.limits")
     for method, path, params, weight in BINANCE_WEIGHTS:
-        if path.startswith("/api/v3/") and path not in ("/api/v3/ticker", "/api/v3/somethingNew") and (
-                "orderId" not in params or path != "/api/v3/myTrades"):
-            sparams = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, list) else str(v)
-                       for k, v in params.items()}
+        if (
+            path.startswith("/api/v3/")
+            and path not in ("/api/v3/ticker", "/api/v3/somethingNew")
+            and ("orderId" not in params or path != "/api/v3/myTrades")
+        ):
+            sparams = {
+                k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, list) else str(v)
+                for k, v in params.items()
+            }
             assert localnet_limits.weight(method, path, sparams) == weight, (method, path, params)
 
 
@@ -222,8 +235,9 @@ def test_default_directory_is_under_kit_home(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("KIT_HOME", str(tmp_path / "home"))
     budget = WeightBudget("binance-api.binance.com-api", limit_per_minute=6000)
     budget.acquire(5)
-    assert (tmp_path / "home" / "limits" / "binance-api.binance.com-api.json").exists()
-    assert (tmp_path / "home" / "limits" / "binance-api.binance.com-api.lock").exists()
+    assert budget.path == tmp_path / "home" / "limits" / "binance-api.binance.com-api.lock"
+    assert budget.path.exists()  # the lock file holds the shared state
+    assert budget.recorded_limit() == 6000
 
 
 def test_observe_takes_the_larger_count(tmp_path: Path) -> None:
@@ -287,10 +301,12 @@ def test_418_without_retry_after_bans_for_two_minutes(tmp_path: Path) -> None:
 def test_corrupt_state_starts_fresh(tmp_path: Path) -> None:
     clock = FakeClock()
     budget = make_budget(tmp_path, clock)
-    budget.path.write_text("{not json")
+    budget.acquire(50)
+    budget.close()
+    budget.path.write_bytes(b"{not a record")
     budget.acquire(3)
     assert budget.status()["used"] == 3
-    assert json.loads(budget.path.read_text())["used"] == 3
+    assert make_budget(tmp_path, clock).status()["used"] == 3  # what was written back is readable
 
 
 # ---------------------------------------------------------------- real processes, real locks
@@ -327,8 +343,10 @@ def _run_all(procs: list[Any], timeout: float = 60) -> None:
 def test_four_processes_share_one_budget(tmp_path: Path) -> None:
     limit, window_s = 60, 1.0
     outs = [tmp_path / f"p{i}.log" for i in range(4)]
-    procs = [SPAWN.Process(target=_hammer, args=(str(tmp_path / "limits"), str(out), i, 25, limit, window_s))
-             for i, out in enumerate(outs)]
+    procs = [
+        SPAWN.Process(target=_hammer, args=(str(tmp_path / "limits"), str(out), i, 25, limit, window_s))
+        for i, out in enumerate(outs)
+    ]
     _run_all(procs)
     per_window: dict[int, int] = defaultdict(int)
     rows = 0
@@ -413,8 +431,7 @@ def test_a_ban_written_by_one_process_stops_the_others(tmp_path: Path) -> None:
 
 
 def _block_429(directory: str, out: str) -> None:
-    WeightBudget("blocked", limit_per_minute=10**6, directory=directory).observe(
-        None, status=429, retry_after_s=1.5)
+    WeightBudget("blocked", limit_per_minute=10**6, directory=directory).observe(None, status=429, retry_after_s=1.5)
     Path(out).write_text(f"{time.time():.6f}")
 
 
@@ -459,8 +476,12 @@ def test_retry_read_retries_transient_errors_with_retry_after() -> None:
             raise errors.pop(0)
         return "ok"
 
-    out = retry_read(read, backoff=Backoff(base_s=0.1, rng=random.Random(1)), sleep=slept.append,
-                     on_retry=lambda n, e, d: retries.append((n, type(e).__name__, d)))
+    out = retry_read(
+        read,
+        backoff=Backoff(base_s=0.1, rng=random.Random(1)),
+        sleep=slept.append,
+        on_retry=lambda n, e, d: retries.append((n, type(e).__name__, d)),
+    )
     assert out == "ok"
     assert slept[0] >= 2.0 and slept[1] <= 0.2
     assert [(n, name) for n, name, _ in retries] == [(1, "RateLimited"), (2, "ExchangeUnavailable")]
@@ -495,16 +516,35 @@ def test_retry_read_does_not_sleep_through_a_ban_or_retry_rejections() -> None:
     assert slept == []
 
 
-@pytest.mark.parametrize("op", ["create_order", "cancel_order", "cancel_all_orders", "edit_order",
-                                "private_post_order", "create_market_buy_order_with_cost"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "create_order",
+        "cancel_order",
+        "cancel_all_orders",
+        "edit_order",
+        "private_post_order",
+        "create_market_buy_order_with_cost",
+    ],
+)
 def test_retry_read_refuses_writes(op: str) -> None:
     assert is_write_op(op)
     with pytest.raises(ConfigError):
         retry_read(lambda: None, backoff=Backoff(), op=op)
 
 
-@pytest.mark.parametrize("op", ["fetch_order", "fetch_open_orders", "fetch_ticker", "watch_orders",
-                                "load_markets", "public_get_depth", "sapi_get_account_apirestrictions"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "fetch_order",
+        "fetch_open_orders",
+        "fetch_ticker",
+        "watch_orders",
+        "load_markets",
+        "public_get_depth",
+        "sapi_get_account_apirestrictions",
+    ],
+)
 def test_reads_are_reads(op: str) -> None:
     assert not is_write_op(op)
 

@@ -68,17 +68,10 @@ class _Exchange:
 def order_window_ms(session: Session, *, margin_ms: int = 2_000) -> int:
     """How long after its last journaled event an order may still appear on the exchange.
 
-    The exchange refuses a signed request whose timestamp is older than ``recvWindow``, and the
-    timestamp is taken after the intent is journaled; so once ``recvWindow`` plus the clock's
-    error (offset, round trip, Binance's 1 s "ahead" allowance) plus a margin has passed, an order
-    that is not on the exchange never will be.
+    The Session's rule (:meth:`~kit.session.base.SessionBase.order_window_ms`): ``recvWindow`` plus
+    the clock's error plus a margin; after that, an order that is not on the exchange never will be.
     """
-    from kit.clock import AHEAD_LIMIT_MS
-
-    recv = int((getattr(session._ex, "options", None) or {}).get("recvWindow") or 10_000)
-    rep = session.clock_report
-    clock_err = (abs(rep.offset_ms) + rep.rtt_ms) if rep is not None else 5_000
-    return recv + AHEAD_LIMIT_MS + clock_err + margin_ms
+    return session.order_window_ms(margin_ms=margin_ms)
 
 
 def _num(value: Any) -> Decimal | None:

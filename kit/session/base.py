@@ -8,12 +8,13 @@ itself; :class:`~kit.session.core.Session` builds it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiohttp
 
 from kit.backoff import Backoff, retry_read
 from kit.ccxt_errors import ccxt_errors
@@ -44,13 +45,34 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _recorded_limit(budget: WeightBudget) -> int | None:
-    """The limit another process recorded in a shared budget file, if any (read without locking)."""
-    try:
-        value = json.loads(budget.path.read_text()).get("limit")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return int(value) if isinstance(value, int) and value > 0 else None
+def never_sent(exc: BaseException) -> bool:
+    """True when ``exc`` comes from a connection that was never made (refused, no route, DNS).
+
+    Only then is it certain the exchange saw nothing, so the request's weight can be given back;
+    a timeout, a reset or a 5xx may have reached it.
+
+    >>> import ccxt
+    >>> def fetch(cause):
+    ...     try:
+    ...         try:
+    ...             raise cause
+    ...         except Exception as e:
+    ...             raise ccxt.ExchangeNotAvailable("binance GET https://api.binance.com/api/v3/time") from e
+    ...     except ccxt.BaseError as err:
+    ...         return never_sent(err)
+    >>> fetch(aiohttp.ClientConnectorError(None, OSError(111, "Connection refused")))
+    True
+    >>> fetch(aiohttp.ServerDisconnectedError())
+    False
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, aiohttp.ClientConnectorError):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 class SessionBase:
@@ -110,7 +132,7 @@ class SessionBase:
 
         def once() -> T:
             weight = endpoint_weight(self.spec.exchange_id, method, path, params or {})
-            budget.acquire(weight)
+            window = budget.acquire(weight)
             t0 = time.perf_counter()
             status: int | None = None
             error = None
@@ -122,10 +144,12 @@ class SessionBase:
             except KitError as exc:
                 error = type(exc).__name__
                 status = getattr(exc, "status", None)
+                if never_sent(exc):  # the connection was refused: the exchange counted nothing
+                    budget.refund(weight)
                 raise
             finally:
                 ms = (time.perf_counter() - t0) * 1000
-                self._after_request(budget, group, method, path, status, weight, ms, error)
+                self._after_request(budget, group, method, path, status, weight, ms, error, window)
 
         try:
             result = retry_read(once, backoff=self._backoff, op=op) if read else once()
@@ -155,7 +179,7 @@ class SessionBase:
                 limit = self._read_weight_limit()
             budget = self._new_budget(group, limit or default_limit_per_minute(self.spec.exchange_id, group))
             if limit is None:
-                recorded = _recorded_limit(budget)
+                recorded = budget.recorded_limit()
                 if recorded and recorded != budget.limit:
                     budget = self._new_budget(group, recorded)
             self._budgets[group] = budget
@@ -175,6 +199,7 @@ class SessionBase:
         weight: int,
         ms: float,
         error: str | None,
+        window_ms: int | None = None,
     ) -> None:
         if status is not None:  # a response arrived: its headers are this request's, not a previous one's
             headers = {str(k).lower(): v for k, v in (getattr(self._ex, "last_response_headers", None) or {}).items()}
@@ -188,6 +213,7 @@ class SessionBase:
                     int(used) if used else None,
                     status=status,
                     retry_after_s=float(retry_after) if retry_after else None,
+                    window_start_ms=window_ms,
                 )
         self.requests.write(
             method,
@@ -239,6 +265,21 @@ class SessionBase:
                 reason="requests succeed again",
             )
             self.degraded = None
+
+    def order_window_ms(self, *, margin_ms: int = 2_000) -> int:
+        """How long after its intent an order may still appear on the exchange.
+
+        The exchange refuses a signed request whose timestamp is older than ``recvWindow``, and the
+        timestamp is taken after the intent is journaled; so once ``recvWindow`` plus the clock's
+        error (offset, round trip, Binance's 1 s "ahead" allowance) plus a margin has passed, an
+        order that is not on the exchange never will be.
+        """
+        from kit.clock import AHEAD_LIMIT_MS
+
+        recv = int((getattr(self._ex, "options", None) or {}).get("recvWindow") or 10_000)
+        rep = self.clock_report
+        clock_err = (abs(rep.offset_ms) + rep.rtt_ms) if rep is not None else 5_000
+        return recv + AHEAD_LIMIT_MS + clock_err + margin_ms
 
     def _j(self, kind: str, **fields: Any) -> int:
         return self.journal.append(kind, venue=self.venue, account=self.account, stage=self.stage.value, **fields)

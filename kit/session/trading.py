@@ -16,6 +16,7 @@ Decimal('50.000')
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -411,31 +412,50 @@ class Trading(Reads):
                 filled=o.get("filled"), how="read after an amend")  # fmt: skip
         return status
 
-    def resolve(self, client_id: str, *, symbol: str, error: BaseException | None = None) -> dict[str, Any]:
+    def resolve(
+        self, client_id: str, *, symbol: str, error: BaseException | None = None, wait: bool = True
+    ) -> dict[str, Any]:
         """Establish what happened to an order whose outcome is unknown, by its client order id.
 
-        Never resends. If the exchange has the order, it is journaled as acknowledged and
-        returned; if the exchange says it does not exist, it is journaled as not placed and
-        :class:`~kit.errors.OrderUnknown` is raised saying it is safe to place again.
+        Never resends. If the exchange has the order, it is journaled as acknowledged and returned.
+        "Not found" is final only once the order can no longer arrive (its signed request expired:
+        :meth:`order_window_ms` after its intent): until then the lookup is repeated (``wait``), or
+        :class:`~kit.errors.OrderUnknown` says when to ask again (``wait=False``). Once final, it is
+        journaled as not placed and :class:`~kit.errors.OrderUnknown` says it is safe to place again.
         """
-        from kit.errors import OrderRejected
-
-        try:
-            order = self.order(symbol, client_id=client_id)
-        except OrderUnknown:
-            self._j("resolved", symbol=symbol, client_id=client_id, status="not_placed", how="lookup by client id")
-            raise OrderUnknown(
-                f"order {client_id} was not placed (the exchange has no such order)",
-                symbol=symbol,
-                order_id=client_id,
-                hint="Nothing is working on the exchange; you may place it again.",
-            ) from error
-        except (ExchangeUnavailable, OrderRejected) as exc:
-            raise OrderUnknown(
-                f"the outcome of order {client_id} is unknown and could not be looked up",
-                symbol=symbol,
-                order_id=client_id,
-            ) from exc
+        intents = self.journal.events(kinds=["intent"], venue=self.venue, client_id=client_id)
+        deadline = (intents[-1].ts_ms if intents else now_ms()) + self.order_window_ms()
+        while True:
+            try:
+                order = self.order(symbol, client_id=client_id)
+                break
+            except OrderUnknown as exc:
+                left = deadline - now_ms()
+                if left <= 0:
+                    self._j("resolved", symbol=symbol, client_id=client_id, status="not_placed",
+                            how="lookup by client id, after the order's window")  # fmt: skip
+                    raise OrderUnknown(
+                        f"order {client_id} was not placed (the exchange has no such order, and its request "
+                        "can no longer arrive)",
+                        symbol=symbol,
+                        order_id=client_id,
+                        hint="Nothing is working on the exchange; you may place it again.",
+                    ) from error
+                if not wait:
+                    raise OrderUnknown(
+                        f"order {client_id} is not on the exchange yet, but its request may still arrive for "
+                        f"{left / 1000:.1f} s",
+                        symbol=symbol,
+                        order_id=client_id,
+                        hint=f"Do not place it again yet: resolve it again in {left / 1000:.0f} s.",
+                    ) from exc
+                time.sleep(min(1.0, left / 1000))
+            except (ExchangeUnavailable, OrderRejected) as exc:
+                raise OrderUnknown(
+                    f"the outcome of order {client_id} is unknown and could not be looked up",
+                    symbol=symbol,
+                    order_id=client_id,
+                ) from exc
         self._j(
             "resolved",
             symbol=symbol,

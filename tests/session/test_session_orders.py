@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sessionlab import Lab
 
-from kit.errors import FilterViolation, KillSwitchEngaged, OrderRejected, StageError
+from kit.errors import FilterViolation, KillSwitchEngaged, OrderRejected, OrderUnknown, StageError
 from kit.journal import Journal
 from kit.killswitch import KillSwitch
 
@@ -171,3 +171,28 @@ def test_kill_switch_blocks_new_orders_and_cancels_open_ones(lab: Lab, how: str)
     KillSwitch().reset()
     lab.monkeypatch.delenv("KIT_KILL", raising=False)
     assert s.place("BTC/USDT", "buy", "0.001", price="50000")["status"] == "open"
+
+
+# ---------------------------------------------------------------- not found is final only after the order's window
+
+
+def test_resolve_waits_for_the_orders_window_before_calling_it_not_placed(lab: Lab) -> None:
+    import time
+
+    s = lab.session(recv_window_ms=1000)
+    s._j(
+        "intent", symbol="BTC/USDT", client_id="tk-ghost-9", side="buy", type="limit", amount="0.001", price="50000"
+    )  # fmt: skip  (as if the process sent it and the request is still on its way)
+    window = s.order_window_ms()
+    assert 4_000 <= window < 8_000  # 1 s recvWindow + 1 s "ahead" allowance + clock error + 2 s margin
+    with lab.raises(OrderUnknown, match="may still arrive") as early:
+        s.resolve("tk-ghost-9", symbol="BTC/USDT", wait=False)
+    assert "Do not place it again yet" in str(early.value)
+    assert _kinds(lab, "tk-ghost-9") == ["intent"]  # nothing decided yet
+    t0 = time.monotonic()
+    with lab.raises(OrderUnknown, match="was not placed"):
+        s.resolve("tk-ghost-9", symbol="BTC/USDT")
+    assert time.monotonic() - t0 > 1.0  # it waited for the window, looking again meanwhile
+    assert _kinds(lab, "tk-ghost-9") == ["intent", "resolved"]
+    with Journal(lab.journal_path) as j:
+        assert j.state_at(2**62).orders["tk-ghost-9"].status == "not_placed"
