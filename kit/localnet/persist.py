@@ -112,6 +112,16 @@ class Store:
         for seq, kind, ts, payload in self.db.execute("SELECT seq, kind, ts_ms, payload FROM commands ORDER BY seq"):
             yield seq, kind, ts, json.loads(payload)
 
+    def high_water_ms(self) -> int | None:
+        """Latest time a previous run stamped: its last market tick or logged command (None if fresh).
+
+        The ``last_clock_ms`` meta is written at every market tick; orders placed or canceled
+        after the last tick (and before a crash) carry later times, which only the log knows.
+        """
+        row = self.db.execute("SELECT MAX(ts_ms) FROM commands").fetchone()
+        times = [int(t) for t in (self.get_meta("last_clock_ms"), row[0] if row else None) if t is not None]
+        return max(times) if times else None
+
     def has_commands(self) -> bool:
         """True if a previous run left state."""
         return self.db.execute("SELECT 1 FROM commands LIMIT 1").fetchone() is not None

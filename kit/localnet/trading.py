@@ -47,6 +47,22 @@ class Trading:
     def _publish_depth(self, sid: str, delta: Delta, now: int) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def advance(self, now: int) -> None:  # pragma: no cover
+        """Provided by Venue: feed the market (prints, books) up to ``now`` to the engine."""
+        raise NotImplementedError
+
+    def _now(self) -> int:
+        """The time of an order command, with the market caught up to it first.
+
+        A real or fast clock runs between market ticks, so prints older than the command may not
+        have reached the engine yet. Fed after the command, such a print could fill an order
+        stamped after it (a fill before the order existed, trade times going backwards). A
+        stepped clock is always caught up, so this changes nothing there.
+        """
+        now = self.clock.now_ms()
+        self.advance(now)
+        return now
+
     def __init__(self) -> None:
         self.order_meta: dict[int, dict[str, Any]] = self.store.load_order_meta()
         self.open_ids: dict[str, set[int]] = {i.symbol: set() for i in self.symbols.values()}
@@ -222,7 +238,7 @@ class Trading:
         """
         from kit.engine import EventKind, RejectCode
 
-        now = self.clock.now_ms()
+        now = self.clock.now_ms() if test else self._now()
         if test:
             events = copy.deepcopy(self.engine).submit(account, req, ts_ms=now)
             if events and events[0].kind is EventKind.REJECTED and events[0].code is not RejectCode.INSUFFICIENT_FUNDS:
@@ -258,6 +274,7 @@ class Trading:
         from kit.engine import EventKind
 
         info = self.symbols[sid]
+        now = self._now()  # an order the market filled meanwhile is no longer open
         existing = self.engine.get_order(account, order_id=order_id, client_id=client_id)
         if existing is None or existing.request.symbol != info.symbol or not existing.status.is_open:
             raise wire.error(-2011, "Unknown order sent.")
@@ -267,9 +284,7 @@ class Trading:
             status = wire.order_body(existing, self.order_meta.get(existing.id, {}), sid)["status"]
             if status != restriction.removeprefix("ONLY_"):
                 raise wire.error(-2011, "Order was not canceled due to cancel restrictions.")
-        events = self.run_command(
-            "cancel", self.clock.now_ms(), {"account": account, "symbol": info.symbol, "order_id": existing.id}
-        )
+        events = self.run_command("cancel", now, {"account": account, "symbol": info.symbol, "order_id": existing.id})
         self.store.commit()
         if not events or events[0].kind is EventKind.REJECTED:
             raise wire.error(-2011, "Unknown order sent.")
@@ -280,9 +295,10 @@ class Trading:
     def cancel_all(self, account: str, sid: str) -> list[Order]:
         """Cancel every open order of ``account`` in ``sid``; -2011 if there are none."""
         info = self.symbols[sid]
+        now = self._now()
         if not self.engine.open_orders(account, info.symbol):
             raise wire.error(-2011, "Unknown order sent.")
-        events = self.run_command("cancel_all", self.clock.now_ms(), {"account": account, "symbol": info.symbol})
+        events = self.run_command("cancel_all", now, {"account": account, "symbol": info.symbol})
         self.store.commit()
         ids = [e.order.id for e in events if e.order is not None]
         return [o for o in (self.engine.get_order(account, order_id=i) for i in ids) if o is not None]
@@ -299,7 +315,7 @@ class Trading:
         """Move ``amount`` of ``asset`` out of ``account``; returns the withdrawal id."""
         from kit.engine import EventKind
 
-        now = self.clock.now_ms()
+        now = self._now()
         events = self.run_command("withdraw", now, {"account": account, "asset": asset, "amount": str(amount)})
         if not events or events[0].kind is EventKind.REJECTED:
             self.store.commit()

@@ -84,12 +84,14 @@ class Venue(Trading):
         self.hub = Hub()
         self.faults = Faults(config.faults)
         seed = self.store.get_meta("seed", config.seed)
-        last_ms = self.store.get_meta("last_clock_ms")
+        # Every time a previous run stamped (its last market tick, and any order, cancel or print
+        # logged after it): the clock resumes at or after it, and nothing is stamped earlier.
+        self.resume_ms = self.store.high_water_ms()
         start = config.start_ms
         if config.candles and start is None:
             start = min(_first_ms(df) for df in config.candles.values())
-        if last_ms is not None:
-            start = max(start if start is not None else wall_ms(), int(last_ms))
+        if self.resume_ms is not None:
+            start = max(start if start is not None else wall_ms(), self.resume_ms)
         self.clock = Clock(start_ms=start, speed=config.speed, stepped=config.stepped)
         now = self.clock.now_ms()
         anchor = int(self.store.get_meta("anchor_ms", now - now % MINUTE_MS))
@@ -137,8 +139,12 @@ class Venue(Trading):
         self._keys: dict[str, ApiKey] = {}
         self._restore_or_open(now)
         self._load_keys(now)
+        # Replaying a long command log takes a while and a real clock keeps running meanwhile: the
+        # market starts at the time it is actually caught up to, not at the time the setup began.
+        now = self.clock.now_ms()
         self._tick_ms = now
         self._catch_up(now)
+        self.store.set_meta("last_clock_ms", now)
         self.store.commit()
 
     # ------------------------------------------------------------------ setup
@@ -199,7 +205,16 @@ class Venue(Trading):
             self._keys[key.api_key] = key
 
     def _catch_up(self, now: int) -> None:
-        """Bring market data to ``now`` without feeding the engine (history / downtime)."""
+        """Bring market data to ``now`` without feeding the engine (history / downtime).
+
+        The engine only learns the latest price (stop checks, notional), as a print of no quantity
+        stamped no earlier than anything a previous run stamped (``resume_ms``): after a restart
+        that print is either one the engine has already seen (replayed from the command log) or
+        one from the downtime, and neither may fill a resting order, least of all at a time before
+        the order existed or before its earlier fills. Resting orders the market moved through
+        while the venue was down fill against the book at ``now``, as on an exchange reopening.
+        """
+        floor = self.resume_ms or 0
         for sid, src in self.sources.items():
             prints = src.prints_until(now)
             if prints:
@@ -210,7 +225,8 @@ class Venue(Trading):
                 last = Print(0, now, price, Decimal(0), False)
             self.last_price[sid] = last.price
             self.books[sid].rebuild(last.price, now, seller_aggressor=last.buyer_maker if last.qty else None)
-            self.engine_trade(sid, last)  # the engine learns the last price (stop checks, notional)
+            mark = Print(last.id, min(max(last.ts_ms, floor), now), last.price, Decimal(0), last.buyer_maker)
+            self.engine_trade(sid, mark)
             self.engine_book(sid, now)
 
     # ------------------------------------------------------------------ keys
