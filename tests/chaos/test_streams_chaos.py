@@ -111,10 +111,15 @@ def test_streams_backfill_right_after_reconnecting(lab: Lab, watched: Any) -> No
     st = watched(s)
     px = _resting_buy(lab, s, "0.01")
     _until(lambda: st.healthy, timeout=5)
+    heard: list[dict[str, Any]] = []
+    st.subscribe(lambda kind, data: heard.append(data) if kind == "trade" else None)
     lab.net.set_faults(ws_disconnect_rate=1.0)  # the next event drops the connection instead of arriving
     _fill(lab, px)
     lab.net.set_faults(ws_disconnect_rate=0)  # then quiet: no further event
     assert _until(lambda: _journal_keys(s) == _exchange_keys(lab), timeout=4)
+    # subscribers (a blotter) hear of the backfilled fill too, not only the journal
+    missed = {t for t, _ in _exchange_keys(lab)}
+    assert _until(lambda: {str(d["id"]) for d in heard if d.get("backfilled")} & missed, timeout=2)
 
 
 def test_streams_backfill_finds_a_fill_older_than_one_journaled_meanwhile(lab: Lab, watched: Any) -> None:
