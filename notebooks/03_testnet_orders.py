@@ -63,6 +63,21 @@ status = StatusBar(session, live=False)
 status
 
 # %% [markdown]
+# ## Start from the truth
+# Before trading, the journal is compared with the exchange (`kit reconcile` does the same from a
+# shell): open orders, orders whose outcome is unknown, fills since the last one journaled, and
+# balances. A fill that happened while nothing was running is adopted, exactly once; an order
+# placed by hand is reported, never touched; every correction is journaled with its reason. (The
+# demo's localnet starts with a market buy and a resting sell made "on the website", so there is
+# something to find.)
+
+# %%
+from kit.reconcile import reconcile
+
+report = reconcile(session)  # also logged: a warning when it found differences
+report.frame()[["check", "symbol", "journal", "exchange", "action", "reason"]]
+
+# %% [markdown]
 # ## Place a limit order with the ticket
 # A buy `below` under the last price: it rests in the book, nothing fills yet.
 
