@@ -54,14 +54,10 @@ class CandleWarning(UserWarning):
 def in_flight(source: CandleSource, page_size: int) -> int:
     """How many page requests :func:`fill_ranges` may have in flight for ``source`` (1 to :data:`MAX_IN_FLIGHT`).
 
-    - ``source.max_in_flight`` (an optional attribute of the source), when the source says so;
-    - else, for a Session's source (``source.session.budget``, a :class:`kit.limits.WeightBudget`),
-      the budget's slack under the exchange's limit divided by the weight of one page request,
-      ``(limit - capacity) // weight``: a request charged at the very end of one window may be
-      counted by the server in the next one, on top of that window's full share, and the slack
-      absorbs that many. Binance (6000 a minute, 95 % headroom, klines weight 2): 150, so
-      :data:`MAX_IN_FLIGHT`; a limit of 120: 3; 100: 2; under 80: 1;
-    - else 1: a source that says nothing is not assumed safe to call from several threads.
+    The source's own ``max_in_flight`` (optional attribute; a Session's source derives it from its
+    rate budget's slack, :func:`kit.session.candles.pages_in_flight`), capped at
+    :data:`MAX_IN_FLIGHT`; a source that says nothing is not assumed safe to call from several
+    threads, so 1. ``page_size`` is the number of candles one request asks for.
 
     Examples
     --------
@@ -73,19 +69,11 @@ def in_flight(source: CandleSource, page_size: int) -> int:
     1
     """
     explicit = getattr(source, "max_in_flight", None)
-    if explicit is not None:
-        return max(1, min(int(explicit), MAX_IN_FLIGHT))
-    session = getattr(source, "session", None)
-    budget = getattr(session, "budget", None)
-    exchange_id = getattr(getattr(session, "spec", None), "exchange_id", None)
-    limit, capacity = getattr(budget, "limit", None), getattr(budget, "capacity", None)
-    if not (isinstance(limit, int) and isinstance(capacity, int) and isinstance(exchange_id, str)):
+    if callable(explicit):
+        explicit = explicit(page_size)
+    if explicit is None:
         return 1
-    from kit.limits import endpoint_weight
-
-    # what the Session charges for one page (kit.session.candles sends GET /api/v3/klines)
-    weight = endpoint_weight(exchange_id, "GET", "/api/v3/klines", {"symbol": "X", "limit": page_size})
-    return max(1, min((limit - capacity) // max(1, weight), MAX_IN_FLIGHT))
+    return max(1, min(int(explicit), MAX_IN_FLIGHT))
 
 
 def fill_ranges(

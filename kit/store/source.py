@@ -23,9 +23,10 @@ class CandleSource(Protocol):
     max_page
         Most candles the exchange returns per request (Binance: 1000).
 
-    Optional: ``max_in_flight`` (int), how many ``fetch_ohlcv`` calls the store may make at once
-    from worker threads (the source must then be safe to call from several threads). Without it,
-    a Session's source gets the number its weight budget allows and any other source 1; see
+    Optional: ``max_in_flight`` (an int, or a method taking the page size), how many
+    ``fetch_ohlcv`` calls the store may make at once from worker threads (the source must then be
+    safe to call from several threads). A Session's source derives it from its weight budget
+    (:func:`kit.session.candles.pages_in_flight`); without it, one at a time. See
     :func:`kit.store.fill.in_flight`.
     """
 

@@ -22,6 +22,7 @@ from kit.limits import WeightBudget
 from kit.localnet import LimitsConfig, LocalnetConfig
 from kit.localnet.config import DEFAULT_SYMBOLS
 from kit.localnet.server import Localnet, start
+from kit.session.candles import pages_in_flight
 from kit.store import Store
 from kit.store.fill import MAX_IN_FLIGHT, in_flight
 
@@ -132,21 +133,19 @@ def test_a_failure_in_flight_is_recorded_like_one_at_a_time_and_resumed(synth_ne
     assert store.verify().empty
 
 
-def _source_with_budget(tmp_path: Path, limit: int) -> Any:
-    budget = WeightBudget(f"t{limit}", limit_per_minute=limit, directory=tmp_path)
-    return SimpleNamespace(session=SimpleNamespace(budget=budget, spec=SimpleNamespace(exchange_id="binance")))
-
-
 @pytest.mark.parametrize(("limit", "expect"), [(6000, MAX_IN_FLIGHT), (120, 3), (100, 2), (80, 2), (60, 1), (20, 1)])
 def test_in_flight_is_the_budget_slack_over_the_page_weight(tmp_path: Path, limit: int, expect: int) -> None:
     # a klines page weighs 2; the Session spends floor(95 % of the limit) per window; the rest is slack
-    assert in_flight(_source_with_budget(tmp_path, limit), 1000) == expect
+    budget = WeightBudget(f"t{limit}", limit_per_minute=limit, directory=tmp_path)
+    source = SimpleNamespace(max_in_flight=lambda page: pages_in_flight(budget, "binance", page))
+    assert in_flight(source, 1000) == expect
 
 
 def test_in_flight_from_the_source_or_one() -> None:
     assert [in_flight(SimpleNamespace(max_in_flight=k), 1000) for k in (0, 1, 2, 10)] == [1, 1, 2, MAX_IN_FLIGHT]
     assert in_flight(SimpleNamespace(), 1000) == 1  # says nothing: one at a time
-    assert in_flight(SimpleNamespace(session=SimpleNamespace(budget=None)), 1000) == 1
+    assert in_flight(SimpleNamespace(max_in_flight=None), 1000) == 1
+    assert pages_in_flight(None, "binance", 1000) == 1  # a Session without a budget yet
 
 
 # ---------------------------------------------------------------- through a real Session
