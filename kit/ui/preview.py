@@ -14,17 +14,21 @@ fee are estimates from the limit (or trigger) price, else the last price the Ses
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from kit.errors import KitError
+from kit.errors import KitError, OrderRejected
 from kit.session.orders import OrderIntent
 
 if TYPE_CHECKING:
     from kit.session.core import Session
 
 __all__ = ["Preview", "preview"]
+
+#: The order keywords of :meth:`Session.place` (and :meth:`OrderIntent.build`) besides symbol, side, amount.
+_ORDER_KEYWORDS = frozenset(inspect.signature(OrderIntent.build).parameters) - {"cls", "symbol", "side", "amount"}
 
 
 @dataclass(frozen=True)
@@ -106,35 +110,22 @@ def _dec(value: Any) -> Decimal | None:
         return None
 
 
-def preview(
-    session: Session,
-    symbol: str,
-    side: str,
-    amount: Any,
-    *,
-    price: Any = None,
-    type: str | None = None,
-    trigger_price: Any = None,
-    trailing_bps: int | None = None,
-    time_in_force: str = "GTC",
-    post_only: bool = False,
-    reduce_only: bool = False,
-    iceberg_amount: Any = None,
-    last_price: Any = None,
-) -> Preview:
+def preview(session: Session, symbol: str, side: str, amount: Any, *, last_price: Any = None, **order: Any) -> Preview:
     """Check an order as :meth:`Session.place` would, without sending or journaling anything.
 
     Parameters
     ----------
     session
         The Session the order would go through.
-    symbol, side, amount, price, type, trigger_price, trailing_bps
-        As for :meth:`Session.place`.
-    time_in_force, post_only, reduce_only, iceberg_amount
+    symbol, side, amount
         As for :meth:`Session.place`.
     last_price
         Reference price for market orders; default: the last price the Session has seen (its
         :meth:`~Session.ticker` calls), so no request is needed.
+    **order
+        The rest of the order, with :meth:`Session.place`'s keywords (``price``, ``type``,
+        ``trigger_price``, ``trailing_bps``, ``time_in_force``, ``post_only``, ``reduce_only``,
+        ``iceberg_amount``); an unknown keyword is reported as the preview's error.
 
     Returns
     -------
@@ -146,12 +137,13 @@ def preview(
     taker, maker = _dec(market.get("taker")), _dec(market.get("maker"))
     base: dict[str, Any] = {"quote": quote, "taker_rate": taker, "maker_rate": maker}
     last = _dec(last_price) if last_price is not None else session.last_price(symbol)
-    order: dict[str, Any] = dict(
-        price=price, type=type, trigger_price=trigger_price, trailing_bps=trailing_bps,
-        time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only, iceberg_amount=iceberg_amount,
-    )  # fmt: skip
+    unknown = sorted(set(order) - _ORDER_KEYWORDS)
+    if unknown:
+        err = OrderRejected(f"unknown order keyword(s) {unknown}", symbol=symbol,
+                            hint=f"Use place()'s keywords: {', '.join(sorted(_ORDER_KEYWORDS))}.")  # fmt: skip
+        return Preview(ok=False, error=err, **base)
     try:  # parsed here too, so the estimate shows even when a later check refuses the order
-        it = OrderIntent.build(symbol, side, amount, **order)
+        it: OrderIntent | None = OrderIntent.build(symbol, side, amount, **order)
     except KitError:
         it = None  # check() below raises the same error, after the kill switch and stage checks
     ref = (it.price or it.trigger_price or last) if it is not None else None

@@ -77,3 +77,9 @@ def test_summary_and_rates(session: Any) -> None:
     assert q.summary == "BUY 0.001 BTC/USDT @ market (trailing stop market, trail 150 bps)"
     r = preview(session, "BTC/USDT", "buy", "0.01", price="50000", time_in_force="IOC")
     assert r.summary == "BUY 0.01 BTC/USDT @ 50000 IOC"
+
+
+def test_preview_reports_an_unknown_keyword_instead_of_raising(session: Any) -> None:
+    p = preview(session, "BTC/USDT", "buy", "0.001", prize="50000")
+    assert not p.ok and type(p.error).__name__ == "OrderRejected"
+    assert "prize" in p.message and "price" in p.message
