@@ -280,3 +280,36 @@ def test_check_with_the_kill_switch_engaged_refuses_but_cancels_nothing(lab: Lab
         assert [o["id"] for o in lab.client().fetch_open_orders("BTC/USDT")] == [resting["id"]]
     finally:
         KillSwitch().reset()
+
+
+@pytest.mark.parametrize(
+    ("kind", "side", "trigger_at", "price_at"),
+    [
+        ("stop_market", "sell", "0.8", None),
+        ("take_profit_market", "sell", "1.2", None),
+        ("take_profit_limit", "sell", "1.2", "1.21"),
+    ],
+)
+def test_amend_every_trigger_type_moves_its_trigger(
+    lab: Lab, kind: str, side: str, trigger_at: str, price_at: str | None
+) -> None:
+    s = lab.session()
+    last = D(str(s.ticker("BTC/USDT")["last"]))
+    trig = (last * D(trigger_at)).quantize(D("0.01"))
+    kw: dict[str, Any] = {"type": kind, "trigger_price": str(trig)}
+    if price_at is not None:
+        kw["price"] = str((last * D(price_at)).quantize(D("0.01")))
+    old = s.place("BTC/USDT", side, "0.001", **kw)
+    new = s.amend("BTC/USDT", order_id=old["id"], trigger_price=str(trig + 50), amount="0.002")
+    got = lab.client().fetch_order(new["id"], "BTC/USDT")
+    assert got["info"]["type"] == lab.client().fetch_order(old["id"], "BTC/USDT")["info"]["type"]
+    assert D(got["info"]["stopPrice"]) == trig + 50 and D(got["info"]["origQty"]) == D("0.002")
+    assert lab.client().fetch_order(old["id"], "BTC/USDT")["status"] == "canceled"
+
+
+def test_amend_an_iceberg_keeps_its_visible_part(lab: Lab) -> None:
+    s = lab.session()
+    old = s.place("BTC/USDT", "buy", "0.004", price="50000", iceberg_amount="0.001")
+    new = s.amend("BTC/USDT", order_id=old["id"], price="49900")
+    got = lab.client().fetch_order(new["id"], "BTC/USDT")
+    assert D(got["info"]["icebergQty"]) == D("0.001") and D(got["info"]["price"]) == D("49900")

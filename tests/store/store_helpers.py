@@ -25,8 +25,9 @@ from kit.localnet.config import DEFAULT_SYMBOLS
 from kit.localnet.server import Localnet
 
 MIN = 60_000
-BIG_LIMITS = LimitsConfig(weight_per_minute=10**9, sapi_weight_per_minute=10**9, orders_per_10s=10**9,
-                          orders_per_day=10**9)
+BIG_LIMITS = LimitsConfig(
+    weight_per_minute=10**9, sapi_weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**9
+)
 #: 2024-03-01 00:00 UTC, a Friday.
 T0 = 1_709_251_200_000
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -39,8 +40,15 @@ class LocalnetSource:
     are spent) on the request after that many successful ones.
     """
 
-    def __init__(self, net: Localnet, *, max_page: int = 1000, timeframes: list[str] | None = None,
-                 fail_after: int | None = None, venue: str = "localnet") -> None:
+    def __init__(
+        self,
+        net: Localnet,
+        *,
+        max_page: int = 1000,
+        timeframes: list[str] | None = None,
+        fail_after: int | None = None,
+        venue: str = "localnet",
+    ) -> None:
         self.net = net
         self.ex = net.client(None, enableRateLimit=False)
         self.ex.load_markets()  # as a Session does when it connects: has_symbol sends nothing
@@ -78,8 +86,9 @@ def klines_on_wire(net: Localnet) -> int:
     return sum(1 for line in log.read_text().splitlines() if json.loads(line)["path"] == "/api/v3/klines")
 
 
-def direct(src: LocalnetSource, symbol: str, timeframe: str, start: int, end: int,
-           settle_ms: int = 1000) -> list[list[float]]:
+def direct(
+    src: LocalnetSource, symbol: str, timeframe: str, start: int, end: int, settle_ms: int = 1000
+) -> list[list[float]]:
     """What localnet serves for [start, end) through plain ccxt, paged by hand (closed candles only)."""
     out: list[list[float]] = []
     tf = int(src.ex.parse_timeframe(timeframe) * 1000)
@@ -97,12 +106,15 @@ def direct(src: LocalnetSource, symbol: str, timeframe: str, start: int, end: in
 def rows_of(frame: pd.DataFrame) -> list[list[float]]:
     """A candles frame as ccxt-style rows (for exact comparison)."""
     t = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
-    return [[int(a), *map(float, r)] for a, r in zip(t, frame[["open", "high", "low", "close", "volume"]].to_numpy(),
-                                                     strict=True)]
+    return [
+        [int(a), *map(float, r)]
+        for a, r in zip(t, frame[["open", "high", "low", "close", "volume"]].to_numpy(), strict=True)
+    ]
 
 
-def make_candles(minutes: int, start_ms: int = T0, *, seed: int = 3,
-                 holes: Sequence[tuple[int, int]] = ()) -> pd.DataFrame:
+def make_candles(
+    minutes: int, start_ms: int = T0, *, seed: int = 3, holes: Sequence[tuple[int, int]] = ()
+) -> pd.DataFrame:
     """Deterministic 1m candles on a 0.01 tick (BTCUSDT's filters), with minute ``holes`` [a, b) removed."""
     rng = np.random.default_rng(seed)
     close = np.round(60_000 + np.cumsum(rng.normal(0, 15, minutes)), 2)
@@ -110,8 +122,9 @@ def make_candles(minutes: int, start_ms: int = T0, *, seed: int = 3,
     high = np.round(np.maximum(open_, close) + np.abs(rng.normal(0, 8, minutes)), 2)
     low = np.round(np.minimum(open_, close) - np.abs(rng.normal(0, 8, minutes)), 2)
     vol = np.round(np.abs(rng.normal(2, 1, minutes)) + 0.001, 5)
-    idx = pd.date_range(pd.Timestamp(start_ms, unit="ms", tz="UTC"), periods=minutes, freq="1min", name="time",
-                        unit="ms")
+    idx = pd.date_range(
+        pd.Timestamp(start_ms, unit="ms", tz="UTC"), periods=minutes, freq="1min", name="time", unit="ms"
+    )
     df = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": vol}, index=idx)
     keep = np.ones(minutes, dtype=bool)
     for a, b in holes:
@@ -122,8 +135,9 @@ def make_candles(minutes: int, start_ms: int = T0, *, seed: int = 3,
 def replay_config(frame: pd.DataFrame, state_dir: Path | None, **spec_changes: Any) -> LocalnetConfig:
     """A stepped localnet replaying ``frame`` as BTCUSDT (and nothing synthetic beside it)."""
     spec = replace(DEFAULT_SYMBOLS[0], **spec_changes)
-    return LocalnetConfig(stepped=True, symbols=(spec,), candles={"BTCUSDT": frame}, state_dir=state_dir,
-                          limits=BIG_LIMITS)
+    return LocalnetConfig(
+        stepped=True, symbols=(spec,), candles={"BTCUSDT": frame}, state_dir=state_dir, limits=BIG_LIMITS
+    )
 
 
 #: Holes (minute offsets) in the gap fixture: one at the start of the data is implicit (the
@@ -133,10 +147,26 @@ GAP_MINUTES = 3000
 GAP_HOLES = [(100, 105), (199, 200), (201, 202), (1430, 1460), (2990, 3000)]
 
 
-
 def ts(ms: int) -> pd.Timestamp:
     return pd.Timestamp(ms, unit="ms", tz="UTC")
 
 
 def dec(x: float) -> Decimal:
     return Decimal(repr(x))
+
+
+def check_failed_then_resume(store: Any, net: Localnet, start: int, end: int, failed_at: int) -> None:
+    """After a fetch of ``[start, end)`` 1m BTC/USDT failed at ``failed_at`` (pages of 100): the ledger says
+    stored up to there and failed after, with the reason; what is stored reads offline (the failed part
+    as NaN rows); a good source then fetches only the missing pages and the whole range is stored."""
+    cov = store.coverage("BTC/USDT", "1m")
+    assert cov.status.tolist() == ["stored", "failed"]
+    assert cov.end.iloc[0] == ts(failed_at) and cov.end.iloc[1] == ts(end)
+    assert "ExchangeUnavailable" in cov.note.iloc[1] and "injected" in cov.note.iloc[1]
+    partial = store.candles("BTC/USDT", "1m", ts(start), ts(end), offline=True)
+    assert partial.notna().all(axis=1).sum() == (failed_at - start) // 60_000
+    good = LocalnetSource(net, max_page=100)
+    frame = store.candles("BTC/USDT", "1m", ts(start), ts(end), source=good, progress=False)
+    assert [c[2] for c in good.calls] == list(range(failed_at, end, 100 * 60_000))
+    assert rows_of(frame) == direct(good, "BTC/USDT", "1m", start, end)
+    assert store.coverage("BTC/USDT", "1m").status.tolist() == ["stored"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from store_helpers import MIN, T0, LocalnetSource, direct, rows_of, ts
+from store_helpers import MIN, T0, LocalnetSource, check_failed_then_resume, direct, rows_of, ts
 
 from kit.errors import ExchangeUnavailable
 from kit.limits import WeightBudget
@@ -119,17 +119,7 @@ def test_a_failure_in_flight_is_recorded_like_one_at_a_time_and_resumed(synth_ne
     store = Store(tmp_path, source=failing)
     with pytest.raises(ExchangeUnavailable, match="injected"):
         store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
-    cov = store.coverage("BTC/USDT", "1m")
-    assert cov.status.tolist() == ["stored", "failed"]
-    assert cov.end.iloc[0] == ts(START + 400 * MIN) and cov.end.iloc[1] == ts(END)
-    assert "ExchangeUnavailable" in cov.note.iloc[1] and "injected" in cov.note.iloc[1]
-    partial = store.candles("BTC/USDT", "1m", ts(START), ts(END), offline=True)
-    assert partial.notna().all(axis=1).sum() == 400  # pages answered after the failure were dropped
-    good = LocalnetSource(synth_net, max_page=100)
-    frame = store.candles("BTC/USDT", "1m", ts(START), ts(END), source=good, progress=False)
-    assert [c[2] for c in good.calls] == [START + k * 100 * MIN for k in range(4, 10)]
-    assert rows_of(frame) == direct(good, "BTC/USDT", "1m", START, END)
-    assert store.coverage("BTC/USDT", "1m").status.tolist() == ["stored"]
+    check_failed_then_resume(store, synth_net, START, END, START + 400 * MIN)  # answers after the failure dropped
     assert store.verify().empty
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from store_helpers import MIN, T0, LocalnetSource, direct, rows_of, ts
+from store_helpers import MIN, T0, LocalnetSource, check_failed_then_resume, direct, rows_of, ts
 
 from kit.errors import ExchangeUnavailable
 from kit.localnet.server import Localnet
@@ -25,18 +25,8 @@ def test_failure_after_n_pages_is_recorded_and_resumed(synth_net: Localnet, tmp_
     store = Store(tmp_path, source=failing)
     with pytest.raises(ExchangeUnavailable, match="injected"):
         store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
-    cov = store.coverage("BTC/USDT", "1m")
-    assert cov.status.tolist() == ["stored", "failed"]
-    assert cov.end.iloc[0] == ts(START + 400 * MIN) and cov.end.iloc[1] == ts(END)
-    assert "ExchangeUnavailable" in cov.note.iloc[1] and "injected" in cov.note.iloc[1]
-    # what is stored is readable offline meanwhile: the failed part shows as NaN rows, not data
-    partial = store.candles("BTC/USDT", "1m", ts(START), ts(END), offline=True)
-    assert partial.notna().all(axis=1).sum() == 400
-    good = LocalnetSource(synth_net, max_page=100)
-    frame = store.candles("BTC/USDT", "1m", ts(START), ts(END), source=good, progress=False)
-    assert [c[2] for c in good.calls] == [START + k * 100 * MIN for k in range(4, 10)]
-    assert rows_of(frame) == direct(good, "BTC/USDT", "1m", START, END)
-    assert store.coverage("BTC/USDT", "1m").status.tolist() == ["stored"]
+    # the failed part shows as NaN rows offline meanwhile; a good source fetches only what is missing
+    check_failed_then_resume(store, synth_net, START, END, START + 400 * MIN)
 
 
 _CHILD = textwrap.dedent("""
@@ -89,11 +79,16 @@ _CHILD = textwrap.dedent("""
 
 
 @pytest.mark.parametrize(("mode", "n", "resumed_pages"), [("between-pages", 4, 6), ("mid-write", 4, 7)])
-def test_sigkilled_fetch_resumes_with_only_the_rest(synth_net: Localnet, tmp_path: Path, mode: str, n: int,
-                                                   resumed_pages: int) -> None:
+def test_sigkilled_fetch_resumes_with_only_the_rest(
+    synth_net: Localnet, tmp_path: Path, mode: str, n: int, resumed_pages: int
+) -> None:
     root = tmp_path / "data"
-    proc = subprocess.run([sys.executable, "-c", _CHILD, synth_net.url, str(root), str(START), str(END), str(T0),
-                           mode, str(n)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, synth_net.url, str(root), str(START), str(END), str(T0), mode, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert "finished" not in proc.stdout
     series = root / "candles/venue=localnet/symbol=BTC_USDT/timeframe=1m"
