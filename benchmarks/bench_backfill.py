@@ -4,7 +4,7 @@ Target (the store's issue): "Backfill a year from localnet using at least 90 % o
 request weight, with no 429."
 
 A year of 1-minute candles is 525,600 candles: 526 ``GET /api/v3/klines`` requests of up to
-1000 candles, weight 2 each (``kit.limits.WEIGHTS`` and localnet's ``kit.localnet.limits``
+1000 candles, weight 2 each (``kit.transport.limits.WEIGHTS`` and localnet's ``kit.localnet.limits``
 agree), 1,052 weight in all. Against Binance's real 6000 per minute that fits in one minute, so the
 limit never binds; here localnet runs with a limit of ``--limit`` weight per window (default 120)
 so the backfill needs about nine windows and is paced by the budget, not by the CPU.

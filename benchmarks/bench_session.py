@@ -231,7 +231,7 @@ def bench_overhead(n: int, block: int) -> dict[str, Any]:
 
 
 def bench_acquire(n: int) -> dict[str, Any]:
-    from kit.limits import WeightBudget
+    from kit.transport.limits import WeightBudget
 
     with tempfile.TemporaryDirectory(prefix="bench-budget-") as d:
         budget = WeightBudget("bench", limit_per_minute=10**9, directory=d, window_s=10**9)

@@ -101,13 +101,14 @@ def run(work: Path, repeat: int) -> int:
 
     def record(name: str, times: list[float], frame: pd.DataFrame | None, size: float | None, **extra: Any) -> None:
         if frame is not None:
-            expect = year.loc[WEEK[0]:WEEK[1] - pd.Timedelta(minutes=1)] if "week" in name else year
+            expect = year.loc[WEEK[0] : WEEK[1] - pd.Timedelta(minutes=1)] if "week" in name else year
             got = frame.copy()
             got.index = pd.DatetimeIndex(got.index).as_unit("ms")
             got.index.name = expect.index.name
             pd.testing.assert_frame_equal(got, expect, check_freq=False)
-        rows.append({"case": name, "best_ms": min(times), "median_ms": statistics.median(times),
-                     "size_mb": size, **extra})
+        rows.append(
+            {"case": name, "best_ms": min(times), "median_ms": statistics.median(times), "size_mb": size, **extra}
+        )
         print(f"  {name:34s} best {min(times):9.2f} ms  median {statistics.median(times):9.2f} ms", flush=True)
 
     print(f"year of 1m candles: {len(year):,} rows; repeat={repeat}; work dir {work}")
@@ -186,9 +187,16 @@ def report(rows: list[dict[str, Any]], repeat: int) -> None:
         if "partitions" in r:
             verdict += f" ({r['partitions']} partition{'s' if r['partitions'] != 1 else ''} written)"
         print(f"{r['case']:36s} {r['best_ms']:9.2f} {r['median_ms']:10.2f} {ratio:10.1f} {size:>7s}  {verdict}")
-    meta = {"python": platform.python_version(), "pandas": pd.__version__, "pyarrow": pa.__version__,
-            "numpy": np.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-            "load": os.getloadavg() if hasattr(os, "getloadavg") else None, "repeat": repeat}
+    meta = {
+        "python": platform.python_version(),
+        "pandas": pd.__version__,
+        "pyarrow": pa.__version__,
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "repeat": repeat,
+    }
     print(f"\n{meta}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "store.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=str))

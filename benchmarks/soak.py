@@ -4,7 +4,7 @@
 
 Each run starts a fresh localnet process and a trading workload process, injects faults drawn at
 random (seeded) for ``KIT_SOAK_RUN_SECONDS`` (default 120), stops the workload, reconciles and checks
-the invariants (see kit/chaos). Runs repeat until ``KIT_SOAK_MINUTES`` (default 10) have passed.
+the invariants (see tests/lab). Runs repeat until ``KIT_SOAK_MINUTES`` (default 10) have passed.
 Exit code 0 only if every run held every invariant and every outage gave one alert and one all-clear.
 Other knobs: ``KIT_SOAK_SEED`` (first seed, default 1), ``KIT_SOAK_DIR`` (keep run directories there).
 """
@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from kit.chaos import ChaosRun, RunResult
+from lab import ChaosRun, RunResult
 
 
 def _pct(values: list[float], q: float) -> float:

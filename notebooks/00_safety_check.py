@@ -39,15 +39,15 @@ stage = "testnet"  # the stage you are about to use
 store_root = "data"
 
 # %%
-from kit.report import notebook_parameters
-from kit.secrets import refuse_secret_params
+from kit.views.report import notebook_parameters
+from kit.safety.secrets import refuse_secret_params
 
 refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
 
 # %%
-from kit.demo import prepare
-from kit.doctor import render, run_checks
-from kit.report import checklist
+from kit.cli.demo import prepare
+from kit.ops.doctor import render, run_checks
+from kit.views.report import checklist
 
 prep = prepare(exchange, store_root=store_root)
 print(prep.note)

@@ -36,8 +36,8 @@ until = ""  # ISO time; empty: the exchange's now
 store_root = "data"  # the candle store's folder
 
 # %%
-from kit.report import notebook_parameters
-from kit.secrets import refuse_secret_params
+from kit.views.report import notebook_parameters
+from kit.safety.secrets import refuse_secret_params
 
 refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
 
@@ -45,14 +45,14 @@ refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # k
 import pandas as pd
 from IPython.display import HTML, display
 
-from kit import charts
-from kit.demo import prepare
+from kit.views import charts
+from kit.cli.demo import prepare
 from kit.errors import KitError
-from kit.report import period
+from kit.views.report import period
 from kit.session import Session
 from kit.store import Store
 from kit.store.paths import align_down, timeframe_ms
-from kit.ui import status_html
+from kit.views.ui import status_html
 
 prep = prepare(exchange, store_root=store_root)
 print(prep.note)

@@ -35,8 +35,8 @@ cash = "10000"  # starting quote balance
 store_root = "data"
 
 # %%
-from kit.report import notebook_parameters
-from kit.secrets import refuse_secret_params
+from kit.views.report import notebook_parameters
+from kit.safety.secrets import refuse_secret_params
 
 refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
 
@@ -46,11 +46,11 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from kit import charts
-from kit.demo import prepare
+from kit.views import charts
+from kit.cli.demo import prepare
 from kit.engine import Market
 from kit.engine import replay
-from kit.report import period
+from kit.views.report import period
 from kit.session import Session
 from kit.store import Store
 from kit.store.paths import align_down, timeframe_ms

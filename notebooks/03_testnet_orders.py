@@ -37,8 +37,8 @@ wait_s = 30  # on a real testnet: how long to wait for fills before cancelling
 store_root = "data"
 
 # %%
-from kit.report import notebook_parameters
-from kit.secrets import refuse_secret_params
+from kit.views.report import notebook_parameters
+from kit.safety.secrets import refuse_secret_params
 
 refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
 
@@ -49,10 +49,10 @@ from decimal import Decimal
 import pandas as pd
 from IPython.display import display
 
-from kit import charts
-from kit.demo import prepare
+from kit.views import charts
+from kit.cli.demo import prepare
 from kit.session import Session
-from kit.ui import Blotter, OrderTicket, StatusBar
+from kit.views.ui import Blotter, OrderTicket, StatusBar
 
 prep = prepare(exchange, store_root=store_root)
 print(prep.note)
@@ -72,7 +72,7 @@ status
 # something to find.)
 
 # %%
-from kit.reconcile import reconcile
+from kit.ops.reconcile import reconcile
 
 report = reconcile(session)  # also logged: a warning when it found differences
 report.frame()[["check", "symbol", "journal", "exchange", "action", "reason"]]

@@ -38,8 +38,8 @@ evidence_days = 30  # within this many days
 store_root = "data"
 
 # %%
-from kit.report import notebook_parameters
-from kit.secrets import refuse_secret_params
+from kit.views.report import notebook_parameters
+from kit.safety.secrets import refuse_secret_params
 
 refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
 
@@ -52,11 +52,11 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from kit.demo import prepare, stage_gate
+from kit.cli.demo import prepare, stage_gate
 from kit.errors import KitError
-from kit.guard import Caps, EvidenceRule
-from kit.journal import Journal
-from kit.killswitch import KillSwitch, kit_home
+from kit.safety.guard import Caps, EvidenceRule
+from kit.journal.journal import Journal
+from kit.safety.killswitch import KillSwitch, kit_home
 from kit.session import Session
 
 prep = prepare(exchange, store_root=store_root)

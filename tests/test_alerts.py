@@ -15,17 +15,17 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
+import lab.receiver
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from lab.lab import open_lab
+from lab.receiver import WebhookReceiver
 
-import kit.alerts
-import kit.chaos.receiver
-from kit.alerts import AlertConfig, Alerter, AlertWatcher, EmailChannel, Rule, StatusChannel, WebhookChannel
-from kit.chaos.lab import open_lab
-from kit.chaos.receiver import WebhookReceiver
+import kit.ops.alerts
 from kit.errors import ConfigError
-from kit.journal import Journal
+from kit.journal.journal import Journal
+from kit.ops.alerts import AlertConfig, Alerter, AlertWatcher, EmailChannel, Rule, StatusChannel, WebhookChannel
 
 
 class Clock:
@@ -87,7 +87,7 @@ def smtp() -> Iterator[tuple[Controller, _Inbox]]:
 
 
 def test_doctests_of_alerts_and_receiver() -> None:
-    for mod in (kit.alerts, kit.chaos.receiver):
+    for mod in (kit.ops.alerts, lab.receiver):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0
 
@@ -186,7 +186,7 @@ def test_a_broken_channel_never_breaks_the_caller(caplog: pytest.LogCaptureFixtu
     with WebhookReceiver(status=500) as rx:
         status = StatusChannel()
         al = Alerter(AlertConfig(), channels=[WebhookChannel(rx.url), status], clock=Clock())
-        with caplog.at_level(logging.WARNING, logger="kit.alerts"):
+        with caplog.at_level(logging.WARNING, logger="kit.ops.alerts"):
             assert al.report("ban", "418") is not None
         assert len(rx.received) == 1 and len(status.messages) == 1
         assert al.failures and "HTTP 500" in al.failures[0]
@@ -299,8 +299,8 @@ def test_a_restarted_process_neither_repeats_an_alert_nor_loses_its_all_clear(
 
 def test_watcher_alerts_kill_switch_guard_trips_and_rejects_from_a_real_session(tmp_path: Path) -> None:
     from kit.errors import CapExceeded, InsufficientFunds, KillSwitchEngaged
-    from kit.guard import Caps
-    from kit.killswitch import KillSwitch
+    from kit.safety.guard import Caps
+    from kit.safety.killswitch import KillSwitch
 
     with open_lab(tmp_path) as lab:
         s = lab.session(caps=Caps(max_order_notional=50_000))
@@ -340,7 +340,7 @@ def test_watcher_thread_starts_and_stops(tmp_path: Path) -> None:
 
 
 def test_attach_wires_an_alerter_on_the_session_journal(tmp_path: Path, receiver: WebhookReceiver) -> None:
-    from kit.alerts import attach
+    from kit.ops.alerts import attach
 
     with open_lab(tmp_path) as lab:
         s = lab.session()
@@ -350,7 +350,7 @@ def test_attach_wires_an_alerter_on_the_session_journal(tmp_path: Path, receiver
                 "webhook",
                 "status",
             ]
-            from kit.killswitch import KillSwitch
+            from kit.safety.killswitch import KillSwitch
 
             KillSwitch().engage("attach test")
             assert receiver.wait_for("kill_switch", timeout=5)

@@ -10,44 +10,84 @@ from typing import Any
 import ccxt
 import pytest
 
-import kit.ccxt_errors
+import kit.transport.ccxt_errors
 from kit import errors as kerr
-from kit.ccxt_errors import ccxt_errors, map_ccxt_error, redact_text
-from kit.limits import WeightBudget
+from kit.transport.ccxt_errors import ccxt_errors, map_ccxt_error, redact_text
+from kit.transport.limits import WeightBudget
 
 READ, WRITE = "fetch_order_book", "create_order"
 
 # (ccxt class, message, kit class for a read, kit class for a write)
 CLASSES: list[tuple[type[Exception], str, type[Exception], type[Exception]]] = [
     (ccxt.ChecksumError, "binance order book checksum", kerr.ExchangeUnavailable, kerr.ExchangeUnavailable),
-    (ccxt.InvalidNonce, 'binance {"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}',
-     kerr.ClockSkew, kerr.ClockSkew),
-    (ccxt.RateLimitExceeded, 'binance {"code":-1003,"msg":"Too much request weight used"}', kerr.RateLimited,
-     kerr.RateLimited),
+    (
+        ccxt.InvalidNonce,
+        'binance {"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}',
+        kerr.ClockSkew,
+        kerr.ClockSkew,
+    ),
+    (
+        ccxt.RateLimitExceeded,
+        'binance {"code":-1003,"msg":"Too much request weight used"}',
+        kerr.RateLimited,
+        kerr.RateLimited,
+    ),
     (ccxt.DDoSProtection, "binance 429 Too Many Requests {}", kerr.RateLimited, kerr.RateLimited),
     (ccxt.PermissionDenied, "binance permission denied", kerr.PermissionRefused, kerr.PermissionRefused),
     (ccxt.AccountNotEnabled, "binance account not enabled", kerr.PermissionRefused, kerr.PermissionRefused),
     (ccxt.AccountSuspended, "binance account suspended", kerr.AuthError, kerr.AuthError),
-    (ccxt.AuthenticationError, 'binance {"code":-1022,"msg":"Signature for this request is not valid."}',
-     kerr.AuthError, kerr.AuthError),
+    (
+        ccxt.AuthenticationError,
+        'binance {"code":-1022,"msg":"Signature for this request is not valid."}',
+        kerr.AuthError,
+        kerr.AuthError,
+    ),
     (ccxt.RestrictedLocation, "binance restricted location", kerr.AuthError, kerr.AuthError),
-    (ccxt.InsufficientFunds, "binance Account has insufficient balance for requested action.",
-     kerr.InsufficientFunds, kerr.InsufficientFunds),
+    (
+        ccxt.InsufficientFunds,
+        "binance Account has insufficient balance for requested action.",
+        kerr.InsufficientFunds,
+        kerr.InsufficientFunds,
+    ),
     (ccxt.OrderNotFound, "binance Unknown order sent.", kerr.OrderUnknown, kerr.OrderUnknown),
     (ccxt.OrderNotCached, "binance order not cached", kerr.OrderUnknown, kerr.OrderUnknown),
     (ccxt.BadSymbol, "binance does not have market symbol FOO/BAR", kerr.ConfigError, kerr.OrderRejected),
-    (ccxt.InvalidOrder, 'binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}', kerr.FilterViolation,
-     kerr.FilterViolation),
-    (ccxt.BadRequest, 'binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}', kerr.FilterViolation,
-     kerr.FilterViolation),
-    (ccxt.BadRequest, 'binance {"code":-1111,"msg":"Precision is over the maximum defined for this asset."}',
-     kerr.FilterViolation, kerr.FilterViolation),
-    (ccxt.InvalidOrder, "binance amount of BTC/USDT must be greater than minimum amount precision of 0.00001",
-     kerr.FilterViolation, kerr.FilterViolation),
-    (ccxt.BadRequest, 'binance {"code":-1013,"msg":"Filter failure: MAX_NUM_ORDERS"}', kerr.ConfigError,
-     kerr.OrderRejected),
-    (ccxt.OrderImmediatelyFillable, "binance Order would immediately match and take.", kerr.OrderRejected,
-     kerr.OrderRejected),
+    (
+        ccxt.InvalidOrder,
+        'binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}',
+        kerr.FilterViolation,
+        kerr.FilterViolation,
+    ),
+    (
+        ccxt.BadRequest,
+        'binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}',
+        kerr.FilterViolation,
+        kerr.FilterViolation,
+    ),
+    (
+        ccxt.BadRequest,
+        'binance {"code":-1111,"msg":"Precision is over the maximum defined for this asset."}',
+        kerr.FilterViolation,
+        kerr.FilterViolation,
+    ),
+    (
+        ccxt.InvalidOrder,
+        "binance amount of BTC/USDT must be greater than minimum amount precision of 0.00001",
+        kerr.FilterViolation,
+        kerr.FilterViolation,
+    ),
+    (
+        ccxt.BadRequest,
+        'binance {"code":-1013,"msg":"Filter failure: MAX_NUM_ORDERS"}',
+        kerr.ConfigError,
+        kerr.OrderRejected,
+    ),
+    (
+        ccxt.OrderImmediatelyFillable,
+        "binance Order would immediately match and take.",
+        kerr.OrderRejected,
+        kerr.OrderRejected,
+    ),
     (ccxt.OrderNotFillable, "binance not fillable", kerr.OrderRejected, kerr.OrderRejected),
     (ccxt.DuplicateOrderId, "binance duplicate client order id", kerr.OrderRejected, kerr.OrderRejected),
     (ccxt.ContractUnavailable, "binance contract unavailable", kerr.OrderRejected, kerr.OrderRejected),
@@ -57,23 +97,34 @@ CLASSES: list[tuple[type[Exception], str, type[Exception], type[Exception]]] = [
     (ccxt.NoChange, "binance no change", kerr.OrderRejected, kerr.OrderRejected),
     (ccxt.ManualInteractionNeeded, "binance manual", kerr.OrderRejected, kerr.OrderRejected),
     (ccxt.NotSupported, "binance fetchFoo() is not supported yet", kerr.ConfigError, kerr.ConfigError),
-    (ccxt.ArgumentsRequired, "binance fetchOrders() requires a symbol argument", kerr.ConfigError,
-     kerr.ConfigError),
+    (ccxt.ArgumentsRequired, "binance fetchOrders() requires a symbol argument", kerr.ConfigError, kerr.ConfigError),
     (ccxt.InvalidAddress, "binance invalid address", kerr.ConfigError, kerr.ConfigError),
     (ccxt.InvalidProxySettings, "binance proxies", kerr.ConfigError, kerr.ConfigError),
     (ccxt.ExchangeClosedByUser, "binance closed", kerr.ConfigError, kerr.ConfigError),
-    (ccxt.RequestTimeout, "binance POST https://api.binance.com/api/v3/order request timeout", kerr.ExchangeUnavailable,
-     kerr.OrderUnknown),
+    (
+        ccxt.RequestTimeout,
+        "binance POST https://api.binance.com/api/v3/order request timeout",
+        kerr.ExchangeUnavailable,
+        kerr.OrderUnknown,
+    ),
     (ccxt.ExchangeNotAvailable, "binance 503 Service Unavailable", kerr.ExchangeUnavailable, kerr.OrderUnknown),
     (ccxt.OnMaintenance, "binance on maintenance", kerr.ExchangeUnavailable, kerr.OrderUnknown),
     (ccxt.NetworkError, "binance connection reset", kerr.ExchangeUnavailable, kerr.OrderUnknown),
     (ccxt.BadResponse, "binance unparsable", kerr.ExchangeUnavailable, kerr.OrderUnknown),
     (ccxt.NullResponse, "binance null", kerr.ExchangeUnavailable, kerr.OrderUnknown),
     (ccxt.CancelPending, "binance cancel pending", kerr.ExchangeUnavailable, kerr.OrderUnknown),
-    (ccxt.OperationFailed, 'binance {"code":-1000,"msg":"An unknown error occurred"}', kerr.ExchangeUnavailable,
-     kerr.OrderUnknown),
-    (ccxt.BadRequest, 'binance {"code":-1102,"msg":"Mandatory parameter was not sent"}', kerr.ConfigError,
-     kerr.OrderRejected),
+    (
+        ccxt.OperationFailed,
+        'binance {"code":-1000,"msg":"An unknown error occurred"}',
+        kerr.ExchangeUnavailable,
+        kerr.OrderUnknown,
+    ),
+    (
+        ccxt.BadRequest,
+        'binance {"code":-1102,"msg":"Mandatory parameter was not sent"}',
+        kerr.ConfigError,
+        kerr.OrderRejected,
+    ),
     (ccxt.ExchangeError, 'binance {"code":-9999,"msg":"something new"}', kerr.ConfigError, kerr.OrderRejected),
     (ccxt.BaseError, "binance something", kerr.ExchangeUnavailable, kerr.OrderUnknown),
     (ccxt.UnsubscribeError, "binance unsubscribe", kerr.ExchangeUnavailable, kerr.OrderUnknown),
@@ -100,36 +151,73 @@ def test_every_ccxt_exception_class_is_covered() -> None:
     from ccxt.base import errors as ccxt_errors_module
 
     covered = {cls for cls, *_ in CLASSES}
-    all_classes = {c for c in vars(ccxt_errors_module).values()
-                   if inspect.isclass(c) and issubclass(c, Exception) and c.__module__ == ccxt_errors_module.__name__}
+    all_classes = {
+        c
+        for c in vars(ccxt_errors_module).values()
+        if inspect.isclass(c) and issubclass(c, Exception) and c.__module__ == ccxt_errors_module.__name__
+    }
     missing = {c.__name__ for c in all_classes - covered} - {"ExchangeError", "MarginModeAlreadySet", "AddressPending"}
     assert missing == set()
 
 
 # Real Binance (api.binance.com) uses ccxt's spot table: classes differ from localnet's, codes decide.
 SPOT_TABLE = [
-    (ccxt.BadRequest, 'binance {"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}',
-     READ, kerr.ClockSkew),
-    (ccxt.BadRequest, "binance Timestamp for this request was 1000ms ahead of the server's time.", WRITE,
-     kerr.ClockSkew),
-    (ccxt.InvalidOrder, 'binance {"code":-1015,"msg":"Too many new orders; current limit is 50 orders per 10 SECOND."}',
-     WRITE, kerr.RateLimited),
-    (ccxt.BadResponse, 'binance {"code":-1007,"msg":"Timeout waiting for response from backend server."}', WRITE,
-     kerr.OrderUnknown),
-    (ccxt.ExchangeError, 'binance {"code":-1001,"msg":"Internal error; unable to process your request."}', WRITE,
-     kerr.OrderUnknown),
-    (ccxt.ExchangeError, 'binance {"code":-1001,"msg":"Internal error; unable to process your request."}', READ,
-     kerr.ExchangeUnavailable),
-    (ccxt.DDoSProtection, 'binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}', READ,
-     kerr.AuthError),
-    (ccxt.DDoSProtection, 'binance 418 I\'m a teapot {"code":-1003,"msg":"Way too much request weight used; IP '
-     'banned until 1700000120000."}', READ, kerr.RateLimited),
+    (
+        ccxt.BadRequest,
+        'binance {"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}',
+        READ,
+        kerr.ClockSkew,
+    ),
+    (
+        ccxt.BadRequest,
+        "binance Timestamp for this request was 1000ms ahead of the server's time.",
+        WRITE,
+        kerr.ClockSkew,
+    ),
+    (
+        ccxt.InvalidOrder,
+        'binance {"code":-1015,"msg":"Too many new orders; current limit is 50 orders per 10 SECOND."}',
+        WRITE,
+        kerr.RateLimited,
+    ),
+    (
+        ccxt.BadResponse,
+        'binance {"code":-1007,"msg":"Timeout waiting for response from backend server."}',
+        WRITE,
+        kerr.OrderUnknown,
+    ),
+    (
+        ccxt.ExchangeError,
+        'binance {"code":-1001,"msg":"Internal error; unable to process your request."}',
+        WRITE,
+        kerr.OrderUnknown,
+    ),
+    (
+        ccxt.ExchangeError,
+        'binance {"code":-1001,"msg":"Internal error; unable to process your request."}',
+        READ,
+        kerr.ExchangeUnavailable,
+    ),
+    (
+        ccxt.DDoSProtection,
+        'binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}',
+        READ,
+        kerr.AuthError,
+    ),
+    (
+        ccxt.DDoSProtection,
+        'binance 418 I\'m a teapot {"code":-1003,"msg":"Way too much request weight used; IP '
+        'banned until 1700000120000."}',
+        READ,
+        kerr.RateLimited,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("cls", "text", "op", "expected"), SPOT_TABLE)
-def test_binance_codes_decide_over_ccxt_class(cls: type[Exception], text: str, op: str,
-                                              expected: type[Exception]) -> None:
+def test_binance_codes_decide_over_ccxt_class(
+    cls: type[Exception], text: str, op: str, expected: type[Exception]
+) -> None:
     assert type(map_ccxt_error(cls(text), op)) is expected
 
 
@@ -174,8 +262,10 @@ def test_banned_until_in_the_message() -> None:
 
 def test_secrets_are_redacted_from_the_kit_error_and_the_chained_ccxt_error() -> None:
     ex = ccxt.binance({"apiKey": "AK" + "x" * 30, "secret": "SK" + "y" * 30})
-    text = (f"binance GET https://api.binance.com/api/v3/order?symbol=BTCUSDT&timestamp=1&signature=deadbeef99 "
-            f"headers X-MBX-APIKEY: {ex.apiKey} secret {ex.secret}")
+    text = (
+        f"binance GET https://api.binance.com/api/v3/order?symbol=BTCUSDT&timestamp=1&signature=deadbeef99 "
+        f"headers X-MBX-APIKEY: {ex.apiKey} secret {ex.secret}"
+    )
     with pytest.raises(kerr.ExchangeUnavailable) as err:
         with ccxt_errors("fetch_order", exchange=ex):
             raise ccxt.RequestTimeout(text)
@@ -215,7 +305,7 @@ def test_ws_api_login_keyerror_carries_the_auth_error() -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(kit.ccxt_errors, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(kit.transport.ccxt_errors, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 3
 
 

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 import kit
-import kit.demo
-from kit.cli import cli
+import kit.cli.demo
+from kit.cli.main import cli
 from kit.errors import DataError
 
 
@@ -27,7 +27,7 @@ def test_kit_error_is_one_line_and_exit_code_2(monkeypatch: pytest.MonkeyPatch, 
     def fail(out_dir: Path) -> Path:
         raise DataError("gap in the cache\nfrom 2024-01-01", symbol="BTC/USDT")
 
-    monkeypatch.setattr(kit.demo, "run", fail)
+    monkeypatch.setattr(kit.cli.demo, "run", fail)
     result = CliRunner().invoke(cli, ["demo", "--out-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -41,9 +41,7 @@ def test_other_errors_keep_their_traceback(monkeypatch: pytest.MonkeyPatch, tmp_
     def crash(out_dir: Path) -> Path:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(kit.demo, "run", crash)
+    monkeypatch.setattr(kit.cli.demo, "run", crash)
     result = CliRunner().invoke(cli, ["demo", "--out-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert isinstance(result.exception, RuntimeError)
-
-

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import kit.clock
-from kit.clock import AHEAD_LIMIT_MS, ClockReport, check_clock, measure_clock, offset_clock, sync_hint
+import kit.transport.clock
 from kit.errors import AuthError, ClockSkew, ConfigError
+from kit.transport.clock import AHEAD_LIMIT_MS, ClockReport, check_clock, measure_clock, offset_clock, sync_hint
 
 
 class FakeWire:
@@ -98,8 +98,9 @@ def test_behind_by_the_recv_window_is_rejected() -> None:
         check_clock(report(5_000), recv_window_ms=5_000)
 
 
-@pytest.mark.parametrize(("platform", "needle"), [("linux", "timedatectl set-ntp true"), ("darwin", "sntp"),
-                                                  ("win32", "w32tm /resync")])
+@pytest.mark.parametrize(
+    ("platform", "needle"), [("linux", "timedatectl set-ntp true"), ("darwin", "sntp"), ("win32", "w32tm /resync")]
+)
 def test_sync_hint_per_platform(platform: str, needle: str) -> None:
     assert needle in sync_hint(platform)
 
@@ -109,7 +110,7 @@ def test_offset_clock() -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(kit.clock, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(kit.transport.clock, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 5
 
 

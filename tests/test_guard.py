@@ -1,4 +1,4 @@
-"""kit.guard, kit.killswitch, kit.stages: refusals happen before any request, and the ladder needs evidence."""
+"""kit.safety (guard, killswitch, stages): refusals happen before any request, and the ladder needs evidence."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from kit.errors import CapExceeded, ConfigError, GuardRefused, KillSwitchEngaged, StageError
-from kit.guard import DAY_MS, Caps, EvidenceRule, Guard
-from kit.journal import Journal
-from kit.killswitch import KillSwitch, kit_home
-from kit.stages import Stage
+from kit.journal.journal import Journal
+from kit.safety.guard import DAY_MS, Caps, EvidenceRule, Guard
+from kit.safety.killswitch import KillSwitch, kit_home
+from kit.safety.stages import Stage
 
 NOW = 1_720_000_000_000  # 2024-07-03 UTC
 D = Decimal
@@ -127,7 +127,7 @@ def test_kill_switch_reads_process_env_and_kit_home(tmp_path: Path, monkeypatch:
 def test_kill_switch_engaged_by_another_process_stops_this_one(tmp_path: Path, kill: KillSwitch) -> None:
     code = textwrap.dedent(
         f"""
-        from kit.killswitch import KillSwitch
+        from kit.safety.killswitch import KillSwitch
         KillSwitch({str(kill.path)!r}, env={{}}).engage("engaged from another process")
         """
     )

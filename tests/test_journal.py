@@ -24,11 +24,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-import kit.journal
-import kit.journal_state
+import kit.journal.journal
+import kit.journal.state
 from kit.errors import ConfigError, DataError
-from kit.journal import SCHEMA_VERSION, Journal, to_ms
-from kit.stages import Stage
+from kit.journal.journal import SCHEMA_VERSION, Journal, to_ms
+from kit.safety.stages import Stage
 
 SPAWN = mp.get_context("spawn")  # real, fresh processes: nothing inherited but the arguments
 
@@ -489,7 +489,7 @@ def test_filled_orders_is_stage_evidence(journal: Journal) -> None:
 
 
 class SecretLike:
-    """Shaped like kit.secrets.Secret: the journal must refuse it without knowing the class."""
+    """Shaped like kit.safety.secrets.Secret: the journal must refuse it without knowing the class."""
 
     def __init__(self, value: str) -> None:
         self._value = value
@@ -502,7 +502,7 @@ class SecretLike:
 
 
 def test_secrets_are_refused(journal: Journal) -> None:
-    from kit.secrets import Credentials, Secret
+    from kit.safety.secrets import Credentials, Secret
 
     value = "Zq9" + "x" * 37 + "Kp"
     secret = Secret(value)
@@ -524,7 +524,7 @@ def test_secrets_are_refused(journal: Journal) -> None:
 
 
 def test_strings_are_redacted_before_storing(journal: Journal, tmp_path: Path) -> None:
-    from kit.secrets import Secret
+    from kit.safety.secrets import Secret
 
     value = "S3cr3t" + "v" * 40
     live = Secret(value)
@@ -631,7 +631,7 @@ def test_fork_gets_its_own_connection(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- docs
 
 
-@pytest.mark.parametrize("module", [kit.journal, kit.journal_state])
+@pytest.mark.parametrize("module", [kit.journal.journal, kit.journal.state])
 def test_docstring_examples(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

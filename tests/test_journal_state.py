@@ -1,4 +1,4 @@
-"""Order status folding in kit.journal_state: late reports never reopen a finished order; not_placed is final
+"""Order status folding in kit.journal.state: late reports never reopen a finished order; not_placed is final
 until the order proves to exist; amends (cancel-replace) leave the old order canceled and the new one open."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kit.journal_state import JournalEvent, replay_orders
+from kit.journal.state import JournalEvent, replay_orders
 
 
 def _ev(seq: int, ts: int, kind: str, cid: str = "c1", **payload: Any) -> JournalEvent:

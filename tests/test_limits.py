@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-import kit.backoff
-import kit.limits
-from kit.backoff import Backoff, is_write_op, retry_read
+import kit.transport.backoff
+import kit.transport.limits
 from kit.errors import ConfigError, ExchangeUnavailable, OrderRejected, RateLimited
-from kit.limits import (
+from kit.transport.backoff import Backoff, is_write_op, retry_read
+from kit.transport.limits import (
     CCXT_COST_FACTOR,
     WeightBudget,
     budget_key,
@@ -549,7 +549,7 @@ def test_reads_are_reads(op: str) -> None:
     assert not is_write_op(op)
 
 
-@pytest.mark.parametrize("module", [kit.limits, kit.backoff])
+@pytest.mark.parametrize("module", [kit.transport.limits, kit.transport.backoff])
 def test_docstring_examples(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kit.errors import ConfigError, RateLimited
-from kit.limits import WeightBudget
+from kit.transport.limits import WeightBudget
 
 # Spawned children import this module as "tests.test_limits_state" (--import-mode=importlib): they need
 # the repository root on the sys.path they inherit.
@@ -88,7 +88,7 @@ def test_unchanged_state_is_not_rewritten(tmp_path: Path, monkeypatch: pytest.Mo
         writes.append(len(data))
         return real(fd, data, offset)
 
-    monkeypatch.setattr("kit.limits._pwrite", counting)
+    monkeypatch.setattr("kit.transport.limits._pwrite", counting)
     budget.status()
     budget.recorded_limit()
     budget.observe(None)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-import kit.logs
+import kit.transport.logs
 from kit.errors import AuthError
-from kit.logs import RequestLog, is_credential_name, redact_text, redact_url
+from kit.transport.logs import RequestLog, is_credential_name, redact_text, redact_url
 
 SPAWN = mp.get_context("spawn")
 
@@ -57,7 +57,7 @@ def test_urls_are_redacted(url: str, expected: str) -> None:
 
 
 def test_no_secret_reaches_the_file(tmp_path: Path) -> None:
-    from kit.secrets import Secret
+    from kit.safety.secrets import Secret
 
     value = "Live" + "q" * 40
     live = Secret(value)
@@ -119,10 +119,10 @@ def test_bad_arguments() -> None:
 def test_write_failure_warns_once_and_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rl = RequestLog(tmp_path)
     rl.path.mkdir()  # the log file's name is taken by a directory: every write fails
-    with caplog.at_level(logging.WARNING, logger="kit.logs"):
+    with caplog.at_level(logging.WARNING, logger="kit.transport.logs"):
         rl.write("GET", "https://x.test/", 200)
         rl.write("GET", "https://x.test/", 200)
-    assert [r.levelname for r in caplog.records if r.name == "kit.logs"] == ["WARNING"]
+    assert [r.levelname for r in caplog.records if r.name == "kit.transport.logs"] == ["WARNING"]
 
 
 def _write_lines(directory: str, writer: int, n: int, start: Any) -> None:
@@ -153,5 +153,5 @@ def test_processes_share_a_rotating_log(tmp_path: Path) -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(kit.logs, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    result = doctest.testmod(kit.transport.logs, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from lab.lab import Lab, open_lab
 
-from kit.chaos.lab import Lab, open_lab
-from kit.journal import Journal
-from kit.reconcile import order_window_ms, reconcile, settle_order
-from kit.reconcile_cli import reconcile_command
+from kit.cli.reconcile import reconcile_command
+from kit.journal.journal import Journal
+from kit.ops.reconcile import order_window_ms, reconcile, settle_order
 
 SYM = "BTC/USDT"
 LATEST = 2**62
@@ -308,7 +308,7 @@ def test_a_later_fill_in_the_journal_does_not_hide_an_earlier_missing_one(lab: L
 
 
 def test_adopt_fills_alone_journals_its_watermark_for_the_next_sweep(lab: Lab) -> None:
-    from kit.reconcile import adopt_fills
+    from kit.ops.reconcile import adopt_fills
     from kit.session.fills import SWEEP_OVERLAP_MS
 
     s = lab.session()

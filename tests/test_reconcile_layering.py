@@ -1,4 +1,4 @@
-"""kit.reconcile sits above kit.session: the session never imports it, and its command stays cheap to attach.
+"""kit.ops.reconcile sits above kit.session: the session never imports it, and its command stays cheap to attach.
 
 The fill sweep that both use lives in kit.session.fills (streams backfill with it, reconcile builds on it).
 """
@@ -41,7 +41,7 @@ def _imported(path: Path) -> set[str]:
 
 
 def _is_reconcile(module: str) -> bool:
-    return module in ("kit.reconcile", "kit.reconcile_cli") or module.startswith("kit.reconcile.")
+    return module in ("kit.ops.reconcile", "kit.cli.reconcile") or module.startswith("kit.ops.reconcile.")
 
 
 def test_importing_the_streams_does_not_load_the_reconciler() -> None:
@@ -57,28 +57,27 @@ def test_no_session_module_imports_the_reconciler(path: Path) -> None:
 
 def test_the_import_check_sees_late_imports(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from kit.reconcile import adopt_fills\n    from kit import reconcile_cli\n")
+    probe.write_text("def f():\n    from kit.ops.reconcile import adopt_fills\n    from kit.cli import reconcile\n")
     assert {m for m in _imported(probe) if _is_reconcile(m)} == {
-        "kit.reconcile",
-        "kit.reconcile.adopt_fills",
-        "kit.reconcile_cli",
+        "kit.ops.reconcile",
+        "kit.ops.reconcile.adopt_fills",
+        "kit.cli.reconcile",
     }
 
 
 def test_the_command_attaches_without_ccxt_or_a_session() -> None:
-    """kit/cli.py attaches ``kit reconcile`` on every start (``kit --help``): that must not import ccxt."""
-    loaded = _modules_after("import kit.reconcile_cli")
-    assert "kit.reconcile.cli" in loaded
+    """kit/cli/main.py attaches ``kit reconcile`` on every start (``kit --help``): that must not import ccxt."""
+    loaded = _modules_after("import kit.cli.reconcile")
+    assert "kit.cli.reconcile" in loaded
     assert not {m for m in loaded if m == "ccxt" or m.startswith(("ccxt.", "kit.session"))}
 
 
 def test_public_import_paths() -> None:
-    import kit.reconcile
-    import kit.reconcile.cli
-    import kit.reconcile_cli
-    from kit.reconcile import Finding, ReconcileReport, adopt_fills, order_window_ms, reconcile, settle_order
+    import kit.cli.reconcile
+    import kit.ops.reconcile
+    from kit.ops.reconcile import Finding, ReconcileReport, adopt_fills, order_window_ms, reconcile, settle_order
 
-    assert kit.reconcile.__all__ == [
+    assert kit.ops.reconcile.__all__ == [
         "Finding",
         "ReconcileReport",
         "adopt_fills",
@@ -87,7 +86,7 @@ def test_public_import_paths() -> None:
         "settle_order",
     ]
     assert all(callable(x) for x in (Finding, ReconcileReport, adopt_fills, order_window_ms, reconcile, settle_order))
-    assert kit.reconcile_cli.reconcile_command is kit.reconcile.cli.reconcile_command
+    assert kit.cli.reconcile.reconcile_command is kit.cli.reconcile.reconcile_command
 
 
 def test_every_reconcile_module_is_short() -> None:

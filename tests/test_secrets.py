@@ -1,4 +1,4 @@
-"""kit.secrets: a key never shows itself, is found in env > .env > keyring, and never comes from parameters."""
+"""kit.safety.secrets: a key never shows itself, is found in env > .env > keyring, and never comes from parameters."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 
 from kit.errors import ConfigError, SecretNotFound
-from kit.secrets import (
+from kit.safety.secrets import (
     KEYRING_SERVICE,
     Credentials,
     RedactingFilter,
@@ -36,7 +36,7 @@ from kit.secrets import (
     require_credentials,
     store_in_keyring,
 )
-from kit.stages import Stage
+from kit.safety.stages import Stage
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"  # shape of a Binance key
 API_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -489,7 +489,7 @@ def test_blank_values_count_as_unset(memory_keyring: MemoryKeyring) -> None:
 def test_world_readable_dotenv_is_used_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     dotenv = write_env(tmp_path / ".env", API_KEY, API_SECRET)
     dotenv.chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="kit.secrets"):
+    with caplog.at_level(logging.WARNING, logger="kit.safety.secrets"):
         creds = load_credentials("binance", "testnet", env={}, dotenv=dotenv, use_keyring=False)
     assert creds is not None
     assert "chmod 600" in caplog.text

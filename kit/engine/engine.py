@@ -117,15 +117,28 @@ class Engine(Matching):
         """Accept or reject ``req``; an accepted order may fill at once against the current book."""
         acct = self._accounts.get(account)
         if acct is None:
-            return [self._reject(account, ts_ms, req, Refusal(RejectCode.UNKNOWN_ACCOUNT,
-                                                              f"unknown account {account!r}"))]
+            return [
+                self._reject(account, ts_ms, req, Refusal(RejectCode.UNKNOWN_ACCOUNT, f"unknown account {account!r}"))
+            ]
         market = self.markets.get(req.symbol)
         if market is None:
-            return [self._reject(account, ts_ms, req, Refusal(
-                RejectCode.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}; known: {sorted(self.markets)}"))]
+            return [
+                self._reject(
+                    account,
+                    ts_ms,
+                    req,
+                    Refusal(RejectCode.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}; known: {sorted(self.markets)}"),
+                )
+            ]
         if req.client_id is not None and req.client_id in acct.client_ids:
-            return [self._reject(account, ts_ms, req, Refusal(
-                RejectCode.DUPLICATE_CLIENT_ID, f"client order id {req.client_id!r} was already used"))]
+            return [
+                self._reject(
+                    account,
+                    ts_ms,
+                    req,
+                    Refusal(RejectCode.DUPLICATE_CLIENT_ID, f"client order id {req.client_id!r} was already used"),
+                )
+            ]
         refusal = check(market, req, ref_price=self.last_price(req.symbol)) or self._preflight(acct, market, req)
         if refusal is not None:
             return [self._reject(account, ts_ms, req, refusal)]
@@ -216,8 +229,14 @@ class Engine(Matching):
         w = self._find(account, order_id, client_id)
         if w is None or not w.status.is_open:
             what = order_id if order_id is not None else client_id
-            return [self._reject(account, ts_ms, None, Refusal(
-                RejectCode.UNKNOWN_ORDER, f"Unknown order sent: no open order {what!r}"))]
+            return [
+                self._reject(
+                    account,
+                    ts_ms,
+                    None,
+                    Refusal(RejectCode.UNKNOWN_ORDER, f"Unknown order sent: no open order {what!r}"),
+                )
+            ]
         out: list[Event] = []
         self._close(w, OrderStatus.CANCELED, ts_ms, out, "canceled by request")
         return out
@@ -239,15 +258,25 @@ class Engine(Matching):
         """
         w = self._find(account, order_id, client_id)
         if w is None or not w.status.is_open:
-            return [self._reject(account, ts_ms, None, Refusal(RejectCode.UNKNOWN_ORDER,
-                                                               "Unknown order sent: nothing open to amend"))]
+            return [
+                self._reject(
+                    account, ts_ms, None, Refusal(RejectCode.UNKNOWN_ORDER, "Unknown order sent: nothing open to amend")
+                )
+            ]
         req = w.req
         new_qty = quantity if quantity is not None else req.quantity
         if (price is not None and req.price is None) or (trigger_price is not None and req.trigger_price is None):
-            return [self._reject(account, ts_ms, None, Refusal(
-                RejectCode.INVALID, "this order type has no price/trigger to amend"))]
-        new = _replace(req, quantity=new_qty, price=price if price is not None else w.price,
-                       trigger_price=trigger_price if trigger_price is not None else w.trigger)
+            return [
+                self._reject(
+                    account, ts_ms, None, Refusal(RejectCode.INVALID, "this order type has no price/trigger to amend")
+                )
+            ]
+        new = _replace(
+            req,
+            quantity=new_qty,
+            price=price if price is not None else w.price,
+            trigger_price=trigger_price if trigger_price is not None else w.trigger,
+        )
         refusal = check(w.market, new, ref_price=None)
         if refusal is None and new_qty is not None and new_qty <= w.filled:
             refusal = Refusal(RejectCode.INVALID, f"new quantity {new_qty} is not above the filled {w.filled}")
@@ -259,7 +288,7 @@ class Engine(Matching):
             rem = (new_qty or ZERO) - w.filled
             target = rem * new.price if (w.buy and new.price is not None) else rem
             delta = target - w.lock_left
-            if delta > acct.free(w.lock_asset or "") :
+            if delta > acct.free(w.lock_asset or ""):
                 return [self._reject(account, ts_ms, None, self._short(acct, w.lock_asset or "", delta))]
             if delta:
                 changes = (BalanceChange(w.lock_asset or "", free=-delta, locked=delta),)
@@ -323,8 +352,18 @@ class Engine(Matching):
     def _reject(self, account: str, ts_ms: int, req: OrderRequest | None, r: Refusal) -> Event:
         order = None
         if req is not None:
-            order = Order(0, req.client_id or "", account, req, OrderStatus.REJECTED, ts_ms, ts_ms,
-                          quantity=req.quantity or ZERO, price=req.price, trigger_price=req.trigger_price)
+            order = Order(
+                0,
+                req.client_id or "",
+                account,
+                req,
+                OrderStatus.REJECTED,
+                ts_ms,
+                ts_ms,
+                quantity=req.quantity or ZERO,
+                price=req.price,
+                trigger_price=req.trigger_price,
+            )
         return Event(EventKind.REJECTED, ts_ms, account, order=order, reason=r.reason, code=r.code,
                      filter=r.filter, allowed=r.allowed)  # fmt: skip
 

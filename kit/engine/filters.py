@@ -92,9 +92,7 @@ def _lot(m: Market, qty: Decimal, *, market: bool) -> Refusal | None:
     if m.max_qty is not None and qty > m.max_qty:
         return _filter("LOT_SIZE", f"maxQty={m.max_qty}", f"quantity {qty} is above the maximum")
     if market and m.market_max_qty is not None and qty > m.market_max_qty:
-        return _filter(
-            "MARKET_LOT_SIZE", f"maxQty={m.market_max_qty}", f"market quantity {qty} is above the maximum"
-        )
+        return _filter("MARKET_LOT_SIZE", f"maxQty={m.market_max_qty}", f"market quantity {qty} is above the maximum")
     return None
 
 
@@ -134,9 +132,7 @@ def check(m: Market, req: OrderRequest, *, ref_price: Decimal | None) -> Refusal
             return r or _invalid("iceberg_qty must be smaller than quantity")
         parts = -(-req.quantity // req.iceberg_qty)
         if parts > m.max_iceberg_parts:
-            return _filter(
-                "ICEBERG_PARTS", f"limit={m.max_iceberg_parts}", f"the iceberg would show {parts} parts"
-            )
+            return _filter("ICEBERG_PARTS", f"limit={m.max_iceberg_parts}", f"the iceberg would show {parts} parts")
     price = req.price if req.price is not None else (req.trigger_price or ref_price)
     if req.quote_quantity is not None:
         return _notional(m, req.quote_quantity)

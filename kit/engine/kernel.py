@@ -294,17 +294,28 @@ class Kernel:
         ts, oid, buy, p, q, notional, fee, maker, idx, pos, cash = (np.array(c) for c in fcols)
         buy = buy.astype(bool)
         fills = fills_frame(
-            ts.astype("int64"), oid.astype("int64"), buy, _fv(p, u.f_t), _fv(q, u.f_s), _fv(notional, u.f_uq),
-            np.where(buy, _fv(fee, u.f_ub), _fv(fee, u.f_uq)), np.where(buy, m.base, m.quote).tolist(),
+            ts.astype("int64"),
+            oid.astype("int64"),
+            buy,
+            _fv(p, u.f_t),
+            _fv(q, u.f_s),
+            _fv(notional, u.f_uq),
+            np.where(buy, _fv(fee, u.f_ub), _fv(fee, u.f_uq)),
+            np.where(buy, m.base, m.quote).tolist(),
             maker.astype(bool),
         )
         ocols = list(zip(*self.orders, strict=True)) if self.orders else [()] * 8
         o_id, o_buy, o_mkt, o_q, o_f, o_p, o_st, o_fee = (np.array(c) for c in ocols)
         o_buy, o_mkt = o_buy.astype(bool), o_mkt.astype(bool)
         orders = orders_frame(
-            o_id.astype("int64"), [f"kit-{i}" for i in o_id.tolist()], o_buy,
-            np.where(o_mkt, "market", "limit").tolist(), _fv(o_q, u.f_s), _fv(o_f, u.f_s),
-            np.where(o_mkt, np.nan, _fv(o_p, u.f_t)), [str(x) for x in o_st.tolist()],
+            o_id.astype("int64"),
+            [f"kit-{i}" for i in o_id.tolist()],
+            o_buy,
+            np.where(o_mkt, "market", "limit").tolist(),
+            _fv(o_q, u.f_s),
+            _fv(o_f, u.f_s),
+            np.where(o_mkt, np.nan, _fv(o_p, u.f_t)),
+            [str(x) for x in o_st.tolist()],
             np.where(o_buy, _fv(o_fee, u.f_ub), _fv(o_fee, u.f_uq)),
         )
         deltas = (idx.astype("int64"), _fv(pos, u.f_ub), _fv(cash, u.f_uq))
@@ -375,4 +386,3 @@ def first_index(arr: np.ndarray, start: int, level: int, *, above: bool) -> int:
         start = end
         size *= 4
     return n
-

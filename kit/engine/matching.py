@@ -409,8 +409,15 @@ class Matching:
             return
         bar, m = c.bar, c.market
         want = w.fill_cap() if w.qty is not None else c.budget
-        price = self.fill_model.slipped_price(ref, buy=w.buy, qty=min(want, c.budget) or m.step_size,
-                                              high=bar.high, low=bar.low, volume=bar.volume, tick=m.tick_size)
+        price = self.fill_model.slipped_price(
+            ref,
+            buy=w.buy,
+            qty=min(want, c.budget) or m.step_size,
+            high=bar.high,
+            low=bar.low,
+            volume=bar.volume,
+            tick=m.tick_size,
+        )
         self._candle_fill(c, w, price, Liquidity.TAKER, t, out)
 
     def _taker_fill(self, c: _Candle, w: Working, cur: Decimal, t: int, out: list[Event]) -> None:
@@ -418,8 +425,15 @@ class Matching:
             return
         bar, m = c.bar, c.market
         assert w.price is not None
-        slipped = self.fill_model.slipped_price(cur, buy=w.buy, qty=min(w.fill_cap(), c.budget),
-                                                high=bar.high, low=bar.low, volume=bar.volume, tick=m.tick_size)
+        slipped = self.fill_model.slipped_price(
+            cur,
+            buy=w.buy,
+            qty=min(w.fill_cap(), c.budget),
+            high=bar.high,
+            low=bar.low,
+            volume=bar.volume,
+            tick=m.tick_size,
+        )
         price = min(slipped, w.price) if w.buy else max(slipped, w.price)
         self._candle_fill(c, w, price, Liquidity.TAKER, t, out)
 

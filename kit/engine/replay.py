@@ -365,8 +365,15 @@ _FILL_COLUMNS = ["order_id", "side", "price", "quantity", "quote", "fee", "fee_a
 
 
 def fills_frame(
-    ts_ms: np.ndarray, order_id: np.ndarray, buy: np.ndarray, price: np.ndarray, qty: np.ndarray,
-    quote: np.ndarray, fee: np.ndarray, fee_asset: list[str], maker: np.ndarray,
+    ts_ms: np.ndarray,
+    order_id: np.ndarray,
+    buy: np.ndarray,
+    price: np.ndarray,
+    qty: np.ndarray,
+    quote: np.ndarray,
+    fee: np.ndarray,
+    fee_asset: list[str],
+    maker: np.ndarray,
 ) -> pd.DataFrame:
     """The fills table of a :class:`Result` (one builder for both replay paths), indexed by UTC fill time."""
     index = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True), name="ts").as_unit("ms")
@@ -383,8 +390,15 @@ def _two(flags: np.ndarray, yes: str, no: str) -> Any:
 
 
 def orders_frame(
-    ids: np.ndarray, client_ids: list[str], buy: np.ndarray, types: list[str], qty: np.ndarray,
-    filled: np.ndarray, price: np.ndarray, status: list[str], fees: np.ndarray,
+    ids: np.ndarray,
+    client_ids: list[str],
+    buy: np.ndarray,
+    types: list[str],
+    qty: np.ndarray,
+    filled: np.ndarray,
+    price: np.ndarray,
+    status: list[str],
+    fees: np.ndarray,
 ) -> pd.DataFrame:
     """The orders table of a :class:`Result` (one builder for both replay paths)."""
     return pd.DataFrame({

@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from kit.backoff import Backoff, retry_read
-from kit.ccxt_errors import ccxt_errors
 from kit.errors import ExchangeUnavailable, KitError
-from kit.limits import WeightBudget, budget_key, default_limit_per_minute, endpoint_group, endpoint_weight
-from kit.logs import RequestLog
 from kit.session.loop import BackgroundLoop
+from kit.transport.backoff import Backoff, retry_read
+from kit.transport.ccxt_errors import ccxt_errors
+from kit.transport.limits import WeightBudget, budget_key, default_limit_per_minute, endpoint_group, endpoint_weight
+from kit.transport.logs import RequestLog
 
 if TYPE_CHECKING:
-    from kit.clock import ClockReport
-    from kit.guard import Guard
-    from kit.journal import Journal
-    from kit.killswitch import KillSwitch
+    from kit.journal.journal import Journal
+    from kit.safety.guard import Guard
+    from kit.safety.killswitch import KillSwitch
+    from kit.safety.stages import Stage
     from kit.session.venues import VenueSpec
-    from kit.stages import Stage
+    from kit.transport.clock import ClockReport
 
 T = TypeVar("T")
 _log = logging.getLogger("kit.session")
@@ -274,7 +274,7 @@ class SessionBase:
         error (offset, round trip, Binance's 1 s "ahead" allowance) plus a margin has passed, an
         order that is not on the exchange never will be.
         """
-        from kit.clock import AHEAD_LIMIT_MS
+        from kit.transport.clock import AHEAD_LIMIT_MS
 
         recv = int((getattr(self._ex, "options", None) or {}).get("recvWindow") or 10_000)
         rep = self.clock_report

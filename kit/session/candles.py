@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from kit.limits import WeightBudget, endpoint_weight
+from kit.transport.limits import WeightBudget, endpoint_weight
 
 if TYPE_CHECKING:
     from kit.session.base import SessionBase as Session
@@ -29,7 +29,7 @@ def pages_in_flight(budget: WeightBudget | None, exchange_id: str, page_size: in
     counted by the server in the next one, on top of that window's full share. The budget keeps a
     slack under the exchange's limit (``limit - capacity``); that many pages' weight may straddle.
 
-    >>> from kit.limits import WeightBudget
+    >>> from kit.transport.limits import WeightBudget
     >>> import tempfile
     >>> d = tempfile.TemporaryDirectory()
     >>> [pages_in_flight(WeightBudget(f"b{n}", limit_per_minute=n, directory=d.name), "binance", 1000)

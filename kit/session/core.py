@@ -24,21 +24,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kit import secrets as kit_secrets
-from kit.backoff import Backoff
-from kit.clock import ClockReport, check_clock, measure_clock
 from kit.errors import ConfigError, PermissionRefused
-from kit.guard import Caps, EvidenceRule, Guard
-from kit.journal import Journal
-from kit.killswitch import KillSwitch
-from kit.limits import WeightBudget
-from kit.logs import RequestLog
+from kit.journal.journal import Journal
+from kit.safety import secrets as kit_secrets
+from kit.safety.guard import Caps, EvidenceRule, Guard
+from kit.safety.killswitch import KillSwitch
+from kit.safety.stages import Stage
 from kit.session.base import now_ms
 from kit.session.loop import BackgroundLoop
 from kit.session.preflight import Preflight, judge, unknown
 from kit.session.trading import Trading
 from kit.session.venues import VenueSpec, build_client, find_or_start_localnet, resolve
-from kit.stages import Stage
+from kit.transport.backoff import Backoff
+from kit.transport.clock import ClockReport, check_clock, measure_clock
+from kit.transport.limits import WeightBudget
+from kit.transport.logs import RequestLog
 
 __all__ = ["Session"]
 
@@ -58,7 +58,7 @@ class Session(Trading):
     account:
         Name under which this account's events are journaled.
     journal:
-        A :class:`~kit.journal.Journal` or a path; default ``$KIT_HOME/journal.sqlite``.
+        A :class:`~kit.journal.journal.Journal` or a path; default ``$KIT_HOME/journal.sqlite``.
     caps, evidence:
         Stage caps and the evidence rule for ``live_small``/``live``.
     allow_withdraw_key:
@@ -67,14 +67,14 @@ class Session(Trading):
         The exchange's request-weight limit per window (default: what the exchange publishes) and the
         window's length; only a localnet running faster than real time needs another window.
     backoff:
-        Retry schedule for reads (default :class:`~kit.backoff.Backoff`); orders are never retried.
+        Retry schedule for reads (default :class:`~kit.transport.backoff.Backoff`); orders are never retried.
     recv_window_ms:
         How long a signed request stays valid after its timestamp (Binance's ``recvWindow``; ccxt
         sends 10000, Binance's own default is 5000, the maximum 60000). Shorter: a request delayed
         in transit is refused rather than executed late, and an unknown order is settled sooner.
 
     Keys are never arguments: they come from the environment (``KIT_<EXCHANGE>_<STAGE>_API_KEY``
-    / ``_API_SECRET``), a ``.env`` file or the OS keyring (see :mod:`kit.secrets`).
+    / ``_API_SECRET``), a ``.env`` file or the OS keyring (see :mod:`kit.safety.secrets`).
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Fill adoption: journal every fill the exchange has that the journal lacks, exactly once, gap-free.
 
 Used by the private streams after a reconnect (:mod:`kit.session.streams`) and by reconciliation
-(:func:`kit.reconcile.adopt_fills`), which sits above the session and builds its report on it.
+(:func:`kit.ops.reconcile.adopt_fills`), which sits above the session and builds its report on it.
 
 Per symbol, every trade of ours is read from the watermark on: the *exchange's* last trade time
 seen by the previous sweep, less :data:`SWEEP_OVERLAP_MS` for trades published late (the first
@@ -9,10 +9,10 @@ sweep starts :data:`FIRST_SWEEP_MARGIN_MS` before the symbol's first intent or f
 journal's last fill: a stream can journal a later fill while an earlier one was lost. Paging goes
 through windows of at most 24 hours (Binance refuses longer ``startTime``..``endTime`` spans) and
 through full pages, so there is no gap. Each missing trade is journaled with
-:meth:`~kit.journal.Journal.record_fill` (exactly once, whoever else is writing) and, with its
+:meth:`~kit.journal.journal.Journal.record_fill` (exactly once, whoever else is writing) and, with its
 reason, as a ``"reconcile"`` event (``action="adopt_fill"``). Watermarks live in the journal, in
 the ``watermarks`` field of ``"reconcile"`` events: a sweep on its own journals them
-(``action="adopt_fills"``); :func:`kit.reconcile.reconcile` puts them in its summary instead.
+(``action="adopt_fills"``); :func:`kit.ops.reconcile.reconcile` puts them in its summary instead.
 
 >>> from kit.session import Session                      # doctest: +SKIP
 >>> sweep = sweep_fills(Session("localnet"), ["BTC/USDT"])   # doctest: +SKIP

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kit.backoff import Backoff
 from kit.session.fills import sweep_fills
+from kit.transport.backoff import Backoff
 
 if TYPE_CHECKING:
     from kit.session.core import Session

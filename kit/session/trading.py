@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kit.clock import check_clock
 from kit.errors import (
     AmendFailed,
     ExchangeUnavailable,
@@ -35,6 +34,7 @@ from kit.session.amend import edit_call, intent_fields, replacement
 from kit.session.base import now_ms
 from kit.session.orders import OrderIntent, client_order_id, to_ccxt, validate
 from kit.session.reads import Reads
+from kit.transport.clock import check_clock
 
 __all__ = ["OrderCheck", "Trading"]
 

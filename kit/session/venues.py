@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import ConfigError, StageError
-from kit.stages import Stage
+from kit.safety.stages import Stage
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,8 @@ def find_or_start_localnet() -> tuple[str, Path | None, str]:
     with _LOCAL_LOCK:
         found = _LOCAL.get("net")
         if found is None:
-            from kit.killswitch import kit_home
             from kit.localnet import LocalnetConfig, start
+            from kit.safety.killswitch import kit_home
 
             state, name = kit_home() / "localnet", "localnet"
             state.mkdir(parents=True, exist_ok=True)

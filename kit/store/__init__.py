@@ -9,7 +9,7 @@ Modules: :mod:`~kit.store.paths` (pure naming), :mod:`~kit.store.parquet` (file 
 :mod:`~kit.store.ledger` (coverage), :mod:`~kit.store.checks` (integrity rules),
 :mod:`~kit.store.fill` (fetching through a :class:`CandleSource`), :mod:`~kit.store.resample`,
 :mod:`~kit.store.series` (one series on disk), :mod:`~kit.store.verify`, :mod:`~kit.store.store`
-(the :class:`Store` facade), :mod:`~kit.store.cli` (``kit candles``). See docs/store.md.
+(the :class:`Store` facade), :mod:`~kit.cli.candles` (``kit candles``). See docs/store.md.
 """
 
 from kit.store.fill import CandleWarning

@@ -90,8 +90,9 @@ class Page:
     raw: int = 0
 
 
-def parse_page(rows: Sequence[Sequence[float]], *, since: int, end: int, limit: int, tf_ms: int, offset_ms: int,
-               closed_end: int) -> Page:
+def parse_page(
+    rows: Sequence[Sequence[float]], *, since: int, end: int, limit: int, tf_ms: int, offset_ms: int, closed_end: int
+) -> Page:
     """Interpret one page of ccxt OHLCV rows asked for with ``since`` and ``limit``.
 
     Parameters
@@ -123,8 +124,13 @@ def parse_page(rows: Sequence[Sequence[float]], *, since: int, end: int, limit: 
         times = np.empty(0, dtype=np.int64)
     aligned = (times - offset_ms) % tf_ms == 0
     for t in times[~aligned]:
-        issues.append({"time": int(t), "kind": "misaligned",
-                       "detail": f"the exchange returned a candle at {int(t)} ms, off the {tf_ms} ms grid; not stored"})
+        issues.append(
+            {
+                "time": int(t),
+                "kind": "misaligned",
+                "detail": f"the exchange returned a candle at {int(t)} ms, off the {tf_ms} ms grid; not stored",
+            }
+        )
     if len(rows) >= limit and len(times):
         covered_end = min(end, align_grid(int(times.max()) + 1, tf_ms, offset_ms))
     else:
@@ -137,15 +143,21 @@ def parse_page(rows: Sequence[Sequence[float]], *, since: int, end: int, limit: 
         last = np.ones(len(t_sel), dtype=bool)
         last[:-1] = t_sel[1:] != t_sel[:-1]  # keep the last of equal times (stable sort keeps arrival order)
         for t in np.unique(t_sel[~last]):
-            issues.append({"time": int(t), "kind": "duplicate",
-                           "detail": "the exchange returned this candle more than once; kept the last"})
+            issues.append(
+                {
+                    "time": int(t),
+                    "kind": "duplicate",
+                    "detail": "the exchange returned this candle more than once; kept the last",
+                }
+            )
         sel = sel[last]
     part = Part(times[sel], [np.ascontiguousarray(arr[sel, i + 1]) for i in range(len(COLUMNS))])
     bad = ohlc_mask(part.values)
     for i in np.flatnonzero(bad):
         vals = [float(v[i]) for v in part.values]
-        issues.append({"time": int(part.times[i]), "kind": "ohlc",
-                       "detail": ohlc_problem(*vals) + "; stored as received"})
+        issues.append(
+            {"time": int(part.times[i]), "kind": "ohlc", "detail": ohlc_problem(*vals) + "; stored as received"}
+        )
     return Page(part, max(covered_end, since), issues, len(rows))
 
 

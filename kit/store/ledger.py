@@ -64,8 +64,9 @@ class Span:
 class Ledger:
     """The coverage ledger of one series (see module docstring)."""
 
-    def __init__(self, venue: str, symbol: str, timeframe: str, spans: Iterable[Span] = (),
-                 issues: Iterable[dict[str, Any]] = ()) -> None:
+    def __init__(
+        self, venue: str, symbol: str, timeframe: str, spans: Iterable[Span] = (), issues: Iterable[dict[str, Any]] = ()
+    ) -> None:
         self.venue = venue
         self.symbol = symbol
         self.timeframe = timeframe
@@ -125,8 +126,11 @@ class Ledger:
 
     def stored_spans(self, start: int, end: int) -> list[tuple[int, int]]:
         """``stored`` spans clipped to ``[start, end)``."""
-        return [(max(s.start, start), min(s.end, end)) for s in self.spans
-                if s.status == "stored" and s.end > start and s.start < end]
+        return [
+            (max(s.start, start), min(s.end, end))
+            for s in self.spans
+            if s.status == "stored" and s.end > start and s.start < end
+        ]
 
     def stored_candles(self) -> int:
         """Number of candles the ledger says are on disk."""
@@ -160,7 +164,10 @@ class Ledger:
     def to_json(self) -> dict[str, Any]:
         """The ledger as JSON-ready data."""
         return {
-            "version": LEDGER_VERSION, "venue": self.venue, "symbol": self.symbol, "timeframe": self.timeframe,
+            "version": LEDGER_VERSION,
+            "venue": self.venue,
+            "symbol": self.symbol,
+            "timeframe": self.timeframe,
             "tf_ms": self.tf_ms,
             "spans": [[s.start, s.end, s.status, s.note, s.at] for s in self.spans],
             "issues": self.issues,
@@ -184,13 +191,17 @@ class Ledger:
             return cls(venue, symbol, timeframe)
         try:
             data = json.loads(raw)
-            spans = [Span(int(a), int(b), str(st), str(note), None if at is None else int(at))
-                     for a, b, st, note, at in data["spans"]]
+            spans = [
+                Span(int(a), int(b), str(st), str(note), None if at is None else int(at))
+                for a, b, st, note, at in data["spans"]
+            ]
         except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"the coverage ledger {path} is unreadable: {exc}",
-                            symbol=symbol,
-                            hint="Delete that file: the store then fetches the series again "
-                                 "(stored candles are rewritten as they arrive).") from exc
+            raise DataError(
+                f"the coverage ledger {path} is unreadable: {exc}",
+                symbol=symbol,
+                hint="Delete that file: the store then fetches the series again "
+                "(stored candles are rewritten as they arrive).",
+            ) from exc
         return cls(venue, str(data.get("symbol", symbol)), timeframe, spans, data.get("issues", []))
 
     def __repr__(self) -> str:
@@ -201,8 +212,12 @@ class Ledger:
 def _merge(spans: list[Span]) -> list[Span]:
     out: list[Span] = []
     for s in spans:
-        if out and out[-1].end == s.start and out[-1].status == s.status and (
-                s.status == "stored" or out[-1].note == s.note):
+        if (
+            out
+            and out[-1].end == s.start
+            and out[-1].status == s.status
+            and (s.status == "stored" or out[-1].note == s.note)
+        ):
             prev = out[-1]
             out[-1] = Span(prev.start, s.end, s.status, prev.note, max(prev.at or 0, s.at or 0) or None)
         else:

@@ -50,8 +50,10 @@ __all__ = [
 ]
 
 COLUMNS = ("open", "high", "low", "close", "volume")
-SCHEMA = pa.schema([pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False)]
-                   + [pa.field(c, pa.float64(), nullable=False) for c in COLUMNS])
+SCHEMA = pa.schema(
+    [pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False)]
+    + [pa.field(c, pa.float64(), nullable=False) for c in COLUMNS]
+)
 META_KEY = b"kit.store"
 FORMAT_VERSION = 1
 _WRITE_OPTIONS: dict[str, Any] = {
@@ -246,8 +248,10 @@ def _check(path: Path, meta: dict[str, Any], times: I64, values: Sequence[F64]) 
     first = int(times[0]) if n else None
     last = int(times[-1]) if n else None
     if meta.get("rows") != n or meta.get("first") != first or meta.get("last") != last:
-        raise CorruptFile(f"{path}: {n} rows from {first} to {last}, but the file says "
-                          f"{meta.get('rows')} rows from {meta.get('first')} to {meta.get('last')}")
+        raise CorruptFile(
+            f"{path}: {n} rows from {first} to {last}, but the file says "
+            f"{meta.get('rows')} rows from {meta.get('first')} to {meta.get('last')}"
+        )
     sums = meta.get("sums")
     if sums is not None and sums != [_sum(times), *(_sum(v) for v in values)]:
         raise CorruptFile(f"{path}: the data does not match its checksums")
@@ -290,9 +294,13 @@ def _read_fast(path: Path) -> Part | None:
         offsets: list[int] = []
         for i in range(len(SCHEMA)):
             c = rg.column(i)
-            if (c.path_in_schema != SCHEMA.names[i] or c.physical_type != _PHYSICAL[i]
-                    or c.compression != "UNCOMPRESSED" or md.schema.column(i).max_definition_level != 0
-                    or not set(c.encodings) <= {"PLAIN", "RLE"}):
+            if (
+                c.path_in_schema != SCHEMA.names[i]
+                or c.physical_type != _PHYSICAL[i]
+                or c.compression != "UNCOMPRESSED"
+                or md.schema.column(i).max_definition_level != 0
+                or not set(c.encodings) <= {"PLAIN", "RLE"}
+            ):
                 return None
             start = c.data_page_offset + c.total_compressed_size - 8 * n
             if start <= c.data_page_offset or start + 8 * n > st.st_size:
@@ -363,9 +371,9 @@ def frame_from_parts(parts: Sequence[Part]) -> pd.DataFrame:
     pos = 0
     for p in parts:
         k = len(p)
-        times[pos:pos + k] = p.times
+        times[pos : pos + k] = p.times
         for i, v in enumerate(p.values):
-            values[i, pos:pos + k] = v
+            values[i, pos : pos + k] = v
         pos += k
     # Building the index with its UTC dtype directly is ~15x cheaper than tz_localize("UTC").
     index = pd.DatetimeIndex(times.view("datetime64[ms]"), dtype=_UTC_MS, name="time")

@@ -127,8 +127,10 @@ def symbol_from_dir(value: str) -> str:
 def check_venue(venue: str) -> str:
     """Return ``venue`` if it is a safe directory value (lower case, digits, ``_.-``)."""
     if not isinstance(venue, str) or not _VENUE.match(venue):
-        raise ConfigError(f"venue {venue!r} is not a valid venue name",
-                          hint="Use a lower-case name such as 'localnet', 'binance' or 'binance-testnet'.")
+        raise ConfigError(
+            f"venue {venue!r} is not a valid venue name",
+            hint="Use a lower-case name such as 'localnet', 'binance' or 'binance-testnet'.",
+        )
     return venue
 
 
@@ -193,8 +195,13 @@ def periods_between(start_ms: int, end_ms: int, unit: Unit) -> list[str]:
 
 def series_dir(root: Path, venue: str, symbol: str, timeframe: str) -> Path:
     """Directory of one series (venue, symbol, timeframe)."""
-    return (Path(root) / CANDLES_DIR / f"venue={check_venue(venue)}" / f"symbol={symbol_dir(symbol)}"
-            / f"timeframe={timeframe}")
+    return (
+        Path(root)
+        / CANDLES_DIR
+        / f"venue={check_venue(venue)}"
+        / f"symbol={symbol_dir(symbol)}"
+        / f"timeframe={timeframe}"
+    )
 
 
 def partition_path(series: Path, period: str) -> Path:

@@ -32,8 +32,9 @@ from kit.store.parquet import F64, I64
 __all__ = ["resample"]
 
 
-def resample(times: I64, values: Sequence[F64], *, tf_ms: int, offset_ms: int,
-             unknown: Sequence[tuple[int, int]]) -> tuple[tuple[I64, list[F64]], npt.NDArray[np.bool_]]:
+def resample(
+    times: I64, values: Sequence[F64], *, tf_ms: int, offset_ms: int, unknown: Sequence[tuple[int, int]]
+) -> tuple[tuple[I64, list[F64]], npt.NDArray[np.bool_]]:
     """Aggregate sorted base candles into ``tf_ms`` buckets.
 
     Parameters
@@ -59,8 +60,13 @@ def resample(times: I64, values: Sequence[F64], *, tf_ms: int, offset_ms: int,
     starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
     ends = np.concatenate((starts[1:], [len(times)])) - 1
     bucket = key[starts] * tf_ms + offset_ms
-    out = [o[starts], np.maximum.reduceat(h, starts), np.minimum.reduceat(low, starts), c[ends],
-           np.add.reduceat(v, starts)]
+    out = [
+        o[starts],
+        np.maximum.reduceat(h, starts),
+        np.minimum.reduceat(low, starts),
+        c[ends],
+        np.add.reduceat(v, starts),
+    ]
     return (bucket.astype(np.int64), out), partial_mask(bucket, tf_ms, offset_ms, unknown)
 
 
@@ -70,5 +76,5 @@ def partial_mask(bucket: I64, tf_ms: int, offset_ms: int, unknown: Sequence[tupl
     for a, b in unknown:
         lo = a - (a - offset_ms) % tf_ms
         hi = (b - 1) - ((b - 1) - offset_ms) % tf_ms
-        mask[int(np.searchsorted(bucket, lo, side="left")):int(np.searchsorted(bucket, hi, side="right"))] = True
+        mask[int(np.searchsorted(bucket, lo, side="left")) : int(np.searchsorted(bucket, hi, side="right"))] = True
     return mask

@@ -106,8 +106,9 @@ class Series:
                 with os.scandir(self.dir) as it:
                     for entry in it:
                         if entry.name.startswith("period=") and os.path.exists(
-                                os.path.join(entry.path, paths.PART_NAME)):
-                            found.add(entry.name[len("period="):])
+                            os.path.join(entry.path, paths.PART_NAME)
+                        ):
+                            found.add(entry.name[len("period=") :])
             except FileNotFoundError:
                 pass
             self._periods = found
@@ -208,8 +209,10 @@ class Series:
             except Quarantined:
                 old = None
             if old is not None and len(old) and old.times[-1] < mine.times[0]:  # appending: no sort needed
-                mine = Part(np.concatenate([old.times, mine.times]),
-                            [np.concatenate([ov, mv]) for ov, mv in zip(old.values, mine.values, strict=True)])
+                mine = Part(
+                    np.concatenate([old.times, mine.times]),
+                    [np.concatenate([ov, mv]) for ov, mv in zip(old.values, mine.values, strict=True)],
+                )
             elif old is not None and len(old):
                 keep = ~np.isin(old.times, mine.times)
                 times = np.concatenate([old.times[keep], mine.times])

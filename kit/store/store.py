@@ -41,8 +41,9 @@ def to_ms(value: Any, name: str) -> int:
     if pd.isna(ts):
         raise ConfigError(f"{name} is NaT", hint=_UTC_HINT)
     if ts.tzinfo is None:
-        raise ConfigError(f"{name}={value!r} has no timezone; the store works in UTC and will not guess",
-                          hint=_UTC_HINT)
+        raise ConfigError(
+            f"{name}={value!r} has no timezone; the store works in UTC and will not guess", hint=_UTC_HINT
+        )
     return int(ts.value // 1_000_000)  # .value is always nanoseconds
 
 
@@ -71,8 +72,9 @@ class Store:
     >>> store.coverage("BTC/USDT", "1m", venue="binance")               # doctest: +SKIP
     """
 
-    def __init__(self, root: str | Path = "data", source: CandleSource | None = None, *,
-                 settle_ms: int = 1_000) -> None:
+    def __init__(
+        self, root: str | Path = "data", source: CandleSource | None = None, *, settle_ms: int = 1_000
+    ) -> None:
         self.root = Path(root)
         self.source = source
         self.settle_ms = int(settle_ms)
@@ -83,10 +85,22 @@ class Store:
         return f"Store({str(self.root)!r}, source={src!r})"
 
     # ------------------------------------------------------------------ public API
-    def candles(self, symbol: str, timeframe: str, start: Any, end: Any = None, *, source: CandleSource | None = None,
-                venue: str | None = None, fill: Fill = None, resample_from: str | None = None,
-                partial: bool = False, offline: bool = False, recheck: bool = False,
-                progress: bool = True) -> pd.DataFrame:
+    def candles(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: Any,
+        end: Any = None,
+        *,
+        source: CandleSource | None = None,
+        venue: str | None = None,
+        fill: Fill = None,
+        resample_from: str | None = None,
+        partial: bool = False,
+        offline: bool = False,
+        recheck: bool = False,
+        progress: bool = True,
+    ) -> pd.DataFrame:
         """Candles with open time in ``[start, end)``, fetching only what is not stored yet.
 
         Parameters
@@ -133,24 +147,30 @@ class Store:
         tf_ms = paths.timeframe_ms(timeframe)
         paths.symbol_dir(symbol)
         if fill not in (None, "ffill", "drop"):
-            raise ConfigError(f"fill={fill!r} is not one of None, 'ffill', 'drop'",
-                              hint="Use fill=None to keep gaps as NaN rows, 'drop' to omit them, 'ffill' to fill them.")
+            raise ConfigError(
+                f"fill={fill!r} is not one of None, 'ffill', 'drop'",
+                hint="Use fill=None to keep gaps as NaN rows, 'drop' to omit them, 'ffill' to fill them.",
+            )
         s_ms = to_ms(start, "start")
         e_ms = None if end is None else to_ms(end, "end")
         if e_ms is not None and s_ms >= e_ms:
-            raise ConfigError(f"start {_ts(s_ms)} is not before end {_ts(e_ms)}",
-                              hint="Swap them, or widen the range; end is exclusive.")
+            raise ConfigError(
+                f"start {_ts(s_ms)} is not before end {_ts(e_ms)}",
+                hint="Swap them, or widen the range; end is exclusive.",
+            )
         src = source if source is not None else self.source
         venue = self._venue(symbol, timeframe, venue, src, resample_from)
         base = self._base_timeframe(symbol, timeframe, tf_ms, venue, src, resample_from)
         if base is not None:
-            return self._resampled(symbol, timeframe, base, s_ms, e_ms, venue, src, fill, partial, offline, recheck,
-                                   progress)
+            return self._resampled(
+                symbol, timeframe, base, s_ms, e_ms, venue, src, fill, partial, offline, recheck, progress
+            )
         parts, g0, g1 = self._load(symbol, timeframe, s_ms, e_ms, venue, src, offline, recheck, progress)
         return _assemble(parts, g0, g1, tf_ms, fill)
 
-    def coverage(self, symbol: str, timeframe: str, *, venue: str | None = None, start: Any = None,
-                 end: Any = None) -> pd.DataFrame:
+    def coverage(
+        self, symbol: str, timeframe: str, *, venue: str | None = None, start: Any = None, end: Any = None
+    ) -> pd.DataFrame:
         """What is known about every interval of a series: columns start, end, status, candles, note.
 
         ``status`` is ``stored``, ``empty`` (confirmed empty on the exchange: downtime), ``failed``
@@ -163,17 +183,21 @@ class Store:
         hi = None if end is None else to_ms(end, "end")
         spans = series.ledger.with_missing(lo, hi)
         tf = series.tf_ms
-        return pd.DataFrame({
-            "start": pd.DatetimeIndex([_ts(s.start) for s in spans], dtype="datetime64[ms, UTC]"),
-            "end": pd.DatetimeIndex([_ts(s.end) for s in spans], dtype="datetime64[ms, UTC]"),
-            "status": pd.Series([s.status for s in spans], dtype=object),
-            "candles": np.array([(s.end - s.start) // tf if s.status == "stored" else 0 for s in spans],
-                                dtype=np.int64),
-            "note": pd.Series([s.note for s in spans], dtype=object),
-        })
+        return pd.DataFrame(
+            {
+                "start": pd.DatetimeIndex([_ts(s.start) for s in spans], dtype="datetime64[ms, UTC]"),
+                "end": pd.DatetimeIndex([_ts(s.end) for s in spans], dtype="datetime64[ms, UTC]"),
+                "status": pd.Series([s.status for s in spans], dtype=object),
+                "candles": np.array(
+                    [(s.end - s.start) // tf if s.status == "stored" else 0 for s in spans], dtype=np.int64
+                ),
+                "note": pd.Series([s.note for s in spans], dtype=object),
+            }
+        )
 
-    def coverage_figure(self, symbol: str, timeframe: str, *, venue: str | None = None, start: Any = None,
-                        end: Any = None) -> Any:
+    def coverage_figure(
+        self, symbol: str, timeframe: str, *, venue: str | None = None, start: Any = None, end: Any = None
+    ) -> Any:
         """A plotly timeline of :meth:`coverage` (one lane per status)."""
         try:
             import plotly.express as px
@@ -181,9 +205,17 @@ class Store:
             raise ConfigError("plotly is not installed", hint="pip install plotly") from exc
         cov = self.coverage(symbol, timeframe, venue=venue, start=start, end=end)
         colors = {"stored": "#2ca02c", "empty": "#7f7f7f", "failed": "#d62728", "missing": "#ff7f0e"}
-        fig = px.timeline(cov, x_start="start", x_end="end", y="status", color="status", hover_data=["candles", "note"],
-                          color_discrete_map=colors, category_orders={"status": list(colors)},
-                          title=f"{symbol} {timeframe} coverage ({venue or 'store'})")
+        fig = px.timeline(
+            cov,
+            x_start="start",
+            x_end="end",
+            y="status",
+            color="status",
+            hover_data=["candles", "note"],
+            color_discrete_map=colors,
+            category_orders={"status": list(colors)},
+            title=f"{symbol} {timeframe} coverage ({venue or 'store'})",
+        )
         fig.update_yaxes(title=None)
         return fig
 
@@ -195,28 +227,36 @@ class Store:
             led = series.ledger
             stored = [s for s in led.spans if s.status == "stored"]
             files = [series.path(p) for p in sorted(series.periods())]
-            rows.append({
-                "venue": venue, "symbol": led.symbol, "timeframe": timeframe,
-                "first": _ts(stored[0].start) if stored else pd.NaT,
-                "last": _ts(stored[-1].end - series.tf_ms) if stored else pd.NaT,
-                "candles": led.stored_candles(),
-                "empty": sum(1 for s in led.spans if s.status == "empty"),
-                "failed": sum(1 for s in led.spans if s.status == "failed"),
-                "files": len(files),
-                "bytes": sum(f.stat().st_size for f in files if f.exists()),
-            })
+            rows.append(
+                {
+                    "venue": venue,
+                    "symbol": led.symbol,
+                    "timeframe": timeframe,
+                    "first": _ts(stored[0].start) if stored else pd.NaT,
+                    "last": _ts(stored[-1].end - series.tf_ms) if stored else pd.NaT,
+                    "candles": led.stored_candles(),
+                    "empty": sum(1 for s in led.spans if s.status == "empty"),
+                    "failed": sum(1 for s in led.spans if s.status == "failed"),
+                    "files": len(files),
+                    "bytes": sum(f.stat().st_size for f in files if f.exists()),
+                }
+            )
         cols = ["venue", "symbol", "timeframe", "first", "last", "candles", "empty", "failed", "files", "bytes"]
         return pd.DataFrame(rows, columns=cols)
 
-    def verify(self, symbol: str | None = None, timeframe: str | None = None, *,
-               venue: str | None = None) -> pd.DataFrame:
+    def verify(
+        self, symbol: str | None = None, timeframe: str | None = None, *, venue: str | None = None
+    ) -> pd.DataFrame:
         """Check stored series; see :func:`kit.store.verify.verify_series` for the checks and actions."""
         from kit.store.verify import REPORT_COLUMNS, verify_series
 
         rows: list[dict[str, Any]] = []
         for v, s, tf in self._all_series():
-            if (venue is None or v == venue) and (timeframe is None or tf == timeframe) and (
-                    symbol is None or paths.symbol_dir(symbol) == paths.symbol_dir(s)):
+            if (
+                (venue is None or v == venue)
+                and (timeframe is None or tf == timeframe)
+                and (symbol is None or paths.symbol_dir(symbol) == paths.symbol_dir(s))
+            ):
                 rows += verify_series(self._get_series(v, s, tf))
         return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
@@ -263,9 +303,11 @@ class Store:
         cols = "time, open, high, low, close, volume"
         has_files = any((self.root / paths.CANDLES_DIR).glob("*/*/*/*/" + paths.PART_NAME))
         if not has_files:
-            return ("CREATE VIEW candles AS SELECT NULL::VARCHAR venue, NULL::VARCHAR symbol, NULL::VARCHAR timeframe, "
-                    "NULL::VARCHAR period, NULL::TIMESTAMPTZ time, NULL::DOUBLE open, NULL::DOUBLE high, "
-                    "NULL::DOUBLE low, NULL::DOUBLE close, NULL::DOUBLE volume WHERE false")
+            return (
+                "CREATE VIEW candles AS SELECT NULL::VARCHAR venue, NULL::VARCHAR symbol, NULL::VARCHAR timeframe, "
+                "NULL::VARCHAR period, NULL::TIMESTAMPTZ time, NULL::DOUBLE open, NULL::DOUBLE high, "
+                "NULL::DOUBLE low, NULL::DOUBLE close, NULL::DOUBLE volume WHERE false"
+            )
         return (
             "CREATE VIEW candles AS SELECT venue, "
             "replace(regexp_replace(symbol, '_', '/'), '-', ':') AS symbol, timeframe, period, "
@@ -296,13 +338,16 @@ class Store:
         pattern = f"venue=*/symbol={sd}/timeframe={timeframe or '*'}"
         return sorted({d.parent.parent.name.split("=", 1)[1] for d in base.glob(pattern) if d.is_dir()})
 
-    def _venue(self, symbol: str, timeframe: str, venue: str | None, src: CandleSource | None,
-               resample_from: str | None) -> str:
+    def _venue(
+        self, symbol: str, timeframe: str, venue: str | None, src: CandleSource | None, resample_from: str | None
+    ) -> str:
         if src is not None:
             sv = paths.check_venue(src.venue)
             if venue is not None and venue != sv:
-                raise ConfigError(f"venue={venue!r} but the source is {sv!r}",
-                                  hint="Leave venue out when passing a source, or pass the matching source.")
+                raise ConfigError(
+                    f"venue={venue!r} but the source is {sv!r}",
+                    hint="Leave venue out when passing a source, or pass the matching source.",
+                )
             return sv
         if venue is not None:
             return paths.check_venue(venue)
@@ -310,22 +355,33 @@ class Store:
         if len(found) == 1:
             return found[0]
         if not found:
-            raise DataError(f"nothing is stored for {symbol} under {self.root}", symbol=symbol,
-                            hint="Pass source=session.candle_source() to fetch it (or the right root=).")
-        raise ConfigError(f"{symbol} is stored for several venues: {', '.join(found)}", symbol=symbol,
-                          hint="Pass venue=... to choose one.")
+            raise DataError(
+                f"nothing is stored for {symbol} under {self.root}",
+                symbol=symbol,
+                hint="Pass source=session.candle_source() to fetch it (or the right root=).",
+            )
+        raise ConfigError(
+            f"{symbol} is stored for several venues: {', '.join(found)}",
+            symbol=symbol,
+            hint="Pass venue=... to choose one.",
+        )
 
-    def _base_timeframe(self, symbol: str, timeframe: str, tf_ms: int, venue: str, src: CandleSource | None,
-                        resample_from: str | None) -> str | None:
+    def _base_timeframe(
+        self, symbol: str, timeframe: str, tf_ms: int, venue: str, src: CandleSource | None, resample_from: str | None
+    ) -> str | None:
         if resample_from is not None:
             base_ms = paths.timeframe_ms(resample_from)
             off, boff = paths.timeframe_offset_ms(timeframe), paths.timeframe_offset_ms(resample_from)
             if base_ms >= tf_ms or tf_ms % base_ms or (off - boff) % base_ms:
-                raise ConfigError(f"{timeframe} cannot be built from {resample_from}",
-                                  hint="resample_from must be a smaller timeframe that divides it, e.g. 1h from 1m.")
+                raise ConfigError(
+                    f"{timeframe} cannot be built from {resample_from}",
+                    hint="resample_from must be a smaller timeframe that divides it, e.g. 1h from 1m.",
+                )
             if src is not None and resample_from not in src.timeframes():
-                raise ConfigError(f"the exchange does not serve {resample_from} candles",
-                                  hint=f"Use one of {', '.join(src.timeframes())}.")
+                raise ConfigError(
+                    f"the exchange does not serve {resample_from} candles",
+                    hint=f"Use one of {', '.join(src.timeframes())}.",
+                )
             return resample_from
         if src is not None:
             served = src.timeframes()
@@ -335,16 +391,30 @@ class Store:
             if best is None:
                 raise ConfigError(
                     f"unknown timeframe {timeframe!r} for {src.venue}, and no served timeframe divides it",
-                    hint=f"Use one of {', '.join(served)}.")
+                    hint=f"Use one of {', '.join(served)}.",
+                )
             return best
         if self._get_series(venue, symbol, timeframe).exists():
             return None
-        stored = {tf: paths.timeframe_ms(tf) for v, s, tf in self._all_series()
-                  if v == venue and paths.symbol_dir(s) == paths.symbol_dir(symbol)}
+        stored = {
+            tf: paths.timeframe_ms(tf)
+            for v, s, tf in self._all_series()
+            if v == venue and paths.symbol_dir(s) == paths.symbol_dir(symbol)
+        }
         return _divisor(timeframe, tf_ms, stored)
 
-    def _load(self, symbol: str, timeframe: str, s_ms: int, e_ms: int | None, venue: str, src: CandleSource | None,
-              offline: bool, recheck: bool, progress: bool) -> tuple[list[Part], int, int]:
+    def _load(
+        self,
+        symbol: str,
+        timeframe: str,
+        s_ms: int,
+        e_ms: int | None,
+        venue: str,
+        src: CandleSource | None,
+        offline: bool,
+        recheck: bool,
+        progress: bool,
+    ) -> tuple[list[Part], int, int]:
         """Ensure, then read, candles; returns (parts, grid start, grid end)."""
         series = self._get_series(venue, symbol, timeframe)
         tf, off = series.tf_ms, series.offset_ms
@@ -355,17 +425,31 @@ class Store:
             try:
                 parts = series.read(g0, grid_end) if grid_end > g0 else []
             except Quarantined as q:
-                warnings.warn(f"{q.reason}; moved to {q.dest}; "
-                              + ("fetching the range again" if src is not None and not offline else
-                                 "its candles are missing until fetched again with a source"),
-                              CandleWarning, stacklevel=3)
+                warnings.warn(
+                    f"{q.reason}; moved to {q.dest}; "
+                    + (
+                        "fetching the range again"
+                        if src is not None and not offline
+                        else "its candles are missing until fetched again with a source"
+                    ),
+                    CandleWarning,
+                    stacklevel=3,
+                )
                 continue
             _warn_ohlc(parts, series)
             return parts, g0, grid_end
         raise DataError(f"{symbol} {timeframe}: stored files kept failing their checks", symbol=symbol)
 
-    def _ensure(self, series: Series, g0: int, g1: int | None, src: CandleSource | None, offline: bool,
-                recheck: bool, progress: bool) -> int:
+    def _ensure(
+        self,
+        series: Series,
+        g0: int,
+        g1: int | None,
+        src: CandleSource | None,
+        offline: bool,
+        recheck: bool,
+        progress: bool,
+    ) -> int:
         """Fetch what is unknown in ``[g0, g1)`` (``g1=None``: up to now); return the grid end to read."""
         led = series.ledger
         known_end = max(led.known_end() or g0, g0)
@@ -384,13 +468,17 @@ class Store:
             shown = ", ".join(f"{_ts(a)} to {_ts(b)}" for a, b in todo[:3])
             raise DataError(
                 f"{len(todo)} range(s) of {series.symbol} {series.timeframe} on {series.venue} are not stored "
-                f"({shown}{', ...' if len(todo) > 3 else ''})", symbol=series.symbol,
+                f"({shown}{', ...' if len(todo) > 3 else ''})",
+                symbol=series.symbol,
                 hint="Pass source=session.candle_source() to fetch them, or offline=True to read only what is "
-                     "stored (see store.coverage()).")
+                "stored (see store.coverage()).",
+            )
         if not src.has_symbol(series.symbol):
-            raise ConfigError(f"{src.venue} does not list {series.symbol!r}", symbol=series.symbol,
-                              hint="Check the spelling (unified form BASE/QUOTE, e.g. 'BTC/USDT'); no candle request "
-                                   "was sent.")
+            raise ConfigError(
+                f"{src.venue} does not list {series.symbol!r}",
+                symbol=series.symbol,
+                hint="Check the spelling (unified form BASE/QUOTE, e.g. 'BTC/USDT'); no candle request was sent.",
+            )
         tf, off = series.tf_ms, series.offset_ms
         now = int(src.now_ms())
         closed_end = paths.align_down(now - self.settle_ms, tf, off)
@@ -407,9 +495,21 @@ class Store:
                 fill_ranges(series, src, ranges, closed_end=closed_end, now_ms=now, progress=progress)
         return hi
 
-    def _resampled(self, symbol: str, timeframe: str, base: str, s_ms: int, e_ms: int | None, venue: str,
-                   src: CandleSource | None, fill: Fill, partial: bool, offline: bool, recheck: bool,
-                   progress: bool) -> pd.DataFrame:
+    def _resampled(
+        self,
+        symbol: str,
+        timeframe: str,
+        base: str,
+        s_ms: int,
+        e_ms: int | None,
+        venue: str,
+        src: CandleSource | None,
+        fill: Fill,
+        partial: bool,
+        offline: bool,
+        recheck: bool,
+        progress: bool,
+    ) -> pd.DataFrame:
         tf = paths.timeframe_ms(timeframe)
         off = paths.timeframe_offset_ms(timeframe)
         g0 = paths.align_up(s_ms, tf, off)
@@ -453,8 +553,10 @@ def _concat(parts: list[Part]) -> tuple[I64, list[F64]]:
         return parts[0].times, list(parts[0].values)
     if not parts:
         return np.empty(0, dtype=np.int64), [np.empty(0) for _ in COLUMNS]
-    return (np.concatenate([p.times for p in parts]),
-            [np.concatenate([p.values[i] for p in parts]) for i in range(len(COLUMNS))])
+    return (
+        np.concatenate([p.times for p in parts]),
+        [np.concatenate([p.values[i] for p in parts]) for i in range(len(COLUMNS))],
+    )
 
 
 def _assemble(parts: list[Part], g0: int, g1: int, tf: int, fill: Fill) -> pd.DataFrame:
@@ -493,23 +595,31 @@ def _warn_ohlc(parts: list[Part], series: Series) -> None:
                 bad += int(m.sum())
                 first = first if first is not None else int(p.times[np.flatnonzero(m)[0]])
     if bad:
-        warnings.warn(f"{bad} candle(s) of {series.symbol} {series.timeframe} on {series.venue} break OHLC rules "
-                      f"(first at {paths.fmt_ms(first or 0)}); they are returned as the exchange sent them. "
-                      "See store.verify() for the list.", CandleWarning, stacklevel=4)
+        warnings.warn(
+            f"{bad} candle(s) of {series.symbol} {series.timeframe} on {series.venue} break OHLC rules "
+            f"(first at {paths.fmt_ms(first or 0)}); they are returned as the exchange sent them. "
+            "See store.verify() for the list.",
+            CandleWarning,
+            stacklevel=4,
+        )
 
 
 def _part_from_frame(frame: pd.DataFrame, series: Series) -> Part:
     if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
-        raise ConfigError("the frame needs a timezone-aware DatetimeIndex of candle open times",
-                          hint="Use frame.tz_localize('UTC') (or set_index on a UTC time column) first.")
+        raise ConfigError(
+            "the frame needs a timezone-aware DatetimeIndex of candle open times",
+            hint="Use frame.tz_localize('UTC') (or set_index on a UTC time column) first.",
+        )
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ConfigError(f"the frame lacks columns {missing}", hint="Provide open, high, low, close, volume.")
     times = np.asarray(frame.index.tz_convert("UTC").as_unit("ms").asi8, dtype=np.int64)
     bad = (times - series.offset_ms) % series.tf_ms != 0
     if bad.any():
-        raise DataError(f"{int(bad.sum())} row(s) are not on the {series.timeframe} grid "
-                        f"(first at {_ts(int(times[bad][0]))})", hint="Align or drop them before storing.")
+        raise DataError(
+            f"{int(bad.sum())} row(s) are not on the {series.timeframe} grid (first at {_ts(int(times[bad][0]))})",
+            hint="Align or drop them before storing.",
+        )
     order = np.argsort(times, kind="stable")
     t = times[order]
     last = np.ones(len(t), dtype=bool)

@@ -44,9 +44,18 @@ def verify_series(series: Series) -> list[dict[str, Any]]:
     def add(period: str | None, ts: int | None, check: str, detail: str, action: str = "reported") -> None:
         if sum(1 for r in rows if r["check"] == check) >= MAX_ROWS_PER_CHECK:
             return
-        rows.append({"venue": series.venue, "symbol": series.symbol, "timeframe": series.timeframe, "period": period,
-                     "time": pd.NaT if ts is None else pd.Timestamp(ts, unit="ms", tz="UTC"), "check": check,
-                     "detail": detail, "action": action})
+        rows.append(
+            {
+                "venue": series.venue,
+                "symbol": series.symbol,
+                "timeframe": series.timeframe,
+                "period": period,
+                "time": pd.NaT if ts is None else pd.Timestamp(ts, unit="ms", tz="UTC"),
+                "check": check,
+                "detail": detail,
+                "action": action,
+            }
+        )
 
     tf, off = series.tf_ms, series.offset_ms
     with series.lock():
@@ -81,25 +90,39 @@ def verify_series(series: Series) -> list[dict[str, Any]]:
                 add(period, None, "quarantined", "the file breaks the layout rules", f"quarantined to {dest}")
                 continue
             if part.meta.get("duplicates"):
-                add(period, None, "duplicate",
-                    f"{part.meta['duplicates']} duplicate open time(s); the last one is read")
+                add(
+                    period, None, "duplicate", f"{part.meta['duplicates']} duplicate open time(s); the last one is read"
+                )
             _ohlc_rows(part, period, add)
             on_disk.append(part.times)
         times = np.concatenate(on_disk) if on_disk else np.empty(0, dtype=np.int64)
         expected = _stored_grid(series)
         for t in np.setdiff1d(expected, times, assume_unique=True)[:MAX_ROWS_PER_CHECK]:
-            add(paths.period_of(int(t), series.unit), int(t), "not-in-files",
-                "the ledger says stored but the candle is not on disk", "ledger: missing (fetched again)")
+            add(
+                paths.period_of(int(t), series.unit),
+                int(t),
+                "not-in-files",
+                "the ledger says stored but the candle is not on disk",
+                "ledger: missing (fetched again)",
+            )
         lost = np.setdiff1d(expected, times, assume_unique=True)
         for a, b in _runs_of(lost, tf):
             led.mark(a, b, "missing")
         for t in np.setdiff1d(times, expected, assume_unique=True)[:MAX_ROWS_PER_CHECK]:
-            add(paths.period_of(int(t), series.unit), int(t), "not-in-ledger",
-                "a candle on disk where the ledger does not say stored (a write interrupted before its ledger update)")
+            add(
+                paths.period_of(int(t), series.unit),
+                int(t),
+                "not-in-ledger",
+                "a candle on disk where the ledger does not say stored (a write interrupted before its ledger update)",
+            )
         for issue in led.issues:
             t = issue.get("time")
-            add(None if t is None else paths.period_of(int(t), series.unit), None if t is None else int(t),
-                f"fetch:{issue.get('kind')}", str(issue.get("detail", "")))
+            add(
+                None if t is None else paths.period_of(int(t), series.unit),
+                None if t is None else int(t),
+                f"fetch:{issue.get('kind')}",
+                str(issue.get("detail", "")),
+            )
         series.save_ledger()
     return rows
 

@@ -29,8 +29,8 @@ venue = ""  # only this journal venue (localnet, binance, ...); empty: all
 quote = "USDT"  # currency of the valuation
 
 # %%
-from kit.report import notebook_parameters
-from kit.secrets import refuse_secret_params
+from kit.views.report import notebook_parameters
+from kit.safety.secrets import refuse_secret_params
 
 refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
 
@@ -42,10 +42,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
 
-from kit import charts
+from kit.views import charts
 from kit.errors import KitError
-from kit.journal import Journal
-from kit.report import Activity, checklist, period
+from kit.journal.journal import Journal
+from kit.views.report import Activity, checklist, period
 
 start, end = period(since, until)
 activity = Activity(Journal(Journal.default_path()), start, end, venue=venue or None)

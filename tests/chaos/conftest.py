@@ -1,4 +1,4 @@
-"""Fixtures for the chaos suite: an in-process localnet lab per test (see :mod:`kit.chaos.lab`)."""
+"""Fixtures for the chaos suite: an in-process localnet lab per test (see :mod:`lab.lab`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from kit.chaos.lab import Lab, open_lab
+from lab.lab import Lab, open_lab
 
 
 @pytest.fixture()

@@ -13,9 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from kit.chaos import ChaosRun
-from kit.chaos.faults import ALL_EPISODES
+from lab import ChaosRun
+from lab.faults import ALL_EPISODES
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

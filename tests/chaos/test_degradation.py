@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from lab.lab import Lab
 
-from kit.alerts import AlertConfig, Alerter, AlertWatcher, StatusChannel
-from kit.backoff import Backoff
-from kit.chaos.lab import Lab
-from kit.degrade import HealthProbe, attach
 from kit.errors import ExchangeUnavailable
+from kit.ops.alerts import AlertConfig, Alerter, AlertWatcher, StatusChannel
+from kit.ops.degrade import HealthProbe, attach
+from kit.transport.backoff import Backoff
 
 pytestmark = pytest.mark.chaos
 SYM = "BTC/USDT"
@@ -45,7 +45,7 @@ def test_outage_pauses_orders_keeps_reads_on_backoff_tells_the_user_and_resumes_
     probe = HealthProbe(s, backoff=Backoff(base_s=0.1, cap_s=0.3, max_tries=10**6)).start()
     watcher = AlertWatcher(s, alerter, interval_s=0.05).start()
     try:
-        with caplog.at_level(logging.WARNING, logger="kit.degrade"):
+        with caplog.at_level(logging.WARNING, logger="kit.ops.degrade"):
             lab.net.set_faults(maintenance=True)
             before = len(_requests(lab))
             with pytest.raises(ExchangeUnavailable):

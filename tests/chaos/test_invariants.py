@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from lab.invariants import Invariants, check_invariants, exchange_balances
+from lab.lab import Lab
 
-from kit.chaos.invariants import Invariants, check_invariants, exchange_balances
-from kit.chaos.lab import Lab
-from kit.reconcile import reconcile
+from kit.ops.reconcile import reconcile
 
 pytestmark = pytest.mark.chaos
 SYM = "BTC/USDT"

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from lab.lab import Lab
 
-from kit.chaos.lab import Lab
-from kit.reconcile import adopt_fills
+from kit.ops.reconcile import adopt_fills
 from kit.session.streams import Streams, watch
 
 pytestmark = pytest.mark.chaos

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-RUN = "from kit.localnet.cli import localnet; localnet()"
+RUN = "from kit.cli.localnet import localnet; localnet()"
 
 
 def _serve(args: list[str]) -> tuple[subprocess.Popen[str], list[str]]:

@@ -18,8 +18,7 @@ from kit.localnet import LimitsConfig, LocalnetConfig
 from kit.localnet.ccxt_client import connect
 from kit.localnet.server import Localnet, start
 
-LIMITS = LimitsConfig(weight_per_minute=10**9, sapi_weight_per_minute=10**9, orders_per_10s=10**9,
-                      orders_per_day=10**9)
+LIMITS = LimitsConfig(weight_per_minute=10**9, sapi_weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**9)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +29,15 @@ def snet() -> Iterator[Localnet]:
         yield net
 
 
-def run(net: Localnet, body: Callable[[Any], Awaitable[None]], *, key: str | None = "trader",
-        secret: str | None = None, timeout: float = 60, **config: Any) -> None:
+def run(
+    net: Localnet,
+    body: Callable[[Any], Awaitable[None]],
+    *,
+    key: str | None = "trader",
+    secret: str | None = None,
+    timeout: float = 60,
+    **config: Any,
+) -> None:
     """Run ``body(pro)`` with a fresh ccxt.pro client (key by name; ``secret`` overrides), then close it."""
 
     async def main() -> None:
@@ -281,7 +287,11 @@ def test_partial_fill_reaches_orders_trades_and_balance(snet: Localnet) -> None:
         placed = await pro.create_order("BTC/USDT", "limit", "buy", 0.01, price, {"clientOrderId": "ws-partial-1"})
         new = (await orders)[-1]
         assert (new["id"], new["clientOrderId"], new["status"], new["filled"]) == (
-            placed["id"], "ws-partial-1", "open", 0.0)
+            placed["id"],
+            "ws-partial-1",
+            "open",
+            0.0,
+        )
         assert (new["side"], new["type"], new["price"], new["amount"]) == ("buy", "limit", price, 0.01)
         locked = await balance
         assert locked["USDT"]["used"] >= 0.01 * price - 1e-6
@@ -296,7 +306,11 @@ def test_partial_fill_reaches_orders_trades_and_balance(snet: Localnet) -> None:
         assert part["cost"] == pytest.approx(0.004 * price)
         mine = (await trades)[-1]
         assert (mine["order"], mine["side"], mine["symbol"], mine["takerOrMaker"]) == (
-            placed["id"], "buy", "BTC/USDT", "maker")
+            placed["id"],
+            "buy",
+            "BTC/USDT",
+            "maker",
+        )
         assert mine["amount"] == pytest.approx(0.004) and mine["price"] == price
         assert mine["fee"]["currency"] == "BTC" and mine["fee"]["cost"] > 0
         streamed = await balance

@@ -244,8 +244,7 @@ def _signed(key: auth.ApiKey, *, ts: int = NOW, secret: str | None = None, **ext
 def test_ws_api_subscribe_and_forward() -> None:
     async def body(v: StubVenue, url: str, app: web.Application, http: aiohttp.ClientSession) -> None:
         ws = await http.ws_connect(url + "/ws-api/v3")
-        await ws.send_json({"id": "1", "method": "userDataStream.subscribe.signature",
-                            "params": _signed(v.trader)})
+        await ws.send_json({"id": "1", "method": "userDataStream.subscribe.signature", "params": _signed(v.trader)})
         assert await recv(ws) == {"id": "1", "status": 200, "result": {"subscriptionId": 0}}
         v.hub.publish(("user", "main"), {"e": "executionReport", "i": 1})
         v.hub.publish(("user", "other"), {"e": "executionReport", "i": 2})

@@ -52,8 +52,20 @@ def test_parse_stream_modes() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["xrpusdt@trade", "btcusdt@kline_7m", "btcusdt@kline_", "btcusdt@depth@10ms", "btcusdt@depth7",
-     "btcusdt", "BTCUSDT@trade", "btcusdt@foo", "", 42, None, "!ticker@arr@x"],
+    [
+        "xrpusdt@trade",
+        "btcusdt@kline_7m",
+        "btcusdt@kline_",
+        "btcusdt@depth@10ms",
+        "btcusdt@depth7",
+        "btcusdt",
+        "BTCUSDT@trade",
+        "btcusdt@foo",
+        "",
+        42,
+        None,
+        "!ticker@arr@x",
+    ],
 )
 def test_parse_stream_rejects(name: object) -> None:
     assert parse_stream(name, SYMBOLS) is None
@@ -61,11 +73,15 @@ def test_parse_stream_rejects(name: object) -> None:
 
 # ---------------------------------------------------------------- WS-API signing
 def test_canonical_query_sorted_and_unencoded() -> None:
-    params = {"timestamp": 1700000000000, "recvWindow": 10000, "apiKey": "aB3", "signature": "zz",
-              "note": "a b/c=d", "flag": True}
-    assert canonical_query(params) == (
-        "apiKey=aB3&flag=true&note=a b/c=d&recvWindow=10000&timestamp=1700000000000"
-    )
+    params = {
+        "timestamp": 1700000000000,
+        "recvWindow": 10000,
+        "apiKey": "aB3",
+        "signature": "zz",
+        "note": "a b/c=d",
+        "flag": True,
+    }
+    assert canonical_query(params) == ("apiKey=aB3&flag=true&note=a b/c=d&recvWindow=10000&timestamp=1700000000000")
 
 
 def test_sign_matches_ccxt_sign_params() -> None:

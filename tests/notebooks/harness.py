@@ -1,7 +1,7 @@
 """What the notebook tests and ``update_outputs.py`` share: paths, environments, and the report's setup.
 
 The staged notebooks (00-04) run with no localnet in the environment, so each kernel starts its
-own private, seeded, stepped localnet (``kit.demo.prepare``) with a temporary journal: the
+own private, seeded, stepped localnet (``kit.cli.demo.prepare``) with a temporary journal: the
 outputs depend on nothing but the notebook. The daily report reads a journal, so it runs against
 one localnet after ``03_testnet_orders`` has traded on it.
 """
@@ -51,8 +51,8 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 def report_env(home: Path) -> Iterator[dict[str, str]]:
     """A localnet with some trading on it (``03_testnet_orders`` run through papermill) for the report."""
     sys.path.insert(0, str(REPO))
-    from kit.demo import localnet_env, start_localnet
-    from kit.report import run_notebook
+    from kit.cli.demo import localnet_env, start_localnet
+    from kit.views.report import run_notebook
 
     home.mkdir(parents=True, exist_ok=True)
     net = start_localnet(state_dir=home / "localnet")

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from harness import clean_env, environment
 
-from kit.cli import cli
-from kit.demo import NOTEBOOKS, Market, demo_candles, stage_gate
+from kit.cli.demo import NOTEBOOKS, Market, demo_candles, stage_gate
+from kit.cli.main import cli
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_market_refuses_anything_but_loopback() -> None:
 
 
 def test_stage_gate_reads_the_journal_without_writing(tmp_path: Path) -> None:
-    from kit.journal import Journal
+    from kit.journal.journal import Journal
 
     j = Journal(tmp_path / "journal.sqlite")
     ok, why = stage_gate("live_small", ["BTC/USDT"], journal=j)

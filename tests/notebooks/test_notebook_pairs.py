@@ -11,7 +11,7 @@ from harness import NOTEBOOKS, REPORT, STAGED
 from update_outputs import secret_shaped
 
 from kit.errors import ConfigError
-from kit.secrets import refuse_secret_params
+from kit.safety.secrets import refuse_secret_params
 
 ALL = [*STAGED, REPORT]
 

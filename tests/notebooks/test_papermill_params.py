@@ -9,7 +9,7 @@ import pytest
 from harness import NOTEBOOKS, clean_env, environment
 
 from kit.errors import ReportFailed
-from kit.report import run_notebook
+from kit.views.report import run_notebook
 
 pytestmark = pytest.mark.slow
 

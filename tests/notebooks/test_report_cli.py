@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit.report_cli import CRON_TAG, report
+from kit.cli.report import CRON_TAG, report
 
 
 @pytest.fixture

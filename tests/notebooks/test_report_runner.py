@@ -1,4 +1,4 @@
-"""kit.report: papermill runs, HTML without code, failures that name their cell, secrets refused."""
+"""kit.views.report: papermill runs, HTML without code, failures that name their cell, secrets refused."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from harness import HERE
 
 from kit.errors import ConfigError, ReportFailed
-from kit.journal import Journal
-from kit.report import Activity, Check, checklist, notebook_parameters, period, run_report, to_html
+from kit.journal.journal import Journal
+from kit.views.report import Activity, Check, checklist, notebook_parameters, period, run_report, to_html
 
 FIXTURES = HERE / "fixtures"
 
@@ -176,7 +176,7 @@ def test_activity_tables(tmp_path: Path) -> None:
 
 
 def test_activity_reads_the_request_log(tmp_path: Path) -> None:
-    from kit.logs import RequestLog
+    from kit.transport.logs import RequestLog
 
     log = RequestLog(tmp_path / "logs")
     log.write("GET", "/api/v3/ticker/24hr?symbol=BTCUSDT", 200, weight=2, latency_ms=5.0)

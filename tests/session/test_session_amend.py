@@ -9,9 +9,9 @@ import pytest
 from sessionlab import Lab
 
 from kit.errors import AmendFailed, CapExceeded, FilterViolation, KillSwitchEngaged, OrderRejected
-from kit.guard import Caps
-from kit.journal import Journal
-from kit.killswitch import KillSwitch
+from kit.journal.journal import Journal
+from kit.safety.guard import Caps
+from kit.safety.killswitch import KillSwitch
 from kit.session import Session
 
 D = Decimal

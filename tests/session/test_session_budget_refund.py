@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sessionlab import Lab
 
-from kit.backoff import Backoff
 from kit.errors import ExchangeUnavailable
+from kit.transport.backoff import Backoff
 
 
 def test_refused_connections_are_not_charged_to_the_budget(lab: Lab) -> None:

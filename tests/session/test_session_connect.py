@@ -10,8 +10,8 @@ import pytest
 from sessionlab import Lab
 
 from kit.errors import AuthError, ClockSkew, ConfigError, PermissionRefused, SecretNotFound, StageError
-from kit.guard import Caps
-from kit.journal import Journal
+from kit.journal.journal import Journal
+from kit.safety.guard import Caps
 from kit.session import Session
 
 
@@ -176,7 +176,7 @@ def test_live_small_counts_testnet_fills_and_then_needs_the_live_key_before_any_
     s.place("BTC/USDT", "buy", "0.001")
     for var in ("KIT_BINANCE_LIVE_API_KEY", "KIT_BINANCE_LIVE_API_SECRET"):
         lab.monkeypatch.delenv(var, raising=False)
-    lab.monkeypatch.setattr("kit.secrets._pair_from_keyring", lambda *a, **k: None)
+    lab.monkeypatch.setattr("kit.safety.secrets._pair_from_keyring", lambda *a, **k: None)
     with lab.raises(SecretNotFound, match="KIT_BINANCE_LIVE_API_KEY"):
         Session("binance", stage="live_small", caps=caps, journal=lab.journal_path, dotenv=None)
     assert no_network == []

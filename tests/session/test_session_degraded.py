@@ -6,9 +6,9 @@ import random
 
 from sessionlab import Lab
 
-from kit.backoff import Backoff
 from kit.errors import ExchangeUnavailable, OrderUnknown
-from kit.journal import Journal
+from kit.journal.journal import Journal
+from kit.transport.backoff import Backoff
 
 
 def _fast_backoff() -> Backoff:

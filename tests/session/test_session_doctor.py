@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from sessionlab import Lab
 
-from kit.cli import cli
-from kit.doctor import Check, run_checks
-from kit.killswitch import KillSwitch
+from kit.cli.main import cli
+from kit.ops.doctor import Check, run_checks
+from kit.safety.killswitch import KillSwitch
 
 
 def _by_name(checks: list[Check]) -> dict[str, Check]:
@@ -43,7 +43,7 @@ def test_doctor_on_a_healthy_localnet_passes_with_the_ip_warning(lab: Lab) -> No
 def test_doctor_names_the_variables_to_set_when_no_key_is_found(lab: Lab) -> None:
     lab.monkeypatch.delenv("KIT_LOCALNET_API_KEY")
     lab.monkeypatch.delenv("KIT_LOCALNET_API_SECRET")
-    lab.monkeypatch.setattr("kit.secrets._pair_from_keyring", lambda *a, **k: None)
+    lab.monkeypatch.setattr("kit.safety.secrets._pair_from_keyring", lambda *a, **k: None)
     result = _doctor(lab)
     assert result.exit_code == 1
     assert "✗ credentials" in result.output and "KIT_LOCALNET_API_KEY" in result.output

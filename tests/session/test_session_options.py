@@ -7,7 +7,7 @@ from decimal import Decimal
 from sessionlab import Lab
 
 from kit.errors import ConfigError
-from kit.journal import Journal
+from kit.journal.journal import Journal
 
 
 def test_recv_window_is_sent_with_signed_requests(lab: Lab) -> None:

@@ -9,8 +9,8 @@ import pytest
 from sessionlab import Lab
 
 from kit.errors import FilterViolation, KillSwitchEngaged, OrderRejected, OrderUnknown, StageError
-from kit.journal import Journal
-from kit.killswitch import KillSwitch
+from kit.journal.journal import Journal
+from kit.safety.killswitch import KillSwitch
 
 
 def _kinds(lab: Lab, client_id: str) -> list[str]:

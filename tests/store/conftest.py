@@ -27,8 +27,14 @@ from kit.localnet.server import Localnet, start
 @pytest.fixture(scope="module")
 def synth_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Localnet]:
     """Synthetic market (seeded), clock stopped at T0 with three days of history behind it."""
-    cfg = LocalnetConfig(stepped=True, seed=7, start_ms=T0, history_minutes=3 * 1440,
-                         state_dir=tmp_path_factory.mktemp("localnet"), limits=BIG_LIMITS)
+    cfg = LocalnetConfig(
+        stepped=True,
+        seed=7,
+        start_ms=T0,
+        history_minutes=3 * 1440,
+        state_dir=tmp_path_factory.mktemp("localnet"),
+        limits=BIG_LIMITS,
+    )
     with start(port=0, config=cfg) as net:
         yield net
 

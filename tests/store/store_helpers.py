@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kit.ccxt_errors import ccxt_errors
 from kit.errors import ExchangeUnavailable
 from kit.localnet import LimitsConfig, LocalnetConfig
 from kit.localnet.config import DEFAULT_SYMBOLS
 from kit.localnet.server import Localnet
+from kit.transport.ccxt_errors import ccxt_errors
 
 MIN = 60_000
 BIG_LIMITS = LimitsConfig(

@@ -26,14 +26,17 @@ def _expected_spans() -> list[tuple[int, int, str]]:
 
 
 @pytest.mark.parametrize("max_page", [1000, 100, 7])
-def test_gaps_are_confirmed_empty_spans(gap_net: Localnet, gap_frame: pd.DataFrame, tmp_path: Path,
-                                        max_page: int) -> None:
+def test_gaps_are_confirmed_empty_spans(
+    gap_net: Localnet, gap_frame: pd.DataFrame, tmp_path: Path, max_page: int
+) -> None:
     src = LocalnetSource(gap_net, max_page=max_page)
     store = Store(tmp_path, source=src)
     frame = store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
     cov = store.coverage("BTC/USDT", "1m")
-    got = [(int(a.value // 10**6), int(b.value // 10**6), s) for a, b, s in
-           zip(cov.start, cov.end, cov.status, strict=True)]
+    got = [
+        (int(a.value // 10**6), int(b.value // 10**6), s)
+        for a, b, s in zip(cov.start, cov.end, cov.status, strict=True)
+    ]
     assert got == _expected_spans()
     assert cov.loc[cov.status == "stored", "candles"].sum() == len(gap_frame)
     assert (cov.loc[cov.status == "empty", "candles"] == 0).all()
@@ -55,7 +58,7 @@ def test_fill_options(gap_net: Localnet, gap_frame: pd.DataFrame, tmp_path: Path
     assert len(dropped) == len(gap_frame) and not dropped.isna().any().any()
     assert filled.index.equals(raw.index)
     assert filled.iloc[:30].isna().all().all()  # nothing before the first candle to fill from
-    hole = filled.loc[ts(T0 + 100 * MIN): ts(T0 + 104 * MIN)]
+    hole = filled.loc[ts(T0 + 100 * MIN) : ts(T0 + 104 * MIN)]
     prev_close = gap_frame.loc[ts(T0 + 99 * MIN), "close"]
     assert (hole[["open", "high", "low", "close"]] == prev_close).all().all()
     assert (hole["volume"] == 0).all()
@@ -93,7 +96,8 @@ def test_partial_buckets_dropped_or_flagged(gap_net: Localnet, tmp_path: Path) -
     store.candles("BTC/USDT", "1m", ts(T0), ts(T0 + 90 * MIN), progress=False)  # 1.5 hours of minutes
     kept = store.candles("BTC/USDT", "1h", ts(T0), ts(T0 + 120 * MIN), resample_from="1m", offline=True)
     assert kept.index.tolist() == [ts(T0)]
-    flagged = store.candles("BTC/USDT", "1h", ts(T0), ts(T0 + 120 * MIN), resample_from="1m", offline=True,
-                            partial=True)
+    flagged = store.candles(
+        "BTC/USDT", "1h", ts(T0), ts(T0 + 120 * MIN), resample_from="1m", offline=True, partial=True
+    )
     assert flagged.index.tolist() == [ts(T0), ts(T0 + 60 * MIN)]
     assert flagged["partial"].tolist() == [False, True]

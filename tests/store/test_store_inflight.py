@@ -18,13 +18,13 @@ import pytest
 from store_helpers import MIN, T0, LocalnetSource, check_failed_then_resume, direct, rows_of, ts
 
 from kit.errors import ExchangeUnavailable
-from kit.limits import WeightBudget
 from kit.localnet import LimitsConfig, LocalnetConfig
 from kit.localnet.config import DEFAULT_SYMBOLS
 from kit.localnet.server import Localnet, start
 from kit.session.candles import pages_in_flight
 from kit.store import Store
 from kit.store.fill import MAX_IN_FLIGHT, in_flight
+from kit.transport.limits import WeightBudget
 
 START, END = T0 - 1200 * MIN, T0 - 200 * MIN  # ten pages of 100
 LEDGER = "candles/venue=localnet/symbol=BTC_USDT/timeframe=1m/_coverage.json"

@@ -18,34 +18,62 @@ from kit.store import Store
 GOOD = (ts(T0 - 100 * MIN), ts(T0 - 10 * MIN))
 
 CASES: list[tuple[str, Callable[[Store], Any], type[Exception], str]] = [
-    ("naive datetime", lambda s: s.candles("BTC/USDT", "1m", dt.datetime(2024, 2, 1), GOOD[1]),
-     ConfigError, r"has no timezone.*pd\.Timestamp\('2024-01-01', tz='UTC'\)"),
-    ("naive Timestamp", lambda s: s.candles("BTC/USDT", "1m", GOOD[0], pd.Timestamp("2024-03-01")),
-     ConfigError, r"end=.* has no timezone"),
+    (
+        "naive datetime",
+        lambda s: s.candles("BTC/USDT", "1m", dt.datetime(2024, 2, 1), GOOD[1]),
+        ConfigError,
+        r"has no timezone.*pd\.Timestamp\('2024-01-01', tz='UTC'\)",
+    ),
+    (
+        "naive Timestamp",
+        lambda s: s.candles("BTC/USDT", "1m", GOOD[0], pd.Timestamp("2024-03-01")),
+        ConfigError,
+        r"end=.* has no timezone",
+    ),
     ("naive text", lambda s: s.candles("BTC/USDT", "1m", "2024-02-01", GOOD[1]), ConfigError, "has no timezone"),
     ("epoch number", lambda s: s.candles("BTC/USDT", "1m", T0, GOOD[1]), ConfigError, "not a timezone-aware time"),
-    ("start after end", lambda s: s.candles("BTC/USDT", "1m", GOOD[1], GOOD[0]), ConfigError,
-     "is not before end"),
+    ("start after end", lambda s: s.candles("BTC/USDT", "1m", GOOD[1], GOOD[0]), ConfigError, "is not before end"),
     ("start equals end", lambda s: s.candles("BTC/USDT", "1m", GOOD[0], GOOD[0]), ConfigError, "is not before end"),
     ("unknown symbol", lambda s: s.candles("BTC/USTD", "1m", *GOOD), ConfigError, "does not list 'BTC/USTD'"),
-    ("exchange id instead of unified", lambda s: s.candles("BTCUSDT", "1m", *GOOD), ConfigError,
-     "not a unified ccxt symbol.*'BTC/USDT'"),
+    (
+        "exchange id instead of unified",
+        lambda s: s.candles("BTCUSDT", "1m", *GOOD),
+        ConfigError,
+        "not a unified ccxt symbol.*'BTC/USDT'",
+    ),
     ("unparsable timeframe", lambda s: s.candles("BTC/USDT", "1x", *GOOD), ConfigError, "unknown timeframe '1x'"),
     ("calendar month", lambda s: s.candles("BTC/USDT", "1M", *GOOD), ConfigError, "calendar months"),
-    ("bad fill", lambda s: s.candles("BTC/USDT", "1m", *GOOD, fill="zero"),  # type: ignore[arg-type]
-     ConfigError, "fill='zero'"),
-    ("resample upward", lambda s: s.candles("BTC/USDT", "1m", *GOOD, resample_from="1h"), ConfigError,
-     "cannot be built from 1h"),
-    ("resample non-divisor", lambda s: s.candles("BTC/USDT", "1h", *GOOD, resample_from="7m"), ConfigError,
-     "cannot be built from 7m"),
-    ("venue mismatch", lambda s: s.candles("BTC/USDT", "1m", *GOOD, venue="binance"), ConfigError,
-     "venue='binance' but the source is 'localnet'"),
+    (
+        "bad fill",
+        lambda s: s.candles("BTC/USDT", "1m", *GOOD, fill="zero"),  # type: ignore[arg-type]
+        ConfigError,
+        "fill='zero'",
+    ),
+    (
+        "resample upward",
+        lambda s: s.candles("BTC/USDT", "1m", *GOOD, resample_from="1h"),
+        ConfigError,
+        "cannot be built from 1h",
+    ),
+    (
+        "resample non-divisor",
+        lambda s: s.candles("BTC/USDT", "1h", *GOOD, resample_from="7m"),
+        ConfigError,
+        "cannot be built from 7m",
+    ),
+    (
+        "venue mismatch",
+        lambda s: s.candles("BTC/USDT", "1m", *GOOD, venue="binance"),
+        ConfigError,
+        "venue='binance' but the source is 'localnet'",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "call", "exc", "match"), CASES, ids=[c[0] for c in CASES])
-def test_bad_input_rejected_before_any_request(synth_net: Localnet, tmp_path: Path, case: str,
-                                               call: Callable[[Store], Any], exc: type[Exception], match: str) -> None:
+def test_bad_input_rejected_before_any_request(
+    synth_net: Localnet, tmp_path: Path, case: str, call: Callable[[Store], Any], exc: type[Exception], match: str
+) -> None:
     src = LocalnetSource(synth_net)
     wire = klines_on_wire(synth_net)
     with pytest.raises(exc, match=match) as err:

@@ -31,7 +31,7 @@ def _fresh(synth_net: Localnet, root: Path, **kw: Any) -> tuple[Store, LocalnetS
 def _flip_middle(path: Path) -> None:
     data = bytearray(path.read_bytes())
     mid = len(data) // 2
-    data[mid:mid + 8] = bytes(b ^ 0x5A for b in data[mid:mid + 8])  # a few bits in a float page
+    data[mid : mid + 8] = bytes(b ^ 0x5A for b in data[mid : mid + 8])  # a few bits in a float page
     path.write_bytes(bytes(data))
 
 
@@ -170,8 +170,9 @@ def test_parse_page_rules() -> None:
     assert short.covered_end == 10 * 60_000  # a short page: nothing more up to the exchange's now
     forming = parse_page(rows, since=0, end=10 * 60_000, limit=8, tf_ms=60_000, offset_ms=0, closed_end=3 * 60_000)
     assert forming.part.times.tolist() == [0, 60_000, 120_000] and forming.covered_end == 3 * 60_000
-    bad = parse_page([[0, 10, 9, 11, 10, -1]], since=0, end=60_000, limit=5, tf_ms=60_000, offset_ms=0,
-                     closed_end=10**12)
+    bad = parse_page(
+        [[0, 10, 9, 11, 10, -1]], since=0, end=60_000, limit=5, tf_ms=60_000, offset_ms=0, closed_end=10**12
+    )
     assert [i["kind"] for i in bad.issues] == ["ohlc"] and len(bad.part) == 1
     nothing = parse_page([], since=0, end=600_000, limit=10, tf_ms=60_000, offset_ms=0, closed_end=10**12)
     assert nothing.covered_end == 600_000 and len(nothing.part) == 0

@@ -50,7 +50,8 @@ def test_hive_layout_and_schema(filled: Store) -> None:
     f = pq.ParquetFile(root / files[2])
     assert f.schema_arrow.remove_metadata() == pa.schema(
         [pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False)]
-        + [pa.field(c, pa.float64(), nullable=False) for c in ("open", "high", "low", "close", "volume")])
+        + [pa.field(c, pa.float64(), nullable=False) for c in ("open", "high", "low", "close", "volume")]
+    )
     part = read_part(root / files[2])  # the fast path: columns are views of the mapped file
     assert isinstance(getattr(part.times.base, "obj", None), mmap.mmap) and "foreign" not in part.meta
     meta = json.loads(f.schema_arrow.metadata[b"kit.store"])
@@ -63,18 +64,25 @@ def test_hive_layout_and_schema(filled: Store) -> None:
 def test_other_engines_read_the_tree_as_is(filled: Store) -> None:
     root = (filled.root / "candles").as_posix()
     con = duckdb.connect()
-    n = con.execute(f"select venue, symbol, timeframe, count(*) from read_parquet('{root}/**/*.parquet', "
-                    "hive_partitioning=true) group by all order by all").fetchall()
-    assert n == [("imported", "BTC_USDT", "1m", 120), ("localnet", "BTC_USDT", "1h", 47),
-                 ("localnet", "BTC_USDT", "1m", 2875), ("localnet", "ETH_USDT", "1m", 1435)]
-    table = ds.dataset(root, format="parquet", partitioning="hive").to_table(
-        filter=(ds.field("symbol") == "ETH_USDT"))
+    n = con.execute(
+        f"select venue, symbol, timeframe, count(*) from read_parquet('{root}/**/*.parquet', "
+        "hive_partitioning=true) group by all order by all"
+    ).fetchall()
+    assert n == [
+        ("imported", "BTC_USDT", "1m", 120),
+        ("localnet", "BTC_USDT", "1h", 47),
+        ("localnet", "BTC_USDT", "1m", 2875),
+        ("localnet", "ETH_USDT", "1m", 1435),
+    ]
+    table = ds.dataset(root, format="parquet", partitioning="hive").to_table(filter=(ds.field("symbol") == "ETH_USDT"))
     assert table.num_rows == 1435 and set(table.column("timeframe").to_pylist()) == {"1m"}
 
 
 def test_sql_view_across_symbols(filled: Store) -> None:
-    out = filled.sql("select venue, symbol, timeframe, count(*) as n, min(time) as first from candles "
-                     "where venue = 'localnet' group by all order by symbol, timeframe")
+    out = filled.sql(
+        "select venue, symbol, timeframe, count(*) as n, min(time) as first from candles "
+        "where venue = 'localnet' group by all order by symbol, timeframe"
+    )
     assert out.symbol.tolist() == ["BTC/USDT", "BTC/USDT", "ETH/USDT"]
     assert out.n.tolist() == [47, 2875, 1435]
     assert out["first"].iloc[0] == ts(T0 - 2 * DAY)
@@ -94,8 +102,11 @@ def test_hourly_candles_equal_the_exchange_and_resampled_minutes(filled: Store, 
 def test_ls_and_coverage_figure(filled: Store) -> None:
     ls = filled.ls()
     assert ls[["venue", "symbol", "timeframe", "candles"]].values.tolist() == [
-        ["imported", "BTC/USDT", "1m", 120], ["localnet", "BTC/USDT", "1h", 47], ["localnet", "BTC/USDT", "1m", 2875],
-        ["localnet", "ETH/USDT", "1m", 1435]]
+        ["imported", "BTC/USDT", "1m", 120],
+        ["localnet", "BTC/USDT", "1h", 47],
+        ["localnet", "BTC/USDT", "1m", 2875],
+        ["localnet", "ETH/USDT", "1m", 1435],
+    ]
     assert (ls.bytes > 0).all() and (ls.files == 1).all()
     fig = filled.coverage_figure("BTC/USDT", "1m", venue="localnet", start=ts(T0 - 3 * DAY), end=ts(T0))
     assert {t.name for t in fig.data} == {"stored", "missing"}
@@ -124,22 +135,28 @@ def test_put_keeps_holes_as_missing(tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20), st.sampled_from(["stored", "empty", "failed",
-                                                                                   "missing"])), max_size=25))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60), st.integers(1, 20), st.sampled_from(["stored", "empty", "failed", "missing"])),
+        max_size=25,
+    )
+)
 def test_ledger_invariants(marks: list[tuple[int, int, str]]) -> None:
     led = Ledger("localnet", "BTC/USDT", "1m")
     truth = ["missing"] * 100
     for a, n, status in marks:
         led.mark(a * MIN, (a + n) * MIN, status)
-        truth[a:a + n] = [status] * n
+        truth[a : a + n] = [status] * n
     spans = led.spans
     assert all(s.start < s.end for s in spans)
     assert all(x.end <= y.start for x, y in zip(spans, spans[1:], strict=False))
-    assert all(not (x.end == y.start and x.status == y.status and x.note == y.note)
-               for x, y in zip(spans, spans[1:], strict=False))
+    assert all(
+        not (x.end == y.start and x.status == y.status and x.note == y.note)
+        for x, y in zip(spans, spans[1:], strict=False)
+    )
     got = ["missing"] * 100
     for s in spans:
-        got[s.start // MIN:s.end // MIN] = [s.status] * ((s.end - s.start) // MIN)
+        got[s.start // MIN : s.end // MIN] = [s.status] * ((s.end - s.start) // MIN)
     assert got == truth
     unknown = {m for a, b in led.unknown(0, 100 * MIN) for m in range(a // MIN, b // MIN)}
     assert unknown == {i for i, x in enumerate(truth) if x not in KNOWN}

@@ -18,17 +18,27 @@ FEATHER = SHARED_DATA / "UNITTEST_BTC-1m.feather"
 pytestmark = pytest.mark.skipif(
     not FEATHER.exists(),
     reason=f"{FEATHER} is missing: the real-candle files live in ../shared/data beside the clone (CI has them; "
-           "a user's own clone does not)")
+    "a user's own clone does not)",
+)
 
 
 def test_ledger_finds_exactly_the_538_real_gaps(tmp_path: Path) -> None:
     raw = pd.read_feather(FEATHER)
     frame = raw.set_index(pd.DatetimeIndex(raw["date"]).as_unit("ms").rename("time"))[
-        ["open", "high", "low", "close", "volume"]]
+        ["open", "high", "low", "close", "volume"]
+    ]
     first, last = int(frame.index[0].value // 10**6), int(frame.index[-1].value // 10**6)
     eight = Decimal("0.00000001")  # a BTC-quoted pair: prices like 0.00162 need a finer tick than BTCUSDT's
-    cfg = replay_config(frame, tmp_path / "net", tick_size=eight, step_size=eight, min_qty=eight,
-                        min_notional=eight, price=Decimal("0.002"), min_price=eight)
+    cfg = replay_config(
+        frame,
+        tmp_path / "net",
+        tick_size=eight,
+        step_size=eight,
+        min_qty=eight,
+        min_notional=eight,
+        price=Decimal("0.002"),
+        min_price=eight,
+    )
     with start(port=0, config=cfg) as net:
         net.step(last + 10 * MIN - net.venue.clock.now_ms())
         src = LocalnetSource(net)
@@ -45,14 +55,19 @@ def test_ledger_finds_exactly_the_538_real_gaps(tmp_path: Path) -> None:
         # the holes of the original file, exactly
         t = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
         holes = [(int(a) + MIN, int(b)) for a, b in zip(t[:-1], t[1:], strict=True) if b - a > MIN]
-        assert [(int(a.value // 10**6), int(b.value // 10**6)) for a, b in zip(empty.start, empty.end,
-                                                                                 strict=True)] == holes
+        assert [
+            (int(a.value // 10**6), int(b.value // 10**6)) for a, b in zip(empty.start, empty.end, strict=True)
+        ] == holes
         # candles: exactly what localnet served; the file's values up to localnet's 1e-8 tick (the file
         # holds floats such as 0.0016200000000000001)
         real = out.dropna()
         assert rows_of(real) == served
-        np.testing.assert_allclose(real[["open", "high", "low", "close"]].to_numpy(),
-                                   frame[["open", "high", "low", "close"]].to_numpy(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            real[["open", "high", "low", "close"]].to_numpy(),
+            frame[["open", "high", "low", "close"]].to_numpy(),
+            rtol=1e-12,
+            atol=0,
+        )
         np.testing.assert_allclose(real.volume.to_numpy(), frame.volume.to_numpy(), atol=1e-8)
         assert out.isna().all(axis=1).sum() == 717
         flat = (real.high == real.low).mean()

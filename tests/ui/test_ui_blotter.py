@@ -8,7 +8,7 @@ from typing import Any
 
 from ui_helpers import wait_for
 
-from kit.ui import Blotter, OrderTicket, panel
+from kit.views.ui import Blotter, OrderTicket, panel
 
 
 def _rest_below(

@@ -1,4 +1,4 @@
-"""kit.charts: figures with the expected traces, from real localnet candles and journaled fills."""
+"""kit.views.charts: figures with the expected traces, from real localnet candles and journaled fills."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-import kit.charts
-import kit.ui._html
-import kit.ui.status
-from kit.charts import candles, coverage, equity, fills_frame
+import kit.views.charts
+import kit.views.ui._html
+import kit.views.ui.status
 from kit.errors import DataError
+from kit.views.charts import candles, coverage, equity, fills_frame
 
 
 def test_candles_with_volume_and_fill_markers(session: Any) -> None:
@@ -86,7 +86,8 @@ def test_coverage_timeline_one_trace_per_status() -> None:
     ]  # fmt: skip
     stored = fig.data[0]
     assert (
-        list(stored.x) == [86_400_000.0, 86_400_000.0] and stored.marker.color == kit.charts.COVERAGE_COLORS["stored"]
+        list(stored.x) == [86_400_000.0, 86_400_000.0]
+        and stored.marker.color == kit.views.charts.COVERAGE_COLORS["stored"]
     )
     assert fig.layout.xaxis.type == "date"
     labelled = coverage(frame.assign(symbol="BTC/USDT"))
@@ -95,7 +96,7 @@ def test_coverage_timeline_one_trace_per_status() -> None:
         coverage(frame.drop(columns=["status"]))
 
 
-@pytest.mark.parametrize("module", [kit.charts, kit.ui._html, kit.ui.status])
+@pytest.mark.parametrize("module", [kit.views.charts, kit.views.ui._html, kit.views.ui.status])
 def test_doctests(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kit.errors import KitError
-from kit.guard import Caps
-from kit.ui import preview
+from kit.safety.guard import Caps
+from kit.views.ui import preview
 
 BAD = [
     ({"amount": "0.001", "price": "60000.005"}, "FilterViolation"),

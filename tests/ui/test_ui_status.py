@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from ui_helpers import wait_for
 
-from kit.ui import StatusBar, status_html
-from kit.ui._html import GREEN, ORANGE, RED
+from kit.views.ui import StatusBar, status_html
+from kit.views.ui._html import GREEN, ORANGE, RED
 
 
 def test_status_bar_shows_stage_clock_budget_kill_switch_health(session: Any) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kit.errors import CapExceeded, FilterViolation, InsufficientFunds, KillSwitchEngaged, OrderRejected
-from kit.guard import Caps
-from kit.ui import OrderTicket
+from kit.safety.guard import Caps
+from kit.views.ui import OrderTicket
 
 
 def _ticket(session: Any, **kw: Any) -> OrderTicket:

@@ -1,0 +1,144 @@
+"""The status bar: a Session's stage, clock offset, rate budget, kill switch and health, coloured.
+
+Everything comes from :meth:`kit.session.Session.status`, which sends no request, so the bar
+can refresh every couple of seconds for free (a daemon thread started when it is displayed,
+stopped by :meth:`StatusBar.close`).
+
+>>> from kit.session import Session              # doctest: +SKIP
+>>> from kit.views.ui import StatusBar                 # doctest: +SKIP
+>>> StatusBar(Session("localnet"))               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from kit.views.ui._html import BLUE, GREEN, GREY, ORANGE, RED, chip, esc
+from kit.views.ui._live import Refresher
+
+if TYPE_CHECKING:
+    from kit.session.core import Session
+
+__all__ = ["StatusBar", "status_html"]
+
+log = logging.getLogger("kit.views.ui")
+
+STAGE_COLORS = {"read_only": GREY, "testnet": BLUE, "live_small": ORANGE, "live": RED}
+
+
+def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
+    """Render a :meth:`Session.status` dict as coloured chips (also usable in static HTML reports).
+
+    >>> html = status_html({"venue": "localnet", "stage": "testnet", "clock_offset_ms": 3,
+    ...                     "budget": {"used": 30, "limit": 6000}, "kill_switch": None, "degraded": None})
+    >>> "testnet" in html and "30/6000" in html
+    True
+    """
+    stage = str(status.get("stage") or "?")
+    parts = [chip(f"{status.get('venue', '?')} · {stage}", STAGE_COLORS.get(stage, GREY), cls="kt-stage")]
+
+    offset = status.get("clock_offset_ms")
+    if offset is None:
+        parts.append(chip("clock: not measured", GREY, cls="kt-clock"))
+    else:
+        rtt = status.get("clock_rtt_ms")
+        color = GREEN if abs(offset) < min(100, clock_warn_ms) else ORANGE if abs(offset) < 1000 else RED
+        text = f"clock {int(offset):+d} ms" + (f" (rtt {rtt} ms)" if rtt is not None else "")
+        parts.append(chip(text, color, cls="kt-clock"))
+
+    budget = status.get("budget") or {}
+    used, limit = budget.get("used"), budget.get("limit")
+    if used is None or not limit:
+        parts.append(chip("rate budget: n/a", GREY, cls="kt-budget"))
+    else:
+        share = used / limit
+        banned = budget.get("banned_until_ms") or budget.get("blocked_until_ms")
+        color = RED if banned or share >= 0.8 else ORANGE if share >= 0.5 else GREEN
+        parts.append(chip(f"weight {used}/{limit} per min", color, cls="kt-budget",
+                          title="request weight used in the current minute / the exchange's limit"))  # fmt: skip
+
+    kill = status.get("kill_switch")
+    parts.append(chip(f"KILL SWITCH: {kill}" if kill else "kill switch off", RED if kill else GREEN, cls="kt-kill"))
+
+    degraded = status.get("degraded")
+    parts.append(chip(f"DEGRADED: {degraded}" if degraded else "healthy", RED if degraded else GREEN,
+                      cls="kt-degraded"))  # fmt: skip
+
+    warnings = list(status.get("warnings") or [])
+    if warnings:
+        parts.append(chip(f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''}", ORANGE, cls="kt-warnings",
+                          title="\n".join(warnings)))  # fmt: skip
+    return f'<div class="kt-status-chips">{"".join(parts)}</div>'
+
+
+class StatusBar(w.VBox):
+    """Stage, clock offset, rate budget, kill switch and degradation of a Session, coloured.
+
+    Parameters
+    ----------
+    session
+        The Session to watch.
+    interval_s
+        Refresh period while displayed.
+    live
+        Refresh on a daemon thread while displayed; with ``False`` call :meth:`refresh` yourself.
+    show_warnings
+        Also list the Session's warnings (key age, IP allowlist, clock) under the chips.
+
+    Notes
+    -----
+    CSS classes: ``kt-statusbar`` (root), and inside its HTML ``kt-stage``, ``kt-clock``, ``kt-budget``,
+    ``kt-kill``, ``kt-degraded``, ``kt-warnings``.
+    """
+
+    def __init__(
+        self, session: Session, *, interval_s: float = 2.0, live: bool = True, show_warnings: bool = False
+    ) -> None:
+        self.session = session
+        self.live = live
+        self.show_warnings = show_warnings
+        self.last_status: dict[str, Any] = {}
+        self.html = w.HTML()
+        self.html.add_class("kt-status-html")
+        self._refresher = Refresher(self.refresh, interval_s, name="kit-statusbar")
+        super().__init__(children=[self.html])
+        self.add_class("kt-statusbar")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read :meth:`Session.status` (no request) and redraw."""
+        try:
+            st = self.session.status()
+        except Exception as exc:  # the bar must keep showing something
+            log.exception("status bar refresh failed")
+            self.html.value = chip(f"status unavailable: {type(exc).__name__}: {exc}", RED, cls="kt-error")
+            return
+        self.last_status = st
+        text = status_html(st)
+        if self.show_warnings and st.get("warnings"):
+            items = "".join(f"<li>{esc(x)}</li>" for x in st["warnings"])
+            text += f'<ul style="margin:2px 0;font-size:12px;color:{ORANGE}">{items}</ul>'
+        if text != self.html.value:
+            self.html.value = text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        if self.live:
+            self.start()
+        return super()._repr_mimebundle_(**kwargs)
+
+    def start(self) -> None:
+        """Start refreshing on a daemon thread (idempotent)."""
+        self._refresher.start()
+
+    def stop(self) -> None:
+        """Stop refreshing."""
+        self._refresher.stop()
+
+    def close(self) -> None:
+        """Stop refreshing and close the widget."""
+        if hasattr(self, "_refresher"):
+            self.stop()
+        super().close()
