@@ -92,7 +92,7 @@ def notebooks_dir() -> Path:
     ConfigError
         When the kit is installed without its notebooks (they ship with the repository).
     """
-    path = Path(__file__).resolve().parent.parent / "notebooks"
+    path = Path(__file__).resolve().parents[2] / "notebooks"
     if not (path / f"{NOTEBOOKS[0]}.ipynb").is_file():
         raise ConfigError(
             f"the staged notebooks are not in {path}",

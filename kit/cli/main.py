@@ -8,25 +8,11 @@ imported inside the commands, so ``kit --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from kit import __version__
-from kit.errors import KitError
-
-
-class KitGroup(click.Group):
-    """A click group that turns a :class:`~kit.errors.KitError` into one line and exit code 2."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Invoke the chosen command, mapping a ``KitError`` to a one-line message."""
-        try:
-            return super().invoke(ctx)
-        except KitError as exc:
-            one_line = " ".join(str(exc).split())
-            click.echo(f"Error: {type(exc).__name__}: {one_line}", err=True)
-            ctx.exit(2)
+from kit.cli.group import KitGroup
 
 
 @click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from kit.cli.main import KitGroup
+from kit.cli.group import KitGroup
 
 __all__ = ["report"]
 
