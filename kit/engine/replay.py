@@ -246,7 +246,7 @@ def run(
     size: Decimal | str = "0.01",
     order: str = "market",
     limit_offset: Decimal | str = "0.001",
-    strategy: Callable[[Context], None] | None = None,
+    strategy: Callable[[Context], None] | Any = None,
     fill_model: FillModel | None = None,
     path: str = "auto",
 ) -> Result:
@@ -268,7 +268,8 @@ def run(
     order:
         ``"market"`` or ``"limit"`` (limit ``limit_offset`` away from the close, resting GTC).
     strategy:
-        Instead of signals: ``strategy(ctx)`` at every close (see :class:`Context`).
+        Instead of signals: a :class:`kit.strategy.Strategy` subclass or instance (its ``next()``
+        at every close), or a plain callback ``strategy(ctx)`` (see :class:`Context`).
     fill_model:
         Fill model for the engine (conservative by default).
     path:
@@ -281,6 +282,8 @@ def run(
     Result
         Fills, orders, equity curve, stats, exact balances and events.
     """
+    if strategy is not None and hasattr(strategy, "as_replay_callback"):  # a kit.strategy.Strategy (class or instance)
+        strategy = (strategy() if isinstance(strategy, type) else strategy).as_replay_callback(candles, market)
     if (strategy is None) == (entries is None and exits is None):
         raise ValueError("give either entries/exits signals or a strategy callback, not both or neither")
     if order not in ("market", "limit"):
