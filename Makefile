@@ -38,9 +38,10 @@ test: lint
 demo: $(DEV)
 	$(BIN)/kit demo
 
-## lint: ruff and mypy, as in CI
+## lint: ruff (rules and formatting) and mypy, as in CI
 lint: $(DEV)
 	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy kit
 
 ## format: apply ruff's formatter and safe fixes

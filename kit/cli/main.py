@@ -1,8 +1,10 @@
 """The ``kit`` command line: a click group whose commands each call one library function.
 
 A :class:`~kit.errors.KitError` becomes one line on stderr and exit code 2: the user can act on
-it. Any other exception is a bug and keeps its traceback (exit code 1). Heavy modules are
-imported inside the commands, so ``kit --help`` stays fast.
+it. Any other exception is a bug and keeps its traceback (exit code 1). The command groups in
+their own modules are imported when they run (:data:`LAZY_COMMANDS`, :class:`~kit.cli.group.LazyGroup`)
+and heavy modules inside the commands, so ``kit --help`` imports none of pandas, pyarrow, numpy or
+ccxt (``benchmarks/bench_cli.py`` times it).
 """
 
 from __future__ import annotations
@@ -12,10 +14,32 @@ from pathlib import Path
 import click
 
 from kit import __version__
-from kit.cli.group import KitGroup
+from kit.cli.group import LazyGroup
+
+#: Subcommands that live in their own modules: name -> ("module:attribute", short help). The short
+#: help is what ``kit --help`` lists without importing the module; tests/test_cli.py checks that it
+#: matches the command's own.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "candles": (
+        "kit.cli.candles:candles",
+        "Candle store: fetch candles into data/, list and verify what is stored.",
+    ),
+    "localnet": (
+        "kit.cli.localnet:localnet",
+        "An offline Binance-like exchange on 127.0.0.1 for trying and testing the kit.",
+    ),
+    "reconcile": (
+        "kit.cli.reconcile:reconcile_command",
+        "Reconcile the journal with the exchange: unknown orders, fills, open orders, balances.",
+    ),
+    "report": (
+        "kit.cli.report:report",
+        "Reports: notebooks run with papermill, written as HTML without code.",
+    ),
+}
 
 
-@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="kit")
 def cli() -> None:
     """Tradekit: research and paper trading through exchange APIs, with safety built in."""
@@ -50,22 +74,6 @@ def doctor(exchange: str, stage: str | None) -> None:
         click.echo(f"{len(red)} item(s) to fix: {', '.join(red)}", err=True)
         raise SystemExit(1)
     click.echo("ready" if all(c.ok for c in checks) else "ready, with warnings (!)")
-
-
-def _attach() -> None:
-    """Attach the subcommand groups that live next to their libraries (thin click layers)."""
-    from kit.cli.candles import candles
-    from kit.cli.localnet import localnet
-    from kit.cli.reconcile import reconcile_command
-    from kit.cli.report import report
-
-    cli.add_command(localnet)
-    cli.add_command(candles)
-    cli.add_command(report)
-    cli.add_command(reconcile_command)
-
-
-_attach()
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ the engine the same inputs that mattered.
 from __future__ import annotations
 
 import copy
+import logging
 import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from kit.localnet.venue import SymbolInfo
 
 _MARKET_KINDS = ("trade", "book")
+#: The venue's logger (``kit.localnet``), named here so that this mixin does not import its Venue.
+log = logging.getLogger("kit.localnet")
 
 
 class Trading:
@@ -152,8 +155,6 @@ class Trading:
             for asset, (free, locked) in assets.items():
                 f, lk = live.get(asset, (Decimal(0), Decimal(0)))
                 if Decimal(free) != f or Decimal(locked) != lk:
-                    from kit.localnet.venue import log
-
                     log.warning(
                         "restored balance differs from the snapshot: %s %s %s/%s vs %s/%s",
                         account,

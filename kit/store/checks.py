@@ -28,22 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from kit.store.parquet import COLUMNS, F64, I64, Part
+from kit.store.parquet import COLUMNS, I64, Part, ohlc_mask
 
 __all__ = ["Page", "ohlc_mask", "ohlc_problem", "parse_page", "runs"]
 
 Issue = dict[str, Any]
-
-
-def ohlc_mask(values: Sequence[F64]) -> npt.NDArray[np.bool_]:
-    """True where a candle breaks an OHLC rule (see module docstring)."""
-    o, h, low, c, v = values
-    with np.errstate(invalid="ignore"):
-        bad = (low > np.minimum(o, c)) | (h < np.maximum(o, c)) | (low > h) | (v < 0)
-        bad |= ~np.isfinite(o + h + low + c + v)
-    return np.asarray(bad, dtype=np.bool_)
 
 
 def ohlc_problem(o: float, h: float, low: float, c: float, v: float) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "Part",
     "atomic_write_bytes",
     "frame_from_parts",
+    "ohlc_mask",
     "quarantine",
     "read_part",
     "write_part",
@@ -78,6 +79,15 @@ class CorruptFile(DataError):
     hint = "The file is moved to quarantine/ and the range is fetched again on the next call with a source."
 
 
+def ohlc_mask(values: Sequence[F64]) -> npt.NDArray[np.bool_]:
+    """True where a candle breaks an OHLC rule (the rules are listed in :mod:`kit.store.checks`)."""
+    o, h, low, c, v = values
+    with np.errstate(invalid="ignore"):
+        bad = (low > np.minimum(o, c)) | (h < np.maximum(o, c)) | (low > h) | (v < 0)
+        bad |= ~np.isfinite(o + h + low + c + v)
+    return np.asarray(bad, dtype=np.bool_)
+
+
 class Part:
     """Candles of one partition in memory.
 
@@ -107,9 +117,7 @@ class Part:
         return Part(self.times[index], [v[index] for v in self.values], self.meta)
 
     def ohlc_issues(self) -> int:
-        """Number of candles breaking an OHLC rule (see :func:`kit.store.checks.ohlc_mask`)."""
-        from kit.store.checks import ohlc_mask
-
+        """Number of candles breaking an OHLC rule (see :func:`ohlc_mask`)."""
         return int(ohlc_mask(self.values).sum())
 
 
