@@ -6,6 +6,9 @@ were too good):
 - a resting limit order fills only when the price trades *through* it by at least one tick;
   with ``at_touch=True`` it may fill at touch, but only after an estimated queue ahead of it
   has traded;
+- a resting (maker) order fills at its own limit price, never better: when a candle gaps
+  through a buy resting at 99 (opening at 97), it fills at 99, as an exchange fills a resting
+  order at its price. Only an order that crosses on arrival (a taker) may get a better price;
 - per candle, all orders of a symbol together take at most ``participation`` of the candle's
   volume, and what one order took is gone for the others;
 - market and triggered orders pay slippage: ``slippage_ticks`` ticks (the half spread) plus

@@ -244,9 +244,8 @@ class Kernel:
             ts += iv // 3
         else:
             ts += 2 * iv // 3
-        # gapped through: the candle's worst price for the trader, never outside [low, high]
-        price = min(self.p, h) if self.buy else max(self.p, lo)
-        self._fill(price, min(self.q - self.filled, budget), True, ts, i)
+        # a resting maker fills at its own limit price, even when the candle gapped through it
+        self._fill(self.p, min(self.q - self.filled, budget), True, ts, i)
 
     def _fill(self, p: int, q: int, maker: bool, ts: int, i: int) -> None:
         """Book a fill exactly as ``Engine._fill`` does for a spot account."""

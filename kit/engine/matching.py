@@ -7,8 +7,10 @@ close. Those four phases carry the times ``ts``, ``ts + interval/3``, ``ts + 2*i
 (then by time priority): stops trigger, triggered orders fill, resting limits fill. All fills in
 one candle share one liquidity budget (``FillModel.participation`` of its volume), so two orders
 never fill from the same liquidity. Resting limits fill at their own price as maker, and only
-when the price trades through them (``FillModel``); market and triggered orders pay slippage.
-Every candle fill price lies inside the candle's ``[low, high]``.
+when the price trades through them (``FillModel``), even when the candle gapped past them (a
+buy resting at 99 that the next candle opens below still fills at 99, as an exchange fills a
+resting order at its own price); market and triggered orders pay slippage. Every taker fill
+price lies inside the candle's ``[low, high]``; a maker fill is at its limit price.
 
 Trades: a print at price ``p`` fills resting limits that ``p`` trades through, at their own
 price, up to the print's quantity (shared); it also triggers stops.
@@ -354,7 +356,9 @@ class Matching:
         Trailing stops also update their activation and best price here: a sell trailing stop
         follows the highs and triggers ``trailing_bps`` below the best; a buy trailing stop
         follows the lows. With an activation price, trailing starts once the price reaches it
-        (rising to it for sells, falling to it for buys).
+        (Binance's trailing-stop FAQ): a stop-loss sell when the price falls to it and a
+        stop-loss buy when it rises to it; a take-profit sell when the price rises to it and a
+        take-profit buy when it falls to it. The activation price is the first best price.
         """
         if not w.req.type.is_trailing:
             assert w.trigger is not None
@@ -364,7 +368,7 @@ class Matching:
         offset = ZERO
         if not w.active:
             assert act is not None
-            p0 = _reach(a, b, act, rising=sell)
+            p0 = _reach(a, b, act, rising=w.act_up)
             if p0 is None:
                 return None
             w.active = True
@@ -439,9 +443,10 @@ class Matching:
 
     def _maker_fill(self, c: _Candle, w: Working, t: int, out: list[Event], *, touch: bool) -> None:
         assert w.price is not None
-        # a candle that gapped through a resting limit fills it at the candle's worst price for the
-        # trader (high for a buy, low for a sell): never outside [low, high], never beyond the limit
-        price = min(w.price, c.bar.high) if w.buy else max(w.price, c.bar.low)
+        # a resting (maker) order fills at its own price, as on an exchange: a candle that gapped
+        # through it (a buy at 99, the next candle opening at 97) still pays 99, never the better
+        # price the gap would offer; only a taker that crosses on arrival may get a better price
+        price = w.price
         avail = c.budget
         if touch:
             bar = c.bar

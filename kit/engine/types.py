@@ -32,7 +32,12 @@ class OrderType(str, Enum):
     """Order types the engine simulates.
 
     Stop and take-profit orders wait for their ``trigger_price``; trailing stops track the best
-    price since activation and trigger ``trailing_bps`` basis points away from it.
+    price since activation and trigger ``trailing_bps`` basis points away from it. A trailing
+    order's optional ``trigger_price`` (Binance's ``stopPrice``) is where tracking starts: for
+    ``TRAILING_STOP_*`` (Binance STOP_LOSS / STOP_LOSS_LIMIT with ``trailingDelta``) once the
+    price reaches it in the stop-loss direction (a sell when the price falls to it, a buy when it
+    rises to it); for ``TRAILING_TAKE_PROFIT_*`` (TAKE_PROFIT / TAKE_PROFIT_LIMIT with
+    ``trailingDelta``) in the take-profit direction (a sell rising to it, a buy falling to it).
     """
 
     MARKET = "market"
@@ -43,6 +48,8 @@ class OrderType(str, Enum):
     TAKE_PROFIT_LIMIT = "take_profit_limit"
     TRAILING_STOP_MARKET = "trailing_stop_market"
     TRAILING_STOP_LIMIT = "trailing_stop_limit"
+    TRAILING_TAKE_PROFIT_MARKET = "trailing_take_profit_market"
+    TRAILING_TAKE_PROFIT_LIMIT = "trailing_take_profit_limit"
 
     @property
     def has_limit_price(self) -> bool:
@@ -61,10 +68,23 @@ class OrderType(str, Enum):
 
 
 _LIMIT_TYPES = frozenset(
-    {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT, OrderType.TRAILING_STOP_LIMIT}
+    {
+        OrderType.LIMIT,
+        OrderType.STOP_LIMIT,
+        OrderType.TAKE_PROFIT_LIMIT,
+        OrderType.TRAILING_STOP_LIMIT,
+        OrderType.TRAILING_TAKE_PROFIT_LIMIT,
+    }
 )
 _CONDITIONAL_TYPES = frozenset(OrderType) - {OrderType.MARKET, OrderType.LIMIT}
-_TRAILING_TYPES = frozenset({OrderType.TRAILING_STOP_MARKET, OrderType.TRAILING_STOP_LIMIT})
+_TRAILING_TYPES = frozenset(
+    {
+        OrderType.TRAILING_STOP_MARKET,
+        OrderType.TRAILING_STOP_LIMIT,
+        OrderType.TRAILING_TAKE_PROFIT_MARKET,
+        OrderType.TRAILING_TAKE_PROFIT_LIMIT,
+    }
+)
 
 
 class TimeInForce(str, Enum):

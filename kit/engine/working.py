@@ -20,7 +20,10 @@ _UP = {
     (OrderType.TAKE_PROFIT_LIMIT, Side.SELL),
     (OrderType.TRAILING_STOP_MARKET, Side.BUY),
     (OrderType.TRAILING_STOP_LIMIT, Side.BUY),
+    (OrderType.TRAILING_TAKE_PROFIT_MARKET, Side.BUY),
+    (OrderType.TRAILING_TAKE_PROFIT_LIMIT, Side.BUY),
 }
+_TAKE_PROFIT = {OrderType.TRAILING_TAKE_PROFIT_MARKET, OrderType.TRAILING_TAKE_PROFIT_LIMIT}
 
 
 class Working:
@@ -30,7 +33,7 @@ class Working:
         "id", "client_id", "account", "req", "market", "buy", "status", "created", "updated",
         "qty", "quote_left", "filled", "filled_quote", "fees", "price", "trigger", "triggered",
         "lock_asset", "lock_left", "lock_price", "visible_left", "fresh", "best", "active",
-        "queue_ahead", "seq", "trigger_up", "rested_bar", "cond",
+        "queue_ahead", "seq", "trigger_up", "act_up", "rested_bar", "cond",
     )  # fmt: skip
 
     def __init__(self, oid: int, client_id: str, account: str, req: OrderRequest, market: Market,
@@ -61,6 +64,9 @@ class Working:
         self.queue_ahead = ZERO
         self.seq = seq
         self.trigger_up = (req.type, req.side) in _UP
+        # trailing with an activation price: does the price rise to it (True) or fall to it?
+        # stop-loss: the trigger direction (a buy rises to its stop); take-profit: the opposite
+        self.act_up = self.trigger_up != (req.type in _TAKE_PROFIT)
         self.rested_bar = -1  # iceberg refresh: no more fills in this bar
         self.cond = req.type.is_conditional
 

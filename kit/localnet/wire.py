@@ -240,6 +240,8 @@ def decode_order(
         etype = OrderType.MARKET
     elif typ in ("LIMIT", "LIMIT_MAKER"):
         etype = OrderType.LIMIT
+    elif trailing is not None and typ.startswith("TAKE_PROFIT"):
+        etype = OrderType.TRAILING_TAKE_PROFIT_LIMIT if limit_type else OrderType.TRAILING_TAKE_PROFIT_MARKET
     elif trailing is not None:
         etype = OrderType.TRAILING_STOP_LIMIT if limit_type else OrderType.TRAILING_STOP_MARKET
     elif typ.startswith("STOP_LOSS"):
@@ -329,6 +331,8 @@ def binance_type(order: Order, meta: dict[str, Any]) -> str:
         "take_profit_limit": "TAKE_PROFIT_LIMIT",
         "trailing_stop_market": "STOP_LOSS",
         "trailing_stop_limit": "STOP_LOSS_LIMIT",
+        "trailing_take_profit_market": "TAKE_PROFIT",
+        "trailing_take_profit_limit": "TAKE_PROFIT_LIMIT",
     }
     return names[req.type.value]
 

@@ -484,9 +484,10 @@ COND_CASES = [
         Liquidity.TAKER,
         id="trailing-sell",
     ),
-    # with activation 110: a 5 % dip before activation does not trigger
+    # take-profit with activation 110: a 5 % dip before activation does not trigger (#13: this
+    # take-profit direction was once applied to every trailing order, stop-losses included)
     pytest.param(
-        req(SELL, OT.TRAILING_STOP_MARKET, "1", trigger_price="110", trailing_bps=100),
+        req(SELL, OT.TRAILING_TAKE_PROFIT_MARKET, "1", trigger_price="110", trailing_bps=100),
         [bar(1, "100", "105", "95", "100"), bar(2, "100", "120", "99.5", "119"), bar(3, "119", "119", "117", "117.5")],
         [[], [], [(K.TRIGGERED, None, None, ANY), (K.FILLED, D("118.79"), D("1"), S.FILLED)]],
         [None, None, 2 * MIN // 3],
@@ -1191,26 +1192,51 @@ def test_limit_not_marketable_at_submit_is_not_filled_by_a_touch_at_the_next_ope
     h.check()
 
 
-def test_gap_through_resting_limit_fills_at_limit_or_better_inside_bar() -> None:
+def test_gap_through_resting_limit_fills_at_its_limit_never_better() -> None:
+    # issue #13: close 100; BUY 1 @ 99 rests; the next candle opens at 97 (H 97.5, L 96). An
+    # exchange fills a resting order at its own price: 99, not the 97.5 the gap would offer
     h = H()
     h.bar(WARM)
     h.submit(req(BUY, OT.LIMIT, "1", "99"), T(1) - 1)
-    evs = h.bar(bar(1, "97", "98", "96", "97.5"))
-    (f,) = fills(evs)
-    assert D("96") <= f.price <= D("98") and f.price <= D("99")
+    evs = h.bar(bar(1, "97", "97.5", "96", "97"))
+    assert rows(evs) == [(K.FILLED, D("99"), D("1"), S.FILLED)]
+    assert evs[0].fill.liquidity == Liquidity.MAKER and evs[0].ts_ms == T(1)
+    assert h.e.balances("a")["USDT"] == (START["USDT"] - D("99"), D(0))
     h.check()
 
 
-def test_resting_limit_gapped_through_fills_inside_the_bar() -> None:
+def test_gap_through_resting_sell_fills_at_its_limit_never_better() -> None:
+    # the mirror: SELL 1 @ 101 rests; the next candle opens at 103 (L 102.5): fill at 101
+    h = H()
+    h.bar(WARM)
+    h.submit(req(SELL, OT.LIMIT, "1", "101"), T(1) - 1)
+    evs = h.bar(bar(1, "103", "104", "102.5", "103"))
+    assert rows(evs) == [(K.FILLED, D("101"), D("1"), S.FILLED)]
+    assert evs[0].fill.liquidity == Liquidity.MAKER
+    h.check()
+
+
+def test_resting_limit_gapped_through_later_fills_at_its_limit() -> None:
     # found on the real candles: a limit that rested through one bar and is then gapped through
-    # by a bar entirely below it must fill inside that bar, not at its own (higher) limit price
+    # by a bar entirely below it; it was resting, so it fills at its own limit (99.5), not at 98
     h = H()
     h.bar(WARM)
     h.submit(req(BUY, OT.LIMIT, "1", "99.5"), T(1) - 1)
     assert h.bar(bar(1, "100", "100.5", "99.6", "100")) == []  # rests, untouched
     evs = h.bar(bar(2, "98", "98", "98", "98"))  # flat bar far below the limit
-    for f in fills(evs):
-        assert D("98") <= f.price <= D("98"), f
+    assert [(f.price, f.liquidity) for f in fills(evs)] == [(D("99.5"), Liquidity.MAKER)]
+    h.check()
+
+
+def test_taker_crossing_on_arrival_may_get_the_better_price() -> None:
+    # a BUY @ 101 with the last price at 100 is marketable when it arrives: it takes at the next
+    # open (97) plus one tick of slippage as a taker, better than its limit
+    h = H(FM0)
+    h.bar(WARM)
+    h.submit(req(BUY, OT.LIMIT, "1", "101"), T(1) - 1)
+    evs = h.bar(bar(1, "97", "97.5", "96", "97"))
+    assert rows(evs) == [(K.FILLED, D("97.01"), D("1"), S.FILLED)]
+    assert evs[0].fill.liquidity == Liquidity.TAKER
     h.check()
 
 

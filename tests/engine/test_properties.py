@@ -397,8 +397,18 @@ def test_fill_prices_inside_bar_or_book(sc: tuple) -> None:
         fl = [ev.fill for ev in c.events if ev.fill is not None]
         if c.what == "bar":
             b: Bar = c.arg
+            for ev in c.events:
+                if ev.fill is None:
+                    continue
+                f = ev.fill
+                # a taker pays a price inside the bar; a resting maker is paid exactly its own
+                # limit (#13), which the bar reached or gapped past: never better than the limit
+                if f.liquidity == Liquidity.TAKER:
+                    assert b.low <= f.price <= b.high, (f, b)
+                else:
+                    assert f.price == ev.order.price, (f, ev.order)
+                    assert (b.low <= f.price) if f.side == Side.BUY else (f.price <= b.high), (f, b)
             for f in fl:
-                assert b.low <= f.price <= b.high, (f, b)
                 assert b.ts_ms <= f.ts_ms < b.ts_ms + b.interval_ms, (f, b)
                 assert f.price % rec.market.tick_size == 0
         elif c.what in ("submit", "book", "amend") and fl:

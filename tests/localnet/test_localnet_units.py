@@ -80,7 +80,12 @@ def test_decode_order_mapping() -> None:
             False,
         ),
         ({"type": "TAKE_PROFIT", "quantity": "1", "stopPrice": "2"}, OrderType.TAKE_PROFIT_MARKET, False),
-        ({"type": "TAKE_PROFIT", "quantity": "1", "trailingDelta": "100"}, OrderType.TRAILING_STOP_MARKET, False),
+        (
+            {"type": "TAKE_PROFIT", "quantity": "1", "trailingDelta": "100"},
+            OrderType.TRAILING_TAKE_PROFIT_MARKET,
+            False,
+        ),
+        ({"type": "STOP_LOSS", "quantity": "1", "trailingDelta": "100"}, OrderType.TRAILING_STOP_MARKET, False),
         (
             {"type": "STOP_LOSS_LIMIT", "quantity": "1", "price": "2", "trailingDelta": "50", "timeInForce": "GTC"},
             OrderType.TRAILING_STOP_LIMIT,

