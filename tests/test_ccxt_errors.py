@@ -385,3 +385,19 @@ def test_real_429_and_418_from_localnet_reach_the_budget(tmp_path: Path) -> None
     with pytest.raises(kerr.RateLimited):
         budget.acquire(1)
     assert Decimal(seen[-1].retry_after_ms or 0) > 60_000  # the ban, not just the window
+
+
+@pytest.mark.parametrize(
+    ("op", "write", "expected"),
+    [
+        ("create_order", False, kerr.ExchangeUnavailable),  # a read named like a write
+        ("fetch_order_book", True, kerr.OrderUnknown),  # a write named like a read
+        ("submit_plan", True, kerr.OrderUnknown),  # a name the guess does not know
+        ("submit_plan", False, kerr.ExchangeUnavailable),
+    ],
+)
+def test_the_explicit_write_flag_beats_the_name(op: str, write: bool, expected: type[Exception]) -> None:
+    with pytest.raises(expected):
+        with ccxt_errors(op, write=write):
+            raise ccxt.RequestTimeout("binance GET https://h/api/v3/x timed out")
+    assert type(map_ccxt_error(ccxt.NetworkError("reset"), op, write=write)) is expected

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HealthProbe", "attach"]
 
+#: The name of a Session's probe among its helpers (:meth:`kit.session.base.ExchangeApi.helper`).
+HELPER = "health_probe"
+
 log = logging.getLogger("kit.ops.degrade")
 
 
@@ -95,8 +98,7 @@ class HealthProbe:
     # -- loop -----------------------------------------------------------------------------------------
     def _main(self) -> None:
         while not self._stop.is_set():
-            loop = getattr(self.session, "_loop", None)
-            if loop is None or not loop.running:  # the Session was closed
+            if not self.session.api.running:  # the Session was closed
                 return
             try:
                 self.step()
@@ -129,7 +131,7 @@ class HealthProbe:
             retry_after = getattr(exc, "retry_after_ms", None)
             self._next_probe = now + self.backoff.delay(self._attempt, retry_after / 1000 if retry_after else None)
             return False
-        if self.session.degraded is not None:  # _call clears it on success; be explicit if it did not
+        if self.session.degraded is not None:  # the request path clears it on success; be explicit if it did not
             return False
         self._recovered(now)
         return True
@@ -143,16 +145,12 @@ class HealthProbe:
         log.warning("exchange %s reachable again after %.1fs; orders resume", self.session.venue, now - since)
 
     def _probe(self) -> None:
-        s = self.session
-        ex = s._ex
-        # One request, no read retries (the probe has its own schedule); success clears `degraded`.
-        s._call("fetch_time", "GET", "/api/v3/time", lambda: ex.fetch_time(), read=False)
+        # One read, not retried (the probe has its own schedule); success clears `degraded`.
+        self.session.api.call(
+            "fetch_time", lambda ex: ex.fetch_time(), method="GET", path="/api/v3/time", write=False, retry=False
+        )
 
 
 def attach(session: Session, **kw: Any) -> HealthProbe:
     """Start (or reuse) the HealthProbe of ``session``; it stops when the Session closes."""
-    probe: HealthProbe | None = getattr(session, "_health_probe", None)
-    if probe is None:
-        probe = HealthProbe(session, **kw)
-        session._health_probe = probe  # type: ignore[attr-defined]
-    return probe.start()
+    return session.api.helper(HELPER, lambda: HealthProbe(session, **kw)).start()

@@ -4,6 +4,16 @@
 one request path (the shared rate budget, ccxt's errors mapped into the kit's tree, the request
 log, retries for reads), the degradation bookkeeping, and the journal helper. It sends nothing by
 itself; :class:`~kit.session.core.Session` builds it.
+
+:class:`ExchangeApi` (``session.api``) is the public seam onto that path, for every module that
+is not the Session itself (candles, fills, streams, degradation, reconciliation, and later
+strategies): "call the exchange through the budget, the error map and the journal", with
+whether the call is a write said explicitly, never guessed from the operation's name.
+
+>>> s = kit.Session("localnet")                                                 # doctest: +SKIP
+>>> s.api.call("fetch_time", lambda ex: ex.fetch_time(), method="GET", path="/api/v3/time",
+...            write=False)                                                     # doctest: +SKIP
+1767225600000
 """
 
 from __future__ import annotations
@@ -11,12 +21,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import aiohttp
 
-from kit.errors import ExchangeUnavailable, KitError
+from kit.errors import ConfigError, ExchangeUnavailable, KitError
 from kit.session.loop import BackgroundLoop
 from kit.transport.backoff import Backoff, retry_read
 from kit.transport.ccxt_errors import ccxt_errors
@@ -32,6 +43,7 @@ if TYPE_CHECKING:
     from kit.transport.clock import ClockReport
 
 T = TypeVar("T")
+H = TypeVar("H")
 _log = logging.getLogger("kit.session")
 DAY_MS = 86_400_000
 
@@ -91,6 +103,7 @@ class SessionBase:
     fingerprint: str | None
     clock_report: ClockReport | None
     requests: RequestLog
+    api: ExchangeApi
     _ex: Any
     _loop: BackgroundLoop
     _host: str
@@ -126,18 +139,34 @@ class SessionBase:
         read: bool = True,
         symbol: str | None = None,
     ) -> T:
+        """The Session's own shorthand for :meth:`ExchangeApi.call`: ``read=False`` is a write (never retried)."""
+        return self._request(op, method, path, fn, params=params, write=not read, retry=read, symbol=symbol)
+
+    def _request(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        fn: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        params: dict[str, Any] | None,
+        write: bool,
+        retry: bool,
+        symbol: str | None,
+        weight: int | None = None,
+    ) -> T:
         """One exchange request through the budget, error mapping, request log and (reads) retries."""
         group = endpoint_group(self.spec.exchange_id, path)
         budget = self._budget(group)
 
         def once() -> T:
-            weight = endpoint_weight(self.spec.exchange_id, method, path, params or {})
-            window = budget.acquire(weight)
+            cost = weight if weight is not None else endpoint_weight(self.spec.exchange_id, method, path, params or {})
+            window = budget.acquire(cost)
             t0 = time.perf_counter()
             status: int | None = None
             error = None
             try:
-                with ccxt_errors(op, symbol=symbol, exchange=self._ex, budget=budget):
+                with ccxt_errors(op, symbol=symbol, exchange=self._ex, budget=budget, write=write):
                     result = self._run(fn())
                 status = 200
                 return result
@@ -145,16 +174,16 @@ class SessionBase:
                 error = type(exc).__name__
                 status = getattr(exc, "status", None)
                 if never_sent(exc):  # the connection was refused: the exchange counted nothing
-                    budget.refund(weight)
+                    budget.refund(cost)
                 raise
             finally:
                 ms = (time.perf_counter() - t0) * 1000
-                self._after_request(budget, group, method, path, status, weight, ms, error, window)
+                self._after_request(budget, group, method, path, status, cost, ms, error, window)
 
         try:
-            result = retry_read(once, backoff=self._backoff, op=op) if read else once()
+            result = retry_read(once, backoff=self._backoff) if retry else once()
         except ExchangeUnavailable as exc:
-            if read:  # a read that failed after every retry: the exchange is down for us, pause orders
+            if retry:  # a read that failed after every retry: the exchange is down for us, pause orders
                 self._note_failure(op, exc)
             raise
         self._note_success()
@@ -319,3 +348,187 @@ class SessionBase:
             fee_currency=fee.get("currency") or "",
             ts_ms=int(t.get("timestamp") or now_ms()),
         )
+
+
+class ExchangeApi:
+    """The public request seam of a Session: the exchange through its budget, error map and journal.
+
+    Every module that talks to the exchange on a Session's behalf (the candle source, the fill
+    sweep, the private streams, the health probe, reconciliation) does it through this object,
+    never through the Session's private attributes. One :meth:`call` is one REST request: it
+    takes its weight from the rate budget shared by every process of the machine, maps ccxt's
+    exceptions into the :class:`~kit.errors.KitError` tree (secrets redacted), writes the request
+    log, retries a read on transient errors with jittered backoff, and keeps the Session's
+    degradation flag. Whether the request changes state on the venue is said with ``write=``:
+    a write that fails in transit is :class:`~kit.errors.OrderUnknown` and is never retried.
+
+    Get it as ``session.api``; the Session builds one per connection.
+
+    Examples
+    --------
+    >>> api = kit.Session("localnet").api                                      # doctest: +SKIP
+    >>> api.call("fetch_ticker", lambda ex: ex.fetch_ticker("BTC/USDT"), method="GET",
+    ...          path="/api/v3/ticker/24hr", params={"symbol": "BTC/USDT"}, symbol="BTC/USDT",
+    ...          write=False)["last"]                                          # doctest: +SKIP
+    60012.5
+    >>> api.journal("note", text="rebalanced")                                 # doctest: +SKIP
+    """
+
+    def __init__(self, session: SessionBase) -> None:
+        self._s = session
+        self._helpers: dict[str, Any] = {}
+        self._on_close: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        return f"ExchangeApi({self._s.venue!r})"
+
+    # -- requests --------------------------------------------------------------------------------
+    def call(
+        self,
+        op: str,
+        fn: Callable[[Any], Coroutine[Any, Any, T]],
+        *,
+        method: str,
+        path: str,
+        write: bool,
+        params: dict[str, Any] | None = None,
+        symbol: str | None = None,
+        weight: int | None = None,
+        retry: bool | None = None,
+    ) -> T:
+        """Send one request through the Session's request path and return ccxt's answer.
+
+        Parameters
+        ----------
+        op
+            The operation's name, for errors, logs and the journal (a ccxt method name by convention).
+        fn
+            Called with the ccxt client; returns the coroutine that sends the request
+            (``lambda ex: ex.fetch_time()``). It runs on the Session's background loop.
+        method, path
+            The HTTP method and the exchange's REST path (``"GET"``, ``"/api/v3/klines"``): they pick
+            the rate-budget group and the request's weight.
+        write
+            True when the request may change state on the venue (an order, a cancel, a transfer).
+            It decides the error mapping (a write lost in transit is ``OrderUnknown``, a read
+            ``ExchangeUnavailable``) and that the request is never retried.
+        params
+            The request's wire parameters that its weight depends on (``symbol``, ``limit``...).
+        symbol
+            Context for a mapped error.
+        weight
+            The request's weight, when the kit's weight table cannot know it (default: from the table).
+        retry
+            Retry transient errors with the Session's backoff. Default: reads yes, writes no; a write
+            cannot be retried (``ConfigError``). A read that fails after every retry marks the Session
+            degraded (new orders pause until a request succeeds).
+
+        Returns
+        -------
+        Whatever the coroutine returns (ccxt's unified structure).
+
+        Raises
+        ------
+        KitError
+            The mapped error (see :mod:`kit.transport.ccxt_errors`).
+        ConfigError
+            ``retry=True`` with ``write=True``, before anything is sent.
+
+        Examples
+        --------
+        >>> ms = session.api.call("fetch_time", lambda ex: ex.fetch_time(), method="GET",
+        ...                       path="/api/v3/time", write=False, retry=False)   # doctest: +SKIP
+        """
+        if not isinstance(write, bool):
+            raise ConfigError(
+                f"{op}: write= must be True or False, not {type(write).__name__}",
+                hint="Say whether the request can change state on the venue: write=True or write=False.",
+            )
+        if retry is None:
+            retry = not write
+        if write and retry:
+            raise ConfigError(
+                f"{op}: a write is never retried",
+                hint="Drop retry=True: a write lost in transit may have happened; reconcile instead.",
+            )
+        ex = self._s._ex
+        return self._s._request(
+            op, method, path, lambda: fn(ex), params=params, write=write, retry=retry, symbol=symbol, weight=weight
+        )
+
+    async def stream(self, op: str, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """Await one WebSocket message (``lambda ex: ex.watch_orders()``) with ccxt's errors mapped.
+
+        Streams carry no request weight; this only maps (and redacts) what breaks. Await it on the
+        Session's loop (:meth:`submit`).
+        """
+        with ccxt_errors(op, exchange=self._s._ex, write=False):
+            return await fn(self._s._ex)
+
+    # -- what the client knows without a request ---------------------------------------------------
+    @property
+    def exchange_id(self) -> str:
+        """The exchange's ccxt id (``"binance"`` for localnet too)."""
+        return self._s.spec.exchange_id
+
+    @property
+    def markets(self) -> dict[str, Any]:
+        """The loaded ccxt markets by unified symbol (loaded at connect; no request)."""
+        return cast(dict[str, Any], self._s._ex.markets or {})
+
+    @property
+    def features(self) -> dict[str, Any]:
+        """The exchange's ``features`` as ccxt describes them."""
+        return cast(dict[str, Any], self._s._ex.features or {})
+
+    def timeframes(self) -> dict[str, int]:
+        """Timeframes the exchange serves, in milliseconds (no request)."""
+        ex = self._s._ex
+        return {tf: int(ex.parse_timeframe(tf) * 1000) for tf in (ex.timeframes or {})}
+
+    # -- the Session's loop and journal ------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while the Session is open (its background loop runs)."""
+        loop = getattr(self._s, "_loop", None)
+        return loop is not None and loop.running
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run ``coro`` on the Session's background loop without waiting (streams)."""
+        return self._s._loop.submit(coro)
+
+    def journal(self, kind: str, **fields: Any) -> int:
+        """Append a journal event stamped with this Session's venue, account and stage; returns its id."""
+        return self._s._j(kind, **fields)
+
+    def record_trade(self, trade: dict[str, Any], client_id: str | None = None) -> bool:
+        """Journal one ccxt trade as a fill, exactly once (False when the journal had it already)."""
+        return self._s._record_trade(trade, client_id)
+
+    # -- helpers bound to the Session ----------------------------------------------------------------
+    def helper(self, name: str, factory: Callable[[], H], *, on_close: Callable[[H], None] | None = None) -> H:
+        """The Session's one ``name`` helper (its private streams, its health probe), made on first use.
+
+        ``on_close(helper)`` runs when the Session closes, before the exchange connection does.
+
+        >>> probe = session.api.helper("health_probe", lambda: HealthProbe(session))   # doctest: +SKIP
+        """
+        if name not in self._helpers:
+            made = factory()
+            self._helpers[name] = made
+            if on_close is not None:
+                self._on_close.append(lambda: on_close(made))
+        return cast(H, self._helpers[name])
+
+    def helper_named(self, name: str) -> Any:
+        """The helper made under ``name``, or None."""
+        return self._helpers.get(name)
+
+    def close_helpers(self) -> None:
+        """Run the helpers' ``on_close`` hooks, last made first (the Session's ``close`` calls it)."""
+        while self._on_close:
+            hook = self._on_close.pop()
+            try:
+                hook()
+            except Exception:  # closing is best effort; the connection must still close
+                _log.exception("closing a session helper failed")

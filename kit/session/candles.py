@@ -1,7 +1,7 @@
 """The Session as a candle source for :mod:`kit.store` (its ``CandleSource`` protocol).
 
-Candle requests go through the Session, so they share its rate budget, retries and error
-mapping with every other request of this exchange and IP.
+Candle requests go through the Session's request seam (:class:`~kit.session.base.ExchangeApi`), so
+they share its rate budget, retries and error mapping with every other request of this exchange and IP.
 
 >>> src = session.candle_source()              # doctest: +SKIP
 >>> src.fetch_ohlcv("BTC/USDT", "1m", since_ms=0, limit=1000)   # doctest: +SKIP
@@ -48,9 +48,10 @@ class SessionCandles:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.api = session.api
         self.venue = session.venue
         ex_id = session.spec.exchange_id
-        features = ((session._ex.features or {}).get("spot") or {}).get("fetchOHLCV") or {}
+        features = (self.api.features.get("spot") or {}).get("fetchOHLCV") or {}
         self.max_page = int(features.get("limit") or MAX_PAGE.get(ex_id, 500))
 
     def max_in_flight(self, page_size: int) -> int:
@@ -59,19 +60,17 @@ class SessionCandles:
 
     def timeframes(self) -> dict[str, int]:
         """Timeframes the exchange serves, in milliseconds."""
-        ex = self.session._ex
-        return {tf: int(ex.parse_timeframe(tf) * 1000) for tf in (ex.timeframes or {})}
+        return self.api.timeframes()
 
     def has_symbol(self, symbol: str) -> bool:
         """True if the exchange lists ``symbol`` (no request: markets are loaded at connect)."""
-        return symbol in self.session._ex.markets
+        return symbol in self.api.markets
 
     def fetch_ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> list[list[Any]]:
         """One page of candles, through the Session's budget, retries and error mapping."""
-        s, ex = self.session, self.session._ex
-        rows: list[list[Any]] = s._call(
-            "fetch_ohlcv", "GET", "/api/v3/klines", lambda: ex.fetch_ohlcv(symbol, timeframe, since_ms, limit),
-            params={"symbol": symbol, "limit": limit}, symbol=symbol,
+        rows: list[list[Any]] = self.api.call(
+            "fetch_ohlcv", lambda ex: ex.fetch_ohlcv(symbol, timeframe, since_ms, limit), method="GET",
+            path="/api/v3/klines", params={"symbol": symbol, "limit": limit}, symbol=symbol, write=False,
         )  # fmt: skip
         return rows
 

@@ -30,7 +30,7 @@ from kit.safety import secrets as kit_secrets
 from kit.safety.guard import Caps, EvidenceRule, Guard
 from kit.safety.killswitch import KillSwitch
 from kit.safety.stages import Stage
-from kit.session.base import now_ms
+from kit.session.base import ExchangeApi, now_ms
 from kit.session.loop import BackgroundLoop
 from kit.session.preflight import Preflight, judge, unknown
 from kit.session.trading import Trading
@@ -134,6 +134,7 @@ class Session(Trading):
         self.url: str | None = None
         self.fingerprint: str | None = None
         self._creds: kit_secrets.Credentials | None = None
+        self.api = ExchangeApi(self)
         try:
             # The stage gate and the credentials are local checks: both run before anything is sent,
             # so a session that may not trade never reaches the exchange (and needs no network to say so).
@@ -264,9 +265,9 @@ class Session(Trading):
         """Stop the private streams, then close the exchange connection and the background loop."""
         ex = getattr(self, "_ex", None)
         loop = getattr(self, "_loop", None)
-        streams = getattr(self, "_streams", None)
-        if streams is not None and loop is not None and loop.running:
-            streams.stop()  # first: a stream reconnecting during close would leave a socket open
+        api = getattr(self, "api", None)
+        if api is not None and loop is not None and loop.running:
+            api.close_helpers()  # first: a stream reconnecting during close would leave a socket open
         if ex is not None and loop is not None and loop.running:
             try:
                 loop.run(ex.close(), timeout=10)

@@ -87,7 +87,7 @@ def server_now_ms(session: Session) -> int:
 
 
 class _Trades:
-    """``myTrades`` through the Session's request path (rate budget, error mapping, request log, retries)."""
+    """``myTrades`` through the Session's request seam (rate budget, error mapping, request log, retries)."""
 
     def __init__(self, session: Session) -> None:
         self.s = session
@@ -95,7 +95,6 @@ class _Trades:
     def my_trades(
         self, symbol: str, since: int | None, limit: int, *, end_ms: int | None = None, from_id: int | None = None
     ) -> list[dict[str, Any]]:
-        ex = self.s._ex
         params: dict[str, Any] = {}
         if end_ms is not None:
             params["until"] = end_ms  # ccxt's unified name (Binance: endTime)
@@ -104,13 +103,14 @@ class _Trades:
                 raise DataError(f"{symbol}: more than {limit} trades in one millisecond and no trade-id paging here")
             params["fromId"] = from_id
         wire = {"symbol": symbol, "limit": limit, **params}  # what the request weight depends on
-        rows = self.s._call(
+        rows = self.s.api.call(
             "fetch_my_trades",
-            "GET",
-            "/api/v3/myTrades",
-            lambda: ex.fetch_my_trades(symbol, since, limit, dict(params)),
+            lambda ex: ex.fetch_my_trades(symbol, since, limit, dict(params)),
+            method="GET",
+            path="/api/v3/myTrades",
             params=wire,
             symbol=symbol,
+            write=False,
         )
         return list(rows)
 

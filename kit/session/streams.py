@@ -61,9 +61,9 @@ class Streams:
         """Start the three watch loops on the Session's background loop (idempotent)."""
         if self._tasks:
             return self
-        loop = self.session._loop
+        api = self.session.api
         for name in ("orders", "trades", "balance"):
-            self._tasks.append(loop.submit(self._run(name)))
+            self._tasks.append(api.submit(self._run(name)))
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -116,27 +116,28 @@ class Streams:
                 attempt += 1
 
     async def _once(self, name: str) -> None:
-        ex = self.session._ex
+        api = self.session.api
         if name == "orders":
-            for order in await ex.watch_orders():
+            for order in await api.stream("watch_orders", lambda ex: ex.watch_orders()):
                 await asyncio.to_thread(self._on_order, order)
         elif name == "trades":
-            for trade in await ex.watch_my_trades():
+            for trade in await api.stream("watch_my_trades", lambda ex: ex.watch_my_trades()):
                 await asyncio.to_thread(self._on_trade, trade)
         else:
-            balance = await ex.watch_balance()
+            balance = await api.stream("watch_balance", lambda ex: ex.watch_balance())
             self._emit("balance", balance)
         self.last_event_ms = int(time.time() * 1000)
 
     def _on_order(self, order: dict[str, Any]) -> None:
-        s = self.session
-        s._j("order", symbol=order.get("symbol") or "", client_id=str(order.get("clientOrderId") or ""),
-             order_id=str(order.get("id") or ""), status=str(order.get("status")), filled=order.get("filled"),
-             remaining=order.get("remaining"), average=order.get("average"))  # fmt: skip
+        self.session.api.journal(
+            "order", symbol=order.get("symbol") or "", client_id=str(order.get("clientOrderId") or ""),
+            order_id=str(order.get("id") or ""), status=str(order.get("status")), filled=order.get("filled"),
+            remaining=order.get("remaining"), average=order.get("average"),
+        )  # fmt: skip
         self._emit("order", order)
 
     def _on_trade(self, trade: dict[str, Any]) -> None:
-        if self.session._record_trade(trade):
+        if self.session.api.record_trade(trade):
             self._emit("trade", trade)
 
     async def _backfill(self) -> None:
@@ -162,12 +163,13 @@ class Streams:
 
 
 def watch(session: Session, callback: Callback | None = None, *, symbols: list[str] | None = None) -> Streams:
-    """Start (or reuse) the Session's private streams and subscribe ``callback`` to them."""
-    streams: Streams | None = getattr(session, "_streams", None)
-    if streams is None:
-        streams = Streams(session, symbols)
-        session._streams = streams  # type: ignore[attr-defined]
-        streams.start()
+    """Start (or reuse) the Session's private streams and subscribe ``callback`` to them.
+
+    The streams are the Session's ``"streams"`` helper (:meth:`~kit.session.base.ExchangeApi.helper`):
+    one per Session, stopped when it closes.
+    """
+    streams = session.api.helper("streams", lambda: Streams(session, symbols), on_close=Streams.stop)
+    streams.start()
     if callback is not None:
         streams.subscribe(callback)
     return streams

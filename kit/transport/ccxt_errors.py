@@ -42,7 +42,9 @@ Decisions:
 - Other unclassified ``ExchangeError``: ``OrderRejected`` for writes (the venue said no),
   ``ConfigError`` for reads (retrying an unknown refusal does not help; the text says why).
 
-Write operations are recognised by name (:func:`kit.transport.backoff.is_write_op`: ``create_*``,
+Whether a request was a write is the caller's ``write=`` flag (the Session's request path,
+:meth:`kit.session.base.ExchangeApi.call`, always passes it). Only a caller that leaves it out
+gets a guess from the operation's name (:func:`kit.transport.backoff.is_write_op`: ``create_*``,
 ``cancel_*``, ``edit_*``, implicit ``*_post_*`` ...).
 
 Examples
@@ -174,6 +176,7 @@ def map_ccxt_error(
     symbol: str | None = None,
     order_id: str | None = None,
     exchange: Any = None,
+    write: bool | None = None,
 ) -> KitError:
     """The kit error for one ccxt exception (see the module table); does not raise.
 
@@ -182,11 +185,14 @@ def map_ccxt_error(
     exc
         A ccxt exception (``ccxt.BaseError`` subclass).
     op
-        The operation, a ccxt method name (``"create_order"``); decides write vs read handling.
+        The operation, a ccxt method name (``"create_order"``), named in the message.
     symbol, order_id
         Context copied onto the kit error.
     exchange
         The ccxt exchange, for ``last_response_headers`` (``Retry-After``) and credential redaction.
+    write
+        True if the request may have changed state on the venue (decides the write/read rows of the
+        table); None guesses it from ``op``'s name.
 
     Returns
     -------
@@ -199,9 +205,12 @@ def map_ccxt_error(
     'OrderUnknown'
     >>> type(map_ccxt_error(ccxt.RequestTimeout("binance GET /api/v3/depth timed out"), "fetch_order_book")).__name__
     'ExchangeUnavailable'
+    >>> type(map_ccxt_error(ccxt.RequestTimeout("timed out"), "submit_plan", write=True)).__name__
+    'OrderUnknown'
     """
     text = redact_text(str(exc), exchange)
-    write = is_write_op(op)
+    if write is None:
+        write = is_write_op(op)
     message = f"{op} failed: {text}" if text else f"{op} failed: {type(exc).__name__}"
     ctx: dict[str, Any] = {"symbol": symbol, "order_id": order_id}
     found = _CODE.search(text)
@@ -327,20 +336,23 @@ def ccxt_errors(
     order_id: str | None = None,
     exchange: Any = None,
     budget: Any = None,
+    write: bool | None = None,
 ) -> Iterator[None]:
     """Re-raise ccxt exceptions from the block as kit errors (``raise mapped from exc``).
 
     Parameters
     ----------
     op
-        The operation, a ccxt method name; writes (``create_order``...) map in-transit failures to
-        ``OrderUnknown``.
+        The operation, a ccxt method name.
     symbol, order_id
         Context for the kit error.
     exchange
         The ccxt exchange: ``Retry-After`` from its ``last_response_headers``, credential redaction.
     budget
         A :class:`kit.transport.limits.WeightBudget`: a 429/418 is recorded there so every process backs off.
+    write
+        True for a request that may change state on the venue: its in-transit failures become
+        ``OrderUnknown``. None guesses from ``op``'s name (``create_order``...).
 
     Raises
     ------
@@ -363,18 +375,24 @@ def ccxt_errors(
     except KitError:
         raise
     except ccxt.BaseError as exc:
-        raise _translate(exc, op, symbol, order_id, exchange, budget) from exc
+        raise _translate(exc, op, symbol, order_id, exchange, budget, write) from exc
     except KeyError as exc:
         inner = exc.__context__
         if isinstance(inner, ccxt.BaseError):
-            raise _translate(inner, op, symbol, order_id, exchange, budget) from inner
+            raise _translate(inner, op, symbol, order_id, exchange, budget, write) from inner
         raise
 
 
 def _translate(
-    exc: ccxt.BaseError, op: str, symbol: str | None, order_id: str | None, exchange: Any, budget: Any
+    exc: ccxt.BaseError,
+    op: str,
+    symbol: str | None,
+    order_id: str | None,
+    exchange: Any,
+    budget: Any,
+    write: bool | None = None,
 ) -> KitError:
-    mapped = map_ccxt_error(exc, op, symbol=symbol, order_id=order_id, exchange=exchange)
+    mapped = map_ccxt_error(exc, op, symbol=symbol, order_id=order_id, exchange=exchange, write=write)
     exc.args = (redact_text(str(exc), exchange),)  # the chained original shows in tracebacks too
     text = str(exc)
     orders_limit = "too many new orders" in text.lower() or '"code":-1015' in text.replace(" ", "")

@@ -26,27 +26,28 @@ def _now_ms() -> int:
 class _Exchange:
     """The few reads reconcile needs, each through the Session's request path.
 
-    The path (``Session._call``) applies the shared rate budget, the ccxt error mapping, the
-    request log and read retries with backoff; nothing here talks to ccxt on its own.
+    The seam (:class:`kit.session.base.ExchangeApi`, ``session.api``) applies the shared rate budget,
+    the ccxt error mapping, the request log and read retries with backoff; nothing here talks to
+    ccxt on its own. Every call here is a read.
     """
 
     def __init__(self, session: Session) -> None:
         self.s = session
-        self.ex = session._ex
+        self.api = session.api
 
     def _read(self, op: str, method: str, path: str, fn: Any, params: dict[str, Any], symbol: str | None) -> Any:
-        return self.s._call(op, method, path, fn, params=params, symbol=symbol)
+        return self.api.call(op, fn, method=method, path=path, params=params, symbol=symbol, write=False)
 
     def open_orders(self) -> list[dict[str, Any]]:
-        ex = self.ex
-        # All symbols in one call (weight 80 on Binance, charged to the budget as such): orders the kit did not
-        # place can be on any symbol. ccxt refuses it unless told that the weight is known.
-        opts = ex.options.setdefault("fetchOpenOrders", {})
-        if isinstance(opts, dict):
-            opts["warnWithoutSymbol"] = False
-        return list(
-            self._read("fetch_open_orders", "GET", "/api/v3/openOrders", lambda: ex.fetch_open_orders(), {}, None)
-        )
+        def every_symbol(ex: Any) -> Any:
+            # All symbols in one call (weight 80 on Binance, charged to the budget as such): orders the kit
+            # did not place can be on any symbol. ccxt refuses it unless told that the weight is known.
+            opts = ex.options.setdefault("fetchOpenOrders", {})
+            if isinstance(opts, dict):
+                opts["warnWithoutSymbol"] = False
+            return ex.fetch_open_orders()
+
+        return list(self._read("fetch_open_orders", "GET", "/api/v3/openOrders", every_symbol, {}, None))
 
     def order(self, symbol: str, client_id: str) -> dict[str, Any] | None:
         """The order with this client id, or None if the exchange says it does not exist."""
@@ -56,8 +57,7 @@ class _Exchange:
             return None
 
     def balance(self) -> dict[str, Any]:
-        ex = self.ex
-        return dict(self._read("fetch_balance", "GET", "/api/v3/account", lambda: ex.fetch_balance(), {}, None))
+        return dict(self._read("fetch_balance", "GET", "/api/v3/account", lambda ex: ex.fetch_balance(), {}, None))
 
     def server_now_ms(self) -> int:
         from kit.session.fills import server_now_ms  # kit.session pulls in ccxt: not at import (`kit --help`)
