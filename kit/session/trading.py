@@ -493,13 +493,17 @@ class Trading(Reads):
         """Cancel one order by exchange id or client order id (no automatic resend).
 
         Refused before any request in ``read_only``; caps and the kill switch never block a cancel.
+        The cancel is journaled under the order's own client id (Binance answers a cancel with a new
+        ``clientOrderId``, the cancel request's, and the order's in ``origClientOrderId``), so the
+        journal's open-order count follows the exchange.
         """
         self.guard.check_cancel(symbol=symbol, now_ms=now_ms())
         if order_id is None and client_id is None:
             raise OrderUnknown("give order_id or client_id to cancel", symbol=symbol)
         ex = self._ex
         params = {"clientOrderId": client_id} if client_id and not order_id else {}
-        self._j("cancel_intent", symbol=symbol, client_id=client_id or "", order_id=order_id or "")
+        known = client_id or (self._client_id_of(str(order_id)) if order_id else "")
+        self._j("cancel_intent", symbol=symbol, client_id=known, order_id=order_id or "")
         result = self._call(
             "cancel_order",
             "DELETE",
@@ -508,12 +512,17 @@ class Trading(Reads):
             read=False,
             symbol=symbol,
         )
+        info = result.get("info") if isinstance(result.get("info"), dict) else {}
+        original = str(info.get("origClientOrderId") or "")
+        # An order this kit did not place stays keyed by its exchange id, as its cancel_intent was.
         self._j(
             "cancel_ack",
             symbol=symbol,
-            client_id=client_id or str(result.get("clientOrderId") or ""),
+            client_id=known or (original if client_id else ""),
             order_id=str(result.get("id") or order_id or ""),
             status=str(result.get("status")),
+            orig_client_id=original,
+            cancel_client_id=str(result.get("clientOrderId") or ""),
         )
         return result
 
