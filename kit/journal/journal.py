@@ -489,6 +489,7 @@ class Journal:
         fee_cost: Decimal | str | int | float | None,
         fee_currency: str | None,
         ts_ms: int,
+        foreign: bool = False,
     ) -> bool:
         """Journal one fill (a trade of ours) exactly once; the only input to positions.
 
@@ -506,6 +507,10 @@ class Journal:
             The fee charged and its currency (``None`` / ``""`` when there was none).
         ts_ms
             The trade time, ms UTC.
+        foreign
+            The fill belongs to an order this journal did not place (adopted by reconciliation from the
+            account's trades: placed by hand, or by a kit process with another journal). It counts in
+            positions and balances, but its order is not tracked as open and it is never stage evidence.
 
         Returns
         -------
@@ -529,7 +534,9 @@ class Journal:
         currency = fee_currency or ""
         if fee and not currency:
             raise ValueError("fee_currency is required when fee_cost is not zero")
-        payload = {"side": side, "price": p, "amount": a, "fee_cost": fee, "fee_currency": currency}
+        payload: dict[str, Any] = {"side": side, "price": p, "amount": a, "fee_cost": fee, "fee_currency": currency}
+        if foreign:
+            payload["foreign"] = True
         seq = self._insert(
             "fill", venue=venue, account=account, stage=stage, symbol=symbol, client_id=client_id, order_id=order_id,
             trade_id=str(trade_id), ts_ms=ts_ms, payload=payload, once=True,
@@ -670,7 +677,8 @@ class Journal:
         """How many distinct orders in ``stage`` on ``symbols`` have at least one fill since ``since_ms``.
 
         The guard's evidence for moving up the stage ladder (e.g. testnet fills before live_small).
-        Call it once per symbol to require evidence on each.
+        Call it once per symbol to require evidence on each. Foreign fills (``record_fill(foreign=True)``:
+        orders this journal did not place) are not evidence.
         """
         syms = [symbols] if isinstance(symbols, str) else list(symbols)
         if not syms:
@@ -678,6 +686,7 @@ class Journal:
         where, params = self._filters(kinds="fill", stage=stage, since_ms=since_ms, venue=venue)
         where.append(f"symbol IN ({', '.join('?' * len(syms))})")
         params.extend(syms)
+        where.append("json_extract(payload, '$.foreign') IS NULL")
         sql = (
             "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE " + " AND ".join(where) + " GROUP BY venue, account, "
             "symbol, CASE WHEN order_id != '' THEN order_id ELSE client_id END)"

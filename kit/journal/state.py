@@ -66,7 +66,9 @@ DECIMAL_KEYS = frozenset(
 )  # fmt: skip
 
 #: Order statuses an :class:`OrderState` can have.
-ORDER_STATUSES = ("intent", "open", "unknown", "closed", "canceled", "rejected", "expired", "not_placed")
+#: ``foreign``: an order this journal did not place, known only from its fills (adopted by reconciliation);
+#: it is not tracked, so it never counts as open.
+ORDER_STATUSES = ("intent", "open", "unknown", "closed", "canceled", "rejected", "expired", "not_placed", "foreign")
 
 # kit.errors classes whose appearance in an "error" event means the venue (or the guard) said no:
 # the order does not exist. OrderUnknown is the opposite case: it may exist.
@@ -74,7 +76,7 @@ _REJECTING_ERRORS = frozenset(
     {"OrderRejected", "InsufficientFunds", "FilterViolation", "GuardRefused", "StageError", "CapExceeded",
      "KillSwitchEngaged"}
 )  # fmt: skip
-_TERMINAL = frozenset({"closed", "canceled", "rejected", "expired", "not_placed"})
+_TERMINAL = frozenset({"closed", "canceled", "rejected", "expired", "not_placed", "foreign"})
 # Statuses the exchange itself ends an order with: a later-sorted report of an earlier state (a NEW
 # update that arrives after the fill, an ack journaled after a stream's FILLED) never reopens it.
 _FINAL = frozenset({"closed", "canceled", "expired"})
@@ -220,7 +222,7 @@ class OrderState:
 
     @property
     def is_open(self) -> bool:
-        """True unless the order reached a terminal status (closed, canceled, rejected, expired, not_placed).
+        """True unless the order reached a terminal status (closed, canceled, rejected, expired, not_placed, foreign).
 
         ``not_placed`` (the exchange had no such order when it was looked up) and ``rejected`` give way
         to a later ack or fill, which prove the order exists after all.
@@ -363,7 +365,9 @@ class _Orders:
             changes.update(filled=filled, average=notional / filled if filled else None, fees=fees)
             if not o.side:
                 changes["side"] = fill.side
-            if o.status in {"intent", "unknown", "not_placed", "rejected"}:
+            if p.get("foreign") and o.status in {"unknown", "foreign"} and o.amount is None:
+                changes["status"] = "foreign"  # not ours: its fills count, the order is not tracked
+            elif o.status in {"intent", "unknown", "not_placed", "rejected"}:
                 changes["status"] = "open"  # a fill proves the order exists
             amount = o.amount
             if amount is not None and filled >= amount and changes.get("status", o.status) in {"open", "unknown"}:

@@ -137,7 +137,7 @@ def _jrec(session: Session, kind: str, **fields: Any) -> int:
 
 
 def _record(session: Session, t: dict[str, Any], client_id: str) -> bool:
-    """Journal one trade as a fill (False when the journal already had it)."""
+    """Journal one trade as a fill (False when the journal already had it); without a client id it is foreign."""
     fee = t.get("fee") or {}
     return session.journal.record_fill(
         venue=session.venue,
@@ -153,6 +153,7 @@ def _record(session: Session, t: dict[str, Any], client_id: str) -> bool:
         fee_cost=Decimal(str(fee.get("cost") or 0)),
         fee_currency=str(fee.get("currency") or ""),
         ts_ms=int(t.get("timestamp") or _now_ms()),
+        foreign=not client_id,
     )
 
 

@@ -5,6 +5,8 @@ Through real ccxt against a private localnet: what the journal says is open is w
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sessionlab import Lab
 
 from kit.journal.journal import Journal
@@ -46,3 +48,28 @@ def test_cancel_of_an_order_placed_by_hand_is_journaled_under_its_own_ids(lab: L
     assert ack.order_id == hand["id"] and ack.client_id == ""
     assert ack.payload["orig_client_id"] == hand["clientOrderId"]
     assert _open_in_journal(lab) == set()
+
+
+def test_fills_adopted_from_another_journal_close_and_are_not_evidence(lab: Lab) -> None:
+    from kit.ops.reconcile import reconcile
+
+    other = lab.session(journal=lab.tmp / "other.sqlite")  # another kit process, with its own journal
+    last = Decimal(str(other.ticker("BTC/USDT")["last"]))
+    for _ in range(3):
+        assert other.place("BTC/USDT", "buy", "0.001")["status"] == "closed"  # market orders: filled
+    with Journal(lab.tmp / "other.sqlite") as j:
+        assert j.filled_orders(stage="testnet", symbols=["BTC/USDT"], since_ms=0) == 3  # its own evidence
+    s = lab.session()
+    s.place("BTC/USDT", "buy", "0.001", price=str((last * Decimal("0.5")).quantize(Decimal("0.01"))))
+    rep = reconcile(s, symbols=["BTC/USDT"])
+    assert len(rep.adopted_fills) >= 3
+    with Journal(lab.journal_path) as j:
+        fills = j.events(kinds=["fill"], venue=s.venue)
+        assert len(fills) >= 3 and all(f.payload.get("foreign") is True for f in fills)
+        st = j.state_at(2**62)
+        assert {o.status for o in st.orders.values() if not o.client_id.startswith("tk-")} == {"foreign"}
+        assert len(st.open_orders) == 1  # only this kit's own resting order
+        # the other journal's fills prove nothing about this kit's orders: no testnet evidence here
+        assert j.filled_orders(stage="testnet", symbols=["BTC/USDT"], since_ms=0) == 0
+    assert s.today()["open_orders"] == 1
+    assert sum(s.positions().values()) > 0  # the fills still count in positions and balances
