@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from kit.engine.frames import fills_frame, orders_frame, to_tick
 from kit.engine.types import Market, Side
 
 if TYPE_CHECKING:
@@ -286,8 +287,6 @@ class Kernel:
 
         Amounts are exact integers until here; each float is the one nearest the exact value.
         """
-        from kit.engine.replay import fills_frame, orders_frame
-
         u, m = self.u, self.r.m
         fcols = list(zip(*self.fills, strict=True)) if self.fills else [()] * 11
         ts, oid, buy, p, q, notional, fee, maker, idx, pos, cash = (np.array(c) for c in fcols)
@@ -339,8 +338,6 @@ class Kernel:
 
 def run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, order: str, offset: Decimal) -> Kernel:
     """Drive the kernel over the signal candles; the same decisions as ``replay._run_signals``."""
-    from kit.engine.replay import _to_tick
-
     k = Kernel(r, r.ctx.cash)
     u, m = k.u, r.m
     size_q = Fraction(size) / u.s
@@ -355,10 +352,10 @@ def run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, ord
                 k.cancel()
             q = k.position_steps()
             if q > 0 and not working_exit:
-                p = int(_to_tick(r.close_f[i] * up, m.tick_size, Side.SELL) / m.tick_size) if order == "limit" else None
+                p = int(to_tick(r.close_f[i] * up, m.tick_size, Side.SELL) / m.tick_size) if order == "limit" else None
                 k.place(i, False, q, p)
         elif ent[i] and k.bf + k.bl <= 0 and not k.live:
-            p = int(_to_tick(r.close_f[i] * down, m.tick_size, Side.BUY) / m.tick_size) if order == "limit" else None
+            p = int(to_tick(r.close_f[i] * down, m.tick_size, Side.BUY) / m.tick_size) if order == "limit" else None
             k.place(i, True, entry_q, p)
     k.advance_to(r.n - 1)
     if k.live:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,8 @@ import pandas as pd
 from kit.engine import kernel
 from kit.engine.engine import Engine
 from kit.engine.fillmodel import FillModel
+from kit.engine.frames import fills_frame, orders_frame
+from kit.engine.frames import to_tick as _to_tick
 from kit.engine.types import Bar, Event, EventKind, Market, OrderRequest, OrderType, Side, TimeInForce
 
 __all__ = ["Context", "Result", "run"]
@@ -229,13 +231,6 @@ class _Runner:
             self.step(self.heap_min)
 
 
-def _to_tick(value: Any, tick: Decimal, side: Side) -> Decimal:
-    """Round a price to the tick, in the passive direction for the side (buys down, sells up)."""
-    d = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
-    rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
-    return (d / tick).to_integral_value(rounding=rounding) * tick
-
-
 def run(
     candles: pd.DataFrame,
     market: Market,
@@ -362,53 +357,6 @@ def _run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, or
                 exit_id = r.place(Side.SELL, qty, close * float(1 + offset) if order == "limit" else None)
         elif ent[i] and ctx.position <= 0 and not entry_id and not exit_id:
             entry_id = r.place(Side.BUY, size, close * float(1 - offset) if order == "limit" else None)
-
-
-_FILL_COLUMNS = ["order_id", "side", "price", "quantity", "quote", "fee", "fee_asset", "liquidity"]
-
-
-def fills_frame(
-    ts_ms: np.ndarray,
-    order_id: np.ndarray,
-    buy: np.ndarray,
-    price: np.ndarray,
-    qty: np.ndarray,
-    quote: np.ndarray,
-    fee: np.ndarray,
-    fee_asset: list[str],
-    maker: np.ndarray,
-) -> pd.DataFrame:
-    """The fills table of a :class:`Result` (one builder for both replay paths), indexed by UTC fill time."""
-    index = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True), name="ts").as_unit("ms")
-    return pd.DataFrame({
-        "order_id": order_id, "side": _two(buy, "buy", "sell"),
-        "price": price, "quantity": qty, "quote": quote, "fee": fee, "fee_asset": pd.Categorical(fee_asset),
-        "liquidity": _two(maker, "maker", "taker"),
-    }, index=index)  # fmt: skip
-
-
-def _two(flags: np.ndarray, yes: str, no: str) -> Any:
-    """A two-valued label column (categorical), built from booleans without a Python loop."""
-    return pd.Categorical.from_codes(np.asarray(flags, dtype="int8"), categories=pd.Index([no, yes]))
-
-
-def orders_frame(
-    ids: np.ndarray,
-    client_ids: list[str],
-    buy: np.ndarray,
-    types: list[str],
-    qty: np.ndarray,
-    filled: np.ndarray,
-    price: np.ndarray,
-    status: list[str],
-    fees: np.ndarray,
-) -> pd.DataFrame:
-    """The orders table of a :class:`Result` (one builder for both replay paths)."""
-    return pd.DataFrame({
-        "order_id": ids, "client_id": pd.array(client_ids, dtype="str"), "side": _two(buy, "buy", "sell"),
-        "type": pd.Categorical(types), "quantity": qty, "filled": filled, "price": price,
-        "status": pd.Categorical(status), "fees": fees,
-    })  # fmt: skip
 
 
 def _result(r: _Runner, candles: pd.DataFrame, fills: pd.DataFrame, orders: pd.DataFrame,
