@@ -132,7 +132,8 @@ def _stage(exchange: str, stage: Stage | None, journal: Any) -> tuple[Check, Any
     except KitError as exc:
         return Check("stage", False, _secret_free(exc.message), exc.hint), None, None
     if st.is_live:
-        return Check("stage", True, f"{st.value} gate passes for {', '.join(sorted(caps.symbols or ()))}"), spec, caps
+        detail = f"{st.value} gate passes for {', '.join(sorted(caps.symbols or ()))}; caps: {caps.describe()}"
+        return Check("stage", True, detail), spec, caps
     since = now - EvidenceRule().within_days * 86_400_000
     evidence = journal.filled_orders(stage="testnet", symbols=_journal_symbols(journal), since_ms=since)
     where = "a sandbox" if spec.sandbox else "the live endpoint, reads only"

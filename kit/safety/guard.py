@@ -9,6 +9,12 @@ Two checks, both raising a :class:`~kit.errors.GuardRefused` subclass and sendin
   per-order notional, daily notional, daily loss, open orders. Each decision (allow or refuse) is
   journaled as a ``"guard"`` event, so the ``live`` gate can later see every trip.
 
+Money caps are in one reference currency, :attr:`Caps.currency` (``"USD"`` by default: USDT, USDC,
+FDUSD and the other USD stablecoins count at par). An order's notional is converted from its quote
+currency at ``rate`` (the value of one quote unit in the reference currency, which the Session takes
+from the exchange's own prices, e.g. BTC/USDT's last price for an ETH/BTC order). An order whose
+notional cannot be converted is refused, never let through.
+
 Cancels are never stopped by caps or the kill switch (cancelling reduces risk), only by the
 ``read_only`` stage (:meth:`Guard.check_cancel`).
 
@@ -40,7 +46,18 @@ from kit.errors import CapExceeded, ConfigError, GuardRefused, KillSwitchEngaged
 from kit.safety.killswitch import KillSwitch
 from kit.safety.stages import Stage
 
-__all__ = ["Caps", "EvidenceRule", "Guard", "JournalLike", "KillSwitch", "Stage"]
+__all__ = [
+    "USD_STABLES",
+    "Caps",
+    "EvidenceRule",
+    "Guard",
+    "JournalLike",
+    "KillSwitch",
+    "Stage",
+    "at_par",
+    "quote_of",
+    "reference_rate",
+]
 
 _log = logging.getLogger("kit.safety.guard")
 
@@ -101,8 +118,78 @@ def _dec(value: Decimal | int | str | float | None, name: str) -> Decimal | None
     return d
 
 
-# live_small defaults, in the quote currency of each symbol (USDT-like quotes assumed: review them
-# before trading a BTC- or ETH-quoted pair).
+#: Assets worth one ``"USD"`` each for the caps (USD itself and the common USD stablecoins).
+USD_STABLES = frozenset({"USD", "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "USDP", "DAI"})
+
+
+def at_par(asset: str, currency: str) -> bool:
+    """True if one unit of ``asset`` counts as one unit of the reference ``currency``.
+
+    Examples
+    --------
+    >>> at_par("USDT", "USD"), at_par("USDC", "USDT"), at_par("BTC", "USD"), at_par("EUR", "EUR")
+    (True, True, False, True)
+    """
+    a, c = asset.upper(), currency.upper()
+    return a == c or (a in USD_STABLES and c in USD_STABLES)
+
+
+def quote_of(symbol: str) -> str:
+    """The quote currency of a ccxt symbol (``"ETH/BTC"`` -> ``"BTC"``, ``"BTC/USDT:USDT"`` -> ``"USDT"``).
+
+    Examples
+    --------
+    >>> quote_of("ETH/BTC"), quote_of("BTC/USDT:USDT"), quote_of("nonsense")
+    ('BTC', 'USDT', '')
+    """
+    _, sep, rest = symbol.partition("/")
+    return rest.split(":", 1)[0].upper() if sep else ""
+
+
+def reference_rate(asset: str, currency: str, last_prices: Mapping[str, Any]) -> Decimal | None:
+    """The value of one ``asset`` in ``currency``, from an exchange's last prices; ``None`` if unknown.
+
+    At par (:func:`at_par`) the rate is 1. Otherwise a market ``ASSET/REF`` gives its last price and a
+    market ``REF/ASSET`` its inverse, where ``REF`` is the currency or (for ``"USD"``) any USD stablecoin.
+    No cross through a third asset: a rate the exchange does not quote directly is unknown.
+
+    Parameters
+    ----------
+    asset
+        The currency to convert from (an order's quote currency).
+    currency
+        The reference currency of the caps.
+    last_prices
+        ``{ccxt symbol: last price}`` as the exchange reported them.
+
+    Examples
+    --------
+    >>> from decimal import Decimal as D
+    >>> reference_rate("BTC", "USD", {"BTC/USDT": D("60000")})
+    Decimal('60000')
+    >>> reference_rate("USDT", "BTC", {"BTC/USDT": D("50000")})
+    Decimal('0.00002')
+    >>> reference_rate("ETH", "USD", {"BTC/USDT": D("60000")}) is None
+    True
+    """
+    if at_par(asset, currency):
+        return Decimal(1)
+    refs = sorted(USD_STABLES) if currency.upper() in USD_STABLES else [currency.upper()]
+    for ref in refs:
+        for sym, invert in ((f"{asset.upper()}/{ref}", False), (f"{ref}/{asset.upper()}", True)):
+            raw = last_prices.get(sym)
+            if raw is None:
+                continue
+            try:
+                price = Decimal(str(raw))
+            except (InvalidOperation, ValueError):
+                continue
+            if price.is_finite() and price > 0:
+                return 1 / price if invert else price
+    return None
+
+
+# live_small defaults, in the caps' reference currency (USD by default).
 _LIVE_SMALL = {
     "max_order_notional": Decimal("20"),
     "max_daily_notional": Decimal("100"),
@@ -115,8 +202,10 @@ _LIVE_SMALL = {
 class Caps:
     """Limits every order must stay under; ``None`` means "no cap" for that limit.
 
-    Money values are in the quote currency of the symbol traded. Values given as ``int``/``str``/
-    ``float`` are converted to :class:`~decimal.Decimal`; zero or negative caps are refused.
+    Money values are in one reference currency, ``currency`` (``"USD"``: the USD stablecoins count at
+    par), whatever the symbol's quote currency: an ETH/BTC order's notional is converted through the
+    exchange's BTC price before it is compared. Values given as ``int``/``str``/``float`` are converted
+    to :class:`~decimal.Decimal`; zero or negative caps are refused.
 
     Parameters
     ----------
@@ -130,11 +219,17 @@ class Caps:
         Most orders open at once, this order included.
     symbols
         Allowlist of symbols (``"BTC/USDT"``); ``None`` allows every symbol (not in live stages).
+    currency
+        The reference currency of the money caps (default ``"USD"``).
 
     Examples
     --------
     >>> Caps.for_stage("live_small", symbols=["BTC/USDT"]).max_order_notional
     Decimal('20')
+    >>> Caps.for_stage("live_small", symbols=["ETH/BTC"]).describe()
+    'per order 20 USD, per day 100 USD, daily loss 20 USD, 3 open orders, symbols ETH/BTC'
+    >>> Caps(max_order_notional="0.001", currency="btc").currency
+    'BTC'
     >>> Caps(max_order_notional="50", max_daily_notional=None, max_daily_loss=10, max_open_orders=2,
     ...      symbols=["ETH/USDT"]).max_daily_loss
     Decimal('10')
@@ -145,8 +240,15 @@ class Caps:
     max_daily_loss: Decimal | None = None
     max_open_orders: int | None = None
     symbols: frozenset[str] | None = field(default=None)
+    currency: str = "USD"
 
     def __post_init__(self) -> None:
+        cur = self.currency
+        if not isinstance(cur, str) or not cur.strip().isalnum() or len(cur.strip()) > 12:
+            raise ConfigError(
+                f"caps currency={cur!r} is not a currency code", hint="Use an asset code such as 'USD', 'EUR', 'BTC'."
+            )
+        object.__setattr__(self, "currency", cur.strip().upper())
         for name in ("max_order_notional", "max_daily_notional", "max_daily_loss"):
             object.__setattr__(self, name, _dec(getattr(self, name), name))
         n = self.max_open_orders
@@ -158,8 +260,23 @@ class Caps:
                 raise ConfigError("caps symbols must be a list of symbols, not one str", hint="E.g. ['BTC/USDT'].")
             object.__setattr__(self, "symbols", frozenset(str(s) for s in self.symbols))
 
+    def money(self, value: Decimal | None) -> str:
+        """A money cap (or amount) with its currency: ``'20 USD'``; ``'none'`` for no cap."""
+        return "none" if value is None else f"{value:f} {self.currency}"
+
+    def describe(self) -> str:
+        """Every cap in one line, each money cap with its currency (for doctor, status bars, reports)."""
+        parts = [
+            f"per order {self.money(self.max_order_notional)}",
+            f"per day {self.money(self.max_daily_notional)}",
+            f"daily loss {self.money(self.max_daily_loss)}",
+            f"{self.max_open_orders if self.max_open_orders is not None else 'any'} open orders",
+            "symbols " + (", ".join(sorted(self.symbols)) if self.symbols is not None else "any"),
+        ]
+        return ", ".join(parts)
+
     @classmethod
-    def for_stage(cls, stage: Stage | str, *, symbols: Iterable[str] | None = None) -> Caps:
+    def for_stage(cls, stage: Stage | str, *, symbols: Iterable[str] | None = None, currency: str = "USD") -> Caps:
         """The default caps of a stage.
 
         Parameters
@@ -170,11 +287,15 @@ class Caps:
             symbol allowlist ``symbols`` is required. ``live``: no defaults.
         symbols
             The symbol allowlist.
+        currency
+            The reference currency of the money caps. The live_small defaults are USD figures: with
+            another currency, configure the caps explicitly.
 
         Raises
         ------
         kit.errors.ConfigError
-            For ``live`` (its caps must come from explicit configuration), or ``live_small`` without symbols.
+            For ``live`` (its caps must come from explicit configuration), or ``live_small`` without symbols,
+            or ``live_small`` defaults asked for in a currency other than USD.
         """
         st = Stage.parse(stage)
         syms = frozenset(symbols) if symbols is not None else None
@@ -190,8 +311,13 @@ class Caps:
                     "live_small needs a symbol allowlist",
                     hint="Pass symbols=['BTC/USDT', ...]: the symbols you have testnet evidence for.",
                 )
-            return cls(symbols=syms, **_LIVE_SMALL)  # type: ignore[arg-type]
-        return cls(symbols=syms)
+            if not at_par(currency, "USD"):
+                raise ConfigError(
+                    f"the live_small defaults are USD figures (20 per order, 100 a day), not {currency}",
+                    hint="Configure Caps(max_order_notional=..., ..., currency=...) explicitly in your currency.",
+                )
+            return cls(symbols=syms, currency=currency, **_LIVE_SMALL)  # type: ignore[arg-type]
+        return cls(symbols=syms, currency=currency)
 
 
 @dataclass(frozen=True)
@@ -395,9 +521,10 @@ class Guard:
         notional: Decimal,
         open_orders: int,
         daily_notional: Decimal,
-        daily_pnl: Decimal,
+        daily_pnl: Decimal | None,
         now_ms: int,
         record: bool = True,
+        rate: Decimal | None = None,
     ) -> None:
         """Refuse a new order that the kill switch, the stage or a cap does not allow; journal the decision.
 
@@ -410,20 +537,39 @@ class Guard:
         symbol, side, amount, price
             The order (``price`` is ``None`` for a market order).
         notional
-            The order's value in quote currency (for a market order, amount x a recent price). When
+            The order's value in its quote currency (for a market order, amount x a recent price). When
             ``price`` is given, ``amount * price`` is used if larger. ``0`` (value unknown) is accepted
             only when no notional cap applies (testnet defaults).
         open_orders
             Orders open now, before this one.
         daily_notional
-            Notional already sent today (UTC), before this order.
+            Notional already sent today (UTC), before this order, in the caps' currency.
         daily_pnl
-            Today's realized PnL in quote currency; negative is a loss.
+            Today's realized PnL in the caps' currency; negative is a loss. ``None`` (it could not be
+            converted) refuses the order when a daily loss cap is set.
         now_ms
             Now, in epoch milliseconds UTC (the journal row's time).
         record
             Journal the decision (default). ``False`` for a dry run (an order ticket's preview):
             the same checks, nothing written.
+        rate
+            The value of one unit of the symbol's quote currency in the caps' currency (the exchange's
+            own price). ``None``: 1 when the quote is at par with it (USDT for USD), else the order is
+            refused when a notional cap applies: a missing conversion never lets an order through.
+
+        Examples
+        --------
+        An ETH/BTC order is worth its BTC notional times BTC's price in USD:
+
+        >>> from decimal import Decimal as D
+        >>> import tempfile, pathlib
+        >>> ks = KillSwitch(pathlib.Path(tempfile.mkdtemp()) / "KILL", env={})
+        >>> g = Guard("testnet", sandbox=True, caps=Caps(max_order_notional="20"), journal=None, kill_switch=ks,
+        ...           venue="localnet")
+        >>> g.check_order(symbol="ETH/BTC", side="buy", amount=D("390"), price=D("0.05"), notional=D("19.5"),
+        ...               open_orders=0, daily_notional=D(0), daily_pnl=D(0), now_ms=0, rate=D("60000"))
+        Traceback (most recent call last):
+        kit.errors.CapExceeded: order notional 1170000 USD (19.5 BTC at 60000 USD/BTC) ... cap 20 USD ...
 
         Raises
         ------
@@ -432,13 +578,14 @@ class Guard:
         kit.errors.CapExceeded
             With ``limit`` (what the order asked for) and ``allowed`` (what would have been accepted).
         kit.errors.GuardRefused
-            Malformed order values (non-positive amount, unknown side, unusable notional).
+            Malformed order values (non-positive amount, unknown side, unusable notional), or a notional
+            that cannot be converted to the caps' currency.
         """
         order: dict[str, Any] = {"side": side, "amount": amount, "price": price, "notional": notional}
         try:
             effective = self._order_refusal(
                 symbol=symbol, side=side, amount=amount, price=price, notional=notional, open_orders=open_orders,
-                daily_notional=daily_notional, daily_pnl=daily_pnl,
+                daily_notional=daily_notional, daily_pnl=daily_pnl, rate=rate,
             )  # fmt: skip
         except GuardRefused as exc:
             numbers: dict[str, Any] = {
@@ -449,7 +596,9 @@ class Guard:
             raise
         if not record:
             return
-        order["notional"] = effective
+        order["notional"] = effective[0]
+        order["ref_notional"] = effective[1]
+        order["ref_currency"] = self.caps.currency
         # Journal the allow BEFORE the caller sends anything: if this write fails the order is not sent.
         self._journal(now_ms, "allow", "ok", "within stage and caps", symbol=symbol, strict=True, **order)
 
@@ -475,9 +624,10 @@ class Guard:
         notional: Decimal,
         open_orders: int,
         daily_notional: Decimal,
-        daily_pnl: Decimal,
-    ) -> Decimal:
-        """Raise the first refusal; return the notional the caps were checked against."""
+        daily_pnl: Decimal | None,
+        rate: Decimal | None,
+    ) -> tuple[Decimal, Decimal | None]:
+        """Raise the first refusal; return the notional (quote, and caps' currency) the caps were checked against."""
         self.kill_switch.check()
         if self.stage is Stage.READ_ONLY:
             raise self._read_only_error("order", symbol=symbol)
@@ -503,27 +653,53 @@ class Guard:
         )
         if price is not None:
             notional = max(notional, amount * price)
-        if notional <= 0 and (caps.max_order_notional is not None or caps.max_daily_notional is not None):
+        cur = caps.currency
+        needs_notional = caps.max_order_notional is not None or caps.max_daily_notional is not None
+        if notional <= 0 and needs_notional:
             raise GuardRefused(
                 f"notional {notional} cannot be checked against the notional caps",
                 symbol=symbol,
                 hint="No request was sent. Pass the order's estimated value (amount x a recent price).",
             )
-        if caps.max_order_notional is not None and notional > caps.max_order_notional:
-            raise _tag("max_order_notional", CapExceeded(
-                "order notional over the per-order cap", symbol=symbol, limit=notional, allowed=caps.max_order_notional
-            ))  # fmt: skip
-        if caps.max_daily_notional is not None and daily_notional + notional > caps.max_daily_notional:
-            raise _tag("max_daily_notional", CapExceeded(
-                f"order would bring today's notional to {daily_notional + notional}, over the daily cap "
-                f"{caps.max_daily_notional}",
+        quote = quote_of(symbol)
+        conv = _rate(rate, symbol) if rate is not None else (Decimal(1) if quote and at_par(quote, cur) else None)
+        if conv is None and (needs_notional or caps.max_daily_loss is not None):
+            raise _tag("conversion", GuardRefused(
+                f"the caps are in {cur}, and no {quote or '?'}/{cur} price is known to convert this order's "
+                f"notional {notional} {quote}",
                 symbol=symbol,
-                limit=notional,
+                hint=f"No request was sent. The Session converts through the exchange's own prices: trade a symbol "
+                f"whose quote currency the exchange prices in {cur} (e.g. a {quote}/USDT market), or set caps in "
+                f"{quote} (Caps(currency={quote!r}, ...), stage live).",
+            ))  # fmt: skip
+        ref = notional * conv if conv is not None else None
+        shown = f"{_fmt(ref)} {cur}" if ref is not None else ""
+        if ref is not None and conv is not None and conv != 1:
+            shown += f" ({_fmt(notional)} {quote} at {_fmt(conv)} {cur}/{quote})"
+        if caps.max_order_notional is not None and ref is not None and ref > caps.max_order_notional:
+            raise _tag("max_order_notional", CapExceeded(
+                f"order notional {shown} is over the per-order cap {caps.money(caps.max_order_notional)}",
+                symbol=symbol, limit=ref, allowed=caps.max_order_notional,
+            ))  # fmt: skip
+        if caps.max_daily_notional is not None and ref is not None and daily_notional + ref > caps.max_daily_notional:
+            raise _tag("max_daily_notional", CapExceeded(
+                f"order ({shown}) would bring today's notional to {caps.money(daily_notional + ref)}, over the "
+                f"daily cap {caps.money(caps.max_daily_notional)}",
+                symbol=symbol,
+                limit=ref,
                 allowed=max(Decimal(0), caps.max_daily_notional - daily_notional),
             ))  # fmt: skip
-        if caps.max_daily_loss is not None and -daily_pnl >= caps.max_daily_loss:
+        if caps.max_daily_loss is not None and daily_pnl is None:
+            raise _tag("conversion", GuardRefused(
+                f"today's realized PnL could not be converted to {cur}, so the daily loss cap cannot be checked",
+                symbol=symbol,
+                hint=f"No request was sent. Fetch a ticker of each quote currency you traded today against {cur} "
+                "(session.ticker(...)), then try again.",
+            ))  # fmt: skip
+        if caps.max_daily_loss is not None and daily_pnl is not None and -daily_pnl >= caps.max_daily_loss:
             raise _tag("max_daily_loss", CapExceeded(
-                "today's realized loss reached the daily loss cap; no new orders until the next UTC day",
+                f"today's realized loss {caps.money(-daily_pnl)} reached the daily loss cap "
+                f"{caps.money(caps.max_daily_loss)}; no new orders until the next UTC day",
                 symbol=symbol,
                 limit=-daily_pnl,
                 allowed=caps.max_daily_loss,
@@ -539,7 +715,7 @@ class Guard:
                 hint="No request was sent. Cancel or wait for an open order to finish, or raise the cap in "
                 "configuration once you have reviewed the risk.",
             ))  # fmt: skip
-        return notional
+        return notional, ref
 
     def _read_only_error(self, op: str, *, symbol: str | None = None) -> StageError:
         return StageError(
@@ -565,6 +741,11 @@ class Guard:
                 hint="Use Caps.for_stage('live_small', symbols=[...]) or configure each cap explicitly for live.",
             )
         if st is Stage.LIVE_SMALL:
+            if not at_par(caps.currency, "USD"):
+                raise ConfigError(
+                    f"live_small caps must be in USD (its limits are USD figures), not {caps.currency}",
+                    hint="Use Caps(..., currency='USD') for live_small; stage live takes caps in any currency.",
+                )
             over = [f"{k}={getattr(caps, k)} > {v}" for k, v in _LIVE_SMALL.items() if getattr(caps, k) > v]
             if over:
                 raise ConfigError(
@@ -595,6 +776,23 @@ def _field(ev: Any, name: str) -> Any:
     return getattr(ev, name, None)
 
 
+def _fmt(d: Decimal) -> str:
+    """A Decimal for a message: plain notation, at most 8 decimals, no trailing zeros."""
+    exp = d.as_tuple().exponent
+    q = d.quantize(Decimal("0.00000001")) if isinstance(exp, int) and exp < -8 else d
+    return f"{q.normalize():f}"
+
+
+def _rate(value: Any, symbol: str) -> Decimal:
+    try:
+        d = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise GuardRefused(f"conversion rate {value!r} is not a number", symbol=symbol) from None
+    if not d.is_finite() or d <= 0:
+        raise GuardRefused(f"conversion rate {value!r} must be a positive number", symbol=symbol)
+    return d
+
+
 def _tag(rule: str, exc: GuardRefused) -> GuardRefused:
     """Name the rule that refused (the ``rule`` of the journal's ``"guard"`` row) on the exception."""
     exc.rule = rule  # type: ignore[attr-defined]
@@ -621,7 +819,7 @@ def _order_values(
     open_orders: Any,
     daily_notional: Any,
     daily_pnl: Any,
-) -> tuple[Decimal, Decimal | None, Decimal, int, Decimal, Decimal]:
+) -> tuple[Decimal, Decimal | None, Decimal, int, Decimal, Decimal | None]:
     """Validate and convert the order's numbers; refuse (not crash) on bad ones."""
 
     def num(v: Any, name: str) -> Decimal:
@@ -646,4 +844,5 @@ def _order_values(
         raise GuardRefused(f"notional {n} must not be negative", symbol=symbol)
     if isinstance(open_orders, bool) or not isinstance(open_orders, int) or open_orders < 0:
         raise GuardRefused(f"open_orders={open_orders!r} must be a count", symbol=symbol)
-    return a, p, n, open_orders, num(daily_notional, "daily_notional"), num(daily_pnl, "daily_pnl")
+    pnl = None if daily_pnl is None else num(daily_pnl, "daily_pnl")
+    return a, p, n, open_orders, num(daily_notional, "daily_notional"), pnl

@@ -109,6 +109,7 @@ class SessionBase:
     _host: str
     _failures: int
     _last_price: dict[str, Decimal]
+    _rates: dict[str, Decimal | None]
     _client_ids: dict[str, str]
     _weight_limit: int | None
     _weight_window_s: float

@@ -119,6 +119,7 @@ class Session(Trading):
         self.degraded: str | None = None
         self._failures = 0
         self._last_price: dict[str, Decimal] = {}
+        self._rates: dict[str, Decimal | None] = {}  # symbol -> its quote's value in the caps' currency
         self._client_ids: dict[str, str] = {}
         self._weight_limit = weight_limit
         self._weight_window_s = float(weight_window_s)

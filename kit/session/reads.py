@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from kit.safety.guard import USD_STABLES, at_par, quote_of, reference_rate
 from kit.session import frames
 from kit.session.base import DAY_MS, LATEST_MS, SessionBase, now_ms
 from kit.session.orders import features_for
@@ -181,13 +182,19 @@ class Reads(SessionBase):
             "clock_offset_ms": self.clock_report.offset_ms if self.clock_report else None,
             "clock_rtt_ms": self.clock_report.rtt_ms if self.clock_report else None,
             "budget": self.budget.status() if self.budget else None,
+            "caps": self.guard.caps.describe() if self.guard.caps != type(self.guard.caps)() else None,
             "kill_switch": self.kill_switch.engaged(),
             "degraded": self.degraded,
             "warnings": list(self.warnings),
         }
 
-    def _today(self) -> dict[str, Any]:
-        """Open orders, notional sent and realized PnL today (UTC), from the journal."""
+    def _today(self, *, fetch: bool = False) -> dict[str, Any]:
+        """Open orders, notional sent and realized PnL today (UTC), from the journal.
+
+        Money is in the caps' reference currency (``currency``); PnL per quote currency is converted at
+        the exchange's prices (``fetch``: read a ticker for a rate not seen yet). ``pnl`` is ``None`` when
+        a day's PnL in some quote currency cannot be converted.
+        """
         now = now_ms()
         start = now - now % DAY_MS
         st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
@@ -196,8 +203,12 @@ class Reads(SessionBase):
         for e in self.journal.events(since_ms=start, kinds=["intent"], venue=self.venue):
             if e.account != self.account:
                 continue
-            notional += Decimal(str(e.payload.get("notional") or 0))
-        pnl = Decimal(0)
+            ref = e.payload.get("ref_notional")
+            if ref is None:  # written before caps had a reference currency: convert at today's rate
+                rate = self._reference_rate(e.symbol, fetch=fetch)
+                ref = Decimal(str(e.payload.get("notional") or 0)) * (rate if rate is not None else 1)
+            notional += Decimal(str(ref))
+        by_symbol: dict[str, Decimal] = {}
         net: dict[str, Decimal] = {}
         for f in self.journal.events(since_ms=start, kinds=["fill"], venue=self.venue):
             if f.account != self.account:
@@ -205,12 +216,45 @@ class Reads(SessionBase):
             p = f.payload
             qty, value = Decimal(str(p["amount"])), Decimal(str(p["price"])) * Decimal(str(p["amount"]))
             sign = 1 if p["side"] == "buy" else -1
-            pnl -= sign * value
+            pnl_q = -sign * value
             net[f.symbol] = net.get(f.symbol, Decimal(0)) + sign * qty
             if self._ex.markets.get(f.symbol, {}).get("quote") == p.get("fee_currency"):
-                pnl -= Decimal(str(p.get("fee_cost") or 0))
+                pnl_q -= Decimal(str(p.get("fee_cost") or 0))
+            by_symbol[f.symbol] = by_symbol.get(f.symbol, Decimal(0)) + pnl_q
         for symbol, qty in net.items():  # today's net position change, marked at the last known price
             last = self._last_price.get(symbol)
             if last is not None:
-                pnl += qty * last
-        return {"open_orders": open_n, "notional": notional, "pnl": pnl}
+                by_symbol[symbol] += qty * last
+        total = Decimal(0)
+        converted = True
+        for symbol, value in by_symbol.items():
+            rate = self._reference_rate(symbol, fetch=fetch) if value else Decimal(1)
+            if rate is None:
+                converted = False
+                break
+            total += value * rate
+        pnl = total if converted else None
+        return {"open_orders": open_n, "notional": notional, "pnl": pnl, "currency": self.guard.caps.currency}
+
+    def _reference_rate(self, symbol: str, *, fetch: bool) -> Decimal | None:
+        """The value of one unit of ``symbol``'s quote currency in the caps' currency, from the exchange's prices.
+
+        ``None`` when the exchange lists no market between the two, or (``fetch`` False) none was seen yet.
+        """
+        cur = self.guard.caps.currency
+        quote = quote_of(symbol)
+        if quote and at_par(quote, cur):
+            return Decimal(1)
+        refs = sorted(USD_STABLES) if cur in USD_STABLES else [cur]
+        prices: dict[str, Decimal] = {}
+        for ref in refs:
+            for sym in (f"{quote}/{ref}", f"{ref}/{quote}"):
+                if sym not in self._ex.markets:
+                    continue
+                if fetch:
+                    self.ticker(sym)
+                last = self._last_price.get(sym)
+                if last is not None:
+                    prices[sym] = last
+                    return reference_rate(quote, cur, prices)
+        return None

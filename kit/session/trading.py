@@ -154,8 +154,16 @@ class Trading(Reads):
     def _guard_order(
         self, it: OrderIntent, notional: Decimal, *, record: bool, replaces: Decimal = Decimal(0), replaced: int = 0
     ) -> None:
-        """The guard's verdict on ``it``; ``replaces``/``replaced``: notional and orders an amend takes away."""
-        day = self._today()
+        """The guard's verdict on ``it``; ``replaces``/``replaced``: notional and orders an amend takes away.
+
+        Money is compared in the caps' reference currency, converted at the exchange's own price (read
+        fresh when ``record``, i.e. an order about to be sent); a conversion that is missing refuses.
+        """
+        caps = self.guard.caps
+        money_caps = (caps.max_order_notional, caps.max_daily_notional, caps.max_daily_loss)
+        rate = self._reference_rate(it.symbol, fetch=record) if any(c is not None for c in money_caps) else None
+        self._rates[it.symbol] = rate
+        day = self._today(fetch=record)
         self.guard.check_order(
             symbol=it.symbol,
             side=it.side,
@@ -163,10 +171,11 @@ class Trading(Reads):
             price=it.price,
             notional=notional,
             open_orders=max(0, int(day["open_orders"]) - replaced),
-            daily_notional=max(Decimal(0), Decimal(day["notional"]) - replaces),
+            daily_notional=max(Decimal(0), Decimal(day["notional"]) - replaces * (rate or 0)),
             daily_pnl=day["pnl"],
             now_ms=now_ms(),
             record=record,
+            rate=rate,
         )
 
     def place(
@@ -249,6 +258,8 @@ class Trading(Reads):
             post_only=it.post_only,
             iceberg_amount=it.iceberg_amount,
             notional=notional,
+            ref_notional=notional * rate if (rate := self._rates.get(it.symbol)) is not None else None,
+            ref_currency=self.guard.caps.currency,
             params=dict(params),
             **extra,
         )

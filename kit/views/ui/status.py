@@ -36,6 +36,8 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
     ...                     "budget": {"used": 30, "limit": 6000}, "kill_switch": None, "degraded": None})
     >>> "testnet" in html and "30/6000" in html
     True
+    >>> "caps: per order 20 USD" in status_html({"stage": "live_small", "caps": "per order 20 USD, per day 100 USD"})
+    True
     """
     stage = str(status.get("stage") or "?")
     parts = [chip(f"{status.get('venue', '?')} · {stage}", STAGE_COLORS.get(stage, GREY), cls="kt-stage")]
@@ -59,6 +61,10 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
         color = RED if banned or share >= 0.8 else ORANGE if share >= 0.5 else GREEN
         parts.append(chip(f"weight {used}/{limit} per min", color, cls="kt-budget",
                           title="request weight used in the current minute / the exchange's limit"))  # fmt: skip
+
+    caps = status.get("caps")
+    if caps:  # every money cap names its currency ("per order 20 USD, ...")
+        parts.append(chip(f"caps: {caps}", GREY, cls="kt-caps", title="the guard's caps, in their reference currency"))
 
     kill = status.get("kill_switch")
     parts.append(chip(f"KILL SWITCH: {kill}" if kill else "kill switch off", RED if kill else GREEN, cls="kt-kill"))
