@@ -66,13 +66,13 @@ def guards(journal: Journal) -> list[Any]:
 
 
 def test_stage_ladder_values() -> None:
-    assert [s.value for s in Stage] == ["read_only", "testnet", "live_small", "live"]
-    assert [s.rank for s in Stage] == [0, 1, 2, 3]
+    assert [s.value for s in Stage] == ["read_only", "paper", "testnet", "live_small", "live"]
+    assert [s.rank for s in Stage] == [0, 1, 2, 3, 4]
     assert Stage.parse(" Live-Small ") is Stage.LIVE_SMALL
     assert f"{Stage.TESTNET}" == "testnet" and Stage.TESTNET == "testnet"
     assert not Stage.READ_ONLY.allows_orders and Stage.LIVE_SMALL.is_live and not Stage.TESTNET.is_live
     with pytest.raises(ConfigError, match="unknown stage"):
-        Stage.parse("paper")
+        Stage.parse("dry_run")
 
 
 # ---------------------------------------------------------------- kill switch

@@ -232,6 +232,9 @@ class LocalnetConfig:
         memory (no persistence, no log file unless ``log_path``).
     tick_interval_ms:
         Wall milliseconds between simulation ticks when the clock runs by itself.
+    mirror:
+        Mirror mode (the paper venue, :mod:`kit.paper`): an object whose ``source(spec)`` and
+        ``book(spec)`` give each symbol's market instead of the synthetic generator.
     """
 
     symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS
@@ -251,6 +254,7 @@ class LocalnetConfig:
     tick_interval_ms: int = 100
     max_recv_window_ms: int = 60_000
     admin: bool = True
+    mirror: Any = None
 
     def symbol(self, symbol_id: str) -> SymbolSpec:
         """The spec of one symbol by Binance id."""

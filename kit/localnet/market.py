@@ -422,3 +422,84 @@ class ReplaySource:
         """Reserve an id for an injected print."""
         self._next_id += 1
         return self._next_id - 1
+
+
+class MirrorSource:
+    """Trade prints of another venue's public feed (the paper venue's market; see :mod:`kit.paper`).
+
+    An upstream reader calls :meth:`feed` from any thread; the venue takes the prints at its next
+    tick through :meth:`prints_until`. Prints are stamped with their local receive time (made
+    non-decreasing), never the upstream's own time: the venue's clock is this machine's wall
+    clock, and a print stamped before an order that was placed after it arrived could fill it.
+
+    Parameters
+    ----------
+    spec
+        The symbol.
+    history
+        Upstream 1m kline rows ``[ts, open, high, low, close, volume]`` for the candles' past.
+
+    Examples
+    --------
+    >>> from decimal import Decimal as D
+    >>> from kit.localnet.config import DEFAULT_SYMBOLS
+    >>> src = MirrorSource(DEFAULT_SYMBOLS[0], history=[[60_000, 100, 101, 99, 100.5, 2]])
+    >>> src.feed(120_500, D("100.7"), D("0.3"), buyer_maker=False)
+    >>> src.feed(120_400, D("100.6"), D("0.1"), buyer_maker=True)   # late: stamped 120_500 too
+    >>> [(p.id, p.ts_ms, p.price) for p in src.prints_until(121_000)]
+    [(1, 120500, Decimal('100.7')), (2, 120500, Decimal('100.6'))]
+    >>> src.candles.bars[120_000][:4]
+    [Decimal('100.7'), Decimal('100.7'), Decimal('100.6'), Decimal('100.6')]
+    """
+
+    def __init__(self, spec: SymbolSpec, *, history: list[list[Any]] | None = None) -> None:
+        import threading
+
+        self.spec = spec
+        self.candles = Candles(MINUTE_MS, fill_gaps=True)
+        self._lock = threading.Lock()
+        self._pending: list[tuple[int, Decimal, Decimal, bool]] = []
+        self._last_ts = 0
+        self._next_id = 1
+        self.received = 0
+        for row in history or []:
+            o, h, lo, c, v = (Decimal(str(x)) for x in row[1:6])
+            self.candles.add_bar(int(row[0]), o, h, lo, c, v, v * c, 0)
+        self.first_price = self._last_close() or spec.price
+
+    def _last_close(self) -> Decimal | None:
+        bars = self.candles.bars
+        return bars[max(bars)][3] if bars else None
+
+    def feed(self, ts_ms: int, price: Decimal, qty: Decimal, *, buyer_maker: bool) -> None:
+        """Queue one upstream print received at ``ts_ms`` (local wall clock)."""
+        with self._lock:
+            ts = max(int(ts_ms), self._last_ts)
+            self._last_ts = ts
+            self._pending.append((ts, price, qty, buyer_maker))
+            self.received += 1
+
+    def prints_until(self, ts_ms: int) -> list[Print]:
+        """Queued prints stamped at or before ``ts_ms``, oldest first."""
+        with self._lock:
+            take = [x for x in self._pending if x[0] <= ts_ms]
+            self._pending = [x for x in self._pending if x[0] > ts_ms]
+        out = []
+        for ts, price, qty, bm in take:
+            p = Print(self.take_id(), ts, price, qty, bm)
+            self.candles.add_print(p)
+            out.append(p)
+        return out
+
+    def move_to(self, price: Decimal) -> None:
+        """A mirror follows its upstream; an injected print does not move it."""
+
+    @property
+    def next_id(self) -> int:
+        """Id the next print will get."""
+        return self._next_id
+
+    def take_id(self) -> int:
+        """Reserve an id for a print."""
+        self._next_id += 1
+        return self._next_id - 1

@@ -35,7 +35,7 @@ from kit.localnet.clock import Clock, wall_ms
 from kit.localnet.config import LocalnetConfig, SymbolSpec
 from kit.localnet.faults import Faults
 from kit.localnet.hub import Hub
-from kit.localnet.market import INTERVALS_MS, MINUTE_MS, Print, ReplaySource, SyntheticSource
+from kit.localnet.market import INTERVALS_MS, MINUTE_MS, MirrorSource, Print, ReplaySource, SyntheticSource
 from kit.localnet.persist import Store
 from kit.localnet.trading import Trading
 from kit.localnet.wire import VenueError
@@ -98,7 +98,7 @@ class Venue(Trading):
         self.store.set_meta("seed", seed)
         self.store.set_meta("anchor_ms", anchor)
         self.symbols: dict[str, SymbolInfo] = {}
-        self.sources: dict[str, SyntheticSource | ReplaySource] = {}
+        self.sources: dict[str, SyntheticSource | ReplaySource | MirrorSource] = {}
         self.books: dict[str, Book] = {}
         self.by_unified: dict[str, SymbolInfo] = {}
         for spec in config.symbols:
@@ -123,13 +123,16 @@ class Venue(Trading):
             self.symbols[spec.symbol] = info
             self.by_unified[market.symbol] = info
             frame = (config.candles or {}).get(spec.symbol)
-            if frame is not None:
+            if config.mirror is not None:  # the paper venue: another venue's public market (kit.paper)
+                self.sources[spec.symbol] = config.mirror.source(spec)
+            elif frame is not None:
                 self.sources[spec.symbol] = ReplaySource(spec, frame)
             else:
                 self.sources[spec.symbol] = SyntheticSource(
                     spec, seed=int(seed), live_start_ms=anchor, history_minutes=config.history_minutes
                 )
-            self.books[spec.symbol] = Book(spec, seed=int(seed))
+            mirrored = config.mirror.book(spec) if config.mirror is not None else None
+            self.books[spec.symbol] = mirrored or Book(spec, seed=int(seed))
         self.recent: dict[str, deque[Print]] = {s: deque(maxlen=5000) for s in self.symbols}
         self.last_price: dict[str, Decimal] = {}
         self._kline_open: dict[tuple[str, str], int] = {}
@@ -407,7 +410,7 @@ def _first_ms(frame: Any) -> int:
     return int(pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ms").asi8[0])
 
 
-def _last_close(src: SyntheticSource | ReplaySource) -> Decimal | None:
+def _last_close(src: SyntheticSource | ReplaySource | MirrorSource) -> Decimal | None:
     bars = src.candles.bars
     if not bars:
         return None

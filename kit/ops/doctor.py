@@ -67,6 +67,8 @@ def _secret_free(text: str) -> str:
 
 def _credentials(exchange: str, stage: Stage, dotenv: str | Path | None) -> Check:
     name = "localnet" if exchange == "localnet" else exchange
+    if stage is Stage.PAPER:
+        return Check("credentials", True, "paper needs no key: the paper venue has its own account and keys file")
     key_var, secret_var = kit_secrets.env_names(name, stage)
     if exchange == "localnet" and not os.environ.get("KIT_LOCALNET_URL"):
         return Check(
@@ -137,6 +139,8 @@ def _stage(exchange: str, stage: Stage | None, journal: Any) -> tuple[Check, Any
     since = now - EvidenceRule().within_days * 86_400_000
     evidence = journal.filled_orders(stage="testnet", symbols=_journal_symbols(journal), since_ms=since)
     where = "a sandbox" if spec.sandbox else "the live endpoint, reads only"
+    if spec.paper:
+        where = f"the paper venue (simulated fills on {spec.name}'s public market; nothing reaches its accounts)"
     detail = f"{st.value} on {where}; {evidence} filled testnet orders journaled (evidence for live_small)"
     return Check("stage", True, detail), spec, caps
 

@@ -439,6 +439,13 @@ class Guard:
         st = self.stage
         if st is Stage.READ_ONLY:
             return
+        if st is Stage.PAPER:
+            if not self.sandbox:
+                raise StageError(
+                    f"stage paper sends orders only to the paper venue, but {self.venue} is a real endpoint",
+                    hint="No request was sent. Open Session(exchange, stage='paper'): it starts its paper venue.",
+                )
+            return
         if st is Stage.TESTNET:
             if not self.sandbox:
                 raise StageError(

@@ -290,6 +290,11 @@ def _slot(exchange: str, stage: Stage) -> str | None:
     """
     if _slug(exchange) == "LOCALNET":
         return "READER" if stage is Stage.READ_ONLY else None
+    if stage is Stage.PAPER:
+        raise ConfigError(
+            f"stage paper uses no {exchange} key: its orders go to the paper venue, which has its own",
+            hint="Open Session(exchange, stage='paper') without any key; keys are for testnet and live stages.",
+        )
     if stage is Stage.TESTNET:
         return "TESTNET"
     if stage in (Stage.LIVE_SMALL, Stage.LIVE):

@@ -52,7 +52,8 @@ class Session(Trading):
         ``"localnet"`` (the offline exchange, found or started), a ccxt id such as ``"binance"``,
         or ``"binance-testnet"``.
     stage:
-        ``read_only``, ``testnet`` (sandbox endpoints only), ``live_small`` (caps, and journaled
+        ``read_only``, ``paper`` (simulated fills on the exchange's public market, no key; see
+        :mod:`kit.paper`), ``testnet`` (sandbox endpoints only), ``live_small`` (caps, and journaled
         testnet evidence to enter) or ``live``. Default: ``testnet`` on localnet, else
         ``read_only``.
     account:
@@ -152,16 +153,22 @@ class Session(Trading):
             symbols = sorted(self.guard.caps.symbols) if self.guard.caps.symbols else []
             self.guard.check_stage(symbols=symbols, now_ms=now_ms())
             url, keys_file = None, None
-            if self.spec.is_localnet:
+            if self.spec.paper:  # the paper venue (kit.paper), whose own key is read from its keys file only
+                from kit.paper.venue import paper_venue
+
+                url, keys_file, self.venue = paper_venue(self.spec.name)
+                self.guard.venue = self.venue
+            elif self.spec.is_localnet:
                 url, keys_file, self.venue = find_or_start_localnet()
                 self.guard.venue = self.venue
             self.url = url
             cred_name = "localnet" if self.spec.is_localnet else self.spec.exchange_id
             source = keys_file if keys_file is not None else dotenv
+            only_file: dict[str, Any] = {"env": {}, "use_keyring": False} if self.spec.paper else {}
             self._creds = (
-                kit_secrets.require_credentials(cred_name, self.stage, dotenv=source)
+                kit_secrets.require_credentials(cred_name, self.stage, dotenv=source, **only_file)
                 if self.stage.allows_orders
-                else kit_secrets.load_credentials(cred_name, self.stage, dotenv=source)
+                else kit_secrets.load_credentials(cred_name, self.stage, dotenv=source, **only_file)
             )
             self.fingerprint = self._creds.fingerprint if self._creds else None
             self._loop = BackgroundLoop()

@@ -10,6 +10,9 @@ sandbox mode (``"binance-testnet"`` is accepted as a spelling of ``"binance"`` +
 ('binance', True, 'testnet')
 >>> resolve("localnet", None).stage.value
 'testnet'
+>>> paper = resolve("binance", "paper")
+>>> (paper.paper, paper.sandbox, paper.is_localnet)
+(True, True, True)
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ class VenueSpec:
     sandbox: bool
     stage: Stage
     url: str | None = None
+    paper: bool = False
 
     @property
     def is_localnet(self) -> bool:
-        """True for the embedded offline exchange."""
-        return self.name == "localnet"
+        """True for the embedded offline exchange, and for the paper venue (a private localnet)."""
+        return self.name == "localnet" or self.paper
 
 
 def resolve(exchange: str, stage: Stage | str | None) -> VenueSpec:
@@ -48,11 +52,24 @@ def resolve(exchange: str, stage: Stage | str | None) -> VenueSpec:
 
     name = exchange.strip().lower()
     st = Stage(stage) if stage is not None else None
+    if st is Stage.PAPER:
+        # Orders go to the paper venue (kit.paper: a private localnet mirroring `name`'s public market).
+        if name.endswith("-testnet"):
+            raise StageError(
+                f"stage paper mirrors a real market, not a testnet: use {name.removesuffix('-testnet')!r}",
+                hint="No request was sent. Testnet books differ from the real market; paper there measures nothing.",
+            )
+        if name != "localnet" and name not in ccxt.exchanges:
+            raise ConfigError(
+                f"unknown exchange {exchange!r}: not 'localnet' and not a ccxt exchange id",
+                hint="Use 'localnet' to paper-trade offline, or an id from ccxt.exchanges.",
+            )
+        return VenueSpec(name, "binance" if name == "localnet" else name, True, st, paper=True)
     if name == "localnet":
         st = st or Stage.TESTNET
         if st in (Stage.LIVE_SMALL, Stage.LIVE):
             raise StageError(
-                "localnet is a sandbox: use stage 'read_only' or 'testnet' there",
+                "localnet is a sandbox: use stage 'read_only', 'paper' or 'testnet' there",
                 hint=(
                     "No request was sent. Real-money stages need a real exchange id, e.g. Session('binance', "
                     "stage='live_small'), after testnet evidence."
