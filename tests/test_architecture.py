@@ -41,7 +41,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "store": frozenset({"engine"}),
     "localnet": frozenset({"engine"}),
     # `paper` (a paper venue built on localnet's pieces) and `strategy` are being added: provisional.
-    "paper": frozenset({"localnet"}),
+    "paper": frozenset({"localnet", "transport"}),  # transport: the REST fallback spends the shared budget
     "strategy": frozenset({"engine"}),
     "engine": frozenset({"errors"}),
     # The public surface: imports the errors at import time, Session and Store on first use (PEP 562).

@@ -164,7 +164,7 @@ def start_paper_venue(
     state_dir
         The venue's SQLite state and keys file; ``None`` keeps it in memory.
     upstream_url
-        For ``"localnet"``: the localnet to mirror (default: the one a Session finds or starts).
+        For ``"localnet"``: the URL of the localnet to mirror (required).
 
     Examples
     --------
@@ -185,11 +185,11 @@ def start_paper_venue(
         from kit.localnet.ccxt_client import connect
 
         if upstream_url is None:
-            from kit.session.venues import find_or_start_localnet
-
-            upstream_url, _, upstream_name = find_or_start_localnet()
-        else:
-            upstream_name = "localnet"
+            raise ConfigError(
+                "a paper venue on localnet needs the URL of the localnet to mirror",
+                hint="Pass upstream_url=net.url (a Session finds or starts localnet and passes it itself).",
+            )
+        upstream_name = "localnet"
         url = upstream_url
 
         def make() -> Any:
@@ -281,8 +281,10 @@ _VENUES: dict[str, PaperVenue] = {}
 _LOCK = threading.Lock()
 
 
-def paper_venue(upstream: str) -> tuple[str, Path | None, str]:
+def paper_venue(upstream: str, *, upstream_url: str | None = None) -> tuple[str, Path | None, str]:
     """URL, keys file and journal name of this process's paper venue for ``upstream`` (started once).
+
+    ``upstream_url`` is the localnet to mirror when ``upstream`` is ``"localnet"``.
 
     Its state is kept in ``$KIT_HOME/paper/<upstream>`` under a lock; when another process holds
     it, this one runs a private venue in a temporary folder under its own name.
@@ -303,7 +305,7 @@ def paper_venue(upstream: str) -> tuple[str, Path | None, str]:
                 os.close(lock)
                 state = Path(tempfile.mkdtemp(prefix="kit-paper-"))
                 suffix = "-" + state.name.rsplit("-", 1)[-1][:8]
-            pv = start_paper_venue(key, state_dir=state)
+            pv = start_paper_venue(key, state_dir=state, upstream_url=upstream_url)
             pv.name += suffix
             _VENUES[key] = pv
         return pv.url, pv.net.keys_file, pv.name

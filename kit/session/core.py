@@ -156,7 +156,8 @@ class Session(Trading):
             if self.spec.paper:  # the paper venue (kit.paper), whose own key is read from its keys file only
                 from kit.paper.venue import paper_venue
 
-                url, keys_file, self.venue = paper_venue(self.spec.name)
+                upstream_url = find_or_start_localnet()[0] if self.spec.name == "localnet" else None
+                url, keys_file, self.venue = paper_venue(self.spec.name, upstream_url=upstream_url)
                 self.guard.venue = self.venue
             elif self.spec.is_localnet:
                 url, keys_file, self.venue = find_or_start_localnet()
