@@ -16,7 +16,7 @@ value, so adapters can render the exchange's own error text
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from kit.engine.fillmodel import is_multiple
 from kit.engine.types import Market, OrderRequest, OrderType, RejectCode, Side, TimeInForce
@@ -130,7 +130,7 @@ def check(m: Market, req: OrderRequest, *, ref_price: Decimal | None) -> Refusal
         assert req.quantity is not None  # _shape guarantees it for limit-type orders
         if req.iceberg_qty >= req.quantity or (r := _lot(m, req.iceberg_qty, market=False)) is not None:
             return r or _invalid("iceberg_qty must be smaller than quantity")
-        parts = -(-req.quantity // req.iceberg_qty)
+        parts = (req.quantity / req.iceberg_qty).to_integral_value(rounding=ROUND_CEILING)  # a ceiling (#13)
         if parts > m.max_iceberg_parts:
             return _filter("ICEBERG_PARTS", f"limit={m.max_iceberg_parts}", f"the iceberg would show {parts} parts")
     price = req.price if req.price is not None else (req.trigger_price or ref_price)

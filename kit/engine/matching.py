@@ -189,6 +189,7 @@ class Matching:
     def on_book(self, symbol: str, book: BookSnapshot) -> list[Event]:
         """Replace the book of ``symbol``; resting limits crossed by it fill, pending markets execute."""
         out: list[Event] = []
+        self._bar_no += 1  # one market-data step: a refreshed iceberg slice waits for the next
         self._books[symbol] = ([[p, q] for p, q in book.bids], [[p, q] for p, q in book.asks])
         self._expire_due(symbol, book.ts_ms, out)
         through = self.fill_model.trade_through_ticks
@@ -205,7 +206,7 @@ class Matching:
             edge = w.price - through * w.market.tick_size if w.buy else w.price + through * w.market.tick_size
             for level in levels:
                 crossed = level[0] <= edge if w.buy else level[0] >= edge
-                if not crossed or not w.status.is_open:
+                if not crossed or not w.status.is_open or w.rested_bar == self._bar_no:
                     break
                 qty = self._sized(w, w.price, level[1])
                 if qty > 0:
@@ -222,6 +223,7 @@ class Matching:
         out: list[Event] = []
         m = self.markets[symbol]
         ts, px = trade.ts_ms, trade.price
+        self._bar_no += 1  # one market-data step: a refreshed iceberg slice waits for the next
         self._last[symbol] = px
         self._expire_due(symbol, ts, out)
         has_book = symbol in self._books
@@ -248,7 +250,7 @@ class Matching:
         for w in sorted(self._open[symbol].values(), key=lambda w: (_price_key(w), w.seq)):
             if left <= 0:
                 break
-            if not w.is_limit or w.fresh:
+            if not w.is_limit or w.fresh or w.rested_bar == self._bar_no:
                 continue
             assert w.price is not None
             avail = left
@@ -474,10 +476,6 @@ class Matching:
             return
         c.budget -= qty
         self._fill(w, price, qty, liq, t, out)
-        if w.visible_left is not None and w.status.is_open and w.visible_left <= 0:
-            w.visible_left = min(w.req.iceberg_qty or ZERO, w.remaining)
-            w.seq = self._next_seq()
-            w.rested_bar = c.no  # the refreshed slice queues again: no more fills in this candle
 
     # -- the books -------------------------------------------------------------------------------
     def _sized(self, w: Working, price: Decimal, avail: Decimal) -> Decimal:
@@ -557,6 +555,12 @@ class Matching:
             del self._open[w.req.symbol][w.id]
         else:
             w.status = OrderStatus.PARTIALLY_FILLED
+            if w.visible_left is not None and w.visible_left <= 0:
+                # an iceberg's slice is used up: the next one shows and queues again (it loses
+                # time priority) and fills from the next candle, trade print or book snapshot on
+                w.visible_left = min(w.req.iceberg_qty or ZERO, w.remaining)
+                w.seq = self._next_seq()
+                w.rested_bar = self._bar_no
         changes = tuple(BalanceChange(a, f, lk) for a, (f, lk) in deltas.items() if f or lk)
         acct.apply(changes)
         self._fee_sink[fee_asset] = self._fee_sink.get(fee_asset, ZERO) + fee

@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import pytest
 
 from kit.localnet.server import Localnet
@@ -78,3 +79,20 @@ def test_trailing_stop_loss_limit_faq_scenarios(
 
 def _account(v: Any) -> str:
     return str(next(k.account for k in v.config.keys if k.name == "trader"))
+
+
+def test_iceberg_refreshes_on_prints_and_counts_parts_as_a_ceiling(make_localnet: Any) -> None:
+    with make_localnet() as net:
+        ex = net.client("trader", enableRateLimit=False)
+        last = Decimal(net.call(lambda v: str(v.last_price["BTCUSDT"])))
+        price = (last * Decimal("1.01")).quantize(Decimal("0.01"))
+        o = ex.create_order("BTC/USDT", "limit", "sell", 0.003, float(price), {"icebergQty": 0.001})
+        for _ in range(3):  # each print trades through the limit; one visible slice fills per print
+            net.inject_trade("BTCUSDT", price + Decimal("0.5"), "1")
+        done = ex.fetch_order(o["id"], "BTC/USDT")
+        assert done["status"] == "closed" and done["filled"] == pytest.approx(0.003)
+        assert [t["amount"] for t in ex.fetch_order_trades(o["id"], "BTC/USDT")] == pytest.approx([0.001] * 3)
+        # 0.1005 / 0.001 is 100.5 parts: 101 shown slices, above localnet's ICEBERG_PARTS limit of 100
+        with pytest.raises(ccxt.BadRequest, match="ICEBERG_PARTS"):
+            ex.create_order("BTC/USDT", "limit", "sell", 0.1005, float(price), {"icebergQty": 0.001})
+        ex.create_order("BTC/USDT", "limit", "sell", 0.1, float(price), {"icebergQty": 0.001})  # 100: fine
