@@ -343,6 +343,7 @@ def run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, ord
     size_q = Fraction(size) / u.s
     entry_q = size_q.numerator if size_q.denominator == 1 else 0  # off-step sizes are rejected
     up, down = float(1 + offset), float(1 - offset)
+    least = max(1, u.min_q)  # replay.min_tradable in steps: a position below it is dust, flat for signals
     for i in np.flatnonzero(ent | ext).tolist():
         k.advance_to(i)
         working_entry = k.live and k.buy
@@ -351,10 +352,10 @@ def run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, ord
             if working_entry:
                 k.cancel()
             q = k.position_steps()
-            if q > 0 and not working_exit:
+            if q >= least and not working_exit:
                 p = int(to_tick(r.close_f[i] * up, m.tick_size, Side.SELL) / m.tick_size) if order == "limit" else None
                 k.place(i, False, q, p)
-        elif ent[i] and k.bf + k.bl <= 0 and not k.live:
+        elif ent[i] and k.position_steps() < least and not k.live:
             p = int(to_tick(r.close_f[i] * down, m.tick_size, Side.BUY) / m.tick_size) if order == "limit" else None
             k.place(i, True, entry_q, p)
     k.advance_to(r.n - 1)

@@ -61,7 +61,9 @@ class Result:
     equity:
         Cash plus position at each candle's close, in quote currency.
     stats:
-        Headline numbers: fills, orders, fees, final equity, return.
+        Headline numbers: fills, orders, fees, final equity, return, and ``dust``: the base
+        amount left that no sell can include (fees taken in the base asset leave a remainder
+        below one step; see :func:`dust`).
     balances:
         Exact final balances, ``asset -> (free, locked)``.
     events:
@@ -257,7 +259,8 @@ def run(
         Starting quote balance.
     entries, exits:
         Boolean arrays: at the close of candle ``i``, enter (buy ``size``) when flat, or exit
-        (sell the position, cancelling an unfilled entry).
+        (sell the position, cancelling an unfilled entry). A position below the market's
+        minimum tradable quantity (:func:`min_tradable`: fee dust) counts as flat.
     size:
         Base quantity per entry.
     order:
@@ -341,6 +344,7 @@ def _run_callback(r: _Runner, strategy: Callable[[Context], None]) -> None:
 def _run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, order: str, offset: Decimal) -> None:
     ctx = r.ctx
     entry_id = exit_id = ""
+    least = min_tradable(r.m)  # a position below it is dust: flat for the signals
     for i in np.flatnonzero(ent | ext).tolist():
         r.advance_to(i)
         r.now = i
@@ -353,10 +357,35 @@ def _run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, or
                 r.cancel_all()
                 entry_id = ""
             qty = (ctx.position // r.m.step_size) * r.m.step_size
-            if qty > 0 and not exit_id:
+            if qty >= least and not exit_id:
                 exit_id = r.place(Side.SELL, qty, close * float(1 + offset) if order == "limit" else None)
-        elif ent[i] and ctx.position <= 0 and not entry_id and not exit_id:
+        elif ent[i] and (ctx.position // r.m.step_size) * r.m.step_size < least and not entry_id and not exit_id:
             entry_id = r.place(Side.BUY, size, close * float(1 - offset) if order == "limit" else None)
+
+
+def min_tradable(m: Market) -> Decimal:
+    """The smallest base quantity an order may carry: the larger of one step and ``min_qty``.
+
+    A position below it cannot be sold, so for signals it counts as flat (the replay enters
+    again); it stays in the balances and ``Result.stats["dust"]`` reports it.
+
+    >>> min_tradable(Market("X/Y", "X", "Y", tick_size=Decimal("0.01"), step_size=Decimal("0.01")))
+    Decimal('0.01')
+    """
+    return max(m.step_size, m.min_qty)
+
+
+def dust(m: Market, held: Decimal) -> Decimal:
+    """The part of a base balance ``held`` no sell order can include.
+
+    All of it when its whole steps are below :func:`min_tradable`, else what is below one step.
+
+    >>> m = Market("X/Y", "X", "Y", tick_size=Decimal("0.01"), step_size=Decimal("0.01"))
+    >>> dust(m, Decimal("0.009")), dust(m, Decimal("1.009"))
+    (Decimal('0.009'), Decimal('0.009'))
+    """
+    whole = (held // m.step_size) * m.step_size
+    return held if whole < min_tradable(m) else held - whole
 
 
 def _result(r: _Runner, candles: pd.DataFrame, fills: pd.DataFrame, orders: pd.DataFrame,
@@ -383,5 +412,6 @@ def _result(r: _Runner, candles: pd.DataFrame, fills: pd.DataFrame, orders: pd.D
         "fees_base": float(fills.loc[fills.fee_asset == r.m.base, "fee"].sum()) if len(fills) else 0.0,
         "final_equity": final,
         "return_pct": (final / start_cash - 1) * 100 if start_cash else 0.0,
+        "dust": float(dust(r.m, sum(balances.get(r.m.base, (ZERO, ZERO)), ZERO))),
     }
     return Result(fills, orders, equity, stats, balances, events)
