@@ -35,7 +35,8 @@ __all__ = ["Invariants", "check_invariants", "exchange_balances", "scan_for_secr
 
 LATEST_MS = 2**62
 #: Files that hold keys by design: the exchange's own key store and the credentials file itself.
-_KEY_STORES = ("localnet.sqlite", "keys.env")
+#: Files of the localnet that hold its keys by design (its database and the 0600 keys file).
+KEY_STORES = ("localnet.sqlite", "keys.env")
 
 
 @dataclass
@@ -142,7 +143,7 @@ def scan_for_secrets(paths: Iterable[Path], secrets: Iterable[str]) -> list[str]
         elif p.is_file():
             files.append(p)
     for f in sorted(set(files)):
-        if any(f.name.startswith(k) for k in _KEY_STORES):
+        if any(f.name.startswith(k) for k in KEY_STORES):
             continue
         data = f.read_bytes()
         found += [f"{f}: secret {fp}" for needle, fp in needles if needle in data]

@@ -1,4 +1,4 @@
-"""Fixtures for Session tests (the lab itself is in ``sessionlab.py``)."""
+"""Fixtures for Session tests (the lab itself is tests/lab/lab.py, shared with chaos, reconcile and alerts)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sessionlab import Lab, open_lab
+from lab.lab import Lab, open_lab
 
 
 @pytest.fixture()
@@ -18,6 +18,6 @@ def lab_config() -> dict[str, Any]:
 
 @pytest.fixture()
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lab_config: dict[str, Any]) -> Iterator[Lab]:
-    """A private localnet and environment for one test (see ``sessionlab``)."""
+    """A private localnet and environment for one test (see ``lab.lab``)."""
     with open_lab(tmp_path, monkeypatch, **lab_config) as lab:
         yield lab

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import AmendFailed, CapExceeded, FilterViolation, KillSwitchEngaged, OrderRejected
 from kit.journal.journal import Journal

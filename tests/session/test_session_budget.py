@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sessionlab import Lab, align_minute
+from lab.lab import Lab, align_minute
 
 from kit.localnet import LimitsConfig
 

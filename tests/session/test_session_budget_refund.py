@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import ExchangeUnavailable
 from kit.transport.backoff import Backoff

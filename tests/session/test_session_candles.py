@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sessionlab import open_lab
+from lab.lab import open_lab
 
 from kit.store import Store
 

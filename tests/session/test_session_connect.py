@@ -7,7 +7,7 @@ import socket
 from typing import Any
 
 import pytest
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import AuthError, ClockSkew, ConfigError, PermissionRefused, SecretNotFound, StageError
 from kit.journal.journal import Journal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import ExchangeUnavailable, OrderUnknown
 from kit.journal.journal import Journal

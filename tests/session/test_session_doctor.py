@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.cli.main import cli
 from kit.ops.doctor import Check, run_checks

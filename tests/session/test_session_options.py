@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import ConfigError
 from kit.journal.journal import Journal

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import AuthError, KitError, OrderRejected
 
