@@ -1,0 +1,394 @@
+"""The paper fill model on a live L2 book: depth, consumed liquidity, queue position and latency together.
+
+Pure: market data and times go in, fills come out; no I/O, no clock. One :class:`PaperBook` per
+symbol simulates paper orders against the book and the public trades of a real venue, with the
+conservative defaults of the design reference (``specs/paper-trading.md`` (b) and (c)):
+
+- **Latency.** An order acts at its send time plus ``latency_ms``; a cancel takes effect
+  ``cancel_latency_ms`` after it is sent, and fills in between still happen (adverse fills).
+- **Takers** walk the L2 levels of the *worse* of the book at decision time and the book at
+  arrival, up to the limit for a marketable limit. What they take is *consumed*: a level shows
+  ``max(0, displayed - consumed)`` until ``replenish_ms`` has passed or the level vanishes, across
+  book refreshes (paper fills never reach the real book, so a refresh must not restore them).
+  Public trades printed at a level since its last update are consumed too. A market order beyond
+  the visible depth pays ``beyond_depth_ticks`` past the last level. IOC remainders expire, FOK
+  fills in full or not at all, and a marketable limit's remainder rests at the back of the queue.
+- **Post-only** orders that would cross on arrival are rejected.
+- **Resting limits** use the risk-averse queue: the quantity ahead starts at
+  ``F = max(Q at send, Q at arrival)`` (0 inside the spread); a trade at our price by the
+  opposite aggressor moves us up by its size, a level update caps ``F`` at the displayed size,
+  cancellations never move us forward; once ``F < 0`` we fill ``min(leaves, -F)`` (rounded down to
+  the lot) at our limit and ``F`` becomes 0. A trade or an opposite best strictly through our
+  price is sweep evidence: the volume through our price, less ``F``, fills at the limit. A touch
+  without trades fills nothing.
+- **Gaps.** After :meth:`PaperBook.on_gap` nothing fills until the next book, and resting orders
+  go to the back of their level.
+
+Examples
+--------
+The spec's queue rule in numbers: 5 ahead of our bid at 100, trades of 3 then 4 at 100 (sellers
+hitting the bid) fill 2 of our 3.
+
+>>> from decimal import Decimal as D
+>>> pb = PaperBook(tick=D("0.01"), step=D("0.001"), model=PaperFillModel(latency_ms=0))
+>>> _ = pb.on_book(0, bids=[(D(100), D(5))], asks=[(D("100.01"), D(4))])
+>>> _ = pb.submit(PaperOrder("o1", "buy", D(3), price=D(100)), ts_ms=0)
+>>> pb.on_trade(10, D(100), D(3), buyer_maker=True)
+[]
+>>> [(f.qty, f.price, f.liquidity) for f in pb.on_trade(20, D(100), D(4), buyer_maker=True)]
+[(Decimal('2'), Decimal('100'), 'maker')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+ZERO = Decimal(0)
+Level = tuple[Decimal, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class PaperFillModel:
+    """Settings of the paper fill model (conservative defaults; see the module docstring).
+
+    Parameters
+    ----------
+    latency_ms
+        Send-to-venue delay of a new order (the spec's placeholder until twin data gives the p95).
+    cancel_latency_ms
+        Send-to-venue delay of a cancel; the order can still fill meanwhile.
+    replenish_ms
+        How long liquidity a paper order took stays unavailable (spec: 1-5 s).
+    beyond_depth_ticks
+        Penalty, in ticks past the last visible level, for the part of a market order beyond the book.
+
+    Examples
+    --------
+    >>> PaperFillModel().latency_ms
+    250
+    """
+
+    latency_ms: int = 250
+    cancel_latency_ms: int = 250
+    replenish_ms: int = 3_000
+    beyond_depth_ticks: int = 10
+
+    def __post_init__(self) -> None:
+        if min(self.latency_ms, self.cancel_latency_ms, self.replenish_ms, self.beyond_depth_ticks) < 0:
+            raise ValueError("latencies, replenish_ms and beyond_depth_ticks must be >= 0")
+
+
+@dataclass(slots=True)
+class PaperOrder:
+    """One paper order's intent and state.
+
+    Parameters
+    ----------
+    id
+        Caller's id (a twin uses the real order's client id).
+    side
+        ``"buy"`` or ``"sell"``.
+    qty
+        Base quantity.
+    price
+        Limit price; ``None`` for a market order.
+    tif
+        ``"GTC"``, ``"IOC"`` or ``"FOK"``.
+    post_only
+        Reject instead of taking (Binance ``LIMIT_MAKER``).
+    """
+
+    id: str
+    side: str
+    qty: Decimal
+    price: Decimal | None = None
+    tif: str = "GTC"
+    post_only: bool = False
+    status: str = "pending"  # pending -> open -> filled | canceled | expired | rejected
+    filled: Decimal = ZERO
+    cost: Decimal = ZERO
+    sent_ms: int = 0
+    active_ms: int = 0
+    first_fill_ms: int | None = None
+    last_fill_ms: int | None = None
+    ahead: Decimal = ZERO
+    q_at_send: Decimal = ZERO
+    cancel_at_ms: int | None = None
+    decision_book: tuple[tuple[Level, ...], tuple[Level, ...]] = field(default=((), ()))
+    reason: str = ""
+
+    @property
+    def buy(self) -> bool:
+        """True for a buy."""
+        return self.side == "buy"
+
+    @property
+    def leaves(self) -> Decimal:
+        """Quantity still to fill."""
+        return self.qty - self.filled
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        """Average fill price, or ``None`` before any fill."""
+        return self.cost / self.filled if self.filled else None
+
+    @property
+    def done(self) -> bool:
+        """True once the order can no longer fill."""
+        return self.status in ("filled", "canceled", "expired", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class PaperFill:
+    """One simulated execution (``liquidity`` is ``"maker"`` or ``"taker"``)."""
+
+    order_id: str
+    ts_ms: int
+    price: Decimal
+    qty: Decimal
+    liquidity: str
+
+
+class PaperBook:
+    """Paper orders of one symbol against its live book and trades (see the module docstring).
+
+    Parameters
+    ----------
+    tick, step
+        The symbol's price tick and lot step.
+    model
+        The fill model's settings.
+    """
+
+    def __init__(self, *, tick: Decimal, step: Decimal, model: PaperFillModel | None = None) -> None:
+        self.tick = tick
+        self.step = step
+        self.model = model or PaperFillModel()
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self.orders: dict[str, PaperOrder] = {}
+        # (side of the book, price) -> [consumed qty, until ms]; "ask" is what buyers take
+        self._consumed: dict[tuple[str, Decimal], list[object]] = {}
+        # (side, price) -> public trade volume printed there since the level's last snapshot
+        self._printed: dict[tuple[str, Decimal], Decimal] = {}
+        self._synced = False
+        self.now_ms = 0
+
+    # -------------------------------------------------------------- market data
+    def on_book(self, ts_ms: int, *, bids: list[Level], asks: list[Level]) -> list[PaperFill]:
+        """A full L2 snapshot (best first or any order); returns the fills it causes."""
+        self.now_ms = max(self.now_ms, ts_ms)
+        self.bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
+        self.asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
+        self._synced = True
+        self._printed.clear()  # a snapshot already shows what the trades took
+        for key in list(self._consumed):
+            side, px = key
+            until = self._consumed[key][1]
+            assert isinstance(until, int)
+            if until <= ts_ms or px not in (self.asks if side == "ask" else self.bids):
+                del self._consumed[key]
+        out = self._activate(ts_ms)
+        for o in self._resting():
+            q = self._displayed(o)
+            o.ahead = min(o.ahead, q)  # the quantity ahead cannot exceed what is displayed
+            out += self._sweep_by_book(o, ts_ms)
+        return out
+
+    def on_trade(self, ts_ms: int, price: Decimal, qty: Decimal, *, buyer_maker: bool) -> list[PaperFill]:
+        """A public trade (``buyer_maker`` True: a seller hit the bid); returns the fills it causes."""
+        self.now_ms = max(self.now_ms, ts_ms)
+        out = self._activate(ts_ms)
+        # liquidity printed at a level since its last update is gone for paper takers too
+        side = "bid" if buyer_maker else "ask"
+        if price in (self.bids if buyer_maker else self.asks):
+            self._printed[(side, price)] = self._printed.get((side, price), ZERO) + qty
+        if not self._synced:
+            return out
+        left = qty
+        for o in sorted(self._resting(), key=lambda o: -(o.price or ZERO) if o.buy else (o.price or ZERO)):
+            if left <= 0:
+                break
+            assert o.price is not None
+            if o.buy != buyer_maker:
+                continue  # only the opposite aggressor trades against our side
+            through = price < o.price if o.buy else price > o.price
+            if not (through or price == o.price):
+                continue
+            o.ahead -= left
+            if o.ahead < 0:
+                take = self._lot(min(o.leaves, -o.ahead))
+                o.ahead = ZERO
+                if take > 0:
+                    left -= take
+                    out.append(self._fill(o, o.price, take, "maker", ts_ms))
+        return out
+
+    def on_gap(self) -> None:
+        """The feed lost data: stop filling until the next book, and put resting orders at the back."""
+        self._synced = False
+        for o in self._resting():
+            o.ahead = max(o.ahead, self._displayed(o))
+
+    def advance(self, ts_ms: int) -> list[PaperFill]:
+        """Let time pass without market data (orders whose latency elapsed go live; cancels land)."""
+        self.now_ms = max(self.now_ms, ts_ms)
+        return self._activate(ts_ms)
+
+    # -------------------------------------------------------------- orders
+    def submit(self, order: PaperOrder, *, ts_ms: int) -> list[PaperFill]:
+        """Send ``order`` at ``ts_ms``; it acts at ``ts_ms + latency_ms`` (at once when the latency is 0)."""
+        if order.id in self.orders:
+            raise ValueError(f"paper order id {order.id!r} already used")
+        order.sent_ms = ts_ms
+        order.active_ms = ts_ms + self.model.latency_ms
+        order.decision_book = (tuple(self._levels("bid")), tuple(self._levels("ask")))
+        order.q_at_send = self._displayed(order) if order.price is not None else ZERO
+        self.orders[order.id] = order
+        return self._activate(max(ts_ms, self.now_ms))
+
+    def cancel(self, order_id: str, *, ts_ms: int) -> list[PaperFill]:
+        """Send a cancel at ``ts_ms``; it lands ``cancel_latency_ms`` later (fills may happen before)."""
+        o = self.orders[order_id]
+        if not o.done:
+            o.cancel_at_ms = ts_ms + self.model.cancel_latency_ms
+        return self._activate(max(ts_ms, self.now_ms))
+
+    # -------------------------------------------------------------- internals
+    def _resting(self) -> list[PaperOrder]:
+        return [o for o in self.orders.values() if o.status == "open" and o.price is not None]
+
+    def _activate(self, ts_ms: int) -> list[PaperFill]:
+        out: list[PaperFill] = []
+        for o in self.orders.values():
+            if o.status == "pending" and o.active_ms <= ts_ms and self._synced:
+                out += self._arrive(o, o.active_ms)
+            if not o.done and o.cancel_at_ms is not None and o.cancel_at_ms <= ts_ms:
+                o.status, o.reason = "canceled", "canceled"
+        return out
+
+    def _arrive(self, o: PaperOrder, ts: int) -> list[PaperFill]:
+        o.status = "open"
+        opp = "ask" if o.buy else "bid"
+        crosses = [px for px, _ in self._levels(opp) if o.price is None or self._ok(o, px)]
+        if o.post_only:
+            if crosses:
+                o.status, o.reason = "rejected", "post-only order would take"
+            else:
+                o.ahead = self._queue_start(o)
+            return []
+        out = self._take(o, ts) if crosses or o.price is None else []
+        if o.done:
+            return out
+        if o.price is None or o.tif in ("IOC", "FOK"):
+            o.status = "filled" if o.leaves <= 0 else "expired"
+            o.reason = o.reason or ("" if o.leaves <= 0 else f"{o.tif}: remainder expired")
+        elif o.leaves > 0:
+            o.ahead = self._queue_start(o)  # a marketable limit's remainder rests at the back
+        return out
+
+    def _queue_start(self, o: PaperOrder) -> Decimal:
+        return max(o.q_at_send, self._displayed(o))
+
+    def _ok(self, o: PaperOrder, px: Decimal) -> bool:
+        assert o.price is not None
+        return px <= o.price if o.buy else px >= o.price
+
+    def _take(self, o: PaperOrder, ts: int) -> list[PaperFill]:
+        opp = "ask" if o.buy else "bid"
+        now = [(px, q) for px, q in self._levels(opp)]
+        shown = dict(now)  # what paper or the public took since the decision is gone from that book too
+        then = [(px, min(q, shown.get(px, q))) for px, q in (o.decision_book[1] if o.buy else o.decision_book[0])]
+        plan_now, plan_then = self._walk(o, now), self._walk(o, then)
+        plan = plan_now if not then or _worse(plan_now, plan_then, o.buy) else plan_then
+        if o.tif == "FOK" and sum((q for _, q in plan), ZERO) < o.leaves:
+            o.status, o.reason = "expired", "FOK: not enough liquidity to fill in full"
+            return []
+        out: list[PaperFill] = []
+        for px, q in plan:
+            q = self._lot(min(q, o.leaves))
+            if q <= 0:
+                continue
+            self._consume(opp, px, q, ts)
+            out.append(self._fill(o, px, q, "taker", ts))
+        if o.price is None and o.leaves > 0 and now:
+            last = now[-1][0] if now else None
+            if last is not None:  # beyond the visible depth: a penalty past the last level
+                pen = self.tick * self.model.beyond_depth_ticks
+                out.append(self._fill(o, last + pen if o.buy else max(last - pen, self.tick), o.leaves, "taker", ts))
+        return out
+
+    def _walk(self, o: PaperOrder, levels: list[Level]) -> list[Level]:
+        plan: list[Level] = []
+        left = o.leaves
+        for px, q in levels:
+            if left <= 0 or (o.price is not None and not self._ok(o, px)):
+                break
+            take = min(q, left)
+            if take > 0:
+                plan.append((px, take))
+                left -= take
+        return plan
+
+    def _levels(self, side: str) -> list[Level]:
+        book = self.asks if side == "ask" else self.bids
+        prices = sorted(book) if side == "ask" else sorted(book, reverse=True)
+        out = [(px, self._available(side, px, book[px])) for px in prices]
+        return [(px, q) for px, q in out if q > 0]
+
+    def _available(self, side: str, px: Decimal, shown: Decimal) -> Decimal:
+        c = self._consumed.get((side, px))
+        used = c[0] if c is not None else ZERO
+        assert isinstance(used, Decimal)
+        return max(ZERO, shown - used - self._printed.get((side, px), ZERO))
+
+    def _consume(self, side: str, px: Decimal, qty: Decimal, ts: int) -> None:
+        c = self._consumed.get((side, px))
+        used = c[0] if c is not None else ZERO
+        assert isinstance(used, Decimal)
+        self._consumed[(side, px)] = [used + qty, ts + self.model.replenish_ms]
+
+    def _displayed(self, o: PaperOrder) -> Decimal:
+        """Size shown at our price on our side (0 inside the spread)."""
+        if o.price is None:
+            return ZERO
+        return (self.bids if o.buy else self.asks).get(o.price, ZERO)
+
+    def _sweep_by_book(self, o: PaperOrder, ts: int) -> list[PaperFill]:
+        """The opposite best strictly through our price: the volume through it, less what is ahead, fills."""
+        assert o.price is not None
+        opp = "ask" if o.buy else "bid"
+        through = [(px, q) for px, q in self._levels(opp) if (px < o.price if o.buy else px > o.price)]
+        vol = sum((q for _, q in through), ZERO)
+        if vol <= 0:
+            return []
+        avail = vol - o.ahead
+        o.ahead = max(ZERO, o.ahead - vol)
+        take = self._lot(min(o.leaves, avail)) if avail > 0 else ZERO
+        for px, q in through:  # counted once: the same crossed levels in the next snapshot do not count again
+            self._consume(opp, px, q, ts)
+        return [self._fill(o, o.price, take, "maker", ts)] if take > 0 else []
+
+    def _lot(self, q: Decimal) -> Decimal:
+        return (q / self.step).to_integral_value(rounding=ROUND_DOWN) * self.step
+
+    def _fill(self, o: PaperOrder, px: Decimal, q: Decimal, liq: str, ts: int) -> PaperFill:
+        o.filled += q
+        o.cost += px * q
+        o.first_fill_ms = o.first_fill_ms if o.first_fill_ms is not None else ts
+        o.last_fill_ms = ts
+        if o.leaves <= 0:
+            o.status = "filled"
+        return PaperFill(o.id, ts, px, q, liq)
+
+
+def _worse(a: list[Level], b: list[Level], buy: bool) -> bool:
+    """True if plan ``a`` is at least as bad for the trader as plan ``b`` (less filled, or a worse average)."""
+    qa, qb = sum((q for _, q in a), ZERO), sum((q for _, q in b), ZERO)
+    if qa != qb:
+        return qa < qb
+    if qa == 0:
+        return True
+    ca, cb = sum((p * q for p, q in a), ZERO), sum((p * q for p, q in b), ZERO)
+    return ca >= cb if buy else ca <= cb
