@@ -46,6 +46,7 @@ from kit.safety.stages import Stage
 
 __all__ = [
     "KEYRING_SERVICE",
+    "PASSPHRASE_EXCHANGES",
     "Credentials",
     "RedactingFilter",
     "Secret",
@@ -53,10 +54,12 @@ __all__ = [
     "install_redaction",
     "keyring_names",
     "load_credentials",
+    "password_env_name",
     "redact",
     "redact_url",
     "refuse_secret_params",
     "require_credentials",
+    "require_password",
     "store_in_keyring",
 ]
 
@@ -479,6 +482,56 @@ def require_credentials(
     )
     raise SecretNotFound(f"no API key for {exchange} in stage {st.value} (looked in {', '.join(looked)})",
                          env_var=key_var, hint=hint)  # fmt: skip
+
+
+#: ccxt ids whose keys come with a passphrase (ccxt's ``requiredCredentials['password']``), checked
+#: against ccxt 4.5.90 by ``tests/venues/test_passphrase.py``.
+PASSPHRASE_EXCHANGES = frozenset({"okx", "myokx", "okxus", "kucoin", "kucoinfutures", "bitget"})
+
+
+def password_env_name(exchange: str, stage: Stage | str) -> str:
+    """The variable (also the ``.env`` key) holding a key's passphrase: the key's prefix + ``_API_PASSWORD``.
+
+    Examples
+    --------
+    >>> password_env_name("okx", "live_small")
+    'KIT_OKX_LIVE_API_PASSWORD'
+    """
+    return env_names(exchange, stage)[0].removesuffix("_API_KEY") + "_API_PASSWORD"
+
+
+def require_password(creds: Credentials, exchange: str, stage: Stage | str) -> str | None:
+    """The passphrase to give ccxt: revealed when the venue needs one, ``None`` when it does not.
+
+    Passphrase venues (:data:`PASSPHRASE_EXCHANGES`: OKX, KuCoin, Bitget) refuse a key without
+    one, so a missing passphrase is an error here, before any request, naming the variable to set.
+
+    Raises
+    ------
+    kit.errors.SecretNotFound
+        The venue needs a passphrase and the source of the key holds none.
+
+    Examples
+    --------
+    >>> c = Credentials(Secret("key-0123456789"), Secret("secret-0123456789"), "env:KIT_OKX_LIVE_API_KEY")
+    >>> require_password(c, "binance", "live") is None
+    True
+    >>> require_password(c, "okx", "live")
+    Traceback (most recent call last):
+    kit.errors.SecretNotFound: okx keys need their passphrase, and KIT_OKX_LIVE_API_PASSWORD is not set ...
+    """
+    if _slug(exchange).lower() not in PASSPHRASE_EXCHANGES:
+        return None
+    if creds.password is not None:
+        return creds.password.reveal()
+    var = password_env_name(exchange, stage)
+    user = _keyring_prefix(exchange, _slot(exchange, Stage.parse(stage)))[2]
+    raise SecretNotFound(
+        f"{exchange} keys need their passphrase, and {var} is not set (the key came from {creds.source})",
+        env_var=var,
+        hint=f"Set {var} next to the key and secret (environment or .env), or store it in the OS keyring "
+        f"(`keyring set {KEYRING_SERVICE} {user}`): the passphrase you chose when creating the key. Never in code.",
+    )
 
 
 def _clean(value: object) -> str | None:

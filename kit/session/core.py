@@ -32,7 +32,7 @@ from kit.safety.killswitch import KillSwitch
 from kit.safety.stages import Stage
 from kit.session.base import ExchangeApi, now_ms
 from kit.session.loop import BackgroundLoop
-from kit.session.preflight import Preflight, judge, unknown
+from kit.session.preflight import Preflight, check_venue, judge, unknown
 from kit.session.trading import Trading
 from kit.session.venues import VenueSpec, build_client, find_or_start_localnet, resolve
 from kit.transport.backoff import Backoff
@@ -178,6 +178,7 @@ class Session(Trading):
                 self._creds.api_key.reveal() if self._creds else None,
                 self._creds.secret.reveal() if self._creds else None,
                 url=url,
+                password=kit_secrets.require_password(self._creds, cred_name, self.stage) if self._creds else None,
             )
             if recv_window_ms is not None:
                 if not 1 <= int(recv_window_ms) <= 60_000:
@@ -239,10 +240,16 @@ class Session(Trading):
     def _preflight(self) -> Preflight:
         if self._creds is None:
             return unknown(self.spec.exchange_id, "no API key loaded (public data only)")
-        if self.spec.exchange_id != "binance" or (self.spec.sandbox and not self.spec.is_localnet):
-            why = "Binance's testnet has no permission endpoint" if self.spec.sandbox else "ccxt exposes no endpoint"
-            return unknown(self.spec.exchange_id, why)
         ex = self._ex
+        if self.spec.exchange_id != "binance":  # OKX, Bybit, Coinbase, KuCoin, Bitget, Kraken; else unknown
+            return check_venue(
+                self.spec.exchange_id,
+                lambda v: self._call("preflight", v.http_method, v.path, lambda: getattr(ex, v.method)()),
+                stage=self.stage.value, now_ms=now_ms(), journal=self.journal, fingerprint=self.fingerprint,
+                allow_withdraw_key=self._allow_withdraw_key, warn_age_days=self._age[0], refuse_age_days=self._age[1],
+            )  # fmt: skip
+        if self.spec.sandbox and not self.spec.is_localnet:
+            return unknown(self.spec.exchange_id, "Binance's testnet has no permission endpoint")
         raw = self._call(
             "preflight", "GET", "/sapi/v1/account/apiRestrictions", lambda: ex.sapi_get_account_apirestrictions()
         )

@@ -90,7 +90,9 @@ def resolve(exchange: str, stage: Stage | str | None) -> VenueSpec:
     return VenueSpec(name, name, st is Stage.TESTNET, st)
 
 
-def build_client(spec: VenueSpec, api_key: str | None, secret: str | None, *, url: str | None) -> Any:
+def build_client(
+    spec: VenueSpec, api_key: str | None, secret: str | None, *, url: str | None, password: str | None = None
+) -> Any:
     """A ``ccxt.pro`` (async) client for the venue, with ccxt's own limiter off (the kit's budget rules)."""
     import ccxt.pro
 
@@ -109,6 +111,8 @@ def build_client(spec: VenueSpec, api_key: str | None, secret: str | None, *, ur
         config["options"] = {"fetchOpenOrders": {"warnWithoutSymbol": False}}
     if api_key:
         config.update(apiKey=api_key, secret=secret)
+        if password:  # the passphrase of OKX, KuCoin, Bitget keys
+            config["password"] = password
     ex = cls(config)
     if spec.sandbox:
         if not ex.urls.get("test"):
