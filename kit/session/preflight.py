@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kit.errors import ClockSkew, KitError, RateLimited
+from kit.errors import AuthError, KitError, RateLimited
 from kit.session.permissions import KeyFacts, MalformedKeyInfo, VenuePermissions, for_venue
 from kit.session.permissions.attest import Attestation, current
 
@@ -235,8 +235,9 @@ def check_venue(
         The ccxt id; venues without a reader in :mod:`kit.session.permissions` are "unknown".
     fetch
         Sends the venue's key-information request and returns its JSON answer (the Session passes
-        its request path: budget, error mapping, request log); a :class:`~kit.errors.KitError`
-        from it makes the answer "unknown".
+        its request path: budget, error mapping, request log). A :class:`~kit.errors.KitError`
+        from it makes the answer "unknown", except :class:`~kit.errors.AuthError` (a bad key,
+        signature, passphrase or clock: raised as it is) and :class:`~kit.errors.RateLimited`.
     stage, now_ms, allow_withdraw_key, warn_age_days, refuse_age_days
         As for :func:`judge_facts`.
     journal, fingerprint
@@ -258,8 +259,8 @@ def check_venue(
             facts = spec.parse(fetch(spec))
         except MalformedKeyInfo as exc:
             reason = f"{spec.path} answered in an unexpected shape ({exc})"
-        except (ClockSkew, RateLimited):
-            raise  # not about the key: the Session's own handling says what to do
+        except (AuthError, RateLimited):
+            raise  # a key that fails to authenticate is no "unknown"; a ban is the Session's to handle
         except KitError as exc:
             reason = f"{spec.path} failed ({type(exc).__name__})"
         else:
