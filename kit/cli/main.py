@@ -20,6 +20,10 @@ from kit.cli.group import LazyGroup
 #: help is what ``kit --help`` lists without importing the module; tests/test_cli.py checks that it
 #: matches the command's own.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "attest": (
+        "kit.cli.attest:attest_command",
+        "Attest that a key cannot withdraw or transfer and is IP-restricted (for venues that do not say).",
+    ),
     "candles": (
         "kit.cli.candles:candles",
         "Candle store: fetch candles into data/, list and verify what is stored.",

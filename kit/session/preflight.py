@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import AuthError, KitError, RateLimited
-from kit.session.permissions import KeyFacts, MalformedKeyInfo, VenuePermissions, for_venue
+from kit.safety.secrets import redact
+from kit.session.permissions import for_venue
 from kit.session.permissions.attest import Attestation, current
+from kit.session.permissions.facts import KeyFacts, MalformedKeyInfo, VenuePermissions
 
 if TYPE_CHECKING:
     from kit.journal.journal import Journal
@@ -262,7 +264,8 @@ def check_venue(
         except (AuthError, RateLimited):
             raise  # a key that fails to authenticate is no "unknown"; a ban is the Session's to handle
         except KitError as exc:
-            reason = f"{spec.path} failed ({type(exc).__name__})"
+            said = " ".join(redact(exc.message).split())
+            reason = f"{spec.path} failed ({type(exc).__name__}: {said[:160]})"
         else:
             return judge_facts(
                 facts,

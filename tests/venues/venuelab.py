@@ -195,28 +195,32 @@ def _coinbase_keys() -> tuple[str, bytes]:
     return pem, public
 
 
+def _error(status: int, payload: Callable[[str], Any]) -> Callable[[str], tuple[int, Any]]:
+    return lambda why: (status, payload(why))
+
+
 def make_venue(exchange_id: str) -> Venue:
     """The expectations of one venue, with its documented authentication error."""
     if exchange_id == "okx":
-        return Venue("okx", ("rest",), _verify_okx, lambda why: (401, {"code": "50113", "msg": why, "data": []}),
-                     password=PASSPHRASE)  # fmt: skip
+        err = _error(401, lambda why: {"code": "50113", "msg": why, "data": []})
+        return Venue("okx", ("rest",), _verify_okx, err, password=PASSPHRASE)
     if exchange_id == "bybit":
-        return Venue("bybit", ("public", "private", "spot", "v2", "futures"), _verify_bybit,
-                     lambda why: (200, {"retCode": 10004, "retMsg": why, "result": {}}))  # fmt: skip
+        err = _error(200, lambda why: {"retCode": 10004, "retMsg": why, "result": {}})
+        return Venue("bybit", ("public", "private", "spot", "v2", "futures"), _verify_bybit, err)
     if exchange_id == "kucoin":
-        return Venue("kucoin", ("public", "private"), _verify_kucoin,
-                     lambda why: (401, {"code": "400005", "msg": why}), password=PASSPHRASE)  # fmt: skip
+        err = _error(401, lambda why: {"code": "400005", "msg": why})
+        return Venue("kucoin", ("public", "private"), _verify_kucoin, err, password=PASSPHRASE)
     if exchange_id == "bitget":
-        return Venue("bitget", ("spot", "common", "user"), _verify_bitget,
-                     lambda why: (400, {"code": "40009", "msg": why, "data": None}), password=PASSPHRASE)  # fmt: skip
+        err = _error(400, lambda why: {"code": "40009", "msg": why, "data": None})
+        return Venue("bitget", ("spot", "common", "user"), _verify_bitget, err, password=PASSPHRASE)
     if exchange_id == "kraken":
-        return Venue("kraken", ("public", "private"), _verify_kraken,
-                     lambda why: (200, {"error": ["EAPI:Invalid signature"], "note": why}), secret=KRAKEN_SECRET)  # fmt: skip
+        err = _error(200, lambda why: {"error": ["EAPI:Invalid signature"]})
+        return Venue("kraken", ("public", "private"), _verify_kraken, err, secret=KRAKEN_SECRET)
     if exchange_id == "coinbase":
         pem, public = _coinbase_keys()
-        return Venue("coinbase", ("rest",), _verify_coinbase, lambda why: (401, {"error": "unauthorized",
-                     "message": why}), secret=pem, api_key="organizations/org-1/apiKeys/key-1",
-                     public_pem=public)  # fmt: skip
+        err = _error(401, lambda why: "Unauthorized\n")  # Advanced Trade answers a bad JWT in plain text
+        return Venue("coinbase", ("rest",), _verify_coinbase, err, secret=pem,
+                     api_key="organizations/org-1/apiKeys/key-1", public_pem=public)  # fmt: skip
     raise ValueError(exchange_id)
 
 
@@ -252,6 +256,8 @@ class VenueServer:
         v.seen.append(Seen(req.method, req.raw_path, dict(req.headers), body, verdict))
         if verdict != "ok":
             status, payload = v.auth_error(verdict)
+            if isinstance(payload, str):
+                return web.Response(text=payload, status=status, content_type="text/plain")
             return web.json_response(payload, status=status)
         if isinstance(v.answer, str):
             return web.Response(text=v.answer, status=v.status, content_type="application/json")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit.session.permissions import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags
+from kit.session.permissions.facts import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags
 
 TABLE = {
     "reading": ["stor", "stow", "readonly", "trade"],

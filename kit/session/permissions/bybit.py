@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kit.session.permissions import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags, iso_ms
+from kit.session.permissions.facts import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags, iso_ms
 
 TABLE = {
     "spot_trading": ["SpotTrade"],

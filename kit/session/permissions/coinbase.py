@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kit.session.permissions import KeyFacts, MalformedKeyInfo, VenuePermissions
+from kit.session.permissions.facts import KeyFacts, MalformedKeyInfo, VenuePermissions
 
 FIELDS = {"reading": "can_view", "spot_trading": "can_trade", "transfer": "can_transfer"}
 MOVES = ("transfer",)

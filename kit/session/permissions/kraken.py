@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit.session.permissions import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags, int_ms
+from kit.session.permissions.facts import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags, int_ms
 
 TABLE = {"reading": ["query-funds"], "spot_trading": ["modify-trades"], "withdraw": ["withdraw-funds"]}
 MOVES = ("withdraw",)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit.session.permissions import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags, int_ms
+from kit.session.permissions.facts import KeyFacts, MalformedKeyInfo, VenuePermissions, body, flags, int_ms
 
 TABLE = {
     "reading": ["General"],
