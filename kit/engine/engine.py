@@ -22,9 +22,10 @@ The candle traded through 100 (low 99), but only 10 % of its volume (5 of 50) wa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, Inexact
 
-from kit.engine.fillmodel import FillModel, floor_to
+from kit.engine.fillmodel import EXACT as X
+from kit.engine.fillmodel import PRECISION, FillModel, floor_to
 from kit.engine.filters import Refusal, check, would_cross
 from kit.engine.ledger import Account
 from kit.engine.matching import Matching
@@ -102,7 +103,7 @@ class Engine(Matching):
             return [self._reject(account, ts_ms, None, Refusal(
                 RejectCode.INSUFFICIENT_FUNDS,
                 f"cannot withdraw {amount} {asset}: free balance is {acct.free(asset)}"))]  # fmt: skip
-        change = (BalanceChange(asset, free=-amount),)
+        change = (BalanceChange(asset, free=amount.copy_negate()),)
         acct.apply(change)
         return [Event(EventKind.DEPOSIT, ts_ms, account, balance_changes=change, reason="withdrawal")]
 
@@ -139,7 +140,11 @@ class Engine(Matching):
                     Refusal(RejectCode.DUPLICATE_CLIENT_ID, f"client order id {req.client_id!r} was already used"),
                 )
             ]
-        refusal = check(market, req, ref_price=self.last_price(req.symbol)) or self._preflight(acct, market, req)
+        refusal = (
+            check(market, req, ref_price=self.last_price(req.symbol))
+            or self._exactness(acct, market, req)
+            or self._preflight(acct, market, req)
+        )
         if refusal is not None:
             return [self._reject(account, ts_ms, req, refusal)]
         oid = self._next_id  # taken only once the order is accepted: rejections get no id
@@ -151,7 +156,7 @@ class Engine(Matching):
         changes: tuple[BalanceChange, ...] = ()
         if lock[1] > 0:
             w.lock_asset, w.lock_left = lock
-            changes = (BalanceChange(lock[0], free=-lock[1], locked=lock[1]),)
+            changes = (BalanceChange(lock[0], free=lock[1].copy_negate(), locked=lock[1]),)
             acct.apply(changes)
         if self.fill_model.at_touch and req.price is not None:
             w.queue_ahead = self._queue_estimate(req.symbol)
@@ -164,6 +169,36 @@ class Engine(Matching):
         out = [Event(EventKind.ACCEPTED, ts_ms, account, order=w.snapshot(), balance_changes=changes)]
         self._on_accept(w, ts_ms, out)
         return out
+
+    def _exactness(self, acct: Account, m: Market, req: OrderRequest) -> Refusal | None:
+        """Refuse a request whose amounts the engine could not hold exactly (#13: no silent rounding).
+
+        Every amount the order can move (its quantity, its notional at its price, or at the
+        trigger or last price, and the balances they are added to) must fit
+        :data:`~kit.engine.fillmodel.PRECISION` significant digits. Fees are rounded up to
+        ``fee_precision`` on purpose and slippage to the tick; nothing else is rounded.
+        """
+        q, qq = req.quantity, req.quote_quantity
+        ref = req.price or req.trigger_price or self.last_price(req.symbol)
+        base, quote = sum(acct.balance(m.base), ZERO), sum(acct.balance(m.quote), ZERO)
+
+        try:
+            if q is not None:
+                X.add(base, q), X.subtract(base, q)
+                if ref is not None:
+                    n = X.multiply(q, ref)
+                    X.add(quote, n), X.subtract(quote, n)
+            if qq is not None:
+                X.add(quote, qq), X.subtract(quote, qq)
+            return None
+        except Inexact:
+            pass
+        return Refusal(
+            RejectCode.INVALID,
+            f"the order's amounts need more than {PRECISION} significant digits (quantity {q or qq}, "
+            f"price {ref}, balances {base} {m.base} / {quote} {m.quote}) and would be rounded; "
+            f"use fewer decimal places (step {m.step_size}, tick {m.tick_size}) or smaller amounts",
+        )
 
     def _preflight(self, acct: Account, market: Market, req: OrderRequest) -> Refusal | None:
         """Account-dependent checks: reduce-only, post-only and immediate triggers."""
@@ -202,7 +237,7 @@ class Engine(Matching):
             if req.quote_quantity is not None:
                 asset, amount = m.quote, req.quote_quantity
             elif req.price is not None:
-                asset, amount = m.quote, req.quantity * req.price if req.quantity else ZERO
+                asset, amount = m.quote, X.multiply(req.quantity, req.price) if req.quantity else ZERO
                 w.lock_price = req.price
             else:  # market-type buy by quantity: checked against an estimate, charged at fill
                 ref = self.estimate_cost(req.symbol, req.quantity or ZERO) if req.type is OrderType.MARKET else None
@@ -277,7 +312,7 @@ class Engine(Matching):
             price=price if price is not None else w.price,
             trigger_price=trigger_price if trigger_price is not None else w.trigger,
         )
-        refusal = check(w.market, new, ref_price=None)
+        refusal = check(w.market, new, ref_price=None) or self._exactness(self._accounts[account], w.market, new)
         if refusal is None and new_qty is not None and new_qty <= w.filled:
             refusal = Refusal(RejectCode.INVALID, f"new quantity {new_qty} is not above the filled {w.filled}")
         if refusal is not None:
@@ -286,14 +321,14 @@ class Engine(Matching):
         changes: tuple[BalanceChange, ...] = ()
         if w.lock_asset is not None and w.lock_left > 0 or (w.buy and w.lock_price is not None):
             rem = (new_qty or ZERO) - w.filled
-            target = rem * new.price if (w.buy and new.price is not None) else rem
-            delta = target - w.lock_left
+            target = X.multiply(rem, new.price) if (w.buy and new.price is not None) else rem
+            delta = X.subtract(target, w.lock_left)
             if delta > acct.free(w.lock_asset or ""):
                 return [self._reject(account, ts_ms, None, self._short(acct, w.lock_asset or "", delta))]
             if delta:
-                changes = (BalanceChange(w.lock_asset or "", free=-delta, locked=delta),)
+                changes = (BalanceChange(w.lock_asset or "", free=delta.copy_negate(), locked=delta),)
                 acct.apply(changes)
-                w.lock_left += delta
+                w.lock_left = X.add(w.lock_left, delta)
             if w.buy and new.price is not None:
                 w.lock_price = new.price
         if price is not None and price != w.price or (quantity is not None and quantity > (req.quantity or ZERO)):

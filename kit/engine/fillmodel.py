@@ -27,9 +27,32 @@ Decimal('100.11')
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 
 ZERO = Decimal(0)
+
+#: Significant digits of every engine computation. Decimal's default context has 28: a notional
+#: such as 1.23456789012345678 x 12345.6789012345 (32 digits) was rounded silently there.
+PRECISION = 60
+#: A context wide enough that the engine's amounts stay exact; the engine calls its methods
+#: (``WIDE.divide``) where a result is rounded on purpose (floors to a step, fees up to their
+#: precision), so the integer part of a quotient is never cut to 28 digits.
+WIDE = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
+               traps=[InvalidOperation, DivisionByZero, Overflow])  # fmt: skip
+#: The same, but rounding is an error (``decimal.Inexact``): notionals, balances and order
+#: totals are computed with its methods (``EXACT.multiply``, ``EXACT.add``), never rounded.
+EXACT = WIDE.copy()
+EXACT.traps[Inexact] = True
 
 
 def floor_to(value: Decimal, step: Decimal) -> Decimal:
@@ -38,7 +61,7 @@ def floor_to(value: Decimal, step: Decimal) -> Decimal:
     >>> floor_to(Decimal("7"), Decimal("2"))
     Decimal('6')
     """
-    return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
+    return WIDE.multiply(WIDE.divide(value, step).to_integral_value(rounding=ROUND_FLOOR, context=WIDE), step)
 
 
 def ceil_to(value: Decimal, step: Decimal) -> Decimal:
@@ -47,7 +70,7 @@ def ceil_to(value: Decimal, step: Decimal) -> Decimal:
     >>> ceil_to(Decimal("7"), Decimal("2"))
     Decimal('8')
     """
-    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+    return WIDE.multiply(WIDE.divide(value, step).to_integral_value(rounding=ROUND_CEILING, context=WIDE), step)
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:

@@ -16,8 +16,9 @@ programming error in the engine and raises.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Decimal, Inexact
 
+from kit.engine.fillmodel import EXACT, PRECISION
 from kit.engine.types import BalanceChange
 
 ZERO = Decimal(0)
@@ -67,18 +68,25 @@ class Account:
         return {s: q for s, q in self._pos.items() if q}
 
     def apply(self, changes: Iterable[BalanceChange]) -> None:
-        """Apply balance changes; raises ``ValueError`` if a balance would go negative."""
-        for c in changes:
-            if c.free:
-                v = self._free.get(c.asset, ZERO) + c.free
-                if v < 0:
-                    raise ValueError(f"{self.name}: free {c.asset} would go negative ({v})")
-                self._free[c.asset] = v
-            if c.locked:
-                v = self._locked.get(c.asset, ZERO) + c.locked
-                if v < 0:
-                    raise ValueError(f"{self.name}: locked {c.asset} would go negative ({v})")
-                self._locked[c.asset] = v
+        """Apply balance changes exactly, all or none.
+
+        Raises ``ValueError`` if a balance would go negative or could not be held exactly (more
+        than :data:`~kit.engine.fillmodel.PRECISION` significant digits); nothing is applied then.
+        """
+        free, locked = dict(self._free), dict(self._locked)
+        try:
+            for c in changes:
+                if c.free:
+                    v = free[c.asset] = EXACT.add(free.get(c.asset, ZERO), c.free)
+                    if v < 0:
+                        raise ValueError(f"{self.name}: free {c.asset} would go negative ({v})")
+                if c.locked:
+                    v = locked[c.asset] = EXACT.add(locked.get(c.asset, ZERO), c.locked)
+                    if v < 0:
+                        raise ValueError(f"{self.name}: locked {c.asset} would go negative ({v})")
+        except Inexact:
+            raise ValueError(f"{self.name}: a balance would need more than {PRECISION} significant digits") from None
+        self._free, self._locked = free, locked
 
     def move_position(self, symbol: str, delta: Decimal) -> None:
         """Add ``delta`` to the signed position in ``symbol``."""

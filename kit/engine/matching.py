@@ -25,7 +25,8 @@ import heapq
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kit.engine.fillmodel import FillModel, ceil_to, floor_to
+from kit.engine.fillmodel import EXACT as X
+from kit.engine.fillmodel import WIDE, FillModel, ceil_to, floor_to
 from kit.engine.ledger import Account
 from kit.engine.types import (
     BalanceChange,
@@ -504,46 +505,46 @@ class Matching:
     def _fill(self, w: Working, price: Decimal, qty: Decimal, liq: Liquidity, t: int, out: list[Event]) -> None:
         """Book one execution: balances, fees, position, order state, and its event."""
         m, acct = w.market, self._accounts[w.account]
-        notional = qty * price
+        notional = X.multiply(qty, price)  # exact (X traps rounding): no silent 28-digit rounding
         rate = m.maker_fee if liq is Liquidity.MAKER else m.taker_fee
         deltas: dict[str, list[Decimal]] = {}
 
         def move(asset: str, free: Decimal = ZERO, locked: Decimal = ZERO) -> None:
             d = deltas.setdefault(asset, [ZERO, ZERO])
-            d[0] += free
-            d[1] += locked
+            d[0] = X.add(d[0], free)
+            d[1] = X.add(d[1], locked)
 
         position_change = None
         if acct.positions:
-            fee, fee_asset = min(ceil_to(notional * rate, m.fee_precision), notional), m.quote
-            move(m.quote, free=-(notional + fee) if w.buy else notional - fee)
-            position_change = (w.req.symbol, qty if w.buy else -qty)
+            fee, fee_asset = min(ceil_to(WIDE.multiply(notional, rate), m.fee_precision), notional), m.quote
+            move(m.quote, free=X.add(notional, fee).copy_negate() if w.buy else X.subtract(notional, fee))
+            position_change = (w.req.symbol, qty if w.buy else qty.copy_negate())
         elif w.buy:
-            fee, fee_asset = min(ceil_to(qty * rate, m.fee_precision), qty), m.base
+            fee, fee_asset = min(ceil_to(WIDE.multiply(qty, rate), m.fee_precision), qty), m.base
             if w.lock_price is not None:
-                reserved = qty * w.lock_price
-                move(m.quote, free=reserved - notional, locked=-reserved)
-                w.lock_left -= reserved
+                reserved = X.multiply(qty, w.lock_price)
+                move(m.quote, free=X.subtract(reserved, notional), locked=reserved.copy_negate())
+                w.lock_left = X.subtract(w.lock_left, reserved)
             elif w.lock_asset == m.quote and w.lock_left > 0:
-                move(m.quote, locked=-notional)
-                w.lock_left -= notional
+                move(m.quote, locked=notional.copy_negate())
+                w.lock_left = X.subtract(w.lock_left, notional)
             else:
-                move(m.quote, free=-notional)
-            move(m.base, free=qty - fee)
+                move(m.quote, free=notional.copy_negate())
+            move(m.base, free=X.subtract(qty, fee))
         else:
-            fee, fee_asset = min(ceil_to(notional * rate, m.fee_precision), notional), m.quote
+            fee, fee_asset = min(ceil_to(WIDE.multiply(notional, rate), m.fee_precision), notional), m.quote
             if w.lock_asset == m.base and w.lock_left > 0:
-                move(m.base, locked=-qty)
-                w.lock_left -= qty
+                move(m.base, locked=qty.copy_negate())
+                w.lock_left = X.subtract(w.lock_left, qty)
             else:
-                move(m.base, free=-qty)
-            move(m.quote, free=notional - fee)
-        w.filled += qty
-        w.filled_quote += notional
-        w.fees += fee
+                move(m.base, free=qty.copy_negate())
+            move(m.quote, free=X.subtract(notional, fee))
+        w.filled = X.add(w.filled, qty)
+        w.filled_quote = X.add(w.filled_quote, notional)
+        w.fees = X.add(w.fees, fee)
         w.updated = t
         if w.quote_left is not None:
-            w.quote_left -= notional
+            w.quote_left = X.subtract(w.quote_left, notional)
         if w.visible_left is not None:
             w.visible_left -= qty
         if position_change is not None:
@@ -576,14 +577,14 @@ class Matching:
     @staticmethod
     def _release(w: Working, move: object) -> None:
         if w.lock_asset is not None and w.lock_left > 0:
-            move(w.lock_asset, free=w.lock_left, locked=-w.lock_left)  # type: ignore[operator]
+            move(w.lock_asset, free=w.lock_left, locked=w.lock_left.copy_negate())  # type: ignore[operator]
         w.lock_left = ZERO
 
     def _close(self, w: Working, status: OrderStatus, t: int, out: list[Event], reason: str) -> None:
         """End an open order (canceled or expired) and release what it had locked."""
         changes: tuple[BalanceChange, ...] = ()
         if w.lock_asset is not None and w.lock_left > 0:
-            changes = (BalanceChange(w.lock_asset, free=w.lock_left, locked=-w.lock_left),)
+            changes = (BalanceChange(w.lock_asset, free=w.lock_left, locked=w.lock_left.copy_negate()),)
             self._accounts[w.account].apply(changes)
             w.lock_left = ZERO
         w.status = status
