@@ -149,6 +149,66 @@ def _journal_symbols(journal: Any) -> list[str]:
     return sorted({e.symbol for e in journal.events(kinds=["fill"]) if e.symbol})
 
 
+_BINANCE = (
+    "GET /sapi/v1/account/apiRestrictions",
+    "Binance Spot testnet (testnet.binance.vision)",
+    "orders go to Binance's Spot testnet, which has no permission endpoint (permissions unknown: a warning)",
+)
+
+
+def _venue(spec: Any, exchange: str, stage: Stage, journal: Any, dotenv: str | Path | None) -> list[Check]:
+    """Where the venue's key permissions come from, its sandbox, and the key's attestation if any."""
+    from kit.session.permissions import attest, for_venue
+    from kit.session.venues import resolve
+
+    if spec is None:  # the stage gate refused: the venue is still worth describing
+        try:
+            spec = resolve(exchange, Stage.READ_ONLY)
+        except KitError:
+            return []
+    if spec.is_localnet or getattr(spec, "paper", False):
+        return []
+
+    ex_id = spec.exchange_id
+    v = for_venue(ex_id)
+    reader: str | None
+    sandbox: str | None
+    if ex_id == "binance":
+        reader, sandbox, testnet = _BINANCE
+    elif v is not None:
+        reader, sandbox, testnet = f"{v.http_method} {v.path}", v.sandbox, v.testnet_meaning
+    else:
+        import ccxt
+
+        has_test = bool(getattr(ccxt, ex_id)().urls.get("test"))
+        reader, sandbox = None, "ccxt has one (urls['test'])" if has_test else None
+        testnet = "orders go to that sandbox" if has_test else "no sandbox in ccxt: stage testnet refuses to start"
+    said = f"key permissions from {reader}" if reader else "the kit cannot read key permissions here"
+    detail = f"{ex_id}: {said}; sandbox: {sandbox or 'none in ccxt 4.5.90'}; stage testnet: {testnet}"
+    fix = (
+        "" if reader else f"live_small and live need an attestation: `kit attest --exchange {ex_id} --fingerprint ...`"
+    )
+    out = [Check("venue", True if reader else None, detail, fix)]
+    try:
+        creds = kit_secrets.load_credentials(ex_id, Stage.LIVE, dotenv=dotenv)
+    except KitError:
+        creds = None
+    fp = creds.fingerprint if creds is not None else None
+    now = int(time.time() * 1000)
+    mine = [a for a in attest.latest(journal, ex_id) if fp is None or a.fingerprint == fp]
+    if mine:
+        a = mine[-1]
+        ok = True if a.valid_at(now) else None
+        state = "" if ok else (" (revoked)" if a.revoked else " (expired)")
+        out.append(Check("attestation", ok, a.describe() + state, "" if ok else f"Attest again if it still holds: "
+                         f"`kit attest --exchange {ex_id} --fingerprint {a.fingerprint}`."))  # fmt: skip
+    elif reader is None and stage.is_live:
+        out.append(Check("attestation", False, f"none for key {fp or '(no live key)'} on {ex_id}",
+                         f"Check the key on {ex_id} (no withdraw or transfer, IP allowlist), then "
+                         f"`kit attest --exchange {ex_id} --fingerprint {fp or '<fingerprint>'}`."))  # fmt: skip
+    return out
+
+
 def _from_session(s: Any) -> list[Check]:
     out = [
         _permissions(s.preflight.permissions if s.preflight else None, s.preflight.source if s.preflight else "", [])
@@ -168,6 +228,8 @@ def _from_session(s: Any) -> list[Check]:
 
 
 def _permissions(perms: dict[str, bool] | None, source: str, refusals: list[str]) -> Check:
+    if perms is None and refusals:  # unknown permissions at a real-money stage, not attested
+        return Check("permissions", False, f"{source or 'unknown'}: refused", "; ".join(refusals))
     if perms is None:
         return Check("permissions", None, f"unknown ({source or 'not read'})",
                      "Check on the exchange that the key cannot withdraw or transfer.")  # fmt: skip
@@ -277,6 +339,7 @@ def run_checks(
         checks.append(_credentials(exchange, st_eff, dotenv))
         checks.append(_kill_switch())
         checks.append(stage_check)
+        checks += _venue(spec, exchange, st_eff, j, dotenv)
     if not stage_check.ok or checks[0].ok is False:
         why = "stage refused" if not stage_check.ok else "no credentials"
         checks += [Check(n, None, f"not checked ({why}; nothing was sent)")

@@ -731,4 +731,19 @@ class Activity:
         trips = self.guard_trips()
         checks.append(Check("Guard trips", trips.empty, f"{len(trips)} refusals by the guard",
                             "Review them: a cap or the kill switch stopped an order before it was sent."))  # fmt: skip
+        checks += self.attestations()
         return checks
+
+    def attestations(self) -> list[Check]:
+        """One line per key attested (venues that do not tell a key's permissions), as of the period's end."""
+        from kit.session.permissions.attest import latest
+
+        end = int(self.until.value // 1_000_000)
+        out = []
+        for a in latest(self.journal, self.venue):
+            if a.attested_ms > end:
+                continue
+            ok = a.valid_at(end)
+            fix = "Attest again with `kit attest` if it still holds, or use a key the kit can check."
+            out.append(Check("Key attestation", ok, a.describe() + ("" if ok else " (no longer in force)"), fix))
+        return out
