@@ -74,6 +74,11 @@ class Session(Trading):
         sends 10000, Binance's own default is 5000, the maximum 60000). Shorter: a request delayed
         in transit is refused rather than executed late, and an unknown order is settled sooner.
 
+    twins:
+        Record the venue's public market so every order gets a paper twin for the drift report
+        (:mod:`kit.paper.twins`). Default: on in testnet and live stages on a real exchange, off on
+        localnet (the demo turns it on); never in read_only or paper.
+
     Keys are never arguments: they come from the environment (``KIT_<EXCHANGE>_<STAGE>_API_KEY``
     / ``_API_SECRET``), a ``.env`` file or the OS keyring (see :mod:`kit.safety.secrets`).
 
@@ -103,6 +108,7 @@ class Session(Trading):
         weight_window_s: float = 60.0,
         backoff: Backoff | None = None,
         dotenv: str | Path | None = ".env",
+        twins: bool | None = None,
         **unexpected: Any,
     ) -> None:
         kit_secrets.refuse_secret_params(unexpected, "Session()")
@@ -190,6 +196,12 @@ class Session(Trading):
             # the source, whatever handlers a notebook adds (the key is a live Secret, so it is masked).
             kit_secrets.install_redaction(getattr(self._ex, "logger", None) or "ccxt.base.exchange")
             self._connect()
+            self.twins: Any = None
+            want_twins = twins if twins is not None else not self.spec.is_localnet
+            if want_twins and self.stage.allows_orders and not self.stage.is_simulated:
+                from kit.paper.twins import ShadowTwins
+
+                self.twins = ShadowTwins(self)
         except BaseException:
             self.close()
             if own_journal:
@@ -282,6 +294,9 @@ class Session(Trading):
         ex = getattr(self, "_ex", None)
         loop = getattr(self, "_loop", None)
         api = getattr(self, "api", None)
+        twins = getattr(self, "twins", None)
+        if twins is not None:
+            twins.close()
         if api is not None and loop is not None and loop.running:
             api.close_helpers()  # first: a stream reconnecting during close would leave a socket open
         if ex is not None and loop is not None and loop.running:

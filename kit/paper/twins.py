@@ -1,0 +1,397 @@
+"""Shadow twins: every testnet and live order simulated by the paper fill model on the same market data.
+
+Two halves, so the twin is deterministic and can be recomputed:
+
+- **Recording.** :class:`ShadowTwins` (attached to a Session, ``Session(..., twins=True)``) streams
+  the public trades and book of the Session's own venue (the same endpoint: a testnet order is
+  twinned on testnet data, a live order on live data) into a :class:`Tape`: JSON lines under
+  ``$KIT_HOME/twins/<venue>/tape-YYYYMMDD.jsonl``, stamped with local receive time.
+- **Simulation.** :func:`simulate_twins` replays the tape and the journal's order intents and
+  cancel intents in time order through :class:`kit.engine.paperfill.PaperBook` (same time, same
+  intent, same data) and pairs each twin with its real order's journaled outcome.
+
+Examples
+--------
+>>> twins = ShadowTwins(session, symbols=["BTC/USDT"])      # doctest: +SKIP
+>>> session.place("BTC/USDT", "buy", "0.001")               # doctest: +SKIP
+>>> pairs = twins.pairs()                                   # doctest: +SKIP
+>>> twins.close()                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kit.engine.paperfill import PaperBook, PaperFillModel, PaperOrder
+
+#: Book levels per side a tape keeps (the depth a twin can walk).
+TAPE_DEPTH = 50
+
+
+class Tape:
+    """Market events of one venue as JSON lines (``t`` ms, ``k`` book|trade, ``s`` symbol, ...).
+
+    Thread-safe appends; books are written only when they changed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> tape = Tape(pathlib.Path(tempfile.mkdtemp()) / "tape.jsonl")
+    >>> tape.book_sink("BTC/USDT").feed([(Decimal(1), Decimal(2))], [(Decimal(3), Decimal(4))], ts_ms=5)
+    >>> tape.trade_sink("BTC/USDT").feed(6, Decimal(3), Decimal(1), buyer_maker=False)
+    >>> [(e["k"], e["t"]) for e in Tape.read([tape.path])]
+    [('book', 5), ('trade', 6)]
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._last_book: dict[str, Any] = {}
+        self._fh = path.open("a", encoding="utf-8")
+        self.books_seen: dict[str, bool] = {}
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one event."""
+        line = json.dumps(row, separators=(",", ":"))
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+
+    def book_sink(self, symbol: str) -> Any:
+        """An object with ``feed(bids, asks, ts_ms)`` and ``has_data`` (what :class:`kit.paper.feed.Feed` calls)."""
+        tape = self
+
+        class _Book:
+            @property
+            def has_data(self) -> bool:
+                return tape.books_seen.get(symbol, False)
+
+            def feed(self, bids: list[Any], asks: list[Any], *, ts_ms: int) -> None:
+                b = [[str(p), str(q)] for p, q in bids[:TAPE_DEPTH]]
+                a = [[str(p), str(q)] for p, q in asks[:TAPE_DEPTH]]
+                if tape._last_book.get(symbol) == (b, a):
+                    return
+                tape._last_book[symbol] = (b, a)
+                tape.books_seen[symbol] = True
+                tape.write({"t": ts_ms, "k": "book", "s": symbol, "b": b, "a": a})
+
+        return _Book()
+
+    def trade_sink(self, symbol: str) -> Any:
+        """An object with ``feed(ts_ms, price, qty, buyer_maker=)``."""
+        tape = self
+
+        class _Trades:
+            def feed(self, ts_ms: int, price: Decimal, qty: Decimal, *, buyer_maker: bool) -> None:
+                tape.write({"t": ts_ms, "k": "trade", "s": symbol, "p": str(price), "q": str(qty), "m": buyer_maker})
+
+        return _Trades()
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._fh.close()
+
+    @staticmethod
+    def read(paths: Iterable[Path], *, since_ms: int = 0, until_ms: int | None = None) -> list[dict[str, Any]]:
+        """Events of the given tape files in [since, until], in time order (stable)."""
+        out: list[dict[str, Any]] = []
+        for p in paths:
+            if not p.exists():
+                continue
+            for line in p.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a crash
+                if row["t"] >= since_ms and (until_ms is None or row["t"] <= until_ms):
+                    out.append(row)
+        out.sort(key=lambda r: r["t"])
+        return out
+
+
+def tape_dir(venue: str) -> Path:
+    """``$KIT_HOME/twins/<venue>``."""
+    from kit.safety.killswitch import kit_home
+
+    return kit_home() / "twins" / venue.replace("/", "_")
+
+
+def tape_path(venue: str, ts_ms: int | None = None) -> Path:
+    """The tape file of a venue for the UTC day of ``ts_ms`` (default today)."""
+    day = pd.Timestamp(ts_ms if ts_ms is not None else time.time() * 1000, unit="ms", tz="UTC")
+    return tape_dir(venue) / f"tape-{day:%Y%m%d}.jsonl"
+
+
+class ShadowTwins:
+    """Record the market a Session trades on, so each of its orders gets a paper twin.
+
+    Parameters
+    ----------
+    session
+        A testnet or live :class:`kit.session.Session` (paper orders are simulated already).
+    symbols
+        Symbols to record (default: the Session's caps allowlist, else every symbol it has
+        journaled an intent for, else ``BTC/USDT``).
+    model
+        The fill model for the twins.
+    wait_s
+        How long to wait for the first book of every symbol.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        symbols: Iterable[str] | None = None,
+        model: PaperFillModel | None = None,
+        wait_s: float = 15.0,
+    ) -> None:
+        from kit.paper.feed import Feed
+
+        if session.stage.value not in ("testnet", "live_small", "live"):
+            from kit.errors import StageError
+
+            raise StageError(
+                f"shadow twins are for testnet and live orders, not stage {session.stage.value}",
+                hint="Paper orders are simulated already; open the Session in stage testnet or live to twin them.",
+            )
+        self.session = session
+        self.venue = session.venue
+        self.model = model or PaperFillModel()
+        self.symbols = sorted(symbols or _default_symbols(session))
+        self.tape = Tape(tape_path(self.venue))
+        spec, url = session.spec, session.url
+
+        cls = type(session._ex)  # the Session's own ccxt.pro class: same venue, same endpoint, no key
+
+        def make() -> Any:
+            if url:
+                from kit.localnet.ccxt_client import connect
+
+                return connect(url, pro=True, enableRateLimit=False)
+            ex = cls({"enableRateLimit": False})
+            if spec.sandbox:
+                ex.set_sandbox_mode(True)
+            return ex
+
+        self.feed = Feed(make)
+        try:
+            markets = self.feed.connect()
+            for s in self.symbols:
+                prec = markets[s]["precision"]
+                self.tape.write({"t": int(time.time() * 1000), "k": "rules", "s": s,
+                                 "tick": str(prec["price"]), "step": str(prec["amount"])})  # fmt: skip
+            for s in self.symbols:
+                self.feed.start(s, self.tape.book_sink(s), self.tape.trade_sink(s))
+            deadline = time.monotonic() + wait_s
+            while not all(self.tape.books_seen.get(s) for s in self.symbols) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except BaseException:
+            self.close()
+            raise
+        self.started_ms = int(time.time() * 1000)
+
+    def pairs(self, *, since_ms: int | None = None, until_ms: int | None = None) -> pd.DataFrame:
+        """Each real order of this Session's venue since the twins started, with its paper twin (see :func:`pair`)."""
+        start = self.started_ms if since_ms is None else since_ms
+        return pair(self.session.journal, self.venue, None, model=self.model, since_ms=start, until_ms=until_ms)
+
+    def close(self) -> None:
+        """Stop recording."""
+        self.feed.close()
+        self.tape.close()
+
+    def __enter__(self) -> ShadowTwins:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _default_symbols(session: Any) -> list[str]:
+    caps = getattr(getattr(session, "guard", None), "caps", None)
+    if caps is not None and caps.symbols:
+        return sorted(caps.symbols)
+    return ["BTC/USDT"]
+
+
+@dataclass(frozen=True)
+class SymbolRules:
+    """Tick and step of a symbol (what a twin needs from the market)."""
+
+    tick: Decimal
+    step: Decimal
+
+
+def pair(
+    journal: Any,
+    venue: str,
+    rules: dict[str, SymbolRules] | None,
+    *,
+    model: PaperFillModel | None = None,
+    since_ms: int = 0,
+    until_ms: int | None = None,
+    tapes: Iterable[Path] | None = None,
+) -> pd.DataFrame:
+    """Real orders of ``venue`` from the journal, each paired with its paper twin.
+
+    Columns: :data:`PAIR_COLUMNS`. ``rules`` (tick and step per symbol) default to what the tapes
+    recorded. Times are the journal's: the intent's time is the decision time (journaled before the
+    request), the first journaled fill's time ends the real time to fill.
+    """
+    end = until_ms if until_ms is not None else int(time.time() * 1000)
+    intents = _frame(journal, "intent", venue, since_ms, end)
+    if intents.empty:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    paths = list(tapes) if tapes is not None else sorted(tape_dir(venue).glob("tape-*.jsonl"))
+    events = Tape.read(paths, since_ms=0, until_ms=end + 60_000)
+    if rules is None:
+        rules = {e["s"]: SymbolRules(Decimal(e["tick"]), Decimal(e["step"])) for e in events if e["k"] == "rules"}
+    events = [e for e in events if e["k"] != "rules" and e["t"] >= since_ms - 60_000]
+    cancels = _frame(journal, "cancel_intent", venue, since_ms, end + 86_400_000)
+    fills = _frame(journal, "fill", venue, since_ms, end + 86_400_000)
+    twins = simulate_twins(intents, cancels, events, rules, model=model or PaperFillModel(), until_ms=end)
+    rows = []
+    for _, it in intents.iterrows():
+        cid = it["client_id"]
+        tw = twins.get(cid)
+        if tw is None:
+            continue
+        f = fills[fills["client_id"] == cid] if not fills.empty else fills
+        qty = Decimal(str(it["amount"]))
+        rf = sum((Decimal(str(a)) for a in f["amount"]), Decimal(0)) if not f.empty else Decimal(0)
+        rc = sum((Decimal(str(a)) * Decimal(str(p)) for a, p in zip(f["amount"], f["price"], strict=True)), Decimal(0))
+        order, spread_bps, tick_bps, took = tw
+        rows.append(
+            {
+                "client_id": cid,
+                "symbol": it["symbol"],
+                "side": it["side"],
+                "bucket": _bucket(it, took),
+                "ts_ms": int(it["ts_ms"]),
+                "qty": float(qty),
+                "real_filled": float(rf),
+                "real_avg": float(rc / rf) if rf else None,
+                "real_ttf_ms": float(int(f["ts_ms"].min()) - int(it["ts_ms"])) if not f.empty else None,
+                "paper_filled": float(order.filled),
+                "paper_avg": float(order.avg_price) if order.avg_price is not None else None,
+                "paper_ttf_ms": float(order.first_fill_ms - order.sent_ms) if order.first_fill_ms is not None else None,
+                "paper_status": order.status,
+                "spread_bps": spread_bps,
+                "tick_bps": tick_bps,
+            }
+        )
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+PAIR_COLUMNS = [
+    "client_id", "symbol", "side", "bucket", "ts_ms", "qty", "real_filled", "real_avg", "real_ttf_ms",
+    "paper_filled", "paper_avg", "paper_ttf_ms", "paper_status", "spread_bps", "tick_bps",
+]  # fmt: skip
+
+
+def _frame(journal: Any, kind: str, venue: str, since_ms: int, until_ms: int) -> pd.DataFrame:
+    f = journal.frame(kind)
+    if f.empty:
+        return f
+    f = f[(f["venue"] == venue) & (f["ts_ms"] >= since_ms) & (f["ts_ms"] <= until_ms)]
+    return f.reset_index(drop=True)
+
+
+def _bucket(intent: Any, took: bool) -> str:
+    """The drift report's order-type bucket (spec (d))."""
+    if intent["type"] == "market":
+        return "market"
+    if bool(intent.get("post_only")):
+        return "post_only"
+    if str(intent.get("time_in_force") or "GTC") in ("IOC", "FOK"):
+        return "ioc_fok"
+    return "marketable_limit" if took else "passive_limit"
+
+
+def simulate_twins(
+    intents: pd.DataFrame,
+    cancels: pd.DataFrame,
+    events: list[dict[str, Any]],
+    rules: dict[str, SymbolRules],
+    *,
+    model: PaperFillModel,
+    until_ms: int,
+) -> dict[str, tuple[PaperOrder, float | None, float | None, bool]]:
+    """Run every intent's twin through a :class:`PaperBook` per symbol, in time order.
+
+    Returns client id -> (twin order, spread at decision in bps, one tick in bps, whether it was
+    marketable at decision time). Market and
+    limit intents are twinned; stop/trigger types are skipped (their trigger needs the real
+    trigger time, which the journal does not hold yet).
+    """
+    books: dict[str, PaperBook] = {}
+    timeline: list[tuple[int, int, str, Any]] = []
+    for e in events:
+        timeline.append((int(e["t"]), 0, e["k"], e))
+    for _, it in intents.iterrows():
+        if it["type"] in ("market", "limit") and it["symbol"] in rules:
+            timeline.append((int(it["ts_ms"]), 1, "intent", it))
+    for _, c in cancels.iterrows():
+        timeline.append((int(c["ts_ms"]), 2, "cancel", c))
+    timeline.sort(key=lambda x: (x[0], x[1]))
+    out: dict[str, tuple[PaperOrder, float | None, float | None, bool]] = {}
+    for ts, _, kind, row in timeline:
+        sym = row["s"] if kind in ("book", "trade") else row["symbol"]
+        r = rules.get(sym)
+        if r is None:
+            continue
+        pb = books.setdefault(sym, PaperBook(tick=r.tick, step=r.step, model=model))
+        if kind == "book":
+            pb.on_book(ts, bids=[(Decimal(p), Decimal(q)) for p, q in row["b"]],
+                       asks=[(Decimal(p), Decimal(q)) for p, q in row["a"]])  # fmt: skip
+        elif kind == "trade":
+            pb.on_trade(ts, Decimal(row["p"]), Decimal(row["q"]), buyer_maker=bool(row["m"]))
+        elif kind == "intent":
+            cid = str(row["client_id"])
+            price = row.get("price")
+            o = PaperOrder(
+                cid,
+                str(row["side"]),
+                Decimal(str(row["amount"])),
+                price=Decimal(str(price)) if price not in (None, "") and row["type"] == "limit" else None,
+                tif=str(row.get("time_in_force") or "GTC"),
+                post_only=bool(row.get("post_only")),
+            )
+            spread_bps = tick_bps = None
+            if pb.bids and pb.asks:
+                bid, ask = max(pb.bids), min(pb.asks)
+                mid = (bid + ask) / 2
+                spread_bps, tick_bps = float((ask - bid) / mid * 10_000), float(r.tick / mid * 10_000)
+            took = _would_take(pb, o)
+            pb.submit(o, ts_ms=ts)
+            out[cid] = (o, spread_bps, tick_bps, took)
+        elif kind == "cancel":
+            cid = str(row["client_id"])
+            if cid in pb.orders:
+                pb.cancel(cid, ts_ms=ts)
+    for pb in books.values():
+        pb.advance(until_ms)
+    return out
+
+
+def _would_take(pb: PaperBook, o: PaperOrder) -> bool:
+    if o.price is None:
+        return True
+    if o.buy:
+        return bool(pb.asks) and min(pb.asks) <= o.price
+    return bool(pb.bids) and max(pb.bids) >= o.price
