@@ -733,8 +733,9 @@ _NAMES = r"signature|sign|api[_-]?key|api[_-]?secret|secret|password|passphrase|
 # name=value (query strings, form bodies, "key=value" log text)
 _KV = re.compile(rf"(?i)(?<![A-Za-z0-9_-])({_NAMES})=([^&\s\"',;]+)")
 # "name": "value" (JSON) and name: value (HTTP headers)
-_JSONV = re.compile(rf"(?i)([\"']?(?:{_NAMES})[\"']?\s*:\s*[\"'])([^\"']+)([\"'])")
-_HEADER = re.compile(rf"(?im)^(\s*(?:{_NAMES})\s*:\s*)(\S+)")
+_JSONV = re.compile(rf"(?i)([\"']?(?:{_NAMES}|authorization)[\"']?\s*:\s*[\"'])([^\"']+)([\"'])")
+# Venue headers carry a prefix (OK-ACCESS-SIGN, KC-API-PASSPHRASE, X-BAPI-SIGN) and a bearer token a scheme.
+_HEADER = re.compile(rf"(?im)^(\s*(?:[a-z0-9]+-)*(?:{_NAMES}|authorization)\s*:\s*(?:bearer\s+)?)(\S+)")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@")
 
 
