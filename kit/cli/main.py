@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "kit.cli.candles:candles",
         "Candle store: fetch candles into data/, list and verify what is stored.",
     ),
+    "kill": ("kit.cli.kill:kill_command", "Engage the kill switch and wait until every open kit order is cancelled."),
     "localnet": (
         "kit.cli.localnet:localnet",
         "An offline Binance-like exchange on 127.0.0.1 for trying and testing the kit.",

@@ -1,9 +1,14 @@
 """The kill switch: one file (or one environment variable) that stops every order, in every process.
 
 :class:`kit.safety.guard.Guard` asks :meth:`KillSwitch.engaged` before every order, so engaging it from
-anywhere (a notebook, ``touch ~/.tradekit/KILL`` in a terminal, ``KIT_KILL=1`` for a run) stops new
-orders at once. Cancels are not stopped: cancelling reduces risk. It fails closed: a kill file that
-exists but cannot be read counts as engaged.
+anywhere (a notebook, ``touch ~/.tradekit/KILL`` in a terminal, ``KIT_KILL=1`` for a run, ``kit kill``)
+stops new orders at once. Cancels are not stopped: cancelling reduces risk. It fails closed: a kill
+file that exists but cannot be read, or a symlink whose target is missing, counts as engaged.
+
+It also acts by itself: every Session that may trade runs a :class:`KillSwitchWatcher`, a daemon
+thread that looks at the switch a few times a second (one ``stat`` and one environment lookup per
+look, no busy loop) and, when it engages, cancels that process's kit orders at once
+(:meth:`kit.session.trading.Trading.kill`).
 
 >>> import tempfile, pathlib
 >>> ks = KillSwitch(pathlib.Path(tempfile.mkdtemp()) / "KILL", env={})
@@ -21,12 +26,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kit.errors import KillSwitchEngaged
 
-__all__ = ["KillSwitch", "kit_home"]
+__all__ = ["KillSwitch", "KillSwitchWatcher", "kit_home"]
 
 _log = logging.getLogger("kit.safety.killswitch")
 
@@ -73,17 +80,21 @@ class KillSwitch:
         -------
         str or None
             ``"env KIT_KILL=1"`` for the environment variable, else the kill file's content
-            (``"kill file <path> present"`` when empty, ``"kill file <path> unreadable: ..."`` when it
-            cannot be read: an unreadable switch is engaged, never ignored).
+            (``"kill file <path> present"`` when empty or a dangling symlink, ``"kill file <path>
+            unreadable: ..."`` when it cannot be read: an unreadable switch is engaged, never ignored).
         """
         environ = os.environ if self._env is None else self._env
         value = environ.get(self.env_var)
         if value is not None and value.strip().lower() not in _OFF:
             return f"env {self.env_var}={value.strip()[:40]}"
+        if not os.path.lexists(self.path):  # one lstat: the common, cheap answer
+            return None
         try:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
-            return None
+            if os.path.islink(self.path):  # a dangling symlink is a kill file too (fail closed)
+                return f"kill file {self.path} present (a symlink to a missing target)"
+            return None  # removed between the two looks
         except OSError as exc:  # a directory, no permission, I/O error: fail closed
             if not os.path.lexists(self.path):
                 return None
@@ -143,3 +154,106 @@ class KillSwitch:
             f"No request was sent. Find out why it tripped, then reset it: KillSwitch().reset() or delete "
             f"{self.path}, and unset {self.env_var} if it is set."
         )
+
+
+class KillSwitchWatcher:
+    """A daemon thread that calls ``on_engage(reason)`` when the kill switch engages.
+
+    It looks every ``interval_s`` (an ``lstat`` of the kill file and an environment lookup; the file is
+    read only when present), sleeping on an event in between, so :meth:`stop` ends it at once. It calls
+    ``on_engage`` on each transition from off to engaged (and again after ``retry_s`` while the switch
+    stays engaged and ``on_engage`` returned ``False``: something is still left to cancel).
+
+    Parameters
+    ----------
+    switch
+        The kill switch to watch.
+    on_engage
+        Called on the watcher thread with the reason; returns True when its work is done. Exceptions
+        are logged and count as not done.
+    interval_s
+        Time between looks (default 0.25 s: a kill is acted on within about a quarter second).
+    retry_s
+        While engaged and not done, how long until ``on_engage`` is called again.
+    name
+        The thread's name.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, time
+    >>> ks = KillSwitch(pathlib.Path(tempfile.mkdtemp()) / "KILL", env={})
+    >>> seen = []
+    >>> w = KillSwitchWatcher(ks, lambda why: seen.append(why) or True, interval_s=0.01).start()
+    >>> ks.engage("stop"); time.sleep(0.2); w.stop()
+    >>> seen
+    ['stop']
+    """
+
+    def __init__(
+        self,
+        switch: KillSwitch,
+        on_engage: Callable[[str], bool],
+        *,
+        interval_s: float = 0.25,
+        retry_s: float = 2.0,
+        name: str = "kit-killswitch",
+    ) -> None:
+        if not 0 < interval_s <= 5:
+            raise ValueError(f"interval_s={interval_s!r} must be in (0, 5] seconds")
+        self.switch = switch
+        self.on_engage = on_engage
+        self.interval_s = float(interval_s)
+        self.retry_s = float(retry_s)
+        self.name = name
+        self.looks = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"KillSwitchWatcher({self.switch!r}, interval_s={self.interval_s}, running={self.running})"
+
+    @property
+    def running(self) -> bool:
+        """True while the thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> KillSwitchWatcher:
+        """Start the thread (idempotent); returns ``self``."""
+        if not self.running:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and wait for it (at most ``timeout`` s)."""
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        done_for: str | None = None
+        next_try = 0.0
+        clock = time.monotonic
+        while not self._stop.is_set():
+            self.looks += 1
+            try:
+                reason = self.switch.engaged()
+            except Exception:  # noqa: BLE001 - a watcher must not die of a bad look; fail closed
+                _log.exception("kill switch look failed; treating it as engaged")
+                reason = "kill switch unreadable"
+            if reason is None:
+                done_for = None
+            elif done_for is None and clock() >= next_try:
+                try:
+                    ok = bool(self.on_engage(reason))
+                except Exception:  # noqa: BLE001 - logged; tried again after retry_s
+                    _log.exception("kill switch action failed")
+                    ok = False
+                if ok:
+                    done_for = reason
+                else:
+                    next_try = clock() + self.retry_s
+            self._stop.wait(self.interval_s)

@@ -19,6 +19,7 @@ whether the call is a write said explicitly, never guessed from the operation's 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -110,6 +111,9 @@ class SessionBase:
     _failures: int
     _last_price: dict[str, Decimal]
     _rates: dict[str, Decimal | None]
+    _kill_lock: threading.RLock
+    _kill_unreported: int
+    kill_action: str | None
     _client_ids: dict[str, str]
     _weight_limit: int | None
     _weight_window_s: float

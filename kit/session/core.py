@@ -19,6 +19,7 @@ The class is assembled from one module per concern: :mod:`kit.session.base` (the
 
 from __future__ import annotations
 
+import threading
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +29,7 @@ from kit.errors import ConfigError, PermissionRefused
 from kit.journal.journal import Journal
 from kit.safety import secrets as kit_secrets
 from kit.safety.guard import Caps, EvidenceRule, Guard
-from kit.safety.killswitch import KillSwitch
+from kit.safety.killswitch import KillSwitch, KillSwitchWatcher
 from kit.safety.stages import Stage
 from kit.session.base import ExchangeApi, now_ms
 from kit.session.loop import BackgroundLoop
@@ -73,6 +74,10 @@ class Session(Trading):
         How long a signed request stays valid after its timestamp (Binance's ``recvWindow``; ccxt
         sends 10000, Binance's own default is 5000, the maximum 60000). Shorter: a request delayed
         in transit is refused rather than executed late, and an unknown order is settled sooner.
+    kill_watch_s:
+        How often the kill-switch watcher looks at the switch (default 0.25 s); when it engages, this
+        Session cancels its kit's open orders by itself (:meth:`kill`). ``None``: no watcher (the switch
+        then acts at the next order only). Sessions whose stage cannot trade run no watcher.
 
     twins:
         Record the venue's public market so every order gets a paper twin for the drift report
@@ -109,6 +114,7 @@ class Session(Trading):
         backoff: Backoff | None = None,
         dotenv: str | Path | None = ".env",
         twins: bool | None = None,
+        kill_watch_s: float | None = 0.25,
         **unexpected: Any,
     ) -> None:
         kit_secrets.refuse_secret_params(unexpected, "Session()")
@@ -139,6 +145,10 @@ class Session(Trading):
         self._allow_withdraw_key = allow_withdraw_key
         self._age = (key_age_warn_days, key_age_refuse_days)
         self._clock_warn_ms = clock_warn_ms
+        self._kill_lock = threading.RLock()
+        self._kill_unreported = 0
+        self.kill_action: str | None = None
+        self._kill_watcher: KillSwitchWatcher | None = None
         self.url: str | None = None
         self.fingerprint: str | None = None
         self._creds: kit_secrets.Credentials | None = None
@@ -202,6 +212,10 @@ class Session(Trading):
                 from kit.paper.twins import ShadowTwins
 
                 self.twins = ShadowTwins(self)
+            if kill_watch_s is not None and self.stage.allows_orders:
+                self._kill_watcher = KillSwitchWatcher(
+                    self.kill_switch, self._on_kill, interval_s=kill_watch_s, name=f"kit-kill-{self.session_id}"
+                ).start()
         except BaseException:
             self.close()
             if own_journal:
@@ -290,7 +304,10 @@ class Session(Trading):
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the private streams, then close the exchange connection and the background loop."""
+        """Stop the kill-switch watcher and the private streams, then close the exchange connection and the loop."""
+        watcher = getattr(self, "_kill_watcher", None)
+        if watcher is not None:
+            watcher.stop()
         ex = getattr(self, "_ex", None)
         loop = getattr(self, "_loop", None)
         api = getattr(self, "api", None)

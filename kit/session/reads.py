@@ -184,6 +184,7 @@ class Reads(SessionBase):
             "budget": self.budget.status() if self.budget else None,
             "caps": self.guard.caps.describe() if self.guard.caps != type(self.guard.caps)() else None,
             "kill_switch": self.kill_switch.engaged(),
+            "kill_action": self.kill_action,
             "degraded": self.degraded,
             "warnings": list(self.warnings),
         }

@@ -36,7 +36,20 @@ from kit.session.orders import OrderIntent, client_order_id, to_ccxt, validate
 from kit.session.reads import Reads
 from kit.transport.clock import check_clock
 
-__all__ = ["OrderCheck", "Trading"]
+__all__ = ["KIT_ID_PREFIX", "OrderCheck", "Trading", "is_kit_order"]
+
+#: Client order ids of orders the kit placed start with this (:func:`kit.session.orders.client_order_id`).
+KIT_ID_PREFIX = "tk-"
+
+
+def is_kit_order(order: dict[str, Any]) -> bool:
+    """True if a ccxt order was placed by the kit (its client order id starts with ``tk-``).
+
+    >>> is_kit_order({"clientOrderId": "tk-000001-29dafa12e8ad8e01"}), is_kit_order({"clientOrderId": "web_9"})
+    (True, False)
+    """
+    cid = order.get("clientOrderId") or (order.get("info") or {}).get("clientOrderId") or ""
+    return str(cid).startswith(KIT_ID_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -581,17 +594,85 @@ class Trading(Reads):
             symbol=symbol,
         )
 
+    def kill(self, reason: str | None = None, *, include_foreign: bool = False) -> list[dict[str, Any]]:
+        """Cancel this kit's open orders on the venue now (the kill switch's action); returns what was cancelled.
+
+        Reads every open order of the account, and cancels, one by one and each journaled, those the kit
+        placed (client ids ``tk-...``, whichever kit process placed them). Orders placed by hand or by
+        another program are left alone unless ``include_foreign`` (``kit kill --all``). An order that is
+        already gone (another process cancelled it first, or it filled) is skipped. Safe to call from
+        any thread; the Session's kill-switch watcher calls it when the switch engages.
+
+        Parameters
+        ----------
+        reason
+            Journaled with the ``killswitch`` event (default: the switch's own reason).
+        include_foreign
+            Also cancel orders the kit did not place.
+
+        Returns
+        -------
+        list of dict
+            ccxt's unified reply of each cancel.
+
+        Examples
+        --------
+        >>> s.kill("drawdown alarm")                        # doctest: +SKIP
+        [{'id': '7', 'status': 'canceled', ...}]
+        """
+        with self._kill_lock:
+            why = reason or self.kill_switch.engaged() or "kill requested"
+            opens = self.open_orders_raw()
+            targets = [o for o in opens if include_foreign or is_kit_order(o)]
+            done: list[dict[str, Any]] = []
+            for o in targets:
+                try:
+                    done.append(self.cancel(str(o["symbol"]), order_id=str(o["id"])))
+                except (OrderUnknown, OrderRejected) as exc:  # gone meanwhile: filled, or cancelled elsewhere
+                    self.warnings.append(f"kill switch: {o.get('clientOrderId') or o['id']} was already gone: {exc}")
+            left = len(opens) - len(targets)
+            self._kill_unreported += len(done)
+            stamp = time.strftime("%H:%M:%S", time.gmtime())
+            self.kill_action = f"{len(done)} kit orders cancelled at {stamp} UTC" + (
+                f"; {left} orders not placed by the kit left open (kit kill --all cancels them)" if left else ""
+            )
+            self._j("killswitch", engaged=True, reason=why, action="cancel", cancelled=len(done),
+                    foreign_left=left, include_foreign=include_foreign,
+                    client_ids=[str(o.get("clientOrderId") or "") for o in done])  # fmt: skip
+            return done
+
+    def open_orders_raw(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """The exchange's open orders (every symbol when ``symbol`` is None) as ccxt's unified dicts."""
+        ex = self._ex
+        rows = self._call(
+            "fetch_open_orders",
+            "GET",
+            "/api/v3/openOrders",
+            lambda: ex.fetch_open_orders(symbol),
+            params={"symbol": symbol} if symbol else {},
+            symbol=symbol,
+        )
+        return list(rows)
+
+    def _on_kill(self, reason: str) -> bool:
+        """The watcher's action: cancel this kit's orders; True when none is left to cancel."""
+        if not self.stage.allows_orders:
+            return True
+        self.kill(reason)
+        return True
+
     def _check_kill_switch(self) -> None:
         reason = self.kill_switch.engaged()
         if reason is None:
             return
         self._j("killswitch", engaged=True, reason=reason)
-        cancelled = 0
         if self.stage.allows_orders:
             try:
-                cancelled = self.cancel_all()
+                self.kill(reason)
             except KitError as exc:
                 self.warnings.append(f"kill switch: cancelling open orders failed: {exc}")
+        with self._kill_lock:  # what the watcher cancelled since the last report counts too
+            cancelled, self._kill_unreported = self._kill_unreported, 0
         raise KillSwitchEngaged(
             f"kill switch engaged ({reason}); {cancelled} open orders cancelled, new orders blocked",
             hint="No new order was sent. Find out why it tripped, then reset it: KillSwitch().reset() (or delete "

@@ -67,7 +67,9 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
         parts.append(chip(f"caps: {caps}", GREY, cls="kt-caps", title="the guard's caps, in their reference currency"))
 
     kill = status.get("kill_switch")
-    parts.append(chip(f"KILL SWITCH: {kill}" if kill else "kill switch off", RED if kill else GREEN, cls="kt-kill"))
+    action = status.get("kill_action")  # what this Session's watcher did about it ("3 kit orders cancelled ...")
+    text = f"KILL SWITCH: {kill}" + (f" · {action}" if action else "") if kill else "kill switch off"
+    parts.append(chip(text, RED if kill else GREEN, cls="kt-kill"))
 
     degraded = status.get("degraded")
     parts.append(chip(f"DEGRADED: {degraded}" if degraded else "healthy", RED if degraded else GREEN,
