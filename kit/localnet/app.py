@@ -2,13 +2,16 @@
 
 The handlers live in :mod:`kit.localnet.routes`; the admin endpoints answer loopback only.
 
-Pipeline per request: injected latency -> maintenance (503) -> injected 5xx -> catch the
-simulation up to now -> parse parameters from the raw query and body -> request weight and
+Pipeline per request: read the request whole (from here on it runs to the end even if the client
+disconnects, as an exchange that received an order executes it) -> injected latency -> maintenance
+(503) -> injected 5xx -> catch the simulation up to now -> parse parameters from the raw query and
+body -> request weight and
 IP bans (429/418) -> API key, IP allowlist, signature over the raw text, timestamp window,
 permission -> handler -> JSON (or a dropped connection for a lost acknowledgement) -> one JSON
 log line (no secrets, no signatures).
 
-Admin endpoints (unsigned, refused unless the peer is loopback):
+Admin endpoints (unsigned, refused unless the peer is loopback; a POST must be ``application/json``,
+which a web page cannot send cross-site without a CORS preflight, else 415):
 
 - ``GET|POST /_localnet/faults``: read or change fault settings (JSON object).
 - ``POST /_localnet/clock/step``: ``{"ms": 60000}`` or ``{"to": ts_ms}``; runs the simulation.
@@ -86,10 +89,25 @@ class Pipeline:
         self.reqlog = reqlog
         self.limiter = RateLimiter(venue.config.limits)
         venue.limiter = self.limiter
+        self._inflight: set[asyncio.Future[web.StreamResponse]] = set()  # requests whose client may be gone
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Run one REST request through the pipeline."""
+        """Run one REST request through the pipeline.
+
+        The request is read whole first; from then on it is processed to the end even if the client
+        goes away meanwhile (during injected latency, say): an exchange that received an order
+        executes it whether or not anyone is still listening for the answer.
+        """
         t0 = time.perf_counter()
+        raw_body = ""
+        if request.method in ("POST", "PUT", "DELETE") and request.can_read_body:
+            raw_body = (await request.read()).decode("utf-8", "replace")
+        work = asyncio.ensure_future(self._process(request, raw_body, t0))
+        self._inflight.add(work)
+        work.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(work)
+
+    async def _process(self, request: web.Request, raw_body: str, t0: float) -> web.StreamResponse:
         venue = self.venue
         method, path = request.method, request.path
         ip = request.remote or ""
@@ -97,15 +115,12 @@ class Pipeline:
         w = 0
         headers: dict[str, str] = {}
         raw_query = request.rel_url.raw_query_string
-        raw_body = ""
         status = 200
         ctx: routes.Ctx | None = None
         try:
             delay = venue.faults.latency_s()
             if delay:
                 await asyncio.sleep(delay)
-            if method in ("POST", "PUT", "DELETE") and request.can_read_body:
-                raw_body = (await request.read()).decode("utf-8", "replace")
             route = routes.ROUTES.get((method, path))
             if venue.faults.maintenance and path != "/sapi/v1/system/status":
                 status = 503
@@ -217,6 +232,11 @@ def _admin(handler: Any) -> Any:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         if not _is_loopback(request.remote or ""):
             return web.json_response({"error": "admin endpoints answer loopback clients only"}, status=403)
+        if request.method != "GET" and request.content_type != "application/json":
+            # A web page can POST text/plain or a form to 127.0.0.1 without a CORS preflight; JSON it cannot.
+            return web.json_response(
+                {"error": "admin endpoints accept application/json only (Content-Type: application/json)"}, status=415
+            )
         venue: Any = request.app[VENUE_KEY]
         try:
             data = await request.json() if request.can_read_body else {}

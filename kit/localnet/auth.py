@@ -3,8 +3,11 @@
 Binance rules implemented here (rest-api.md, "SIGNED endpoint security"):
 
 - The signature covers the request's **raw** parameter text: the query string for GET/DELETE,
-  the form body for POST/PUT (both concatenated if both are present), up to ``&signature=``.
-  Re-encoding parsed parameters would break on ``%20``/``%2F``/UTF-8 (wire spec 2.1).
+  the form body for POST/PUT (both concatenated if both are present), without the ``signature``
+  parameter itself ("totalParams"). Re-encoding parsed parameters would break on
+  ``%20``/``%2F``/UTF-8 (wire spec 2.1). A parameter appended after ``&signature=`` is part of
+  totalParams but not of what the client signed, so the signature does not verify: -1022, as on
+  Binance (never applied unsigned).
 - HMAC-SHA256 signatures are lowercase hex; Ed25519 signatures are base64 of the raw signature.
 - ``timestamp`` is accepted if ``timestamp < server_time + 1000`` and
   ``server_time - timestamp <= recvWindow``; ``recvWindow`` defaults to 5000 and may not
@@ -174,20 +177,26 @@ def new_api_key(
 
 
 def split_signature(raw: str) -> tuple[str, str | None]:
-    """Split raw parameter text into (signed payload, signature or None).
+    """Split raw parameter text into (the text the signature must cover, signature or None).
 
-    The payload is the exact text before ``&signature=`` (or empty if the text starts with
-    ``signature=``); anything after the signature value is ignored, as Binance requires the
-    signature last.
+    The covered text is every parameter but ``signature`` (Binance's totalParams), in the order
+    sent: the text before ``&signature=`` joined with whatever follows the signature value. A
+    client that appends a parameter after the signature did not sign it, so the signature will
+    not verify over this text (-1022), exactly as on Binance.
+
+    >>> split_signature("a=1&b=2&signature=ff")
+    ('a=1&b=2', 'ff')
+    >>> split_signature("a=1&signature=ff&recvWindow=60000")
+    ('a=1&recvWindow=60000', 'ff')
     """
     if raw.startswith("signature="):
-        value = raw[len("signature=") :].split("&", 1)[0]
-        return "", unquote(value)
+        value, _, rest = raw[len("signature=") :].partition("&")
+        return rest, unquote(value)
     idx = raw.find("&signature=")
     if idx < 0:
         return raw, None
-    value = raw[idx + len("&signature=") :].split("&", 1)[0]
-    return raw[:idx], unquote(value)
+    value, sep, rest = raw[idx + len("&signature=") :].partition("&")
+    return raw[:idx] + (sep + rest if rest else ""), unquote(value)
 
 
 def verify_signature(key: ApiKey, payload: str, signature: str) -> bool:
