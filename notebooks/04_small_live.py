@@ -66,16 +66,18 @@ rule = EvidenceRule(min_filled_orders=evidence_orders, within_days=evidence_days
 
 # %% [markdown]
 # ## 1. The caps of `live_small`
-# Money caps are in the quote currency of the symbol. Raising them is what the `live` stage is
-# for, after `live_small` history without guard trips.
+# Money caps are in one reference currency, USD by default (USDT and the other USD stablecoins
+# count at par): an ETH/BTC order is valued through the exchange's own BTC/USDT price, and an
+# order that cannot be valued is refused. Raising them is what the `live` stage is for, after
+# `live_small` history without guard trips.
 
 # %%
 caps = Caps.for_stage("live_small", symbols=[symbol])
 pd.Series(
     {
-        "per-order notional": caps.max_order_notional,
-        "daily notional": caps.max_daily_notional,
-        "daily loss": caps.max_daily_loss,
+        "per-order notional": caps.money(caps.max_order_notional),
+        "daily notional": caps.money(caps.max_daily_notional),
+        "daily loss": caps.money(caps.max_daily_loss),
         "open orders": caps.max_open_orders,
         "symbols": ", ".join(sorted(caps.symbols or ())),
     }
@@ -146,8 +148,11 @@ capped.close()
 # %% [markdown]
 # ## 3. The kill switch
 # A kill file under a temporary `KIT_HOME` (yours is `$KIT_HOME/KILL`, `~/.tradekit/KILL` by
-# default: `touch` it from a terminal to stop everything). Engaged, it cancels open orders and
-# refuses new ones, before any new order is sent; cancels are never blocked.
+# default: `touch` it from a terminal, or run `kit kill`, to stop everything). Engaged, every
+# Session that may trade cancels its kit's open orders by itself within a quarter second (a
+# watcher thread, in notebook kernels too), and new orders are refused before anything is sent;
+# cancels are never blocked. Orders the kit did not place, like the one placed "on the website"
+# that notebook 03 promised never to touch, stay open (`kit kill --all` cancels them too).
 
 # %%
 tmp_home = Path(tempfile.mkdtemp(prefix="kit-kill-"))
