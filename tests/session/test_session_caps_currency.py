@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import CapExceeded, GuardRefused
 from kit.journal.journal import Journal

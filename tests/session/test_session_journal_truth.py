@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.journal.journal import Journal
 

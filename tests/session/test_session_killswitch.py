@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.journal.journal import Journal
 from kit.safety.killswitch import KillSwitch

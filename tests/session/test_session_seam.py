@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import ConfigError, ExchangeUnavailable, OrderUnknown
 from kit.ops.degrade import attach
