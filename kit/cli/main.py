@@ -41,6 +41,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "kit.cli.report:report",
         "Reports: notebooks run with papermill, written as HTML without code.",
     ),
+    "run": ("kit.cli.run:run_command", "Run STRATEGY (path/to/file.py:Name or module:Name) forward, unattended."),
 }
 
 

@@ -78,7 +78,7 @@ class Decision:
     def row(self) -> dict[str, Any]:
         """A flat dict for journals and frames."""
         return {"decision_id": self.id, "run": self.run, "symbol": self.symbol, "candle_ms": self.candle_ms,
-                "seq": self.seq, "action": self.action, "size": self.size, "limit": self.limit,
+                "nth": self.seq, "action": self.action, "size": self.size, "limit": self.limit,
                 "close": self.close, "client_id": self.client_id}  # fmt: skip
 
 

@@ -1,0 +1,519 @@
+"""The runner: candle closes -> strategy -> orders, unattended, on any stage.
+
+One :class:`Runner` drives one strategy over one or more symbols of one Session. It uses only
+the Session's public API (candles, place, cancel, open orders, trades, balances, journal), so it
+runs unchanged on paper, testnet, live_small and live.
+
+The loop (:meth:`Runner.poll_once`):
+
+1. the kill switch: engaged -> this run's working orders are cancelled, the run stops (``killed``);
+2. per symbol, the closed candles since the last one processed, from the exchange's klines
+   (the candle still forming is never shown). A drop (missed polls, an outage) is backfilled in
+   the same request, or a wider one, before the strategy sees the next candle; a candle the
+   exchange itself does not have is journaled as a gap (kind ``"run_gap"``);
+3. fills of this run's resting orders are journaled (so the position is right), then the
+   strategy's ``next()`` runs for each new candle in order. Only the newest candle's decisions are
+   sent; older ones (catch-up after downtime) are journaled as stale, never sent late;
+4. the heartbeat file ``$KIT_HOME/runs/<name>.json`` is rewritten (state, last candle, counts).
+
+Before the first candle it reconciles (:func:`kit.ops.reconcile.reconcile`), loads ``lookback``
+candles as history (``next()`` is not called on them), and rebuilds the run's decisions from the
+journal (:class:`kit.run.broker.SessionBroker`): after a crash nothing is sent twice.
+
+A strategy that raises stops trading at once: its orders are cancelled (``on_error="cancel"``,
+the default) or left working (``"keep"``), one ``strategy_error`` alert goes out, the run ends
+``failed``; it is never called again. Read failures degrade the Session as usual: the runner
+alerts (``run_data``) and keeps polling with backoff until the exchange answers again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kit.errors import ConfigError, KillSwitchEngaged, KitError, TransientError
+from kit.ops.alerts import AlertConfig, Alerter, Rule, with_rules
+from kit.run.broker import SessionBroker
+from kit.safety.killswitch import kit_home
+from kit.strategy.base import Strategy
+from kit.strategy.feed import Feed
+
+if TYPE_CHECKING:
+    from kit.session.core import Session
+
+__all__ = ["STATES", "Runner", "heartbeats", "start"]
+
+log = logging.getLogger("kit.run")
+
+#: What a run can be doing. The last four are final.
+STATES = ("starting", "running", "degraded", "stopped", "finished", "failed", "killed")
+_FINAL = ("stopped", "finished", "failed", "killed")
+_UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def timeframe_ms(timeframe: str) -> int:
+    """``"1m"`` -> 60000 (minutes, hours, days, weeks)."""
+    m = re.fullmatch(r"(\d+)([mhdw])", timeframe)
+    if not m or int(m.group(1)) <= 0:
+        raise ConfigError(f"timeframe {timeframe!r} is not supported by the runner",
+                          hint="Use a number and a unit among m, h, d, w, e.g. '1m', '15m', '1h'.")  # fmt: skip
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _ms(index: Any) -> Any:
+    """Open times of a candle frame's index as int64 ms."""
+    return pd.DatetimeIndex(index).as_unit("ms").asi8
+
+
+def _rows(frame: pd.DataFrame) -> Iterable[tuple[int, float, float, float, float, float]]:
+    """``(open time ms, open, high, low, close, volume)`` per candle, as plain numbers."""
+    cols = [frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close", "volume")]
+    for i, ts in enumerate(_ms(frame.index)):
+        yield int(ts), float(cols[0][i]), float(cols[1][i]), float(cols[2][i]), float(cols[3][i]), float(cols[4][i])
+
+
+def _to_ms(when: Any) -> int:
+    t = pd.Timestamp(when)
+    return int((t.tz_localize("UTC") if t.tzinfo is None else t).value // 1_000_000)
+
+
+def _slug(name: str) -> str:
+    import hashlib
+
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:48].strip("_") or "run"
+    return f"{clean}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def runs_dir() -> Path:
+    """Where heartbeats live: ``$KIT_HOME/runs``."""
+    return kit_home() / "runs"
+
+
+def heartbeats(directory: str | Path | None = None, *, stale_after_s: float = 180.0) -> list[dict[str, Any]]:
+    """Every run's last heartbeat (newest first), each with ``age_s`` and ``stale`` (no beat lately).
+
+    >>> heartbeats("/nonexistent")
+    []
+    """
+    d = Path(directory) if directory is not None else runs_dir()
+    out = []
+    now = time.time()
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            hb = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        hb["age_s"] = round(now - hb.get("updated_ms", 0) / 1000, 1)
+        hb["stale"] = hb.get("state") not in _FINAL and hb["age_s"] > stale_after_s
+        out.append(hb)
+    return sorted(out, key=lambda h: -h.get("updated_ms", 0))
+
+
+class Runner:
+    """Run a strategy forward on a Session (see the module docstring).
+
+    Parameters
+    ----------
+    session:
+        An open Session on any trading stage.
+    strategy:
+        A :class:`~kit.strategy.Strategy` subclass or instance (one fresh instance per symbol,
+        with the same parameters).
+    symbols:
+        Symbols to trade (default: ``strategy.symbols`` if it has them, else ``["BTC/USDT"]``).
+    name:
+        The run's name (decision ids and the heartbeat derive from it; a restart with the same name
+        resumes). Default: the strategy's repr with the venue and stage.
+    until:
+        Stop after the candle that closes at or after this time (anything pandas reads as a time).
+    on_error:
+        ``"cancel"`` (default) or ``"keep"``: what happens to this run's working orders when the
+        strategy raises.
+    poll_s:
+        How often to look for a new candle when the close time cannot be predicted (a stepped
+        clock), and the retry pace while the exchange fails.
+    fast_poll_s:
+        How often to look right after a predicted close, until the candle shows.
+    reconcile:
+        Reconcile the journal with the exchange before the first candle.
+    alerter:
+        Where alerts go (default: one from the environment, on the Session's journal).
+
+    Examples
+    --------
+    >>> from kit.strategy.examples import SmaCross       # doctest: +SKIP
+    >>> r = Runner(kit.Session("localnet"), SmaCross(fast=5), ["BTC/USDT"]).start()   # doctest: +SKIP
+    >>> r.status()["state"], r.decisions().tail()         # doctest: +SKIP
+    >>> r.stop()                                          # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        strategy: Strategy | type[Strategy],
+        symbols: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        until: Any = None,
+        on_error: str = "cancel",
+        poll_s: float = 1.0,
+        fast_poll_s: float = 0.02,
+        reconcile: bool = True,
+        alerter: Alerter | None = None,
+    ) -> None:
+        if isinstance(strategy, type):
+            if not issubclass(strategy, Strategy):
+                raise ConfigError(f"{strategy.__name__} is not a kit.strategy.Strategy",
+                                  hint="Subclass kit.strategy.Strategy and define next(self).")  # fmt: skip
+            strategy = strategy()
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(f"{strategy!r} is not a kit.strategy.Strategy",
+                              hint="Pass a Strategy subclass or instance.")  # fmt: skip
+        if on_error not in ("cancel", "keep"):
+            raise ConfigError(f"on_error={on_error!r}", hint="Use 'cancel' or 'keep'.")
+        if not session.stage.allows_orders:
+            raise ConfigError(f"a {session.stage.value} session cannot place orders",
+                              hint="Run on a stage that trades: paper, testnet, live_small or live.")  # fmt: skip
+        syms = list(symbols) if symbols is not None else list(getattr(strategy, "symbols", None) or ["BTC/USDT"])
+        unknown = [s for s in syms if session.market(s) is None]
+        if not syms or unknown:
+            raise ConfigError(f"unknown symbols {unknown} on {session.venue}" if unknown else "no symbols given",
+                              hint="Give symbols the exchange lists, e.g. --symbols BTC/USDT ETH/USDT.")  # fmt: skip
+        self.session = session
+        self.template = strategy
+        self.symbols = syms
+        self.timeframe = strategy.timeframe
+        self.interval_ms = timeframe_ms(self.timeframe)
+        self.name = name or f"{strategy.default_run_name()}@{session.venue}/{session.stage.value}"
+        self.until_ms = _to_ms(until) if until is not None else None
+        self.on_error = on_error
+        self.poll_s = poll_s
+        self.fast_poll_s = fast_poll_s
+        self.do_reconcile = reconcile
+        cfg = with_rules(AlertConfig.from_env(), strategy_error=Rule(after_s=0), run_data=Rule(after_s=60.0))
+        self.alerter = alerter or Alerter(cfg, journal=session.journal, venue=session.venue, account=session.account)
+        self.broker = SessionBroker(session, self.name, self.interval_ms)
+        self.strategies: dict[str, Strategy] = {}
+        self.feeds: dict[str, Feed] = {}
+        self.last_ms: dict[str, int] = {}
+        self.state = "starting"
+        self.reason = ""
+        self.error: str | None = None
+        self.candles_seen = 0
+        self.gaps = 0
+        self.started_ms = int(time.time() * 1000)
+        self.heartbeat_path = runs_dir() / f"{_slug(self.name)}.json"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+        self._prepared = False
+        self._next_close_wall: float | None = None
+        self._live_from: dict[str, int] = {}
+        self._warm_from: dict[str, int] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def _j(self, kind: str, **fields: Any) -> int:
+        s = self.session
+        return s.journal.append(kind, venue=s.venue, account=s.account, stage=s.stage.value, run=self.name, **fields)
+
+    def prepare(self) -> None:
+        """Reconcile, load history and the run's journaled decisions (done once, before the first poll)."""
+        if self._prepared:
+            return
+        s = self.session
+        resumed = self._resume_points()
+        summary = ""
+        if self.do_reconcile:
+            from kit.ops.reconcile import reconcile
+
+            summary = reconcile(s, symbols=self.symbols).summary()
+        for sym in self.symbols:
+            st = type(self.template)(**self.template.params)
+            feed = Feed(keep=max(st.lookback, 1) * 2)
+            st.attach(sym, feed, self.broker, run=self.name)
+            self.strategies[sym], self.feeds[sym] = st, feed
+            closed = self._closed(sym, limit=min(max(st.lookback, 1), 999) + 1)
+            upto = resumed.get(sym)
+            history = closed if upto is None else closed[_ms(closed.index) <= upto]
+            for row in _rows(history):
+                feed.append(*row)
+            self.last_ms[sym] = upto if upto is not None else feed.last_ms
+            self._live_from[sym] = self.last_ms[sym] + self.interval_ms
+            self._warm_from[sym] = int(feed.ts[0]) if len(feed) else self._live_from[sym]
+        strat = self.template
+        self._j("run", state="resumed" if resumed else "started", strategy=type(strat).__name__,
+                params={k: str(v) for k, v in strat.params.items()}, symbols=self.symbols, timeframe=self.timeframe,
+                pid=os.getpid(), reconcile=summary[:500], decisions_known=len(self.broker.known),
+                warm_from_ms=self._warm_from, live_from_ms=self._live_from, interval_ms=self.interval_ms)  # fmt: skip
+        self.state = "running"
+        self._prepared = True
+        self._beat()
+
+    def _resume_points(self) -> dict[str, int]:
+        try:
+            hb = json.loads(self.heartbeat_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        if hb.get("name") != self.name or hb.get("venue") != self.session.venue:
+            return {}
+        return {k: int(v) for k, v in (hb.get("last_candle_ms") or {}).items() if k in self.symbols}
+
+    def start(self) -> Runner:
+        """Run in a daemon thread (a notebook's handle); returns self."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.run, name=f"kit-run-{self.name[:20]}", daemon=True)
+            self._thread.start()
+        return self
+
+    def request_stop(self) -> None:
+        """Ask the loop to end after the current candle, without waiting (safe in a signal handler)."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to end after the current candle; wait for it (orders are left as they are)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        if self.state not in _FINAL:
+            self._finish("stopped", "stopped by the user")
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Wait for the run to end; returns its state."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.state
+
+    def run(self) -> str:
+        """The blocking loop (``kit run`` calls this); returns the final state."""
+        try:
+            self.prepare()
+            while not self._stop.is_set() and self.state not in _FINAL:
+                self.poll_once()
+                if self.state in _FINAL:
+                    break
+                self._stop.wait(self._sleep_s())
+        except KitError as exc:
+            self._finish("failed", f"{type(exc).__name__}: {exc}")
+        if self.state not in _FINAL:
+            self._finish("stopped", "stopped")
+        return self.state
+
+    def _finish(self, state: str, reason: str) -> None:
+        self.state, self.reason = state, reason
+        with contextlib.suppress(KitError):
+            self._j("run", state=state, reason=reason[:500], decisions=len(self.broker.known), sent=self.broker.sent,
+                    last_candle_ms=dict(self.last_ms))  # fmt: skip
+        self._beat()
+
+    # -- one poll ------------------------------------------------------------------------------------------
+    def poll_once(self) -> int:
+        """Check the kill switch, process every new closed candle of every symbol; returns how many."""
+        if not self._prepared:
+            self.prepare()
+        if self.state in _FINAL:
+            return 0
+        reason = self.session.kill_switch.engaged()
+        if reason is not None:
+            self._kill(reason)
+            return 0
+        done = 0
+        try:
+            news = {sym: self._new_candles(sym) for sym in self.symbols}
+        except TransientError as exc:
+            self._failures += 1
+            self.state = "degraded"
+            self.alerter.report("run_data", f"{self.name}: candles unavailable: {exc}"[:300], subject=self.name)
+            self._beat()
+            return 0
+        if self._failures:
+            self._failures = 0
+            self.alerter.clear("run_data", subject=self.name)
+        self.state = "running"
+        for sym, new in news.items():
+            if not len(new):
+                continue
+            self.broker.sync(sym)
+            newest = int(_ms(new.index)[-1])
+            self.broker.stale_before_ms = newest
+            for row in _rows(new):
+                ts = row[0]
+                if self.until_ms is not None and ts + self.interval_ms > self.until_ms:
+                    self._finish("finished", f"reached --until ({pd.Timestamp(self.until_ms, unit='ms', tz='UTC')})")
+                    return done
+                self.feeds[sym].append(*row)
+                if not self._step(sym):
+                    return done
+                self.last_ms[sym] = ts
+                self.candles_seen += 1
+                done += 1
+                self._beat()
+                if self.until_ms is not None and ts + self.interval_ms >= self.until_ms:
+                    self._finish("finished", "reached --until")
+                    return done
+        return done
+
+    def _step(self, sym: str) -> bool:
+        """Run the strategy on ``sym``'s newest candle; False when the run must stop."""
+        st = self.strategies[sym]
+        try:
+            st.step()
+            return True
+        except KillSwitchEngaged as exc:
+            self._kill(str(exc).split(";")[0])
+            return False
+        except TransientError as exc:  # the exchange failed a write that was never sent: decide again next candle
+            self.alerter.report("run_data", f"{self.name}: order not sent: {exc}"[:300], subject=self.name)
+            return True
+        except Exception as exc:  # the strategy's own bug (or an order it made refused): stop, tell once
+            where = f"{type(exc).__name__}: {exc}"
+            tb = traceback.extract_tb(exc.__traceback__)
+            frame = next((f for f in reversed(tb) if "/kit/" not in f.filename.replace(os.sep, "/")), None)
+            if frame is not None:
+                where += f" (at {Path(frame.filename).name}:{frame.lineno})"
+        cancelled = 0
+        if self.on_error == "cancel":
+            with contextlib.suppress(KitError):
+                cancelled = self.broker.cancel_all_mine()
+        msg = f"{self.name}: strategy raised on {sym} at {pd.Timestamp(self.feeds[sym].last_ms, unit='ms', tz='UTC')}"
+        msg += f": {where}; trading stopped, {cancelled} orders cancelled (on_error={self.on_error})"
+        self.error = where
+        self.alerter.report("strategy_error", msg[:500], subject=self.name)
+        self._finish("failed", msg)
+        return False
+
+    def _kill(self, reason: str) -> None:
+        cancelled = 0
+        with contextlib.suppress(KitError):
+            cancelled = self.broker.cancel_all_mine()
+        msg = f"{self.name}: kill switch engaged ({reason}); run stopped"
+        self.alerter.report("kill_switch", msg, subject=self.name)
+        self._finish("killed", f"kill switch engaged ({reason}); {cancelled} orders of this run cancelled")
+
+    # -- candles -------------------------------------------------------------------------------------------
+    def _closed(self, sym: str, *, limit: int) -> pd.DataFrame:
+        """The newest ``limit - 1`` closed candles (the exchange's last row is still forming)."""
+        rows = self.session.candles(sym, self.timeframe, limit=limit)
+        rows = rows.dropna()
+        if len(rows):
+            last_open = int(_ms(rows.index)[-1])
+            self._next_close_wall = (last_open + self.interval_ms - self.broker._offset_ms()) / 1000
+        return rows.iloc[:-1]
+
+    def _new_candles(self, sym: str) -> pd.DataFrame:
+        last = self.last_ms[sym]
+        closed = self._closed(sym, limit=3)
+        ts = _ms(closed.index)
+        if len(ts) and last and ts[0] > last + self.interval_ms:  # a drop: widen the request to cover it
+            missing = int((ts[-1] - last) // self.interval_ms) + 2
+            closed = self._closed(sym, limit=min(missing, 1000))
+            ts = _ms(closed.index)
+        new = closed[ts > last] if last else closed.iloc[-1:]
+        nts = _ms(new.index)
+        expected = last + self.interval_ms if last else (int(nts[0]) if len(nts) else 0)
+        if len(nts) and int(nts[0]) != expected:
+            self.gaps += 1
+            self._j("run_gap", symbol=sym, from_ms=expected, to_ms=int(nts[0]),
+                    candles=int((int(nts[0]) - expected) // self.interval_ms))  # fmt: skip
+        return new
+
+    def _sleep_s(self) -> float:
+        """Until the next predicted close (then poll fast), or ``poll_s`` when it cannot be predicted."""
+        if self._failures:
+            return float(min(self.poll_s * 2 ** min(self._failures, 5), 30.0))
+        nxt = self._next_close_wall
+        if nxt is None:
+            return self.poll_s
+        left = nxt - time.time()
+        if left > self.interval_ms / 1000 + 5 or left < -5:
+            return self.poll_s  # the market's clock is not the wall clock (stepped, replayed)
+        return max(left, self.fast_poll_s)
+
+    # -- what a notebook, the status bar and the report read ---------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """State, symbols, last candle per symbol, decisions, orders sent, latency, errors."""
+        lat = sorted(self.broker.latencies_ms)
+        return {
+            "name": self.name,
+            "venue": self.session.venue,
+            "stage": self.session.stage.value,
+            "state": self.state,
+            "reason": self.reason,
+            "symbols": list(self.symbols),
+            "timeframe": self.timeframe,
+            "last_candle_ms": dict(self.last_ms),
+            "candles": self.candles_seen,
+            "decisions": len(self.broker.known),
+            "orders_sent": self.broker.sent,
+            "open_orders": len(self.broker.open_ids),
+            "gaps": self.gaps,
+            "latency_p50_ms": lat[len(lat) // 2] if lat else None,
+            "error": self.error,
+            "pid": os.getpid(),
+            "started_ms": self.started_ms,
+            "updated_ms": int(time.time() * 1000),
+        }
+
+    def _beat(self) -> None:
+        """Rewrite the heartbeat file atomically (write, then rename)."""
+        st = self.status()
+        st["positions"] = {s: str(self.broker._position.get(s, Decimal(0))) for s in self.symbols}
+        try:
+            self.heartbeat_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.heartbeat_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(st, default=str))
+            os.replace(tmp, self.heartbeat_path)
+        except OSError as exc:  # a full disk must not stop trading decisions; it is logged
+            log.warning("heartbeat not written: %s", exc)
+
+    def _events(self, kind: str) -> pd.DataFrame:
+        s = self.session
+        rows = [e for e in s.journal.events(kinds=[kind], venue=s.venue, account=s.account)
+                if e.payload.get("run") == self.name]  # fmt: skip
+        data = [{"time": pd.Timestamp(e.ts_ms, unit="ms", tz="UTC"), "symbol": e.symbol, "client_id": e.client_id,
+                 **{k: v for k, v in e.payload.items() if k != "run"}} for e in rows]  # fmt: skip
+        return pd.DataFrame(data).set_index("time") if data else pd.DataFrame(columns=["symbol", "client_id"])
+
+    def decisions(self) -> pd.DataFrame:
+        """Decisions of this run (journaled), with their order's client id once sent."""
+        dec, links = self._events("decision"), self._events("decision_order")
+        if not len(dec):
+            return dec
+        dec = dec.drop(columns=["client_id"])
+        if len(links):
+            keep = links[["decision_id", "client_id", "latency_ms", "status"]].drop_duplicates("decision_id")
+            dec = dec.reset_index().merge(keep, on="decision_id", how="left").set_index("time")
+        return dec
+
+    def fills(self) -> pd.DataFrame:
+        """Journaled fills of this run's orders."""
+        f = self.session.journal.frame("fill", venue=self.session.venue)
+        return f[f["client_id"].isin(self.broker.client_ids)] if len(f) else f
+
+    def journal(self, kind: str = "run") -> pd.DataFrame:
+        """Journal rows of this run, of one kind (``run``, ``decision``, ``decision_order``, ``run_gap``)."""
+        return self._events(kind)
+
+
+def start(session: Session, strategy: Strategy | type[Strategy], symbols: Iterable[str] | None = None,
+          **kw: Any) -> Runner:  # fmt: skip
+    """Start a :class:`Runner` in the background and return it (the notebook handle).
+
+    >>> from kit.strategy.examples import SmaCross                     # doctest: +SKIP
+    >>> run = start(kit.Session("localnet"), SmaCross(fast=5), ["BTC/USDT"])   # doctest: +SKIP
+    >>> run.status()["state"]                                           # doctest: +SKIP
+    'running'
+    """
+    return Runner(session, strategy, symbols, **kw).start()
