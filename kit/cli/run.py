@@ -28,6 +28,8 @@ __all__ = ["run_command"]
               help="What happens to the run's working orders when the strategy raises.")  # fmt: skip
 @click.option("--poll", "poll_s", type=float, default=1.0, show_default=True,
               help="Seconds between looks when the next close cannot be predicted (stepped clocks).")  # fmt: skip
+@click.option("--schedule", type=click.Choice(["auto", "poll"]), default="auto", show_default=True,
+              help="auto: wake at each candle close on a real-time market; poll: every --poll seconds.")  # fmt: skip
 @click.option("--account", default="default", show_default=True, help="Account name in the journal.")
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Journal file. [default: $KIT_HOME/journal.sqlite]")  # fmt: skip
@@ -42,6 +44,7 @@ def run_command(
     name: str | None,
     on_error: str,
     poll_s: float,
+    schedule: str,
     account: str,
     journal_path: Path | None,
     no_reconcile: bool,
@@ -61,7 +64,7 @@ def run_command(
     syms = [s.strip() for item in symbols for s in item.split(",") if s.strip()] or None
     with Session(exchange, stage=stage, account=account, journal=journal_path) as session:
         runner = Runner(session, inst, syms, name=name, until=until, on_error=on_error, poll_s=poll_s,
-                        reconcile=not no_reconcile)  # fmt: skip
+                        reconcile=not no_reconcile, schedule=schedule)  # fmt: skip
 
         def _stop(signum: int, frame: object) -> None:
             runner.request_stop()

@@ -38,6 +38,7 @@ class _Known:
     action: str
     size: Decimal | None
     client_id: str = ""
+    linked: bool = False
 
 
 @dataclass
@@ -84,8 +85,9 @@ class SessionBroker:
             if e.kind == "decision":
                 size = e.payload.get("size")
                 self.known[did] = _Known(e.seq, e.symbol, str(e.payload["action"]), _dec(size) if size else None)
-            elif did in self.known and e.client_id:
-                self.known[did].client_id = e.client_id
+            elif did in self.known:
+                self.known[did].linked = True
+                self.known[did].client_id = e.client_id or self.known[did].client_id
         for k in self.known.values():
             if not k.client_id and k.action != "cancel_all":
                 k.client_id = self._intent_after(k)
@@ -113,10 +115,20 @@ class SessionBroker:
         """Journal the decision, then act on it once (see the module docstring)."""
         s = self.session
         prior = self.known.get(decision.id)
-        if prior is not None:
-            if prior.client_id or prior.action == "cancel_all" or self._intent_after(prior) or prior.size is None:
+        if prior is not None:  # decided before a restart: settle it, never send it twice
+            if prior.action == "cancel_all" or prior.size is None:
+                return ""
+            if prior.client_id:
+                if not prior.linked:
+                    self._link(decision, prior.client_id, "", "sent before a restart (found by its intent)", None)
+                    prior.linked = True
                 return prior.client_id
-            seq = prior.seq  # journaled, never sent: send it now
+            if prior.linked or decision.candle_ms < self.stale_before_ms:
+                if not prior.linked:
+                    self._link(decision, "", "", "not sent (its candle passed during a restart)", None)
+                    prior.linked = True
+                return ""
+            seq = prior.seq  # journaled, never sent, still its candle: send it now
         else:
             row = decision.row()
             row.pop("client_id")
@@ -145,13 +157,18 @@ class SessionBroker:
         else:  # the market's clock is not the wall clock (a stepped or replayed localnet): no latency
             latency = None
         self.sent += 1
-        self._j("decision_order", symbol=decision.symbol, client_id=cid, order_id=str(order.get("id") or ""),
-                run=self.run, decision_id=decision.id, latency_ms=latency, status=str(order.get("status")))  # fmt: skip
+        self._link(decision, cid, str(order.get("id") or ""), str(order.get("status")), latency)
         self.known[decision.id].client_id = cid
+        self.known[decision.id].linked = True
         self.client_ids.add(cid)
         if str(order.get("status")) not in _DONE:
             self.open_ids[cid] = decision.symbol
         return cid
+
+    def _link(self, decision: Decision, cid: str, order_id: str, status: str, latency: int | None) -> None:
+        """Journal what became of a decision: its order's client id ("" when none was sent) and status."""
+        self._j("decision_order", symbol=decision.symbol, client_id=cid, order_id=order_id, run=self.run,
+                decision_id=decision.id, latency_ms=latency, status=status)  # fmt: skip
 
     def _offset_ms(self) -> int:
         rep = self.session.clock_report

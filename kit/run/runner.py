@@ -148,6 +148,9 @@ class Runner:
         How often to look right after a predicted close, until the candle shows.
     reconcile:
         Reconcile the journal with the exchange before the first candle.
+    schedule:
+        ``"auto"``: sleep until the next close when the market runs on the wall clock, else poll
+        every ``poll_s``; ``"poll"``: always poll every ``poll_s`` (tests on a stepped clock).
     alerter:
         Where alerts go (default: one from the environment, on the Session's journal).
 
@@ -172,6 +175,7 @@ class Runner:
         fast_poll_s: float = 0.02,
         reconcile: bool = True,
         alerter: Alerter | None = None,
+        schedule: str = "auto",
     ) -> None:
         if isinstance(strategy, type):
             if not issubclass(strategy, Strategy):
@@ -181,6 +185,10 @@ class Runner:
         if not isinstance(strategy, Strategy):
             raise ConfigError(f"{strategy!r} is not a kit.strategy.Strategy",
                               hint="Pass a Strategy subclass or instance.")  # fmt: skip
+        if schedule not in ("auto", "poll"):
+            raise ConfigError(
+                f"schedule={schedule!r}", hint="Use 'auto' (wake at each close) or 'poll' (every poll_s)."
+            )
         if on_error not in ("cancel", "keep"):
             raise ConfigError(f"on_error={on_error!r}", hint="Use 'cancel' or 'keep'.")
         if not session.stage.allows_orders:
@@ -201,6 +209,7 @@ class Runner:
         self.on_error = on_error
         self.poll_s = poll_s
         self.fast_poll_s = fast_poll_s
+        self.schedule = schedule
         self.do_reconcile = reconcile
         cfg = with_rules(AlertConfig.from_env(), strategy_error=Rule(after_s=0), run_data=Rule(after_s=60.0))
         self.alerter = alerter or Alerter(cfg, journal=session.journal, venue=session.venue, account=session.account)
@@ -219,7 +228,7 @@ class Runner:
         self._thread: threading.Thread | None = None
         self._failures = 0
         self._prepared = False
-        self._next_close_wall: float | None = None
+        self._forming_ms: int | None = None
         self._live_from: dict[str, int] = {}
         self._warm_from: dict[str, int] = {}
 
@@ -408,8 +417,7 @@ class Runner:
         rows = self.session.candles(sym, self.timeframe, limit=limit)
         rows = rows.dropna()
         if len(rows):
-            last_open = int(_ms(rows.index)[-1])
-            self._next_close_wall = (last_open + self.interval_ms - self.broker._offset_ms()) / 1000
+            self._forming_ms = int(_ms(rows.index)[-1])
         return rows.iloc[:-1]
 
     def _new_candles(self, sym: str) -> pd.DataFrame:
@@ -430,15 +438,21 @@ class Runner:
         return new
 
     def _sleep_s(self) -> float:
-        """Until the next predicted close (then poll fast), or ``poll_s`` when it cannot be predicted."""
+        """Until the next predicted close (then ``fast_poll_s``), or ``poll_s`` when it cannot be predicted.
+
+        A close is predicted only when the forming candle is the one the wall clock (plus the
+        measured offset) says is forming: a real-time market. A stepped or replayed clock, or
+        ``schedule="poll"``, polls every ``poll_s``.
+        """
         if self._failures:
             return float(min(self.poll_s * 2 ** min(self._failures, 5), 30.0))
-        nxt = self._next_close_wall
-        if nxt is None:
+        forming = self._forming_ms
+        if self.schedule == "poll" or forming is None:
             return self.poll_s
-        left = nxt - time.time()
-        if left > self.interval_ms / 1000 + 5 or left < -5:
-            return self.poll_s  # the market's clock is not the wall clock (stepped, replayed)
+        now_ms = time.time() * 1000 + self.broker._offset_ms()
+        if forming != now_ms - now_ms % self.interval_ms:
+            return self.poll_s  # the market's clock is not the wall clock
+        left = (forming + self.interval_ms - now_ms) / 1000
         return max(left, self.fast_poll_s)
 
     # -- what a notebook, the status bar and the report read ---------------------------------------------------

@@ -1,0 +1,139 @@
+"""Crash and resume: a SIGKILLed runner restarts from the journal and never sends an order twice.
+
+The runner runs as ``kit run`` in a child process against the test's stepped localnet (real
+ccxt); the test steps the market clock and kills the child with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sessionlab import Lab
+
+from kit.journal.journal import Journal
+from kit.run import Runner
+from kit.strategy import load_strategy
+
+SYM = "BTC/USDT"
+HERE = Path(__file__).resolve().parent
+STRATEGY = f"{HERE / 'strategies.py'}:Flip"
+
+
+def child(lab: Lab, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "kit", "run", STRATEGY, "--symbols", SYM, "--poll", "0.05",
+           "--schedule", "poll", "--name", "crash", "--journal", str(lab.journal_path), *extra]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+
+
+def wait_for(pred, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def rows(lab: Lab, kind: str) -> list:  # type: ignore[type-arg]
+    with Journal(lab.journal_path) as j:
+        return [e for e in j.events(kinds=[kind]) if e.payload.get("run") == "crash"]
+
+
+def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab: Lab) -> None:
+    p = child(lab)
+    try:
+        wait_for(lambda: len(rows(lab, "run")) == 1, "the run to start")
+        for n in range(1, 4):
+            lab.net.step(60_000)
+            wait_for(lambda n=n: len(rows(lab, "decision_order")) == n, f"order {n}")
+        lab.net.step(60_000)  # a candle closes; kill the runner while it may be acting on it
+        time.sleep(0.02)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGKILL
+    lab.net.step(60_000)  # and one more closes while it is down
+    q = child(lab)
+    try:
+        wait_for(lambda: [e.payload["state"] for e in rows(lab, "run")][-1:] == ["resumed"], "the resume")
+        wait_for(lambda: len(rows(lab, "decision")) == 5, "the catch-up (candles 4 and 5)")
+        for n in (6, 7):
+            lab.net.step(60_000)
+            wait_for(lambda n=n: len(rows(lab, "decision")) == n, f"decision {n}")
+        q.send_signal(signal.SIGTERM)
+        out, err = q.communicate(timeout=30)
+    finally:
+        if q.poll() is None:
+            q.kill()
+            q.communicate(timeout=30)
+    assert q.returncode == 0, err.decode()[-2000:]
+    assert b"stopped" in out
+    decisions = rows(lab, "decision")
+    ids = [e.payload["decision_id"] for e in decisions]
+    assert len(ids) == len(set(ids))  # each decision journaled once, across the crash
+    candles = sorted({int(e.payload["candle_ms"]) for e in decisions})
+    assert [b - a for a, b in zip(candles, candles[1:], strict=False)] == [60_000] * (len(candles) - 1)
+    orders = lab.client().fetch_orders(SYM)
+    per_cid = Counter(o["clientOrderId"] for o in orders)
+    links = rows(lab, "decision_order")
+    assert all(v == 1 for v in per_cid.values())
+    linked = Counter(e.payload["decision_id"] for e in links)
+    assert all(v == 1 for v in linked.values())  # each decision settled once: no decision has two orders
+    sent = {e.payload["decision_id"] for e in links if e.client_id}
+    unsent = {e.payload["decision_id"] for e in links if not e.client_id}
+    stale = {e.payload["decision_id"] for e in decisions if e.payload.get("stale")}
+    # every decision has its one order, or was journaled as not sent (a catch-up, or its candle passed)
+    assert sent | unsent | stale == set(ids) and not sent & (stale | unsent)
+    assert len(orders) == len(sent)
+    states = [e.payload["state"] for e in rows(lab, "run")]
+    assert states[0] == "started" and "resumed" in states and states[-1] == "stopped"
+
+
+def test_killed_between_the_send_and_the_link_the_restart_finds_the_order(lab: Lab, tmp_path: Path) -> None:
+    script = tmp_path / "die.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from kit.run import broker\n"
+        "orig = broker.SessionBroker._j\n"
+        "def _j(self, kind, **kw):\n"
+        "    if kind == 'decision_order':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)  # the order is on the exchange; its link is not journaled\n"
+        "    return orig(self, kind, **kw)\n"
+        "broker.SessionBroker._j = _j\n"
+        "from kit.cli.main import main\n"
+        "sys.argv = ['kit'] + sys.argv[1:]\n"
+        "main()\n"
+    )
+    cmd = [sys.executable, str(script), "run", STRATEGY, "--symbols", SYM, "--poll", "0.05",
+           "--schedule", "poll", "--name", "crash", "--journal", str(lab.journal_path)]  # fmt: skip
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    try:
+        wait_for(lambda: len(rows(lab, "run")) == 1, "the run to start")
+        lab.net.step(60_000)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGKILL
+    assert len(rows(lab, "decision")) == 1 and rows(lab, "decision_order") == []
+    assert len(lab.client().fetch_orders(SYM)) == 1  # it was sent
+    s = lab.session()
+    r = Runner(s, load_strategy(STRATEGY), [SYM], name="crash", poll_s=0.05)
+    r.prepare()
+    assert r.poll_once() == 1  # the same candle again: the same decision, recognised
+    assert len(lab.client().fetch_orders(SYM)) == 1  # not sent twice
+    dec = r.decisions()
+    assert len(dec) == 1 and r.broker.client_ids == {lab.client().fetch_orders(SYM)[0]["clientOrderId"]}
+    lab.net.step(60_000)
+    assert r.poll_once() == 1
+    assert [o["side"] for o in lab.client().fetch_orders(SYM)] == ["buy", "sell"]  # it knew it held the buy
