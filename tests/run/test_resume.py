@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.journal.journal import Journal
 from kit.run import Runner

@@ -77,12 +77,12 @@ def test_same_candles_same_decisions_in_replay_and_forward(lab: Lab) -> None:
     r = Runner(s, Fast, [SYM], poll_s=0.05)
     r.prepare()
     history = r.feeds[SYM].frame()
-    steps(lab, r, 60)
+    steps(lab, r, 90)
     forward = r.strategies[SYM].decisions
     assert sum(d.action == "buy" for d in forward) >= 2 and sum(d.action == "sell" for d in forward) >= 2
     live = s.candles(SYM, "1m", limit=200).iloc[:-1]
     live = live[live.index > history.index[-1]]
-    assert len(live) == 60
+    assert len(live) == 90
     candles = pd.concat([history, live])
     again = Fast()
     market = market_from_session(s, SYM)
