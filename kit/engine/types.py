@@ -179,6 +179,14 @@ class Market:
         ICEBERG_PARTS: total quantity / visible quantity may not exceed this.
     min_trailing_bps, max_trailing_bps:
         TRAILING_DELTA bounds in basis points.
+    min_price, max_price:
+        PRICE_FILTER bounds on ``price`` and ``trigger_price`` (``0`` / ``None``: no bound).
+    bid_multiplier_up, bid_multiplier_down, ask_multiplier_up, ask_multiplier_down:
+        PERCENT_PRICE_BY_SIDE: a buy's limit price must lie within ``[down, up] x`` the reference
+        price with the ``bid_`` multipliers, a sell's with the ``ask_`` ones (``None``: no bound).
+    max_num_orders, max_num_algo_orders, max_num_iceberg_orders:
+        MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS / MAX_NUM_ICEBERG_ORDERS: open orders an account may
+        have on the symbol (all; stop and take-profit ones; icebergs). ``None``: no limit.
     """
 
     symbol: str
@@ -197,6 +205,15 @@ class Market:
     max_iceberg_parts: int = 10
     min_trailing_bps: int = 10
     max_trailing_bps: int = 2000
+    min_price: Decimal = ZERO
+    max_price: Decimal | None = None
+    bid_multiplier_up: Decimal | None = None
+    bid_multiplier_down: Decimal | None = None
+    ask_multiplier_up: Decimal | None = None
+    ask_multiplier_down: Decimal | None = None
+    max_num_orders: int | None = None
+    max_num_algo_orders: int | None = None
+    max_num_iceberg_orders: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,14 @@
-"""Order intents: parse and validate before anything is sent, then translate to ccxt's call.
+"""Orders on a ccxt venue: check an :class:`~kit.engine.order.OrderSpec` before sending, then translate it.
 
-Bad input never reaches the exchange: quantities and prices are parsed exactly, checked against
-the market's tick, step, minimum and maximum quantity and notional (from ccxt's market
-structure), and against what the exchange supports (ccxt's ``features``).
+Bad input never reaches the exchange: the order is parsed strictly (:meth:`OrderSpec.parse
+<kit.engine.order.OrderSpec.parse>`), checked against what the venue supports (ccxt's ``features``)
+and against the market's filters with the engine's filter code (:mod:`kit.engine.filters`, one
+implementation of every exchange filter, fed with the venue's own filters by
+:func:`~kit.engine.filters.market_from_ccxt`).
 
 >>> mkt = {"symbol": "BTC/USDT", "precision": {"price": 0.01, "amount": 0.001},
 ...        "limits": {"amount": {"min": 0.001, "max": 100}, "cost": {"min": 5}, "price": {}}}
->>> it = OrderIntent.build("BTC/USDT", "buy", "0.01", price="60000.5")
+>>> it = OrderSpec.parse("BTC/USDT", "buy", "0.01", price="60000.5")
 >>> validate(it, mkt, FEATURES_ALL, last_price=None)
 >>> to_ccxt(it, "tk-1")
 ('limit', 'buy', 0.01, 60000.5, {'clientOrderId': 'tk-1', 'timeInForce': 'GTC'})
@@ -15,26 +17,15 @@ structure), and against what the exchange supports (ccxt's ``features``).
 from __future__ import annotations
 
 import hashlib
-import math
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from kit.errors import FilterViolation, OrderRejected
+from kit.engine.filters import Refusal, check, fat_finger, market_from_ccxt
+from kit.engine.order import NOTHING_SENT, OrderSpec, bad_order
+from kit.engine.types import OrderType, RejectCode, TimeInForce
+from kit.errors import FilterViolation, InsufficientFunds, OrderRejected
 
-_NOTHING_SENT = " No request was sent."
-
-ORDER_TYPES = (
-    "market",
-    "limit",
-    "stop_market",
-    "stop_limit",
-    "take_profit_market",
-    "take_profit_limit",
-    "trailing_stop_market",
-    "trailing_stop_limit",
-)
-TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTD")
+__all__ = ["FEATURES_ALL", "OrderSpec", "client_order_id", "features_for", "refusal_error", "to_ccxt", "validate"]
 
 # What ccxt's features say for a venue that supports everything (used in doctests and localnet).
 FEATURES_ALL: dict[str, Any] = {
@@ -52,108 +43,39 @@ FEATURES_ALL: dict[str, Any] = {
 # asked (shared/specs/binance-spot-wire.md section 5, verified against a server); we trust the wire.
 _FEATURE_OVERRIDES: dict[str, dict[str, Any]] = {"binance": {"trailing": True}}
 
-
-def _hint(cls: type[OrderRejected] = FilterViolation) -> str:
-    return cls.hint + _NOTHING_SENT
-
-
-def _bad(message: str, **context: Any) -> OrderRejected:
-    """Bad order input, found before anything was sent."""
-    return OrderRejected(message, hint="Correct the order and submit it again." + _NOTHING_SENT, **context)
-
-
-def _dec(value: Any, name: str) -> Decimal:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _bad(f"{name} must be a finite number, got {value}")
-        value = repr(value)
-    try:
-        d = Decimal(value) if not isinstance(value, Decimal) else value
-    except (InvalidOperation, TypeError, ValueError):
-        raise _bad(f"{name} must be a number, got {value!r}") from None
-    if not d.is_finite() or d <= 0:
-        raise _bad(f"{name} must be a positive finite number, got {value!r}")
-    return d
+# What to do about each filter, when the exchange's data says it would refuse the order.
+_FILTER_HINTS = {
+    "PRICE_FILTER": "Round the price to the tick size and keep it between the market's minimum and maximum price.",
+    "PERCENT_PRICE_BY_SIDE": "Bring the limit price closer to the market price (the exchange refuses prices too "
+    "far from its average).",
+    "LOT_SIZE": "Round the amount to the step size and keep it between the minimum and maximum quantity.",
+    "MARKET_LOT_SIZE": "Split the market order, or use a limit order (market orders have a smaller maximum).",
+    "NOTIONAL": "Change the amount so that amount x price lies between the minimum and maximum notional.",
+    "ICEBERG_PARTS": "Make the visible part (iceberg_amount) larger, so the order shows fewer parts.",
+    "TRAILING_DELTA": "Choose trailing_bps within the allowed range (100 bps = 1 %).",
+    "MAX_NUM_ORDERS": "Cancel an open order on this symbol first (session.open_orders()).",
+    "MAX_NUM_ALGO_ORDERS": "Cancel an open stop or take-profit order on this symbol first (session.open_orders()).",
+    "MAX_NUM_ICEBERG_ORDERS": "Cancel an open iceberg order on this symbol first (session.open_orders()).",
+    "FAT_FINGER": "Check the price; if it is what you mean, widen the band (session.fat_finger_pct) or set it to None.",
+}
 
 
-@dataclass(frozen=True)
-class OrderIntent:
-    """What the trader asked for, parsed exactly (Decimal) and complete."""
+def refusal_error(r: Refusal, symbol: str) -> OrderRejected:
+    """The kit's error for an engine :class:`~kit.engine.filters.Refusal` found before sending.
 
-    symbol: str
-    side: str
-    type: str
-    amount: Decimal
-    price: Decimal | None = None
-    trigger_price: Decimal | None = None
-    trailing_bps: int | None = None
-    time_in_force: str = "GTC"
-    post_only: bool = False
-    reduce_only: bool = False
-    iceberg_amount: Decimal | None = None
-
-    @classmethod
-    def build(
-        cls,
-        symbol: str,
-        side: str,
-        amount: Any,
-        *,
-        price: Any = None,
-        type: str | None = None,
-        trigger_price: Any = None,
-        trailing_bps: int | None = None,
-        time_in_force: str = "GTC",
-        post_only: bool = False,
-        reduce_only: bool = False,
-        iceberg_amount: Any = None,
-    ) -> OrderIntent:
-        """Parse user input; raises :class:`~kit.errors.OrderRejected` with what to fix."""
-        side = str(side).lower()
-        if side not in ("buy", "sell"):
-            raise _bad(f"side must be 'buy' or 'sell', got {side!r}")
-        if type is None:
-            type = "limit" if price is not None else "market"
-        if type not in ORDER_TYPES:
-            raise _bad(f"unknown order type {type!r}; use one of {', '.join(ORDER_TYPES)}")
-        tif = str(time_in_force).upper()
-        if tif not in TIME_IN_FORCE:
-            raise _bad(f"time_in_force must be one of {TIME_IN_FORCE}, got {time_in_force!r}")
-        needs_price = type in ("limit", "stop_limit", "take_profit_limit", "trailing_stop_limit")
-        if needs_price and price is None:
-            raise _bad(f"a {type} order needs a price")
-        if not needs_price and price is not None:
-            raise _bad(f"a {type} order takes no limit price; use type='limit' (or a *_limit type)")
-        needs_trigger = type in ("stop_market", "stop_limit", "take_profit_market", "take_profit_limit")
-        if needs_trigger and trigger_price is None:
-            raise _bad(f"a {type} order needs trigger_price")
-        trailing = type.startswith("trailing")
-        if trailing and (trailing_bps is None or int(trailing_bps) <= 0):
-            raise _bad(f"a {type} order needs trailing_bps > 0 (100 bps = 1 %)")
-        if not trailing and trailing_bps is not None:
-            raise _bad("trailing_bps is only for trailing_stop_* orders")
-        if post_only and type != "limit":
-            raise _bad("post_only is only for plain limit orders")
-        if post_only and tif in ("IOC", "FOK"):
-            raise _bad("a post-only order rests in the book; it cannot be IOC or FOK")
-        return cls(
-            symbol=symbol,
-            side=side,
-            type=type,
-            amount=_dec(amount, "amount"),
-            price=_dec(price, "price") if price is not None else None,
-            trigger_price=_dec(trigger_price, "trigger_price") if trigger_price is not None else None,
-            trailing_bps=int(trailing_bps) if trailing_bps is not None else None,
-            time_in_force=tif,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            iceberg_amount=_dec(iceberg_amount, "iceberg_amount") if iceberg_amount is not None else None,
-        )
-
-    @property
-    def is_market(self) -> bool:
-        """True for types that execute at market (no limit price)."""
-        return self.price is None
+    >>> from kit.engine.filters import Refusal
+    >>> from kit.engine.types import RejectCode
+    >>> e = refusal_error(Refusal(RejectCode.FILTER, "x", "NOTIONAL", "minNotional=5", "notional 1 is below"), "X/Y")
+    >>> type(e).__name__, e.filter, e.allowed
+    ('FilterViolation', 'NOTIONAL', 'minNotional=5')
+    """
+    if r.code is RejectCode.FILTER:
+        hint = _FILTER_HINTS.get(r.filter or "", FilterViolation.hint)
+        return FilterViolation(r.detail or r.reason, symbol=symbol, filter=r.filter, allowed=r.allowed,
+                               hint=hint + NOTHING_SENT)  # fmt: skip
+    if r.code is RejectCode.INSUFFICIENT_FUNDS:
+        return InsufficientFunds(r.reason, symbol=symbol, allowed=r.allowed, hint=InsufficientFunds.hint + NOTHING_SENT)
+    return bad_order(r.reason, symbol=symbol)
 
 
 def features_for(exchange_id: str, features: dict[str, Any] | None) -> dict[str, Any]:
@@ -163,94 +85,57 @@ def features_for(exchange_id: str, features: dict[str, Any] | None) -> dict[str,
     return base
 
 
-def _step(value: Any) -> Decimal | None:
-    return Decimal(repr(value)) if isinstance(value, float) else (Decimal(value) if value is not None else None)
-
-
 def validate(
-    it: OrderIntent, market: dict[str, Any] | None, features: dict[str, Any], *, last_price: Decimal | None
+    it: OrderSpec,
+    market: dict[str, Any] | None,
+    features: dict[str, Any],
+    *,
+    last_price: Decimal | None,
+    fat_finger_pct: Decimal | None = None,
 ) -> None:
-    """Check ``it`` against the market's filters and the venue's features; raises before any request."""
+    """Check ``it`` against the venue's features, the market's filters and the fat-finger band.
+
+    Raises before any request: :class:`~kit.errors.OrderRejected` (unknown symbol, unsupported
+    feature), :class:`~kit.errors.FilterViolation` naming the exchange's filter and its bound.
+    """
     if market is None:
-        raise _bad(
-            f"unknown symbol {it.symbol!r} on this exchange; see session.markets() for the list", symbol=it.symbol
-        )
+        raise bad_order(f"unknown symbol {it.symbol!r} on this exchange", symbol=it.symbol,
+                        hint="See session.markets() for the list.")  # fmt: skip
     tif = features.get("timeInForce") or {}
+    kind = it.kind
     unsupported = []
-    if it.type.startswith("trailing") and not features.get("trailing"):
+    if kind.is_trailing and not features.get("trailing"):
         unsupported.append("trailing stops")
     if it.trigger_price is not None and not (features.get("triggerPrice") or features.get("stopLossPrice")):
         unsupported.append("trigger prices")
     if it.post_only and not tif.get("PO"):
         unsupported.append("post-only")
-    if it.time_in_force != "GTC" and not tif.get(it.time_in_force):
-        unsupported.append(f"time in force {it.time_in_force}")
+    if it.time_in_force is not TimeInForce.GTC and not tif.get(it.time_in_force.value):
+        unsupported.append(f"time in force {it.time_in_force.value}")
     if it.reduce_only and not features.get("reduceOnly"):
         unsupported.append("reduce-only (spot accounts hold assets, not positions)")
     if it.iceberg_amount is not None and not features.get("icebergAmount"):
         unsupported.append("iceberg orders")
     if unsupported:
-        raise _bad(f"this exchange does not support {', '.join(unsupported)} for spot orders", symbol=it.symbol)
-    prec, limits = market.get("precision") or {}, market.get("limits") or {}
-    tick, step = _step(prec.get("price")), _step(prec.get("amount"))
-    for name, value in (("price", it.price), ("trigger_price", it.trigger_price)):
-        if value is not None and tick and value % tick:
-            raise FilterViolation(
-                f"{name} {value} is not a multiple of the tick size",
-                symbol=it.symbol,
-                filter="PRICE_FILTER",
-                allowed=f"tickSize={tick}",
-                hint=_hint(),
-            )
-    for name, value in (("amount", it.amount), ("iceberg_amount", it.iceberg_amount)):
-        if value is not None and step and value % step:
-            raise FilterViolation(
-                f"{name} {value} is not a multiple of the step size",
-                symbol=it.symbol,
-                filter="LOT_SIZE",
-                allowed=f"stepSize={step}",
-                hint=_hint(),
-            )
-    amt = limits.get("amount") or {}
-    lo, hi = _step(amt.get("min")), _step(amt.get("max"))
-    if lo is not None and it.amount < lo:
-        raise FilterViolation(
-            f"amount {it.amount} is below the minimum",
-            symbol=it.symbol,
-            filter="LOT_SIZE",
-            allowed=f"minQty={lo}",
-            hint=_hint(),
-        )
-    if hi is not None and it.amount > hi:
-        raise FilterViolation(
-            f"amount {it.amount} is above the maximum",
-            symbol=it.symbol,
-            filter="LOT_SIZE",
-            allowed=f"maxQty={hi}",
-            hint=_hint(),
-        )
-    ref = it.price or it.trigger_price or last_price
-    cost = limits.get("cost") or {}
-    min_cost = _step(cost.get("min"))
-    if ref is not None and min_cost is not None and it.amount * ref < min_cost:
-        raise FilterViolation(
-            f"notional {it.amount * ref} is below the minimum",
-            symbol=it.symbol,
-            filter="NOTIONAL",
-            allowed=f"minNotional={min_cost}",
-            hint=_hint(),
-        )
+        raise bad_order(f"this exchange does not support {', '.join(unsupported)} for spot orders", symbol=it.symbol)
+    req = it.to_request()
+    refusal = check(market_from_ccxt(market), req, ref_price=last_price) or fat_finger(
+        req, last_price=last_price, band_pct=fat_finger_pct
+    )
+    if refusal is not None:
+        raise refusal_error(refusal, it.symbol)
 
 
-def to_ccxt(it: OrderIntent, client_id: str) -> tuple[str, str, float, float | None, dict[str, Any]]:
+def to_ccxt(it: OrderSpec, client_id: str) -> tuple[str, str, float, float | None, dict[str, Any]]:
     """``(type, side, amount, price, params)`` for ``exchange.create_order``, per the wire spec section 5."""
     params: dict[str, Any] = {"clientOrderId": client_id}
     kind = "market" if it.is_market else "limit"
-    if it.type in ("stop_market", "stop_limit"):
+    t = it.kind
+    if t in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
         params["stopLossPrice" if it.is_market else "triggerPrice"] = float(it.trigger_price or 0)
-    elif it.type.startswith("take_profit"):
+    elif t in (OrderType.TAKE_PROFIT_MARKET, OrderType.TAKE_PROFIT_LIMIT):
         params["takeProfitPrice"] = float(it.trigger_price or 0)
-    elif it.type.startswith("trailing"):
+    elif t.is_trailing:
         params["trailingPercent"] = (it.trailing_bps or 0) / 100
         params["stopLossOrTakeProfit"] = "stopLoss"
         if it.trigger_price is not None:
@@ -258,12 +143,12 @@ def to_ccxt(it: OrderIntent, client_id: str) -> tuple[str, str, float, float | N
     if it.post_only:
         params["postOnly"] = True
     elif kind == "limit":
-        params["timeInForce"] = it.time_in_force
+        params["timeInForce"] = it.time_in_force.value
     if it.iceberg_amount is not None:
         params["icebergAmount"] = float(it.iceberg_amount)
     if it.reduce_only:
         params["reduceOnly"] = True
-    return kind, it.side, float(it.amount), float(it.price) if it.price is not None else None, params
+    return kind, it.side.value, float(it.amount), float(it.price) if it.price is not None else None, params
 
 
 def client_order_id(venue: str, account: str, seq: int, *, salt: str = "") -> str:

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from kit.engine.filters import counts, funds
+from kit.engine.order import ORDER_KEYWORDS, OrderSpec
+from kit.engine.types import OrderType
 from kit.errors import (
     AmendFailed,
     ExchangeUnavailable,
@@ -29,10 +32,11 @@ from kit.errors import (
     OrderRejected,
     OrderUnknown,
     StageError,
+    TransientError,
 )
-from kit.session.amend import edit_call, intent_fields, replacement
-from kit.session.base import now_ms
-from kit.session.orders import OrderIntent, client_order_id, to_ccxt, validate
+from kit.session.amend import edit_call, intent_fields, precheck, replacement
+from kit.session.base import LATEST_MS, now_ms
+from kit.session.orders import client_order_id, refusal_error, to_ccxt, validate
 from kit.session.reads import Reads
 from kit.transport.clock import check_clock
 
@@ -51,6 +55,8 @@ def is_kit_order(order: dict[str, Any]) -> bool:
     cid = order.get("clientOrderId") or (order.get("info") or {}).get("clientOrderId") or ""
     return str(cid).startswith(KIT_ID_PREFIX)
 
+_CONDITIONAL = frozenset(t.value for t in OrderType if t.is_conditional)
+
 
 @dataclass(frozen=True)
 class OrderCheck:
@@ -59,7 +65,7 @@ class OrderCheck:
     Attributes
     ----------
     intent
-        The parsed order (exact Decimals, defaults filled in).
+        The parsed order, an :class:`~kit.engine.order.OrderSpec` (exact Decimals, defaults filled in).
     reference_price
         Limit price, else trigger price, else the last traded price known.
     notional
@@ -68,7 +74,7 @@ class OrderCheck:
         Checks that could not run without a request (e.g. notional caps with no known price).
     """
 
-    intent: OrderIntent
+    intent: OrderSpec
     reference_price: Decimal | None
     notional: Decimal | None
     warnings: tuple[str, ...] = field(default_factory=tuple)
@@ -85,28 +91,16 @@ class Trading(Reads):
         """Sell ``amount`` of ``symbol`` at market, or at limit ``price``; see :meth:`place`."""
         return self.place(symbol, "sell", amount, price=price, **kw)
 
-    def check(
-        self,
-        symbol: str,
-        side: str,
-        amount: Any,
-        *,
-        price: Any = None,
-        type: str | None = None,
-        trigger_price: Any = None,
-        trailing_bps: int | None = None,
-        time_in_force: str = "GTC",
-        post_only: bool = False,
-        reduce_only: bool = False,
-        iceberg_amount: Any = None,
-        last_price: Any = None,
-    ) -> OrderCheck:
-        """Run every check :meth:`place` runs before sending, and send nothing, journal nothing.
+    def check(self, symbol: str, side: str, amount: Any, *, last_price: Any = None, **order: Any) -> OrderCheck:
+        """Run every check :meth:`place` runs before sending, and send no order, journal nothing.
 
-        Raises the error ``place`` would raise before any request (a :class:`~kit.errors.GuardRefused`,
-        :class:`~kit.errors.OrderRejected`, :class:`~kit.errors.FilterViolation`, ...). ``last_price``
-        is the reference for a market order (default: the last price this Session saw); with none
-        known, notional caps cannot be checked and a warning says so (``place`` fetches a ticker).
+        ``order`` takes :meth:`place`'s keywords. Raises the error ``place`` would raise before
+        sending (a :class:`~kit.errors.GuardRefused`, :class:`~kit.errors.OrderRejected`,
+        :class:`~kit.errors.FilterViolation`, :class:`~kit.errors.InsufficientFunds` ...).
+        ``last_price`` is the reference for a market order and the fat-finger band (default: the
+        last price this Session saw); with none known, notional caps cannot be checked and a
+        warning says so (``place`` fetches a ticker). The funds check uses the last free balance read
+        by :meth:`free_balances` if it is recent (the order ticket keeps it so); ``place`` reads it.
 
         Examples
         --------
@@ -114,11 +108,11 @@ class Trading(Reads):
         Traceback (most recent call last):
         kit.errors.FilterViolation: price 60000.005 is not a multiple of the tick size ...
         """
-        order = dict(
-            price=price, type=type, trigger_price=trigger_price, trailing_bps=trailing_bps,
-            time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only, iceberg_amount=iceberg_amount,
-        )  # fmt: skip
-        last = Decimal(str(last_price)) if last_price is not None else None
+        last = None
+        if last_price is not None:
+            from kit.engine.order import parse_decimal
+
+            last = parse_decimal(last_price, "last_price", symbol=symbol if isinstance(symbol, str) else None)
         return self._checked(symbol, side, amount, order, dry=True, last_price=last)
 
     def _checked(
@@ -133,9 +127,10 @@ class Trading(Reads):
             self._check_kill_switch()
         if not self.stage.allows_orders:
             raise StageError(f"orders are not allowed in the {self.stage.value} stage", symbol=symbol)
-        it = OrderIntent.build(symbol, side, amount, **order)
+        it = OrderSpec.parse(symbol, side, amount, **order)
         last = last_price if last_price is not None else self._last_price.get(symbol)
-        validate(it, self._ex.markets.get(symbol), self.features(), last_price=last)
+        validate(it, self._ex.markets.get(symbol), self.features(), last_price=last, fat_finger_pct=self.fat_finger_pct)
+        self._check_counts(it, replaced=None)
         caps = self.guard.caps
         needs_notional = caps.max_order_notional is not None or caps.max_daily_notional is not None
         ref = it.price or it.trigger_price or last
@@ -144,6 +139,7 @@ class Trading(Reads):
             ref = Decimal(str(self.ticker(symbol)["last"]))
         notional = it.amount * ref if ref is not None else None
         self._refuse_if_degraded(symbol)
+        self._check_funds(it, ref, dry=dry)  # before the guard, which records a placed order
         if notional is None and needs_notional:
             warnings.append("no recent price: the notional caps are checked when the order is placed")
         else:
@@ -155,6 +151,85 @@ class Trading(Reads):
             warnings.append("no recent price: notional and fee are unknown until the price is fetched")
         return OrderCheck(intent=it, reference_price=ref, notional=notional, warnings=tuple(warnings))
 
+    #: A limit price more than this many percent through the last price is refused (``None``: off).
+    fat_finger_pct: Decimal | None = Decimal(10)
+    #: How long a free balance read is used by the funds check before it is read again, in seconds.
+    balance_max_age_s: float = 10.0
+
+    def _check_counts(self, it: OrderSpec, *, replaced: str | None) -> None:
+        """MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS against the kit's own open orders on the symbol (journal).
+
+        ``replaced``: the client id of an order an amend takes away.
+        """
+        market = self._ex.markets.get(it.symbol)
+        if market is None:
+            return
+        from kit.engine.filters import market_from_ccxt
+
+        st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
+        mine = [o for cid, o in st.orders.items() if o.symbol == it.symbol and o.status in ("intent", "open", "unknown")
+                and cid != replaced]  # fmt: skip
+        algo = sum(1 for o in mine if o.type in _CONDITIONAL)
+        refusal = counts(market_from_ccxt(market), it.to_request(), open_orders=len(mine), open_algo_orders=algo)
+        if refusal is not None:
+            raise refusal_error(refusal, it.symbol)
+
+    def free_balances(self, *, max_age_s: float | None = None) -> dict[str, Decimal]:
+        """Free balance per asset, read from the exchange unless a read younger than ``max_age_s`` is known.
+
+        The funds check before an order uses it: :meth:`place` reads it (at most every
+        :attr:`balance_max_age_s` seconds), :meth:`check` and the ticket's preview use the last read
+        if it is that recent (the ticket refreshes it as you type), else they warn.
+
+        >>> s.free_balances()["BTC"]                                   # doctest: +SKIP
+        Decimal('0.5')
+        """
+        cached = self.__dict__.get("_free_cache")
+        if cached is not None and max_age_s is not None and time.monotonic() - cached[0] <= max_age_s:
+            return dict(cached[1])
+        ex = self._ex
+        bal = self._call("fetch_balance", "GET", "/api/v3/account", lambda: ex.fetch_balance())
+        free = {str(k): Decimal(str(v)) for k, v in (bal.get("free") or {}).items() if v is not None}
+        self.__dict__["_free_cache"] = (time.monotonic(), free)
+        return dict(free)
+
+    def _known_free(self) -> dict[str, Decimal] | None:
+        cached = self.__dict__.get("_free_cache")
+        if cached is None or time.monotonic() - cached[0] > self.balance_max_age_s:
+            return None
+        return dict(cached[1])
+
+    def _forget_balances(self) -> None:
+        self.__dict__.pop("_free_cache", None)
+
+    def _check_funds(self, it: OrderSpec, ref: Decimal | None, *, dry: bool) -> None:
+        """Refuse an order the free balance cannot cover (a sell of 100 BTC while holding 0.5).
+
+        ``dry`` (:meth:`check`, the preview): only a balance read in the last
+        :attr:`balance_max_age_s` seconds is used, and nothing is read; without one, :meth:`place`
+        checks the funds.
+        """
+        if dry:
+            free = self._known_free()
+        else:
+            try:
+                free = self.free_balances(max_age_s=self.balance_max_age_s)
+            except TransientError as exc:  # the exchange checks the funds too; the order path decides
+                self.warnings.append(f"free balance unreadable ({type(exc).__name__}); funds left to the exchange")
+                free = None
+        if free is None:
+            return None
+        market = self._ex.markets.get(it.symbol) or {}
+        base, quote = str(market.get("base") or ""), str(market.get("quote") or "")
+        refusal = funds(
+            it.to_request(),
+            free_base=free.get(base, Decimal(0)),
+            free_quote=free.get(quote, Decimal(0)),
+            ref_price=ref,
+        )
+        if refusal is not None:
+            raise refusal_error(refusal, it.symbol)
+
     def _refuse_if_degraded(self, symbol: str) -> None:
         if self.degraded:
             raise ExchangeUnavailable(
@@ -165,7 +240,7 @@ class Trading(Reads):
             )
 
     def _guard_order(
-        self, it: OrderIntent, notional: Decimal, *, record: bool, replaces: Decimal = Decimal(0), replaced: int = 0
+        self, it: OrderSpec, notional: Decimal, *, record: bool, replaces: Decimal = Decimal(0), replaced: int = 0
     ) -> None:
         """The guard's verdict on ``it``; ``replaces``/``replaced``: notional and orders an amend takes away.
 
@@ -179,7 +254,7 @@ class Trading(Reads):
         day = self._today(fetch=record)
         self.guard.check_order(
             symbol=it.symbol,
-            side=it.side,
+            side=it.side.value,
             amount=it.amount,
             price=it.price,
             notional=notional,
@@ -219,10 +294,8 @@ class Trading(Reads):
         >>> o["status"], o["clientOrderId"][:3]                                     # doctest: +SKIP
         ('open', 'tk-')
         """
-        order = dict(
-            price=price, type=type, trigger_price=trigger_price, trailing_bps=trailing_bps,
-            time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only, iceberg_amount=iceberg_amount,
-        )  # fmt: skip
+        given = locals()
+        order = {name: given[name] for name in ORDER_KEYWORDS}  # the keywords above are OrderSpec's fields
         checked = self._checked(symbol, side, amount, order, dry=False, last_price=None)
         it = checked.intent
         cid = self._next_client_id()
@@ -251,23 +324,22 @@ class Trading(Reads):
                 message=str(exc)[:300],
             )
             raise
+        self._forget_balances()
         self._ack(result, cid, symbol)
         return result
 
-    def _journal_intent(
-        self, it: OrderIntent, cid: str, notional: Decimal, params: dict[str, Any], **extra: Any
-    ) -> None:
+    def _journal_intent(self, it: OrderSpec, cid: str, notional: Decimal, params: dict[str, Any], **extra: Any) -> None:
         self._j(
             "intent",
             symbol=it.symbol,
             client_id=cid,
-            side=it.side,
-            type=it.type,
+            side=it.side.value,
+            type=it.kind.value,
             amount=it.amount,
             price=it.price,
             trigger_price=it.trigger_price,
             trailing_bps=it.trailing_bps,
-            time_in_force=it.time_in_force,
+            time_in_force=it.time_in_force.value,
             post_only=it.post_only,
             iceberg_amount=it.iceberg_amount,
             notional=notional,
@@ -329,17 +401,23 @@ class Trading(Reads):
                 "and place a new order instead.",
             )
         old = intent_fields(mine[-1].payload)
+        precheck(symbol, old, amount=amount, price=price, trigger_price=trigger_price)  # before any request
         live = self.order(symbol, client_id=old_cid)  # the exchange's view now: status and what filled
         if live.get("status") != "open":
             raise OrderRejected(
                 f"order {old_cid} is {live.get('status')} on the exchange; there is nothing to amend",
                 symbol=symbol,
-                hint="No amend was sent. Place a new order if you still want one.",
+                hint="No amend was sent (the order was only read). Place a new order if you still want one.",
             )
         filled = Decimal(str(live.get("filled") or 0))
         it = replacement(symbol, old, filled=filled, amount=amount, price=price, trigger_price=trigger_price)
         last = self._last_price.get(symbol)
-        validate(it, self._ex.markets.get(symbol), self.features(), last_price=last)
+        try:
+            validate(it, self._ex.markets.get(symbol), self.features(), last_price=last,
+                     fat_finger_pct=self.fat_finger_pct)  # fmt: skip
+        except OrderRejected as exc:  # the order was read: say that no amend was sent
+            exc.hint = exc.hint.replace("No request was sent.", "No amend was sent (the order was only read).")
+            raise
         self._refuse_if_degraded(symbol)
         ref = it.price or it.trigger_price or last
         old_ref = old["price"] or old["trigger_price"] or last
@@ -352,7 +430,7 @@ class Trading(Reads):
         return self._send_amend(symbol, it, old_cid, str(live["id"]), filled, notional, old_rest)
 
     def _send_amend(
-        self, symbol: str, it: OrderIntent, old_cid: str, old_id: str, filled: Decimal, notional: Decimal,
+        self, symbol: str, it: OrderSpec, old_cid: str, old_id: str, filled: Decimal, notional: Decimal,
         old_rest: Decimal,
     ) -> dict[str, Any]:  # fmt: skip
         cid = self._next_client_id()
@@ -382,12 +460,13 @@ class Trading(Reads):
                 self._j("cancel_ack", symbol=symbol, client_id=old_cid, order_id=old_id, status="canceled",
                         reason="amend: old order canceled, replacement refused")  # fmt: skip
             raise
+        self._forget_balances()
         self._j("cancel_ack", symbol=symbol, client_id=old_cid, order_id=old_id, status="canceled", replaced_by=cid)
         self._ack(result, cid, symbol)
         return self._trim(symbol, result, cid, it, old_cid, filled) if filled > 0 else result
 
     def _trim(
-        self, symbol: str, result: dict[str, Any], cid: str, it: OrderIntent, old_cid: str, filled: Decimal
+        self, symbol: str, result: dict[str, Any], cid: str, it: OrderSpec, old_cid: str, filled: Decimal
     ) -> dict[str, Any]:
         """Take fills that reached the old order after the kit read it off the replacement."""
         final = self.order(symbol, client_id=old_cid)
@@ -523,7 +602,9 @@ class Trading(Reads):
         """
         self.guard.check_cancel(symbol=symbol, now_ms=now_ms())
         if order_id is None and client_id is None:
-            raise OrderUnknown("give order_id or client_id to cancel", symbol=symbol)
+            raise OrderRejected("give order_id or client_id of the order to cancel", symbol=symbol,
+                                hint="No request was sent. See session.open_orders() for the ids; "
+                                "session.cancel_all(symbol) cancels every open order.")  # fmt: skip
         ex = self._ex
         params = {"clientOrderId": client_id} if client_id and not order_id else {}
         known = client_id or (self._client_id_of(str(order_id)) if order_id else "")
@@ -539,6 +620,7 @@ class Trading(Reads):
         info = result.get("info") if isinstance(result.get("info"), dict) else {}
         original = str(info.get("origClientOrderId") or "")
         # An order this kit did not place stays keyed by its exchange id, as its cancel_intent was.
+        self._forget_balances()
         self._j(
             "cancel_ack",
             symbol=symbol,

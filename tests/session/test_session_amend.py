@@ -98,6 +98,7 @@ def test_amend_by_client_id_changes_the_total_of_a_partly_filled_order(lab: Lab)
 
 def test_amend_that_crosses_fills_and_the_fill_is_journaled(lab: Lab) -> None:
     s = lab.session()
+    s.fat_finger_pct = D(20)  # the amend goes 10 % through the last price on purpose (the band's default)
     last = D(str(s.ticker("BTC/USDT")["last"]))
     old = s.place("BTC/USDT", "sell", "0.001", price=str((last * 2).quantize(D("0.01"))))
     new = s.amend("BTC/USDT", order_id=old["id"], price=str((last * D("0.9")).quantize(D("0.01"))))

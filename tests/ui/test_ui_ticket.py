@@ -175,6 +175,8 @@ def test_cap_violation_of_a_live_small_like_guard_is_shown(session: Any) -> None
     t.qty.value = "0.0003"  # 15 USDT: within the cap
     assert t.last_preview.ok and not t.place_button.disabled
     t.symbol.value = "ETH/USDT"  # not in the allowlist
+    t.qty.value = "0.002"  # a price the exchange's filters accept for ETH, so the guard is what refuses
+    t.price.value = f"{session.ticker('ETH/USDT')['last']:.2f}"
     assert isinstance(t.last_preview.error, CapExceeded)
     assert "not in the allowlist" in t.message.value
     # Previews journal nothing (the guard's copy has no journal) and send no order.
@@ -199,15 +201,28 @@ def test_kill_switch_is_shown_and_blocks(session: Any) -> None:
     t.close()
 
 
-def test_exchange_rejection_is_shown_in_red(session: Any) -> None:
+def test_a_sell_beyond_the_free_balance_is_refused_before_confirm(session: Any) -> None:
+    # #12.3: this used to pass the preview and be refused by the exchange only after Confirm.
     t = _ticket(session)
     t.side.value = "sell"
     _fill(t, qty="5", price="70000")  # the account holds 0.5 BTC
-    assert t.last_preview.ok  # balances are the exchange's to check
+    assert isinstance(t.last_preview.error, InsufficientFunds)
+    assert "selling 5 BTC needs 5, free 0.5" in t.message.value and "#c62828" in t.message.value
+    assert not t.place() and t.place_button.disabled
+    assert session.open_orders("BTC/USDT").empty
+    t.close()
+
+
+def test_exchange_rejection_is_shown_in_red(session: Any) -> None:
+    t = _ticket(session)
+    last = session.ticker("BTC/USDT")["last"]
+    t.post_only.value = True
+    _fill(t, qty="0.001", price=f"{last * 1.05:.2f}")  # post-only through the ask: only the exchange knows
+    assert t.last_preview.ok
     assert t.place()
     assert t.confirm() is None
-    assert isinstance(t.last_error, InsufficientFunds)
-    assert "InsufficientFunds" in t.status.value and "#c62828" in t.status.value
+    assert isinstance(t.last_error, OrderRejected)
+    assert type(t.last_error).__name__ in t.status.value and "#c62828" in t.status.value
     assert session.open_orders("BTC/USDT").empty
     t.close()
 

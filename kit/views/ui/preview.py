@@ -14,21 +14,21 @@ fee are estimates from the limit (or trigger) price, else the last price the Ses
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from kit.engine.order import ORDER_KEYWORDS, OrderSpec
+from kit.engine.types import TimeInForce
 from kit.errors import KitError, OrderRejected
-from kit.session.orders import OrderIntent
 
 if TYPE_CHECKING:
     from kit.session.core import Session
 
 __all__ = ["Preview", "preview"]
 
-#: The order keywords of :meth:`Session.place` (and :meth:`OrderIntent.build`) besides symbol, side, amount.
-_ORDER_KEYWORDS = frozenset(inspect.signature(OrderIntent.build).parameters) - {"cls", "symbol", "side", "amount"}
+#: The order keywords of :meth:`Session.place` besides symbol, side, amount: the fields of :class:`OrderSpec`.
+_ORDER_KEYWORDS = ORDER_KEYWORDS
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Preview:
 
     ok: bool
     error: KitError | None = None
-    intent: OrderIntent | None = None
+    intent: OrderSpec | None = None
     reference_price: Decimal | None = None
     notional: Decimal | None = None
     fee_rate: Decimal | None = None
@@ -80,13 +80,13 @@ class Preview:
         it = self.intent
         if it is None:
             return ""
-        text = f"{it.side.upper()} {it.amount} {it.symbol}"
+        text = f"{it.side.value.upper()} {it.amount} {it.symbol}"
         if it.price is not None:
             text += f" @ {it.price}"
         else:
             text += " @ market"
-        if it.type not in ("market", "limit"):
-            text += f" ({it.type.replace('_', ' ')}"
+        if it.kind.is_conditional:
+            text += f" ({it.kind.value.replace('_', ' ')}"
             if it.trigger_price is not None:
                 text += f", trigger {it.trigger_price}"
             if it.trailing_bps is not None:
@@ -94,8 +94,8 @@ class Preview:
             text += ")"
         if it.post_only:
             text += " post-only"
-        elif it.price is not None and it.time_in_force != "GTC":
-            text += f" {it.time_in_force}"
+        elif it.price is not None and it.time_in_force is not TimeInForce.GTC:
+            text += f" {it.time_in_force.value}"
         if it.iceberg_amount is not None:
             text += f" iceberg {it.iceberg_amount}"
         return text
@@ -143,7 +143,7 @@ def preview(session: Session, symbol: str, side: str, amount: Any, *, last_price
                             hint=f"Use place()'s keywords: {', '.join(sorted(_ORDER_KEYWORDS))}.")  # fmt: skip
         return Preview(ok=False, error=err, **base)
     try:  # parsed here too, so the estimate shows even when a later check refuses the order
-        it: OrderIntent | None = OrderIntent.build(symbol, side, amount, **order)
+        it: OrderSpec | None = OrderSpec.parse(symbol, side, amount, **order)
     except KitError:
         it = None  # check() below raises the same error, after the kill switch and stage checks
     ref = (it.price or it.trigger_price or last) if it is not None else None

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from kit.engine.types import OrderType, TimeInForce
 from kit.errors import KitError
-from kit.session.orders import ORDER_TYPES, TIME_IN_FORCE
 from kit.views.ui._html import GREY, ORANGE, RED, colored, esc, num, sig
 from kit.views.ui.preview import Preview, preview
 
@@ -32,8 +32,6 @@ __all__ = ["OrderTicket"]
 
 log = logging.getLogger("kit.views.ui")
 
-_LIMIT_TYPES = ("limit", "stop_limit", "take_profit_limit", "trailing_stop_limit")
-_TRIGGER_TYPES = ("stop_market", "stop_limit", "take_profit_market", "take_profit_limit")
 _STYLE = {"description_width": "88px"}
 
 
@@ -111,14 +109,15 @@ class OrderTicket(w.VBox):
             style={"button_width": "100px"},
         )
         self.side.add_class("kt-side")
-        self.type = w.Dropdown(options=list(ORDER_TYPES), value="limit", description="Type", style=_STYLE,
+        self.type = w.Dropdown(options=[t.value for t in OrderType], value="limit", description="Type", style=_STYLE,
                                layout=w.Layout(width="250px"))  # fmt: skip
         self.type.add_class("kt-type")
         self.qty = _text("Qty", "kt-qty")
         self.price = _text("Price", "kt-price")
         self.trigger = _text("Trigger", "kt-trigger")
         self.trailing = _text("Trail (bps)", "kt-trailing", "100 bps = 1 %")
-        self.tif = w.Dropdown(options=list(TIME_IN_FORCE), value="GTC", description="Time in force", style=_STYLE,
+        self.tif = w.Dropdown(options=[t.value for t in TimeInForce], value="GTC", description="Time in force",
+                              style=_STYLE,
                               layout=w.Layout(width="250px"))  # fmt: skip
         self.tif.add_class("kt-tif")
         self.post_only = w.Checkbox(value=False, description="Post-only", indent=False, layout=w.Layout(width="110px"))
@@ -183,25 +182,22 @@ class OrderTicket(w.VBox):
 
     def order_kwargs(self) -> dict[str, Any]:
         """The form as keyword arguments of :meth:`Session.place` (fields the type does not use are left out)."""
-        kind = self.type.value
-        limit, trigger, trailing = kind in _LIMIT_TYPES, kind in _TRIGGER_TYPES, kind.startswith("trailing")
-        bps_text = _blank(self.trailing.value) if trailing else None
-        bps: Any = bps_text
-        if bps_text is not None:
-            try:
-                bps = int(bps_text)
-            except ValueError:
-                bps = bps_text  # OrderIntent.build refuses it with a message
+        kind = OrderType(self.type.value)
+        limit, trailing = kind.has_limit_price, kind.is_trailing
+        trigger = kind.is_conditional  # a trailing stop's trigger is its optional activation price
+        bps: Any = _blank(self.trailing.value) if trailing else None
+        if bps is not None and bps.isdigit():
+            bps = int(bps)  # anything else goes as typed: the order description refuses it with a message
         return {
             "symbol": self.symbol.value,
             "side": self.side.value,
             "amount": _blank(self.qty.value),
-            "type": kind,
+            "type": kind.value,
             "price": _blank(self.price.value) if limit else None,
-            "trigger_price": _blank(self.trigger.value) if (trigger or trailing) else None,
+            "trigger_price": _blank(self.trigger.value) if trigger else None,
             "trailing_bps": bps,
             "time_in_force": self.tif.value if limit else "GTC",
-            "post_only": bool(self.post_only.value) and kind == "limit",
+            "post_only": bool(self.post_only.value) and kind is OrderType.LIMIT,
             "reduce_only": bool(self.reduce_only.value),
             "iceberg_amount": _blank(self.iceberg.value) if limit else None,
         }
@@ -216,13 +212,11 @@ class OrderTicket(w.VBox):
             self.message.value = colored("Enter a quantity.", GREY, cls="kt-hint")
             self.place_button.disabled = True
             return result
-        if isinstance(kw["trailing_bps"], str):
-            result = Preview(ok=False)
-            self.last_preview = result
-            self.message.value = colored(f"Trailing delta must be a whole number of bps, got {kw['trailing_bps']!r}.",
-                                         RED, cls="kt-error")  # fmt: skip
-            self.place_button.disabled = True
-            return result
+        if self.fetch_price:  # the funds check needs a recent free balance (read at most every few seconds)
+            try:
+                self.session.free_balances(max_age_s=self.session.balance_max_age_s)
+            except KitError as exc:
+                log.debug("free balance unavailable for the preview: %s", exc)
         try:
             result = preview(self.session, last_price=self._prices.get(kw["symbol"]), **kw)
         except Exception as exc:  # a bug must show in the form, not vanish in a callback
@@ -319,13 +313,13 @@ class OrderTicket(w.VBox):
             self.validate()
 
     def _sync_enabled(self) -> None:
-        kind = self.type.value
-        limit = kind in _LIMIT_TYPES
+        kind = OrderType(self.type.value)
+        limit = kind.has_limit_price
         self.price.disabled = not limit
         self.tif.disabled = not limit or bool(self.post_only.value)
-        self.trigger.disabled = not (kind in _TRIGGER_TYPES or kind.startswith("trailing"))
-        self.trailing.disabled = not kind.startswith("trailing")
-        self.post_only.disabled = kind != "limit"
+        self.trigger.disabled = not kind.is_conditional
+        self.trailing.disabled = not kind.is_trailing
+        self.post_only.disabled = kind is not OrderType.LIMIT
         self.iceberg.disabled = not limit
 
     def _update_info(self) -> None:
