@@ -137,7 +137,8 @@ def to_ccxt(it: OrderSpec, client_id: str) -> tuple[str, str, float, float | Non
         params["takeProfitPrice"] = float(it.trigger_price or 0)
     elif t.is_trailing:
         params["trailingPercent"] = (it.trailing_bps or 0) / 100
-        params["stopLossOrTakeProfit"] = "stopLoss"
+        take_profit = t in (OrderType.TRAILING_TAKE_PROFIT_MARKET, OrderType.TRAILING_TAKE_PROFIT_LIMIT)
+        params["stopLossOrTakeProfit"] = "takeProfit" if take_profit else "stopLoss"
         if it.trigger_price is not None:
             params["trailingTriggerPrice"] = float(it.trigger_price)
     if it.post_only:

@@ -139,7 +139,6 @@ class Trading(Reads):
             ref = Decimal(str(self.ticker(symbol)["last"]))
         notional = it.amount * ref if ref is not None else None
         self._refuse_if_degraded(symbol)
-        self._check_funds(it, ref, dry=dry)  # before the guard, which records a placed order
         if notional is None and needs_notional:
             warnings.append("no recent price: the notional caps are checked when the order is placed")
         else:
@@ -149,6 +148,8 @@ class Trading(Reads):
             check_clock(self.clock_report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
         if notional is None:
             warnings.append("no recent price: notional and fee are unknown until the price is fetched")
+        # Last, so a cap refusal (the stage's rule) wins over a funds refusal of the same order.
+        self._check_funds(it, ref, dry=dry)
         return OrderCheck(intent=it, reference_price=ref, notional=notional, warnings=tuple(warnings))
 
     #: A limit price more than this many percent through the last price is refused (``None``: off).

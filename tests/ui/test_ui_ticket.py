@@ -49,7 +49,7 @@ def test_widgets_carry_test_classes(session: Any) -> None:
     assert list(t.symbol.options) == ["BTC/USDT", "ETH/USDT", "ETH/BTC"]
     assert list(t.type.options) == [
         "market", "limit", "stop_market", "stop_limit", "take_profit_market", "take_profit_limit",
-        "trailing_stop_market", "trailing_stop_limit",
+        "trailing_stop_market", "trailing_stop_limit", "trailing_take_profit_market", "trailing_take_profit_limit",
     ]  # fmt: skip
     # The ticker fetched on start gives market orders a reference price.
     assert "last <b>" in t.info.value and "tick 0.01" in t.info.value and "step 0.00001" in t.info.value
