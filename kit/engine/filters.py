@@ -11,7 +11,8 @@ the caller has (the engine's last price, the Session's last seen price), not Bin
 ``avgPriceMins`` weighted average; the open-order counts are passed in by the caller
 (:func:`counts`).
 
->>> >>> m = Market("BTC/USDT", "BTC", "USDT", tick_size=D("0.01"), step_size=D("0.001"),
+>>> from decimal import Decimal as D
+>>> m = Market("BTC/USDT", "BTC", "USDT", tick_size=D("0.01"), step_size=D("0.001"),
 ...            min_qty=D("0.001"), min_notional=D("5"))
 >>> r = check(m, OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.0015"),
 ...                          price=D("100")), ref_price=None)

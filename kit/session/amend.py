@@ -8,7 +8,7 @@ filled stays filled; the replacement works ``amount - filled``.
 >>> from decimal import Decimal as D
 >>> old = {"type": "limit", "side": "buy", "amount": "0.010", "price": "100", "time_in_force": "GTC"}
 >>> it = replacement("BTC/USDT", old, filled=D("0.004"), amount=None, price="99.5", trigger_price=None)
->>> it.amount, it.price, it.type
+>>> it.amount, it.price, it.kind.value
 (Decimal('0.006'), Decimal('99.5'), 'limit')
 >>> kind, side, amount, price, params = edit_call(it, "tk-2", cancel_restriction="ONLY_PARTIALLY_FILLED")
 >>> kind, side, amount, price, params["cancelRestrictions"]
