@@ -41,7 +41,7 @@ from kit.store.checks import Page, parse_page, runs
 from kit.store.series import Series
 from kit.store.source import CandleSource
 
-__all__ = ["MAX_IN_FLIGHT", "CandleWarning", "fill_ranges", "in_flight"]
+__all__ = ["MAX_IN_FLIGHT", "CandleWarning", "coalesce", "fill_ranges", "in_flight"]
 
 #: Most page requests :func:`fill_ranges` keeps in flight, whatever the budget would allow.
 MAX_IN_FLIGHT = 4
@@ -74,6 +74,46 @@ def in_flight(source: CandleSource, page_size: int) -> int:
     if explicit is None:
         return 1
     return max(1, min(int(explicit), MAX_IN_FLIGHT))
+
+
+def coalesce(ranges: Sequence[tuple[int, int]], span: int) -> list[tuple[int, int]]:
+    """The (sorted, disjoint) ``ranges`` as the fewest page windows, joined where they touch.
+
+    After a quarantine, or with ``recheck=True``, the ranges to fetch are the stored runs (or the
+    gaps) of a partition: hundreds of short ranges between known gaps. Fetched one by one, each
+    cost a request (a refetch took 543 where the first fetch took 14). Here a window of ``span``
+    (one page) starts at the first point not yet covered and takes in every range, or part of
+    one, inside it (the known spans between them are asked again too: the exchange's answer
+    replaces them, as on a first fetch). Greedy from the left gives the fewest windows of that
+    length, so a refetch never costs more requests than fetching the whole stretch again.
+    Windows that touch are returned as one range: :func:`fill_ranges` pages through it from its
+    start, which asks for exactly those windows.
+
+    Examples
+    --------
+    >>> coalesce([(0, 2), (5, 6), (9, 12), (30, 31)], 10)  # three windows: [0, 10), [10, 12), [30, 31)
+    [(0, 12), (30, 31)]
+    >>> coalesce([(0, 25)], 10)
+    [(0, 25)]
+    """
+    windows: list[tuple[int, int, int]] = []  # (start, end of what it covers, start + span)
+    for a, b in ranges:
+        pos = a
+        while pos < b:
+            if windows and pos < windows[-1][2]:
+                w0, w1, reach = windows[-1]
+                upto = min(b, reach)
+                windows[-1] = (w0, max(w1, upto), reach)
+                pos = upto
+            else:
+                windows.append((pos, pos, pos + span))
+    out: list[tuple[int, int]] = []
+    for w0, w1, _ in windows:
+        if out and out[-1][1] == w0:
+            out[-1] = (out[-1][0], w1)
+        else:
+            out.append((w0, w1))
+    return out
 
 
 def fill_ranges(

@@ -265,11 +265,16 @@ def _check(path: Path, meta: dict[str, Any], times: I64, values: Sequence[F64]) 
         raise CorruptFile(f"{path}: the data does not match its checksums")
 
 
-#: Files whose checksums passed, by path: (stat key, rows, column offsets, metadata). A file is
-#: trusted again only while (device, inode, size, mtime) are unchanged, and only if it had not
-#: changed for RACY_NS before it was verified (git's "racy clean" rule: a write within the same
-#: timestamp tick as the check would otherwise go unseen). Our own writes always replace the inode.
-_VERIFIED: dict[str, tuple[tuple[int, int, int, int], int, list[int], dict[str, Any]]] = {}
+#: Files whose checksums passed, by path: (stat key, footer, rows, column offsets, metadata). A
+#: file is trusted again only while (device, inode, size, mtime, ctime) are unchanged and its
+#: Parquet footer (the metadata with the per-column sums, and the trailing length and magic) is
+#: byte for byte the one verified, and only if it had not changed for RACY_NS before it was
+#: verified (git's "racy clean" rule: a write within the same timestamp tick as the check would
+#: otherwise go unseen). Size and mtime alone are not enough (#13): a file rewritten in place with
+#: its mtime set back was served from the cache unchecked; ctime cannot be set back (any write or
+#: utime moves it), and a rewrite by another writer brings its own footer. Our own writes always
+#: replace the inode.
+_VERIFIED: dict[str, tuple[tuple[int, int, int, int, int], bytes, int, list[int], dict[str, Any]]] = {}
 _VERIFIED_MAX = 4096
 RACY_NS = 2_000_000_000
 
@@ -287,10 +292,10 @@ def _read_fast(path: Path) -> Part | None:
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         hit = _VERIFIED.get(str(path))
-        if hit is not None and hit[0] == key:
-            _, n, known, meta = hit
+        if hit is not None and hit[0] == key and mm[len(mm) - len(hit[1]) :] == hit[1]:
+            _, _, n, known, meta = hit
             times, values = _views(mm, n, known)
             return Part(times, values, meta)
         md = pq.read_metadata(pa.BufferReader(pa.py_buffer(mm)))
@@ -325,8 +330,15 @@ def _read_fast(path: Path) -> Part | None:
     if "sums" in meta and st.st_mtime_ns + RACY_NS < time.time_ns():
         if len(_VERIFIED) >= _VERIFIED_MAX:
             del _VERIFIED[next(iter(_VERIFIED))]
-        _VERIFIED[str(path)] = (key, n, offsets, meta)
+        _VERIFIED[str(path)] = (key, _footer(mm), n, offsets, meta)
     return Part(times, values, meta)
+
+
+def _footer(mm: mmap.mmap) -> bytes:
+    """The file's Parquet footer: its metadata, the metadata's length and the closing magic."""
+    size = len(mm)
+    n = int.from_bytes(mm[size - 8 : size - 4], "little") + 8
+    return bytes(mm[max(0, size - n) :])
 
 
 def _views(mm: mmap.mmap, n: int, offsets: list[int]) -> tuple[I64, list[F64]]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from kit.errors import ConfigError, DataError
 from kit.store import paths
-from kit.store.fill import CandleWarning, fill_ranges
+from kit.store.fill import CandleWarning, coalesce, fill_ranges
 from kit.store.parquet import COLUMNS, F64, I64, Part, frame_from_parts
 from kit.store.resample import partial_mask, resample
 from kit.store.series import Quarantined, Series
@@ -492,6 +492,7 @@ class Store:
             else:
                 ranges = led.unknown(g0, hi)
             if ranges:
+                ranges = coalesce(ranges, max(1, int(src.max_page)) * tf)  # few page-sized requests (#13)
                 fill_ranges(series, src, ranges, closed_end=closed_end, now_ms=now, progress=progress)
         return hi
 

@@ -9,6 +9,7 @@ in its state directory) counts them again on the wire.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
@@ -30,7 +31,8 @@ BIG_LIMITS = LimitsConfig(
 )
 #: 2024-03-01 00:00 UTC, a Friday.
 T0 = 1_709_251_200_000
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+#: ../shared/data beside the clone (as in CI); KIT_SHARED_DATA points elsewhere (e.g. from a git worktree).
+SHARED_DATA = Path(os.environ.get("KIT_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 class LocalnetSource:

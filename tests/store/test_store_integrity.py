@@ -201,3 +201,59 @@ def test_fresh_file_is_not_trusted_without_summing(synth_net: Localnet, tmp_path
     store, _, _ = _fresh(synth_net, tmp_path)
     store.candles("BTC/USDT", "1m", ts(START), ts(END))
     assert str(tmp_path / FEB) not in parquet._VERIFIED  # changed < 2 s ago: racy, summed on every read
+
+
+def _rewrite_in_place(path: Path, offset: int) -> None:
+    """Flip a few bytes at ``offset`` in place (same inode, same size), then set the mtime back."""
+    import os
+
+    st = path.stat()
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        chunk = fh.read(8)
+        fh.seek(offset)
+        fh.write(bytes(b ^ 0x5A for b in chunk))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def test_file_changed_in_place_with_same_size_and_mtime_is_checked_again(synth_net: Localnet, tmp_path: Path) -> None:
+    # issue #13: the verified-file cache trusted (device, inode, size, mtime); a file rewritten in
+    # place with its mtime set back was served unchecked. ctime (which utime cannot set back) and
+    # the footer are now part of what must match.
+    import os
+
+    from kit.store import parquet
+
+    store, _, original = _fresh(synth_net, tmp_path)
+    path = tmp_path / FEB
+    old = path.stat().st_mtime_ns - 10 * 10**9
+    os.utime(path, ns=(old, old))
+    pd.testing.assert_frame_equal(store.candles("BTC/USDT", "1m", ts(START), ts(END)), original)
+    assert str(path) in parquet._VERIFIED
+    _rewrite_in_place(path, path.stat().st_size // 2)
+    with pytest.warns(CandleWarning, match="quarantine"):
+        again = store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
+    pd.testing.assert_frame_equal(again, original)  # refetched, never the damaged bytes
+
+
+def test_cached_file_whose_footer_changed_is_checked_again(synth_net: Localnet, tmp_path: Path) -> None:
+    # where a file system keeps ctime too coarsely to move, the footer comparison still sees a
+    # rewrite: here the cache entry is made to match the new stat exactly, as such a system would
+    import os
+
+    from kit.store import parquet
+
+    store, _, original = _fresh(synth_net, tmp_path)
+    path = tmp_path / FEB
+    old = path.stat().st_mtime_ns - 10 * 10**9
+    os.utime(path, ns=(old, old))
+    store.candles("BTC/USDT", "1m", ts(START), ts(END))
+    key, footer, *rest = parquet._VERIFIED[str(path)]
+    _rewrite_in_place(path, path.stat().st_size - len(footer) + 20)  # inside the footer's metadata
+    st = path.stat()
+    parquet._VERIFIED[str(path)] = ((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), footer, *rest)
+    with pytest.warns(CandleWarning, match="quarantine"):
+        again = store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
+    pd.testing.assert_frame_equal(again, original)
