@@ -210,10 +210,10 @@ def _venue(spec: Any, exchange: str, stage: Stage, journal: Any, dotenv: str | P
 
 
 def _from_session(s: Any) -> list[Check]:
-    out = [
-        _permissions(s.preflight.permissions if s.preflight else None, s.preflight.source if s.preflight else "", [])
-    ]
     p = s.preflight
+    out = [
+        _permissions(p.permissions if p else None, p.source if p else "", [], warnings=list(p.warnings) if p else [])
+    ]
     out.append(_ip(p.ip_restricted if p else None))
     out.append(_age(p.key_age_days if p else None, refuse=False))
     rep = s.clock_report
@@ -227,7 +227,9 @@ def _from_session(s: Any) -> list[Check]:
     return out
 
 
-def _permissions(perms: dict[str, bool] | None, source: str, refusals: list[str]) -> Check:
+def _permissions(
+    perms: dict[str, bool] | None, source: str, refusals: list[str], *, warnings: list[str] | None = None
+) -> Check:
     if perms is None and refusals:  # unknown permissions at a real-money stage, not attested
         return Check("permissions", False, f"{source or 'unknown'}: refused", "; ".join(refusals))
     if perms is None:
@@ -237,6 +239,13 @@ def _permissions(perms: dict[str, bool] | None, source: str, refusals: list[str]
     if refusals:
         return Check("permissions", False, f"{granted}: {'; '.join(refusals)}",
                      "Create a trade-only key (no withdrawals or transfers) and revoke this one.")  # fmt: skip
+    from kit.session.preflight import READ_ONLY_CAN_TRADE  # here: kit.session pulls in ccxt
+
+    too_much = [w for w in warnings or [] if w.startswith(READ_ONLY_CAN_TRADE)]
+    if too_much:  # least privilege: a reading session with a key that can trade
+        return Check("permissions", None, f"{granted}; {READ_ONLY_CAN_TRADE}",
+                     "Create a key with 'reading' only on the exchange and put it in "
+                     "KIT_<EXCHANGE>_READ_ONLY_API_KEY / _API_SECRET; keep the trading key for trading.")  # fmt: skip
     return Check("permissions", True, f"{granted}; no withdrawals or transfers")
 
 
@@ -278,7 +287,8 @@ def _from_journal(journal: Any, since_ms: int, exc: KitError) -> list[Check]:
     if pre:
         p = pre[-1].payload
         refusals = [str(r) for r in p.get("refusals") or []]
-        out.append(_permissions(p.get("permissions"), str(p.get("source") or ""), refusals))
+        warned = [str(w) for w in p.get("warnings") or []]
+        out.append(_permissions(p.get("permissions"), str(p.get("source") or ""), refusals, warnings=warned))
         out.append(_ip(p.get("ip_restricted")))
         age = p.get("key_age_days")
         out.append(_age(float(age) if age is not None else None, refuse=any("days old" in r for r in refusals)))

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 DAY_MS = 86_400_000
 
+#: The start of the warning for a trading-capable key in a read_only session (doctor matches it).
+READ_ONLY_CAN_TRADE = "the read_only session was given a key that can trade"
+#: The start of the warning for a key whose creation time the venue does not give.
+AGE_UNKNOWN = "key age unknown"
+
 #: A key that expires within this many days warns at connect (Bybit keys without an IP binding
 #: live 90 days; Kraken keys may carry a ``validUntil``).
 EXPIRY_WARN_DAYS = 14
@@ -105,15 +110,17 @@ def judge_facts(
 
     The one rule set for every venue: a key that can move funds (withdraw, transfer) is refused
     (in ``read_only`` only ``allow_withdraw_key`` turns that into a warning); a key without spot
-    trading is refused in a trading stage; no IP allowlist warns (unknown also warns); a key
-    ``warn_age_days`` old warns and ``refuse_age_days`` old is refused for trading; a key that
-    expires within ``expiry_warn_days`` warns, and an expired one is refused for trading.
+    trading is refused in a trading stage, and one with it warns in ``read_only`` (least privilege:
+    reading needs no trading right); no IP allowlist warns (unknown also warns); a key whose creation
+    time is unknown warns ("age unknown"); a key ``warn_age_days`` old warns and ``refuse_age_days``
+    old is refused for trading; a key that expires within ``expiry_warn_days`` warns, and an expired
+    one is refused for trading.
 
     Examples
     --------
     >>> from kit.session.permissions import KeyFacts
     >>> f = KeyFacts({"reading": True, "spot_trading": True, "withdraw": False}, ("withdraw",),
-    ...              ip_restricted=True, expires_ms=5 * DAY_MS)
+    ...              ip_restricted=True, created_ms=1, expires_ms=5 * DAY_MS)
     >>> p = judge_facts(f, source="okx", stage="live", now_ms=0)
     >>> p.verdict, p.warnings[0][:31]
     ('warn', 'the key expires in 5 days (1970')
@@ -135,13 +142,23 @@ def judge_facts(
             )
     if trading and not perms.get("spot_trading"):
         refusals.append("the key has no spot-trading permission; enable 'spot trading' for it, or use read_only")
+    if not trading and perms.get("spot_trading"):  # least privilege: reading needs no trading right
+        warnings.append(
+            f"{READ_ONLY_CAN_TRADE}: a leak of it could place orders. Create a key with 'reading' only on the "
+            "exchange's API management page and put it in KIT_<EXCHANGE>_READ_ONLY_API_KEY / _API_SECRET"
+        )
     if not facts.ip_restricted:
         if facts.ip_restricted is None:
             warnings.append("this venue does not say whether the key has an IP allowlist: make sure it has one")
         else:
             warnings.append("no IP allowlist on this key: restrict it to this machine's IP on the exchange")
     age = None
-    if facts.created_ms:
+    if not facts.created_ms:
+        warnings.append(
+            f"{AGE_UNKNOWN}: the venue did not say when the key was created, so its rotation cannot be checked; "
+            "note its creation date and rotate it every 6-12 months"
+        )
+    else:
         age = (now_ms - int(facts.created_ms)) / DAY_MS
         if age >= refuse_age_days and trading:
             refusals.append(

@@ -95,3 +95,31 @@ def test_doctor_reports_live_small_evidence_without_network(lab: Lab, monkeypatc
     by = _by_name(run_checks("binance", "live_small", journal=lab.journal_path, dotenv=None))
     assert by["stage"].ok is False and "BTC/USDT: 1 of 3" in by["stage"].detail
     assert by["clock"].ok is None and "not checked" in by["clock"].detail
+
+
+# ---------------------------------------------------------------- least privilege in read_only (#12.7)
+
+
+def test_a_trading_key_in_a_read_only_session_warns_with_the_fix(lab: Lab) -> None:
+    lab.use_key("trader", slot="KIT_LOCALNET_READER")  # the trading key, given where a reading key belongs
+    s = lab.session(stage="read_only")
+    (warned,) = [w for w in s.warnings if "can trade" in w]
+    assert "reading' only" in warned and "KIT_<EXCHANGE>_READ_ONLY_API_KEY" in warned
+    by = _by_name(run_checks("localnet", "read_only", journal=lab.journal_path, dotenv=None))
+    assert by["permissions"].ok is None  # a warning, not the green tick it was
+    assert "can trade" in by["permissions"].detail and "reading' only" in by["permissions"].fix
+    lab.use_key("reader", slot="KIT_LOCALNET_READER")  # the right key: no such warning
+    assert not [w for w in lab.session(stage="read_only").warnings if "can trade" in w]
+    assert _by_name(run_checks("localnet", "read_only", journal=lab.journal_path, dotenv=None))["permissions"].ok
+
+
+def test_a_key_without_creation_time_warns_age_unknown() -> None:
+    from kit.session.preflight import judge
+
+    p = judge({"enableReading": True, "enableSpotAndMarginTrading": True, "ipRestrict": True}, stage="testnet",
+              now_ms=10**12)  # fmt: skip
+    assert p.verdict == "warn" and p.key_age_days is None
+    assert [w for w in p.warnings if w.startswith("key age unknown") and "rotate it every 6-12 months" in w]
+    dated = judge({"enableReading": True, "enableSpotAndMarginTrading": True, "ipRestrict": True, "createTime": 1},
+                  stage="testnet", now_ms=10**9)  # fmt: skip
+    assert dated.verdict == "ok"
