@@ -55,17 +55,39 @@ def daily(since: str, until: str, exchange: str, venue: str, out_dir: Path, name
     click.echo(str(result.html))
 
 
-def cron_line(out_dir: Path, *, minute: int = 15, hour: int = 0) -> str:
-    """The crontab line that runs yesterday's report every day (times in the cron daemon's zone)."""
+def cron_line(out_dir: Path, *, minute: int = 15, hour: int = 0, report: str = "daily") -> str:
+    """The crontab line that runs yesterday's report (``daily`` or ``drift``) every day (the cron daemon's zone)."""
     kit_cmd = shutil.which("kit") or f"{sys.executable} -m kit"
     home = os.environ.get("KIT_HOME")
     env = f"KIT_HOME={shlex.quote(home)} " if home else ""
     out = shlex.quote(str(out_dir.resolve()))
     log = shlex.quote(str((out_dir / "cron.log").resolve()))
     return (
-        f"{minute} {hour} * * * cd {shlex.quote(str(Path.cwd()))} && {env}{kit_cmd} report daily "
-        f"--since yesterday --until today --out {out} >> {log} 2>&1 {CRON_TAG}"
+        f"{minute} {hour} * * * cd {shlex.quote(str(Path.cwd()))} && {env}{kit_cmd} report {report} "
+        f"--since yesterday --until today --out {out} >> {log} 2>&1 {_tag(report)}"
     )
+
+
+def _tag(report: str) -> str:
+    return CRON_TAG if report == "daily" else f"# tradekit: {report} report"
+
+
+@report.command("drift")
+@click.option("--since", default="", help="Start (UTC): ISO time, today, yesterday or -12h. [default: until - 1 day]")
+@click.option("--until", default="", help="End (UTC): ISO time, now, today or yesterday. [default: now]")
+@click.option("--venue", default="", help="Only this journal venue's orders (default: every twinned venue).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Folder for drift.ipynb and drift.html.")  # fmt: skip
+@click.option("--name", default="drift", show_default=True, help="File name of the report (without extension).")
+def drift(since: str, until: str, venue: str, out_dir: Path, name: str) -> None:
+    """Run the drift report (paper twins against real fills); exits 2 when drift passes the gates."""
+    from kit.cli.demo import notebooks_dir
+    from kit.views.report import period, run_report
+
+    start, end = period(since, until)
+    params = {"since": start.isoformat(), "until": end.isoformat(), "venue": venue}
+    result = run_report(notebooks_dir() / "reports" / "drift.ipynb", out_dir, params, name=name, cwd=Path.cwd())
+    click.echo(str(result.html))
 
 
 @report.command("schedule")
@@ -73,12 +95,14 @@ def cron_line(out_dir: Path, *, minute: int = 15, hour: int = 0) -> str:
               show_default=True, help="Folder the scheduled reports go to.")  # fmt: skip
 @click.option("--at", "at", default="00:15", show_default=True, help="Time of day HH:MM (the cron daemon's zone).")
 @click.option("--install", is_flag=True, help="Add the line to your crontab (replacing an earlier kit line).")
-def schedule(out_dir: Path, at: str, install: bool) -> None:
+@click.option("--report", "which", type=click.Choice(["daily", "drift"]), default="daily", show_default=True,
+              help="Which report to schedule.")  # fmt: skip
+def schedule(out_dir: Path, at: str, install: bool, which: str) -> None:
     """Print (or --install) a crontab line running yesterday's daily report every day."""
     hour_text, _, minute_text = at.partition(":")
     if not (hour_text.isdigit() and minute_text.isdigit() and int(hour_text) < 24 and int(minute_text) < 60):
         raise click.BadParameter(f"expected HH:MM, got {at!r}", param_hint="--at")
-    line = cron_line(out_dir, minute=int(minute_text), hour=int(hour_text))
+    line = cron_line(out_dir, minute=int(minute_text), hour=int(hour_text), report=which)
     if not install:
         click.echo(line)
         click.echo("# Add it with `crontab -e`, or run this command again with --install. Cron uses the system's "
@@ -89,7 +113,7 @@ def schedule(out_dir: Path, at: str, install: bool) -> None:
     current = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
     if current.returncode != 0 and "no crontab" not in (current.stderr or "").lower():
         raise click.ClickException(f"crontab -l failed: {current.stderr.strip()}")
-    kept = [row for row in (current.stdout if current.returncode == 0 else "").splitlines() if CRON_TAG not in row]
+    kept = [row for row in (current.stdout if current.returncode == 0 else "").splitlines() if _tag(which) not in row]
     new = "\n".join([*kept, line]) + "\n"
     done = subprocess.run(["crontab", "-"], input=new, capture_output=True, text=True)
     if done.returncode != 0:
