@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: dict[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
     "cli": frozenset({"ops", "views", "run", "kit"}),
-    # `run` (strategies run forward through a Session) is being added: provisionally beside ops.
-    "run": frozenset({"session", "strategy", "paper"}),
+    # `run` (strategies run forward through a Session) sits on ops: it reconciles and alerts.
+    "run": frozenset({"ops", "session", "strategy", "paper"}),
     "ops": frozenset({"session"}),
     "views": frozenset({"session"}),
     "session": frozenset({"journal", "store", "localnet", "paper"}),
