@@ -64,6 +64,7 @@ class Venue:
     answer: Any = None
     status: int = 200
     seen: list[Seen] = field(default_factory=list)
+    public: dict[str, Any] = field(default_factory=dict)  # unsigned paths -> answer (markets, time)
 
 
 # ---------------------------------------------------------------- per-venue signature checks
@@ -252,6 +253,9 @@ class VenueServer:
     async def _handle(self, req: web.Request) -> web.Response:
         body = await req.text()
         v = self.venue
+        if req.path in v.public:
+            answer = v.public[req.path]
+            return web.json_response(answer() if callable(answer) else answer)
         verdict = v.verify(req, body, v)
         v.seen.append(Seen(req.method, req.raw_path, dict(req.headers), body, verdict))
         if verdict != "ok":
@@ -285,3 +289,27 @@ def serve(exchange_id: str) -> Iterator[VenueServer]:
             server.close()
         finally:
             loop.close()
+
+
+def kraken_public() -> dict[str, Any]:
+    """Kraken's public answers a Session needs to connect (one market, its assets, the server time)."""
+    pair = {"altname": "XBTUSD", "wsname": "XBT/USD", "aclass_base": "currency", "base": "XXBT",
+            "aclass_quote": "currency", "quote": "ZUSD", "lot": "unit", "cost_decimals": 5, "pair_decimals": 1,
+            "lot_decimals": 8, "lot_multiplier": 1, "leverage_buy": [], "leverage_sell": [], "fees": [[0, 0.26]],
+            "fees_maker": [[0, 0.16]], "fee_volume_currency": "ZUSD", "margin_call": 80, "margin_stop": 40,
+            "ordermin": "0.0001", "costmin": "0.5", "tick_size": "0.1", "status": "online"}  # fmt: skip
+    asset = {"aclass": "currency", "decimals": 10, "display_decimals": 5, "collateral_value": 1, "status": "enabled"}
+
+    def now() -> dict[str, Any]:
+        t = time.time()
+        # Kraken's time has 1 s resolution; rounded here so the sub-second phase never reads as a skewed clock.
+        return {"error": [], "result": {"unixtime": round(t), "rfc1123": time.strftime("%a, %d %b %y %H:%M:%S +0000")}}
+
+    return {
+        "/0/public/AssetPairs": {"error": [], "result": {"XXBTZUSD": pair}},
+        "/0/public/Assets": {
+            "error": [],
+            "result": {"XXBT": {**asset, "altname": "XBT"}, "ZUSD": {**asset, "altname": "USD", "decimals": 4}},
+        },
+        "/0/public/Time": now,
+    }
