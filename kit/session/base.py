@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import aiohttp
 
-from kit.errors import ConfigError, ExchangeUnavailable, KitError
+from kit.errors import ClockSkew, ConfigError, ExchangeUnavailable, KitError
 from kit.session.loop import BackgroundLoop
 from kit.transport.backoff import Backoff, retry_read
 from kit.transport.ccxt_errors import ccxt_errors
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from kit.safety.killswitch import KillSwitch
     from kit.safety.stages import Stage
     from kit.session.venues import VenueSpec
-    from kit.transport.clock import ClockReport
+    from kit.transport.clock import ClockReport, ClockWatch
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -121,6 +121,7 @@ class SessionBase:
     _budgets: dict[str, WeightBudget]
     _ids: int
     _clock_warn_ms: int
+    clock_watch: ClockWatch
 
     def _read_weight_limit(self) -> int:
         """The exchange's published REQUEST_WEIGHT limit per minute (from exchangeInfo), else its default."""
@@ -187,6 +188,11 @@ class SessionBase:
 
         try:
             result = retry_read(once, backoff=self._backoff) if retry else once()
+        except ClockSkew:  # -1021: the clock moved since it was measured; measure before the next signed write
+            watch = getattr(self, "clock_watch", None)
+            if watch is not None:
+                watch.stale(f"the exchange answered -1021 to {op}")
+            raise
         except ExchangeUnavailable as exc:
             if retry:  # a read that failed after every retry: the exchange is down for us, pause orders
                 self._note_failure(op, exc)

@@ -37,7 +37,7 @@ from kit.session.preflight import Preflight, check_venue, judge, unknown
 from kit.session.trading import Trading
 from kit.session.venues import VenueSpec, build_client, find_or_start_localnet, resolve
 from kit.transport.backoff import Backoff
-from kit.transport.clock import ClockReport, check_clock, measure_clock
+from kit.transport.clock import ClockReport, ClockWatch, check_clock, measure_clock
 from kit.transport.limits import WeightBudget
 from kit.transport.logs import RequestLog
 
@@ -74,6 +74,10 @@ class Session(Trading):
         How long a signed request stays valid after its timestamp (Binance's ``recvWindow``; ccxt
         sends 10000, Binance's own default is 5000, the maximum 60000). Shorter: a request delayed
         in transit is refused rather than executed late, and an unknown order is settled sooner.
+    clock_recheck_s:
+        Before a signed write (order, amend, cancel), the clock offset is measured again when the last
+        measurement is older than this (default 60 s) or the exchange answered -1021 since; a clock
+        that drifted out of the exchange's window is then refused with ``ClockSkew`` before sending.
     kill_watch_s:
         How often the kill-switch watcher looks at the switch (default 0.25 s); when it engages, this
         Session cancels its kit's open orders by itself (:meth:`kill`). ``None``: no watcher (the switch
@@ -108,6 +112,7 @@ class Session(Trading):
         key_age_warn_days: int = 180,
         key_age_refuse_days: int = 365,
         clock_warn_ms: int = 250,
+        clock_recheck_s: float = 60.0,
         recv_window_ms: int | None = None,
         weight_limit: int | None = None,
         weight_window_s: float = 60.0,
@@ -145,6 +150,7 @@ class Session(Trading):
         self._allow_withdraw_key = allow_withdraw_key
         self._age = (key_age_warn_days, key_age_refuse_days)
         self._clock_warn_ms = clock_warn_ms
+        self.clock_watch = ClockWatch(clock_recheck_s)
         self._kill_lock = threading.RLock()
         self._kill_unreported = 0
         self.kill_action: str | None = None
@@ -297,9 +303,11 @@ class Session(Trading):
             now_ms=now_ms,
         )
         self.clock_report = report
+        self.clock_watch.measured()
         self._j("clock", offset_ms=report.offset_ms, rtt_ms=report.rtt_ms)
         recv = int(self._ex.options.get("recvWindow") or 10_000)
-        self.warnings += check_clock(report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
+        fresh = check_clock(report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
+        self.warnings = [w for w in self.warnings if not _is_clock_warning(w)] + fresh  # the latest say only
         return report
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -329,3 +337,8 @@ class Session(Trading):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_clock_warning(text: str) -> bool:
+    """True for a warning :func:`kit.transport.clock.check_clock` wrote (replaced at each measurement)."""
+    return text.startswith(("local clock is ", "round trip to the exchange is "))

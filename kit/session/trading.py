@@ -55,6 +55,7 @@ def is_kit_order(order: dict[str, Any]) -> bool:
     cid = order.get("clientOrderId") or (order.get("info") or {}).get("clientOrderId") or ""
     return str(cid).startswith(KIT_ID_PREFIX)
 
+
 _CONDITIONAL = frozenset(t.value for t in OrderType if t.is_conditional)
 
 
@@ -143,9 +144,7 @@ class Trading(Reads):
             warnings.append("no recent price: the notional caps are checked when the order is placed")
         else:
             self._guard_order(it, notional or Decimal(0), record=not dry)
-        if self.clock_report is not None:
-            recv = int(self._ex.options.get("recvWindow") or 10_000)
-            check_clock(self.clock_report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
+        self._check_clock(remeasure=not dry)
         if notional is None:
             warnings.append("no recent price: notional and fee are unknown until the price is fetched")
         # Last, so a cap refusal (the stage's rule) wins over a funds refusal of the same order.
@@ -425,9 +424,7 @@ class Trading(Reads):
         notional = it.amount * ref if ref is not None else Decimal(0)
         old_rest = (Decimal(str(old["amount"])) - filled) * Decimal(str(old_ref)) if old_ref is not None else Decimal(0)
         self._guard_order(it, notional, record=True, replaces=old_rest, replaced=1)
-        if self.clock_report is not None:
-            recv = int(self._ex.options.get("recvWindow") or 10_000)
-            check_clock(self.clock_report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
+        self._check_clock(remeasure=True)
         return self._send_amend(symbol, it, old_cid, str(live["id"]), filled, notional, old_rest)
 
     def _send_amend(
@@ -606,6 +603,7 @@ class Trading(Reads):
             raise OrderRejected("give order_id or client_id of the order to cancel", symbol=symbol,
                                 hint="No request was sent. See session.open_orders() for the ids; "
                                 "session.cancel_all(symbol) cancels every open order.")  # fmt: skip
+        self._check_clock(remeasure=True)
         ex = self._ex
         params = {"clientOrderId": client_id} if client_id and not order_id else {}
         known = client_id or (self._client_id_of(str(order_id)) if order_id else "")
@@ -676,6 +674,19 @@ class Trading(Reads):
             read=False,
             symbol=symbol,
         )
+
+    def _check_clock(self, *, remeasure: bool) -> None:
+        """Refuse a signed write with ``ClockSkew`` when the clock is outside the exchange's window.
+
+        ``remeasure``: measure the offset again first when it is due (:class:`~kit.transport.clock.ClockWatch`:
+        older than ``clock_recheck_s``, or the exchange answered -1021 since); a dry run uses the last one.
+        """
+        if remeasure and self.clock_watch.due() is not None:
+            self.measure_clock(samples=3)  # type: ignore[attr-defined]  # Session's; raises ClockSkew when out
+            return
+        if self.clock_report is not None:
+            recv = int(self._ex.options.get("recvWindow") or 10_000)
+            check_clock(self.clock_report, warn_ms=self._clock_warn_ms, recv_window_ms=recv)
 
     def kill(self, reason: str | None = None, *, include_foreign: bool = False) -> list[dict[str, Any]]:
         """Cancel this kit's open orders on the venue now (the kill switch's action); returns what was cancelled.

@@ -6,6 +6,12 @@ arrives (rest-api.md "Timing security"). :func:`measure_clock` estimates the off
 :func:`check_clock` turns it into warnings, or a :class:`~kit.errors.ClockSkew` before any order is
 sent with a clock that would be rejected.
 
+The offset is not measured once for good: a clock can drift (or be stepped) after connect. A
+:class:`ClockWatch` says when to measure again: every ``every_s`` seconds while signed calls are
+made, and at once after the exchange answered -1021. The Session re-measures before the next signed
+write when it is due, so a drifted clock is refused with ``ClockSkew`` before the exchange would
+reject the request.
+
 Sign convention: ``offset_ms = server - local``. ccxt's ``options['timeDifference']`` and
 ``ClockSkew.skew_ms`` use the opposite (``local - server``): :attr:`ClockReport.skew_ms`.
 
@@ -29,7 +35,15 @@ from dataclasses import dataclass
 
 from kit.errors import ClockSkew, ConfigError
 
-__all__ = ["AHEAD_LIMIT_MS", "ClockReport", "check_clock", "measure_clock", "offset_clock", "sync_hint"]
+__all__ = [
+    "AHEAD_LIMIT_MS",
+    "ClockReport",
+    "ClockWatch",
+    "check_clock",
+    "measure_clock",
+    "offset_clock",
+    "sync_hint",
+]
 
 #: Binance rejects a timestamp more than this far ahead of its clock (-1021, "1000ms ahead").
 AHEAD_LIMIT_MS = 1000
@@ -202,3 +216,53 @@ def offset_clock(offset_ms: int, base: Callable[[], float] = time.time) -> Calla
         return base() + offset_ms / 1000
 
     return clock
+
+
+class ClockWatch:
+    """When the clock offset must be measured again.
+
+    Parameters
+    ----------
+    every_s
+        A measurement older than this is stale (default 60 s: a clock drifting by even 100 ppm moves
+        6 ms a minute, while an NTP step or a suspended laptop moves it at once, and that is what the
+        -1021 trigger is for).
+    monotonic
+        The clock the age is measured with (seconds).
+
+    Examples
+    --------
+    >>> t = iter([0.0, 10.0, 70.0, 71.0, 72.0])
+    >>> w = ClockWatch(every_s=60, monotonic=lambda: next(t))
+    >>> w.measured()                                  # at 0 s
+    >>> w.due(), w.due()                              # at 10 s, at 70 s
+    (None, 'the last measurement is 70 s old')
+    >>> w.measured(); w.stale("the exchange answered -1021"); w.due()
+    'the exchange answered -1021'
+    """
+
+    def __init__(self, every_s: float = 60.0, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        if not every_s > 0:
+            raise ConfigError(f"clock re-measure interval every_s={every_s!r} must be positive", hint="E.g. 60.")
+        self.every_s = float(every_s)
+        self._monotonic = monotonic
+        self._at: float | None = None
+        self._why: str | None = None
+
+    def measured(self) -> None:
+        """Note that the offset was just measured."""
+        self._at = self._monotonic()
+        self._why = None
+
+    def stale(self, why: str) -> None:
+        """Mark the measurement stale (e.g. the exchange answered -1021): measure before the next signed call."""
+        self._why = why
+
+    def due(self) -> str | None:
+        """Why a measurement is due, or ``None`` when the last one is fresh."""
+        if self._why is not None:
+            return self._why
+        if self._at is None:
+            return "never measured"
+        age = self._monotonic() - self._at
+        return f"the last measurement is {age:.0f} s old" if age >= self.every_s else None
