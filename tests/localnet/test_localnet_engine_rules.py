@@ -19,15 +19,20 @@ import pytest
 from kit.localnet.server import Localnet
 
 
-def _walk(net: Localnet, path: list[int], step: int, *, until: Any = None) -> int | None:
-    """Print trades linearly along ``path`` (``step`` apart); returns the price at which
-    ``until()`` first became true, checked after every print."""
+def _walk(net: Localnet, path: list[Decimal], step: Decimal, *, until: Any = None) -> Decimal | None:
+    """Print trades linearly along ``path``: 100 apart, and ``step`` apart for the last 100 of the
+    last leg (where the trigger is); returns the price at which ``until()`` first became true,
+    checked after every print."""
+    coarse = Decimal(100)
     prev = path[0]
     net.inject_trade("BTCUSDT", prev, "0.001")
-    for target in path[1:]:
-        d = step if target > prev else -step
-        for p in range(prev + d, target + d, d):
-            net.inject_trade("BTCUSDT", p, "0.001", side="sell" if d < 0 else "buy")
+    for k, target in enumerate(path[1:], start=2):
+        sign = 1 if target > prev else -1
+        p = prev
+        while p != target:
+            near = k == len(path) and abs(target - p) <= coarse
+            p += sign * (step if near else coarse)
+            net.inject_trade("BTCUSDT", p, "0.001", side="sell" if sign < 0 else "buy")
             if until is not None and until():
                 return p
         prev = target
@@ -51,30 +56,54 @@ def test_resting_limit_gapped_through_is_paid_its_own_price(make_localnet: Any) 
 
 
 @pytest.mark.parametrize(
-    ("side", "stop", "delta", "limit", "path", "trigger"),
+    ("typ", "side", "stop", "delta", "limit", "path", "trigger", "step"),
     [
-        pytest.param("buy", 44000, 500, 45000, [40000, 37000, 45000, 46000, 42000, 44100], 44100, id="A"),
-        pytest.param("sell", 39000, 1000, 38000, [40000, 41500, 37000, 41000, 36900], 36900, id="B"),
+        pytest.param(
+            "STOP_LOSS_LIMIT", "buy", 44000, 500, 45000, [40000, 37000, 45000, 46000, 42000, 44100], 44100, 100, id="A"
+        ),
+        pytest.param(
+            "STOP_LOSS_LIMIT", "sell", 39000, 1000, 38000, [40000, 41500, 37000, 41000, 36900], 36900, 100, id="B"
+        ),
+        pytest.param(
+            "TAKE_PROFIT_LIMIT", "buy", 38000, 850, 38500, [40000, 42000, 37000, 39000, 38000, 40145], 40145, 5, id="C"
+        ),
+        pytest.param(
+            "TAKE_PROFIT_LIMIT", "sell", 42000, 750, 41000,
+            [40000, 41500, 39000, 45000, 44000, 46500, 43012.5], 43012.5, 12.5, id="D",
+        ),
+        pytest.param(
+            "STOP_LOSS_LIMIT", "sell", None, 700, 39000, [40000, 42000, 39500, 45500, 42315], 42315, 5, id="E"
+        ),
     ],
-)
-def test_trailing_stop_loss_limit_faq_scenarios(
-    make_localnet: Any, side: str, stop: int, delta: int, limit: int, path: list[int], trigger: int
+)  # fmt: skip
+def test_trailing_faq_scenarios_through_ccxt(
+    make_localnet: Any,
+    typ: str,
+    side: str,
+    stop: int | None,
+    delta: int,
+    limit: int,
+    path: list[float],
+    trigger: float,
+    step: float,
 ) -> None:
+    # Binance's trailing-stop FAQ, scenarios A to E, with its prices (``step`` apart near the trigger)
     with make_localnet() as net:
         ex = net.client("trader", enableRateLimit=False)
         net.inject_trade("BTCUSDT", path[0], "0.001")
         # ccxt sends a trailing order's stopPrice from ``trailingTriggerPrice`` (it drops a plain
         # ``stopPrice`` when a trailing delta is given) and trailingDelta from ``trailingPercent``
-        params = {"trailingPercent": delta / 100, "trailingTriggerPrice": stop}
-        o = ex.create_order("BTC/USDT", "STOP_LOSS_LIMIT", side, 0.001, limit, params)
-        assert ex.fetch_order(o["id"], "BTC/USDT")["info"]["status"] == "NEW"
+        params: dict[str, Any] = {"trailingPercent": delta / 100}
+        if stop is not None:
+            params["trailingTriggerPrice"] = stop
+        o = ex.create_order("BTC/USDT", typ, side, 0.001, limit, params)
+        info = ex.fetch_order(o["id"], "BTC/USDT")["info"]
+        assert info["status"] == "NEW" and info["type"] == typ and info["trailingDelta"] == delta
 
         def triggered() -> bool:
             return bool(net.call(lambda v: v.engine.get_order(_account(v), order_id=int(o["id"])).triggered))
 
-        assert _walk(net, path, 100, until=triggered) == trigger
-        got = ex.fetch_order(o["id"], "BTC/USDT")
-        assert Decimal(got["info"]["stopPrice"]) == stop and got["info"]["trailingDelta"] == delta
+        assert _walk(net, [Decimal(str(p)) for p in path], Decimal(str(step)), until=triggered) == Decimal(str(trigger))
 
 
 def _account(v: Any) -> str:
