@@ -732,7 +732,34 @@ class Activity:
         checks.append(Check("Guard trips", trips.empty, f"{len(trips)} refusals by the guard",
                             "Review them: a cap or the kill switch stopped an order before it was sent."))  # fmt: skip
         checks += self.attestations()
+        checks += self.run_checks()
         return checks
+
+    def runs(self) -> pd.DataFrame:
+        """Strategy runs (:mod:`kit.run`) active in the period, one row each: last state, reason, counts."""
+        ev = self.frame("run")
+        cols = ["run", "state", "reason", "starts", "decisions", "sent"]
+        if ev.empty or "run" not in ev.columns:
+            return pd.DataFrame(columns=cols).set_index("run")
+        rows = []
+        for name, g in ev.groupby("run", sort=True):
+            last = g.iloc[-1]
+            starts = int(g["state"].isin(["started", "resumed"]).sum())
+            rows.append({"run": name, "state": last["state"], "reason": last.get("reason") or "", "starts": starts,
+                         "decisions": last.get("decisions"), "sent": last.get("sent")})  # fmt: skip
+        return pd.DataFrame(rows, columns=cols).set_index("run")
+
+    def run_checks(self) -> list[Check]:
+        """One checklist line per strategy run: red if it failed or the kill switch stopped it."""
+        out = []
+        for name, r in self.runs().iterrows():
+            ok = r["state"] not in ("failed", "killed")
+            text = f"{name}: {r['state']}" + (f" ({r['reason']})" if r["reason"] else "")
+            if r["starts"] > 1:
+                text += f", restarted {r['starts'] - 1}x"
+            out.append(Check("Strategy run", ok, text, "See the run's journal (kind 'run'); fix the strategy, then "
+                             "restart it with the same --name to resume."))  # fmt: skip
+        return out
 
     def attestations(self) -> list[Check]:
         """One line per key attested (venues that do not tell a key's permissions), as of the period's end."""

@@ -11,11 +11,14 @@ stopped by :meth:`StatusBar.close`).
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from kit.safety.killswitch import kit_home
 from kit.views.ui._html import BLUE, GREEN, GREY, ORANGE, RED, chip, esc
 from kit.views.ui._live import Refresher
 
@@ -37,6 +40,8 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
     >>> "testnet" in html and "30/6000" in html
     True
     >>> "caps: per order 20 USD" in status_html({"stage": "live_small", "caps": "per order 20 USD, per day 100 USD"})
+    True
+    >>> "run sma: failed" in status_html({"runs": [{"name": "sma", "state": "failed", "orders_sent": 3}]})
     True
     """
     stage = str(status.get("stage") or "?")
@@ -75,11 +80,34 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
     parts.append(chip(f"DEGRADED: {degraded}" if degraded else "healthy", RED if degraded else GREEN,
                       cls="kt-degraded"))  # fmt: skip
 
+    for run in status.get("runs") or []:  # strategies running forward (kit.run heartbeats)
+        state = str(run.get("state"))
+        color = RED if state in ("failed", "killed") or run.get("stale") else (
+            ORANGE if state == "degraded" else GREEN if state == "running" else GREY)  # fmt: skip
+        label = f"run {run.get('name', '?')}: {'STALE ' if run.get('stale') else ''}{state}"
+        label += f" · {run.get('orders_sent', 0)} orders"
+        parts.append(chip(label, color, cls="kt-run", title=str(run.get("reason") or run.get("error") or "")))
+
     warnings = list(status.get("warnings") or [])
     if warnings:
         parts.append(chip(f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''}", ORANGE, cls="kt-warnings",
                           title="\n".join(warnings)))  # fmt: skip
     return f'<div class="kt-status-chips">{"".join(parts)}</div>'
+
+
+def _runs(venue: Any, stale_after_s: float = 180.0) -> list[dict[str, Any]]:
+    """Heartbeats of the runs on ``venue`` (``$KIT_HOME/runs/*.json``, written by :mod:`kit.run`); no request."""
+    out = []
+    for p in sorted((kit_home() / "runs").glob("*.json")):
+        try:
+            hb = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        if hb.get("venue") == venue:
+            age = time.time() - hb.get("updated_ms", 0) / 1000
+            hb["stale"] = hb.get("state") in ("running", "degraded") and age > stale_after_s
+            out.append(hb)
+    return out
 
 
 class StatusBar(w.VBox):
@@ -99,7 +127,7 @@ class StatusBar(w.VBox):
     Notes
     -----
     CSS classes: ``kt-statusbar`` (root), and inside its HTML ``kt-stage``, ``kt-clock``, ``kt-budget``,
-    ``kt-kill``, ``kt-degraded``, ``kt-warnings``.
+    ``kt-kill``, ``kt-degraded``, ``kt-run`` (one per strategy run on this venue), ``kt-warnings``.
     """
 
     def __init__(
@@ -124,6 +152,7 @@ class StatusBar(w.VBox):
             log.exception("status bar refresh failed")
             self.html.value = chip(f"status unavailable: {type(exc).__name__}: {exc}", RED, cls="kt-error")
             return
+        st["runs"] = _runs(st.get("venue"))
         self.last_status = st
         text = status_html(st)
         if self.show_warnings and st.get("warnings"):
