@@ -37,9 +37,9 @@ LAYERS: dict[str, frozenset[str]] = {
     "session": frozenset({"journal", "store", "localnet", "paper"}),
     "journal": frozenset({"transport"}),
     "transport": frozenset({"safety"}),
-    "safety": frozenset({"errors"}),
+    "safety": frozenset({"errors", "redact"}),
     "store": frozenset({"engine"}),
-    "localnet": frozenset({"engine"}),
+    "localnet": frozenset({"engine", "redact"}),
     # `paper` (a paper venue built on localnet's pieces) and `strategy` are being added: provisional.
     "paper": frozenset({"localnet", "transport"}),  # transport: the REST fallback spends the shared budget
     "strategy": frozenset({"engine"}),
@@ -47,6 +47,8 @@ LAYERS: dict[str, frozenset[str]] = {
     # The public surface: imports the errors at import time, Session and Store on first use (PEP 562).
     "kit": frozenset({"errors", "session", "store"}),
     "errors": frozenset(),
+    # The one redactor (#11): a leaf like errors, under safety and beside localnet's request log.
+    "redact": frozenset(),
 }
 
 #: Circles known to exist and owned by another change; each is expected to fail only while it exists.

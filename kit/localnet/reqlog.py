@@ -1,7 +1,8 @@
 """One JSON line per REST request, without secrets.
 
-Fields: ``time`` (ISO UTC), ``method``, ``path``, ``params`` (query and body parameters with
-``signature`` and anything secret-looking removed), ``key`` (a short hash of the API key, never
+Fields: ``time`` (ISO UTC), ``method``, ``path``, ``params`` (query and body parameters without the
+ones named like a credential, :func:`kit.redact.is_credential_name`: ``signature``, ``apiKey``,
+``listenKey`` ...; live secret values masked), ``key`` (a short hash of the API key, never
 the key), ``ip``, ``status`` (-1 for a deliberately dropped response), ``weight``,
 ``latency_ms``.
 
@@ -16,22 +17,26 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
-_SECRETISH = re.compile(r"signature|secret|password|passphrase|token|apikey|api_key|listenkey|private", re.I)
+from kit.redact import is_credential_name, redact_text
+
 log = logging.getLogger("kit.localnet.requests")
 
 
 def sanitize(raw: str) -> str:
-    """Drop ``signature`` and secret-looking parameters from raw ``a=1&b=2`` text."""
+    """Drop credential parameters (by :func:`kit.redact.is_credential_name`) from raw ``a=1&b=2`` text.
+
+    The rest stays as it arrived (still URL-encoded), with any live secret value masked.
+    """
     if not raw:
         return ""
-    keep = [p for p in raw.split("&") if p and not _SECRETISH.search(p.partition("=")[0])]
-    return "&".join(keep)
+    keep = [p for p in raw.split("&") if p and not is_credential_name(unquote_plus(p.partition("=")[0]))]
+    return redact_text("&".join(keep))
 
 
 class RequestLog:

@@ -33,14 +33,12 @@ import logging
 import os
 import re
 import stat
-import threading
-import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
+from kit import redact as _redact
 from kit.errors import ConfigError, SecretNotFound
 from kit.safety.stages import Stage
 
@@ -66,12 +64,8 @@ __all__ = [
 #: Service name of every keyring entry the kit reads or writes.
 KEYRING_SERVICE = "tradekit"
 
-#: What :func:`redact` puts in place of a secret value.
-MASK = "***"
-
-#: Values shorter than this are not registered for text redaction: masking every "abc" in every log
-#: line would make logs useless, and no exchange issues keys or secrets that short.
-_MIN_REDACT_LEN = 8
+#: What :func:`redact` puts in place of a secret value (:data:`kit.redact.MASK`).
+MASK = _redact.MASK
 
 _log = logging.getLogger("kit.safety.secrets")
 
@@ -200,29 +194,9 @@ def _fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
 
 
-# Keyed by id, not by value: in a WeakSet two equal Secrets would share one entry, and the first one's
-# collection would unregister a value the second still holds.
-_REGISTRY: weakref.WeakValueDictionary[int, Secret] = weakref.WeakValueDictionary()
-_REGISTRY_LOCK = threading.Lock()
-
-
 def _register(secret: Secret) -> None:
-    if secret._value is not None and len(secret._value) >= _MIN_REDACT_LEN:
-        with _REGISTRY_LOCK:
-            _REGISTRY[id(secret)] = secret
-
-
-def _live_values(extra: Iterable[Secret] = ()) -> list[str]:
-    with _REGISTRY_LOCK:
-        secrets = list(_REGISTRY.values())
-    values: set[str] = set()
-    for s in [*secrets, *extra]:
-        v = s._value
-        if v:
-            # The raw value and the forms it takes inside a URL or a form body.
-            values.update({v, quote(v, safe=""), quote_plus(v)})
-    # Longest first, so a value that contains another is masked whole.
-    return sorted(values, key=len, reverse=True)
+    if secret._value is not None:
+        _redact.register(secret, secret._value)  # masked everywhere, in every encoding, while the Secret lives
 
 
 # ---------------------------------------------------------------- Credentials
@@ -640,29 +614,10 @@ def store_in_keyring(
 
 # ---------------------------------------------------------------- parameters
 
-_SECRET_KEY_PARTS = (
-    "apikey",
-    "apisecret",
-    "secret",
-    "password",
-    "passwd",
-    "passphrase",
-    "privatekey",
-    "token",
-    "credential",
-    "signature",
-)
-_SECRET_LIKE_VALUE = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
-
 _WHERE_KEYS_COME_FROM = (
     "Keys come from the environment (KIT_<EXCHANGE>_<STAGE>_API_KEY / _API_SECRET), .env or the keyring, never "
     "from code, notebook or papermill parameters. Remove the parameter (and revoke the key if it was saved)."
 )
-
-
-def _looks_like_secret_key(name: str) -> bool:
-    norm = re.sub(r"[^a-z0-9]", "", name.lower())
-    return norm in ("key", "apikeys") or any(part in norm for part in _SECRET_KEY_PARTS)
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, str | None]]:
@@ -670,7 +625,7 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, str | None]]:
     if isinstance(value, Mapping):
         for k, v in value.items():
             name = str(k)
-            shown = "<key that looks like a secret>" if _SECRET_LIKE_VALUE.fullmatch(name) else name
+            shown = "<key that looks like a secret>" if _redact.looks_like_secret(name) else name
             sub = f"{path}.{shown}" if path else shown
             yield sub, v, name
             yield from _walk(v, sub)
@@ -684,11 +639,14 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, str | None]]:
 def refuse_secret_params(params: Mapping[str, Any], where: str) -> None:
     """Refuse parameters that carry a credential (by name or by shape), before anything uses them.
 
-    A key is refused when its name contains ``apikey``, ``secret``, ``password``, ``passphrase``,
-    ``private_key``, ``token``, ``credential`` or ``signature`` (case and ``_``/``-`` ignored); a
-    value when it is a :class:`Secret`/:class:`Credentials` or a string of 32+ characters drawn only
-    from ``[A-Za-z0-9+/=_-]`` (the shape of exchange keys, secrets and base64 private keys). Nested
-    mappings and sequences are searched. The message names the parameter, never its value.
+    A key is refused when its name is a credential's name (:func:`kit.redact.is_credential_name`:
+    ``apikey``, ``secret``, ``password``, ``passphrase``, ``private_key``, ``token``, ``credential``,
+    ``signature``, ``listenKey`` ..., case and ``_``/``-`` ignored); a value when it is a
+    :class:`Secret`/:class:`Credentials` or a string that is, contains or has the shape of a
+    credential (:func:`kit.redact.looks_like_secret`: a PEM private key, a live secret, a 32+
+    character key-alphabet token, a shorter mixed-case random one, a known key prefix), also
+    inside longer text. Nested mappings and sequences are searched. The message names the
+    parameter, never its value.
 
     Parameters
     ----------
@@ -709,13 +667,13 @@ def refuse_secret_params(params: Mapping[str, Any], where: str) -> None:
     kit.errors.ConfigError: papermill parameters: 'api_key' looks like a credential ...
     """
     for path, value, name in _walk(params, ""):
-        if name is not None and _looks_like_secret_key(name) and value not in (None, "", False):
+        if name is not None and _redact.is_credential_name(name) and value not in (None, "", False):
             reason = "its name is a credential's name"
         elif isinstance(value, Secret | Credentials):
             reason = "its value is a Secret"
-        elif isinstance(value, str) and _SECRET_LIKE_VALUE.fullmatch(value.strip()):
-            reason = "its value has the shape of an API key or secret (32+ characters of [A-Za-z0-9+/=_-])"
-        elif name is not None and _SECRET_LIKE_VALUE.fullmatch(name):
+        elif isinstance(value, str | bytes) and _redact.looks_like_secret(value):
+            reason = "its value is, holds or has the shape of an API key, secret or private key"
+        elif name is not None and _redact.looks_like_secret(name):
             reason = "a mapping key has the shape of an API key or secret"
         else:
             continue
@@ -724,27 +682,14 @@ def refuse_secret_params(params: Mapping[str, Any], where: str) -> None:
 
 # ---------------------------------------------------------------- redaction
 
-#: Query/body parameters that carry a credential or a signature (compared case-insensitively).
-_URL_SECRET_PARAMS = frozenset(
-    {"signature", "sign", "apikey", "api_key", "secret", "api_secret", "password", "passphrase", "token",
-     "access_token", "x-mbx-apikey"}
-)  # fmt: skip
-_NAMES = r"signature|sign|api[_-]?key|api[_-]?secret|secret|password|passphrase|access[_-]?token|token|x-mbx-apikey"
-# name=value (query strings, form bodies, "key=value" log text)
-_KV = re.compile(rf"(?i)(?<![A-Za-z0-9_-])({_NAMES})=([^&\s\"',;]+)")
-# "name": "value" (JSON) and name: value (HTTP headers)
-_JSONV = re.compile(rf"(?i)([\"']?(?:{_NAMES}|authorization)[\"']?\s*:\s*[\"'])([^\"']+)([\"'])")
-# Venue headers carry a prefix (OK-ACCESS-SIGN, KC-API-PASSPHRASE, X-BAPI-SIGN) and a bearer token a scheme.
-_HEADER = re.compile(rf"(?im)^(\s*(?:[a-z0-9]+-)*(?:{_NAMES}|authorization)\s*:\s*(?:bearer\s+)?)(\S+)")
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@")
-
 
 def redact(text: str, secrets: Iterable[Secret] = ()) -> str:
     """Mask every live :class:`Secret` value (plus ``secrets``) and credential-named fields in ``text``.
 
-    Masks: values of Secrets created in this process (raw and URL-encoded), ``signature=``,
-    ``apiKey=``, ``secret=``... query/form parameters, the same names as JSON fields or HTTP headers
-    (``X-MBX-APIKEY: ...``), and passwords in URL userinfo.
+    The kit's one redactor, :func:`kit.redact.redact_text`: values of Secrets alive in this process
+    in every encoding (plain, URL-encoded, base64, hex, JSON-escaped), ``signature=``, ``apiKey=``,
+    ``secret=``, ``listenKey=``... query/form parameters, the same names as JSON fields or HTTP
+    headers (``X-MBX-APIKEY: ...``), bearer tokens, PEM private keys and passwords in URL userinfo.
 
     Parameters
     ----------
@@ -762,16 +707,8 @@ def redact(text: str, secrets: Iterable[Secret] = ()) -> str:
     >>> redact('{"apiKey": "abc", "symbol": "BTCUSDT"}')
     '{"apiKey": "***", "symbol": "BTCUSDT"}'
     """
-    if not isinstance(text, str):
-        text = str(text)
-    for value in _live_values(secrets):
-        if value in text:
-            text = text.replace(value, MASK)
-    text = _KV.sub(lambda m: f"{m.group(1)}={MASK}", text)
-    text = _JSONV.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
-    text = _HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
-    text = _USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
-    return text
+    extra = [v for v in (s._value for s in secrets) if v]
+    return _redact.redact_text(text, extra)
 
 
 def redact_url(url: str) -> str:
@@ -786,18 +723,7 @@ def redact_url(url: str) -> str:
     >>> redact_url("https://api.binance.com/api/v3/order?symbol=BTCUSDT&timestamp=1700000000000&signature=9f0a")
     'https://api.binance.com/api/v3/order?symbol=BTCUSDT&timestamp=1700000000000'
     """
-    try:
-        parts = urlsplit(url)
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if k.lower() not in _URL_SECRET_PARAMS]  # fmt: skip
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, host = netloc.rsplit("@", 1)
-            netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}" if ":" in userinfo else netloc
-        cleaned = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="/:,"), parts.fragment))
-    except ValueError:
-        cleaned = url
-    return redact(cleaned)
+    return _redact.redact_url(url)
 
 
 _STD_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}

@@ -83,6 +83,7 @@ from kit.errors import (
     PermissionRefused,
     RateLimited,
 )
+from kit.redact import redact_text as _redact_text
 from kit.transport.backoff import is_write_op
 from kit.transport.clock import sync_hint
 
@@ -111,33 +112,30 @@ _COUNT_FILTERS = {
 #: Binance codes whose outcome is unknown or transient: unknown error, disconnected, unexpected
 #: response, timeout, server busy (errors.md).
 _TRANSIENT_CODES = {-1000, -1001, -1006, -1007, -1008}
-_SECRET_PARAM = re.compile(
-    r"(?i)\b(signature|api_?key|secret|password|passphrase|token|listenKey|X-MBX-APIKEY)"
-    r"(=|[\"']?\s*:\s*[\"']?)([^&\s\"',}]+)"
-)
-_CREDENTIAL_ATTRS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token")
+
+
+def _credentials_of(exchange: Any) -> list[str]:
+    """The credential values a ccxt client holds, to mask wherever they show.
+
+    ccxt names them in ``requiredCredentials`` (``apiKey``, ``secret``, ``uid``, ``password``,
+    ``privateKey``, ``walletAddress``, ``token`` ...), so the list follows ccxt.
+    """
+    if exchange is None:
+        return []
+    names = getattr(exchange, "requiredCredentials", None)
+    values = (getattr(exchange, attr, None) for attr in (names if isinstance(names, dict) else {}))
+    return [v for v in values if isinstance(v, str) and len(v) >= 6]
 
 
 def redact_text(text: str, exchange: Any = None) -> str:
-    """``text`` without secrets: registered kit secrets, the exchange's credentials, signature params.
+    """``text`` through the kit's one redactor (:func:`kit.redact.redact_text`), plus the exchange's credentials.
 
     Examples
     --------
     >>> redact_text("GET https://h/api/v3/order?symbol=X&timestamp=1&signature=abc123")
     'GET https://h/api/v3/order?symbol=X&timestamp=1&signature=***'
     """
-    try:
-        from kit.safety.secrets import redact  # the guard helper's registry of live secrets, when present
-    except ImportError:  # pragma: no cover - kit.safety.secrets is written alongside this module
-        pass
-    else:
-        text = redact(text)
-    if exchange is not None:
-        for attr in _CREDENTIAL_ATTRS:
-            value = getattr(exchange, attr, None)
-            if isinstance(value, str) and len(value) >= 6:
-                text = text.replace(value, "***")
-    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return _redact_text(text, _credentials_of(exchange))
 
 
 def _header(exchange: Any, name: str) -> str | None:
@@ -375,12 +373,40 @@ def ccxt_errors(
     except KitError:
         raise
     except ccxt.BaseError as exc:
-        raise _translate(exc, op, symbol, order_id, exchange, budget, write) from exc
+        mapped = _translate(exc, op, symbol, order_id, exchange, budget, write)
+        _scrub(exc, exchange)
+        raise mapped from exc
     except KeyError as exc:
         inner = exc.__context__
         if isinstance(inner, ccxt.BaseError):
-            raise _translate(inner, op, symbol, order_id, exchange, budget, write) from inner
+            mapped = _translate(inner, op, symbol, order_id, exchange, budget, write)
+            _scrub(exc, exchange)
+            raise mapped from inner
         raise
+
+
+def _scrub(exc: BaseException, exchange: Any) -> None:
+    """Cut the frames off ``exc`` and every exception chained to it, and redact their text.
+
+    ccxt's frames hold the request's headers (``X-MBX-APIKEY``) and the signed query in their
+    locals, and so do aiohttp's below them; a verbose traceback printer (IPython's ``%xmode
+    Verbose``, ``traceback`` with ``capture_locals``, an error reporter) shows them. The kit error
+    keeps ccxt's exception as its cause, with its (redacted) message and class, without the frames.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        if e.args and all(isinstance(a, str) for a in e.args):
+            try:
+                e.args = tuple(redact_text(a, exchange) for a in e.args)
+            except (AttributeError, TypeError):  # an exception type that fixes its args
+                pass
+        todo += [e.__cause__, e.__context__]
 
 
 def _translate(

@@ -1,4 +1,4 @@
-"""Rotated JSON-lines request log, and the redaction every kit log line and journal row goes through.
+"""Rotated JSON-lines request log; every field goes through the kit's one redactor (:mod:`kit.redact`).
 
 One line per request the kit sends to a venue::
 
@@ -7,18 +7,20 @@ One line per request the kit sends to a venue::
      "weight": 20, "latency_ms": 41.2, "error": null}
 
 Secrets never reach the file: URL query parameters that carry or prove a credential (``signature``,
-``apiKey``, ``secret``, ``password``, ``listenKey``, ... and the ``timestamp`` paired with a
-signature) and URL user-info are dropped, and every string is passed through
-:func:`kit.safety.secrets.redact` (which masks the value of any live :class:`kit.safety.secrets.Secret`) when
-that module is present. Several processes may share one log directory: writes and rotation hold an
-exclusive ``flock`` on ``<name>.lock`` (where ``fcntl`` exists).
+``apiKey``, ``secret``, ``password``, ``listenKey``, ...) are dropped, a URL password is masked,
+fields named like a credential are written as ``"[redacted]"``, and every string is passed through
+:func:`kit.redact.redact_text` (which masks the value of any live :class:`kit.safety.secrets.Secret`
+in every encoding). ``redact_url``, ``redact_text`` and ``is_credential_name`` here are
+:mod:`kit.redact`'s, re-exported for the modules that import them from the log. Several processes
+may share one log directory: writes and rotation hold an exclusive ``flock`` on ``<name>.lock``
+(where ``fcntl`` exists).
 
 Examples
 --------
 >>> redact_url("https://api.binance.com/api/v3/order?symbol=BTCUSDT&timestamp=1&signature=ab12&apiKey=k")
-'https://api.binance.com/api/v3/order?symbol=BTCUSDT'
+'https://api.binance.com/api/v3/order?symbol=BTCUSDT&timestamp=1'
 >>> redact_text("GET https://x/y?a=1&signature=ab12 returned 400")
-'GET https://x/y?a=1 returned 400'
+'GET https://x/y?a=1&signature=*** returned 400'
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -35,9 +36,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from kit.redact import is_credential_name, redact_text, redact_url
 
 try:  # POSIX; on Windows the log is only guarded within one process
     import fcntl
@@ -47,80 +48,6 @@ except ImportError:  # pragma: no cover - exercised on Windows only
 __all__ = ["RequestLog", "is_credential_name", "redact_text", "redact_url"]
 
 log = logging.getLogger("kit.transport.logs")
-
-# Parameter / field names that carry a credential or prove one (a signature is derived from the
-# secret; a listenKey opens the user's private stream).
-_CREDENTIAL_PARTS = (
-    "secret", "password", "passphrase", "passwd", "privatekey", "signature", "apikey", "listenkey",
-    "accesstoken", "authtoken", "refreshtoken", "sessiontoken",
-)  # fmt: skip
-_CREDENTIAL_EXACT = frozenset({"token", "key", "sign", "apisign", "auth", "authorization", "pass", "pwd"})
-# `name=value` pairs inside free text (exception messages often embed the signed URL).
-_QUERY_PAIR = re.compile(r"([?&;])([A-Za-z0-9_.\-]+)=([^&\s\"'<>]*)")
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def is_credential_name(name: str) -> bool:
-    """True if a parameter or field called ``name`` would carry a credential.
-
-    Examples
-    --------
-    >>> [is_credential_name(n) for n in ("apiKey", "api_key", "X-MBX-APIKEY", "signature", "key_age_days", "symbol")]
-    [True, True, True, True, False, False]
-    """
-    norm = re.sub(r"[^a-z0-9]", "", name.lower())
-    return norm in _CREDENTIAL_EXACT or any(part in norm for part in _CREDENTIAL_PARTS)
-
-
-def _secrets() -> ModuleType | None:
-    """``kit.safety.secrets`` if it is importable (imported lazily: it is optional for this module)."""
-    try:
-        import kit.safety.secrets as secrets_module
-    except ImportError:
-        return None
-    return secrets_module
-
-
-def _strip_pairs(query_text: str) -> str:
-    """Drop credential pairs (and a signature's timestamp) from ``a=1&b=2`` text, keeping the order."""
-    pairs = parse_qsl(query_text, keep_blank_values=True)
-    signed = any(is_credential_name(k) for k, _ in pairs)
-    keep = [(k, v) for k, v in pairs if not is_credential_name(k) and not (signed and k.lower() == "timestamp")]
-    return urlencode(keep, safe="/:,")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without credential query parameters, the timestamp they sign, or user-info.
-
-    Delegates to :func:`kit.safety.secrets.redact_url` as well when that module exists, so its rules apply too.
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    out = urlunsplit((parts.scheme, netloc, parts.path, _strip_pairs(parts.query), parts.fragment))
-    secrets_module = _secrets()
-    if secrets_module is not None and hasattr(secrets_module, "redact_url"):
-        out = str(secrets_module.redact_url(out))
-    return out
-
-
-def redact_text(text: str) -> str:
-    """``text`` with credential ``name=value`` pairs, URL user-info and live secret values removed.
-
-    Live secret values (any :class:`kit.safety.secrets.Secret` created in this process) are masked through
-    :func:`kit.safety.secrets.redact` when that module exists.
-    """
-
-    def pair(m: re.Match[str]) -> str:
-        if not is_credential_name(m.group(2)):
-            return m.group(0)
-        return "?\0" if m.group(1) == "?" else ""  # mark a dropped first pair: its "?" may still be needed
-
-    out = _USERINFO.sub("", _QUERY_PAIR.sub(pair, text))
-    out = out.replace("?\0&", "?").replace("?\0", "")  # `?signature=..&a=1` -> `?a=1`; `?signature=..` -> ``
-    secrets_module = _secrets()
-    if secrets_module is not None and hasattr(secrets_module, "redact"):
-        out = str(secrets_module.redact(out))
-    return out
 
 
 def _jsonable(value: Any) -> Any:
