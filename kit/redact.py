@@ -168,7 +168,7 @@ def is_credential_name(name: str) -> bool:
     --------
     >>> [is_credential_name(n) for n in ("apiKey", "X-MBX-APIKEY", "listenKey", "sign", "OK-ACCESS-KEY", "X-BAPI-SIGN")]
     [True, True, True, True, True, True]
-    >>> [is_credential_name(n) for n in ("symbol", "key_age_days", "fingerprint", "alert_key", "design", "KC-API-KEY-VERSION")]
+    >>> [is_credential_name(n) for n in ("symbol", "key_age_days", "alert_key", "design", "Content-Type", "X-Key-Id")]
     [False, False, False, False, False, False]
     """
     text = str(name)

@@ -210,9 +210,11 @@ def _name_lists(tree: ast.Module) -> list[int]:
     words = ("signature", "secret", "password", "passphrase", "apikey", "api_key", "listenkey", "token")
     out = []
     for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         if (
             isinstance(node, ast.Assign | ast.AnnAssign)
             and node.value is not None
+            and not any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
             and not (isinstance(node.value, ast.Constant | ast.JoinedStr))  # a message, not a list
         ):
             text = " ".join(

@@ -176,7 +176,7 @@ class ShadowTwins:
         self.tape = Tape(tape_path(self.venue))
         spec, url = session.spec, session.url
 
-        cls = type(session._ex)  # the Session's own ccxt.pro class: same venue, same endpoint, no key
+        cls = session.api.client_class  # the Session's own ccxt.pro class: same venue, same endpoint, no key
 
         def make() -> Any:
             if url:

@@ -492,6 +492,11 @@ class ExchangeApi:
         """The exchange's ``features`` as ccxt describes them."""
         return cast(dict[str, Any], self._s._ex.features or {})
 
+    @property
+    def client_class(self) -> type:
+        """The class of the Session's ccxt client (ccxt.pro's), to open a keyless client on the same venue."""
+        return type(self._s._ex)
+
     def timeframes(self) -> dict[str, int]:
         """Timeframes the exchange serves, in milliseconds (no request)."""
         ex = self._s._ex

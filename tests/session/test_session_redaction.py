@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-from sessionlab import Lab
+from lab.lab import Lab
 
 from kit.errors import AuthError, OrderUnknown
 from kit.redact import encoded_forms
