@@ -29,6 +29,11 @@ class SymbolSpec:
     ``price`` is the starting price of the synthetic generator; ``daily_vol`` the typical daily
     return standard deviation; ``trades_per_min`` the average trade rate; ``trade_qty`` the
     median trade size; ``level_qty`` the typical size of a synthetic book level.
+
+    The filters are published in exchangeInfo and enforced with the engine's filter code
+    (:mod:`kit.engine.filters`); the defaults are BTCUSDT's on Binance Spot: PERCENT_PRICE_BY_SIDE
+    5 / 0.2 on both sides (checked against the last price, where Binance uses the
+    ``avg_price_mins`` average), MAX_NUM_ORDERS 200, MAX_NUM_ALGO_ORDERS 5.
     """
 
     symbol: str
@@ -47,6 +52,13 @@ class SymbolSpec:
     max_iceberg_parts: int = 100
     min_trailing_bps: int = 10
     max_trailing_bps: int = 2000
+    bid_multiplier_up: Decimal = D("5")
+    bid_multiplier_down: Decimal = D("0.2")
+    ask_multiplier_up: Decimal = D("5")
+    ask_multiplier_down: Decimal = D("0.2")
+    avg_price_mins: int = 5
+    max_num_orders: int = 200
+    max_num_algo_orders: int = 5
     maker_fee: Decimal = D("0.001")
     taker_fee: Decimal = D("0.001")
     base_precision: int = 8
@@ -162,9 +174,9 @@ class LimitsConfig:
 
     ``ban_base_s`` is the first 418 ban length; each further violation during a ban doubles it
     up to ``ban_max_s``. ``violations_before_ban`` 429s inside one minute lead to a ban.
-    ``order_limit_status`` is the HTTP status of a ``-1015`` (too many new orders) answer:
-    400 (as observed, and what ccxt maps to ``RateLimitExceeded``) or 429 (what the current
-    Binance docs describe; ccxt then raises ``DDoSProtection``).
+    ``order_limit_status`` is the HTTP status of a ``-1015`` (too many new orders) answer: 429,
+    as Binance sends it (ccxt then raises ``DDoSProtection``); 400 reproduces what an older
+    localnet sent (ccxt's ``RateLimitExceeded``).
     """
 
     weight_per_minute: int = 6000
@@ -174,7 +186,7 @@ class LimitsConfig:
     violations_before_ban: int = 3
     ban_base_s: float = 120.0
     ban_max_s: float = 3 * 24 * 3600.0
-    order_limit_status: int = 400
+    order_limit_status: int = 429
     enabled: bool = True
 
 

@@ -238,7 +238,22 @@ class Trading:
         not checked, like Binance's ``order/test``) and nothing changes.
         """
         from kit.engine import EventKind, RejectCode
+        from kit.engine.filters import counts
 
+        info = self.by_unified.get(req.symbol)
+        if (
+            info is not None
+        ):  # MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS / MAX_NUM_ICEBERG_ORDERS, as the Session checks them
+            opens = self.engine.open_orders(account, req.symbol)
+            refusal = counts(
+                info.market,
+                req,
+                open_orders=len(opens),
+                open_algo_orders=sum(1 for o in opens if o.request.type.is_conditional),
+                open_iceberg_orders=sum(1 for o in opens if o.request.iceberg_qty is not None),
+            )
+            if refusal is not None:
+                raise wire.reject_error(refusal)
         now = self.clock.now_ms() if test else self._now()
         if test:
             events = copy.deepcopy(self.engine).submit(account, req, ts_ms=now)

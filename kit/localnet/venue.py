@@ -118,6 +118,14 @@ class Venue(Trading):
                 max_iceberg_parts=spec.max_iceberg_parts,
                 min_trailing_bps=spec.min_trailing_bps,
                 max_trailing_bps=spec.max_trailing_bps,
+                min_price=spec.min_price if spec.min_price is not None else spec.tick_size,
+                max_price=spec.max_price,
+                bid_multiplier_up=spec.bid_multiplier_up,
+                bid_multiplier_down=spec.bid_multiplier_down,
+                ask_multiplier_up=spec.ask_multiplier_up,
+                ask_multiplier_down=spec.ask_multiplier_down,
+                max_num_orders=spec.max_num_orders,
+                max_num_algo_orders=spec.max_num_algo_orders,
             )
             info = SymbolInfo(spec.symbol, market.symbol, spec, market)
             self.symbols[spec.symbol] = info

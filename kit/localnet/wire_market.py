@@ -61,6 +61,14 @@ def symbol_entry(spec: Any, order_types: list[str]) -> dict[str, Any]:
                 "maxQty": _f(spec.max_qty),
                 "stepSize": _f(spec.step_size),
             },
+            {
+                "filterType": "PERCENT_PRICE_BY_SIDE",
+                "bidMultiplierUp": str(spec.bid_multiplier_up),
+                "bidMultiplierDown": str(spec.bid_multiplier_down),
+                "askMultiplierUp": str(spec.ask_multiplier_up),
+                "askMultiplierDown": str(spec.ask_multiplier_down),
+                "avgPriceMins": spec.avg_price_mins,
+            },
             {"filterType": "ICEBERG_PARTS", "limit": spec.max_iceberg_parts},
             {
                 "filterType": "MARKET_LOT_SIZE",
@@ -83,6 +91,8 @@ def symbol_entry(spec: Any, order_types: list[str]) -> dict[str, Any]:
                 "applyMaxToMarket": False,
                 "avgPriceMins": 5,
             },
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": spec.max_num_orders},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": spec.max_num_algo_orders},
         ],
         "permissions": [],
         "permissionSets": [["SPOT"]],

@@ -31,7 +31,17 @@ def test_exchange_info_has_filters_and_order_types(pub: Any) -> None:
     assert m["limits"]["cost"]["min"] == 5.0
     info = m["info"]
     kinds = {f["filterType"] for f in info["filters"]}
-    assert kinds == {"PRICE_FILTER", "LOT_SIZE", "MARKET_LOT_SIZE", "NOTIONAL", "ICEBERG_PARTS", "TRAILING_DELTA"}
+    assert kinds == {  # PERCENT_PRICE_BY_SIDE and the open-order counts are published and enforced since #15.1
+        "PRICE_FILTER",
+        "PERCENT_PRICE_BY_SIDE",
+        "LOT_SIZE",
+        "MARKET_LOT_SIZE",
+        "NOTIONAL",
+        "ICEBERG_PARTS",
+        "TRAILING_DELTA",
+        "MAX_NUM_ORDERS",
+        "MAX_NUM_ALGO_ORDERS",
+    }
     assert set(info["orderTypes"]) == {
         "LIMIT",
         "LIMIT_MAKER",
