@@ -550,11 +550,12 @@ def run(out_dir: Path = Path("reports"), *, quiet: bool = False) -> DemoResult:
                                plotlyjs="inline" if report else "directory")  # fmt: skip
                 timings[label], html_s = t1 - t0, html_s + time.perf_counter() - t1
                 say(f"  {label:<20} {timings[label]:5.1f} s")
+            timings["drift report"], drift_page = twins_and_drift(net, out_dir, home, say=say)
     finally:
         net.stop()
     seconds = time.perf_counter() - t_start
     index = out_dir / "demo.html"
-    index.write_text(_index_page(timings, page.name, seconds), encoding="utf-8")
+    index.write_text(_index_page(timings, page.name, seconds, drift=drift_page.name), encoding="utf-8")
     say(f"Notebooks {sum(timings.values()):.1f} s (+ HTML {html_s:.1f} s), demo {seconds:.1f} s. Walk: {index}")
     print(f"Report: {page}")
     return DemoResult(index=index, report=page, notebooks=timings, seconds=seconds)
@@ -569,7 +570,7 @@ _STAGE_TEXT = {
 }
 
 
-def _index_page(timings: Mapping[str, float], report_name: str, seconds: float) -> str:
+def _index_page(timings: Mapping[str, float], report_name: str, seconds: float, *, drift: str | None = None) -> str:
     rows = []
     for name in NOTEBOOKS:
         rows.append(
@@ -581,6 +582,8 @@ def _index_page(timings: Mapping[str, float], report_name: str, seconds: float) 
         f"<td>The period's account value, orders, fills, PnL, fees, errors, guard trips, clock and rate "
         f"limits.</td><td>{timings.get('daily report', 0.0):.1f} s</td></tr>"
     )
+    if drift is not None:
+        rows.append(_drift_row(drift, timings.get("drift report", 0.0)))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tradekit demo</title>
@@ -595,3 +598,70 @@ localnet on 127.0.0.1: no account, no key, no network.</p>
 </table>
 </body></html>
 """
+
+
+# ---------------------------------------------------------------------------------------------
+# Shadow twins and the drift report (the paper engineer's part of the demo; see docs/paper.md)
+
+
+def twins_and_drift(net: Any, out_dir: Path, home: Path, *, say: Any = print) -> tuple[float, Path]:
+    """Place a few testnet orders with shadow twins on the demo localnet, then run the drift report.
+
+    The demo localnet's clock is stepped: for this part it is stepped along with the wall clock
+    every 100 ms, so the twins' market tape and the orders carry the same times. One seller prints
+    through a resting buy, so a passive order fills for real and (if the queue allows) on paper.
+    Writes ``drift.ipynb`` / ``drift.html`` in ``out_dir``; returns the seconds it took and the page.
+    """
+    import threading
+    from decimal import Decimal
+
+    from kit.session import Session
+    from kit.views.report import run_notebook, to_html
+
+    t0 = time.perf_counter()
+    stop = threading.Event()
+
+    def follow_the_wall_clock() -> None:
+        while not stop.wait(0.1):
+            net.call(lambda v: v.step(max(0, int(time.time() * 1000) - v.clock.now_ms())))
+
+    net.call(lambda v: v.step(max(0, int(time.time() * 1000) - v.clock.now_ms())))
+    ticker = threading.Thread(target=follow_the_wall_clock, name="demo-clock", daemon=True)
+    ticker.start()
+    started = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+    try:
+        with Session("localnet", twins=True) as s:
+            best_bid, best_ask = net.call(lambda v: v.books["BTCUSDT"].best())
+            bid, ask, tick = Decimal(best_bid[0]), Decimal(best_ask[0]), Decimal("0.01")
+            s.place("BTC/USDT", "buy", "0.002")
+            s.place("BTC/USDT", "sell", "0.001")
+            s.place("BTC/USDT", "buy", "0.001", price=str(ask))  # marketable limit
+            s.place("BTC/USDT", "sell", "0.001", price=str(bid), time_in_force="IOC")
+            passive = bid - 5 * tick
+            s.place("BTC/USDT", "buy", "0.001", price=str(passive))
+            far = s.place("BTC/USDT", "sell", "0.001", price=str(ask + 500 * tick))
+            time.sleep(1.0)
+            net.inject_trade("BTCUSDT", passive - tick, "0.5", side="sell")  # a seller trades through the bid
+            time.sleep(1.0)
+            s.cancel("BTC/USDT", order_id=far["id"])
+            time.sleep(1.0)
+            s.trades("BTC/USDT")  # journal every real fill: the report pairs twins with journaled fills
+    finally:
+        stop.set()
+        ticker.join(5)
+    nb = notebooks_dir() / "reports" / "drift.ipynb"
+    params = {"since": started.isoformat(), "until": "now", "venue": "localnet"}
+    executed = run_notebook(nb, out_dir / "drift.ipynb", params, cwd=home)
+    page = to_html(executed, out_dir / "drift.html", exclude_input=True, plotlyjs="inline")
+    seconds = time.perf_counter() - t0
+    say(f"  {'drift report':<20} {seconds:5.1f} s")
+    return seconds, page
+
+
+def _drift_row(page: str, seconds: float) -> str:
+    return (
+        f'<tr><td><a href="{html.escape(page)}">drift report</a></td>'
+        "<td>Shadow twins of a few testnet orders, simulated by the paper fill model on the same market: "
+        "price delta, time to fill, fill ratio, miss and phantom rates per order type.</td>"
+        f"<td>{seconds:.1f} s</td></tr>"
+    )

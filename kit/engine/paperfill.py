@@ -179,6 +179,7 @@ class PaperBook:
     def on_book(self, ts_ms: int, *, bids: list[Level], asks: list[Level]) -> list[PaperFill]:
         """A full L2 snapshot (best first or any order); returns the fills it causes."""
         self.now_ms = max(self.now_ms, ts_ms)
+        out = self._activate(ts_ms - 1)  # orders that arrived before this snapshot met the book as it was then
         self.bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
         self.asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
         self._synced = True
@@ -189,7 +190,7 @@ class PaperBook:
             assert isinstance(until, int)
             if until <= ts_ms or px not in (self.asks if side == "ask" else self.bids):
                 del self._consumed[key]
-        out = self._activate(ts_ms)
+        out += self._activate(ts_ms)
         for o in self._resting():
             q = self._displayed(o)
             o.ahead = min(o.ahead, q)  # the quantity ahead cannot exceed what is displayed

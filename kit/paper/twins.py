@@ -251,7 +251,9 @@ def pair(
 
     Columns: :data:`PAIR_COLUMNS`. ``rules`` (tick and step per symbol) default to what the tapes
     recorded. Times are the journal's: the intent's time is the decision time (journaled before the
-    request), the first journaled fill's time ends the real time to fill.
+    request), the first journaled fill's time (the exchange's clock) ends the real time to fill; a
+    negative difference is the two clocks' offset, and counts as 0. Real fills count only once
+    journaled (private streams, or ``Session.trades(symbol)``).
     """
     end = until_ms if until_ms is not None else int(time.time() * 1000)
     intents = _frame(journal, "intent", venue, since_ms, end)
@@ -286,7 +288,7 @@ def pair(
                 "qty": float(qty),
                 "real_filled": float(rf),
                 "real_avg": float(rc / rf) if rf else None,
-                "real_ttf_ms": float(int(f["ts_ms"].min()) - int(it["ts_ms"])) if not f.empty else None,
+                "real_ttf_ms": float(max(0, int(f["ts_ms"].min()) - int(it["ts_ms"]))) if not f.empty else None,
                 "paper_filled": float(order.filled),
                 "paper_avg": float(order.avg_price) if order.avg_price is not None else None,
                 "paper_ttf_ms": float(order.first_fill_ms - order.sent_ms) if order.first_fill_ms is not None else None,

@@ -154,7 +154,16 @@ def test_orders_act_after_the_latency_on_the_worse_of_the_two_books() -> None:
     assert fills(out) == [("100.01", "1", "taker")]
     worse = PaperOrder("w", "buy", D(1))
     pb.submit(worse, ts_ms=2_000)
-    assert fills(pb.on_book(2_300, bids=[(D(100), D(5))], asks=[(D("100.50"), D(5))])) == [("100.50", "1", "taker")]
+    assert pb.on_book(2_200, bids=[(D(100), D(5))], asks=[(D("100.50"), D(5))]) == []  # moved while in flight
+    assert fills(pb.advance(2_250)) == [("100.50", "1", "taker")]  # the arrival-time book is worse: it counts
+
+
+def test_an_order_meets_the_book_valid_at_its_arrival_not_the_next_one() -> None:
+    pb = book(latency=250)
+    o = PaperOrder("i", "sell", D(1), price=D(100), tif="IOC")
+    pb.submit(o, ts_ms=0)  # arrives at 250, while the bid at 100 is still there
+    out = pb.on_book(1_000, bids=[(D("99.90"), D(5))], asks=[(D("100.01"), D(2))])  # the next book, at 1000
+    assert fills(out) == [("100", "1", "taker")] and o.first_fill_ms == 250
 
 
 def test_a_cancel_in_flight_can_still_be_filled() -> None:
