@@ -45,6 +45,11 @@ def localnet() -> None:
     help="Replay candles from a Parquet/CSV file for a symbol, e.g. BTCUSDT=btc-1m.parquet.",
 )
 @click.option("--print-keys", is_flag=True, help="Also print export lines WITH the secrets (careful).")
+@click.option(
+    "--rehearsal",
+    is_flag=True,
+    help="Serve a rehearsal venue (Session('rehearsal', ...)), state in $KIT_HOME/rehearsal.",
+)
 def serve(
     port: int,
     speed: float,
@@ -54,6 +59,7 @@ def serve(
     memory: bool,
     candles: tuple[str, ...],
     print_keys: bool,
+    rehearsal: bool = False,
 ) -> None:
     """Run localnet in the foreground until Ctrl-C."""
     from kit.localnet.config import LocalnetConfig
@@ -64,6 +70,12 @@ def serve(
     cfg = LocalnetConfig(
         seed=seed, speed=speed, stepped=stepped, state_dir=state, candles=_load_candles(candles) or None
     )
+    if rehearsal:  # a second, separate instance with its own keys and state, never the default localnet
+        from kit.safety.killswitch import kit_home
+        from kit.session.venues import rehearsal_config
+
+        state = None if memory else (state_dir or kit_home() / "rehearsal")
+        cfg = rehearsal_config(state, seed=seed, speed=speed, stepped=stepped, candles=_load_candles(candles) or None)
 
     def ready(net: object) -> None:
         url = net.url  # type: ignore[attr-defined]

@@ -18,7 +18,8 @@ which a web page cannot send cross-site without a CORS preflight, else 415):
 - ``POST /_localnet/trade``: ``{"symbol", "price", "qty", "side"}`` prints a trade now.
 - ``POST /_localnet/deposit``: ``{"account", "asset", "amount"}``.
 - ``POST /_localnet/limits/reset``: forget weights, bans and order counts.
-- ``GET /_localnet/state``: clock, symbols, key names and fingerprints (never secrets).
+- ``GET /_localnet/state``: role (``localnet`` or ``rehearsal``), clock, symbols, key names and
+  fingerprints (never secrets).
 """
 
 from __future__ import annotations
@@ -288,6 +289,7 @@ def _limits_reset(venue: Any, data: dict[str, Any]) -> Any:
 
 def _state(venue: Any, data: dict[str, Any]) -> Any:
     return {
+        "role": venue.config.role,
         "now_ms": venue.clock.now_ms(),
         "server_ms": venue.server_ms(),
         "clock": venue.clock.mode,

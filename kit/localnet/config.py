@@ -247,6 +247,10 @@ class LocalnetConfig:
     mirror:
         Mirror mode (the paper venue, :mod:`kit.paper`): an object whose ``source(spec)`` and
         ``book(spec)`` give each symbol's market instead of the synthetic generator.
+    role:
+        ``"localnet"``, or ``"rehearsal"`` for an instance declared a rehearsal venue
+        (:func:`kit.session.venues.start_rehearsal`): its keys file sets ``KIT_REHEARSAL_URL``, never
+        ``KIT_LOCALNET_URL``, and ``GET /_localnet/state`` says its role, so neither is taken for the other.
     """
 
     symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS
@@ -267,6 +271,7 @@ class LocalnetConfig:
     max_recv_window_ms: int = 60_000
     admin: bool = True
     mirror: Any = None
+    role: str = "localnet"
 
     def symbol(self, symbol_id: str) -> SymbolSpec:
         """The spec of one symbol by Binance id."""

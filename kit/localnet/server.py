@@ -42,7 +42,8 @@ def env_names(config: LocalnetConfig) -> dict[str, tuple[str, str]]:
 
 def export_lines(config: LocalnetConfig, keys: dict[str, ApiKey], url: str) -> list[str]:
     """Shell ``export`` lines for the URL and every key (contains secrets: print only on request)."""
-    lines = [f"export KIT_LOCALNET_URL={shlex.quote(url)}"]
+    url_var = "KIT_REHEARSAL_URL" if config.role == "rehearsal" else "KIT_LOCALNET_URL"
+    lines = [f"export {url_var}={shlex.quote(url)}"]
     for name, (kvar, svar) in env_names(config).items():
         key = keys[name]
         lines.append(f"export {kvar}={shlex.quote(key.api_key)}")

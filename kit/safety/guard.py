@@ -478,7 +478,7 @@ class Guard:
         since_ms = now_ms - rule.within_days * DAY_MS
         short: list[tuple[str, int]] = []
         for sym in symbols:
-            n = self.journal.filled_orders(stage=previous.value, symbols=[sym], since_ms=since_ms, venue=rule.venue)
+            n = self._evidence(previous, sym, since_ms)
             if n < rule.min_filled_orders:
                 short.append((sym, n))
         if short:
@@ -503,11 +503,32 @@ class Guard:
                     "holds no trip; then review the caps you configure for live.",
                 )
 
+    def _evidence(self, stage: Stage, symbol: str, since_ms: int) -> int:
+        """Filled orders of ``stage`` on ``symbol`` that count for this venue.
+
+        The rehearsal venue and real exchanges never count each other's history: a rehearsal counts
+        only its own (``rehearsal-testnet`` fills for live_small, ``rehearsal`` ones for live), and a
+        real exchange's gate leaves the rehearsal's out.
+        """
+        assert self.journal is not None
+        count = self.journal.filled_orders
+        if _rehearsal(self.venue):
+            own = f"{REHEARSAL}-testnet" if stage is Stage.TESTNET else REHEARSAL
+            return count(stage=stage.value, symbols=[symbol], since_ms=since_ms, venue=own)
+        n = count(stage=stage.value, symbols=[symbol], since_ms=since_ms, venue=self.evidence.venue)
+        if self.evidence.venue is None:  # "any sandbox venue": but never the rehearsal's
+            for other in (REHEARSAL, f"{REHEARSAL}-testnet"):
+                n -= count(stage=stage.value, symbols=[symbol], since_ms=since_ms, venue=other)
+        return n
+
     def _trips(self, stage: Stage, since_ms: int, now_ms: int) -> list[str]:
         assert self.journal is not None
         trips: list[str] = []
-        for ev in self.journal.events(since_ms=since_ms, until_ms=now_ms, kinds=["guard"], venue=self.evidence.venue):
+        venue = REHEARSAL if _rehearsal(self.venue) else self.evidence.venue
+        for ev in self.journal.events(since_ms=since_ms, until_ms=now_ms, kinds=["guard"], venue=venue):
             payload = _field(ev, "payload") or {}
+            if venue is None and _rehearsal(str(_field(ev, "venue") or "")):
+                continue  # a rehearsal's trips are the rehearsal's business
             if (
                 _field(ev, "stage") == stage.value
                 and payload.get("decision") == "refuse"
@@ -775,6 +796,14 @@ class Guard:
                 raise
             # A refusal stands even if it could not be journaled; nothing is sent either way.
             _log.exception("could not journal guard decision %s/%s", decision, rule)
+
+
+#: The rehearsal venue's journal name (``kit.session.venues.REHEARSAL``; not imported: the guard stays below session).
+REHEARSAL = "rehearsal"
+
+
+def _rehearsal(venue: str) -> bool:
+    return venue == REHEARSAL or venue.startswith(f"{REHEARSAL}-")
 
 
 def _field(ev: Any, name: str) -> Any:

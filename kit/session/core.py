@@ -35,7 +35,7 @@ from kit.session.base import ExchangeApi, now_ms
 from kit.session.loop import BackgroundLoop
 from kit.session.preflight import Preflight, check_venue, judge, unknown
 from kit.session.trading import Trading
-from kit.session.venues import VenueSpec, build_client, find_or_start_localnet, resolve
+from kit.session.venues import REHEARSAL, VenueSpec, build_client, find_or_start_localnet, rehearsal_endpoint, resolve
 from kit.transport.backoff import Backoff
 from kit.transport.clock import ClockReport, ClockWatch, check_clock, measure_clock
 from kit.transport.limits import WeightBudget
@@ -128,7 +128,7 @@ class Session(Trading):
         self.spec: VenueSpec = resolve(exchange, Stage.parse(stage) if stage is not None else None)
         self.stage = self.spec.stage
         self.account = account
-        self.venue = self.spec.name if not self.spec.sandbox or self.spec.is_localnet else f"{self.spec.name}-testnet"
+        self.venue = self.spec.journal_name
         own_journal = not isinstance(journal, Journal)
         self.journal = journal if isinstance(journal, Journal) else Journal(journal or Journal.default_path())
         self.kill_switch = kill_switch or KillSwitch()
@@ -184,8 +184,12 @@ class Session(Trading):
             elif self.spec.is_localnet:
                 url, keys_file, self.venue = find_or_start_localnet()
                 self.guard.venue = self.venue
+            elif self.spec.rehearsal:  # a declared rehearsal localnet, playing a real exchange and its testnet
+                url, keys_file = rehearsal_endpoint()
             self.url = url
-            cred_name = "localnet" if self.spec.is_localnet else self.spec.exchange_id
+            cred_name = (
+                "localnet" if self.spec.is_localnet else REHEARSAL if self.spec.rehearsal else self.spec.exchange_id
+            )
             source = keys_file if keys_file is not None else dotenv
             only_file: dict[str, Any] = {"env": {}, "use_keyring": False} if self.spec.paper else {}
             self._creds = (
@@ -213,7 +217,7 @@ class Session(Trading):
             kit_secrets.install_redaction(getattr(self._ex, "logger", None) or "ccxt.base.exchange")
             self._connect()
             self.twins: Any = None
-            want_twins = twins if twins is not None else not self.spec.is_localnet
+            want_twins = twins if twins is not None else not (self.spec.is_localnet or self.spec.rehearsal)
             if want_twins and self.stage.allows_orders and not self.stage.is_simulated:
                 from kit.paper.twins import ShadowTwins
 
@@ -280,7 +284,7 @@ class Session(Trading):
                 stage=self.stage.value, now_ms=now_ms(), journal=self.journal, fingerprint=self.fingerprint,
                 allow_withdraw_key=self._allow_withdraw_key, warn_age_days=self._age[0], refuse_age_days=self._age[1],
             )  # fmt: skip
-        if self.spec.sandbox and not self.spec.is_localnet:
+        if self.spec.sandbox and not (self.spec.is_localnet or self.spec.rehearsal):
             return unknown(self.spec.exchange_id, "Binance's testnet has no permission endpoint")
         raw = self._call(
             "preflight", "GET", "/sapi/v1/account/apiRestrictions", lambda: ex.sapi_get_account_apirestrictions()

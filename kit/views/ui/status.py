@@ -39,13 +39,18 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
     ...                     "budget": {"used": 30, "limit": 6000}, "kill_switch": None, "degraded": None})
     >>> "testnet" in html and "30/6000" in html
     True
+    >>> "REHEARSAL (offline" in status_html({"venue": "rehearsal", "stage": "live_small"})
+    True
     >>> "caps: per order 20 USD" in status_html({"stage": "live_small", "caps": "per order 20 USD, per day 100 USD"})
     True
     >>> "run sma: failed" in status_html({"runs": [{"name": "sma", "state": "failed", "orders_sent": 3}]})
     True
     """
     stage = str(status.get("stage") or "?")
-    parts = [chip(f"{status.get('venue', '?')} · {stage}", STAGE_COLORS.get(stage, GREY), cls="kt-stage")]
+    venue = str(status.get("venue", "?"))
+    if venue == "rehearsal" or venue.startswith("rehearsal-"):  # an offline rehearsal: never mistaken for real money
+        venue = f"REHEARSAL (offline localnet, no real money): {venue}"
+    parts = [chip(f"{venue} · {stage}", STAGE_COLORS.get(stage, GREY), cls="kt-stage")]
 
     offset = status.get("clock_offset_ms")
     if offset is None:
