@@ -73,20 +73,22 @@ class Account:
         Raises ``ValueError`` if a balance would go negative or could not be held exactly (more
         than :data:`~kit.engine.fillmodel.PRECISION` significant digits); nothing is applied then.
         """
-        free, locked = dict(self._free), dict(self._locked)
+        free: dict[str, Decimal] = {}  # the new values, assigned once all of them are known
+        locked: dict[str, Decimal] = {}
         try:
             for c in changes:
                 if c.free:
-                    v = free[c.asset] = EXACT.add(free.get(c.asset, ZERO), c.free)
+                    v = free[c.asset] = EXACT.add(free.get(c.asset, self._free.get(c.asset, ZERO)), c.free)
                     if v < 0:
                         raise ValueError(f"{self.name}: free {c.asset} would go negative ({v})")
                 if c.locked:
-                    v = locked[c.asset] = EXACT.add(locked.get(c.asset, ZERO), c.locked)
+                    v = locked[c.asset] = EXACT.add(locked.get(c.asset, self._locked.get(c.asset, ZERO)), c.locked)
                     if v < 0:
                         raise ValueError(f"{self.name}: locked {c.asset} would go negative ({v})")
         except Inexact:
             raise ValueError(f"{self.name}: a balance would need more than {PRECISION} significant digits") from None
-        self._free, self._locked = free, locked
+        self._free.update(free)
+        self._locked.update(locked)
 
     def move_position(self, symbol: str, delta: Decimal) -> None:
         """Add ``delta`` to the signed position in ``symbol``."""
