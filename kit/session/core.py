@@ -207,10 +207,14 @@ class Session(Trading):
                 password=kit_secrets.require_password(self._creds, cred_name, self.stage) if self._creds else None,
             )
             if recv_window_ms is not None:
-                if not 1 <= int(recv_window_ms) <= 60_000:
-                    raise ConfigError(f"recv_window_ms={recv_window_ms} is out of range",
+                if not isinstance(recv_window_ms, int) or isinstance(recv_window_ms, bool):
+                    raise ConfigError(f"recv_window_ms (the exchange's recvWindow) must be a whole number of ms, "
+                                      f"got {type(recv_window_ms).__name__}",
                                       hint="Use 1..60000 ms (Binance's limit); 5000 is Binance's default.")  # fmt: skip
-                self._ex.options["recvWindow"] = int(recv_window_ms)
+                if not 1 <= recv_window_ms <= 60_000:
+                    raise ConfigError(f"recv_window_ms={recv_window_ms} (the exchange's recvWindow) is out of range",
+                                      hint="Use 1..60000 ms (Binance's limit); 5000 is Binance's default.")  # fmt: skip
+                self._ex.options["recvWindow"] = recv_window_ms
             self._host = url or str(self._ex.urls["api"].get("public") or self.spec.exchange_id)
             # ccxt's DEBUG records show each request's headers (the API key) and signed URL: scrub them at
             # the source, whatever handlers a notebook adds (the key is a live Secret, so it is masked).

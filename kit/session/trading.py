@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from kit.engine.filters import counts, funds
-from kit.engine.order import ORDER_KEYWORDS, OrderSpec
+from kit.engine.order import ORDER_KEYWORDS, OrderSpec, bad_order
 from kit.engine.types import OrderType
 from kit.errors import (
     AmendFailed,
@@ -280,6 +280,7 @@ class Trading(Reads):
         post_only: bool = False,
         reduce_only: bool = False,
         iceberg_amount: Any = None,
+        **unknown: Any,
     ) -> dict[str, Any]:
         """Place one order, after every check, journaling it before it is sent.
 
@@ -294,6 +295,9 @@ class Trading(Reads):
         >>> o["status"], o["clientOrderId"][:3]                                     # doctest: +SKIP
         ('open', 'tk-')
         """
+        if unknown:  # a misspelt keyword, refused like the description refuses it (never a raw TypeError)
+            raise bad_order(f"unknown order keyword(s) {sorted(unknown)}", symbol=str(symbol),
+                            hint=f"Use place()'s keywords: {', '.join(sorted(ORDER_KEYWORDS))}.")  # fmt: skip
         given = locals()
         order = {name: given[name] for name in ORDER_KEYWORDS}  # the keywords above are OrderSpec's fields
         checked = self._checked(symbol, side, amount, order, dry=False, last_price=None)
