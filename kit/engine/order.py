@@ -34,7 +34,7 @@ from typing import Any
 from kit.engine.types import OrderRequest, OrderType, Side, TimeInForce
 from kit.errors import OrderRejected
 
-__all__ = ["ORDER_KEYWORDS", "OrderSpec", "bad_order", "parse_decimal"]
+__all__ = ["ORDER_KEYWORDS", "OrderSpec", "bad_order", "parse_decimal", "shown"]
 
 NOTHING_SENT = " No request was sent."
 
@@ -55,7 +55,7 @@ def bad_order(message: str, *, symbol: str | None = None, hint: str | None = Non
     return OrderRejected(message, symbol=symbol, hint=(hint or "Correct the order and submit it again.") + NOTHING_SENT)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """``value`` for a message: short values as typed; long ones only by type and length (may be a secret)."""
     text = repr(value)
     return text if len(text) <= 24 else f"a {type(value).__name__} of {len(str(value))} characters"
@@ -88,35 +88,34 @@ def parse_decimal(value: Any, name: str, *, positive: bool = True, symbol: str |
     elif isinstance(value, str):
         text = value.strip()
         if text.lower().lstrip("+-") in ("nan", "snan", "inf", "infinity"):
-            raise bad_order(f"{name} must be a finite number, got {_shown(value)}", symbol=symbol)
+            raise bad_order(f"{name} must be a finite number, got {shown(value)}", symbol=symbol)
         if not _PLAIN_NUMBER.fullmatch(text):
             raise bad_order(
-                f"{name} must be a number, got {_shown(value)}, which is not a plain decimal",
+                f"{name} must be a number, got {shown(value)}, which is not a plain decimal",
                 symbol=symbol,
                 hint=f"Write {name} with digits and one '.', e.g. '0.001' (no '_' or ',').",
             )
         try:
             d = Decimal(text)
         except (InvalidOperation, ValueError):  # pragma: no cover - the pattern admits only valid literals
-            raise bad_order(f"{name} {_shown(value)} is not a number", symbol=symbol) from None
+            raise bad_order(f"{name} {shown(value)} is not a number", symbol=symbol) from None
     else:
         raise bad_order(f"{name} must be a number or a decimal string, got {type(value).__name__}", symbol=symbol)
     if not d.is_finite():
-        raise bad_order(f"{name} must be a finite number, got {_shown(value)}", symbol=symbol)
+        raise bad_order(f"{name} must be a finite number, got {shown(value)}", symbol=symbol)
     if d and not MIN_ADJUSTED_EXPONENT <= d.adjusted() <= MAX_ADJUSTED_EXPONENT:
         raise bad_order(
-            f"{name} {_shown(value)} is out of range "
-            f"(magnitude 1e{MIN_ADJUSTED_EXPONENT} to 1e{MAX_ADJUSTED_EXPONENT})",
+            f"{name} {shown(value)} is out of range (magnitude 1e{MIN_ADJUSTED_EXPONENT} to 1e{MAX_ADJUSTED_EXPONENT})",
             symbol=symbol,
         )
     if positive and d <= 0:
-        raise bad_order(f"{name} must be a positive finite number, got {_shown(value)}", symbol=symbol)
+        raise bad_order(f"{name} must be a positive finite number, got {shown(value)}", symbol=symbol)
     return d
 
 
 def _flag(value: Any, name: str, symbol: str | None) -> bool:
     if not isinstance(value, bool):
-        raise bad_order(f"{name} must be True or False, got {_shown(value)}", symbol=symbol,
+        raise bad_order(f"{name} must be True or False, got {shown(value)}", symbol=symbol,
                         hint=f"Pass {name}=True or {name}=False (a string such as 'no' is not a flag).")  # fmt: skip
     return value
 
@@ -128,12 +127,12 @@ def _bps(value: Any, symbol: str | None) -> int:
         d = parse_decimal(value, "trailing_bps", positive=False, symbol=symbol)
     if d != d.to_integral_value():
         raise bad_order(
-            f"trailing_bps must be a whole number of bps (basis points), got {_shown(value)}",
+            f"trailing_bps must be a whole number of bps (basis points), got {shown(value)}",
             symbol=symbol,
             hint="Round it yourself (100 bps = 1 %); fractions are refused, not truncated.",
         )
     if d <= 0:
-        raise bad_order(f"trailing_bps must be positive (100 bps = 1 %), got {_shown(value)}", symbol=symbol)
+        raise bad_order(f"trailing_bps must be positive (100 bps = 1 %), got {shown(value)}", symbol=symbol)
     return int(d)
 
 
@@ -147,7 +146,7 @@ def _enum(value: Any, cls: type[Any], name: str, symbol: str | None, *, upper: b
     try:
         return cls(text)
     except ValueError:
-        raise bad_order(f"unknown {name} {_shown(value)}; use one of {choices}", symbol=symbol) from None
+        raise bad_order(f"unknown {name} {shown(value)}; use one of {choices}", symbol=symbol) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +210,7 @@ class OrderSpec:
         from kit.engine.filters import shape
 
         if not isinstance(symbol, str) or not symbol:
-            raise bad_order(f"symbol must be a market symbol such as 'BTC/USDT', got {_shown(symbol)}")
+            raise bad_order(f"symbol must be a market symbol such as 'BTC/USDT', got {shown(symbol)}")
         unknown = sorted(set(order) - ORDER_KEYWORDS - {"client_id"})
         if unknown:
             raise bad_order(f"unknown order keyword(s) {unknown}", symbol=symbol,

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from kit.engine.filters import Refusal, check, fat_finger, market_from_ccxt
-from kit.engine.order import NOTHING_SENT, OrderSpec, bad_order
+from kit.engine.order import NOTHING_SENT, OrderSpec, bad_order, shown
 from kit.engine.types import OrderType, RejectCode, TimeInForce
 from kit.errors import FilterViolation, InsufficientFunds, OrderRejected
 
@@ -99,7 +99,7 @@ def validate(
     feature), :class:`~kit.errors.FilterViolation` naming the exchange's filter and its bound.
     """
     if market is None:
-        raise bad_order(f"unknown symbol {it.symbol!r} on this exchange", symbol=it.symbol,
+        raise bad_order(f"unknown symbol {shown(it.symbol)} on this exchange", symbol=it.symbol,
                         hint="See session.markets() for the list.")  # fmt: skip
     tif = features.get("timeInForce") or {}
     kind = it.kind
