@@ -30,6 +30,8 @@ def localnet() -> None:
 @click.option("--speed", default=1.0, show_default=True, type=float, help="Simulated seconds per wall second.")
 @click.option("--stepped", is_flag=True, help="Stop the clock; advance it with POST /_localnet/clock/step.")
 @click.option("--seed", default=7, show_default=True, type=int, help="Seed of the synthetic market.")
+@click.option("--tick-ms", default=100, show_default=True, type=click.IntRange(10, 60_000),
+              help="Wall ms between market ticks (the market moves by itself unless --stepped).")  # fmt: skip
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -55,6 +57,7 @@ def serve(
     speed: float,
     stepped: bool,
     seed: int,
+    tick_ms: int,
     state_dir: Path | None,
     memory: bool,
     candles: tuple[str, ...],
@@ -68,7 +71,12 @@ def serve(
 
     state = None if memory else (state_dir or default_state_dir())
     cfg = LocalnetConfig(
-        seed=seed, speed=speed, stepped=stepped, state_dir=state, candles=_load_candles(candles) or None
+        seed=seed,
+        speed=speed,
+        stepped=stepped,
+        state_dir=state,
+        candles=_load_candles(candles) or None,
+        tick_interval_ms=tick_ms,
     )
     if rehearsal:  # a second, separate instance with its own keys and state, never the default localnet
         from kit.safety.killswitch import kit_home

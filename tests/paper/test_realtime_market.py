@@ -1,0 +1,34 @@
+"""localnet's market moves by itself in real time by default; the stepped clock stays for tests."""
+
+from __future__ import annotations
+
+import time
+
+from click.testing import CliRunner
+
+from kit.cli.localnet import serve
+from kit.localnet import LocalnetConfig, start
+
+
+def test_a_default_localnet_prints_trades_and_moves_its_book_without_being_stepped() -> None:
+    cfg = LocalnetConfig(history_minutes=5)
+    assert not cfg.stepped and cfg.speed == 1.0 and cfg.tick_interval_ms == 100
+    with start(config=cfg) as net:
+        first = net.call(lambda v: (v.clock.now_ms(), len(v.recent["BTCUSDT"]), v.books["BTCUSDT"].update_id))
+        time.sleep(6.0)  # ~40 prints a minute on BTCUSDT: a few seconds see several
+        later = net.call(lambda v: (v.clock.now_ms(), len(v.recent["BTCUSDT"]), v.books["BTCUSDT"].update_id))
+    assert later[0] - first[0] >= 5_500  # the clock follows the wall clock
+    assert later[1] > first[1] and later[2] > first[2]  # new prints, and the book moved with them
+
+
+def test_a_stepped_localnet_stands_still() -> None:
+    with start(config=LocalnetConfig(history_minutes=5, stepped=True)) as net:
+        before = net.call(lambda v: (v.clock.now_ms(), len(v.recent["BTCUSDT"])))
+        time.sleep(0.5)
+        assert net.call(lambda v: (v.clock.now_ms(), len(v.recent["BTCUSDT"]))) == before
+
+
+def test_serve_takes_a_tick_cadence_and_refuses_a_silly_one() -> None:
+    done = CliRunner().invoke(serve, ["--tick-ms", "5", "--memory"])
+    assert done.exit_code == 2 and "--tick-ms" in done.output
+    assert "--tick-ms" in CliRunner().invoke(serve, ["--help"]).output
