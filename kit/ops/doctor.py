@@ -188,7 +188,10 @@ def _venue(spec: Any, exchange: str, stage: Stage, journal: Any, dotenv: str | P
     fix = (
         "" if reader else f"live_small and live need an attestation: `kit attest --exchange {ex_id} --fingerprint ...`"
     )
-    out = [Check("venue", True if reader else None, detail, fix)]
+    ok: bool | None = True if reader else None
+    if stage is Stage.TESTNET and not sandbox:  # the Session would refuse: ccxt has no sandbox URL here
+        ok, fix = False, f"{ex_id} has no sandbox in ccxt: practise on localnet (stage testnet), then live_small."
+    out = [Check("venue", ok, detail, fix)]
     try:
         creds = kit_secrets.load_credentials(ex_id, Stage.LIVE, dotenv=dotenv)
     except KitError:

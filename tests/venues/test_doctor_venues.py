@@ -104,3 +104,13 @@ def test_the_daily_report_shows_attestations(tmp_path: Path) -> None:
         lines["key 5e6f7a8b on coinbase"].ok is False
         and "no longer in force" in lines["key 5e6f7a8b on coinbase"].detail
     )
+
+
+@pytest.mark.parametrize("venue", ["coinbase", "kucoin", "bitget", "kraken"])
+def test_stage_testnet_on_a_venue_without_a_sandbox_is_red(venue: str, tmp_path: Path) -> None:
+    row = _row(run_checks(venue, "testnet", journal=tmp_path / "j.sqlite", dotenv=None, session_factory=_offline),
+               "venue")  # fmt: skip
+    assert row.ok is False and "practise on localnet" in row.fix
+    okx = _row(run_checks("okx", "testnet", journal=tmp_path / "j.sqlite", dotenv=None, session_factory=_offline),
+               "venue")  # fmt: skip
+    assert okx.ok is True
