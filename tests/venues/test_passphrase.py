@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import ccxt
+import keyring
+import keyring.backend
 import pytest
 from venuelab import PASSPHRASE, serve
 
@@ -73,3 +75,42 @@ def test_a_session_without_the_passphrase_stops_before_any_request(
     with pytest.raises(SecretNotFound, match=f"KIT_{venue.upper()}_TESTNET_API_PASSWORD"):
         Session(venue, stage="testnet", journal=tmp_path / "j.sqlite", dotenv=None)
     assert not any("http" in r.getMessage().lower() for r in caplog.records if r.name.startswith("ccxt"))
+
+
+class _MemoryKeyring(keyring.backend.KeyringBackend):
+    """A complete keyring backend keeping entries in a dict (keyring's own API, nothing patched)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+@pytest.mark.parametrize("venue", ["okx", "kucoin", "bitget"])
+def test_the_passphrase_from_the_keyring(venue: str) -> None:
+    previous = keyring.get_keyring()
+    backend = _MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        secrets.store_in_keyring(venue, "live", KEY, SECRET, password=PASSPHRASE)
+        assert backend.entries[("tradekit", f"{venue}:live:password")] == PASSPHRASE
+        creds = secrets.load_credentials(venue, "live_small", env={}, dotenv=None)
+        assert creds is not None and creds.source == f"keyring:tradekit/{venue}:live"
+        assert secrets.require_password(creds, venue, "live_small") == PASSPHRASE
+        del backend.entries[("tradekit", f"{venue}:live:password")]
+        bare = secrets.load_credentials(venue, "live_small", env={}, dotenv=None)
+        assert bare is not None
+        with pytest.raises(SecretNotFound, match=f"keyring set tradekit {venue}:live:password"):
+            secrets.require_password(bare, venue, "live_small")
+    finally:
+        keyring.set_keyring(previous)
