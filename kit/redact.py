@@ -59,6 +59,7 @@ __all__ = [
     "MIN_VALUE_LEN",
     "SHORT_KEY_LEN",
     "encoded_forms",
+    "holds_live_secret",
     "is_credential_name",
     "looks_like_secret",
     "register",
@@ -136,6 +137,11 @@ def register(holder: object, value: str) -> None:
 def _forget(key: int) -> None:
     with _LOCK:
         _LIVE.pop(key, None)
+
+
+def holds_live_secret(text: object) -> bool:
+    """True if ``text`` holds a registered live secret, in any of its encodings."""
+    return isinstance(text, str) and any(form in text for form in _live_forms(()))
 
 
 def _live_forms(extra: Iterable[str]) -> list[str]:
@@ -323,7 +329,7 @@ def looks_like_secret(value: object) -> bool:
         return False
     if "-----BEGIN" in value or "PRIVATE KEY-----" in value:
         return True
-    if any(form in value for form in _live_forms(())):
+    if holds_live_secret(value):
         return True
     for run in _RUN.findall(value):
         if len(run) >= 32 and "/" not in run:

@@ -539,6 +539,14 @@ def test_loaded_credentials_are_redacted_everywhere(tmp_path: Path, no_keyring: 
         {"symbols": ["BTC/USDT", API_SECRET]},
         {"creds": Secret("abcdefgh1234")},
         {API_KEY: "value"},
+        # #12.6: PEM private keys, secrets inside longer text, short keys
+        {"notes": "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBk2\n-----END EC PRIVATE KEY-----"},
+        {"notes": "-----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAAA"},
+        {"notes": f"use key {API_KEY} for the run"},
+        {"venue": f"binance?apiKey={API_SECRET}"},
+        {"venue": "Ab3dE5gH7jK9mN1pQ"},
+        {"symbols": ["BTC/USDT", "x7Kq2Lm9Np4Rs8Tv"]},
+        {"token_of_the_day": "x"},
     ],
 )
 def test_refuse_secret_params_refuses(params: dict[str, object]) -> None:
@@ -561,6 +569,8 @@ def test_refuse_secret_params_refuses(params: dict[str, object]) -> None:
         {"api_key": None, "secret": ""},  # a declared-but-empty notebook parameter is harmless
         {"symbols": ["BTC/USDT", "ETH/USDT"], "caps": {"max_order_notional": "20"}},
         {"note": "a sentence with spaces that is longer than thirty two characters"},
+        {"path": "data/binance/BTC_USDT/period=2024/part-0.parquet", "client_id": "tk-000001-3f9a2b1c4d5e6f70"},
+        {"since": "2024-06-01T00:00:00+00:00", "until": "2024-06-02T00:00:00+00:00", "exchange": "binance-testnet"},
     ],
 )
 def test_refuse_secret_params_allows_ordinary_parameters(params: dict[str, object]) -> None:

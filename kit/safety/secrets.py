@@ -27,19 +27,21 @@ looks like one, and :func:`redact` / :class:`RedactingFilter` scrub text that mi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import inspect
 import logging
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from kit import redact as _redact
-from kit.errors import ConfigError, SecretNotFound
+from kit.errors import ConfigError, KitError, SecretNotFound
 from kit.safety.stages import Stage
 
 __all__ = [
@@ -51,10 +53,13 @@ __all__ = [
     "env_names",
     "install_redaction",
     "keyring_names",
+    "hide_arguments",
     "load_credentials",
+    "no_echo",
     "password_env_name",
     "redact",
     "redact_url",
+    "refuse_secret_args",
     "refuse_secret_params",
     "require_credentials",
     "require_password",
@@ -68,6 +73,8 @@ KEYRING_SERVICE = "tradekit"
 MASK = _redact.MASK
 
 _log = logging.getLogger("kit.safety.secrets")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 # ---------------------------------------------------------------- Secret
@@ -678,6 +685,136 @@ def refuse_secret_params(params: Mapping[str, Any], where: str) -> None:
         else:
             continue
         raise ConfigError(f"{where}: {path!r} looks like a credential ({reason})", hint=_WHERE_KEYS_COME_FROM)
+
+
+# ---------------------------------------------------------------- arguments that are never echoed
+
+#: What a message shows in place of an argument that looks like a credential.
+NOT_SHOWN = "<a value that looks like a credential, not shown>"
+
+
+def refuse_secret_args(where: str, **args: Any) -> None:
+    """Refuse arguments that are certainly credentials, naming the argument, never showing its value.
+
+    For arguments that are names (an exchange id, a stage, an account name), where no legitimate
+    value has the shape of a key: refused are a :class:`Secret`/:class:`Credentials` and any string
+    that :func:`kit.redact.looks_like_secret` (a PEM block, a live secret of this process in any
+    encoding, a key-shaped token, also inside longer text).
+
+    Raises
+    ------
+    kit.errors.ConfigError
+        Before anything is sent or stored.
+
+    Examples
+    --------
+    >>> refuse_secret_args("Session()", exchange="binance", account="main")
+    >>> refuse_secret_args("Session()", exchange="vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A")
+    Traceback (most recent call last):
+    kit.errors.ConfigError: Session(): the exchange argument looks like a credential; it is not shown. Pass ...
+    """
+    for name, value in args.items():
+        if isinstance(value, Secret | Credentials) or _redact.looks_like_secret(value):
+            raise ConfigError(
+                f"{where}: the {name} argument looks like a credential; it is not shown",
+                hint=f"Pass the {name} by its name (e.g. exchange='binance', stage='testnet'). {_WHERE_KEYS_COME_FROM}",
+            )
+
+
+def _certain_secret(value: Any) -> bool:
+    """A Secret, a PEM private key, or a live secret of this process: never sent anywhere as an argument."""
+    if isinstance(value, Secret | Credentials):
+        return True
+    if not isinstance(value, str):
+        return False
+    return "-----BEGIN" in value or _redact.holds_live_secret(value)
+
+
+def hide_arguments(exc: BaseException, values: Mapping[str, str]) -> None:
+    """Replace each of ``values`` (argument name -> value) in ``exc``'s text and context, and in its chain.
+
+    Strings in the exception's attributes (a :class:`~kit.errors.KitError`'s message, hint and
+    context such as ``symbol``) and ``args`` are rewritten in place; each value is replaced in
+    every encoding by ``<the NAME argument, not shown: it looks like a credential>``.
+    """
+    forms = sorted(
+        ((form, f"<the {name} argument, not shown: it looks like a credential>")
+         for name, value in values.items() for form in _redact.encoded_forms(value) if len(form) >= 4),
+        key=lambda pair: -len(pair[0]),
+    )  # fmt: skip
+
+    def clean(text: str) -> str:
+        for form, shown in forms:
+            text = text.replace(form, shown)
+        return text
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        for attr, value in list(vars(e).items()):
+            if isinstance(value, str) and clean(value) != value:
+                setattr(e, attr, clean(value))
+        if any(isinstance(a, str) for a in e.args):
+            try:
+                e.args = tuple(clean(a) if isinstance(a, str) else a for a in e.args)
+            except (AttributeError, TypeError):  # an exception type that fixes its args
+                pass
+        todo += [e.__cause__, e.__context__]
+
+
+def no_echo(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a public method so that its arguments that look like credentials are never repeated.
+
+    Before the call, an argument that is certainly a credential (a :class:`Secret`, a PEM private
+    key, a live secret of this process) is refused with :class:`~kit.errors.ConfigError`, naming
+    the argument only: nothing is sent. After it, a :class:`~kit.errors.KitError` the call raises
+    has every argument that looks like a credential (:func:`kit.redact.looks_like_secret`) replaced
+    in its message and context (:func:`hide_arguments`). Shaped-but-unknown values are still
+    used (an order id or client id placed elsewhere may look random), only never echoed.
+
+    Examples
+    --------
+    >>> from kit.errors import OrderRejected
+    >>> @no_echo
+    ... def place(symbol: str) -> None:
+    ...     raise OrderRejected(f"unknown symbol {symbol!r}", symbol=symbol)
+    >>> place("Ab3dE5gH7jK9mN1pQ2rS")
+    Traceback (most recent call last):
+    kit.errors.OrderRejected: unknown symbol '<the symbol argument, not shown: it looks like a credential>' ...
+    """
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            bound = sig.bind(*args, **kwargs).arguments
+        except TypeError:
+            return fn(*args, **kwargs)  # the call itself is wrong: let Python say so
+        flat: dict[str, Any] = {}
+        for name, value in bound.items():
+            if isinstance(value, Mapping) and sig.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                flat.update(value)
+            elif name != "self":
+                flat[name] = value
+        for name, value in flat.items():
+            if _certain_secret(value):
+                raise ConfigError(
+                    f"{fn.__name__}(): the {name} argument is a credential; it is not shown and nothing was sent",
+                    hint=f"Pass the {name} itself, never a key, secret or private key. {_WHERE_KEYS_COME_FROM}",
+                )
+        try:
+            return fn(*args, **kwargs)
+        except KitError as exc:
+            shaped = {n: v for n, v in flat.items() if isinstance(v, str) and _redact.looks_like_secret(v)}
+            if shaped:
+                hide_arguments(exc, shaped)
+            raise
+
+    return wrapper
 
 
 # ---------------------------------------------------------------- redaction

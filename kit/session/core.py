@@ -123,6 +123,8 @@ class Session(Trading):
         **unexpected: Any,
     ) -> None:
         kit_secrets.refuse_secret_params(unexpected, "Session()")
+        # A key pasted into the wrong argument is refused by name, never repeated (#12.6).
+        kit_secrets.refuse_secret_args("Session()", exchange=exchange, stage=stage, account=account)
         if unexpected:
             raise TypeError(f"Session() got unexpected arguments: {sorted(unexpected)}")
         self.spec: VenueSpec = resolve(exchange, Stage.parse(stage) if stage is not None else None)
@@ -235,6 +237,15 @@ class Session(Trading):
             if own_journal:
                 self.journal.close()
             raise
+
+    # -- arguments that are never echoed (#12.6) ---------------------------------------------------
+    # The order calls refuse a Secret, a PEM key or a live secret passed as an argument before anything
+    # is sent, and their errors never repeat an argument that looks like a credential (no_echo).
+    check = kit_secrets.no_echo(Trading.check)
+    place = kit_secrets.no_echo(Trading.place)
+    amend = kit_secrets.no_echo(Trading.amend)
+    cancel = kit_secrets.no_echo(Trading.cancel)
+    order = kit_secrets.no_echo(Trading.order)
 
     # -- plumbing --------------------------------------------------------------------------------
     def __repr__(self) -> str:

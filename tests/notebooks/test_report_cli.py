@@ -83,3 +83,23 @@ def test_schedule_install_adds_one_line_and_keeps_the_others(
     others = ["0 1 * * * backup.sh"] if existing and "backup" in existing else []
     assert [row for row in lines if CRON_TAG not in row] == others
     assert lines[-1].startswith("15 0 * * * ")
+
+
+@pytest.mark.parametrize(
+    "venue",
+    [
+        "Ab3dE5gH7jK9mN1pQ",  # a short key (17 characters): passed the old 32-character rule
+        "binance key=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",  # a key inside longer text
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKxoT7Wv0Zn4y2\n-----END PRIVATE KEY-----",
+    ],
+)
+def test_daily_refuses_a_secret_parameter_before_papermill_writes_anything(
+    kit_home: Path, tmp_path: Path, venue: str
+) -> None:
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(report, ["daily", "--venue", venue, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "ConfigError: report parameters: 'venue' looks like a credential" in result.stderr
+    assert not out.exists()  # no daily.ipynb holding it (papermill never ran)
+    secret_part = venue.split()[-1] if " " in venue else venue
+    assert secret_part not in result.output and "MC4CAQ" not in result.output
