@@ -282,6 +282,7 @@ class Session(Trading):
             warnings=list(self.preflight.warnings),
             refusals=list(self.preflight.refusals),
             source=self.preflight.source,
+            attestation_seq=self.preflight.details.get("attestation_seq"),
         )
         self.warnings += list(self.preflight.warnings)
         if self.preflight.refusals:

@@ -83,6 +83,7 @@ def test_live_small_with_unknown_permissions_refuses_then_accepts_once_attested(
         assert any(f"key {fp} on kraken: attested by" in w for w in s.warnings)
     row = _preflights(path)[-1]
     assert row["verdict"] == "warn" and row["source"].endswith("; attested") and row["fingerprint"] == fp
+    assert row["attestation_seq"] == a.seq
     with Journal(path) as j:
         attests = j.events(kinds=["attest"])
     assert [e.seq for e in attests] == [a.seq]
