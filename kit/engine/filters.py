@@ -113,10 +113,10 @@ def _lot(m: Market, qty: Decimal, *, market: bool, name: str = "quantity") -> Re
     return None
 
 
-def _notional(m: Market, notional: Decimal) -> Refusal | None:
-    if notional < m.min_notional:
+def _notional(m: Market, notional: Decimal, *, market: bool = False) -> Refusal | None:
+    if notional < m.min_notional and (m.apply_min_notional_to_market or not market):
         return _filter("NOTIONAL", f"minNotional={m.min_notional}", f"notional {notional} is below the minimum")
-    if m.max_notional is not None and notional > m.max_notional:
+    if m.max_notional is not None and notional > m.max_notional and (m.apply_max_notional_to_market or not market):
         return _filter("NOTIONAL", f"maxNotional={m.max_notional}", f"notional {notional} is above the maximum")
     return None
 
@@ -224,10 +224,11 @@ def check(m: Market, req: OrderRequest, *, ref_price: Decimal | None) -> Refusal
         if parts > m.max_iceberg_parts:
             return _filter("ICEBERG_PARTS", f"limit={m.max_iceberg_parts}", f"the iceberg would show {parts} parts")
     price = req.price if req.price is not None else (req.trigger_price or ref_price)
+    is_market = req.type is OrderType.MARKET
     if req.quote_quantity is not None:
-        return _notional(m, req.quote_quantity)
+        return _notional(m, req.quote_quantity, market=is_market)
     if price is not None and req.quantity is not None:
-        return _notional(m, price * req.quantity)
+        return _notional(m, price * req.quantity, market=is_market)
     return None
 
 
@@ -351,8 +352,10 @@ def market_from_ccxt(mkt: Mapping[str, Any]) -> Market:
             kw["market_max_qty"] = _pos(f.get("maxQty"))
         elif kind in ("NOTIONAL", "MIN_NOTIONAL"):
             kw["min_notional"] = _dec(f.get("minNotional")) or ZERO
+            kw["apply_min_notional_to_market"] = bool(f.get("applyMinToMarket", f.get("applyToMarket", True)))
             if kind == "NOTIONAL":
                 kw["max_notional"] = _pos(f.get("maxNotional"))
+                kw["apply_max_notional_to_market"] = bool(f.get("applyMaxToMarket", True))
         elif kind == "PERCENT_PRICE_BY_SIDE":
             kw.update(
                 bid_multiplier_up=_pos(f.get("bidMultiplierUp")),

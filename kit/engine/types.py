@@ -187,6 +187,9 @@ class Market:
     max_num_orders, max_num_algo_orders, max_num_iceberg_orders:
         MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS / MAX_NUM_ICEBERG_ORDERS: open orders an account may
         have on the symbol (all; stop and take-profit ones; icebergs). ``None``: no limit.
+    apply_min_notional_to_market, apply_max_notional_to_market:
+        NOTIONAL's ``applyMinToMarket`` / ``applyMaxToMarket``: whether the bounds also hold for
+        MARKET orders (valued at the reference price).
     """
 
     symbol: str
@@ -214,6 +217,8 @@ class Market:
     max_num_orders: int | None = None
     max_num_algo_orders: int | None = None
     max_num_iceberg_orders: int | None = None
+    apply_min_notional_to_market: bool = True
+    apply_max_notional_to_market: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,7 @@ class Venue(Trading):
                 ask_multiplier_down=spec.ask_multiplier_down,
                 max_num_orders=spec.max_num_orders,
                 max_num_algo_orders=spec.max_num_algo_orders,
+                apply_max_notional_to_market=False,  # exchangeInfo says applyMaxToMarket false, as Binance
             )
             info = SymbolInfo(spec.symbol, market.symbol, spec, market)
             self.symbols[spec.symbol] = info

@@ -282,3 +282,16 @@ def test_market_without_venue_filters_uses_ccxt_limits() -> None:
         D("50"),
         D("3"),
     )
+
+
+def test_notional_bounds_for_market_orders_follow_apply_to_market() -> None:
+    """filters.md's NOTIONAL example has applyMinToMarket and applyMaxToMarket false."""
+    assert (DOC.apply_min_notional_to_market, DOC.apply_max_notional_to_market) == (False, False)
+    small = _req(BUY, OrderType.MARKET, "0.001")
+    big = _req(BUY, OrderType.MARKET, "200")
+    assert check(DOC, small, ref_price=D("100")) is None  # 0.1 < minNotional 10: not applied to MARKET
+    assert check(DOC, big, ref_price=D("100")) is None  # 20000 > maxNotional 10000: not applied to MARKET
+    assert check(DOC, _req(BUY, L, "0.001", "100"), ref_price=D("100")).filter == "NOTIONAL"  # type: ignore[union-attr]
+    strict = dataclasses.replace(DOC, apply_min_notional_to_market=True, apply_max_notional_to_market=True)
+    assert check(strict, small, ref_price=D("100")).allowed == "minNotional=10.00000000"  # type: ignore[union-attr]
+    assert check(strict, big, ref_price=D("100")).allowed == "maxNotional=10000.00000000"  # type: ignore[union-attr]
