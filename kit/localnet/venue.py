@@ -145,7 +145,8 @@ class Venue(Trading):
         self.recent: dict[str, deque[Print]] = {s: deque(maxlen=5000) for s in self.symbols}
         self.last_price: dict[str, Decimal] = {}
         self._kline_open: dict[tuple[str, str], int] = {}
-        self.engine = Engine([i.market for i in self.symbols.values()], fill_model=config.fill_model)
+        make_engine = getattr(config.mirror, "engine", None) or Engine  # the paper venue queues (kit.paper)
+        self.engine = make_engine([i.market for i in self.symbols.values()], fill_model=config.fill_model)
         Trading.__init__(self)
         self.keys_by_name: dict[str, ApiKey] = {}
         self._keys: dict[str, ApiKey] = {}

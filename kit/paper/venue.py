@@ -66,10 +66,15 @@ class PaperConfig:
 class Mirror:
     """The ``LocalnetConfig.mirror`` of a paper venue: its books and sources, fed by a :class:`Feed`."""
 
+    #: The venue's engine: resting limits queue behind the displayed size (kit.engine.paperengine).
+    engine: Any = None
+
     def __init__(self, history: dict[str, list[list[Any]]], *, replenish_ms: int) -> None:
+        from kit.engine.paperengine import PaperEngine
         from kit.localnet.market import MirrorSource
         from kit.paper.book import MirrorBook
 
+        self.engine = PaperEngine
         self.books: dict[str, MirrorBook] = {}
         self.sources: dict[str, MirrorSource] = {}
         self._history = history
