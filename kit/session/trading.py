@@ -413,22 +413,24 @@ class Trading(Reads):
                 symbol=symbol,
                 hint="No amend was sent (the order was only read). Place a new order if you still want one.",
             )
-        filled = Decimal(str(live.get("filled") or 0))
-        it = replacement(symbol, old, filled=filled, amount=amount, price=price, trigger_price=trigger_price)
-        last = self._last_price.get(symbol)
-        try:
+        try:  # every refusal from here on comes after the read: it says that no *amend* was sent
+            filled = Decimal(str(live.get("filled") or 0))
+            it = replacement(symbol, old, filled=filled, amount=amount, price=price, trigger_price=trigger_price)
+            last = self._last_price.get(symbol)
             validate(it, self._ex.markets.get(symbol), self.features(), last_price=last,
                      fat_finger_pct=self.fat_finger_pct)  # fmt: skip
-        except OrderRejected as exc:  # the order was read: say that no amend was sent
+            self._refuse_if_degraded(symbol)
+            ref = it.price or it.trigger_price or last
+            old_ref = old["price"] or old["trigger_price"] or last
+            notional = it.amount * ref if ref is not None else Decimal(0)
+            old_rest = (
+                (Decimal(str(old["amount"])) - filled) * Decimal(str(old_ref)) if old_ref is not None else Decimal(0)
+            )
+            self._guard_order(it, notional, record=True, replaces=old_rest, replaced=1)
+            self._check_clock(remeasure=True)
+        except KitError as exc:
             exc.hint = exc.hint.replace("No request was sent.", "No amend was sent (the order was only read).")
             raise
-        self._refuse_if_degraded(symbol)
-        ref = it.price or it.trigger_price or last
-        old_ref = old["price"] or old["trigger_price"] or last
-        notional = it.amount * ref if ref is not None else Decimal(0)
-        old_rest = (Decimal(str(old["amount"])) - filled) * Decimal(str(old_ref)) if old_ref is not None else Decimal(0)
-        self._guard_order(it, notional, record=True, replaces=old_rest, replaced=1)
-        self._check_clock(remeasure=True)
         return self._send_amend(symbol, it, old_cid, str(live["id"]), filled, notional, old_rest)
 
     def _send_amend(

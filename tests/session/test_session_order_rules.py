@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from lab.lab import Lab
 
-from kit.errors import ConfigError, FilterViolation, OrderRejected
+from kit.errors import CapExceeded, ConfigError, FilterViolation, OrderRejected
+from kit.safety.guard import Caps
 
 
 def _posted(lab: Lab, since: int) -> list[dict[str, Any]]:
@@ -62,3 +63,15 @@ def test_a_bad_recv_window_is_named(lab: Lab, value: Any) -> None:
 def test_an_out_of_range_recv_window_is_named(lab: Lab) -> None:
     with pytest.raises(ConfigError, match=r"recv_window_ms=60001 \(the exchange's recvWindow\) is out of range"):
         lab.session(recv_window_ms=60_001)
+
+
+def test_a_cap_refusal_after_the_amends_read_says_no_amend_was_sent(lab: Lab) -> None:
+    s = lab.session(caps=Caps(max_order_notional="100"))
+    bid = D(str(s.ticker("BTC/USDT")["bid"]))
+    o = s.place("BTC/USDT", "buy", "0.001", price=str((bid * D("0.95")).quantize(D("0.01"))))
+    n = len(_posted(lab, 0))
+    with lab.raises(CapExceeded) as info:
+        s.amend("BTC/USDT", client_id=o["clientOrderId"], amount="0.01")  # about 570 USD > 100
+    text = str(info.value)
+    assert "No amend was sent (the order was only read)" in text and "No request was sent" not in text
+    assert len(_posted(lab, 0)) == n
