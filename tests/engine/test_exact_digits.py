@@ -74,3 +74,14 @@ def test_the_ledger_applies_all_changes_or_none() -> None:
     with pytest.raises(ValueError, match="significant digits"):
         a.apply((BalanceChange("X", free=D(1)), BalanceChange("Q", free=D("1e-20"))))
     assert a.balances() == {"Q": (D(10) ** 50, D(0))}  # X was not credited either
+
+
+def test_an_amend_that_would_need_more_digits_is_refused_and_changes_nothing() -> None:
+    e = Engine([M])
+    big = D(10) ** 45
+    e.open_account("a", {"Q": big})
+    oid = e.submit("a", OrderRequest(SYM, Side.BUY, OrderType.LIMIT, quantity=D("1"), price=D("2")), ts_ms=T0)[0]
+    ev = e.amend("a", order_id=oid.order.id, quantity=QTY, ts_ms=T0 + 1)
+    assert ev[0].kind is EventKind.REJECTED and "significant digits" in ev[0].reason
+    assert e.get_order("a", order_id=oid.order.id).quantity == D("1")
+    assert e.balances("a")["Q"] == (_exact_sub(big, D(2)), D(2))
