@@ -380,6 +380,36 @@ def prepare(exchange: str = "localnet", *, store_root: str | Path = "data") -> P
     return prepared
 
 
+def prepare_rehearsal() -> str:
+    """Declare a rehearsal venue for notebook 04 and the demo; returns one line saying which.
+
+    With ``KIT_REHEARSAL_URL`` set (``kit localnet serve --rehearsal``, or the demo), that one is
+    used. Otherwise a deterministic one (stepped clock, the demo's seed and candles) starts in this
+    process, its state under ``$KIT_HOME/rehearsal``, and ``KIT_REHEARSAL_URL`` / ``KIT_REHEARSAL_KEYS``
+    point this process's Sessions at it: ``Session("rehearsal", stage=...)`` then runs the live
+    stages offline (:mod:`kit.session.venues`). Calling it again reuses it.
+
+    Examples
+    --------
+    >>> prepare_rehearsal()                                       # doctest: +SKIP
+    'rehearsal: started one in this process (stepped clock, seed 7), a separate localnet ...'
+    """
+    if os.environ.get("KIT_REHEARSAL_URL"):
+        return "rehearsal: using the one declared at KIT_REHEARSAL_URL."
+    from kit.safety.killswitch import kit_home
+    from kit.session.venues import start_rehearsal
+
+    now = int(time.time() * 1000)
+    now -= now % _HOUR_MS
+    net = start_rehearsal(state_dir=kit_home() / "rehearsal", seed=SEED, stepped=True, start_ms=now,
+                          candles=demo_candles(now))  # fmt: skip
+    atexit.register(net.stop)
+    return (
+        f"rehearsal: started one in this process (stepped clock, seed {SEED}), a separate localnet with its "
+        "own keys, state and journal names; nothing in it is real money."
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Showing a stage gate without trading
 
@@ -538,7 +568,8 @@ def run(out_dir: Path = Path("reports"), *, quiet: bool = False) -> DemoResult:
         # KIT_HOME is the kernels' working directory too: no folder named "kit" may appear there, or
         # `import kit` in the kernel would pick it up as a namespace package.
         env = {**localnet_env(net), "KIT_HOME": str(home.resolve())}
-        with _environment(env, drop=("KIT_KILL",)):
+        with _environment(env, drop=("KIT_KILL", "KIT_REHEARSAL_URL", "KIT_REHEARSAL_KEYS")):
+            say(f"  {prepare_rehearsal()}")  # notebook 04's live stages run on it (its kernel inherits it)
             for name in (*NOTEBOOKS, REPORT_NOTEBOOK):
                 report = name == REPORT_NOTEBOOK
                 label = "daily report" if report else name
