@@ -85,3 +85,11 @@ def test_an_amend_that_would_need_more_digits_is_refused_and_changes_nothing() -
     assert ev[0].kind is EventKind.REJECTED and "significant digits" in ev[0].reason
     assert e.get_order("a", order_id=oid.order.id).quantity == D("1")
     assert e.balances("a")["Q"] == (_exact_sub(big, D(2)), D(2))
+
+
+def test_a_deposit_beyond_the_engine_precision_is_refused() -> None:
+    e = Engine([M])
+    e.open_account("a", {"Q": "1"})
+    with pytest.raises(ValueError, match=f"more than {PRECISION} significant digits"):
+        e.deposit("a", "Q", D("1" + "0" * 69 + "1"), ts_ms=T0)  # 71 digits
+    assert e.balances("a")["Q"] == (D(1), D(0))
