@@ -314,8 +314,9 @@ def test_docstring_examples() -> None:
 
 @pytest.fixture(scope="module")
 def localnet() -> Any:
-    server = pytest.importorskip("kit.localnet.server")
-    config = pytest.importorskip("kit.localnet")
+    import kit.localnet as config
+    import kit.localnet.server as server
+
     cfg = config.LocalnetConfig(stepped=False, seed=7, history_minutes=10)
     net = server.start(port=0, config=cfg)
     try:
@@ -364,8 +365,9 @@ def test_real_clock_skew_from_localnet(localnet: Any) -> None:
 
 @pytest.mark.timeout(120)
 def test_real_429_and_418_from_localnet_reach_the_budget(tmp_path: Path) -> None:
-    server = pytest.importorskip("kit.localnet.server")
-    config = pytest.importorskip("kit.localnet")
+    import kit.localnet as config
+    import kit.localnet.server as server
+
     limits = config.LimitsConfig(weight_per_minute=60, violations_before_ban=1, ban_base_s=120)
     cfg = config.LocalnetConfig(stepped=False, seed=7, history_minutes=10, limits=limits)
     budget = WeightBudget("binance-localnet-api", limit_per_minute=10**6, directory=tmp_path)

@@ -139,29 +139,6 @@ def test_trailing_bytes_after_a_valid_record_are_ignored(tmp_path: Path) -> None
     assert budget.status()["used"] == 20
 
 
-def test_a_ban_in_the_old_json_file_still_holds(tmp_path: Path) -> None:
-    clock = FakeClock()
-    legacy = {"window_start_ms": int(T0 * 1000), "used": 12, "blocked_until_ms": 0,
-              "banned_until_ms": int((T0 + 300) * 1000), "limit": 1200}  # fmt: skip
-    (tmp_path / "test.json").write_text(json.dumps(legacy))
-    budget = make(tmp_path, clock)
-    assert budget.recorded_limit() == 1200
-    with pytest.raises(RateLimited) as err:
-        budget.acquire(1)
-    assert err.value.retry_after_ms == 300_000
-    assert budget.status()["used"] == 12
-    clock.t += 300
-    budget.acquire(1)
-    assert budget.status()["used"] == 1  # a new window, from the binary record from now on
-
-
-def test_unreadable_old_json_file_is_ignored(tmp_path: Path) -> None:
-    (tmp_path / "test.json").write_text("{torn")
-    budget = make(tmp_path, FakeClock())
-    budget.acquire(2)
-    assert budget.status()["used"] == 2
-
-
 def test_recorded_limit_reads_what_another_process_wrote_without_replacing_it(tmp_path: Path) -> None:
     clock = FakeClock()
     fresh = make(tmp_path, clock, limit=6000)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, Inexact
 
 from kit.engine.fillmodel import EXACT as X
-from kit.engine.fillmodel import PRECISION, FillModel, floor_to
+from kit.engine.fillmodel import PRECISION, FillModel
 from kit.engine.filters import Refusal, check, would_cross
 from kit.engine.ledger import Account
 from kit.engine.matching import Matching
@@ -401,9 +401,6 @@ class Engine(Matching):
             )
         return Event(EventKind.REJECTED, ts_ms, account, order=order, reason=r.reason, code=r.code,
                      filter=r.filter, allowed=r.allowed)  # fmt: skip
-
-    def _floor_qty(self, m: Market, qty: Decimal) -> Decimal:
-        return floor_to(qty, m.step_size)
 
 
 _UP_TYPES = {

@@ -33,9 +33,6 @@ def to_tick(value: Any, tick: Decimal, side: Side) -> Decimal:
     return (d / tick).to_integral_value(rounding=rounding) * tick
 
 
-_FILL_COLUMNS = ["order_id", "side", "price", "quantity", "quote", "fee", "fee_asset", "liquidity"]
-
-
 def fills_frame(
     ts_ms: np.ndarray,
     order_id: np.ndarray,

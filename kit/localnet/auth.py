@@ -229,13 +229,6 @@ def check_timestamp(
     return None
 
 
-PERMISSION_NAMES = {
-    "reading": "enableReading",
-    "spot_trading": "enableSpotAndMarginTrading",
-    "withdrawals": "enableWithdrawals",
-}
-
-
 def has_permission(key: ApiKey, permission: str) -> bool:
     """True if ``key`` grants ``permission`` (``"reading"``, ``"spot_trading"``, ``"withdrawals"``)."""
     if permission == "none":

@@ -548,7 +548,7 @@ def _read_dotenv(path: str | Path | None) -> tuple[Path, Mapping[str, str | None
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    if os.name == "posix" and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         _log.warning("%s is readable by other users; run `chmod 600 %s`", p, p)
     from dotenv import dotenv_values
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,14 +123,6 @@ class Ledger:
         if t < end:
             out.append((t, end))
         return out
-
-    def stored_spans(self, start: int, end: int) -> list[tuple[int, int]]:
-        """``stored`` spans clipped to ``[start, end)``."""
-        return [
-            (max(s.start, start), min(s.end, end))
-            for s in self.spans
-            if s.status == "stored" and s.end > start and s.start < end
-        ]
 
     def stored_candles(self) -> int:
         """Number of candles the ledger says are on disk."""
@@ -223,8 +215,3 @@ def _merge(spans: list[Span]) -> list[Span]:
         else:
             out.append(s)
     return out
-
-
-def spans_dict(span: Span) -> dict[str, Any]:
-    """A span as a dict (for frames)."""
-    return asdict(span)

@@ -122,8 +122,6 @@ class Part:
 
 
 def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # directories cannot be opened for fsync on Windows
-        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -286,8 +284,6 @@ def forget_verified() -> None:
 
 def _read_fast(path: Path) -> Part | None:
     """The no-decode path of :func:`read_part`; ``None`` when it does not apply or a check fails."""
-    if os.name != "posix":  # a mapped file cannot be replaced on Windows; use the decoding path there
-        return None
     try:
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())

@@ -7,6 +7,7 @@ also rewrites the ledger) and by this object's own writes.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +21,6 @@ from kit.store.ledger import Ledger
 from kit.store.parquet import CorruptFile, Part, quarantine, read_part, write_part
 
 __all__ = ["Quarantined", "Series"]
-
-try:  # POSIX advisory lock: two processes filling one series take turns
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock (documented in docs/store.md)
-    fcntl = None  # type: ignore[assignment]
 
 
 class Quarantined(Exception):
@@ -83,11 +79,8 @@ class Series:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the series' advisory lock (a no-op where ``fcntl`` is missing)."""
+        """Hold the series' advisory lock (POSIX ``flock``): two processes filling one series take turns."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
         with open(self.dir / ".lock", "a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:

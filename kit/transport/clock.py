@@ -129,12 +129,10 @@ def sync_hint(platform: str | None = None) -> str:
 
     Examples
     --------
-    >>> sync_hint("win32")
-    'Sync the system clock: run `w32tm /resync` in an administrator shell (Settings > Time > Sync now).'
+    >>> sync_hint("darwin")
+    'Sync the system clock: `sudo sntp -sS time.apple.com` (System Settings > Date & Time > automatic).'
     """
     platform = platform or sys.platform
-    if platform == "win32":
-        return "Sync the system clock: run `w32tm /resync` in an administrator shell (Settings > Time > Sync now)."
     if platform == "darwin":
         return "Sync the system clock: `sudo sntp -sS time.apple.com` (System Settings > Date & Time > automatic)."
     return (

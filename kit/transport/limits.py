@@ -43,13 +43,13 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import math
 import os
 import re
 import struct
-import sys
 import threading
 import time
 import zlib
@@ -428,51 +428,16 @@ def _decode(raw: bytes) -> _State | None:
     return _State(*values)
 
 
-def _legacy_state(path: Path) -> _State | None:
-    """The state of the JSON file written before the binary record (a ban there must still hold)."""
-    try:
-        raw = json.loads(path.read_text())
-        return _State(**{k: int(raw[k]) for k in ("window_start_ms", "used", "blocked_until_ms",
-                                                  "banned_until_ms", "limit") if k in raw})  # fmt: skip
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
+def _lock_fd(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
+def _unlock_fd(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _lock_fd(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)  # msvcrt locks bytes from the current position
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                return
-            except OSError:  # LK_LOCK gives up after ~10 s; keep waiting like flock does
-                continue
 
-    def _unlock_fd(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-    def _pread(fd: int, n: int, offset: int) -> bytes:
-        os.lseek(fd, offset, os.SEEK_SET)
-        return os.read(fd, n)
-
-    def _pwrite(fd: int, data: bytes, offset: int) -> int:
-        os.lseek(fd, offset, os.SEEK_SET)
-        return os.write(fd, data)
-
-else:
-    import fcntl
-
-    def _lock_fd(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def _unlock_fd(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-    _pread = os.pread
-    _pwrite = os.pwrite
+_pread = os.pread
+_pwrite = os.pwrite
 
 
 class WeightBudget:
@@ -546,7 +511,6 @@ class WeightBudget:
         #: The lock file, which also holds the shared state record.
         self.lock_path = self.directory / f"{key}.lock"
         self.path = self.lock_path
-        self._legacy_path = self.directory / f"{key}.json"
         self._charged_key = os.path.realpath(self.lock_path)
         self._clock = clock
         self._sleep = sleep
@@ -613,9 +577,9 @@ class WeightBudget:
         raw = _pread(fd, _RECORD_SIZE, 0)
         state = _decode(raw)
         if state is None:
-            # Empty (new file), short, torn or foreign: start fresh, or from the JSON file of an older
-            # version (its ban must hold). The next used-weight header from the server corrects counts.
-            state = _legacy_state(self._legacy_path) or _State()
+            # Empty (new file), short, torn or foreign: start fresh. The next used-weight header from
+            # the server corrects counts.
+            state = _State()
             raw = b""
         window = now - now % self._window_ms
         if state.window_start_ms != window:
@@ -791,7 +755,7 @@ class WeightBudget:
         with self._mutex:
             fd = self._lock()
             try:
-                state = _decode(_pread(fd, _RECORD_SIZE, 0)) or _legacy_state(self._legacy_path)
+                state = _decode(_pread(fd, _RECORD_SIZE, 0))
             finally:
                 _unlock_fd(fd)
         return state.limit if state is not None and state.limit > 0 else None

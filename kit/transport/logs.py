@@ -12,8 +12,7 @@ fields named like a credential are written as ``"[redacted]"``, and every string
 :func:`kit.redact.redact_text` (which masks the value of any live :class:`kit.safety.secrets.Secret`
 in every encoding). ``redact_url``, ``redact_text`` and ``is_credential_name`` here are
 :mod:`kit.redact`'s, re-exported for the modules that import them from the log. Several processes
-may share one log directory: writes and rotation hold an exclusive ``flock`` on ``<name>.lock``
-(where ``fcntl`` exists).
+may share one log directory: writes and rotation hold an exclusive ``flock`` on ``<name>.lock``.
 
 Examples
 --------
@@ -25,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -39,11 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from kit.redact import is_credential_name, redact_text, redact_url
-
-try:  # POSIX; on Windows the log is only guarded within one process
-    import fcntl
-except ImportError:  # pragma: no cover - exercised on Windows only
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["RequestLog", "is_credential_name", "redact_text", "redact_url"]
 
@@ -114,8 +109,7 @@ class RequestLog:
         with self._thread_lock:
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
                 os.close(fd)  # closing the descriptor releases the flock

@@ -63,12 +63,6 @@ def test_bad_time_is_a_kit_error(synth_net: Localnet, tmp_path: Path) -> None:
 
 
 def test_fetch_through_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    session_mod = pytest.importorskip("kit.session")
-    if not hasattr(session_mod.Session, "candle_source"):
-        pytest.skip(
-            "Session.candle_source() has not landed yet (kit/session is being finished); "
-            "the CLI's Session path is written and tested here once it exists"
-        )
     from kit.localnet import LocalnetConfig
     from kit.localnet.server import start
 
