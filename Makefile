@@ -10,7 +10,7 @@ DEV    := $(VENV)/.stamp-dev-$(HASH)
 BENCH  := $(VENV)/.stamp-bench-$(HASH)
 LINT_PATHS := $(wildcard kit tests benchmarks)
 
-.PHONY: all test demo lint format bench clean
+.PHONY: all test fast demo lint format bench clean
 .DEFAULT_GOAL := test
 
 all: test
@@ -33,6 +33,10 @@ $(BENCH): | $(BIN)/python
 ## test: lint, type-check, then every test and doctest (testnet and soak markers stay off)
 test: lint
 	$(BIN)/pytest
+
+## fast: the inner loop: lint, then every test not marked slow, chaos or browser, on all cores (xdist)
+fast: lint
+	$(BIN)/pytest -n auto -m "not slow and not chaos and not browser and not testnet and not soak"
 
 ## demo: the staged walk against the offline localnet exchange, ending in reports/demo.html
 demo: $(DEV)

@@ -122,6 +122,7 @@ def test_repr_shows_context() -> None:
     assert repr(errors.OrderUnknown("gone", order_id="7")) == "OrderUnknown('gone', order_id='7')"
 
 
+@pytest.mark.slow  # 100 random texts per run: several seconds on a loaded machine
 @given(message=st.text(min_size=1), cls=st.sampled_from(ALL))
 def test_any_message_ends_with_the_hint(message: str, cls: type[KitError]) -> None:
     assert str(cls(message)).endswith(cls.hint)

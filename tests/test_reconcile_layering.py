@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,6 +27,7 @@ def _is_reconcile(module: str) -> bool:
     return module in ("kit.ops.reconcile", "kit.cli.reconcile") or module.startswith("kit.ops.reconcile.")
 
 
+@pytest.mark.slow  # a fresh interpreter imports the Session (ccxt, pandas)
 def test_importing_the_streams_does_not_load_the_reconciler() -> None:
     loaded = _modules_after("import kit.session.streams")
     assert "kit.session.streams" in loaded and "kit.session.fills" in loaded

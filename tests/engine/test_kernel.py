@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,7 @@ def _nonzero(b: dict) -> dict:
     return {k: v for k, v in b.items() if v[0] or v[1]}
 
 
+@pytest.mark.slow  # 500 random markets through both paths: about a minute on 2 cores
 @settings(max_examples=500, deadline=None)
 @given(scenarios())
 def test_kernel_equals_engine_path(sc: tuple) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,8 @@ P0 = 2000  # start price in ticks
 SYM = "X/Q"
 ACCOUNTS = ("a", "b")
 EXAMPLES = settings(max_examples=500, deadline=None)
+# 500 examples each: 3-14 s per test on a loaded 2-core machine, so outside the fast loop (make fast).
+pytestmark = pytest.mark.slow
 
 # --------------------------------------------------------------------------------------------
 # strategies

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 RUN = "from kit.cli.localnet import localnet; localnet()"
@@ -41,6 +42,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
+@pytest.mark.slow  # `kit localnet serve` in a child process
 def test_serve_prints_url_and_names_not_secrets(tmp_path: Path) -> None:
     proc, lines = _serve(["--port", "0", "--speed", "1", "--seed", "7", "--state-dir", str(tmp_path)])
     try:
@@ -57,6 +59,7 @@ def test_serve_prints_url_and_names_not_secrets(tmp_path: Path) -> None:
     assert (tmp_path / "localnet.sqlite").exists()
 
 
+@pytest.mark.slow  # `kit localnet serve` in a child process
 def test_serve_print_keys_on_request(tmp_path: Path) -> None:
     proc, lines = _serve(["--port", "0", "--memory", "--print-keys", "--stepped"])
     try:

@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kit.localnet import LimitsConfig, LocalnetConfig
 from kit.localnet.ccxt_client import connect
 from kit.localnet.server import start
@@ -136,6 +138,7 @@ def _time_problems(ex: Any) -> list[str]:
     return problems
 
 
+@pytest.mark.slow  # a localnet process SIGKILLed and restarted
 def test_sigkill_restart_keeps_fill_times_after_orders_and_ids_increasing(tmp_path: Path) -> None:
     server = _Server(tmp_path)
     server.start()

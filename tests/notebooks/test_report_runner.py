@@ -18,6 +18,7 @@ from kit.views.report import Activity, Check, checklist, notebook_parameters, pe
 FIXTURES = HERE / "fixtures"
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_report_writes_executed_notebook_and_html_without_code(tmp_path: Path) -> None:
     result = run_report(FIXTURES / "report_ok.ipynb", tmp_path, {"title": "weekly", "rows": 4})
     assert result.ipynb == tmp_path / "report_ok.ipynb" and result.html == tmp_path / "report_ok.html"
@@ -33,6 +34,7 @@ def test_report_writes_executed_notebook_and_html_without_code(tmp_path: Path) -
     assert not re.search(r'<script[^>]+src="https?://', page)  # no script fetched from a CDN when viewed
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_html_can_share_plotlyjs_from_the_directory(tmp_path: Path) -> None:
     result = run_report(FIXTURES / "report_ok.ipynb", tmp_path, plotlyjs="directory", name="shared")
     page = result.html.read_text(encoding="utf-8")
@@ -42,6 +44,7 @@ def test_html_can_share_plotlyjs_from_the_directory(tmp_path: Path) -> None:
         to_html(result.ipynb, tmp_path / "x.html", plotlyjs="nowhere")
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_failing_cell_raises_report_failed_and_keeps_the_partial_notebook(tmp_path: Path) -> None:
     with pytest.raises(ReportFailed) as info:
         run_report(FIXTURES / "report_broken.ipynb", tmp_path, {"column": "other"})
@@ -72,6 +75,7 @@ def test_secret_parameters_are_refused_before_anything_runs(tmp_path: Path, para
     assert list(tmp_path.iterdir()) == []  # no kernel started, nothing written
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_a_notebook_refuses_a_secret_that_bypasses_the_runner(tmp_path: Path) -> None:
     """The notebook's own check (the cell after the parameters) stops papermill run directly."""
     import papermill

@@ -65,6 +65,7 @@ def _per_window(log: list[dict[str, Any]]) -> dict[int, int]:
     return dict(used)
 
 
+@pytest.mark.slow  # two spawned processes reading for 4 s of wall time
 def test_two_processes_share_one_budget_with_zero_429s(lab: Lab, tmp_path: Path) -> None:
     align_minute(lab.net, SPEED)
     env = {k: v for k, v in os.environ.items() if k.startswith("KIT_")}

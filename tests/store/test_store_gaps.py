@@ -25,7 +25,7 @@ def _expected_spans() -> list[tuple[int, int, str]]:
     return out
 
 
-@pytest.mark.parametrize("max_page", [1000, 100, 7])
+@pytest.mark.parametrize("max_page", [1000, 100, pytest.param(7, marks=pytest.mark.slow)])  # 7: ~900 pages
 def test_gaps_are_confirmed_empty_spans(
     gap_net: Localnet, gap_frame: pd.DataFrame, tmp_path: Path, max_page: int
 ) -> None:

@@ -175,6 +175,7 @@ def small_limit_net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         yield net
 
 
+@pytest.mark.slow  # several real 1-second weight windows
 def test_a_session_backfill_fills_windows_with_zero_429s(small_limit_net: Localnet, tmp_path: Path) -> None:
     from kit.session import Session
 
