@@ -13,8 +13,9 @@ docs/architecture.md.
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,8 @@ LAYERS: dict[str, frozenset[str]] = {
     "redact": frozenset(),
 }
 
-#: Circles known to exist and owned by another change; each is expected to fail only while it exists.
-#: (engine/kernel <-> engine/replay is gone: the shared frames live in kit/engine/frames.py.)
+#: Circles known to exist and owned by another change; each is an expected failure only while it exists.
+#: Empty: the last one, engine/kernel <-> engine/replay, was broken by the engine change (kit/engine/frames.py).
 KNOWN_CIRCLES: frozenset[frozenset[str]] = frozenset()
 
 
@@ -66,6 +67,7 @@ class Import:
     type_only: bool  # under ``if TYPE_CHECKING:``: never runs, but still a dependency
 
 
+@functools.cache  # one parse per tree and test session (a self-test's tree is complete before it is read)
 def modules(root: Path) -> dict[str, Path]:
     """Dotted name -> file, for every ``.py`` under ``root / "kit"`` (a package is its ``__init__``)."""
     out: dict[str, Path] = {}
@@ -92,19 +94,45 @@ def _reexports(mods: Mapping[str, Path]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _type_checking_lines(tree: ast.AST) -> set[int]:
-    lines: set[int] = set()
+def _is_type_checking(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else "") == (
+        "TYPE_CHECKING"
+    )
+
+
+def _import_nodes(body: list[ast.stmt], type_only: bool = False) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Import statements at any depth (functions, classes, if/try/with/match blocks), and whether each is
+    under ``if TYPE_CHECKING:``. Walks statements only: imports are statements (much faster than ast.walk)."""
+    for stmt in body:
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            yield stmt, type_only
+            continue
+        inner = type_only or _is_type_checking(stmt)
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for child in getattr(stmt, field, ()) or ():
+                if isinstance(child, ast.stmt):
+                    yield from _import_nodes([child], inner if field == "body" else type_only)
+                else:  # an except handler or a match case: its own body
+                    yield from _import_nodes(child.body, type_only)
+
+
+def _import_module_calls(tree: ast.AST) -> Iterator[tuple[str, int]]:
+    """``importlib.import_module("kit....")`` / ``__import__("kit...")`` with a literal name, anywhere."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.If):
-            test = node.test
-            name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
-            if name == "TYPE_CHECKING":
-                for child in node.body:
-                    lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
-    return lines
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            first = node.args[0] if node.args else None
+            if called in ("import_module", "__import__") and isinstance(first, ast.Constant):
+                if isinstance(first.value, str):
+                    yield first.value, node.lineno
 
 
-def imports(root: Path) -> list[Import]:
+@functools.cache
+def imports(root: Path) -> tuple[Import, ...]:
     """Every import between kit modules under ``root``, wherever it is written.
 
     ``from kit.pkg import name`` counts as an import of the submodule ``name`` (or of the submodule
@@ -124,33 +152,28 @@ def imports(root: Path) -> list[Import]:
 
     out: list[Import] = []
     for name, path in mods.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        type_only = _type_checking_lines(tree)
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text, str(path))
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(tree):
-            targets: list[str] = []
+        found: list[tuple[str, int, bool]] = []
+        for node, type_only in _import_nodes(tree.body):
             if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*up, base] if base else up)
-                targets = [f"{base}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.Call):
-                func = node.func
-                called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-                if called in ("import_module", "__import__"):
-                    targets = [
-                        a.value for a in node.args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, str)
-                    ]
-            for target in targets:
-                if target != "kit" and not target.startswith("kit."):
-                    continue
-                resolved = resolve(target)
-                if resolved is not None and resolved != name:
-                    out.append(Import(name, resolved, node.lineno, node.lineno in type_only))
-    return out
+                found += [(alias.name, node.lineno, type_only) for alias in node.names]
+                continue
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            found += [(f"{base}.{alias.name}", node.lineno, type_only) for alias in node.names]
+        if "import_module" in text or "__import__" in text:
+            found += [(target, line, False) for target, line in _import_module_calls(tree)]
+        for target, line, type_only in found:
+            if target != "kit" and not target.startswith("kit."):
+                continue
+            resolved = resolve(target)
+            if resolved is not None and resolved != name:
+                out.append(Import(name, resolved, line, type_only))
+    return tuple(out)
 
 
 def layer(module: str) -> str:
@@ -231,6 +254,12 @@ def circles(root: Path) -> list[frozenset[str]]:
 
 
 # ------------------------------------------------------------------------------------------ kit
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _parsed() -> None:
+    """Parse kit once, as setup (the checks below then read the cached result)."""
+    imports(ROOT)
 
 
 def test_every_module_is_placed_in_a_layer() -> None:

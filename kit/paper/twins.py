@@ -50,6 +50,7 @@ class Tape:
     >>> tape.trade_sink("BTC/USDT").feed(6, Decimal(3), Decimal(1), buyer_maker=False)
     >>> [(e["k"], e["t"]) for e in Tape.read([tape.path])]
     [('book', 5), ('trade', 6)]
+    >>> tape.close()
     """
 
     def __init__(self, path: Path) -> None:
