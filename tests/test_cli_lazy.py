@@ -44,6 +44,7 @@ def test_kit_help_loads_no_heavy_library(argv: list[str]) -> None:
             assert f"  {name} " in output
 
 
+@pytest.mark.slow  # a fresh interpreter imports pandas
 def test_the_probe_sees_a_heavy_import() -> None:
     """The probe would report a heavy module: ``kit candles verify`` on an empty store imports pandas."""
     output, loaded = _loaded_after(["candles", "verify", "--root", str(ROOT / "tests" / "no-such-store")])
