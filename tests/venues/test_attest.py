@@ -118,3 +118,10 @@ def test_kit_attest_asks_journals_lists_and_revokes(live_key: str, tmp_path: Pat
                                 "--yes"])  # fmt: skip
     assert wrong.exit_code == 2 and "is not the live key configured for kraken" in wrong.output
     assert KEY not in wrong.output + done.output
+
+
+def test_the_venue_name_is_the_ccxt_id_whatever_its_case(live_key: str, tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        att.attest(" Kraken", fingerprint=live_key.upper(), cannot_withdraw=True, ip_restricted=True, journal=j,
+                   dotenv=None)  # fmt: skip
+        assert att.current(j, "kraken", live_key, now_ms=int(time.time() * 1000)) is not None

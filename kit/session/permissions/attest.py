@@ -97,6 +97,7 @@ def record(
 ) -> Attestation:
     """Journal an attestation as given (no key lookup: :func:`attest` is the checked entry point)."""
     fp = _check_fingerprint(fingerprint)
+    exchange = exchange.strip().lower()  # the ccxt id, as the Session looks it up
     if not 1 <= int(days) <= MAX_DAYS:
         raise ConfigError(
             f"days={days} is out of range", hint=f"An attestation lasts the key's rotation window: 1..{MAX_DAYS} days."
@@ -224,6 +225,7 @@ def revoke(
 ) -> Attestation:
     """End the attestation of a key (journaled); the next live session with it refuses again."""
     fp = _check_fingerprint(fingerprint)
+    exchange = exchange.strip().lower()
     own = not isinstance(journal, Journal)
     j = journal if isinstance(journal, Journal) else Journal(journal or Journal.default_path())
     now = int(time.time() * 1000) if now_ms is None else now_ms
