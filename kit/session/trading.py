@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kit.engine.filters import counts, funds
+from kit.engine.filters import counts, funds, market_from_ccxt
 from kit.engine.order import ORDER_KEYWORDS, OrderSpec, bad_order
 from kit.engine.types import OrderType
 from kit.errors import (
@@ -131,7 +131,7 @@ class Trading(Reads):
         it = OrderSpec.parse(symbol, side, amount, **order)
         last = last_price if last_price is not None else self._last_price.get(symbol)
         validate(it, self._ex.markets.get(symbol), self.features(), last_price=last, fat_finger_pct=self.fat_finger_pct)
-        self._check_counts(it, replaced=None)
+        self._check_counts(it)
         caps = self.guard.caps
         needs_notional = caps.max_order_notional is not None or caps.max_daily_notional is not None
         ref = it.price or it.trigger_price or last
@@ -155,20 +155,19 @@ class Trading(Reads):
     fat_finger_pct: Decimal | None = Decimal(10)
     #: How long a free balance read is used by the funds check before it is read again, in seconds.
     balance_max_age_s: float = 10.0
+    #: The last free balance read (monotonic time, asset -> amount), set per instance.
+    _free_cache: tuple[float, dict[str, Decimal]] | None = None
 
-    def _check_counts(self, it: OrderSpec, *, replaced: str | None) -> None:
+    def _check_counts(self, it: OrderSpec) -> None:
         """MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS against the kit's own open orders on the symbol (journal).
 
-        ``replaced``: the client id of an order an amend takes away.
+        Orders placed outside the kit are the exchange's to count (it refuses with the same filter).
         """
         market = self._ex.markets.get(it.symbol)
         if market is None:
             return
-        from kit.engine.filters import market_from_ccxt
-
         st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
-        mine = [o for cid, o in st.orders.items() if o.symbol == it.symbol and o.status in ("intent", "open", "unknown")
-                and cid != replaced]  # fmt: skip
+        mine = [o for o in st.orders.values() if o.symbol == it.symbol and o.status in ("intent", "open", "unknown")]
         algo = sum(1 for o in mine if o.type in _CONDITIONAL)
         refusal = counts(market_from_ccxt(market), it.to_request(), open_orders=len(mine), open_algo_orders=algo)
         if refusal is not None:
@@ -178,29 +177,29 @@ class Trading(Reads):
         """Free balance per asset, read from the exchange unless a read younger than ``max_age_s`` is known.
 
         The funds check before an order uses it: :meth:`place` reads it (at most every
-        :attr:`balance_max_age_s` seconds), :meth:`check` and the ticket's preview use the last read
-        if it is that recent (the ticket refreshes it as you type), else they warn.
+        :attr:`balance_max_age_s` seconds); :meth:`check` and the ticket's preview use the last read
+        only if it is that recent (the ticket refreshes it as you type), and read nothing.
 
         >>> s.free_balances()["BTC"]                                   # doctest: +SKIP
         Decimal('0.5')
         """
-        cached = self.__dict__.get("_free_cache")
+        cached = self._free_cache
         if cached is not None and max_age_s is not None and time.monotonic() - cached[0] <= max_age_s:
             return dict(cached[1])
         ex = self._ex
         bal = self._call("fetch_balance", "GET", "/api/v3/account", lambda: ex.fetch_balance())
         free = {str(k): Decimal(str(v)) for k, v in (bal.get("free") or {}).items() if v is not None}
-        self.__dict__["_free_cache"] = (time.monotonic(), free)
+        self._free_cache = (time.monotonic(), free)
         return dict(free)
 
     def _known_free(self) -> dict[str, Decimal] | None:
-        cached = self.__dict__.get("_free_cache")
+        cached = self._free_cache
         if cached is None or time.monotonic() - cached[0] > self.balance_max_age_s:
             return None
         return dict(cached[1])
 
     def _forget_balances(self) -> None:
-        self.__dict__.pop("_free_cache", None)
+        self._free_cache = None
 
     def _check_funds(self, it: OrderSpec, ref: Decimal | None, *, dry: bool) -> None:
         """Refuse an order the free balance cannot cover (a sell of 100 BTC while holding 0.5).
