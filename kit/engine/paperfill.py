@@ -173,6 +173,7 @@ class PaperBook:
         # (side, price) -> public trade volume printed there since the level's last snapshot
         self._printed: dict[tuple[str, Decimal], Decimal] = {}
         self._synced = False
+        self._book_ms = 0  # time of the last book: an order cannot arrive on a book before it existed
         self.now_ms = 0
 
     # -------------------------------------------------------------- market data
@@ -183,6 +184,7 @@ class PaperBook:
         self.bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
         self.asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
         self._synced = True
+        self._book_ms = ts_ms
         self._printed.clear()  # a snapshot already shows what the trades took
         for key in list(self._consumed):
             side, px = key
@@ -264,7 +266,7 @@ class PaperBook:
         out: list[PaperFill] = []
         for o in self.orders.values():
             if o.status == "pending" and o.active_ms <= ts_ms and self._synced:
-                out += self._arrive(o, o.active_ms)
+                out += self._arrive(o, max(o.active_ms, self._book_ms))
             if not o.done and o.cancel_at_ms is not None and o.cancel_at_ms <= ts_ms:
                 o.status, o.reason = "canceled", "canceled"
         return out

@@ -4,6 +4,9 @@
 localnet :class:`~kit.localnet.venue.Venue` runs on it unchanged, but its levels come from an
 upstream feed (:meth:`MirrorBook.feed`, thread-safe) instead of a generator.
 
+Gaps: after :meth:`MirrorBook.gap` (a stream error) the book shows no levels, so nothing takes
+liquidity, until the next full upstream snapshot (spec (c): stop filling until the book resyncs).
+
 Consumed liquidity (docs/paper.md; spec (c)): a taker fill of a paper order removes its quantity
 from the level it hit, and the removal outlives book refreshes for ``replenish_ms`` (default
 3 s) or until the level vanishes upstream. Paper fills never reach the real book, so resetting
@@ -70,6 +73,7 @@ class MirrorBook:
         self.update_id = 1
         self.ts_ms = 0
         self.last_feed_ms = 0
+        self.stale = False
 
     # -------------------------------------------------------------- upstream side (any thread)
     def feed(self, bids: list[Level], asks: list[Level], *, ts_ms: int) -> None:
@@ -80,6 +84,12 @@ class MirrorBook:
             self._upstream = (b, a)
             self._upstream_seq += 1
             self.last_feed_ms = ts_ms
+            self.stale = False
+
+    def gap(self) -> None:
+        """The upstream feed lost data: show no liquidity (nothing fills) until the next full book."""
+        with self._lock:
+            self.stale = True
 
     @property
     def has_data(self) -> bool:
@@ -101,7 +111,7 @@ class MirrorBook:
         return self._apply(ts_ms, expire=True)
 
     def _apply(self, ts_ms: int, *, expire: bool) -> Delta | None:
-        bids, asks = dict(self._raw_bids), dict(self._raw_asks)
+        bids, asks = ({}, {}) if self.stale else (dict(self._raw_bids), dict(self._raw_asks))
         if expire:
             # gone when due, or when its level vanished upstream (the liquidity it stood for is gone too)
             self._taken = {

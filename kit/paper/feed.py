@@ -153,6 +153,9 @@ class Feed:
                 raise
             except Exception as exc:
                 self._failed(f"{symbol} book stream", exc)
+                gap = getattr(book, "gap", None)
+                if gap is not None:
+                    gap()  # nothing fills on this book until a full snapshot arrives again
             until = time.monotonic() + self.fallback_s
             while not self._stop and time.monotonic() < until:
                 try:

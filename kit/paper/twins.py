@@ -48,6 +48,7 @@ class Tape:
     >>> tape = Tape(pathlib.Path(tempfile.mkdtemp()) / "tape.jsonl")
     >>> tape.book_sink("BTC/USDT").feed([(Decimal(1), Decimal(2))], [(Decimal(3), Decimal(4))], ts_ms=5)
     >>> tape.trade_sink("BTC/USDT").feed(6, Decimal(3), Decimal(1), buyer_maker=False)
+    >>> tape.close()
     >>> [(e["k"], e["t"]) for e in Tape.read([tape.path])]
     [('book', 5), ('trade', 6)]
     >>> tape.close()
@@ -86,6 +87,10 @@ class Tape:
                 tape._last_book[symbol] = (b, a)
                 tape.books_seen[symbol] = True
                 tape.write({"t": ts_ms, "k": "book", "s": symbol, "b": b, "a": a})
+
+            def gap(self) -> None:
+                tape._last_book.pop(symbol, None)
+                tape.write({"t": int(time.time() * 1000), "k": "gap", "s": symbol})
 
         return _Book()
 
@@ -354,7 +359,7 @@ def simulate_twins(
     timeline.sort(key=lambda x: (x[0], x[1]))
     out: dict[str, tuple[PaperOrder, float | None, float | None, bool]] = {}
     for ts, _, kind, row in timeline:
-        sym = row["s"] if kind in ("book", "trade") else row["symbol"]
+        sym = row["s"] if kind in ("book", "trade", "gap") else row["symbol"]
         r = rules.get(sym)
         if r is None:
             continue
@@ -364,6 +369,8 @@ def simulate_twins(
                        asks=[(Decimal(p), Decimal(q)) for p, q in row["a"]])  # fmt: skip
         elif kind == "trade":
             pb.on_trade(ts, Decimal(row["p"]), Decimal(row["q"]), buyer_maker=bool(row["m"]))
+        elif kind == "gap":
+            pb.on_gap()
         elif kind == "intent":
             cid = str(row["client_id"])
             price = row.get("price")

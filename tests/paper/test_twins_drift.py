@@ -101,3 +101,38 @@ def test_taker_gates_use_the_spec_numbers() -> None:
     sells = _pairs(60, "ioc_fok", side="sell", paper_avg=99.99)
     assert drift_table(sells).loc["ioc_fok", "dp_bps_median"] == pytest.approx(-1.0)
     assert GATES["min_pairs"] == 50
+
+
+def test_a_gap_on_the_tape_stops_twin_fills_until_the_next_book() -> None:
+    from decimal import Decimal as D
+
+    from kit.engine.paperfill import PaperFillModel
+    from kit.paper.twins import SymbolRules, simulate_twins
+
+    book = {"k": "book", "s": "BTC/USDT", "b": [["100", "5"]], "a": [["100.01", "2"]]}
+    events = [{**book, "t": 0}, {"t": 100, "k": "gap", "s": "BTC/USDT"}, {**book, "t": 2_000}]
+    intents = pd.DataFrame([{"client_id": "m", "symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "1",
+                             "price": None, "time_in_force": "GTC", "post_only": False, "ts_ms": 200}])  # fmt: skip
+    rules = {"BTC/USDT": SymbolRules(D("0.01"), D("0.001"))}
+    no_cancels = pd.DataFrame(columns=["ts_ms", "client_id"])
+    twins = simulate_twins(intents, no_cancels, events, rules, model=PaperFillModel(), until_ms=5_000)
+    order = twins["m"][0]
+    assert order.first_fill_ms == 2_000  # due at 450, but the book was gone until 2000
+    assert order.avg_price == D("100.01")
+
+
+def test_a_mirror_book_shows_nothing_after_a_gap_until_a_full_book() -> None:
+    from decimal import Decimal as D
+
+    from kit.localnet.config import DEFAULT_SYMBOLS
+    from kit.paper.book import MirrorBook
+
+    book = MirrorBook(DEFAULT_SYMBOLS[0])
+    book.feed([(D(100), D(2))], [(D("100.01"), D(1))], ts_ms=0)
+    book.refresh(0)
+    book.gap()
+    book.refresh(10)
+    assert book.best() == (None, None) and book.snapshot(5)["asks"] == []
+    book.feed([(D(100), D(2))], [(D("100.01"), D(1))], ts_ms=20)
+    book.refresh(20)
+    assert book.best()[1] == (D("100.01"), D(1))
