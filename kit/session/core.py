@@ -246,6 +246,10 @@ class Session(Trading):
     amend = kit_secrets.no_echo(Trading.amend)
     cancel = kit_secrets.no_echo(Trading.cancel)
     order = kit_secrets.no_echo(Trading.order)
+    cancel_all = kit_secrets.no_echo(Trading.cancel_all)
+    ticker = kit_secrets.no_echo(Trading.ticker)
+    trades = kit_secrets.no_echo(Trading.trades)
+    open_orders = kit_secrets.no_echo(Trading.open_orders)
 
     # -- plumbing --------------------------------------------------------------------------------
     def __repr__(self) -> str:

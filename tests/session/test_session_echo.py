@@ -48,6 +48,10 @@ CASES: dict[str, Callable[[Lab, str], Any]] = {
     "check(side=)": lambda lab, v: lab.sessions[0].check("BTC/USDT", v, "0.001", price="50000"),
     "amend(client_id=)": lambda lab, v: lab.sessions[0].amend("BTC/USDT", client_id=v, price="50000"),
     "cancel(client_id=)": lambda lab, v: lab.sessions[0].cancel("BTC/USDT", client_id=v),
+    "order(client_id=)": lambda lab, v: lab.sessions[0].order("BTC/USDT", client_id=v),
+    "ticker(symbol)": lambda lab, v: lab.sessions[0].ticker(v),
+    "trades(symbol)": lambda lab, v: lab.sessions[0].trades(v),
+    "cancel_all(symbol)": lambda lab, v: lab.sessions[0].cancel_all(v),
 }
 
 
@@ -67,5 +71,5 @@ def test_a_secret_argument_is_never_echoed(lab: Lab, case: str, kind: str) -> No
     assert [f for f in encoded_forms(value) if f in text] == []
     # Refused before anything was sent: always for a live key or a PEM block; a value that only has a
     # key's shape is still used as an id (orders placed elsewhere have random-looking client ids).
-    if kind != "short key" or case != "cancel(client_id=)":
+    if kind != "short key" or case not in ("cancel(client_id=)", "order(client_id=)"):
         assert lab.server_count() == served
