@@ -641,8 +641,12 @@ class Activity:
         return pd.DataFrame(rows).set_index("time").sort_index()[cols]
 
     def guard_trips(self) -> pd.DataFrame:
-        """Guard refusals and kill-switch stops in the period: stage, symbol, rule, reason (stage gates included)."""
-        cols = ["stage", "symbol", "rule", "reason"]
+        """Guard refusals and kill-switch stops in the period: venue, stage, symbol, rule, reason (gates included).
+
+        The venue column keeps apart what happened on a real exchange, its testnet, localnet and a
+        rehearsal venue (``rehearsal``, ``rehearsal-testnet``: offline, no real money).
+        """
+        cols = ["venue", "stage", "symbol", "rule", "reason"]
         parts = []
         g = self.frame("guard")
         if not g.empty and "decision" in g.columns:
