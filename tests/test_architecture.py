@@ -41,7 +41,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "safety": frozenset({"errors", "redact"}),
     "store": frozenset({"engine"}),
     "localnet": frozenset({"engine", "redact"}),
-    # `paper` (a paper venue built on localnet's pieces) and `strategy` are being added: provisional.
+    # `paper`: the paper stage's venue, a private localnet mirroring a real venue's public feed.
     "paper": frozenset({"localnet", "transport"}),  # transport: the REST fallback spends the shared budget
     "strategy": frozenset({"engine"}),
     "engine": frozenset({"errors"}),

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from kit import errors
 from kit.errors import KitError
 
-# child -> direct parent, as drawn in the kit/errors.py docstring (STYLE.md section 4).
+# child -> direct parent, as drawn in the kit/errors.py docstring (docs/style.md 4).
 TREE = {
     "ConfigError": "KitError",
     "SecretNotFound": "ConfigError",

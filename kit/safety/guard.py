@@ -4,7 +4,7 @@ Two checks, both raising a :class:`~kit.errors.GuardRefused` subclass and sendin
 
 - :meth:`Guard.check_stage`, once when a Session enters its stage: ``testnet`` needs a sandbox
   endpoint; ``live_small`` needs journaled testnet fills for every symbol it will trade; ``live``
-  needs journaled ``live_small`` fills and no guard trip in the same window (DESIGN.md, Stages).
+  needs journaled ``live_small`` fills and no guard trip in the same window (docs/design.md, Stages).
 - :meth:`Guard.check_order`, before every new order: kill switch, stage, symbol allowlist,
   per-order notional, daily notional, daily loss, open orders. Each decision (allow or refuse) is
   journaled as a ``"guard"`` event, so the ``live`` gate can later see every trip.

@@ -1,7 +1,7 @@
 """The stage ladder: ``read_only`` -> ``paper`` -> ``testnet`` -> ``live_small`` -> ``live``.
 
 A stage says what a :class:`kit.session.Session` may do; :mod:`kit.safety.guard` enforces it before any
-request is sent, and asks for journaled evidence before a higher stage is entered (DESIGN.md, Stages).
+request is sent, and asks for journaled evidence before a higher stage is entered (docs/design.md, Stages).
 
 ``paper`` trades with simulated fills on a real venue's public market data: its orders go to a
 private paper venue (:mod:`kit.paper`), never to the exchange, and it needs no API key.
