@@ -107,3 +107,19 @@ def test_the_rehearsal_is_never_the_default_nor_taken_for_localnet(lab: Lab, reh
     keys = Path(str(rehearsal.keys_file)).read_text()
     assert "KIT_REHEARSAL_URL=" in keys and "KIT_LOCALNET_URL" not in keys
     assert "KIT_REHEARSAL_LIVE_API_KEY=" in keys and "KIT_REHEARSAL_TESTNET_API_KEY=" in keys
+
+
+def test_the_rehearsal_keys_are_written_nowhere_but_its_keys_file(lab: Lab, rehearsal: Localnet) -> None:
+    t = _open(lab, "testnet")
+    t.buy("BTC/USDT", "0.0002")
+    t.cancel_all()
+    ro = _open(lab, "read_only")
+    ro.balances()
+    secrets = [v for name in rehearsal.keys for v in rehearsal.credentials(name)]
+    assert len(secrets) == 6
+    stores = ("keys.env", "localnet.sqlite")  # the localnets' own key stores (its -wal/-shm too)
+    written = [p for p in lab.tmp.rglob("*") if p.is_file() and not p.name.startswith(stores)]
+    assert any(p.name.startswith("j.sqlite") for p in written) and any("requests" in p.name for p in written)
+    leaks = [p.name for p in written for v in secrets if v.encode() in p.read_bytes()]
+    leaks += [f"repr {s!r}" for s in (t, ro) for v in secrets if v in repr(s) + str(s.status())]
+    assert leaks == []
