@@ -14,7 +14,8 @@ Binance event dicts there (user-data payloads are built by :mod:`kit.localnet.wi
 Faults: a connection drops itself when ``venue.faults.should_drop_ws()`` says so for a forwarded
 event (probability ``ws_disconnect_rate``), and :func:`disconnect_all` closes every live socket
 on command, also over HTTP as ``POST /_localnet/streams/disconnect?kind=market|ws-api&mode=close|abort``
-(``abort`` cuts TCP without a close frame), so a client's reconnect logic can be tested.
+(``abort`` cuts TCP without a close frame; ``Content-Type: application/json``, as every admin POST),
+so a client's reconnect logic can be tested.
 
 Examples
 --------
@@ -62,6 +63,8 @@ def add_routes(app: web.Application, venue: Any) -> None:
         return await serve_ws_api(request, venue)
 
     async def disconnect(request: web.Request) -> web.Response:
+        if request.content_type != "application/json":  # as every admin POST: no cross-site form or text/plain
+            return web.json_response({"error": "admin endpoints accept application/json only"}, status=415)
         kind = request.query.get("kind") or None
         mode = request.query.get("mode", "close")
         if kind not in (None, "market", "ws-api") or mode not in ("close", "abort"):

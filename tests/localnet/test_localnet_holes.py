@@ -95,3 +95,11 @@ def test_admin_posts_accept_json_only(net: Localnet, content_type: str | None) -
     assert net.call(lambda v: v.clock.now_ms()) == before  # nothing happened
     r = requests.post(f"{net.url}/_localnet/clock/step", json={"ms": 60_000}, timeout=10)
     assert r.status_code == 200 and r.json()["now_ms"] == before + 60_000
+
+
+def test_the_streams_disconnect_admin_post_accepts_json_only(net: Localnet) -> None:
+    r = requests.post(f"{net.url}/_localnet/streams/disconnect?kind=market", data=b"x", timeout=10,
+                      headers={"Content-Type": "text/plain"})  # fmt: skip
+    assert r.status_code == 415
+    r = requests.post(f"{net.url}/_localnet/streams/disconnect?kind=market", json={}, timeout=10)
+    assert r.status_code == 200 and r.json()["disconnected"] >= 0

@@ -238,7 +238,7 @@ def test_reconnect_after_server_disconnect(snet: Localnet) -> None:
         await pro.load_markets()
         task = asyncio.ensure_future(pro.watch_trades("BTC/USDT"))
         await subscribed(snet, ("trade", "BTCUSDT"))
-        async with pro.session.post(snet.url + "/_localnet/streams/disconnect?kind=market") as resp:
+        async with pro.session.post(snet.url + "/_localnet/streams/disconnect?kind=market", json={}) as resp:
             assert (await resp.json())["disconnected"] >= 1
         with pytest.raises(ccxt.NetworkError):
             await task
@@ -336,7 +336,7 @@ def test_private_stream_resubscribes_after_disconnect(snet: Localnet) -> None:
         first = asyncio.ensure_future(pro.watch_orders("ETH/USDT"))
         await subscribed(snet, ("user", "main"))
         await waiting(pro, "orders:ETH/USDT")
-        async with pro.session.post(snet.url + "/_localnet/streams/disconnect?kind=ws-api&mode=abort") as resp:
+        async with pro.session.post(snet.url + "/_localnet/streams/disconnect?kind=ws-api&mode=abort", json={}) as resp:
             assert (await resp.json())["disconnected"] == 1
         with pytest.raises(ccxt.NetworkError):
             await first

@@ -301,9 +301,9 @@ def test_disconnect_route_abort() -> None:
         await ws.send_json({"id": 1, "method": SUBSCRIBE, "params": _signed(v.trader)})
         await recv(ws)
         base = url.replace("ws://", "http://")
-        async with http.post(base + "/_localnet/streams/disconnect?kind=nope") as resp:
+        async with http.post(base + "/_localnet/streams/disconnect?kind=nope", json={}) as resp:
             assert resp.status == 400
-        async with http.post(base + "/_localnet/streams/disconnect?kind=ws-api&mode=abort") as resp:
+        async with http.post(base + "/_localnet/streams/disconnect?kind=ws-api&mode=abort", json={}) as resp:
             assert await resp.json() == {"disconnected": 1}
         msg = await asyncio.wait_for(ws.receive(), 5)
         assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE)
