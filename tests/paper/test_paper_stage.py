@@ -59,6 +59,7 @@ def _wait(cond: object, timeout: float = 15.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.slow
 def test_localnet_paper_session_needs_no_key_and_never_touches_the_accounts(upstream: Any, tmp_path: Path) -> None:
     before = upstream.net.call(lambda v: v.engine.balances("main"))
     with Session("localnet", stage="paper", journal=tmp_path / "j.sqlite", dotenv=None) as s:
@@ -85,6 +86,7 @@ def test_localnet_paper_session_needs_no_key_and_never_touches_the_accounts(upst
     assert upstream.net.call(lambda v: v.engine.orders("main")) == []
 
 
+@pytest.mark.slow
 def test_feed_falls_back_to_rest_through_the_budget_when_streams_fail(upstream: Any) -> None:
     from kit.paper.venue import PaperConfig, start_paper_venue
 

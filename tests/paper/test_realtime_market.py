@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from kit.cli.localnet import serve
 from kit.localnet import LocalnetConfig, start
 
 
+@pytest.mark.slow
 def test_a_default_localnet_prints_trades_and_moves_its_book_without_being_stepped() -> None:
     cfg = LocalnetConfig(history_minutes=5)
     assert not cfg.stepped and cfg.speed == 1.0 and cfg.tick_interval_ms == 100

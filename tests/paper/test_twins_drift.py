@@ -20,6 +20,7 @@ def _trader_env(upstream: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KIT_LOCALNET_API_SECRET", secret)
 
 
+@pytest.mark.slow
 def test_every_testnet_order_gets_a_twin_on_the_same_market(
     upstream: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -48,6 +49,7 @@ def test_every_testnet_order_gets_a_twin_on_the_same_market(
     assert_gates(table)  # too few pairs never fails
 
 
+@pytest.mark.slow
 def test_twins_refuse_read_only_and_paper_sessions(upstream: Any, tmp_path: Path) -> None:
     from kit.paper.twins import ShadowTwins
 
