@@ -74,6 +74,10 @@ def test_localnet_paper_session_needs_no_key_and_never_touches_the_accounts(upst
         assert resting["status"] == "open"
         s.cancel("BTC/USDT", order_id=resting["id"])
         assert s.positions()["BTC/USDT"] == Decimal("0.000999")  # from the journaled fill, net of its base fee
+        from kit.ops.reconcile import reconcile
+
+        rep = reconcile(s, symbols=["BTC/USDT"])  # the paper venue agrees with the journal: nothing to fix
+        assert rep.errors == [] and rep.adopted_fills == [] and rep.resolved == []
         fills = s.journal.frame("fill")
         assert list(fills["stage"]) == ["paper"] and list(fills["venue"]) == [s.venue]
         intents = s.journal.frame("intent")
