@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import re
@@ -117,6 +118,7 @@ def encoded_forms(value: str) -> list[str]:
 
 _LOCK = threading.Lock()
 _LIVE: dict[int, list[str]] = {}  # id of a holder -> the encoded forms of its value
+_SORTED: list[str] | None = None  # every live form, longest first (rebuilt after a change)
 
 
 def register(holder: object, value: str) -> None:
@@ -127,16 +129,20 @@ def register(holder: object, value: str) -> None:
     """
     if not isinstance(value, str) or len(value) < MIN_VALUE_LEN:
         return
+    global _SORTED
     key = id(holder)
     forms = encoded_forms(value)
     with _LOCK:
         _LIVE[key] = forms
+        _SORTED = None
     weakref.finalize(holder, _forget, key)
 
 
 def _forget(key: int) -> None:
+    global _SORTED
     with _LOCK:
         _LIVE.pop(key, None)
+        _SORTED = None
 
 
 def holds_live_secret(text: object) -> bool:
@@ -145,13 +151,16 @@ def holds_live_secret(text: object) -> bool:
 
 
 def _live_forms(extra: Iterable[str]) -> list[str]:
+    global _SORTED
     with _LOCK:
-        forms = {f for fs in _LIVE.values() for f in fs}
-    for value in extra:
-        if isinstance(value, str) and value:
-            forms.update(encoded_forms(value))
+        if _SORTED is None:
+            _SORTED = sorted({f for fs in _LIVE.values() for f in fs}, key=len, reverse=True)
+        live = _SORTED
+    more = {f for value in extra if isinstance(value, str) and value for f in encoded_forms(value)}
+    if not more:
+        return live
     # Short encoded forms of short extra values would mask digits everywhere: keep 4+ characters.
-    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+    return sorted({*live, *(f for f in more if len(f) >= 4)}, key=len, reverse=True)
 
 
 # ---------------------------------------------------------------- names
@@ -177,7 +186,11 @@ def is_credential_name(name: str) -> bool:
     >>> [is_credential_name(n) for n in ("symbol", "key_age_days", "alert_key", "design", "Content-Type", "X-Key-Id")]
     [False, False, False, False, False, False]
     """
-    text = str(name)
+    return _is_credential_name(str(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_credential_name(text: str) -> bool:
     norm = _norm(text)
     if norm in CREDENTIAL_NAMES or any(part in norm for part in CREDENTIAL_NAME_PARTS):
         return True
