@@ -73,7 +73,7 @@ def test_live_small_with_unknown_permissions_refuses_then_accepts_once_attested(
     kraken: tuple[VenueServer, Path, str],
 ) -> None:
     server, path, fp = kraken
-    server.venue.status, server.venue.answer = 503, "upstream unavailable"  # the key-info call fails
+    server.venue.answer = ANSWERS["kraken"]["malformed"]  # an answer the kit cannot read: unknown
     with pytest.raises(PermissionRefused, match=f"kit attest --exchange kraken --fingerprint {fp}"):
         _session(path)
     assert _preflights(path)[-1]["verdict"] == "refuse"
@@ -107,3 +107,12 @@ def test_a_trade_only_key_connects(kraken: tuple[VenueServer, Path, str]) -> Non
     with _session(path) as s:
         assert s.preflight is not None and s.preflight.refusals == () and s.preflight.ip_restricted is True
     assert _preflights(path)[-1]["source"] == "kraken POST /0/private/GetApiKeyInfo"
+
+
+@pytest.mark.slow
+def test_a_failing_key_info_call_is_unknown_after_the_read_retries(kraken: tuple[VenueServer, Path, str]) -> None:
+    server, path, fp = kraken
+    server.venue.status, server.venue.answer = 503, "upstream unavailable"
+    with pytest.raises(PermissionRefused, match=r"GetApiKeyInfo failed \(ExchangeUnavailable"):
+        _session(path)
+    assert len(server.venue.seen) > 1  # a read: retried with backoff before it counts as failed
