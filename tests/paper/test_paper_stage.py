@@ -104,3 +104,13 @@ def test_feed_falls_back_to_rest_through_the_budget_when_streams_fail(upstream: 
         assert len(depth) >= 2 and all(r["weight"] >= 1 for r in depth)
     finally:
         pv.close()
+
+
+@pytest.mark.slow
+def test_doctor_checks_the_paper_stage_without_a_key(upstream: Any, tmp_path: Path) -> None:
+    from kit.ops.doctor import run_checks
+
+    checks = {c.name: c for c in run_checks("localnet", "paper", journal=tmp_path / "j.sqlite", dotenv=None)}
+    assert checks["credentials"].ok is True and "paper needs no key" in checks["credentials"].detail
+    assert checks["stage"].ok is True and "paper venue" in checks["stage"].detail
+    assert all(c.ok is not False for c in checks.values()), [c.line() for c in checks.values() if c.ok is False]
