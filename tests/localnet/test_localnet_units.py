@@ -112,7 +112,8 @@ def test_split_signature_variants() -> None:
     assert auth.split_signature("a=1&signature=ff") == ("a=1", "ff")
     assert auth.split_signature("signature=ff") == ("", "ff")
     assert auth.split_signature("a=1") == ("a=1", None)
-    assert auth.split_signature("a=1&signature=ff&b=2") == ("a=1", "ff")
+    # a parameter after the signature is in totalParams but was not signed: it must fail verification (-1022)
+    assert auth.split_signature("a=1&signature=ff&b=2") == ("a=1&b=2", "ff")
 
 
 def test_ip_allowlist_cidr() -> None:

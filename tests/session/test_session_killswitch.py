@@ -91,6 +91,7 @@ def test_read_only_runs_no_watcher_and_place_reports_what_the_watcher_cancelled(
         s.place("BTC/USDT", "buy", "0.001", price="50000")
 
 
+@pytest.mark.slow  # it waits out kit kill's grace periods (1 s and 0.5 s) on purpose
 def test_kit_kill_waits_for_every_kit_order_and_leaves_hand_placed_ones(lab: Lab) -> None:
     from click.testing import CliRunner
 
