@@ -34,7 +34,11 @@ import pandas as pd
 from kit.engine.paperfill import PaperBook, PaperFillModel, PaperOrder
 
 #: Book levels per side a tape keeps (the depth a twin can walk).
-TAPE_DEPTH = 50
+TAPE_DEPTH = 20
+
+#: A book whose best bid and ask did not change is written at most this often (ms): a busy
+#: venue updates its book ten times a second, and the tape would grow by gigabytes a day.
+TAPE_BOOK_EVERY_MS = 250
 
 
 class Tape:
@@ -59,6 +63,7 @@ class Tape:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._last_book: dict[str, Any] = {}
+        self._last_book_ms: dict[str, int] = {}
         self._fh = path.open("a", encoding="utf-8")
         self.books_seen: dict[str, bool] = {}
 
@@ -82,9 +87,14 @@ class Tape:
             def feed(self, bids: list[Any], asks: list[Any], *, ts_ms: int) -> None:
                 b = [[str(p), str(q)] for p, q in bids[:TAPE_DEPTH]]
                 a = [[str(p), str(q)] for p, q in asks[:TAPE_DEPTH]]
-                if tape._last_book.get(symbol) == (b, a):
+                last = tape._last_book.get(symbol)
+                if last == (b, a):
                     return
+                same_top = last is not None and last[0][:1] == b[:1] and last[1][:1] == a[:1]
+                if same_top and ts_ms - tape._last_book_ms.get(symbol, 0) < TAPE_BOOK_EVERY_MS:
+                    return  # only the depth changed, and it was written less than 250 ms ago
                 tape._last_book[symbol] = (b, a)
+                tape._last_book_ms[symbol] = ts_ms
                 tape.books_seen[symbol] = True
                 tape.write({"t": ts_ms, "k": "book", "s": symbol, "b": b, "a": a})
 

@@ -138,3 +138,20 @@ def test_a_mirror_book_shows_nothing_after_a_gap_until_a_full_book() -> None:
     book.feed([(D(100), D(2))], [(D("100.01"), D(1))], ts_ms=20)
     book.refresh(20)
     assert book.best()[1] == (D("100.01"), D(1))
+
+
+def test_the_tape_writes_depth_only_changes_at_most_every_250_ms(tmp_path: Path) -> None:
+    from decimal import Decimal as D
+
+    from kit.paper.twins import Tape
+
+    tape = Tape(tmp_path / "tape.jsonl")
+    sink = tape.book_sink("BTC/USDT")
+    top = ([(D(100), D(1)), (D(99), D(1))], [(D(101), D(1))])
+    sink.feed(*top, ts_ms=0)
+    sink.feed(*top, ts_ms=10)  # identical: never written
+    sink.feed([(D(100), D(1)), (D(99), D(2))], top[1], ts_ms=100)  # depth only, 100 ms later: skipped
+    sink.feed([(D(100), D(2)), (D(99), D(2))], top[1], ts_ms=120)  # the best bid changed: written
+    sink.feed([(D(100), D(2)), (D(99), D(3))], top[1], ts_ms=400)  # depth only, 280 ms later: written
+    tape.close()
+    assert [e["t"] for e in Tape.read([tape.path])] == [0, 120, 400]
