@@ -327,8 +327,7 @@ class Trading(Reads):
                 message=str(exc)[:300],
             )
             raise
-        self._forget_balances()
-        self._ack(result, cid, symbol)
+        self._ack(result, cid, symbol)  # the cached free balance is kept: it overstates now, never refuses wrongly
         return result
 
     def _journal_intent(self, it: OrderSpec, cid: str, notional: Decimal, params: dict[str, Any], **extra: Any) -> None:
