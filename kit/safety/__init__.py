@@ -6,5 +6,5 @@
 - :mod:`kit.safety.killswitch`: ``$KIT_HOME/KILL`` / ``KIT_KILL=1``.
 
 Nothing here imports the Session, the journal or ccxt: these modules sit under the transport and
-the Session and may use only :mod:`kit.errors` (and each other).
+the Session and may use only :mod:`kit.errors`, the one redactor :mod:`kit.redact` (and each other).
 """

@@ -4,5 +4,7 @@
 - :mod:`kit.transport.backoff`: jittered exponential backoff for reads.
 - :mod:`kit.transport.clock`: the offset and round trip to the exchange's clock.
 - :mod:`kit.transport.ccxt_errors`: the one place where ccxt's exceptions become ``KitError``.
-- :mod:`kit.transport.logs`: rotated JSON-lines request logs, secrets redacted.
+- :mod:`kit.transport.logs`: rotated JSON-lines request logs, secrets redacted (by :mod:`kit.redact`).
+
+The Session's request seam over these (``session.api``) is :class:`kit.session.base.ExchangeApi`.
 """
