@@ -207,6 +207,14 @@ class ShadowTwins:
         self.feed = Feed(make)
         try:
             markets = self.feed.connect()
+            self.symbols = [s for s in self.symbols if s in markets]  # the venue may not list them all
+            if not self.symbols:
+                from kit.errors import ConfigError
+
+                raise ConfigError(
+                    f"none of the symbols to twin is listed on {self.venue}",
+                    hint="Pass ShadowTwins(session, symbols=[...]) with symbols the venue lists.",
+                )
             for s in self.symbols:
                 prec = markets[s]["precision"]
                 self.tape.write({"t": int(time.time() * 1000), "k": "rules", "s": s,

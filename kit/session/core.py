@@ -227,7 +227,10 @@ class Session(Trading):
             if want_twins and self.stage.allows_orders and not self.stage.is_simulated:
                 from kit.paper.twins import ShadowTwins
 
-                self.twins = ShadowTwins(self)
+                try:
+                    self.twins = ShadowTwins(self)
+                except Exception as exc:  # twins measure drift; they never stop a Session from trading
+                    self.warnings.append(f"shadow twins not started ({type(exc).__name__}: {exc}); no drift data")
             if kill_watch_s is not None and self.stage.allows_orders:
                 self._kill_watcher = KillSwitchWatcher(
                     self.kill_switch, self._on_kill, interval_s=kill_watch_s, name=f"kit-kill-{self.session_id}"

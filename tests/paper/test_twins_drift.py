@@ -155,3 +155,17 @@ def test_the_tape_writes_depth_only_changes_at_most_every_250_ms(tmp_path: Path)
     sink.feed([(D(100), D(2)), (D(99), D(3))], top[1], ts_ms=400)  # depth only, 280 ms later: written
     tape.close()
     assert [e["t"] for e in Tape.read([tape.path])] == [0, 120, 400]
+
+
+@pytest.mark.slow
+def test_twins_that_cannot_start_leave_a_warning_not_a_broken_session(
+    upstream: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kit.paper import twins as twins_module
+
+    _trader_env(upstream, monkeypatch)
+    monkeypatch.setattr(twins_module, "_default_symbols", lambda session: ["NOPE/USDT"])
+    with Session("localnet", journal=tmp_path / "j.sqlite", dotenv=None, twins=True) as s:
+        assert s.twins is None
+        assert any("shadow twins not started (ConfigError: none of the symbols" in w for w in s.warnings)
+        assert s.place("BTC/USDT", "buy", "0.001")["status"] == "closed"  # trading is unaffected
