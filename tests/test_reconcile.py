@@ -169,6 +169,7 @@ def test_settle_order_never_resends_and_waits_out_the_window(lab: Lab) -> None:
     )
 
 
+@pytest.mark.slow  # polls a down exchange, with read retries, until its timeout
 def test_settle_order_is_unresolved_while_the_exchange_cannot_be_asked(lab: Lab) -> None:
     s = lab.session()
     _intent(s, "tk-ghost-3", "buy", "0.001", Decimal("50000"))

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from lab.lab import Lab
 
 from kit.journal.journal import Journal
@@ -45,6 +46,7 @@ def rows(lab: Lab, kind: str) -> list:  # type: ignore[type-arg]
         return [e for e in j.events(kinds=[kind]) if e.payload.get("run") == "crash"]
 
 
+@pytest.mark.slow  # a runner process SIGKILLed and restarted
 def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab: Lab) -> None:
     p = child(lab)
     try:
@@ -98,6 +100,7 @@ def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab:
     assert states[0] == "started" and "resumed" in states and states[-1] == "stopped"
 
 
+@pytest.mark.slow  # a child process SIGKILLed mid-send
 def test_killed_between_the_send_and_the_link_the_restart_finds_the_order(lab: Lab, tmp_path: Path) -> None:
     script = tmp_path / "die.py"
     script.write_text(

@@ -72,6 +72,7 @@ def test_candle_closes_become_orders_with_a_heartbeat(lab: Lab) -> None:
     assert r.state == "stopped" and r.journal("run")["state"].tolist() == ["started", "stopped"]
 
 
+@pytest.mark.slow  # 90 candle closes stepped through real ccxt
 def test_same_candles_same_decisions_in_replay_and_forward(lab: Lab) -> None:
     s = lab.session()
     r = Runner(s, Fast, [SYM], poll_s=0.05)
@@ -153,6 +154,7 @@ def test_kill_switch_during_a_run_cancels_its_orders_and_stops_it(lab: Lab) -> N
     assert r.poll_once() == 0 and len(r.decisions()) == 2  # a killed run stays stopped
 
 
+@pytest.mark.slow  # a real data outage and its backfill
 def test_a_data_outage_is_backfilled_before_the_strategy_sees_the_next_candle(lab: Lab) -> None:
     seen: list[int] = []
 

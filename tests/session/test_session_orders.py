@@ -176,6 +176,7 @@ def test_kill_switch_blocks_new_orders_and_cancels_open_ones(lab: Lab, how: str)
 # ---------------------------------------------------------------- not found is final only after the order's window
 
 
+@pytest.mark.slow  # waits out the orders window (over 1 s by design)
 def test_resolve_waits_for_the_orders_window_before_calling_it_not_placed(lab: Lab) -> None:
     import time
 

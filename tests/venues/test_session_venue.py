@@ -69,6 +69,7 @@ def _preflights(path: Path) -> list[dict[str, Any]]:
         return [e.payload for e in j.events(kinds=["preflight"], venue="kraken")]
 
 
+@pytest.mark.slow  # a venue server and two Sessions
 def test_live_small_with_unknown_permissions_refuses_then_accepts_once_attested(
     kraken: tuple[VenueServer, Path, str],
 ) -> None:
