@@ -170,7 +170,7 @@ def test_cap_violation_of_a_live_small_like_guard_is_shown(session: Any) -> None
     _fill(t, qty="0.001", price="50000")  # 50 USDT > 20
     p = t.last_preview
     assert isinstance(p.error, CapExceeded) and p.error.allowed == Decimal("20")
-    assert "order notional over the per-order cap" in t.message.value and "#c62828" in t.message.value
+    assert "order notional 50 USD is over the per-order cap 20 USD" in t.message.value and "#c62828" in t.message.value
     assert t.place_button.disabled
     t.qty.value = "0.0003"  # 15 USDT: within the cap
     assert t.last_preview.ok and not t.place_button.disabled
