@@ -276,3 +276,24 @@ def test_values_are_registered_only_while_held() -> None:
     gc.collect()
     assert redact(value) == value
     assert os.environ.get("SEAM_TEST_SECRET") is None
+
+
+def test_kit_log_records_are_redacted_whatever_handler_prints_them(caplog: pytest.LogCaptureFixture) -> None:
+    from kit.safety.secrets import install_record_redaction
+
+    install_record_redaction()
+    install_record_redaction()  # idempotent: one factory
+    value = _value()
+    held = Secret(value)
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("kit.session").warning("refused %s", {"X-MBX-APIKEY": _carried(value, "base64")})
+        logging.getLogger("ccxt.base.exchange").debug("GET /api/v3/account?signature=ab %s", _carried(value, "hex"))
+        try:
+            raise RuntimeError(f"key {value}")
+        except RuntimeError:
+            logging.getLogger("kit.ops.alerts").exception("delivery failed")
+        logging.getLogger("someone.else").warning("not ours: %s", "left alone")
+    text = caplog.text + "".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "refused" in text and "delivery failed" in text and "left alone" in text
+    assert _found(text, value) == [] and "signature=***" in text
+    del held

@@ -51,6 +51,7 @@ __all__ = [
     "RedactingFilter",
     "Secret",
     "env_names",
+    "install_record_redaction",
     "install_redaction",
     "keyring_names",
     "hide_arguments",
@@ -927,3 +928,51 @@ def install_redaction(logger: logging.Logger | str = "kit") -> RedactingFilter:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(flt)
     return flt
+
+
+#: Loggers whose records are redacted when they are created (:func:`install_record_redaction`).
+REDACTED_LOGGERS = ("kit", "ccxt")
+_FACTORIES: set[int] = set()  # ids of the record factories installed here
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a broken %-format: keep its pieces, redacted
+        message = f"{record.msg!s} {record.args!r}"
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None  # a formatter would render the raw traceback again
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+def install_record_redaction() -> None:
+    """Redact every record of the ``kit`` and ``ccxt`` loggers when it is created (idempotent).
+
+    A filter on a logger does not see its children's records, and a notebook, pytest or an error
+    reporter adds handlers the kit never sees; a record factory sees every record first, whatever
+    handler prints it. Records of other loggers are left as they are.
+
+    Examples
+    --------
+    >>> install_record_redaction()
+    >>> r = logging.getLogger("kit.doctest").makeRecord("kit.doctest", 30, "f", 1, "GET %s", ("/x?signature=ab",), None)
+    >>> r.getMessage()
+    'GET /x?signature=***'
+    """
+    previous = logging.getLogRecordFactory()
+    if id(previous) in _FACTORIES:
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        name = record.name
+        if any(name == root or name.startswith(root + ".") for root in REDACTED_LOGGERS):
+            _redact_record(record)
+        return record
+
+    _FACTORIES.add(id(factory))
+    logging.setLogRecordFactory(factory)

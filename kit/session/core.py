@@ -221,6 +221,7 @@ class Session(Trading):
             # ccxt's DEBUG records show each request's headers (the API key) and signed URL: scrub them at
             # the source, whatever handlers a notebook adds (the key is a live Secret, so it is masked).
             kit_secrets.install_redaction(getattr(self._ex, "logger", None) or "ccxt.base.exchange")
+            kit_secrets.install_record_redaction()  # every kit and ccxt record, whatever handler prints it
             self._connect()
             self.twins: Any = None
             want_twins = twins if twins is not None else not (self.spec.is_localnet or self.spec.rehearsal)
