@@ -68,7 +68,7 @@ def demo(out_dir: Path) -> None:
 
 @cli.command()
 @click.option("--exchange", "-e", default="localnet", show_default=True, help="'localnet' or a ccxt exchange id.")
-@click.option("--stage", "-s", default=None, help="read_only, paper, testnet, live_small or live (default by exchange).")
+@click.option("--stage", "-s", default=None, help="read_only, paper, testnet, live_small or live.")
 def doctor(exchange: str, stage: str | None) -> None:
     """Check keys, permissions, IP allowlist, key age, clock, rate budget, stage and kill switch."""
     from kit.ops import doctor as doctor_module
