@@ -29,6 +29,7 @@ alerts (``run_data``) and keeps polling with backoff until the exchange answers 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -149,8 +150,10 @@ class Runner:
     reconcile:
         Reconcile the journal with the exchange before the first candle.
     schedule:
-        ``"auto"``: sleep until the next close when the market runs on the wall clock, else poll
-        every ``poll_s``; ``"poll"``: always poll every ``poll_s`` (tests on a stepped clock).
+        ``"auto"``: on a market that runs on the wall clock, sleep until the next close and take
+        the last candle as closed once its close time has passed (as Binance's kline is final);
+        otherwise poll every ``poll_s``. ``"poll"``: always poll every ``poll_s``, and a candle
+        is closed only once the next one shows (stepped or replayed clocks, tests).
     alerter:
         Where alerts go (default: one from the environment, on the Session's journal).
 
@@ -339,24 +342,23 @@ class Runner:
             self._kill(reason)
             return 0
         done = 0
-        try:
-            news = {sym: self._new_candles(sym) for sym in self.symbols}
-        except TransientError as exc:
-            self._failures += 1
-            self.state = "degraded"
-            self.alerter.report("run_data", f"{self.name}: candles unavailable: {exc}"[:300], subject=self.name)
-            self._beat()
-            return 0
-        if self._failures:
-            self._failures = 0
-            self.alerter.clear("run_data", subject=self.name)
-        self.state = "running"
-        for sym, new in news.items():
+        for sym in self.symbols:  # each symbol's candles are read just before its strategy runs
+            try:
+                new = self._new_candles(sym)
+            except TransientError as exc:
+                self._failures += 1
+                self.state = "degraded"
+                self.alerter.report("run_data", f"{self.name}: candles unavailable: {exc}"[:300], subject=self.name)
+                self._beat()
+                return done
+            if self._failures:
+                self._failures = 0
+                self.alerter.clear("run_data", subject=self.name)
+            self.state = "running"
             if not len(new):
                 continue
             self.broker.sync(sym)
-            newest = int(_ms(new.index)[-1])
-            self.broker.stale_before_ms = newest
+            self.broker.stale_before_ms = int(_ms(new.index)[-1])
             for row in _rows(new):
                 ts = row[0]
                 if self.until_ms is not None and ts + self.interval_ms > self.until_ms:
@@ -368,10 +370,10 @@ class Runner:
                 self.last_ms[sym] = ts
                 self.candles_seen += 1
                 done += 1
-                self._beat()
                 if self.until_ms is not None and ts + self.interval_ms >= self.until_ms:
                     self._finish("finished", "reached --until")
                     return done
+            self._beat()
         return done
 
     def _step(self, sym: str) -> bool:
@@ -389,7 +391,8 @@ class Runner:
         except Exception as exc:  # the strategy's own bug (or an order it made refused): stop, tell once
             where = f"{type(exc).__name__}: {exc}"
             tb = traceback.extract_tb(exc.__traceback__)
-            frame = next((f for f in reversed(tb) if "/kit/" not in f.filename.replace(os.sep, "/")), None)
+            mine = inspect.getsourcefile(type(st)) or ""
+            frame = next((f for f in reversed(tb) if f.filename == mine), None)
             if frame is not None:
                 where += f" (at {Path(frame.filename).name}:{frame.lineno})"
         cancelled = 0
@@ -416,9 +419,19 @@ class Runner:
         """The newest ``limit - 1`` closed candles (the exchange's last row is still forming)."""
         rows = self.session.candles(sym, self.timeframe, limit=limit)
         rows = rows.dropna()
-        if len(rows):
-            self._forming_ms = int(_ms(rows.index)[-1])
+        if not len(rows):
+            return rows
+        last = int(_ms(rows.index)[-1])
+        self._forming_ms = last
+        if self.schedule == "auto":
+            now = self._exchange_now_ms()
+            minute = now - now % self.interval_ms
+            if last == minute - self.interval_ms:  # a real-time market whose new candle has no trade yet
+                return rows  # its last row closed by the clock, as a kline is final once its close time passes
         return rows.iloc[:-1]
+
+    def _exchange_now_ms(self) -> int:
+        return int(time.time() * 1000) + self.broker._offset_ms()
 
     def _new_candles(self, sym: str) -> pd.DataFrame:
         last = self.last_ms[sym]
@@ -449,10 +462,11 @@ class Runner:
         forming = self._forming_ms
         if self.schedule == "poll" or forming is None:
             return self.poll_s
-        now_ms = time.time() * 1000 + self.broker._offset_ms()
-        if forming != now_ms - now_ms % self.interval_ms:
+        now_ms = self._exchange_now_ms()
+        minute = now_ms - now_ms % self.interval_ms
+        if forming not in (minute, minute - self.interval_ms):
             return self.poll_s  # the market's clock is not the wall clock
-        left = (forming + self.interval_ms - now_ms) / 1000
+        left = (minute + self.interval_ms - now_ms) / 1000
         return max(left, self.fast_poll_s)
 
     # -- what a notebook, the status bar and the report read ---------------------------------------------------

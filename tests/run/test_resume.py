@@ -131,7 +131,7 @@ def test_killed_between_the_send_and_the_link_the_restart_finds_the_order(lab: L
     assert len(rows(lab, "decision")) == 1 and rows(lab, "decision_order") == []
     assert len(lab.client().fetch_orders(SYM)) == 1  # it was sent
     s = lab.session()
-    r = Runner(s, load_strategy(STRATEGY), [SYM], name="crash", poll_s=0.05)
+    r = Runner(s, load_strategy(STRATEGY), [SYM], name="crash", poll_s=0.05, schedule="poll")
     r.prepare()
     assert r.poll_once() == 1  # the same candle again: the same decision, recognised
     assert len(lab.client().fetch_orders(SYM)) == 1  # not sent twice

@@ -54,7 +54,7 @@ def exchange_orders(lab: Lab) -> list[dict[str, Any]]:
 
 def test_candle_closes_become_orders_with_a_heartbeat(lab: Lab) -> None:
     s = lab.session()
-    r = Runner(s, Flip, [SYM], poll_s=0.05)
+    r = Runner(s, Flip, [SYM], poll_s=0.05, schedule="poll")
     r.prepare()
     assert len(r.feeds[SYM]) == 10  # lookback loaded as history, next() not called on it
     steps(lab, r, 4)
@@ -75,7 +75,7 @@ def test_candle_closes_become_orders_with_a_heartbeat(lab: Lab) -> None:
 @pytest.mark.slow  # 90 candle closes stepped through real ccxt
 def test_same_candles_same_decisions_in_replay_and_forward(lab: Lab) -> None:
     s = lab.session()
-    r = Runner(s, Fast, [SYM], poll_s=0.05)
+    r = Runner(s, Fast, [SYM], poll_s=0.05, schedule="poll")
     r.prepare()
     history = r.feeds[SYM].frame()
     steps(lab, r, 90)
@@ -115,7 +115,7 @@ class Boom(Strategy):
 def test_a_strategy_that_raises_stops_trading_alerts_once_and_is_never_called_again(lab: Lab, policy: str) -> None:
     Boom.calls = 0
     s = lab.session()
-    r = Runner(s, Boom, [SYM], poll_s=0.05, on_error=policy)
+    r = Runner(s, Boom, [SYM], poll_s=0.05, schedule="poll", on_error=policy)
     steps(lab, r, 2)
     assert len(lab.client().fetch_open_orders(SYM)) == 1
     lab.net.step(60_000)
@@ -140,7 +140,7 @@ def test_kill_switch_during_a_run_cancels_its_orders_and_stops_it(lab: Lab) -> N
             self.buy("0.001", limit=self.close * 0.95)
 
     s = lab.session()
-    r = Runner(s, Rest, [SYM], poll_s=0.05)
+    r = Runner(s, Rest, [SYM], poll_s=0.05, schedule="poll")
     steps(lab, r, 2)
     assert len(lab.client().fetch_open_orders(SYM)) == 2
     s.kill_switch.engage("test: stop everything")
@@ -164,7 +164,7 @@ def test_a_data_outage_is_backfilled_before_the_strategy_sees_the_next_candle(la
             super().next()
 
     s = lab.session(backoff=None)
-    r = Runner(s, Watch, [SYM], poll_s=0.05)
+    r = Runner(s, Watch, [SYM], poll_s=0.05, schedule="poll")
     steps(lab, r, 1)
     lab.net.set_faults(maintenance=True)
     for _ in range(3):

@@ -17,7 +17,7 @@ Flip = load_strategy(f"{Path(__file__).resolve().parent / 'strategies.py'}:Flip"
 
 def test_status_bar_and_daily_report_show_the_run(lab: Lab) -> None:
     s = lab.session()
-    r = Runner(s, Flip, ["BTC/USDT"], name="flipper", poll_s=0.05)
+    r = Runner(s, Flip, ["BTC/USDT"], name="flipper", poll_s=0.05, schedule="poll")
     r.prepare()
     lab.net.step(60_000)
     assert r.poll_once() == 1
