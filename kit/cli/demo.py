@@ -79,6 +79,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "02_research",
     "03_testnet_orders",
     "04_small_live",
+    "05_forward",
 )
 #: The report notebook (under ``notebooks/``).
 REPORT_NOTEBOOK = "reports/daily"
@@ -598,6 +599,7 @@ _STAGE_TEXT = {
     "02_research": "Returns and volatility; an SMA crossover replayed through the engine; fees and slippage.",
     "03_testnet_orders": "Order ticket and blotter on a sandbox; a partial fill as it happens; cancel.",
     "04_small_live": "live_small caps and its evidence gate; the kill switch engaged and reset.",
+    "05_forward": "The SMA crossover as one Strategy: replayed, run forward on testnet by the runner, compared.",
 }
 
 
