@@ -21,6 +21,8 @@ from kit.journal.journal import Journal
 from kit.run import Runner
 from kit.strategy import load_strategy
 
+pytestmark = pytest.mark.slow  # a kit run child process per test (several seconds each)
+
 SYM = "BTC/USDT"
 HERE = Path(__file__).resolve().parent
 STRATEGY = f"{HERE / 'strategies.py'}:Flip"

@@ -17,6 +17,7 @@ from kit.run import Runner, heartbeats
 from kit.run.compare import market_from_session, replay_vs_forward
 from kit.strategy import Strategy
 from kit.strategy.examples import SmaCross
+from kit.transport.backoff import Backoff
 
 SYM = "BTC/USDT"
 
@@ -163,7 +164,7 @@ def test_a_data_outage_is_backfilled_before_the_strategy_sees_the_next_candle(la
             seen.append(int(self.time.value // 1_000_000))
             super().next()
 
-    s = lab.session(backoff=None)
+    s = lab.session(backoff=Backoff(base_s=0.01, cap_s=0.01, max_tries=1))
     r = Runner(s, Watch, [SYM], poll_s=0.05, schedule="poll")
     steps(lab, r, 1)
     lab.net.set_faults(maintenance=True)
