@@ -48,6 +48,7 @@ def _costs(net: object, root: Path, first: int, end: int) -> tuple[int, int, int
     return w1 - w0, w2 - w1, w3 - w2, original
 
 
+@pytest.mark.slow  # three full fetches of a series through a localnet (2.4-3.9 s in three loaded runs)
 def test_refetch_after_quarantine_and_recheck_cost_at_most_the_first_fetch(tmp_path: Path) -> None:
     frame = make_candles(MINUTES, holes=HOLES)
     with start(port=0, config=replay_config(frame, tmp_path / "net")) as net:

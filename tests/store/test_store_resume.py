@@ -78,6 +78,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a child process fetching is SIGKILLed, then the fetch resumes
 @pytest.mark.parametrize(("mode", "n", "resumed_pages"), [("between-pages", 4, 6), ("mid-write", 4, 7)])
 def test_sigkilled_fetch_resumes_with_only_the_rest(
     synth_net: Localnet, tmp_path: Path, mode: str, n: int, resumed_pages: int
