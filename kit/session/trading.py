@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
+
 from kit.engine.filters import counts, funds, market_from_ccxt
 from kit.engine.order import ORDER_KEYWORDS, OrderSpec, bad_order
 from kit.engine.types import OrderType
@@ -191,6 +193,19 @@ class Trading(Reads):
         free = {str(k): Decimal(str(v)) for k, v in (bal.get("free") or {}).items() if v is not None}
         self._free_cache = (time.monotonic(), free)
         return dict(free)
+
+    def balances(self) -> pd.DataFrame:
+        """Balances (free, used, total) from the exchange; the funds check of :meth:`check` reuses this read.
+
+        >>> s.balances()                                                 # doctest: +SKIP
+        >>> s.check("BTC/USDT", "sell", "100", price="60000")              # doctest: +SKIP
+        Traceback (most recent call last):
+        kit.errors.InsufficientFunds: Account has insufficient balance ...: selling 100 BTC needs 100, free 0.5 ...
+        """
+        frame = super().balances()
+        # zero balances are not in the frame: an asset it does not list has nothing free
+        self._free_cache = (time.monotonic(), {str(a): Decimal(str(v or 0)) for a, v in frame["free"].items()})
+        return frame
 
     def _known_free(self) -> dict[str, Decimal] | None:
         cached = self._free_cache

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lab.lab import Lab
 
-from kit.errors import CapExceeded, ConfigError, FilterViolation, OrderRejected
+from kit.errors import CapExceeded, ConfigError, FilterViolation, InsufficientFunds, OrderRejected
 from kit.safety.guard import Caps
 
 
@@ -75,3 +75,15 @@ def test_a_cap_refusal_after_the_amends_read_says_no_amend_was_sent(lab: Lab) ->
     text = str(info.value)
     assert "No amend was sent (the order was only read)" in text and "No request was sent" not in text
     assert len(_posted(lab, 0)) == n
+
+
+def test_check_refuses_a_sell_beyond_the_balance_the_session_read(lab: Lab) -> None:
+    """#12.3: a sell of 100 BTC while holding 0.5, refused by check() with the balance s.balances() read."""
+    s = lab.session()
+    last = D(str(s.ticker("BTC/USDT")["last"]))
+    assert s.check("BTC/USDT", "sell", "100", price=str(last)).notional is not None  # no balance read yet: place's
+    s.balances()
+    n = lab.server_count()
+    with lab.raises(InsufficientFunds, match="selling 100 BTC needs 100, free 0.5"):
+        s.check("BTC/USDT", "sell", "100", price=str(last))
+    assert lab.server_count() == n  # check() still sends nothing
