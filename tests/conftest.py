@@ -1,9 +1,9 @@
 """Shared fixtures and hooks for the test suite; add fixtures here only when several test modules need them.
 
-The time guard keeps the fast loop (``make fast``: every test not marked ``slow``, ``chaos`` or
-``browser``) fast: a test that is not marked ``slow`` and whose call phase takes longer than the
-limit fails, with a message that says to make it faster or mark it ``slow``. Setup and teardown
-(fixtures such as a localnet) do not count.
+The time guard keeps the fast loop (``make fast``: every test not marked ``slow``, ``chaos``,
+``browser``, ``testnet`` or ``soak``) fast: a test the fast loop runs (one carrying none of those
+markers) whose call phase takes longer than the limit fails, with a message that says to make it
+faster or mark it ``slow``. Setup and teardown (fixtures such as a localnet) do not count.
 
 - ``--time-limit=SECONDS`` or ``KIT_TEST_TIME_LIMIT_S`` (default 2): the limit.
 - ``--time-guard=fail|report|off`` or ``KIT_TEST_TIME_GUARD``: what happens to a test over it.
@@ -23,6 +23,8 @@ import pytest
 pytest_plugins = ["pytester"]  # tests/test_time_guard.py runs pytest on a probe module
 
 DEFAULT_TIME_LIMIT_S = 2.0
+#: Markers of the tests the fast loop leaves out; the guard does not time them.
+UNTIMED_MARKERS = ("slow", "chaos", "browser", "testnet", "soak")
 _GUARD_KEY = "time_guard_over_s"
 
 
@@ -64,7 +66,7 @@ def time_guard(config: pytest.Config) -> tuple[str, float]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     report = yield
-    if call.when != "call" or not report.passed or item.get_closest_marker("slow") is not None:
+    if call.when != "call" or not report.passed or any(item.get_closest_marker(m) for m in UNTIMED_MARKERS):
         return report
     mode, limit = time_guard(item.config)
     if mode == "off" or report.duration <= limit:

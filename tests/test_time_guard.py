@@ -28,35 +28,40 @@ def test_sleepy():
 @pytest.mark.slow
 def test_sleepy_but_marked():
     time.sleep(0.3)
+
+
+@pytest.mark.chaos
+def test_sleepy_chaos():
+    time.sleep(0.3)
 """
 
 
 @pytest.fixture()
 def probe(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A folder with this suite's conftest.py and a module of three tests (one sleeps, one sleeps but is slow)."""
+    """This suite's conftest.py and four tests: quick, sleepy, sleepy but slow, sleepy but chaos."""
     for var in ("KIT_TEST_TIME_LIMIT_S", "KIT_TEST_TIME_GUARD", "CI"):
         monkeypatch.delenv(var, raising=False)
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text(encoding="utf-8"))
-    pytester.makeini("[pytest]\nmarkers =\n    slow: slow\n")
+    pytester.makeini("[pytest]\nmarkers =\n    slow: slow\n    chaos: chaos\n")
     pytester.makepyfile(test_probe=PROBE)
     return pytester
 
 
 def test_an_unmarked_test_over_the_limit_fails(probe: pytest.Pytester) -> None:
     result = probe.runpytest("--time-limit", "0.1", "-p", "no:xdist", "-p", "no:randomly")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         ["*test_sleepy took 0.3* s (call phase), over the 0.1 s limit*mark it @pytest.mark.slow*"]
     )
 
 
 def test_under_the_limit_nothing_happens(probe: pytest.Pytester) -> None:
-    probe.runpytest("--time-limit", "5").assert_outcomes(passed=3)
+    probe.runpytest("--time-limit", "5").assert_outcomes(passed=4)
 
 
 def test_the_limit_comes_from_the_environment(probe: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KIT_TEST_TIME_LIMIT_S", "0.1")
-    probe.runpytest().assert_outcomes(passed=2, failed=1)
+    probe.runpytest().assert_outcomes(passed=3, failed=1)
 
 
 @pytest.mark.parametrize("how", ["option", "ci"])
@@ -69,9 +74,10 @@ def test_report_mode_lists_instead_of_failing(
         result = probe.runpytest("--time-limit", "0.1")
     else:
         result = probe.runpytest("--time-limit", "0.1", "--time-guard", "report")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     summary = result.stdout.str().split("tests not marked slow over 0.1 s (time guard: report)")[1]
-    assert "test_probe.py::test_sleepy" in summary and "test_sleepy_but_marked" not in summary
+    assert "test_probe.py::test_sleepy" in summary
+    assert "test_sleepy_but_marked" not in summary and "test_sleepy_chaos" not in summary
 
 
 @pytest.mark.parametrize("bad", [("KIT_TEST_TIME_GUARD", "sometimes"), ("KIT_TEST_TIME_LIMIT_S", "two")])

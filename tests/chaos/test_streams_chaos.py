@@ -47,7 +47,9 @@ def watched(lab: Lab) -> Iterator[Callable[[Any], Streams]]:
 
 
 def _disconnect(lab: Lab, mode: str) -> int:
-    req = urllib.request.Request(f"{lab.net.url}/_localnet/streams/disconnect?mode={mode}", data=b"", method="POST")
+    url = f"{lab.net.url}/_localnet/streams/disconnect?mode={mode}"
+    # localnet's admin POSTs take application/json only (docs/architecture.md, #12 localnet decision)
+    req = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return int(json.loads(resp.read())["disconnected"])
 
