@@ -38,7 +38,6 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -488,6 +487,8 @@ class Runner:
             "open_orders": len(self.broker.open_ids),
             "gaps": self.gaps,
             "latency_p50_ms": lat[len(lat) // 2] if lat else None,
+            "positions": {s: str(self.broker.position(s)) for s in self.symbols},
+            "last_close": {s: float(f.close[-1]) for s, f in self.feeds.items() if len(f)},
             "error": self.error,
             "pid": os.getpid(),
             "started_ms": self.started_ms,
@@ -497,7 +498,6 @@ class Runner:
     def _beat(self) -> None:
         """Rewrite the heartbeat file atomically (write, then rename)."""
         st = self.status()
-        st["positions"] = {s: str(self.broker._position.get(s, Decimal(0))) for s in self.symbols}
         try:
             self.heartbeat_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.heartbeat_path.with_suffix(".tmp")
@@ -524,6 +524,10 @@ class Runner:
             keep = links[["decision_id", "client_id", "latency_ms", "status"]].drop_duplicates("decision_id")
             dec = dec.reset_index().merge(keep, on="decision_id", how="left").set_index("time")
         return dec
+
+    def candles(self, symbol: str) -> pd.DataFrame:
+        """The candles the strategy has seen on ``symbol`` (history load included, last ``2 x lookback``)."""
+        return self.feeds[symbol].frame()
 
     def fills(self) -> pd.DataFrame:
         """Journaled fills of this run's orders."""

@@ -74,6 +74,7 @@ def test_candle_closes_become_orders_with_a_heartbeat(lab: Lab) -> None:
 
 
 @pytest.mark.slow  # 90 candle closes stepped through real ccxt
+@pytest.mark.slow  # 90 candles through real ccxt: about 1.5 s idle, over the fast loop's 2 s when loaded
 def test_same_candles_same_decisions_in_replay_and_forward(lab: Lab) -> None:
     s = lab.session()
     r = Runner(s, Fast, [SYM], poll_s=0.05, schedule="poll")
