@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lab.lab import Lab
@@ -16,6 +17,13 @@ from kit.run import Runner
 from kit.strategy import load_strategy
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def lab_config() -> dict[str, Any]:
+    """The upstream localnet on the wall clock (its market moves by itself), as the paper venue's is."""
+    return {"history_minutes": 240, "stepped": False}
+
 
 Flip = load_strategy(f"{Path(__file__).resolve().parent / 'strategies.py'}:Flip")
 
@@ -26,7 +34,7 @@ def test_the_same_strategy_runs_on_paper_and_journals_paper_fills(lab: Lab) -> N
     r = Runner(s, Flip, ["BTC/USDT"], name="paper-flip", poll_s=0.5, fast_poll_s=0.05).start()
     try:
         end = time.monotonic() + 150
-        while time.monotonic() < end and r.status()["orders_sent"] < 2 and r.state == "running":
+        while time.monotonic() < end and r.status()["orders_sent"] < 2 and r.state in ("starting", "running"):
             time.sleep(0.5)
     finally:
         r.stop()
