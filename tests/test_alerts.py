@@ -313,7 +313,13 @@ def test_watcher_alerts_kill_switch_guard_trips_and_rejects_from_a_real_session(
         assert [a.kind for a in w.poll()] == ["guard_trip"]
         s.place("BTC/USDT", "buy", "0.001", price="50000")
         assert [(a.kind, a.state) for a in w.poll()] == [("guard_trip", "resolved")]
+        # The kit refuses a sell beyond the free balance before sending (#12.3). An overstated cached
+        # balance (another process sold meanwhile) lets the order through: then the exchange says no.
+        import time as _time
+        from decimal import Decimal as _D
+
         for _ in range(2):  # within the caps, but the account holds 0.5 BTC: the exchange says no
+            s._free_cache = (_time.monotonic(), {"BTC": _D("10"), "USDT": _D("1000000")})
             with pytest.raises(InsufficientFunds):
                 s.place("BTC/USDT", "sell", "0.6", price="70000")
         assert [a.kind for a in w.poll()] == ["rejects"]
