@@ -60,6 +60,7 @@ def test_refetch_after_quarantine_and_recheck_cost_at_most_the_first_fetch(tmp_p
     assert 0 < recheck <= first, recheck  # was one request per known gap; now 6
 
 
+@pytest.mark.slow  # a year of real 1m candles fetched three times (about 2 s)
 @pytest.mark.skipif(not (SHARED_DATA / "UNITTEST_BTC-1m.feather").exists(), reason="real candle data is missing")
 def test_refetch_cost_on_the_real_candles(tmp_path: Path) -> None:
     from decimal import Decimal
