@@ -260,7 +260,10 @@ def test_ws_api_subscribe_and_forward() -> None:
         assert (await recv(ws))["status"] == 400
         await ws.send_json({"id": 5, "method": "time"})
         assert await recv(ws) == {"id": 5, "status": 200, "result": {"serverTime": NOW}}
-        await ws.send_json({"id": 6, "method": "order.place", "params": {}})
+        await ws.send_json({"id": 6, "method": "order.place", "params": {}})  # signed: apiKey first
+        reply = await recv(ws)
+        assert (reply["status"], reply["error"]["code"]) == (400, -1102)
+        await ws.send_json({"id": 7, "method": "margin.borrow", "params": {}})
         reply = await recv(ws)
         assert (reply["status"], reply["error"]["code"]) == (400, -1020)
         await ws.close()
