@@ -58,6 +58,9 @@ class Engine(Matching):
         How fills are derived from market data; the default is conservative.
     """
 
+    #: Binance frees a client order id once its order is no longer open (localnet sets this).
+    reuse_client_ids = False
+
     def __init__(self, markets: Iterable[Market], *, fill_model: FillModel | None = None) -> None:
         super().__init__(fill_model or FillModel())
         self.markets: dict[str, Market] = {m.symbol: m for m in markets}
@@ -131,7 +134,7 @@ class Engine(Matching):
                     Refusal(RejectCode.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}; known: {sorted(self.markets)}"),
                 )
             ]
-        if req.client_id is not None and req.client_id in acct.client_ids:
+        if req.client_id is not None and self._client_id_taken(acct, req.client_id):
             return [
                 self._reject(
                     account,
@@ -370,6 +373,18 @@ class Engine(Matching):
         return list(self._accounts)
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _client_id_taken(self, acct: Account, client_id: str) -> bool:
+        """Whether ``client_id`` may not be used for a new order of ``acct``.
+
+        By default a client id is used once for ever. With ``reuse_client_ids`` (Binance's rule,
+        which localnet follows) only an *open* order holds its id: once it is filled, canceled or
+        expired the id is free again, and a lookup by client id finds the newest order.
+        """
+        prev = acct.client_ids.get(client_id)
+        if prev is None:
+            return False
+        return not self.reuse_client_ids or self._orders[prev].status.is_open
+
     def _find(self, account: str, order_id: int | None, client_id: str | None) -> Working | None:
         acct = self._accounts.get(account)
         if acct is None:

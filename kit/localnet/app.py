@@ -129,9 +129,10 @@ class Pipeline:
             if venue.faults.should_fail():
                 status = 503
                 return web.Response(status=503, text="Service Unavailable")
-            if route is None:
+            if route is None:  # a JSON error as every other answer, never a plain-text page
                 status = 404
-                return web.Response(status=404, text="Not Found")
+                body = {"code": -1, "msg": f"Unknown endpoint: {method} {path}."}
+                return web.Response(status=404, text=_dumps(body), content_type="application/json", headers=headers)
             handler, security = route
             venue.advance(venue.clock.now_ms())
             params = parse_params(raw_query)
@@ -322,4 +323,5 @@ def build_app(venue: Any, *, reqlog: RequestLog | None = None) -> web.Applicatio
         streams.add_routes(app, venue)
     app.router.add_route("*", "/api/{tail:.*}", pipeline.handle)
     app.router.add_route("*", "/sapi/{tail:.*}", pipeline.handle)
+    app.router.add_route("*", "/{tail:.*}", pipeline.handle)  # any other path: a JSON 404, as the API paths
     return app

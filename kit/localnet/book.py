@@ -184,11 +184,19 @@ class Book:
         }
 
 
+_EIGHT = Decimal("0.00000001")
+
+
 def _fmt(x: Decimal) -> str:
-    return format(x, "f")
+    """Binance's wire form of a price or quantity: at least 8 decimals (``"60009.40000000"``).
+
+    >>> _fmt(Decimal("60009.4")), _fmt(Decimal(0))
+    ('60009.40000000', '0.00000000')
+    """
+    return format(x.quantize(_EIGHT) if x.as_tuple().exponent > -8 else x, "f")  # type: ignore[operator]
 
 
 def _diff(old: dict[int, Decimal], new: dict[int, Decimal], tick: Decimal) -> list[list[str]]:
-    out = [[_fmt(tick * t), "0"] for t in old if t not in new]
+    out = [[_fmt(tick * t), "0.00000000"] for t in old if t not in new]
     out += [[_fmt(tick * t), _fmt(q)] for t, q in new.items() if old.get(t) != q]
     return out

@@ -63,6 +63,12 @@ _FIXED: dict[tuple[str, str], int] = {
     ("POST", "/sapi/v1/capital/withdraw/apply"): 1,
     ("GET", "/sapi/v1/capital/withdraw/history"): 1,
     ("GET", "/sapi/v1/asset/tradeFee"): 1,
+    ("GET", "/api/v3/account/commission"): 20,
+    ("GET", "/sapi/v1/account/apiTradingStatus"): 1,
+    ("GET", "/sapi/v1/capital/deposit/address"): 10,
+    ("GET", "/sapi/v1/capital/deposit/hisrec"): 1,
+    ("GET", "/sapi/v1/margin/allPairs"): 1,
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): 10,
 }
 
 
@@ -99,6 +105,8 @@ def weight(method: str, path: str, params: dict[str, str]) -> int:
         return 6 if params.get("symbol") else 80
     if path == "/api/v3/order/test" and params.get("computeCommissionRates") == "true":
         return 20
+    if path == "/api/v3/myTrades" and params.get("orderId"):
+        return 5  # rest-api.md "Account trade list": 20 without orderId, 5 with it
     return _FIXED.get((method, path), 1)
 
 

@@ -187,8 +187,9 @@ class Candles:
         if not parts:
             if prev_close is None:
                 return None
-            p = str(prev_close)
-            return [ts, p, p, p, p, "0", close_time, "0", 0, "0", "0", "0"]
+            p = _s(prev_close)
+            z = _s(ZERO)
+            return [ts, p, p, p, p, z, close_time, z, 0, z, z, "0"]
         o, c = parts[0][0], parts[-1][3]
         h = max(b[1] for b in parts)
         low = min(b[2] for b in parts)
@@ -197,7 +198,7 @@ class Candles:
         n = sum(b[6] for b in parts)
         tbv = sum((b[7] for b in parts), ZERO)
         tbq = sum((b[8] for b in parts), ZERO)
-        return [ts, str(o), str(h), str(low), str(c), _s(v), close_time, _s(qv), n, _s(tbv), _s(tbq), "0"]
+        return [ts, _s(o), _s(h), _s(low), _s(c), _s(v), close_time, _s(qv), n, _s(tbv), _s(tbq), "0"]
 
     def window(self, start_ms: int, end_ms: int) -> list[list[Any]]:
         """Raw base bars with open time in [start_ms, end_ms] (for the 24h ticker)."""
@@ -205,9 +206,12 @@ class Candles:
         return [self.bars[t] for t in range(lo, end_ms + 1, self.base_ms) if t in self.bars]
 
 
+_EIGHT = Decimal("0.00000001")
+
+
 def _s(x: Decimal) -> str:
-    """Plain decimal string without exponent."""
-    return format(x.normalize(), "f") if x else "0"
+    """Binance's wire form of a decimal: plain, at least 8 decimals (``"60009.40000000"``)."""
+    return format(x.quantize(_EIGHT) if x.as_tuple().exponent > -8 else x, "f")  # type: ignore[operator]
 
 
 def quantize(x: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS fills (account TEXT, trade_id INTEGER, order_id INTEG
 CREATE TABLE IF NOT EXISTS balances (account TEXT, asset TEXT, free TEXT, locked TEXT,
     PRIMARY KEY (account, asset));
 CREATE TABLE IF NOT EXISTS withdrawals (id TEXT PRIMARY KEY, account TEXT, asset TEXT, amount TEXT,
-    address TEXT, ts_ms INTEGER);
+    address TEXT, ts_ms INTEGER, network TEXT, fee TEXT);
 """
 
 
@@ -67,6 +67,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(withdrawals)")}
+        for col in ("network", "fee"):  # state directories written before these columns existed
+            if col not in cols:
+                self.db.execute(f"ALTER TABLE withdrawals ADD COLUMN {col} TEXT")
         self._in_tx = False
 
     # -------------------------------------------------------------- transactions
@@ -174,13 +178,21 @@ class Store:
             out.setdefault(account, {})[asset] = (free, locked)
         return out
 
-    def save_withdrawal(self, wid: str, account: str, asset: str, amount: str, address: str, ts_ms: int) -> None:
+    def save_withdrawal(
+        self, wid: str, account: str, asset: str, amount: str, address: str, ts_ms: int, network: str = "", fee: str = "0"
+    ) -> None:
         """Record a withdrawal."""
         self.begin()
         self.db.execute(
-            "INSERT INTO withdrawals VALUES (?, ?, ?, ?, ?, ?)", (wid, account, asset, amount, address, ts_ms)
+            "INSERT INTO withdrawals (id, account, asset, amount, address, ts_ms, network, fee)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (wid, account, asset, amount, address, ts_ms, network, fee),
         )
 
     def withdrawals(self, account: str) -> list[tuple[Any, ...]]:
-        """Withdrawals of one account."""
-        return self.db.execute("SELECT * FROM withdrawals WHERE account=? ORDER BY ts_ms", (account,)).fetchall()
+        """Withdrawals of one account: ``(id, account, asset, amount, address, ts_ms, network, fee)``."""
+        return self.db.execute(
+            "SELECT id, account, asset, amount, address, ts_ms, network, fee FROM withdrawals"
+            " WHERE account=? ORDER BY ts_ms",
+            (account,),
+        ).fetchall()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kit.localnet import replace, wire
+from kit.localnet import replace, wallet, wire
 from kit.localnet.auth import ApiKey, api_restrictions
 from kit.localnet.market import INTERVALS_MS
 from kit.localnet.wire import VenueError, error, mandatory, parse_decimal, parse_int
@@ -415,29 +415,32 @@ def capital_config(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
     out = []
     for a in assets:
         free, locked = bal.get(a, (Decimal(0), Decimal(0)))
-        net = {
-            "network": a if a != "USDT" else "ETH",
-            "coin": a,
-            "name": a,
-            "isDefault": True,
-            "depositEnable": True,
-            "withdrawEnable": True,
-            "withdrawFee": "0",
-            "withdrawMin": "0.00000001",
-            "withdrawMax": "100000000",
-            "withdrawIntegerMultiple": "0.00000001",
-            "minConfirm": 1,
-            "unLockConfirm": 0,
-            "depositDesc": "",
-            "withdrawDesc": "",
-            "specialTips": "",
-            "busy": False,
-            "addressRegex": "^.+$",
-            "memoRegex": "",
-            "sameAddress": False,
-            "estimatedArrivalTime": 1,
-            "resetAddressStatus": False,
-        }
+        nets = [
+            {
+                "network": n.name,
+                "coin": a,
+                "name": n.name,
+                "isDefault": i == 0,
+                "depositEnable": True,
+                "withdrawEnable": True,
+                "withdrawFee": wire.fmt(n.fee),
+                "withdrawMin": wire.fmt(n.withdraw_min),
+                "withdrawMax": "100000000",
+                "withdrawIntegerMultiple": "0.00000001",
+                "minConfirm": 1,
+                "unLockConfirm": 0,
+                "depositDesc": "",
+                "withdrawDesc": "",
+                "specialTips": "",
+                "busy": False,
+                "addressRegex": "^.+$",
+                "memoRegex": "",
+                "sameAddress": False,
+                "estimatedArrivalTime": 1,
+                "resetAddressStatus": False,
+            }
+            for i, n in enumerate(wallet.networks(a))
+        ]
         out.append(
             {
                 "coin": a,
@@ -453,14 +456,29 @@ def capital_config(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
                 "ipoable": "0",
                 "storage": "0",
                 "isLegalMoney": False,
-                "networkList": [net],
+                "networkList": nets,
             }
         )
     return out
 
 
+def _network(coin: str, params: dict[str, str]) -> wallet.Network:
+    nets = wallet.networks(coin)
+    name = params.get("network")
+    if not name:
+        return nets[0]
+    for n in nets:
+        if n.name == name:
+            return n
+    raise error(-1100, f"Illegal characters found in parameter 'network'; {coin} networks: {[n.name for n in nets]}.")
+
+
 def withdraw_apply(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
-    """POST /sapi/v1/capital/withdraw/apply: really moves funds out of the account."""
+    """POST /sapi/v1/capital/withdraw/apply: really moves funds out of the account.
+
+    ``network`` is honoured (default: the coin's default network); the network's fee is part of
+    ``amount`` (the account is debited ``amount``, the address receives ``amount - fee``).
+    """
     coin = params.get("coin")
     if not coin:
         raise mandatory("coin")
@@ -469,27 +487,127 @@ def withdraw_apply(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
         raise mandatory("address")
     amount = parse_decimal(params, "amount", required=True)
     assert amount is not None
-    return {"id": venue.withdraw(_account(ctx), coin, amount, address)}
+    net = _network(coin, params)
+    if amount < net.withdraw_min:
+        raise error(-4022, f"The withdrawal amount must be at least {wire.fmt(net.withdraw_min)} {coin}.")
+    return {"id": venue.withdraw(_account(ctx), coin, amount, address, network=net.name, fee=net.fee)}
 
 
 def withdraw_history(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
-    """GET /sapi/v1/capital/withdraw/history."""
-    rows = venue.store.withdrawals(_account(ctx))
-    return [
-        {
-            "id": r[0],
-            "amount": r[3],
-            "transactionFee": "0",
-            "coin": r[2],
-            "status": 6,
-            "address": r[4],
-            "txId": r[0],
-            "applyTime": r[5],
-            "network": r[2],
+    """GET /sapi/v1/capital/withdraw/history (``coin``, ``status``, ``startTime``/``endTime`` filters).
+
+    Status follows the simulated clock: 4 (processing) for the first minute after the request,
+    then 6 (completed) with a ``txId`` and ``completeTime``.
+    """
+    now = venue.clock.now_ms()
+    out = []
+    for wid, _, coin, amount, address, ts, network, fee in venue.store.withdrawals(_account(ctx)):
+        done = now - ts >= wallet.WITHDRAW_SETTLE_MS
+        row = {
+            "id": wid,
+            "amount": wire.fmt(Decimal(amount)),
+            "transactionFee": wire.fmt(Decimal(fee or 0)),
+            "coin": coin,
+            "status": 6 if done else 4,
+            "address": address,
+            "txId": wallet.fake_tx_id(wid) if done else "",
+            "applyTime": wallet.wallet_time(ts),
+            "network": network or wallet.networks(coin)[0].name,
             "transferType": 0,
+            "info": "",
+            "confirmNo": 1 if done else 0,
+            "walletType": 0,
+            "txKey": "",
         }
-        for r in rows
-    ]
+        if done:
+            row["completeTime"] = wallet.wallet_time(ts + wallet.WITHDRAW_SETTLE_MS)
+        out.append(row)
+    return _wallet_filter(out, params)
+
+
+def _wallet_filter(rows: list[dict[str, Any]], params: dict[str, str]) -> list[Any]:
+    """Binance's ``coin`` and ``status`` filters of the wallet histories."""
+    coin = params.get("coin")
+    st = parse_int(params, "status")
+    return [r for r in rows if (not coin or r["coin"] == coin) and (st is None or r["status"] == st)]
+
+
+def deposit_address(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
+    """GET /sapi/v1/capital/deposit/address (a stable made-up address per account, coin and network)."""
+    coin = params.get("coin")
+    if not coin:
+        raise mandatory("coin")
+    net = _network(coin, params)
+    return {"address": wallet.fake_address(_account(ctx), coin, net.name), "coin": coin, "tag": "", "url": ""}
+
+
+def deposit_history(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
+    """GET /sapi/v1/capital/deposit/hisrec: deposits made through ``POST /_localnet/deposit``."""
+    acct = _account(ctx)
+    start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+    out = []
+    for seq, kind, ts, p in venue.store.commands():
+        if kind != "deposit" or p.get("account") != acct:
+            continue
+        if (start is not None and ts < start) or (end is not None and ts > end):
+            continue
+        net = wallet.networks(p["asset"])[0]
+        out.append(
+            {
+                "id": str(seq),
+                "amount": wire.fmt(Decimal(p["amount"])),
+                "coin": p["asset"],
+                "network": net.name,
+                "status": 1,
+                "address": wallet.fake_address(acct, p["asset"], net.name),
+                "addressTag": "",
+                "txId": wallet.fake_tx_id(f"deposit-{seq}"),
+                "insertTime": ts,
+                "completeTime": ts,
+                "transferType": 0,
+                "confirmTimes": "1/1",
+                "unlockConfirm": 0,
+                "walletType": 0,
+            }
+        )
+    out.reverse()  # newest first, as Binance
+    return _wallet_filter(out, params)
+
+
+def api_trading_status(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
+    """GET /sapi/v1/account/apiTradingStatus (never locked: localnet has no trading-rule indicators)."""
+    return {
+        "data": {
+            "isLocked": False,
+            "plannedRecoverTime": 0,
+            "triggerCondition": {"GCR": 150, "IFER": 150, "UFR": 300},
+            "updateTime": 0,
+        }
+    }
+
+
+def margin_pairs(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
+    """GET /sapi/v1/margin/allPairs and margin/isolated/allPairs: none (symbols say isMarginTradingAllowed false)."""
+    return []
+
+
+def commission(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
+    """GET /api/v3/account/commission."""
+    spec = venue.symbols[_symbol(venue, params)].spec
+    maker, taker = wire.fmt(Decimal(spec.maker_fee)), wire.fmt(Decimal(spec.taker_fee))
+    zero = wire.fmt(Decimal(0))
+    return {
+        "symbol": spec.symbol,
+        "standardCommission": {"maker": maker, "taker": taker, "buyer": zero, "seller": zero},
+        "specialCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
+        "taxCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
+        "discount": {
+            "enabledForAccount": False,
+            "enabledForSymbol": False,
+            "discountAsset": "BNB",
+            "discount": "0.25000000",
+        },
+    }
 
 
 def trade_fee(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
@@ -536,4 +654,10 @@ ROUTES: dict[tuple[str, str], tuple[Handler, str | None]] = {
     ("POST", "/sapi/v1/capital/withdraw/apply"): (withdraw_apply, "withdrawals"),
     ("GET", "/sapi/v1/capital/withdraw/history"): (withdraw_history, "reading"),
     ("GET", "/sapi/v1/asset/tradeFee"): (trade_fee, "reading"),
+    ("GET", "/api/v3/account/commission"): (commission, "reading"),
+    ("GET", "/sapi/v1/account/apiTradingStatus"): (api_trading_status, "reading"),
+    ("GET", "/sapi/v1/capital/deposit/address"): (deposit_address, "reading"),
+    ("GET", "/sapi/v1/capital/deposit/hisrec"): (deposit_history, "reading"),
+    ("GET", "/sapi/v1/margin/allPairs"): (margin_pairs, "key"),
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): (margin_pairs, "reading"),
 }

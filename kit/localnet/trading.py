@@ -327,8 +327,10 @@ class Trading:
             raise wire.error(-2013, "Order does not exist.")
         return order
 
-    def withdraw(self, account: str, asset: str, amount: Decimal, address: str) -> str:
-        """Move ``amount`` of ``asset`` out of ``account``; returns the withdrawal id."""
+    def withdraw(
+        self, account: str, asset: str, amount: Decimal, address: str, *, network: str = "", fee: Decimal | None = None
+    ) -> str:
+        """Move ``amount`` of ``asset`` out of ``account`` (``fee`` included); returns the withdrawal id."""
         from kit.engine import EventKind
 
         now = self._now()
@@ -338,6 +340,6 @@ class Trading:
             # Binance's sapi code, with the -2010 wording that ccxt maps to InsufficientFunds
             raise wire.error(-4026, "Account has insufficient balance for requested action.")
         wid = secrets.token_hex(16)
-        self.store.save_withdrawal(wid, account, asset, str(amount), address, now)
+        self.store.save_withdrawal(wid, account, asset, str(amount), address, now, network, str(fee or 0))
         self.store.commit()
         return wid

@@ -147,6 +147,7 @@ class Venue(Trading):
         self._kline_open: dict[tuple[str, str], int] = {}
         make_engine = getattr(config.mirror, "engine", None) or Engine  # the paper venue queues (kit.paper)
         self.engine = make_engine([i.market for i in self.symbols.values()], fill_model=config.fill_model)
+        self.engine.reuse_client_ids = True  # Binance: a client id is unique among *open* orders only
         Trading.__init__(self)
         self.keys_by_name: dict[str, ApiKey] = {}
         self._keys: dict[str, ApiKey] = {}

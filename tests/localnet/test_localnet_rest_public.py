@@ -147,8 +147,13 @@ def test_async_client_public(net: Localnet) -> None:
 
 
 def test_unknown_path_is_a_clean_error(pub: Any) -> None:
-    with pytest.raises(ccxt.ExchangeNotAvailable):
+    """An unknown path answers 404 with a JSON ``{"code", "msg"}`` body (#15.8), never plain text.
+
+    ccxt finds -1 in no table and raises its generic ExchangeError with the body in the message.
+    """
+    with pytest.raises(ccxt.ExchangeError, match='"code":-1') as info:
         pub.fapiPublicGetExchangeInfo()
+    assert not isinstance(info.value, ccxt.ExchangeNotAvailable)
     assert isinstance(ccxt.async_support.binance, type)
 
 

@@ -160,7 +160,7 @@ def test_book_deltas_chain_and_consume() -> None:
     (bid_px, _), (ask_px, ask_qty) = book.best()  # type: ignore[misc]
     assert bid_px < ask_px
     d3 = book.consume(bids_hit=False, price=ask_px, qty=ask_qty, ts_ms=2)
-    assert d3 is not None and [str(ask_px), "0"] in [[D(p).__str__(), q] for p, q in d3[3]]
+    assert d3 is not None and [ask_px, "0.00000000"] in [[D(p), q] for p, q in d3[3]]
     assert book.best()[1][0] > ask_px  # type: ignore[index]
     d4 = book.refresh(2 + book.replenish_ms + 1)
     assert d4 is not None and book.best()[1][0] == ask_px  # type: ignore[index]
