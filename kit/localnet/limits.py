@@ -65,6 +65,7 @@ _FIXED: dict[tuple[str, str], int] = {
     ("GET", "/sapi/v1/asset/tradeFee"): 1,
     ("GET", "/api/v3/account/commission"): 20,
     ("GET", "/sapi/v1/account/apiTradingStatus"): 1,
+    ("GET", "/sapi/v1/account/status"): 1,
     ("GET", "/sapi/v1/capital/deposit/address"): 10,
     ("GET", "/sapi/v1/capital/deposit/hisrec"): 1,
     ("GET", "/sapi/v1/margin/allPairs"): 1,

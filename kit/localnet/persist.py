@@ -179,7 +179,15 @@ class Store:
         return out
 
     def save_withdrawal(
-        self, wid: str, account: str, asset: str, amount: str, address: str, ts_ms: int, network: str = "", fee: str = "0"
+        self,
+        wid: str,
+        account: str,
+        asset: str,
+        amount: str,
+        address: str,
+        ts_ms: int,
+        network: str = "",
+        fee: str = "0",
     ) -> None:
         """Record a withdrawal."""
         self.begin()

@@ -586,6 +586,11 @@ def api_trading_status(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
     }
 
 
+def account_status(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
+    """GET /sapi/v1/account/status."""
+    return {"data": "Normal"}
+
+
 def margin_pairs(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
     """GET /sapi/v1/margin/allPairs and margin/isolated/allPairs: none (symbols say isMarginTradingAllowed false)."""
     return []
@@ -656,6 +661,7 @@ ROUTES: dict[tuple[str, str], tuple[Handler, str | None]] = {
     ("GET", "/sapi/v1/asset/tradeFee"): (trade_fee, "reading"),
     ("GET", "/api/v3/account/commission"): (commission, "reading"),
     ("GET", "/sapi/v1/account/apiTradingStatus"): (api_trading_status, "reading"),
+    ("GET", "/sapi/v1/account/status"): (account_status, "reading"),
     ("GET", "/sapi/v1/capital/deposit/address"): (deposit_address, "reading"),
     ("GET", "/sapi/v1/capital/deposit/hisrec"): (deposit_history, "reading"),
     ("GET", "/sapi/v1/margin/allPairs"): (margin_pairs, "key"),
