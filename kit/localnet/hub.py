@@ -57,13 +57,25 @@ class Hub:
     def __init__(self, *, maxsize: int = 10_000) -> None:
         self._maxsize = maxsize
         self._subs: dict[Topic, list[SubscriberQueue]] = defaultdict(list)
+        self._epochs: dict[Topic, int] = {}
         self.published = 0
 
     def subscribe(self, topic: Topic) -> SubscriberQueue:
         """Return a new queue that receives every payload published to ``topic`` from now on."""
         queue = SubscriberQueue(self._maxsize)
-        self._subs[tuple(topic)].append(queue)
+        subs = self._subs[tuple(topic)]
+        if not subs:  # the topic comes alive: a new audience, nothing sent before concerns it
+            self._epochs[tuple(topic)] = self._epochs.get(tuple(topic), 0) + 1
+        subs.append(queue)
         return queue
+
+    def epoch(self, topic: Topic) -> int:
+        """How many times ``topic`` went from no subscriber to one (publishers key their state on it).
+
+        A publisher that remembers what it last sent on a topic (the kline stream's open candle)
+        compares epochs to know whether the audience is still the one it sent it to.
+        """
+        return self._epochs.get(tuple(topic), 0)
 
     def unsubscribe(self, topic: Topic, queue: asyncio.Queue) -> None:
         """Stop delivering ``topic`` to ``queue`` (no error if it was not subscribed)."""

@@ -20,7 +20,9 @@ Examples
 >>> parse_stream("!miniTicker@arr", {"BTCUSDT", "ETHUSDT"}).topics
 [('miniTicker', 'BTCUSDT'), ('miniTicker', 'ETHUSDT')]
 >>> parse_stream("btcusdt@depth@100ms", {"BTCUSDT"}).topics
-[('depth', 'BTCUSDT')]
+[('depth', 'BTCUSDT', '100ms')]
+>>> parse_stream("btcusdt@depth5", {"BTCUSDT"}).topics
+[('depthPartial', 'BTCUSDT', '1000ms')]
 >>> parse_stream("btcusdt@nope", {"BTCUSDT"}) is None
 True
 """
@@ -52,8 +54,8 @@ class StreamSpec:
     """What one stream name means: hub topics and how to turn their events into messages.
 
     ``mode`` is ``"raw"`` (forward the event), ``"array"`` (wrap each event in a one-element
-    list, for ``!miniTicker@arr`` and ``!ticker@arr``) or ``"partial"`` (send a ``levels``-deep book snapshot from
-    ``venue.depth`` whenever the book changes).
+    list, for ``!miniTicker@arr`` and ``!ticker@arr``) or ``"partial"`` (trim the period's
+    book snapshot to ``levels``). Timing is :mod:`kit.localnet.streams_cadence`'s.
     """
 
     name: str
@@ -88,9 +90,11 @@ def parse_stream(name: Any, symbols: Collection[str]) -> StreamSpec | None:
     match = _DEPTH.match(kind)
     if match:
         levels = match.group("levels")
+        speed = match.group("speed") or "1000ms"
         if levels:
-            return StreamSpec(name, [("depth", symbol)], mode="partial", symbol=symbol, levels=int(levels))
-        return StreamSpec(name, [("depth", symbol)], symbol=symbol)
+            topic = ("depthPartial", symbol, speed)
+            return StreamSpec(name, [topic], mode="partial", symbol=symbol, levels=int(levels))
+        return StreamSpec(name, [("depth", symbol, speed)], symbol=symbol)
     return None
 
 
@@ -149,8 +153,9 @@ class MarketSession:
         def wrap(topic: Topic, event: Any) -> Any:
             if spec.mode == "array":
                 data: Any = [event]
-            elif spec.mode == "partial":
-                data = self.venue.depth(spec.symbol, spec.levels)
+            elif spec.mode == "partial":  # a top-20 snapshot taken at the period: trim it
+                n = spec.levels
+                data = {"lastUpdateId": event["lastUpdateId"], "bids": event["bids"][:n], "asks": event["asks"][:n]}
             elif topic[0] == "bookTicker":
                 data = book_ticker_event(event)
             else:

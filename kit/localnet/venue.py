@@ -37,6 +37,7 @@ from kit.localnet.faults import Faults
 from kit.localnet.hub import Hub
 from kit.localnet.market import INTERVALS_MS, MINUTE_MS, MirrorSource, Print, ReplaySource, SyntheticSource
 from kit.localnet.persist import Store
+from kit.localnet.streams_cadence import Cadence
 from kit.localnet.trading import Trading
 from kit.localnet.wire import VenueError
 
@@ -82,6 +83,7 @@ class Venue(Trading):
         self.config = config
         self.store = store or Store(config.state_dir)
         self.hub = Hub()
+        self.cadence = Cadence(self)  # timed market streams (kit.localnet.streams_cadence)
         self.faults = Faults(config.faults)
         seed = self.store.get_meta("seed", config.seed)
         # Every time a previous run stamped (its last market tick, and any order, cancel or print
@@ -144,7 +146,6 @@ class Venue(Trading):
             self.books[spec.symbol] = mirrored or Book(spec, seed=int(seed))
         self.recent: dict[str, deque[Print]] = {s: deque(maxlen=5000) for s in self.symbols}
         self.last_price: dict[str, Decimal] = {}
-        self._kline_open: dict[tuple[str, str], int] = {}
         make_engine = getattr(config.mirror, "engine", None) or Engine  # the paper venue queues (kit.paper)
         self.engine = make_engine([i.market for i in self.symbols.values()], fill_model=config.fill_model)
         self.engine.reuse_client_ids = True  # Binance: a client id is unique among *open* orders only
@@ -157,6 +158,7 @@ class Venue(Trading):
         # market starts at the time it is actually caught up to, not at the time the setup began.
         now = self.clock.now_ms()
         self._tick_ms = now
+        self.cadence.last_ms = now
         self._catch_up(now)
         self.store.set_meta("last_clock_ms", now)
         self.store.commit()
@@ -290,9 +292,7 @@ class Venue(Trading):
             if delta is not None:
                 self._publish_depth(sid, delta, now)
                 self.engine_book(sid, now)
-            if prints:
-                self._publish_klines(sid, now)
-                self._publish_tickers(sid, now)
+        self.cadence.tick(now)  # depth, klines and tickers at their periods, not per print
         if self.has_gtd():
             self.run_command("advance", now, {})
         self.store.set_meta("last_clock_ms", now)
@@ -310,9 +310,7 @@ class Venue(Trading):
         if delta is not None:
             self._publish_depth(symbol_id, delta, now)
             self.engine_book(symbol_id, now)
-        self._on_print(symbol_id, p)
-        self._publish_klines(symbol_id, now)
-        self._publish_tickers(symbol_id, now)
+        self._on_print(symbol_id, p)  # klines and tickers show it at their next period
         self.store.commit()
         return p
 
@@ -347,22 +345,35 @@ class Venue(Trading):
         )
 
     def ticker(self, symbol_id: str, window_ms: int = 86_400_000) -> dict[str, Any]:
-        """Rolling ticker (REST ``ticker/24hr`` body for one symbol; ``ticker`` with a window)."""
+        """Rolling ticker (REST ``ticker/24hr`` body for one symbol; ``ticker`` with a window).
+
+        ``lastQty`` is the last print's; ``firstId``/``lastId`` bound the window's trade ids and
+        ``count`` is ``lastId - firstId + 1`` (Binance's identity): the window's trade count from
+        its candles, less any trades from before the first id (the generated history has none).
+        """
         now = self.clock.now_ms()
-        bars = self.sources[symbol_id].candles.window(now - window_ms + 1, now)
+        start = now - window_ms + 1
+        bars = self.sources[symbol_id].candles.window(start, now)
         bid, ask = self.books[symbol_id].best()
         recent = self.recent[symbol_id]
-        return wire.ticker_24h(
+        last = recent[-1] if recent and recent[-1].ts_ms >= start else None
+        last_id = last.id if last is not None else -1
+        first_id = max(1, last_id - sum(int(b[6]) for b in bars) + 1) if last is not None else -1
+        body = wire.ticker_24h(
             symbol_id,
             bars,
             self.last_price[symbol_id],
             bid,
             ask,
             now,
-            first_id=recent[0].id if recent else -1,
-            last_id=recent[-1].id if recent else -1,
+            first_id=first_id,
+            last_id=last_id,
             window_ms=window_ms,
         )
+        body["count"] = last_id - first_id + 1 if last is not None else 0
+        if last is not None:
+            body["lastQty"] = wire.fmt(last.qty)
+        return body
 
     def book_ticker(self, symbol_id: str) -> dict[str, Any]:
         """Best bid/ask body (REST ``ticker/bookTicker``)."""
@@ -371,39 +382,10 @@ class Venue(Trading):
 
     # ------------------------------------------------------------------ publishing
     def _publish_depth(self, sid: str, delta: Delta, now: int) -> None:
-        if self.hub.has_subscribers(("depth", sid)):
-            self.hub.publish(("depth", sid), wire.depth_event(sid, delta, now))
+        self.cadence.on_depth(sid, delta)  # diff depth goes out merged, at the stream's period
         if self.hub.has_subscribers(("bookTicker", sid)):
             bid, ask = self.books[sid].best()
             self.hub.publish(("bookTicker", sid), {**wire.book_ticker(sid, bid, ask), "u": delta[1]})
-
-    def _publish_klines(self, sid: str, now: int) -> None:
-        candles = self.sources[sid].candles
-        for interval, ms in INTERVALS_MS.items():
-            topic = ("kline", sid, interval)
-            if not self.hub.has_subscribers(topic) or ms % candles.base_ms:
-                continue
-            open_ts = now - now % ms
-            prev = self._kline_open.get((sid, interval))
-            if prev is not None and prev < open_ts:
-                rows = candles.klines(ms, start_ms=prev, end_ms=prev, limit=1, now_ms=now)
-                if rows:
-                    self.hub.publish(topic, wire.kline_event(sid, interval, rows[0], now, closed=True))
-            self._kline_open[(sid, interval)] = open_ts
-            rows = candles.klines(ms, start_ms=open_ts, end_ms=open_ts, limit=1, now_ms=now)
-            if rows:
-                self.hub.publish(topic, wire.kline_event(sid, interval, rows[0], now, closed=False))
-
-    def _publish_tickers(self, sid: str, now: int) -> None:
-        want_t = self.hub.has_subscribers(("ticker", sid))
-        want_m = self.hub.has_subscribers(("miniTicker", sid))
-        if not (want_t or want_m):
-            return
-        t = self.ticker(sid)
-        if want_t:
-            self.hub.publish(("ticker", sid), wire.ticker_event(t, now))
-        if want_m:
-            self.hub.publish(("miniTicker", sid), wire.mini_ticker_event(t, now))
 
     def publish_user(self, account: str, payload: dict[str, Any]) -> None:
         """Send one user-data event (executionReport, outboundAccountPosition, balanceUpdate)."""

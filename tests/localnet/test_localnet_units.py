@@ -172,13 +172,15 @@ def test_venue_depth_ids_are_shared_with_snapshot() -> None:
     import asyncio
 
     async def run() -> None:
-        q = v.hub.subscribe(("depth", "BTCUSDT"))
+        q = v.hub.subscribe(("depth", "BTCUSDT", "100ms"))
         snap = v.depth("BTCUSDT", 1000)
-        v.step(60_000)
+        for _ in range(30):
+            v.step(2_000)
         while not q.empty():
             seen.append(q.get_nowait())
         assert seen and seen[0]["U"] == snap["lastUpdateId"] + 1
         assert all(b["U"] == a["u"] + 1 for a, b in zip(seen, seen[1:], strict=False))
+        assert seen[-1]["u"] == v.books["BTCUSDT"].update_id
 
     asyncio.run(run())
     v.close()

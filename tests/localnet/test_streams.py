@@ -198,7 +198,7 @@ def test_watch_order_book_stays_in_sync(snet: Localnet) -> None:
         assert [[float(p), float(q)] for p, q in ours["bids"][:50]] == [list(x[:2]) for x in book["bids"][:50]]
         assert [[float(p), float(q)] for p, q in ours["asks"][:50]] == [list(x[:2]) for x in book["asks"][:50]]
         await pro.un_watch_order_book("BTC/USDT")
-        await no_subscribers(snet, ("depth", "BTCUSDT"))
+        await no_subscribers(snet, ("depth", "BTCUSDT", "100ms"))  # ccxt asks for @depth@100ms
 
     run(snet, body)
 

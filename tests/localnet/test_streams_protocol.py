@@ -132,7 +132,7 @@ def test_combined_stream_and_arrays() -> None:
         v.hub.publish(("miniTicker", "ETHUSDT"), {"e": "24hrMiniTicker", "s": "ETHUSDT"})
         mini = {"e": "24hrMiniTicker", "s": "ETHUSDT"}
         assert await recv(ws) == {"stream": "!miniTicker@arr", "data": [mini]}
-        v.hub.publish(("depth", "ETHUSDT"), {"e": "depthUpdate", "U": 1, "u": 2})
+        v.hub.publish(("depthPartial", "ETHUSDT", "1000ms"), v.depth("ETHUSDT", 20))  # the period's snapshot
         partial = await recv(ws)
         assert partial["stream"] == "ethusdt@depth5" and partial["data"]["lastUpdateId"] == 7
         assert len(partial["data"]["bids"]) == 5
@@ -223,7 +223,7 @@ def test_slow_consumer_is_dropped() -> None:
         await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@depth"], "id": 1})
         await recv(ws)
         for i in range(10):  # queue bound is 3: the oldest are lost, so the stream must end
-            v.hub.publish(("depth", "BTCUSDT"), {"e": "depthUpdate", "U": i, "u": i})
+            v.hub.publish(("depth", "BTCUSDT", "1000ms"), {"e": "depthUpdate", "U": i, "u": i})
         while True:
             msg = await asyncio.wait_for(ws.receive(), 5)
             if msg.type != aiohttp.WSMsgType.TEXT:

@@ -1,0 +1,142 @@
+"""Market streams at Binance's cadence (#15.5), on a stepped venue: deterministic, no sockets.
+
+The stepped clock drives the timers: a step that crosses a stream's period sends exactly one
+event, a step inside it sends none (kit/localnet/streams_cadence.py). The wall-clock timing is
+checked end to end in ``test_cadence_in_real_time`` (slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kit.localnet import LocalnetConfig
+from kit.localnet.hub import SubscriberQueue
+from kit.localnet.server import start
+from kit.localnet.venue import Venue
+
+START = 1_700_000_040_000  # a whole minute
+
+
+@pytest.fixture()
+def venue() -> Iterator[Venue]:
+    v = Venue(LocalnetConfig(stepped=True, start_ms=START, history_minutes=30, seed=3))
+    yield v
+    v.close()
+
+
+def drain(q: SubscriberQueue) -> list[Any]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
+def test_diff_depth_is_one_merged_event_per_period(venue: Venue) -> None:
+    slow = venue.hub.subscribe(("depth", "BTCUSDT", "1000ms"))
+    fast = venue.hub.subscribe(("depth", "BTCUSDT", "100ms"))
+    snap = venue.depth("BTCUSDT", 5000)
+    px = Decimal(snap["asks"][0][0])
+    venue.inject_trade("BTCUSDT", px + 50, Decimal("0.01"))
+    venue.step(50)  # inside both periods: nothing yet
+    assert drain(slow) == [] and drain(fast) == []
+    venue.inject_trade("BTCUSDT", px - 50, Decimal("0.01"), buyer_maker=True)
+    venue.step(60)  # crosses 100 ms
+    [one] = drain(fast)
+    assert (one["U"], one["u"]) == (snap["lastUpdateId"] + 1, venue.books["BTCUSDT"].update_id)
+    assert drain(slow) == []
+    venue.step(900)  # crosses 1000 ms: both changes in one event
+    [merged] = drain(slow)
+    assert merged["e"] == "depthUpdate" and merged["E"] == venue.clock.now_ms()
+    assert (merged["U"], merged["u"]) == (one["U"], one["u"])
+    prices = [Decimal(p) for p, _ in merged["b"]]
+    assert prices == sorted(prices, reverse=True)
+    venue.step(1000)  # no change in the period: no event (Binance sends only changes)
+    assert drain(slow) == []
+
+
+def test_partial_depth_every_period_even_without_change(venue: Venue) -> None:
+    q = venue.hub.subscribe(("depthPartial", "ETHUSDT", "100ms"))
+    for _ in range(5):
+        venue.step(100)
+    events = drain(q)
+    assert len(events) == 5 and all(len(e["bids"]) == 20 and set(e) == {"lastUpdateId", "bids", "asks"} for e in events)
+
+
+def test_kline_updates_close_on_time_and_carry_trade_ids(venue: Venue) -> None:
+    topic = ("kline", "BTCUSDT", "1m")
+    q = venue.hub.subscribe(topic)
+    venue.step(1_000)
+    [first] = drain(q)  # a new audience gets the forming candle at once, never a closed one
+    assert first["k"]["x"] is False and first["k"]["t"] == START
+    venue.step(500)
+    assert drain(q) == []  # inside the 2 s period
+    venue.step(600)
+    assert [e["k"]["x"] for e in drain(q)] == [False]
+    venue.step(58_000)  # over the minute boundary: the closed candle, then the new one
+    closed, forming = drain(q)
+    assert (closed["k"]["x"], closed["k"]["t"], forming["k"]["t"]) == (True, START, START + 60_000)
+    ids = [p.id for p in venue.recent["BTCUSDT"] if START <= p.ts_ms < START + 60_000]
+    assert ids and (closed["k"]["f"], closed["k"]["L"]) == (ids[0], ids[-1])
+    assert closed["k"]["n"] == len(ids) == ids[-1] - ids[0] + 1
+
+
+def test_no_stale_closed_candle_for_a_new_subscriber(venue: Venue) -> None:
+    topic = ("kline", "ETHUSDT", "1m")
+    q = venue.hub.subscribe(topic)
+    venue.step(2_000)
+    assert len(drain(q)) == 1
+    venue.hub.unsubscribe(topic, q)
+    venue.step(180_000)  # three candles close with nobody listening
+    q2 = venue.hub.subscribe(topic)
+    venue.step(1_000)
+    events = drain(q2)
+    assert [e["k"]["x"] for e in events] == [False]
+    now = venue.clock.now_ms()
+    assert events[0]["k"]["t"] == now - now % 60_000
+
+
+def test_tickers_every_second_with_consistent_ids(venue: Venue) -> None:
+    full = venue.hub.subscribe(("ticker", "BTCUSDT"))
+    mini = venue.hub.subscribe(("miniTicker", "BTCUSDT"))
+    for _ in range(10):
+        venue.step(300)  # 3 s: three second boundaries crossed
+    events = drain(full)
+    assert len(events) == 3 and len(drain(mini)) == 3
+    venue.inject_trade("BTCUSDT", Decimal("60000"), Decimal("0.123"))
+    venue.step(1_000)
+    [t] = drain(full)
+    assert t["Q"] == "0.12300000" and t["c"] == "60000.00000000"
+    assert t["n"] == t["L"] - t["F"] + 1 and t["L"] == venue.recent["BTCUSDT"][-1].id
+    rest = venue.ticker("BTCUSDT")
+    assert (rest["count"], rest["lastQty"]) == (rest["lastId"] - rest["firstId"] + 1, "0.12300000")
+
+
+@pytest.mark.slow
+def test_cadence_in_real_time() -> None:
+    """Wall-clock mode: diff depth at ~100 ms, tickers every second, kline every ~2 s."""
+    cfg = LocalnetConfig(seed=3, history_minutes=30)
+    names = ["btcusdt@depth5@100ms", "btcusdt@ticker", "btcusdt@kline_1m", "btcusdt@miniTicker"]
+
+    async def main(url: str) -> dict[str, list[float]]:
+        seen: dict[str, list[float]] = {n: [] for n in names}
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{url}/stream?streams={'/'.join(names)}") as ws:
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 4.5:
+                msg = await asyncio.wait_for(ws.receive(), 5)
+                data = json.loads(msg.data)
+                seen[data["stream"]].append(time.monotonic() - t0)
+        return seen
+
+    with start(port=0, config=cfg) as net:
+        seen = asyncio.run(main(net.ws_url))
+    assert 30 <= len(seen["btcusdt@depth5@100ms"]) <= 50
+    assert 3 <= len(seen["btcusdt@ticker"]) <= 6 and 3 <= len(seen["btcusdt@miniTicker"]) <= 6
+    assert 2 <= len(seen["btcusdt@kline_1m"]) <= 4
