@@ -21,12 +21,14 @@ $(BIN)/python:
 $(DEV): | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "from kit.engine import jit; jit.warm()"  # compile the replay kernel once, cached on disk
 	rm -f $(VENV)/.stamp-dev-*
 	touch $@
 
 $(BENCH): | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -c "from kit.engine import jit; jit.warm()"
 	rm -f $(VENV)/.stamp-bench-*
 	touch $@
 

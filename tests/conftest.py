@@ -95,3 +95,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section(f"tests not marked slow over {limit:g} s (time guard: report)")
         for seconds, nodeid in sorted(over, reverse=True):
             terminalreporter.write_line(f"{seconds:6.2f} s  {nodeid}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Load the compiled replay kernel once per process (compiling it on a fresh clone), outside any test's time."""
+    from kit.engine import jit
+
+    jit.warm()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from kit.engine.frames import fills_frame, orders_frame, to_tick
+from kit.engine.frames import coded, fills_frame, orders_frame, to_tick
 from kit.engine.types import Market, Side
 
 if TYPE_CHECKING:
@@ -136,6 +136,9 @@ class Kernel:
         self.buy = self.market = self.fresh = False
         self.oid = self.q = self.filled = self.p = self.start = self.lock = self.fees = 0
         self.status = ""
+        # the compiled kernel's output (kit.engine.jit), when it ran instead of the methods below
+        self.fill_arr: np.ndarray | None = None
+        self.order_arr: np.ndarray | None = None
 
     # -- orders ----------------------------------------------------------------------------------
     def place(self, i: int, buy: bool, q: int, p: int | None) -> None:
@@ -287,37 +290,14 @@ class Kernel:
 
         Amounts are exact integers until here; each float is the one nearest the exact value.
         """
-        u, m = self.u, self.r.m
-        fcols = list(zip(*self.fills, strict=True)) if self.fills else [()] * 11
-        ts, oid, buy, p, q, notional, fee, maker, idx, pos, cash = (np.array(c) for c in fcols)
-        buy = buy.astype(bool)
-        fills = fills_frame(
-            ts.astype("int64"),
-            oid.astype("int64"),
-            buy,
-            _fv(p, u.f_t),
-            _fv(q, u.f_s),
-            _fv(notional, u.f_uq),
-            np.where(buy, _fv(fee, u.f_ub), _fv(fee, u.f_uq)),
-            np.where(buy, m.base, m.quote).tolist(),
-            maker.astype(bool),
-        )
-        ocols = list(zip(*self.orders, strict=True)) if self.orders else [()] * 8
-        o_id, o_buy, o_mkt, o_q, o_f, o_p, o_st, o_fee = (np.array(c) for c in ocols)
-        o_buy, o_mkt = o_buy.astype(bool), o_mkt.astype(bool)
-        orders = orders_frame(
-            o_id.astype("int64"),
-            [f"kit-{i}" for i in o_id.tolist()],
-            o_buy,
-            np.where(o_mkt, "market", "limit").tolist(),
-            _fv(o_q, u.f_s),
-            _fv(o_f, u.f_s),
-            np.where(o_mkt, np.nan, _fv(o_p, u.f_t)),
-            [str(x) for x in o_st.tolist()],
-            np.where(o_buy, _fv(o_fee, u.f_ub), _fv(o_fee, u.f_uq)),
-        )
-        deltas = (idx.astype("int64"), _fv(pos, u.f_ub), _fv(cash, u.f_uq))
-        return fills, orders, deltas
+        if self.fill_arr is not None and self.order_arr is not None:
+            fcols: list[np.ndarray] = [self.fill_arr[:, k] for k in range(11)]
+            o = self.order_arr
+            ocols: list[Any] = [o[:, k] for k in range(6)] + [coded(o[:, 6], list(_STATUS)), o[:, 7]]
+        else:
+            fcols = [np.array(c) for c in (zip(*self.fills, strict=True) if self.fills else [()] * 11)]
+            ocols = [np.array(c) for c in (zip(*self.orders, strict=True) if self.orders else [()] * 8)]
+        return _frames(self.u, self.r.m, fcols, ocols)
 
     def position_steps(self) -> int:
         """Base held (free and locked), in whole steps (rounded down)."""
@@ -336,15 +316,65 @@ class Kernel:
         return dict(sorted(out.items()))
 
 
+_STATUS = ("new", "partially_filled", "filled", "canceled")
+
+
+def _frames(
+    u: Units, m: Market, fcols: list[np.ndarray], ocols: list[Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The result frames from fill and order columns (int64 arrays, or object arrays of big ints)."""
+    ts, oid, buy, p, q, notional, fee, maker, idx, pos, cash = fcols
+    buy = buy.astype(bool)
+    fills = fills_frame(
+        ts.astype("int64"),
+        oid.astype("int64"),
+        buy,
+        _fv(p, u.f_t),
+        _fv(q, u.f_s),
+        _fv(notional, u.f_uq),
+        np.where(buy, _fv(fee, u.f_ub), _fv(fee, u.f_uq)),
+        coded(buy.astype(np.int64), [m.quote, m.base]),
+        maker.astype(bool),
+    )
+    o_id, o_buy, o_mkt, o_q, o_f, o_p, o_st, o_fee = ocols
+    o_buy, o_mkt = o_buy.astype(bool), o_mkt.astype(bool)
+    orders = orders_frame(
+        o_id.astype("int64"),
+        [f"kit-{i}" for i in o_id.tolist()],
+        o_buy,
+        coded(o_mkt.astype(np.int64), ["limit", "market"]),
+        _fv(o_q, u.f_s),
+        _fv(o_f, u.f_s),
+        np.where(o_mkt, np.nan, _fv(o_p, u.f_t)),
+        o_st if isinstance(o_st, pd.Categorical) else [str(x) for x in o_st.tolist()],
+        np.where(o_buy, _fv(o_fee, u.f_ub), _fv(o_fee, u.f_uq)),
+    )
+    deltas = (idx.astype("int64"), _fv(pos, u.f_ub), _fv(cash, u.f_uq))
+    return fills, orders, deltas
+
+
 def run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, order: str, offset: Decimal) -> Kernel:
-    """Drive the kernel over the signal candles; the same decisions as ``replay._run_signals``."""
+    """Drive the kernel over the signal candles; the same decisions as ``replay._run_signals``.
+
+    The compiled kernel (:mod:`kit.engine.jit`) runs the loop when numba is installed and the
+    amounts fit int64; otherwise the methods of :class:`Kernel` do, with Python's unbounded ints.
+    """
     k = Kernel(r, r.ctx.cash)
     u, m = k.u, r.m
     size_q = Fraction(size) / u.s
     entry_q = size_q.numerator if size_q.denominator == 1 else 0  # off-step sizes are rejected
-    up, down = float(1 + offset), float(1 - offset)
     least = max(1, u.min_q)  # replay.min_tradable in steps: a position below it is dust, flat for signals
-    for i in np.flatnonzero(ent | ext).tolist():
+    sig = np.flatnonzero(ent | ext)
+    if order == "limit":
+        closes = r.close_f[sig]
+        lim_sell = limit_ticks(closes * float(1 + offset), m.tick_size, Side.SELL)
+        lim_buy = limit_ticks(closes * float(1 - offset), m.tick_size, Side.BUY)
+    else:
+        lim_sell = lim_buy = np.zeros(len(sig), dtype=np.int64)
+    if _run_compiled(k, sig, ext[sig], entry_q, least, lim_buy, lim_sell, order == "market"):
+        return k
+    market = order == "market"
+    for s, i in enumerate(sig.tolist()):
         k.advance_to(i)
         working_entry = k.live and k.buy
         working_exit = k.live and not k.buy
@@ -353,16 +383,84 @@ def run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, ord
                 k.cancel()
             q = k.position_steps()
             if q >= least and not working_exit:
-                p = int(to_tick(r.close_f[i] * up, m.tick_size, Side.SELL) / m.tick_size) if order == "limit" else None
-                k.place(i, False, q, p)
+                k.place(i, False, q, None if market else int(lim_sell[s]))
         elif ent[i] and k.position_steps() < least and not k.live:
-            p = int(to_tick(r.close_f[i] * down, m.tick_size, Side.BUY) / m.tick_size) if order == "limit" else None
-            k.place(i, True, entry_q, p)
+            k.place(i, True, entry_q, None if market else int(lim_buy[s]))
     k.advance_to(r.n - 1)
     if k.live:
         k._close()
     k.orders.sort()
     return k
+
+
+def _run_compiled(
+    k: Kernel, sig: np.ndarray, is_exit: np.ndarray, entry_q: int, least: int,
+    lim_buy: np.ndarray, lim_sell: np.ndarray, market: bool,
+) -> bool:  # fmt: skip
+    """Run the signal loop in :mod:`kit.engine.jit`; False when it cannot (no numba, or int64 too small)."""
+    from kit.engine import jit
+
+    r, u = k.r, k.u
+    if r.n == 0 or not jit.available():
+        return False
+    big_p = max(int(r.h.max()), int(lim_buy.max(initial=0)), int(lim_sell.max(initial=0))) + u.through + 1
+    big_q = entry_q + least
+    span, vmax = int((r.h - r.lo).max()), int(r.v.max())
+    bm, bt, sm, sk = u.buy_fee[True], u.buy_fee[False], u.sell_fee[True], u.sell_fee[False]
+    a, b = u.imp
+    if not jit.fits([
+        k.qf, big_p * big_q * u.kq, big_p * big_q * max(sm[0], sk[0]),
+        (big_p * big_q * max(sm[0], sk[0]) // min(sm[1], sk[1]) + 1) * u.kfq,
+        (big_q * max(bm[0], bt[0]) // min(bm[1], bt[1]) + 1) * u.kfb, big_q * u.ks,
+        4 * (a * a * span * span * big_q + b * b * vmax), vmax * u.part[0], abs(int(r.lo.min())) * big_q * u.kq,
+    ]):  # fmt: skip
+        return False
+    pv = {
+        "market": int(market), "entry_q": entry_q, "least": least, "through": u.through, "slip_min": u.slip_min,
+        "imp_a": a, "imp_b": b, "kq": u.kq, "ks": u.ks, "kfq": u.kfq, "kfb": u.kfb,
+        "bm_num": bm[0], "bm_den": bm[1], "bt_num": bt[0], "bt_den": bt[1],
+        "sm_num": sm[0], "sm_den": sm[1], "st_num": sk[0], "st_den": sk[1],
+        "min_q": u.min_q, "max_q": -1 if u.max_q is None else u.max_q,
+        "mkt_max_q": -1 if u.mkt_max_q is None else u.mkt_max_q,
+        "min_n": u.min_n, "max_n": -1 if u.max_n is None else u.max_n, "cash": k.qf, "interval": r.interval,
+    }  # fmt: skip
+    params = np.zeros(len(jit.P), dtype=np.int64)
+    for name, value in pv.items():
+        params[jit.P[name]] = value
+    kind = np.where(is_exit, 2, 1).astype(np.int64)
+    res = jit.simulate(
+        r.o, r.h, r.lo, r.c, r.v, r.ts, np.asarray(k.budget, dtype=np.int64), sig.astype(np.int64), kind,
+        lim_buy.astype(np.int64), lim_sell.astype(np.int64), params,
+    )  # fmt: skip
+    if res is None:
+        return False
+    k.fill_arr, k.order_arr, state = res
+    k.qf, k.ql, k.bf, k.bl = (int(x) for x in state[:4])
+    k.any_base = bool(state[4])
+    return True
+
+
+def limit_ticks(x: np.ndarray, tick: Decimal, side: Side) -> np.ndarray:
+    """``int(to_tick(v, tick, side) / tick)`` for every float ``v`` of ``x``, exactly, vectorized.
+
+    ``x / tick`` in floats is within a few ulps of the exact quotient of ``Decimal(repr(v))`` by
+    ``tick``, so its floor (buys) or ceiling (sells) is exact unless it lies within a hair of a
+    whole number; those few values, and any too large for a float's integers, go through
+    :func:`~kit.engine.frames.to_tick` one by one.
+
+    >>> limit_ticks(np.array([100.005, 0.3 * 3]), Decimal("0.01"), Side.BUY).tolist()  # 0.3 * 3 is 0.8999999999999999
+    [10000, 89]
+    """
+    y = x / float(tick)
+    if len(y) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not np.isfinite(y).all() or float(np.abs(y).max()) >= 2.0**52:
+        return np.array([int(to_tick(v, tick, side) / tick) for v in x.tolist()], dtype=object)
+    out = (np.floor(y) if side is Side.BUY else np.ceil(y)).astype(np.int64)
+    near = np.abs(y - np.rint(y)) <= 1e-9 * np.maximum(1.0, np.abs(y))
+    for j in np.flatnonzero(near).tolist():
+        out[j] = int(to_tick(x[j], tick, side) / tick)
+    return out
 
 
 def first_index(arr: np.ndarray, start: int, level: int, *, above: bool) -> int:

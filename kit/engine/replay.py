@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kit.engine import kernel
+from kit.engine import jit, kernel
 from kit.engine.engine import Engine
 from kit.engine.fillmodel import FillModel
 from kit.engine.frames import fills_frame, orders_frame
@@ -125,14 +125,20 @@ class _Runner:
         self.m = market
         self.n = len(candles)
         tick, step = float(market.tick_size), float(market.step_size)
-        arr = {c: candles[c].to_numpy(dtype="float64") for c in _COLUMNS}
-        if any(np.isnan(a).any() for a in arr.values()):
-            raise ValueError("candles contain NaN; drop or fill those rows explicitly first")
-        self.o, self.h, self.lo, self.c = (
-            np.rint(arr[k] / tick).astype(np.int64) for k in ("open", "high", "low", "close")
-        )
-        self.v = np.floor(arr["volume"] / step + 1e-9).astype(np.int64)
-        self.close_f = arr["close"]
+        block = candles[list(_COLUMNS)].to_numpy(dtype="float64").T  # (5, n); a view for the store's frames
+        conv = jit.candle_ticks(block, tick, step)  # one compiled pass; None without numba, or on NaN
+        if conv is None:
+            arr = dict(zip(_COLUMNS, block, strict=True))
+            if any(np.isnan(a).any() for a in arr.values()):
+                raise ValueError("candles contain NaN; drop or fill those rows explicitly first")
+            self.o, self.h, self.lo, self.c = (
+                np.rint(arr[k] / tick).astype(np.int64) for k in ("open", "high", "low", "close")
+            )
+            self.v = np.floor(arr["volume"] / step + 1e-9).astype(np.int64)
+        else:
+            self.o, self.h, self.lo, self.c = conv[0]
+            self.v = conv[1]
+        self.close_f = block[3]
         ts = candles.index.as_unit("ms").asi8
         self.ts = ts
         steps = np.diff(ts)
@@ -392,13 +398,9 @@ def _result(r: _Runner, candles: pd.DataFrame, fills: pd.DataFrame, orders: pd.D
             deltas: tuple[np.ndarray, np.ndarray, np.ndarray], balances: dict[str, tuple[Decimal, Decimal]],
             events: list[Event]) -> Result:  # fmt: skip
     start_cash = float(r.events[0].balance_changes[0].free) if r.events and r.events[0].balance_changes else 0.0
-    pos_delta, cash_delta = np.zeros(r.n), np.zeros(r.n)
     idx, dp, dc = deltas
-    np.add.at(pos_delta, idx, dp)
-    np.add.at(cash_delta, idx, dc)
-    position = np.cumsum(pos_delta)
-    cash = start_cash + np.cumsum(cash_delta)
-    equity = pd.Series(cash + position * r.close_f, index=candles.index, name="equity")
+    eq = jit.equity(r.n, start_cash, r.close_f, idx, dp, dc)
+    equity = pd.Series(eq, index=candles.index, name="equity")
     final = float(equity.iloc[-1]) if len(equity) else start_cash
     base_fee = fills.fee_asset == r.m.base
     fees_in_quote = float((fills.fee * fills.price.where(base_fee, 1.0)).sum()) if len(fills) else 0.0
