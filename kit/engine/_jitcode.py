@@ -22,28 +22,45 @@ LIVE, BUY, MKT, FRESH, OID, Q, FILLED, PX, START, LOCK, FEES, STATUS, NEXT = ran
 # parameter slots: literals (numba bakes globals into the cached machine code)
 K_MARKET, K_ENTRY, K_LEAST, K_THROUGH, K_SLIP, K_A, K_B, K_KQ, K_KS, K_KFQ, K_KFB = range(11)
 K_BMN, K_BMD, K_BTN, K_BTD, K_SMN, K_SMD, K_STN, K_STD = range(11, 19)
-K_MINQ, K_MAXQ, K_MMAXQ, K_MINN, K_MAXN, K_CASH, K_IV = range(19, 26)
+K_MINQ, K_MAXQ, K_MMAXQ, K_MINN, K_MAXN, K_CASH, K_IV, K_P0, K_P1 = range(19, 28)
+# candle row columns
+RO, RH, RL, RC, RV, RT = range(6)
 lim = 1 << 62
 #: The slots in order, for kit.engine.jit to check against its P before using this module.
 SLOTS = [K_MARKET, K_ENTRY, K_LEAST, K_THROUGH, K_SLIP, K_A, K_B, K_KQ, K_KS, K_KFQ, K_KFB, K_BMN, K_BMD, K_BTN,
-         K_BTD, K_SMN, K_SMD, K_STN, K_STD, K_MINQ, K_MAXQ, K_MMAXQ, K_MINN, K_MAXN, K_CASH, K_IV]  # fmt: skip
+         K_BTD, K_SMN, K_SMD, K_STN, K_STD, K_MINQ, K_MAXQ, K_MMAXQ, K_MINN, K_MAXN, K_CASH, K_IV,
+         K_P0, K_P1]  # fmt: skip
 
 
 @_jit
-def ticks(arr, tick, step, out, vol):
+def ticks(arr, stamps, tick, step, rows, hs, los):
+    """Rows of open, high, low, close (ticks), volume (steps) and open time per candle; False on NaN."""
     n = arr.shape[1]
-    for k in range(4):
-        for i in range(n):
+    for i in range(n):
+        for k in range(4):
             x = arr[k, i]
             if x != x:
                 return False
-            out[k, i] = np.int64(np.rint(x / tick))
-    for i in range(n):
+            rows[i, k] = np.int64(np.rint(x / tick))
         x = arr[4, i]
         if x != x:
             return False
-        vol[i] = np.int64(np.floor(x / step + 1e-9))
+        rows[i, RV] = np.int64(np.floor(x / step + 1e-9))
+        rows[i, RT] = stamps[i]
+        hs[i] = rows[i, RH]
+        los[i] = rows[i, RL]
     return True
+
+
+@_jit
+def fingerprint(words):
+    """A 64-bit digest of a flat uint64 array: its wrapping sum and position-weighted sum."""
+    a = np.uint64(0)
+    b = np.uint64(0)
+    for i in range(len(words)):
+        a += words[i]
+        b += words[i] * np.uint64(2 * i + 1)
+    return a ^ (b * np.uint64(1099511628211))
 
 
 @_jit
@@ -166,13 +183,27 @@ def fill(w, st, pr, fills, orders, p, q, maker, t, i):
 
 
 @_jit
-def taker(w, st, pr, fills, orders, h, lo, v, ts, budget, i, ref):
-    b = budget[i]
+def budget(pr, rows, i):
+    return rows[i, RV] * pr[K_P0] // pr[K_P1]
+
+
+@_jit
+def first_budget(pr, rows, start):
+    n = rows.shape[0]
+    for j in range(start, n):
+        if budget(pr, rows, j) >= 1:
+            return j
+    return n
+
+
+@_jit
+def taker(w, st, pr, fills, orders, rows, i, ref):
+    b = budget(pr, rows, i)
     if b <= 0:
         return
-    hi, low = h[i], lo[i]
+    hi, low = rows[i, RH], rows[i, RL]
     want = min(w[Q] - w[FILLED], b)
-    s = slip(pr, hi - low, want, v[i])
+    s = slip(pr, hi - low, want, rows[i, RV])
     if w[BUY]:
         price = min(ref + s, hi)
         if not w[MKT]:
@@ -185,20 +216,20 @@ def taker(w, st, pr, fills, orders, h, lo, v, ts, budget, i, ref):
     if w[BUY] and w[MKT]:
         q = min(q, st[QF] // (price * pr[K_KQ]))
     if q > 0:
-        fill(w, st, pr, fills, orders, price, q, 0, ts[i], i)
+        fill(w, st, pr, fills, orders, price, q, 0, rows[i, RT], i)
 
 
 @_jit
-def maker(w, st, pr, fills, orders, o, h, lo, ts, budget, i):
-    b = budget[i]
+def maker(w, st, pr, fills, orders, rows, i):
+    b = budget(pr, rows, i)
     if b <= 0:
         return
-    oo, hi, low = o[i], h[i], lo[i]
+    oo, hi, low = rows[i, RO], rows[i, RH], rows[i, RL]
     buy = w[BUY] != 0
     edge = w[PX] - pr[K_THROUGH] if buy else w[PX] + pr[K_THROUGH]
     if not ((low <= edge) if buy else (hi >= edge)):
         return
-    t, iv = ts[i], pr[K_IV]
+    t, iv = rows[i, RT], pr[K_IV]
     if (oo <= edge) if buy else (oo >= edge):
         pass
     elif ((hi - oo) >= (oo - low)) == buy:
@@ -209,38 +240,38 @@ def maker(w, st, pr, fills, orders, o, h, lo, ts, budget, i):
 
 
 @_jit
-def advance(w, st, pr, fills, orders, o, h, lo, v, ts, budget, end):
-    n = len(o)
+def advance(w, st, pr, fills, orders, rows, hs, los, end):
+    n = rows.shape[0]
     while w[LIVE] and w[START] <= end and st[ERR] == 0:
         i = w[START]
         if w[FRESH]:
             w[FRESH] = 0
-            oo = o[i]
+            oo = rows[i, RO]
             if w[MKT] or ((oo <= w[PX]) if w[BUY] else (oo >= w[PX])):
-                taker(w, st, pr, fills, orders, h, lo, v, ts, budget, i, oo)
+                taker(w, st, pr, fills, orders, rows, i, oo)
             else:
-                maker(w, st, pr, fills, orders, o, h, lo, ts, budget, i)
+                maker(w, st, pr, fills, orders, rows, i)
             w[START] = i + 1
             continue
         if w[MKT]:
-            j = first_index(budget, i, 1, True)
+            j = first_budget(pr, rows, i)
         elif w[BUY]:
-            j = first_index(lo, i, w[PX] - pr[K_THROUGH], False)
+            j = first_index(los, i, w[PX] - pr[K_THROUGH], False)
         else:
-            j = first_index(h, i, w[PX] + pr[K_THROUGH], True)
+            j = first_index(hs, i, w[PX] + pr[K_THROUGH], True)
         if j > end or j >= n:
             w[START] = j
             return
         if w[MKT]:
-            taker(w, st, pr, fills, orders, h, lo, v, ts, budget, j, o[j])
+            taker(w, st, pr, fills, orders, rows, j, rows[j, RO])
         else:
-            maker(w, st, pr, fills, orders, o, h, lo, ts, budget, j)
+            maker(w, st, pr, fills, orders, rows, j)
         w[START] = j + 1
 
 
 @_jit
-def place(w, st, pr, c, i, buy, q, p, market):
-    last = c[i]
+def place(w, st, pr, rows, i, buy, q, p, market):
+    last = rows[i, RC]
     if q <= 0 or (not market and p <= 0) or not passes(pr, q, last if market else p, market):
         return
     if buy:
@@ -264,8 +295,8 @@ def place(w, st, pr, c, i, buy, q, p, market):
 
 
 @_jit
-def run(o, h, lo, c, v, ts, budget, sig, kind, lim_buy, lim_sell, pr, fills, orders, st):
-    n = len(o)
+def run(rows, hs, los, sig, kind, lim_buy, lim_sell, pr, fills, orders, st):
+    n = rows.shape[0]
     w = np.zeros(13, dtype=np.int64)
     w[NEXT] = 1
     st[QF] = pr[K_CASH]
@@ -273,7 +304,7 @@ def run(o, h, lo, c, v, ts, budget, sig, kind, lim_buy, lim_sell, pr, fills, ord
     ks, least = pr[K_KS], pr[K_LEAST]
     for s in range(len(sig)):
         i = sig[s]
-        advance(w, st, pr, fills, orders, o, h, lo, v, ts, budget, i)
+        advance(w, st, pr, fills, orders, rows, hs, los, i)
         if st[ERR] != 0:
             return st[ERR]
         working_entry = w[LIVE] != 0 and w[BUY] != 0
@@ -285,11 +316,11 @@ def run(o, h, lo, c, v, ts, budget, sig, kind, lim_buy, lim_sell, pr, fills, ord
                 close(w, st, orders)
             q = (st[BF] + st[BL]) // ks
             if q >= least and not working_exit:
-                place(w, st, pr, c, i, 0, q, lim_sell[s], market)
+                place(w, st, pr, rows, i, 0, q, lim_sell[s], market)
         elif (st[BF] + st[BL]) // ks < least and w[LIVE] == 0:
-            place(w, st, pr, c, i, 1, pr[K_ENTRY], lim_buy[s], market)
+            place(w, st, pr, rows, i, 1, pr[K_ENTRY], lim_buy[s], market)
     if n > 0:
-        advance(w, st, pr, fills, orders, o, h, lo, v, ts, budget, n - 1)
+        advance(w, st, pr, fills, orders, rows, hs, los, n - 1)
     if st[ERR] != 0:
         return st[ERR]
     if w[LIVE]:

@@ -84,7 +84,7 @@ def _two(flags: np.ndarray, yes: str, no: str) -> Any:
 
 def orders_frame(
     ids: np.ndarray,
-    client_ids: list[str],
+    client_ids: list[str] | np.ndarray,
     buy: np.ndarray,
     types: Labels,
     qty: np.ndarray,

@@ -18,8 +18,9 @@ before it runs, and the running balances are checked against ``LIMIT`` as they c
 that does not fit returns ``None`` and the caller uses the Python kernel (unbounded ints).
 
 >>> import numpy as np
->>> conv = candle_ticks(np.array([[1.0, 2.0], [1.5, 2.5], [0.5, 1.5], [1.0, 2.0], [3.0, 4.0]]), 0.5, 1.0)
->>> conv is None or conv[0].tolist() == [[2, 4], [3, 5], [1, 3], [2, 4]]
+>>> arr = np.array([[1.0, 2.0], [1.5, 2.5], [0.5, 1.5], [1.0, 2.0], [3.0, 4.0]])
+>>> conv = candle_ticks(arr, np.array([0, 60_000]), 0.5, 1.0)
+>>> conv is None or conv[0].tolist() == [[2, 3, 1, 2, 3, 0], [4, 5, 3, 4, 4, 60000]]
 True
 """
 
@@ -31,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LIMIT", "P", "available", "candle_ticks", "compile_seconds", "equity", "fits", "simulate", "warm"]
+__all__ = [
+    "LIMIT", "P", "available", "candle_ticks", "compile_seconds", "equity", "fingerprint", "fits", "simulate", "warm",
+]  # fmt: skip
 
 #: Every running balance and product stays below this (int64 holds up to ~9.2e18).
 LIMIT = 1 << 62
@@ -43,7 +46,7 @@ P = {
         (
             "market", "entry_q", "least", "through", "slip_min", "imp_a", "imp_b", "kq", "ks", "kfq", "kfb",
             "bm_num", "bm_den", "bt_num", "bt_den", "sm_num", "sm_den", "st_num", "st_den",
-            "min_q", "max_q", "mkt_max_q", "min_n", "max_n", "cash", "interval",
+            "min_q", "max_q", "mkt_max_q", "min_n", "max_n", "cash", "interval", "part_num", "part_den",
         )
     )
 }  # fmt: skip
@@ -83,20 +86,38 @@ def fits(products: list[int]) -> bool:
     return all(0 <= p < LIMIT for p in products)
 
 
-def candle_ticks(arr: np.ndarray, tick: float, step: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """Open, high, low, close as int64 ticks and volume as whole steps, in one compiled pass.
+def candle_ticks(
+    arr: np.ndarray, stamps: np.ndarray, tick: float, step: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Candles in integer units, in one compiled pass: ``(rows, high, low)``.
 
-    ``arr`` is the (5, n) float64 array of open, high, low, close, volume. The same values as
-    ``np.rint(x / tick)`` and ``np.floor(v / step + 1e-9)``; None when numba is missing or a
-    value is NaN (the caller then raises its own error).
+    ``arr`` is the (5, n) float64 array of open, high, low, close, volume, ``stamps`` the open
+    times in ms. ``rows`` is (n, 6) int64: open, high, low, close in ticks (``np.rint(x / tick)``),
+    volume in whole steps (``np.floor(v / step + 1e-9)``) and the open time, so one candle is one
+    cache line for the kernel's jumps from signal to signal; ``high`` and ``low`` are contiguous
+    copies for its scans. None when numba is missing or a value is NaN.
     """
     fn = _compiled()
     if fn is None:
         return None
-    out = np.empty((4, arr.shape[1]), dtype=np.int64)
-    vol = np.empty(arr.shape[1], dtype=np.int64)
-    ok = fn[1](np.ascontiguousarray(arr, dtype=np.float64), tick, step, out, vol)
-    return (out, vol) if ok else None
+    n = arr.shape[1]
+    rows = np.empty((n, 6), dtype=np.int64)
+    hs, los = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    ok = fn[1](np.ascontiguousarray(arr, dtype=np.float64), np.ascontiguousarray(stamps), tick, step, rows, hs, los)
+    return (rows, hs, los) if ok else None
+
+
+def fingerprint(arr: np.ndarray) -> int | None:
+    """A 64-bit digest of a C-contiguous float64 array's bytes (one compiled pass); None without numba.
+
+    >>> a = np.arange(6.0).reshape(2, 3)
+    >>> fingerprint(a) is None or fingerprint(a) != fingerprint(a[::-1].copy())
+    True
+    """
+    fn = _compiled()
+    if fn is None or not arr.flags.c_contiguous or arr.dtype != np.float64:
+        return None
+    return int(fn[3](arr.reshape(-1).view(np.uint64)))
 
 
 def equity(
@@ -122,39 +143,40 @@ def equity(
 
 
 def simulate(
-    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, ts: np.ndarray,
-    budget: np.ndarray, sig: np.ndarray, kind: np.ndarray, lim_buy: np.ndarray, lim_sell: np.ndarray,
-    params: np.ndarray,
+    rows: np.ndarray, hs: np.ndarray, los: np.ndarray, sig: np.ndarray, kind: np.ndarray,
+    lim_buy: np.ndarray, lim_sell: np.ndarray, params: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
     """Run the signal loop compiled; ``(fills, orders, state)`` or None (numba missing, or int64 overflow).
 
-    ``sig`` holds the signal candles in order, ``kind`` 1 (entry) or 2 (exit) for each, and
-    ``lim_buy`` / ``lim_sell`` the limit price in ticks for each (unused for market orders).
-    ``fills`` has one row per fill: ts, order id, buy, price, qty, notional, fee, maker, candle,
-    position change (ub), cash change (uq); ``orders`` one row per order, sorted by id: id, buy,
-    market, qty, filled, price, status (0 new, 1 partially filled, 2 filled, 3 canceled), fees;
-    ``state`` the final quote free, quote locked, base free, base locked and whether any base moved.
+    ``rows``, ``hs``, ``los`` come from :func:`candle_ticks`. ``sig`` holds the signal candles in
+    order, ``kind`` 1 (entry) or 2 (exit) for each, and ``lim_buy`` / ``lim_sell`` the limit price
+    in ticks for each (unused for market orders). ``fills`` has one row per fill: ts, order id,
+    buy, price, qty, notional, fee, maker, candle, position change (ub), cash change (uq);
+    ``orders`` one row per order, sorted by id: id, buy, market, qty, filled, price, status (0
+    new, 1 partially filled, 2 filled, 3 canceled), fees; ``state`` the final quote free, quote
+    locked, base free, base locked and whether any base moved.
     """
     fn = _compiled()
     if fn is None:
         return None
-    cap = min(len(o), 2 * len(sig) + 64)
+    n = rows.shape[0]
+    cap = min(n, 2 * len(sig) + 64)
     while True:
         fills = np.empty((cap, 11), dtype=np.int64)
         orders = np.empty((len(sig) + 1, 8), dtype=np.int64)
         state = np.zeros(8, dtype=np.int64)
-        status = fn[0](o, h, lo, c, v, ts, budget, sig, kind, lim_buy, lim_sell, params, fills, orders, state)
+        status = fn[0](rows, hs, los, sig, kind, lim_buy, lim_sell, params, fills, orders, state)
         if status == 0:
             nf, no = int(state[5]), int(state[6])
             out = orders[:no]
             return fills[:nf], out[np.argsort(out[:, 0], kind="stable")], state[:5]
-        if status == 2 or cap >= len(o):  # overflow: the Python kernel takes it
+        if status == 2 or cap >= n:  # overflow: the Python kernel takes it
             return None
-        cap = len(o)  # at most one fill per candle: this always suffices
+        cap = n  # at most one fill per candle: this always suffices
 
 
 @functools.cache
-def _compiled() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None:
+def _compiled() -> tuple[Callable[..., Any], ...] | None:
     import time
 
     t0 = time.perf_counter()
@@ -164,17 +186,16 @@ def _compiled() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., A
         return None
     if _jitcode.SLOTS != list(P.values()) or _jitcode.lim != LIMIT:
         raise RuntimeError("kit.engine._jitcode's slot numbers differ from kit.engine.jit.P")
-    fns = (_jitcode.run, _jitcode.ticks, _jitcode.curve)
+    fns = (_jitcode.run, _jitcode.ticks, _jitcode.curve, _jitcode.fingerprint)
     # one tiny call of each loads the cached machine code (or compiles it): timed once, here
     one = np.zeros(1, dtype=np.int64)
-    fns[1](np.ones((5, 1)), 1.0, 1.0, np.empty((4, 1), dtype=np.int64), np.empty(1, dtype=np.int64))
-    params = np.zeros(len(P), dtype=np.int64)
-    params[P["imp_b"]] = params[P["bm_den"]] = params[P["bt_den"]] = params[P["sm_den"]] = params[P["st_den"]] = 1
-    params[P["ks"]] = params[P["kq"]] = 1
+    rows, hs, los = np.zeros((1, 6), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    fns[1](np.ones((5, 1)), one, 1.0, 1.0, rows, hs, los)
+    params = np.ones(len(P), dtype=np.int64)
     none = one[:0]
     fills, orders = np.empty((1, 11), dtype=np.int64), np.empty((1, 8), dtype=np.int64)
-    state = np.zeros(8, dtype=np.int64)
-    fns[0](one, one, one, one, one, one, one, none, none, none, none, params, fills, orders, state)
+    fns[0](rows, hs, los, none, none, none, none, params, fills, orders, np.zeros(8, dtype=np.int64))
     fns[2](0.0, np.ones(1), one, np.ones(1), np.ones(1), np.empty(1))
+    fns[3](np.zeros(1, dtype=np.uint64))
     _compile_s.append(time.perf_counter() - t0)
     return fns

@@ -123,7 +123,7 @@ class Kernel:
     def __init__(self, r: _Runner, cash: Decimal) -> None:
         self.r = r
         self.u = u = Units(r.m, r.engine.fill_model)
-        self.budget = (r.v * u.part[0]) // u.part[1]  # participation budget per candle, in steps
+        self._budget: np.ndarray | None = None
         self.qf = _int(Fraction(cash) / u.uq, "cash")  # quote free / locked, in uq
         self.ql = 0
         self.bf = self.bl = 0  # base free / locked, in ub
@@ -139,6 +139,13 @@ class Kernel:
         # the compiled kernel's output (kit.engine.jit), when it ran instead of the methods below
         self.fill_arr: np.ndarray | None = None
         self.order_arr: np.ndarray | None = None
+
+    @property
+    def budget(self) -> np.ndarray:
+        """Participation budget per candle, in steps (computed on first use: the compiled kernel needs none)."""
+        if self._budget is None:
+            self._budget = (self.r.v * self.u.part[0]) // self.u.part[1]
+        return self._budget
 
     # -- orders ----------------------------------------------------------------------------------
     def place(self, i: int, buy: bool, q: int, p: int | None) -> None:
@@ -317,6 +324,17 @@ class Kernel:
 
 
 _STATUS = ("new", "partially_filled", "filled", "canceled")
+_IDS: list[np.ndarray] = [np.array([], dtype="<U4")]
+
+
+def _client_ids(ids: np.ndarray) -> Any:
+    """``kit-{id}`` for each id (the engine's default client ids); ids ``1..n`` in order come from a cache."""
+    n = len(ids)
+    if n and int(ids[0]) == 1 and int(ids[-1]) == n and bool((np.diff(ids) == 1).all()):
+        if len(_IDS[0]) < n:
+            _IDS[0] = np.array([f"kit-{i}" for i in range(1, max(n, 2 * len(_IDS[0])) + 1)])
+        return _IDS[0][:n]
+    return [f"kit-{i}" for i in ids.tolist()]
 
 
 def _frames(
@@ -340,7 +358,7 @@ def _frames(
     o_buy, o_mkt = o_buy.astype(bool), o_mkt.astype(bool)
     orders = orders_frame(
         o_id.astype("int64"),
-        [f"kit-{i}" for i in o_id.tolist()],
+        _client_ids(o_id),
         o_buy,
         coded(o_mkt.astype(np.int64), ["limit", "market"]),
         _fv(o_q, u.f_s),
@@ -403,16 +421,16 @@ def _run_compiled(
     r, u = k.r, k.u
     if r.n == 0 or not jit.available():
         return False
-    big_p = max(int(r.h.max()), int(lim_buy.max(initial=0)), int(lim_sell.max(initial=0))) + u.through + 1
+    hmax, lmin, span, vmax = r.extremes
+    big_p = max(hmax, int(lim_buy.max(initial=0)), int(lim_sell.max(initial=0))) + u.through + 1
     big_q = entry_q + least
-    span, vmax = int((r.h - r.lo).max()), int(r.v.max())
     bm, bt, sm, sk = u.buy_fee[True], u.buy_fee[False], u.sell_fee[True], u.sell_fee[False]
     a, b = u.imp
     if not jit.fits([
         k.qf, big_p * big_q * u.kq, big_p * big_q * max(sm[0], sk[0]),
         (big_p * big_q * max(sm[0], sk[0]) // min(sm[1], sk[1]) + 1) * u.kfq,
         (big_q * max(bm[0], bt[0]) // min(bm[1], bt[1]) + 1) * u.kfb, big_q * u.ks,
-        4 * (a * a * span * span * big_q + b * b * vmax), vmax * u.part[0], abs(int(r.lo.min())) * big_q * u.kq,
+        4 * (a * a * span * span * big_q + b * b * vmax), vmax * u.part[0], abs(lmin) * big_q * u.kq,
     ]):  # fmt: skip
         return False
     pv = {
@@ -423,15 +441,15 @@ def _run_compiled(
         "min_q": u.min_q, "max_q": -1 if u.max_q is None else u.max_q,
         "mkt_max_q": -1 if u.mkt_max_q is None else u.mkt_max_q,
         "min_n": u.min_n, "max_n": -1 if u.max_n is None else u.max_n, "cash": k.qf, "interval": r.interval,
+        "part_num": u.part[0], "part_den": u.part[1],
     }  # fmt: skip
     params = np.zeros(len(jit.P), dtype=np.int64)
     for name, value in pv.items():
         params[jit.P[name]] = value
     kind = np.where(is_exit, 2, 1).astype(np.int64)
     res = jit.simulate(
-        r.o, r.h, r.lo, r.c, r.v, r.ts, np.asarray(k.budget, dtype=np.int64), sig.astype(np.int64), kind,
-        lim_buy.astype(np.int64), lim_sell.astype(np.int64), params,
-    )  # fmt: skip
+        r.rows, r.hs, r.los, sig.astype(np.int64), kind, lim_buy.astype(np.int64), lim_sell.astype(np.int64), params
+    )
     if res is None:
         return False
     k.fill_arr, k.order_arr, state = res

@@ -25,6 +25,7 @@ engine's conservative model, partial fills and exact balances.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -124,25 +125,10 @@ class _Runner:
             raise ValueError("candles must be indexed by a tz-aware DatetimeIndex (UTC open times)")
         self.m = market
         self.n = len(candles)
-        tick, step = float(market.tick_size), float(market.step_size)
-        block = candles[list(_COLUMNS)].to_numpy(dtype="float64").T  # (5, n); a view for the store's frames
-        conv = jit.candle_ticks(block, tick, step)  # one compiled pass; None without numba, or on NaN
-        if conv is None:
-            arr = dict(zip(_COLUMNS, block, strict=True))
-            if any(np.isnan(a).any() for a in arr.values()):
-                raise ValueError("candles contain NaN; drop or fill those rows explicitly first")
-            self.o, self.h, self.lo, self.c = (
-                np.rint(arr[k] / tick).astype(np.int64) for k in ("open", "high", "low", "close")
-            )
-            self.v = np.floor(arr["volume"] / step + 1e-9).astype(np.int64)
-        else:
-            self.o, self.h, self.lo, self.c = conv[0]
-            self.v = conv[1]
-        self.close_f = block[3]
-        ts = candles.index.as_unit("ms").asi8
-        self.ts = ts
-        steps = np.diff(ts)
-        self.interval = int(steps[steps > 0].min()) if self.n > 1 and (steps > 0).any() else 60_000
+        units = _candle_units(candles, float(market.tick_size), float(market.step_size))
+        self.rows, self.hs, self.los, self.close_f, self.ts, self.interval, self.extremes = units
+        self.o, self.h, self.lo, self.c, self.v = (self.rows[:, k] for k in range(5))
+        ts = self.ts
         self.engine = Engine([market], fill_model=fill_model)
         start = int(ts[0]) if self.n else 0
         self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
@@ -237,6 +223,60 @@ class _Runner:
         """Process every candle up to and including ``i`` that can change something."""
         while self.heap_min <= i:
             self.step(self.heap_min)
+
+
+#: Candle sets already in integer units: id(frame) -> (weak reference, its index, layout, digest, units).
+_UNITS: dict[int, tuple[Any, ...]] = {}
+_UNITS_MAX = 4
+
+
+def _candle_units(candles: pd.DataFrame, tick: float, step: float) -> tuple[Any, ...]:
+    """Candles in integer units (ticks, steps, ms), computed once per candle set and reused.
+
+    ``(rows, high, low, close, open times, interval, extremes)``: ``rows`` is (n, 6) int64 (open, high,
+    low, close, volume, open time; see :func:`kit.engine.jit.candle_ticks`), ``high`` and ``low``
+    contiguous int64, ``close`` the float closes, ``extremes`` the highest high, lowest low, widest
+    range and largest volume (the kernel's int64 bounds). A frame replayed again (a parameter sweep, a
+    notebook re-run) reuses its conversion while it is the same object with the same index,
+    memory, tick and step, and the digest of its floats (:func:`kit.engine.jit.fingerprint`, one
+    pass) is unchanged, so a frame edited in place is converted again.
+    """
+    block = candles[list(_COLUMNS)].to_numpy(dtype="float64").T  # (5, n); a view for one float block
+    digest = jit.fingerprint(block)
+    layout = (block.__array_interface__["data"][0], block.shape, block.strides, tick, step)
+    key = id(candles)
+    hit = _UNITS.get(key)
+    if digest is not None and hit is not None and hit[0]() is candles and hit[1] is candles.index:
+        if hit[2] == layout and hit[3] == digest:
+            return hit[4]  # type: ignore[no-any-return]
+    n = len(candles)
+    index = candles.index
+    assert isinstance(index, pd.DatetimeIndex)
+    ts = np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
+    steps = np.diff(ts)
+    interval = int(steps[steps > 0].min()) if n > 1 and (steps > 0).any() else 60_000
+    conv = jit.candle_ticks(block, ts, tick, step)  # one compiled pass; None without numba, or on NaN
+    if conv is None:
+        if np.isnan(block).any():
+            raise ValueError("candles contain NaN; drop or fill those rows explicitly first")
+        rows = np.empty((n, 6), dtype=np.int64)
+        for k in range(4):
+            rows[:, k] = np.rint(block[k] / tick)
+        rows[:, 4] = np.floor(block[4] / step + 1e-9)
+        rows[:, 5] = ts
+        conv = (rows, rows[:, 1].copy(), rows[:, 2].copy())
+    rows = conv[0]
+    extremes = (
+        (int(conv[1].max()), int(conv[2].min()), int((conv[1] - conv[2]).max()), int(rows[:, 4].max()))
+        if n
+        else (0, 0, 0, 0)
+    )
+    units = (*conv, block[3], ts, interval, extremes)
+    if digest is not None:
+        if len(_UNITS) >= _UNITS_MAX:
+            del _UNITS[next(iter(_UNITS))]
+        _UNITS[key] = (weakref.ref(candles, lambda _: _UNITS.pop(key, None)), candles.index, layout, digest, units)
+    return units
 
 
 def run(
