@@ -1,0 +1,246 @@
+"""Interleaved pairs: kit against the contender that makes the same trades, same runs for each.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_pairs.py                  # 9 pairs per comparison, one year
+    .venv/bin/python benchmarks/bench_pairs.py --pairs 15 --growth
+
+Each comparison times kit and its contender alternately (A B, then B A, ...), ``--pairs`` times
+each after one untimed warm-up run of each, so a busy moment of the shared machine hits both
+alike. Printed per comparison: the median time of each with its spread (min-max), the median of
+the per-pair ratios kit / contender with their spread, the trades each made, and the load
+average before and after. A run is the whole call a user makes for the result, fills and final
+equity included (kit: ``replay.run``; vectorbt: the ``Portfolio`` plus ``final_value()``;
+backtesting.py: ``Backtest.run``, stats included); summarising the trades happens after timing.
+
+Comparisons (the issue's goals in brackets):
+
+* market orders: kit signals vs vectorbt ``from_signals`` (same 11,902 fills) [kit <= 0.8x];
+* limit orders, resting GTC: kit signals vs vectorbt ``from_order_func`` with a numba order
+  function that rests and cancels like kit (same 1,609 fills) [kit <= 0.8x];
+* market orders through a per-candle callback: kit callback vs backtesting.py [kit >= 5x faster];
+* first use in a fresh interpreter: importing the replay, loading the compiled kernel from its
+  on-disk cache, and compiling it from nothing (an empty ``NUMBA_CACHE_DIR``).
+
+``--growth`` adds kit's signals and callback times over 1 month, 1 year and 3 years of candles
+(3 runs each, median), to show the cost is linear in candles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+for _p in (str(BENCH), str(ROOT)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import bench_replay as br  # noqa: E402
+import make_candles  # noqa: E402
+import strategies as st  # noqa: E402
+
+OUT = BENCH / "out"
+
+
+def kit_signals(df: pd.DataFrame, sig: st.Signals, order: str) -> Callable[[], Any]:
+    from kit.engine import replay
+
+    m = br.kit_market()
+
+    def call() -> Any:
+        return replay.run(df, m, cash=str(int(st.CASH)), entries=sig.entries, exits=sig.exits, size=str(st.SIZE),
+                          order=order, limit_offset=str(st.LIMIT_OFFSET))  # fmt: skip
+
+    return call
+
+
+def kit_callback(df: pd.DataFrame, sig: st.Signals, order: str) -> Callable[[], Any]:
+    from kit.engine import replay
+
+    m = br.kit_market()
+    close = df["close"].to_numpy()
+
+    def call() -> Any:
+        return replay.run(df, m, cash=str(int(st.CASH)), strategy=br.kit_callback(sig, close, order))
+
+    return call
+
+
+def vbt_signals(df: pd.DataFrame, sig: st.Signals, order: str) -> Callable[[], Any]:
+    import vectorbt as vbt
+
+    close = df["close"].tz_localize(None)  # see bench_replay NAIVE_INDEX
+
+    def call() -> Any:
+        entries, exits, price = br.vectorbt_inputs(df, sig, order)
+        pf = vbt.Portfolio.from_signals(close=close, entries=entries, exits=exits, price=price, size=st.SIZE,
+                                        size_type="amount", fees=st.COMMISSION, init_cash=st.CASH,
+                                        freq="1min")  # fmt: skip
+        pf.final_value()
+        return pf
+
+    return call
+
+
+def vbt_order_func(df: pd.DataFrame, sig: st.Signals, order: str) -> Callable[[], Any]:
+    import vectorbt as vbt
+
+    close = df["close"].tz_localize(None)
+    fn = br._vectorbt_order_func()
+    o, h, lo = df["open"].to_numpy(), df["high"].to_numpy(), df["low"].to_numpy()
+
+    def call() -> Any:
+        c = df["close"].to_numpy()
+        bl, sl = st.buy_limits(c), st.sell_limits(c)
+        pf = vbt.Portfolio.from_order_func(close, fn, o, h, lo, sig.entries, sig.exits, bl, sl, st.SIZE,
+                                           st.COMMISSION, np.zeros(3), init_cash=st.CASH, freq="1min")  # fmt: skip
+        pf.final_value()
+        return pf
+
+    return call
+
+
+def backtesting_py(df: pd.DataFrame, sig: st.Signals, order: str) -> Callable[[], Any]:
+    return lambda: br.run_backtesting(df, sig, order)
+
+
+def trades(res: Any) -> str:
+    """Filled orders (buys/sells) and final equity, from any contender's result."""
+    if isinstance(res, dict):
+        return f"{res['filled_orders']:,} ({res['buys']}/{res['sells']}), {res['final_equity']:,.2f}"
+    if hasattr(res, "orders") and hasattr(res, "final_value") and callable(res.final_value):  # vectorbt
+        rec = res.orders.records
+        b, s = int((rec["side"] == 0).sum()), int((rec["side"] == 1).sum())
+        return f"{b + s:,} ({b}/{s}), {float(res.final_value()):,.2f}"
+    filled = res.fills.groupby("order_id")["side"].first().astype(str)
+    b, s = int((filled == "buy").sum()), int((filled == "sell").sum())
+    return f"{b + s:,} ({b}/{s}), {res.stats['final_equity']:,.2f}"
+
+
+def pairs(a: Callable[[], Any], b: Callable[[], Any], n: int) -> tuple[list[float], list[float], Any, Any]:
+    """``n`` interleaved timings of ``a`` and ``b`` (A B, B A, ...) after one warm-up each."""
+    ra, rb = a(), b()
+    ta: list[float] = []
+    tb: list[float] = []
+    for k in range(n):
+        for which in "ab" if k % 2 == 0 else "ba":
+            fn, out = (a, ta) if which == "a" else (b, tb)
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return ta, tb, ra, rb
+
+
+def spread(xs: list[float]) -> str:
+    return f"{statistics.median(xs) * 1e3:,.1f} ms ({min(xs) * 1e3:,.1f}-{max(xs) * 1e3:,.1f})"
+
+
+def first_use() -> dict[str, float]:
+    """Seconds in a fresh interpreter: import the replay; load the kernel from cache; compile it from nothing."""
+    code = (
+        "import time; t0 = time.perf_counter(); from kit.engine import jit, replay; t1 = time.perf_counter(); "
+        "s = jit.warm(); print(t1 - t0, s)"
+    )
+    out: dict[str, float] = {}
+    for label, env in (("cached", {}), ("compile", {"NUMBA_CACHE_DIR": tempfile.mkdtemp(prefix="numba-")})):
+        if label == "cached":  # make sure the cache exists
+            subprocess.run([sys.executable, "-c", "from kit.engine import jit; jit.warm()"], check=True, cwd=ROOT)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                              env={**os.environ, **env})  # fmt: skip
+        imp, load = (float(x) for x in proc.stdout.split())
+        out["import"] = imp
+        out[label] = load
+    return out
+
+
+def growth(sig_fn: Callable[[pd.DataFrame], st.Signals]) -> list[list[str]]:
+    rows = []
+    for label, n in (("1 month", 43_200), ("1 year", 525_600), ("3 years", 1_576_800)):
+        df = make_candles.load(rows=n)
+        sig = sig_fn(df)
+        line = [label, f"{n:,}"]
+        for call in (kit_signals(df, sig, "market"), kit_signals(df, sig, "limit"), kit_callback(df, sig, "market")):
+            call()
+            ts = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                call()
+                ts.append(time.perf_counter() - t0)
+            med = statistics.median(ts)
+            line.append(f"{med * 1e3:,.1f} ms ({med / n * 1e9:,.0f} ns/candle)")
+        rows.append(line)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=9, help="timed pairs per comparison (default 9)")
+    ap.add_argument("--slow-pairs", type=int, default=3, help="pairs for the callback vs backtesting.py comparison")
+    ap.add_argument("--rows", type=int, default=make_candles.ROWS)
+    ap.add_argument("--growth", action="store_true", help="also time kit over 1 month, 1 year and 3 years")
+    ap.add_argument("--skip", default="", help="comma-separated: market,limit,callback,first")
+    args = ap.parse_args(argv)
+    skip = set(args.skip.split(","))
+
+    df = make_candles.load(rows=args.rows)
+    sig = st.crossover(df)
+    print(f"{len(df):,} one-minute candles; {br.versions()}")
+    load0 = br.load_avg()
+    print(f"load average at start: {load0}\n")
+    comparisons = [
+        ("market", "kit signals", kit_signals, "vectorbt from_signals", vbt_signals, args.pairs, "<= 0.8"),
+        ("limit", "kit signals", kit_signals, "vectorbt from_order_func", vbt_order_func, args.pairs, "<= 0.8"),
+        ("market", "kit callback", kit_callback, "backtesting.py", backtesting_py, args.slow_pairs, "<= 0.2"),
+    ]
+    report: dict[str, Any] = {"load_start": load0, "rows": len(df), "comparisons": []}
+    for order, na, fa, nb, fb, n, goal in comparisons:
+        key = "callback" if na == "kit callback" else order
+        if key in skip:
+            continue
+        ta, tb, ra, rb = pairs(fa(df, sig, order), fb(df, sig, order), n)
+        ratios = [x / y for x, y in zip(ta, tb, strict=True)]
+        med = statistics.median(ratios)
+        ok = med <= float(goal.split()[-1])
+        print(f"{order} orders, {n} interleaved pairs (load now {br.load_avg()})")
+        print(f"  {na:<26} {spread(ta):<32} trades {trades(ra)}")
+        print(f"  {nb:<26} {spread(tb):<32} trades {trades(rb)}")
+        print(f"  kit / {nb}: median {med:.2f}x ({min(ratios):.2f}-{max(ratios):.2f}); goal {goal}: "
+              f"{'PASS' if ok else 'FAIL'}\n")  # fmt: skip
+        report["comparisons"].append({"order": order, "a": na, "b": nb, "a_s": ta, "b_s": tb, "ratios": ratios})
+    if "first" not in skip:
+        fu = first_use()
+        print("first use in a fresh interpreter: "
+              f"import kit.engine.replay {fu['import']:.2f} s; load the compiled kernel from its cache "
+              f"{fu['cached']:.2f} s; compile it with an empty cache {fu['compile']:.2f} s\n")  # fmt: skip
+        report["first_use"] = fu
+    if args.growth:
+        rows = growth(st.crossover)
+        print(br.table(["span", "candles", "kit signals, market", "kit signals, limit", "kit callback, market"],
+                       rows, right={1, 2, 3, 4}))  # fmt: skip
+        print()
+        report["growth"] = rows
+    report["load_end"] = br.load_avg()
+    print(f"load average at end: {report['load_end']}")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "pairs.json").write_text(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
