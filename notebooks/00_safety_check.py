@@ -50,7 +50,7 @@ from kit.ops.doctor import render, run_checks
 from kit.views.report import checklist
 
 prep = prepare(exchange, store_root=store_root)
-print(prep.note)
+print(prep.summary)
 
 # %% [markdown]
 # ## The checklist for this stage

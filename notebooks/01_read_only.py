@@ -55,7 +55,7 @@ from kit.store.paths import align_down, timeframe_ms
 from kit.views.ui import status_html
 
 prep = prepare(exchange, store_root=store_root)
-print(prep.note)
+print(prep.summary)
 
 # %% [markdown]
 # ## The session

@@ -24,14 +24,15 @@
 # In JupyterLab, use the order ticket below: it validates as you type and asks for a confirm
 # click. A headless run (papermill, the demo, the tests) cannot click, so the cells below fill
 # in the same ticket and press its buttons in code: the same widget, the same path to the
-# exchange.
+# exchange. After "Run All Cells" the status bar, the ticket and the blotter stay on screen and
+# working: place, amend and cancel from them.
 
 # %% tags=["parameters"]
 exchange = "localnet"  # "localnet" (offline) or a ccxt id with a testnet, e.g. "binance"
 symbol = "BTC/USDT"
 amount = "0.01"  # of the limit order that will fill in parts
 below = "50"  # its limit price: this much under the last price (it rests in the book)
-raise_by = "10"  # then the rest is amended: its limit moves up by this much (still under the market)
+lower_by = "10"  # then the rest is amended: its limit moves down by this much (further under the market)
 prints = ["0.004", "0.003"]  # trades printed through the limit on localnet (each fills part of the order)
 wait_s = 30  # on a real testnet: how long to wait for fills before cancelling
 store_root = "data"
@@ -55,7 +56,7 @@ from kit.session import Session
 from kit.views.ui import Blotter, OrderTicket, StatusBar
 
 prep = prepare(exchange, store_root=store_root)
-print(prep.note)
+print(prep.summary)
 
 # %%
 session = Session(exchange, stage="testnet")
@@ -100,6 +101,7 @@ ticket
 print(f"order {order['id']}: {order['status']}, filled {order['filled']} of {order['amount']} at limit {order['price']}")
 blotter = Blotter(session, symbols=[symbol], live=False)  # live=True keeps it refreshing by itself
 blotter.refresh()
+ticket.on_placed(lambda _order: (blotter.refresh(), status.refresh()))  # an order placed with the ticket shows here
 blotter
 
 # %% [markdown]
@@ -112,7 +114,7 @@ blotter
 # %%
 def show(o):
     """One line per refresh: what the exchange says about the order."""
-    print(f"status {o['status']:<8} filled {o['filled']:<6} remaining {o['remaining']:<6} average {o['average']}")
+    print(f"status {o['status']:<8} filled {o['filled']:<6} remaining {o['remaining']:<6} average {o['average'] or '-'}")
 
 
 if prep.market is not None:
@@ -121,6 +123,8 @@ if prep.market is not None:
         prep.market.trade(symbol, limit - Decimal("0.01"), qty, side="sell")  # a seller hits our bid
         blotter.refresh()  # asks the exchange for new trades, journals each fill once
         show(session.order(symbol, order_id=order["id"]))
+    o = session.order(symbol, order_id=order["id"])
+    assert o["status"] == "open" and 0 < o["filled"] < o["amount"], o  # the narrative: filled in part, still open
 else:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
@@ -144,16 +148,26 @@ print("position from fills:", session.positions().get(symbol))
 
 # %% [markdown]
 # ## Amend the rest
-# `session.amend` moves a working order (here: its price up by `raise_by`) in one request, the
-# exchange's cancel-replace. `amount` would be the order's new *total*: what filled stays filled,
+# The prints moved the market down to our limit. `session.amend` moves a working order (here:
+# its limit down by `lower_by`, to wait for a better price) in one request, the exchange's
+# cancel-replace. The new limit is checked against the market first: it must stay under the best
+# bid, so that the replacement rests instead of filling at once. `amount` would be the order's new *total*: what filled stays filled,
 # the replacement works the rest. The replacement has its own client id; the journal links the
 # two, and the old order ends canceled.
 
 # %%
+market_now = session.ticker(symbol)
+new_limit = limit - Decimal(lower_by)
+assert new_limit < Decimal(str(market_now["bid"])), (new_limit, market_now["bid"])  # still under the market
+print(f"market now: last {market_now['last']}, bid {market_now['bid']}, ask {market_now['ask']}; "
+      f"new limit {new_limit} is under the bid")
+quote_asset = symbol.split("/")[1]
+print(f"free {quote_asset} before the amend: {session.free_balances()[quote_asset]}")  # also the funds check's read
 before = session.order(symbol, order_id=order["id"])
-order = session.amend(symbol, order_id=order["id"], price=str(limit + Decimal(raise_by)))
+order = session.amend(symbol, order_id=order["id"], price=str(new_limit))
+assert order["status"] == "open", order  # the replacement rests under the market
 print(f"order {before['id']} ({before['status']} then, filled {before['filled']}) replaced by {order['id']}: "
-      f"{order['amount']} at {order['price']}")
+      f"{order['amount']} at {order['price']}, {order['status']}")
 print("old order now:", session.order(symbol, order_id=before["id"])["status"])
 replaced = session.journal.frame("intent")
 display(replaced[replaced["client_id"] == order["clientOrderId"]][["client_id", "side", "amount", "price", "replaces"]])
@@ -163,8 +177,10 @@ display(replaced[replaced["client_id"] == order["clientOrderId"]][["client_id", 
 # Cancelling is never blocked by caps or the kill switch: it only reduces risk.
 
 # %%
+assert session.order(symbol, order_id=order["id"])["status"] == "open"  # there is a rest to cancel
 result = blotter.cancel(symbol, str(order["id"]))
 o = session.order(symbol, order_id=order["id"])
+assert o["status"] == "canceled", o
 show(o)
 session.open_orders(symbol)[["id", "side", "type", "price", "amount", "filled", "status"]]
 
@@ -186,8 +202,14 @@ orders.set_index("id")
 bars = session.candles(symbol, "1m", limit=90)
 charts.candles(bars, fills=journal_fills[journal_fills.index >= bars.index[0]], title=f"{symbol} 1m with our fills")
 
+# %% [markdown]
+# ## Your turn
+# The status bar, the ticket and the blotter above are still connected to the exchange: place an
+# order with the ticket (Place, then Confirm), move it with the blotter's Amend, cancel it with its
+# Cancel button. On localnet the market moves only when it is told to, so a resting order fills
+# when a trade is printed through it, e.g. `prep.market.trade(symbol, price, qty, side="sell")`.
+# `touch $KIT_HOME/KILL` (the kill file printed at the top) stops every new order and cancels the
+# kit's open ones. When you are done: `session.close()`.
+
 # %%
-blotter.close()
-ticket.close()
-status.close()
-session.close()
+print(f"kill switch: {session.kill_switch.path} ({session.kill_switch.engaged() or 'not engaged'})")

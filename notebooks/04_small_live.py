@@ -62,7 +62,7 @@ from kit.safety.killswitch import KillSwitch, kit_home
 from kit.session import Session
 
 prep = prepare(exchange, store_root=store_root)
-print(prep.note)
+print(prep.summary)
 journal = Journal(Journal.default_path())
 rule = EvidenceRule(min_filled_orders=evidence_orders, within_days=evidence_days)
 
@@ -182,8 +182,9 @@ usd_capped.close()
 
 # %% [markdown]
 # ## 3. The kill switch
-# Yours is `$KIT_HOME/KILL` (`~/.tradekit/KILL` by default): `touch` it from a terminal, or run
-# `kit kill`, to stop everything. Engaged, every Session that may trade cancels its kit's open
+# Yours is the kill file printed at the top (`$KIT_HOME/KILL`, `~/.tradekit/KILL` by default; where
+# this notebook runs a private localnet its journal is temporary but the kill file stays yours):
+# `touch` it from a terminal, or run `kit kill`, to stop everything. Engaged, every Session that may trade cancels its kit's open
 # orders by itself within a quarter second (a watcher thread, in notebook kernels too), and new
 # orders are refused before anything is sent; cancels are never blocked. Orders the kit did not
 # place stay open (`kit kill --all` cancels them too).
@@ -199,7 +200,7 @@ switch.engage("demo: daily loss looks wrong, stop everything")
 t0 = time.monotonic()
 while len(kill_target.open_orders(symbol)) and time.monotonic() - t0 < 5:
     time.sleep(0.05)
-print("engaged:", switch.engaged())
+print("engaged:", switch.engaged() or "no")
 print(f"open orders {'within 2 s' if time.monotonic() - t0 < 2 else 'after more than 2 s'}:",
       len(kill_target.open_orders(symbol)))  # fmt: skip
 print("what the session did:", (kill_target.status()["kill_action"] or "").split(" at ")[0])
@@ -210,7 +211,7 @@ except KitError as exc:
 
 # %%
 switch.reset()
-print("engaged:", switch.engaged())
+print("engaged:", switch.engaged() or "no")
 o = kill_target.buy(symbol, small)
 print(f"after reset, order {o['id']}: {o['status']}")
 

@@ -414,7 +414,7 @@ def test_balances_agree_after_trading_with_fees(lab: Lab) -> None:
 # ---------------------------------------------------------------------------------------------- the command
 
 
-def test_kit_reconcile_prints_the_table_and_exits_0(lab: Lab, tmp_path: Path) -> None:
+def test_kit_reconcile_prints_the_table_and_exits_0(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     s = lab.session()
     cid, px = _rest(lab, "buy", "0.001")
     _intent(s, cid, "buy", "0.001", px)
@@ -423,6 +423,8 @@ def test_kit_reconcile_prints_the_table_and_exits_0(lab: Lab, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "unknown_order" in result.output and cid in result.output and "resolved" in result.output
     assert "reconciled localnet/default" in result.output
+    assert result.output.count("reconciled localnet/default") == 1  # printed once, not logged a second time (#17.8):
+    assert "reconciled localnet/default" not in caplog.text  # without logging set up, a log line reaches stderr
     again = CliRunner().invoke(reconcile_command, ["--journal", str(lab.journal_path)])
     assert again.exit_code == 0 and "nothing to do" in again.output
     with Journal(lab.journal_path) as j:

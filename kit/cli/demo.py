@@ -310,6 +310,11 @@ class Prepared:
         True when :func:`prepare` started a localnet inside this kernel.
     note
         One line saying what was prepared.
+    kill_file
+        The kill file this kernel's Sessions watch: the user's own (``$KIT_KILL_FILE``, else
+        ``$KIT_HOME/KILL`` as it was before :func:`prepare`), also when the journal was moved.
+    home
+        ``KIT_HOME`` for this kernel (journal, request log); a temporary folder when ``private``.
     """
 
     exchange: str
@@ -318,6 +323,27 @@ class Prepared:
     private: bool
     note: str
     net: Any = field(default=None, repr=False)
+    kill_file: Path | None = None
+    home: Path | None = None
+
+    @property
+    def summary(self) -> str:
+        """What was prepared, where the journal is, and which kill file works (for a notebook's first output).
+
+        >>> print(Prepared("binance", None, Path("data"), False, "binance: a real exchange; nothing started.",
+        ...                kill_file=Path("/home/me/.tradekit/KILL"), home=Path("/home/me/.tradekit")).summary)
+        binance: a real exchange; nothing started.
+        KIT_HOME (journal, request log): /home/me/.tradekit
+        kill switch: touch /home/me/.tradekit/KILL to stop every new order and cancel the kit's open orders
+        """
+        lines = [self.note]
+        if self.home is not None:
+            where = "a temporary folder for this kernel only; yours is not used" if self.private else "yours"
+            lines.append(f"KIT_HOME (journal, request log): {self.home}" + (f" ({where})" if self.private else ""))
+        if self.kill_file is not None:
+            what = "to stop every new order and cancel the kit's open orders"
+            lines.append(f"kill switch: touch {self.kill_file} {what}")
+        return "\n".join(lines)
 
     @property
     def is_localnet(self) -> bool:
@@ -339,9 +365,12 @@ def prepare(exchange: str = "localnet", *, store_root: str | Path = "data") -> P
     On ``"localnet"`` with ``KIT_LOCALNET_URL`` set, that localnet is used as is. Without it, the
     deterministic demo localnet (:func:`start_localnet`) starts in this kernel, its URL and demo
     keys go into this process's environment for ``Session`` to find, and ``KIT_HOME`` (journal,
-    kill file, request log) and the candle store move to a temporary folder: a private localnet
-    starts from scratch each time, and its trade ids start again at 1, so its history must not
-    mix with a journal that outlives it. Calling it again in the same kernel reuses the localnet.
+    request log) and the candle store move to a temporary folder: a private localnet starts from
+    scratch each time, and its trade ids start again at 1, so its history must not mix with a
+    journal that outlives it. The kill file does not move: ``KIT_KILL_FILE`` is set to the user's
+    (``$KIT_HOME/KILL`` as it was), so touching it stops this kernel's orders too (#17.2).
+    :attr:`Prepared.summary` says all of this; notebooks print it. Calling it again in the same
+    kernel reuses the localnet.
 
     Parameters
     ----------
@@ -354,19 +383,25 @@ def prepare(exchange: str = "localnet", *, store_root: str | Path = "data") -> P
     -------
     Prepared
     """
+    from kit.safety.killswitch import kill_file, kit_home
+
     name = exchange.strip().lower()
     if name != "localnet":
-        return Prepared(exchange, None, Path(store_root), False, f"{exchange}: a real exchange; nothing started.")
+        return Prepared(exchange, None, Path(store_root), False, f"{exchange}: a real exchange; nothing started.",
+                        kill_file=kill_file(), home=kit_home())  # fmt: skip
     url = os.environ.get("KIT_LOCALNET_URL")
     if url:
-        return Prepared(exchange, Market(url), Path(store_root), False, "localnet: using the one at KIT_LOCALNET_URL.")
+        return Prepared(exchange, Market(url), Path(store_root), False, "localnet: using the one at KIT_LOCALNET_URL.",
+                        kill_file=kill_file(), home=kit_home())  # fmt: skip
     if "localnet" in _PRIVATE:
         return _PRIVATE["localnet"]
     home = Path(tempfile.mkdtemp(prefix="kit-notebook-"))
     atexit.register(shutil.rmtree, home, True)
     net = start_localnet(state_dir=home / "localnet")
     atexit.register(net.stop)
+    users_kill_file = kill_file()  # read before KIT_HOME moves: the user's kill file stays the one that works
     os.environ.update(localnet_env(net))
+    os.environ["KIT_KILL_FILE"] = str(users_kill_file)
     os.environ["KIT_HOME"] = str(home / "home")
     prepared = Prepared(
         exchange,
@@ -376,6 +411,8 @@ def prepare(exchange: str = "localnet", *, store_root: str | Path = "data") -> P
         f"localnet: started a private one in this kernel (stepped clock, seed {SEED}); "
         "its journal and candle store are temporary.",
         net=net,
+        kill_file=users_kill_file,
+        home=home / "home",
     )
     _PRIVATE["localnet"] = prepared
     return prepared
@@ -569,7 +606,7 @@ def run(out_dir: Path = Path("reports"), *, quiet: bool = False) -> DemoResult:
         # KIT_HOME is the kernels' working directory too: no folder named "kit" may appear there, or
         # `import kit` in the kernel would pick it up as a namespace package.
         env = {**localnet_env(net), "KIT_HOME": str(home.resolve())}
-        with _environment(env, drop=("KIT_KILL", "KIT_REHEARSAL_URL", "KIT_REHEARSAL_KEYS")):
+        with _environment(env, drop=("KIT_KILL", "KIT_KILL_FILE", "KIT_REHEARSAL_URL", "KIT_REHEARSAL_KEYS")):
             say(f"  {prepare_rehearsal()}")  # notebook 04's live stages run on it (its kernel inherits it)
             for name in (*NOTEBOOKS, REPORT_NOTEBOOK):
                 report = name == REPORT_NOTEBOOK

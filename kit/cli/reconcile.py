@@ -8,6 +8,7 @@ exchange unreachable, no key) is one line and exit code 2, as for every ``kit`` 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -40,6 +41,14 @@ def reconcile_command(
     from kit.ops.reconcile import reconcile
     from kit.session import Session
 
-    with Session(exchange, stage=stage, account=account, journal=journal_path) as s:
-        report = reconcile(s, symbols=list(symbols) or None, balances=not no_balances)
+    quiet = logging.NullHandler()  # the summary is logged too; printed below, it would show twice (#17.8)
+    logger = logging.getLogger("kit.ops.reconcile")
+    logger.addHandler(quiet)
+    logger.propagate, was = False, logger.propagate
+    try:
+        with Session(exchange, stage=stage, account=account, journal=journal_path) as s:
+            report = reconcile(s, symbols=list(symbols) or None, balances=not no_balances)
+    finally:
+        logger.removeHandler(quiet)
+        logger.propagate = was
     click.echo(report.table())

@@ -286,7 +286,8 @@ def _from_journal(journal: Any, since_ms: int, exc: KitError) -> list[Check]:
     pre = [e for e in journal.events(since_ms=since_ms, kinds=["preflight"])]
     clock = [e for e in journal.events(since_ms=since_ms, kinds=["clock"])]
     out: list[Check] = []
-    msg = _secret_free(str(exc))
+    # The hint goes in the fix line only: str(exc) would say it a second time (#17.8).
+    msg = _secret_free(exc.message.rstrip().rstrip(".") if exc.hint else str(exc))
     if pre:
         p = pre[-1].payload
         refusals = [str(r) for r in p.get("refusals") or []]

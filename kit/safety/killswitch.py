@@ -33,7 +33,7 @@ from pathlib import Path
 
 from kit.errors import KillSwitchEngaged
 
-__all__ = ["KillSwitch", "KillSwitchWatcher", "kit_home"]
+__all__ = ["KillSwitch", "KillSwitchWatcher", "kill_file", "kit_home"]
 
 _log = logging.getLogger("kit.safety.killswitch")
 
@@ -49,13 +49,28 @@ def kit_home(env: Mapping[str, str] | None = None) -> Path:
     return Path(environ.get("KIT_HOME") or Path.home() / ".tradekit").expanduser()
 
 
+def kill_file(env: Mapping[str, str] | None = None) -> Path:
+    """The kill file every Session watches: ``$KIT_KILL_FILE`` if set, else ``$KIT_HOME/KILL``.
+
+    ``KIT_KILL_FILE`` keeps the user's kill file in force where a notebook's private localnet
+    moves ``KIT_HOME`` (its journal) to a temporary folder (:func:`kit.cli.demo.prepare`, #17.2).
+
+    >>> str(kill_file({"KIT_HOME": "/srv/kit"})), str(kill_file({"KIT_HOME": "/a", "KIT_KILL_FILE": "/b/KILL"}))
+    ('/srv/kit/KILL', '/b/KILL')
+    """
+    environ = os.environ if env is None else env
+    explicit = environ.get("KIT_KILL_FILE")
+    return Path(explicit).expanduser() if explicit else kit_home(environ) / "KILL"
+
+
 class KillSwitch:
     """Engage, inspect and reset the kill switch.
 
     Parameters
     ----------
     path
-        The kill file; default ``$KIT_HOME/KILL``. Its content is the reason.
+        The kill file; default :func:`kill_file` (``$KIT_KILL_FILE``, else ``$KIT_HOME/KILL``). Its content
+        is the reason.
     env_var
         An environment variable that engages the switch when set to anything but ``""``, ``0``,
         ``false``, ``no`` or ``off``.
@@ -66,7 +81,7 @@ class KillSwitch:
     def __init__(
         self, path: str | Path | None = None, env_var: str = "KIT_KILL", *, env: Mapping[str, str] | None = None
     ) -> None:
-        self.path = Path(path).expanduser() if path is not None else kit_home(env) / "KILL"
+        self.path = Path(path).expanduser() if path is not None else kill_file(env)
         self.env_var = env_var
         self._env = env
 

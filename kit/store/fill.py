@@ -338,8 +338,10 @@ def _fail(series: Series, start: int, end: int, reason: str, now_ms: int) -> Non
 
 
 def _bar(total: int, page_size: int, progress: bool, desc: str) -> Any:
-    if not progress or total <= 2 * page_size:
+    # Shown for any fetch that takes over a second (``delay``; a one-page fetch can be slow too), and
+    # left in place when done, so a log ends on the final count, never on a stalled-looking "0%|" (#17.8).
+    if not progress or total <= 0:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="candle", unit_scale=True, leave=False)
+    return tqdm(total=total, desc=desc, unit="candle", unit_scale=True, leave=True, delay=1.0)

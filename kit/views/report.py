@@ -31,6 +31,7 @@ import html as _html
 import json
 import math
 import re
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,17 +45,21 @@ from kit.errors import ConfigError, ReportFailed
 from kit.journal.journal import Journal
 from kit.journal.state import base_quote, to_decimal
 from kit.safety.secrets import refuse_secret_params
+from kit.views.widget_html import inline_widget_state
 
 __all__ = [
     "Activity",
     "Check",
     "ReportResult",
     "checklist",
+    "counted",
     "notebook_parameters",
+    "number",
     "period",
     "run_notebook",
     "run_report",
     "to_html",
+    "when",
 ]
 
 _PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -90,6 +95,29 @@ def _point(text: str, now: pd.Timestamp) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def _now(now: Any) -> pd.Timestamp:
+    if now is None:
+        return pd.Timestamp.now(tz="UTC")
+    if isinstance(now, int | float):
+        return pd.Timestamp(int(now), unit="ms", tz="UTC")
+    current = pd.Timestamp(now)
+    return current.tz_localize("UTC") if current.tzinfo is None else current.tz_convert("UTC")
+
+
+def when(text: str, *, now: Any = None) -> pd.Timestamp:
+    """One point in time, read the way every ``kit`` command and report reads it (#17.8), in UTC.
+
+    ISO time (UTC unless it has an offset), ``now``, ``today`` / ``yesterday`` (midnight UTC), or
+    an offset from now such as ``-1d``, ``-12h``, ``-90min``.
+
+    >>> when("yesterday", now="2024-06-03T09:30").isoformat(), when("-1d", now="2024-06-03T09:30").isoformat()
+    ('2024-06-02T00:00:00+00:00', '2024-06-02T09:30:00+00:00')
+    >>> when("2024-01-01").isoformat()
+    '2024-01-01T00:00:00+00:00'
+    """
+    return _point(text, _now(now))
+
+
 def period(since: str | None = "", until: str | None = "", *, now: Any = None) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Read a report period from ``since`` / ``until`` parameters, in UTC.
 
@@ -121,13 +149,7 @@ def period(since: str | None = "", until: str | None = "", *, now: Any = None) -
     >>> [t.isoformat() for t in period("", "", now="2024-06-03T09:30")]
     ['2024-06-02T09:30:00+00:00', '2024-06-03T09:30:00+00:00']
     """
-    if now is None:
-        current = pd.Timestamp.now(tz="UTC")
-    elif isinstance(now, int | float):
-        current = pd.Timestamp(int(now), unit="ms", tz="UTC")
-    else:
-        current = pd.Timestamp(now)
-        current = current.tz_localize("UTC") if current.tzinfo is None else current.tz_convert("UTC")
+    current = _now(now)
     end = _point(until or "", current)
     text = (since or "").strip()
     start = end - pd.Timedelta(days=1) if not text else _point(text, end if _RELATIVE.match(text) else current)
@@ -216,6 +238,7 @@ def run_notebook(
     if not src.is_file():
         raise ConfigError(f"notebook {src} does not exist", hint="Pass the path of an .ipynb file.")
     out.parent.mkdir(parents=True, exist_ok=True)
+    sockets = tempfile.TemporaryDirectory(prefix="kit-kernel-")
     try:
         papermill.execute_notebook(
             str(src),
@@ -226,6 +249,7 @@ def run_notebook(
             progress_bar=False,
             log_output=False,
             execution_timeout=int(timeout_s),
+            kernel_manager_class=_ipc_kernel_manager(Path(sockets.name)),
         )
     except PapermillExecutionError as exc:
         from kit.transport.logs import redact_text
@@ -238,7 +262,26 @@ def run_notebook(
             cell_index=index,
             ename=exc.ename,
         ) from None
+    finally:
+        sockets.cleanup()
     return out
+
+
+def _ipc_kernel_manager(folder: Path) -> type:
+    """A kernel manager whose kernel talks over Unix sockets in ``folder`` (mode 0700), not TCP.
+
+    A TCP kernel listens on 127.0.0.1 in plain text, and ipykernel 7 warns about it once per
+    kernel ("Kernel is running over TCP without encryption": six times in ``make demo``, #17.8).
+    """
+    from jupyter_client.manager import KernelManager
+
+    class IpcKernelManager(KernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", str(folder / "kernel"))
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
 
 
 def _error_cell(path: Path, fallback: int) -> int:
@@ -319,13 +362,17 @@ def to_html(
     out.parent.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(str(notebook), as_version=4)
     _render_figures(nb, plotlyjs, out)
+    inline_widget_state(nb)  # widgets as the HTML of their last state: no widget manager to fetch (#17.1)
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = exclude_input
     exporter.exclude_input_prompt = exclude_input
     exporter.exclude_output_prompt = exclude_input
-    if "widgets" not in nb.metadata:  # no widget manager to load: fetch nothing from CDNs when viewed
-        exporter.require_js_url = ""
-        exporter.mathjax_url = ""
+    # Every report opens offline: no URL outside the page is left in it (#17.1). Formulas show as
+    # typed (no MathJax); a mermaid diagram would stay text.
+    for name in ("require_js_url", "mathjax_url", "mermaid_js_url", "mermaid_layout_elk_js_url", "jquery_url",
+                 "jupyter_widgets_base_url"):  # fmt: skip
+        if exporter.has_trait(name):
+            setattr(exporter, name, "")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": Path(notebook).stem}})
     out.write_text(body, encoding="utf-8")
     return out
@@ -377,6 +424,46 @@ def run_report(
     ipynb = run_notebook(notebook, folder / f"{stem}.ipynb", parameters, cwd=cwd, kernel_name=kernel_name)
     page = to_html(ipynb, folder / f"{stem}.html", exclude_input=True, plotlyjs=plotlyjs)
     return ReportResult(ipynb=ipynb, html=page)
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing: numbers and words as people read them (#17.6)
+
+
+def number(value: Any, places: int | None = None) -> str:
+    """A number as people read it: no float noise, no exponent, no ``.0`` on a count; ``""`` for NaN/None.
+
+    Set it as pandas' float format in a report (``pd.set_option("display.float_format", number)``)
+    and every float column reads this way: counts ``7``, fees ``0.00001``, HTTP status ``200``.
+
+    >>> number(7.0), number(1e-05), number(200.0), number(59949.99), number(float("nan")), number(None)
+    ('7', '0.00001', '200', '59949.99', '', '')
+    >>> number(Decimal("1.19950357"), 4), number(0.1 + 0.2), number(True)
+    ('1.1995', '0.30000000000000004', 'True')
+    """
+    if value is None or isinstance(value, bool | str):
+        return "" if value is None else str(value)
+    try:
+        d = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(str(value))
+    except (ArithmeticError, ValueError, TypeError):
+        return str(value)
+    if not d.is_finite():
+        return ""
+    if places is not None:
+        d = d.quantize(Decimal(1).scaleb(-places))
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the right number: ``1 warning``, ``2 warnings``, ``0 foreign orders``.
+
+    >>> counted(1, "warning"), counted(2, "warning"), counted(1, "foreign order"), counted(3, "entry", "entries")
+    ('1 warning', '2 warnings', '1 foreign order', '3 entries')
+    """
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,7 +531,7 @@ def checklist(items: Iterable[Any], *, title: str | None = None) -> Any:
     passed = sum(1 for c in checks if c.ok is True)
     failed = sum(1 for c in checks if c.ok is False)
     head = f"<h4>{_html.escape(title)}</h4>" if title else ""
-    summary = f"<p>{passed} passed, {failed} failed, {len(checks) - passed - failed} warnings.</p>"
+    summary = f"<p>{passed} passed, {failed} failed, {counted(len(checks) - passed - failed, 'warning')}.</p>"
     table = (
         '<table style="border-collapse:collapse"><tr><th></th><th style="text-align:left">Check</th>'
         '<th style="text-align:left">Result</th></tr>' + "".join(rows) + "</table>"
@@ -623,8 +710,18 @@ class Activity:
         return bool(self.journal.events(until_ms=self.until, kinds=["balance"], venue=self.venue))
 
     # -- what went wrong -------------------------------------------------------------------------
+    def failed_requests(self) -> pd.DataFrame:
+        """Requests of the period that failed (from the request log): the rows :meth:`requests` has an error for."""
+        req = self.requests()
+        return req[req["error"].notna()] if not req.empty else req
+
     def failures(self) -> pd.DataFrame:
-        """Rejected orders and failed requests: time, kind, symbol, operation or order, error class, message."""
+        """Rejected orders and failed requests: time, kind, symbol, operation or order, error class, message.
+
+        Failed requests come from the request log, the same rows the "Failed requests" health check
+        counts (#17.3), with the journal's error message where it has one; without a request log
+        they come from the journal's ``error`` events alone.
+        """
         rows = []
         resolved = self.frame("resolved")
         for time, ev in resolved.iterrows():
@@ -632,7 +729,13 @@ class Activity:
                 rows.append({"time": time, "what": f"order {ev.get('status')}", "symbol": ev["symbol"],
                              "error": ev.get("how", ""), "message": str(ev.get("message", ""))[:160]})  # fmt: skip
         errors = self.frame("error")
-        for time, ev in errors.iterrows():
+        failed = self.failed_requests()
+        messages = {str(ev.get("error_class", "")): str(ev.get("message", ""))[:160] for _, ev in errors.iterrows()}
+        for time, r in failed.iterrows():
+            status = "" if pd.isna(r["status"]) else f" (HTTP {int(r['status'])})"
+            rows.append({"time": time, "what": f"request failed: {r['method']} {r['path']}{status}", "symbol": "",
+                         "error": str(r["error"]), "message": messages.get(str(r["error"]), "")})  # fmt: skip
+        for time, ev in errors.iterrows() if failed.empty else ():
             rows.append({"time": time, "what": f"request failed: {ev.get('op', '')}", "symbol": ev["symbol"],
                          "error": ev.get("error_class", ""), "message": str(ev.get("message", ""))[:160]})  # fmt: skip
         cols = ["what", "symbol", "error", "message"]
@@ -672,7 +775,7 @@ class Activity:
         return c[["venue", "offset_ms", "rtt_ms"]]
 
     def preflight(self) -> pd.DataFrame:
-        """Key checks in the period: verdict, permissions, IP restriction, key age (whole days), warnings (count)."""
+        """Key checks in the period: verdict, permissions, IP restriction, key age (days), what the warnings say."""
         p = self.frame("preflight")
         cols = ["venue", "stage", "verdict", "permissions", "ip_restricted", "key_age_days", "warnings"]
         if p.empty:
@@ -683,7 +786,8 @@ class Activity:
         out = p[cols].copy()
         out["permissions"] = [", ".join(sorted(k for k, v in (x or {}).items() if v)) if isinstance(x, Mapping)
                               else str(x) for x in out["permissions"]]  # fmt: skip
-        out["warnings"] = [len(x) if isinstance(x, Sequence) and not isinstance(x, str) else x for x in out["warnings"]]
+        out["warnings"] = ["; ".join(str(w) for w in x)[:300] if isinstance(x, Sequence) and not isinstance(x, str)
+                           else ("" if x is None else str(x)) for x in out["warnings"]]  # fmt: skip
         out["key_age_days"] = [
             int(x) if isinstance(x, int | float) and not math.isnan(x) else x for x in out["key_age_days"]
         ]
@@ -712,6 +816,7 @@ class Activity:
                 frame[col] = None
         frame["path"] = [urlsplit(str(u)).path for u in frame.get("url", frame["path"])]
         frame.index = pd.DatetimeIndex(pd.to_datetime(frame["ts_ms"].astype("int64"), unit="ms", utc=True), name="time")
+        frame["status"] = frame["status"].astype("Int64")  # no answer is <NA>, never 200.0 / NaN
         return frame.sort_index()[cols]
 
     def health(self, *, clock_warn_ms: int = 250) -> list[Check]:
@@ -727,13 +832,13 @@ class Activity:
                                 f"{'yes' if ok else 'no'}", "Sync the system clock (NTP/chrony)."))  # fmt: skip
         req = self.requests()
         limited = int(req["status"].isin([429, 418]).sum()) if not req.empty else 0
-        failed = int(req["error"].notna().sum()) if not req.empty else 0
-        checks.append(Check("Rate limits", limited == 0, f"{len(req)} requests, {limited} answered 429/418",
+        failed = len(self.failed_requests())
+        checks.append(Check("Rate limits", limited == 0, f"{counted(len(req), 'request')}, {limited} answered 429/418",
                             "Slow down: cache candles in the store, prefer streams to polling."))  # fmt: skip
-        checks.append(Check("Failed requests", failed == 0, f"{failed} of {len(req)} requests failed",
+        checks.append(Check("Failed requests", failed == 0, f"{failed} of {counted(len(req), 'request')} failed",
                             "See the failures table; persistent errors say what to do."))  # fmt: skip
         trips = self.guard_trips()
-        checks.append(Check("Guard trips", trips.empty, f"{len(trips)} refusals by the guard",
+        checks.append(Check("Guard trips", trips.empty, f"{counted(len(trips), 'refusal')} by the guard",
                             "Review them: a cap or the kill switch stopped an order before it was sent."))  # fmt: skip
         checks += self.attestations()
         checks += self.run_checks()

@@ -45,8 +45,9 @@ from IPython.display import Markdown, display
 from kit.views import charts
 from kit.errors import KitError
 from kit.journal.journal import Journal
-from kit.views.report import Activity, checklist, period
+from kit.views.report import Activity, checklist, counted, number, period
 
+pd.set_option("display.float_format", number)  # numbers as people read them: 7, 0.00001, 200 (not 7.0, 1e-05)
 start, end = period(since, until)
 activity = Activity(Journal(Journal.default_path()), start, end, venue=venue or None)
 display(Markdown(f"**Period** {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC · venue: {venue or 'all'}"))
@@ -56,28 +57,30 @@ symbols = sorted({str(s) for s in activity.frame("fill")["symbol"]} | {str(s) fo
 prices = {**activity.last_prices()}
 source = "the last journaled fills"
 session = None
+balances, where = None, "the journal: its last balance snapshot plus later fills"
 if exchange != "localnet" or os.environ.get("KIT_LOCALNET_URL"):
     from kit.session import Session
 
     try:
         session = Session(exchange, stage="read_only")
-        held = {f"{a}/{quote}" for a in activity.journal.state_at(end).balances if a != quote}
+        if end >= pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=5):  # a period ending now: the exchange's balances
+            balances, where = session.balances()["total"].to_dict(), f"{session.venue}, now"
+        assets = balances if balances is not None else activity.journal.state_at(end).balances
+        held = {f"{a}/{quote}" for a, amount in assets.items() if a != quote and amount}
         for sym in sorted((set(symbols) | held) & set(session.markets().index)):
             prices[sym] = Decimal(str(session.ticker(sym)["last"]))
         source = f"{session.venue} tickers"
     except KitError as exc:
         print(f"prices from the journal only ({type(exc).__name__}: {exc})")
-print(f"valued at {source}: " + ", ".join(f"{s} {p}" for s, p in sorted(prices.items())))
+if balances is None and not activity.has_balance_snapshot():
+    where = "the journal, which has no balance snapshot: net change from fills only"
+listed = ", ".join(f"{s} {number(p)}" for s, p in sorted(prices.items()))
+print(f"valued at {source}: {listed}" if listed else f"no prices needed: nothing held but {quote} and no fills")
 
 # %% [markdown]
 # ## Summary
 
 # %%
-balances, where = None, "the journal: its last balance snapshot plus later fills"
-if session is not None and end >= pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=5):
-    balances, where = session.balances()["total"].to_dict(), f"{session.venue}, now"
-elif not activity.has_balance_snapshot():
-    where = "the journal, which has no balance snapshot: net change from fills only"
 value = activity.account_value(prices, quote, balances=balances)
 orders = activity.orders()
 fills = activity.fills()
@@ -85,17 +88,19 @@ pnl = activity.pnl(prices)
 fees = activity.fees(prices, quote)
 failures = activity.failures()
 trips = activity.guard_trips()
+known = balances is not None or activity.has_balance_snapshot()  # else the journal knows only net changes
 pd.Series(
     {
-        f"account value ({quote})": round(float(value[f"value ({quote})"].sum()), 2),
+        f"account value ({quote})": number(value[f"value ({quote})"].sum(), 2) if known else "unknown (no balances)",
         "orders sent": len(orders),
         "orders filled (fully or in part)": int((orders["filled"] > 0).sum()),
         "fills": len(fills),
-        f"PnL ({quote})": round(float(pnl["pnl"].sum()), 4),
-        f"fees ({quote})": round(float(fees[f"in {quote}"].sum()), 6),
-        "rejected or failed": len(failures),
+        f"PnL ({quote})": number(pnl["pnl"].sum(), 4),
+        f"fees ({quote})": number(round(float(fees[f"in {quote}"].sum()), 6)),
+        "rejected orders and failed requests": len(failures),
         "guard trips": len(trips),
-    }
+    },
+    dtype=object,  # counts stay counts (7, not 7.00000)
 ).to_frame("period")
 
 # %% [markdown]
@@ -109,7 +114,7 @@ checklist(activity.health())
 
 # %%
 print(f"balances from {where}")
-value
+value.round({f"value ({quote})": 2})
 
 # %% [markdown]
 # ## Orders
@@ -150,6 +155,7 @@ for sym in sorted(set(fills["symbol"])):
 
 # %% [markdown]
 # ## Rejected orders and failed requests
+# The failed requests are the request log's, the same ones the health check above counts.
 
 # %%
 failures
@@ -171,7 +177,7 @@ if clock.empty:
 else:
     for venue_name, rows in clock.groupby("venue"):
         worst, rtt = rows["offset_ms"].abs().max(), rows["rtt_ms"].median()
-        print(f"{venue_name}: {len(rows)} checks, largest offset {worst} ms, median round trip {rtt:.1f} ms")
+        print(f"{venue_name}: {counted(len(rows), 'check')}, largest offset {worst} ms, median round trip {rtt:.1f} ms")
     if len(clock) > 10:  # a line needs points; a few checks read better as the line above
         fig = go.Figure()
         fig.add_scatter(x=clock.index, y=clock["offset_ms"], mode="lines+markers", name="offset (ms)")
@@ -188,10 +194,13 @@ requests = activity.requests()
 if requests.empty:
     print("no requests logged in the period")
 else:
-    per_path = requests.groupby(["path", "status"], dropna=False).agg(requests=("method", "size"), weight=("weight", "sum"))
+    shown = requests.assign(status=[("-" if pd.isna(x) else str(int(x))) for x in requests["status"]])  # "-": no answer
+    per_path = shown.groupby(["path", "status"]).agg(requests=("method", "size"), weight=("weight", "sum"),
+                                                     failed=("error", "count"))  # fmt: skip
     display(per_path)
     lat = requests["latency_ms"].astype(float)
-    print(f"{len(requests)} requests, {int(requests['status'].isin([429, 418]).sum())} rate limited; "
+    print(f"{len(requests)} requests, {int(requests['status'].isin([429, 418]).sum())} rate limited, "
+          f"{int(requests['error'].notna().sum())} failed; "
           f"latency median {lat.median():.1f} ms, 95th percentile {lat.quantile(0.95):.1f} ms")
 
 # %% [markdown]

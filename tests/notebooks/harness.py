@@ -22,7 +22,7 @@ STAGED = ("00_safety_check", "01_read_only", "02_research", "03_testnet_orders",
 REPORT = "reports/daily"
 
 # Variables that would point a kernel at another localnet, journal or kill switch.
-_FOREIGN = ("KIT_LOCALNET_URL", "KIT_HOME", "KIT_KILL", "KIT_REHEARSAL_URL", "KIT_REHEARSAL_KEYS")
+_FOREIGN = ("KIT_LOCALNET_URL", "KIT_HOME", "KIT_KILL", "KIT_KILL_FILE", "KIT_REHEARSAL_URL", "KIT_REHEARSAL_KEYS")
 
 
 def clean_env(home: Path) -> dict[str, str]:
