@@ -139,7 +139,7 @@ class ReconcileReport:
     def summary(self) -> str:
         """One line: what was checked and done."""
         c = self.counts()
-        parts = [f"{v} {_one(k) if v == 1 else k.replace('_', ' ')}" for k, v in c.items() if v]
+        parts = [f"{v} {k.replace('_', ' ')}" for k, v in c.items() if v]
         what = ", ".join(parts) if parts else "no differences"
         bal = "balances compared" if self.balances_compared else "no balance snapshot to compare"
         took = max(0, self.finished_ms - self.started_ms)
@@ -147,15 +147,6 @@ class ReconcileReport:
 
     def __str__(self) -> str:
         return self.table()
-
-
-def _one(key: str) -> str:
-    """A count's name for one of it: ``foreign_orders`` -> ``foreign order``, ``balance_diffs`` -> ``balance diff``."""
-    return (
-        key.replace("_", " ").removesuffix("s")
-        if key.endswith(("orders", "fills", "diffs", "updates", "errors"))
-        else key.replace("_", " ")
-    )
 
 
 def _cut(text: str, width: int) -> str:
