@@ -127,7 +127,7 @@ def test_checklist_marks_and_fixes() -> None:
     html = checklist([Check("clock", True, "offset 3 ms"), Check("kill switch", False, "engaged", "rm the file"),
                       {"name": "IP allowlist", "ok": None, "detail": "none", "fix": "restrict it"}],
                      title="t").data  # fmt: skip
-    assert "1 passed, 1 failed, 1 warnings" in html
+    assert "1 passed, 1 failed, 1 warning." in html  # one warning, not "1 warnings" (#17.6)
     assert "Fix: rm the file" in html and "Fix: restrict it" in html
     assert html.count("&#10004;") == 1 and html.count("&#10008;") == 1
 
