@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
+
 from kit.strategy.base import Strategy
 
 __all__ = ["SmaCross"]
@@ -33,3 +36,17 @@ class SmaCross(Strategy):
             self.buy(self.size)
         elif fast < slow and not self.flat:
             self.close_position()
+
+    def signals(self, candles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The same rule over all candles at once: ``(entries, exits)`` for the replay's signals path.
+
+        Each window's mean is taken as ``next()`` takes it (``closes[-n:].mean()``), so both paths see
+        the same comparisons and place the same orders (``tests/research/test_backtest.py``).
+        """
+        c = candles["close"].to_numpy(dtype="float64")
+        n = len(c)
+        fast, slow = np.full(n, np.nan), np.full(n, np.nan)
+        if n >= self.slow:
+            fast[self.fast - 1 :] = np.lib.stride_tricks.sliding_window_view(c, self.fast).mean(axis=1)
+            slow[self.slow - 1 :] = np.lib.stride_tricks.sliding_window_view(c, self.slow).mean(axis=1)
+        return fast > slow, fast < slow

@@ -1,0 +1,137 @@
+"""The research statistics against backtesting.py's own ``compute_stats`` on the same trades and equity.
+
+Both are handed identical inputs (the kit's round trips, equity curve and candles from a real
+replay on real candles), so every statistic whose definition agrees must agree to 1e-9; the
+only differences are the ones docs/research.md lists (``Fees [$]`` and ``Slippage [$]`` are the
+kit's additions; backtesting.py's ``Commissions [$]`` appears only for its own Trade objects).
+Skips when backtesting.py (the ``bench`` extra) or the shared candle data is absent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.engine import Market
+from kit.research import run
+from kit.research.stats import compute, drawdown_episodes, round_trips, trades_table
+from kit.strategy.examples import SmaCross
+
+DATA = Path(os.environ.get("KIT_SHARED_DATA") or Path(__file__).parents[2].parent / "shared" / "data")
+D = Decimal
+KIT_ONLY = {"Fees [$]", "Slippage [$]"}
+
+
+def _real(name: str) -> pd.DataFrame:
+    path = DATA / f"{name}.feather"
+    if not path.exists():
+        pytest.skip(f"real candle data is missing ({path})")
+    return pd.read_feather(path).set_index("date")
+
+
+def _reference(candles: pd.DataFrame, equity: pd.Series, trades: pd.DataFrame) -> pd.Series:
+    stats_mod = pytest.importorskip("backtesting._stats")
+    frame = pd.DataFrame({
+        "Size": trades["size"], "EntryBar": trades["entry_bar"], "ExitBar": trades["exit_bar"],
+        "EntryPrice": trades["entry_price"], "ExitPrice": trades["exit_price"], "SL": np.nan, "TP": np.nan,
+        "PnL": trades["pnl"], "ReturnPct": trades["return"], "EntryTime": trades["entry_time"],
+        "ExitTime": trades["exit_time"], "Duration": trades["duration"], "Tag": None,
+    })  # fmt: skip
+    ohlc = candles.rename(columns=str.capitalize)
+    with warnings.catch_warnings():  # backtesting.py 0.6.6 reads DatetimeIndex.dayofweek (deprecated in pandas 3.1)
+        warnings.simplefilter("ignore")
+        return stats_mod.compute_stats(frame, equity.to_numpy(), ohlc, None, 0)
+
+
+def _assert_same(ours: pd.Series, ref: pd.Series, *, differ: frozenset[str] = frozenset()) -> list[str]:
+    compared = []
+    for key, theirs in ref.items():
+        if str(key).startswith("_") or key in differ:
+            continue
+        assert key in ours.index, f"backtesting.py has {key!r}, the kit does not"
+        mine = ours[key]
+        if mine is pd.NaT or theirs is pd.NaT:
+            assert mine is theirs, (key, mine, theirs)
+        elif isinstance(theirs, pd.Timedelta | pd.Timestamp) or isinstance(mine, pd.Timedelta | pd.Timestamp):
+            assert mine == theirs or (pd.isna(mine) and pd.isna(theirs)), (key, mine, theirs)
+        elif isinstance(theirs, float) and math.isnan(theirs):
+            assert isinstance(mine, float) and math.isnan(mine), (key, mine)
+        else:
+            assert math.isclose(float(mine), float(theirs), rel_tol=1e-9, abs_tol=1e-9), (key, mine, theirs)
+        compared.append(str(key))
+    assert set(ours.index) - set(compared) == KIT_ONLY | differ
+    return compared
+
+
+@pytest.mark.parametrize(
+    ("name", "market", "params"),
+    [
+        ("UNITTEST_BTC-1m", Market("UNITTEST/BTC", "UNITTEST", "BTC", tick_size=D("0.00000001"), step_size=D("0.01")),
+         {"fast": 10, "slow": 30, "size": "1"}),
+        ("ETH_BTC-5m", Market("ETH/BTC", "ETH", "BTC", tick_size=D("0.000001"), step_size=D("0.001")),
+         {"fast": 12, "slow": 48, "size": "0.5"}),
+    ],
+)  # fmt: skip
+def test_stats_equal_backtesting_py_on_the_same_trades(name: str, market: Market, params: dict[str, str]) -> None:
+    candles = _real(name)
+    r = run(SmaCross, candles, market, params, cash="10")
+    assert len(r.trades) > 20  # a real test: many round trips, wins and losses
+    assert (r.trades["pnl"] > 0).any() and (r.trades["pnl"] < 0).any()
+    compared = _assert_same(r.stats, _reference(candles, r.equity, r.trades))
+    assert {"Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "SQN", "Avg. Drawdown Duration"} <= set(compared)
+    assert r.stats["Fees [$]"] > 0 and r.stats["Slippage [$]"] > 0
+
+
+def test_no_trades_and_a_last_bar_drawdown_agree_with_backtesting_py_but_for_its_float_durations() -> None:
+    idx = pd.date_range("2024-01-01", periods=72, freq="1h", tz="UTC")
+    candles = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": np.linspace(1, 2, 72), "volume": 1.0},
+                           index=idx)  # fmt: skip
+    equity = pd.Series(100.0, index=idx)
+    equity.iloc[-1] = 90.0  # in drawdown only at the last bar: no drawdown episode has ended
+    ours = compute(candles, equity, trades_table([]))
+    durations = frozenset({"Max. Drawdown Duration", "Avg. Drawdown Duration"})
+    ref = _reference(candles, equity, trades_table([]))
+    _assert_same(ours, ref, differ=durations)
+    # docs/research.md: backtesting.py puts the drawdown fraction (0.1) where a duration belongs; the kit says NaT
+    assert ref["Max. Drawdown Duration"] == pytest.approx(0.1) and pd.isna(ours["Max. Drawdown Duration"])
+    assert ours["Avg. Drawdown [%]"] == pytest.approx(-10.0) and ours["# Trades"] == 0
+
+
+def test_round_trips_net_the_base_fee_and_value_the_dust() -> None:
+    idx = pd.date_range("2024-01-01", periods=4, freq="1min", tz="UTC")
+    candles = pd.DataFrame({"open": [10.0, 10.0, 12.0, 12.0]}, index=idx)
+    fills = pd.DataFrame(
+        {"side": ["buy", "sell"], "price": [10.1, 11.9], "quantity": [1.0, 0.999], "quote": [10.1, 11.8881],
+         "fee": [0.001, 0.0118881], "fee_asset": ["X", "Y"], "liquidity": ["taker", "taker"]},
+        index=idx[1:3] + pd.Timedelta("10s"),
+    )  # fmt: skip
+    trips = round_trips(fills, candles, base="X", flat_below=0.001)
+    t = trades_table(trips, candles).iloc[0]
+    assert (t.entry_bar, t.exit_bar) == (1, 2)
+    assert t.fees == pytest.approx(0.001 * 10.1 + 0.0118881)
+    assert t.slippage == pytest.approx(0.1 * 1.0 + 0.1 * 0.999)
+    assert t.pnl == pytest.approx(11.8881 - 0.0118881 - 10.1)
+    assert t["return"] == pytest.approx(t.pnl / 10.1)
+    # a trip that never closes is not a round trip
+    assert round_trips(fills.iloc[:1], candles, base="X", flat_below=0.001) == []
+
+
+def test_drawdown_episodes_end_at_recovery_or_at_the_last_bar() -> None:
+    idx = pd.date_range("2024-01-01", periods=7, freq="1D")
+    dur, depth = drawdown_episodes(pd.Series([0, 0.1, 0.3, 0, 0, 0.2, 0.1], index=idx))
+    assert dur.dropna().tolist() == [pd.Timedelta("3D"), pd.Timedelta("2D")]
+    assert depth.dropna().tolist() == [0.3, 0.2]
+
+
+def test_bad_risk_free_rate_is_refused() -> None:
+    idx = pd.date_range("2024-01-01", periods=3, freq="1D", tz="UTC")
+    c = pd.DataFrame({"close": [1.0, 2, 3]}, index=idx)
+    with pytest.raises(ValueError, match="annual fraction"):
+        compute(c, pd.Series([1.0, 1, 1], index=idx), trades_table([]), risk_free_rate=5)
