@@ -30,7 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: pure engine; the engine on errors only.
 LAYERS: dict[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
-    "cli": frozenset({"ops", "views", "run", "kit"}),
+    "cli": frozenset({"ops", "views", "run", "research", "kit"}),
+    # `research` (backtest, optimise, sweep on Dask): market rules through the session (as `run` reads
+    # them), candles from the store, figures from views; the replay through the strategy's engine.
+    "research": frozenset({"run", "views", "session", "store", "strategy"}),
     # `run` (strategies run forward through a Session) sits on ops: it reconciles and alerts.
     "run": frozenset({"ops", "session", "strategy", "paper"}),
     "ops": frozenset({"session"}),

@@ -29,7 +29,7 @@ from kit.engine.fillmodel import FillModel
 from kit.engine.types import Market
 from kit.errors import ConfigError
 from kit.research.data import Data, load
-from kit.research.stats import compute, round_trips, trades_table
+from kit.research.stats import bar_of, compute, round_trips, trades_table
 from kit.strategy import Strategy, load_strategy
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def run(strategy: type[Strategy] | Strategy | str, candles: pd.DataFrame, market
     """
     cls = resolve(strategy)
     inst = cls(**dict(params or {}))
-    if hasattr(inst, "signals"):
+    if callable(getattr(inst, "signals", None)):
         entries, exits = inst.signals(candles)
         size = getattr(inst, "size", None)
         if size is None:
@@ -140,8 +140,7 @@ def _slippage(fills: pd.DataFrame, candles: pd.DataFrame) -> float:
     """Quote paid against the open of each taker fill's candle (market orders; limits pay none)."""
     if not len(fills):
         return 0.0
-    ts = candles.index.as_unit("ms").asi8
-    bars = np.searchsorted(ts, fills.index.as_unit("ms").asi8, side="right") - 1
+    bars = bar_of(fills.index, candles.index)
     opens = candles["open"].to_numpy(dtype="float64")[bars]
     sign = np.where(fills["side"].astype(str) == "buy", 1.0, -1.0)
     taker = (fills["liquidity"].astype(str) == "taker").to_numpy()
@@ -184,7 +183,9 @@ def backtest(strategy: type[Strategy] | Strategy | str, *, symbol: str | None = 
     cls(**merged)  # unknown or mistyped parameters fail here, before any request
     if data is None:
         if not symbol:
-            raise ConfigError("backtest needs a symbol", hint="Pass symbol='BTC/USDT' (or data=kit.research.load(...)).")
+            raise ConfigError(
+                "backtest needs a symbol", hint="Pass symbol='BTC/USDT' (or data=kit.research.load(...))."
+            )
         data = load(symbol, timeframe or cls.timeframe, since, until, exchange=exchange, store=store, now=now)
     return run(cls, data.candles(), data.need_market(), merged, cash=cash, fill_model=fill_model,
                risk_free_rate=risk_free_rate)  # fmt: skip

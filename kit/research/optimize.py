@@ -106,14 +106,23 @@ def _finish(results: pd.DataFrame, names: list[str], maximize: str, require: Req
     values = pd.to_numeric(results[maximize], errors="coerce")
     ok = results["error"].isna() & values.notna() & np.isfinite(values.fillna(0))
     if require is not None:
-        ok &= [bool(require(row)) if good else False for good, (_, row) in zip(ok, results.iterrows(), strict=True)]
+        passed = [bool(require(row)) if good else False for good, (_, row) in zip(ok, results.iterrows(), strict=True)]
+        ok &= np.asarray(passed, dtype=bool)
     results["ok"] = ok.to_numpy(dtype=bool)
     out = Optimization(results, maximize, names)
     if results["ok"].any():
-        i = values.where(results["ok"]).idxmax()
-        out.best = {n: _plain(results.at[i, n]) for n in names}
-        out.best_stats = results.loc[i].drop(labels=[*names, "error", "ok"])
+        pos = int(np.nanargmax(values.where(results["ok"]).to_numpy(dtype="float64")))
+        row = results.iloc[pos]
+        out.best = {n: _plain(row[n]) for n in names}
+        out.best_stats = row.drop(labels=[*names, "error", "ok"])
     return out
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _plain(value: Any) -> Any:
@@ -165,7 +174,13 @@ def optimize(strategy: type[Strategy] | Strategy | str, data: Data, *, maximize:
                           hint=f"Parameters of {cls.__name__}: {', '.join(sorted(known))}.")  # fmt: skip
     base = dict(fixed or {})
     names = list(space)
-    kw = {"cash": cash, "scheduler": scheduler, "workers": workers, "client": client, "progress": progress}
+    kw: dict[str, Any] = {
+        "cash": cash,
+        "scheduler": scheduler,
+        "workers": workers,
+        "client": client,
+        "progress": progress,
+    }
     if method == "optuna":
         return _optuna(strategy, data, space, base, maximize, n_trials or 50, constraint, require, seed, kw)
     combos = grid(space, constraint)
@@ -211,8 +226,8 @@ def _optuna(strategy: Any, data: Data, space: Mapping[str, Iterable[Any]], base:
                 part = sweep(strategy, data, combos, client=client, **kw)
                 part["trial"] = [t.number for t in trials]
                 for t, (_, row) in zip(trials, part.iterrows(), strict=True):
-                    value = pd.to_numeric(row.get(maximize), errors="coerce")
-                    good = row["error"] is None and value is not None and math.isfinite(value)
+                    value = _number(row.get(maximize))
+                    good = row["error"] is None and math.isfinite(value)
                     if good and require is not None:
                         good = bool(require(row))
                     if good:
@@ -281,13 +296,14 @@ def walk_forward(strategy: type[Strategy] | Strategy | str, data: Data, *, train
         raise ConfigError(f"no whole window of train {tr} + test {te} fits in {start} to {end}",
                           hint="Shorten train/test or load a longer period.")  # fmt: skip
     rows, results = [], []
-    opts = {"maximize": maximize, "method": method, "n_trials": n_trials, "constraint": constraint,
+    opts: dict[str, Any] = {"maximize": maximize, "method": method, "n_trials": n_trials, "constraint": constraint,
             "require": require, "cash": cash, "seed": seed, "progress": progress}  # fmt: skip
     own = cluster(scheduler, workers) if scheduler != INLINE else None
     client = own.__enter__() if own is not None else None
     try:
         for a, b, c in bounds:
-            opt = optimize(strategy, data.between(a, b), client=client, scheduler=scheduler, **opts, **space)
+            args: dict[str, Any] = {**opts, **space}
+            opt = optimize(strategy, data.between(a, b), client=client, scheduler=scheduler, **args)
             row: dict[str, Any] = {"train_start": a, "train_end": b, "test_start": b, "test_end": c}
             if not opt.best:
                 rows.append({**row, "in_sample": np.nan, "out_of_sample": np.nan})

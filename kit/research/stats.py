@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRADE_COLUMNS", "RoundTrip", "compute", "drawdown_episodes", "round_trips", "trades_table"]
+__all__ = ["TRADE_COLUMNS", "RoundTrip", "bar_of", "compute", "drawdown_episodes", "round_trips", "trades_table"]
 
 #: Columns of :attr:`kit.research.Result.trades`, in order.
 TRADE_COLUMNS = (
@@ -61,13 +61,13 @@ def round_trips(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat_b
     >>> f = pd.DataFrame({"side": ["buy", "sell"], "price": [10.1, 11.9], "quantity": [1.0, 0.999],
     ...                   "quote": [10.1, 11.8881], "fee": [0.001, 0.0118881], "fee_asset": ["X", "Y"],
     ...                   "liquidity": ["taker", "taker"]}, index=idx[1:] + pd.Timedelta("30s"))
-    >>> [(t.entry_bar, t.exit_bar, round(t.proceeds - t.cost, 6)) for t in round_trips(f, c, base="X", flat_below=0.001)]
+    >>> trips = round_trips(f, c, base="X", flat_below=0.001)
+    >>> [(t.entry_bar, t.exit_bar, round(t.proceeds - t.cost, 6)) for t in trips]
     [(1, 2, 1.776212)]
     """
     if not len(fills):
         return []
-    ts = candles.index.as_unit("ms").asi8
-    bars = np.searchsorted(ts, fills.index.as_unit("ms").asi8, side="right") - 1
+    bars = bar_of(fills.index, candles.index)
     opens = candles["open"].to_numpy(dtype="float64")
     trips: list[RoundTrip] = []
     held = 0.0
@@ -96,6 +96,12 @@ def round_trips(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat_b
                 trips.append(trip)
                 trip = None
     return trips
+
+
+def bar_of(times: Any, index: Any) -> np.ndarray:
+    """The candle (position in ``index``) that each time in ``times`` falls in."""
+    ts = pd.DatetimeIndex(index).as_unit("ms").asi8
+    return np.asarray(np.searchsorted(ts, pd.DatetimeIndex(times).as_unit("ms").asi8, side="right") - 1)
 
 
 def trades_table(trips: Sequence[RoundTrip], candles: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -155,17 +161,17 @@ def drawdown_episodes(dd: pd.Series) -> tuple[pd.Series, pd.Series]:
     values = dd.to_numpy(dtype="float64")
     n = len(values)
     marks = np.unique(np.r_[np.flatnonzero(values == 0), n - 1]) if n else np.array([], dtype="int64")
-    duration = pd.Series(pd.NaT, index=dd.index, dtype="timedelta64[ns]")
-    depth = pd.Series(np.nan, index=dd.index)
+    durations = np.full(n, np.timedelta64("NaT", "ns"))
+    depths = np.full(n, np.nan)
     starts, ends = marks[:-1], marks[1:]
     gaps = ends > starts + 1
     if not gaps.any():  # no episode ends after a peak: only a last bar below one can be in drawdown
-        return duration, dd.replace(0, np.nan).astype("float64")
+        return pd.Series(durations, index=dd.index), dd.replace(0, np.nan).astype("float64")
     starts, ends = starts[gaps], ends[gaps]
-    times = dd.index
-    duration.iloc[ends] = (times[ends] - times[starts]).to_numpy()
-    depth.iloc[ends] = [values[s : e + 1].max() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
-    return duration, depth
+    times = pd.DatetimeIndex(dd.index)
+    durations[ends] = (times[ends] - times[starts]).to_numpy()
+    depths[ends] = [values[s : e + 1].max() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    return pd.Series(durations, index=dd.index), pd.Series(depths, index=dd.index)
 
 
 def _period(index: pd.DatetimeIndex) -> pd.Timedelta:
@@ -210,7 +216,7 @@ def compute(candles: pd.DataFrame, equity: pd.Series, trades: pd.DataFrame, *, r
     """
     if not -1 < risk_free_rate < 1:
         raise ValueError(f"risk_free_rate is an annual fraction in (-1, 1), got {risk_free_rate}")
-    index = candles.index
+    index = pd.DatetimeIndex(candles.index)
     eq = equity.to_numpy(dtype="float64")
     close = candles["close"].to_numpy(dtype="float64")
     n = len(eq)

@@ -48,7 +48,7 @@ def _row(strategy: type[Strategy] | str, data: Data, params: Mapping[str, Any], 
     """One combination: its statistics as a flat row, or its traceback in ``error``."""
     try:
         r = run(strategy, data.candles(), data.need_market(), params, cash=cash)
-        stats = {k: v for k, v in r.stats.items() if k not in _NOT_COMPARED}
+        stats = {str(k): v for k, v in r.stats.items() if k not in _NOT_COMPARED}
         return {**stats, "error": None}
     except Exception:  # a failing combination is reported, the sweep goes on
         return {"error": traceback.format_exc(limit=8)}

@@ -12,6 +12,8 @@ result's candles, equity and round trips. With :mod:`kit.views.charts`, the kit'
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -83,8 +85,10 @@ def backtest_figure(candles: pd.DataFrame, equity: pd.Series, trades: pd.DataFra
                 ys += [float(pa), float(pb), None]
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": color, "width": 2, "dash": "dot"},
                                      name=name, hoverinfo="skip"), row=1, col=1)  # fmt: skip
-        text = [f"size {s:g}<br>P&L {p:.6g} ({100 * r:.3f} %)<br>fees {f:.6g}"
-                for s, p, r, f in zip(trades["size"], trades["pnl"], trades["return"], trades["fees"], strict=True)]  # fmt: skip
+        cols = (trades["size"], trades["pnl"], trades["return"], trades["fees"])
+        text = [
+            f"size {s:g}<br>P&L {p:.6g} ({100 * r:.3f} %)<br>fees {f:.6g}" for s, p, r, f in zip(*cols, strict=True)
+        ]
         fig.add_trace(go.Scatter(x=trades["entry_time"], y=trades["entry_price"], mode="markers", name="entry",
                                  marker={"symbol": "triangle-up", "size": 10, "color": WIN}, text=text,
                                  hovertemplate="entry %{y}<br>%{text}<extra></extra>"), row=1, col=1)  # fmt: skip
@@ -115,7 +119,7 @@ def backtest_figure(candles: pd.DataFrame, equity: pd.Series, trades: pd.DataFra
     return fig
 
 
-def heatmap(results: pd.DataFrame, x: str, y: str, value: str, *, agg: str = "max", title: str | None = None,
+def heatmap(results: pd.DataFrame, x: str, y: str, value: str, *, agg: Any = "max", title: str | None = None,
             height: int = 460) -> go.Figure:  # fmt: skip
     """A heatmap of ``value`` over two parameters (other parameters reduced by ``agg``, as backtesting.py's).
 

@@ -73,8 +73,9 @@ def _assert_same(ours: pd.Series, ref: pd.Series, *, differ: frozenset[str] = fr
 @pytest.mark.parametrize(
     ("name", "market", "params"),
     [
-        ("UNITTEST_BTC-1m", Market("UNITTEST/BTC", "UNITTEST", "BTC", tick_size=D("0.00000001"), step_size=D("0.01")),
-         {"fast": 10, "slow": 30, "size": "1"}),
+        pytest.param("UNITTEST_BTC-1m",
+                     Market("UNITTEST/BTC", "UNITTEST", "BTC", tick_size=D("0.00000001"), step_size=D("0.01")),
+                     {"fast": 10, "slow": 30, "size": "1"}, marks=pytest.mark.slow),  # about 1.2 s
         ("ETH_BTC-5m", Market("ETH/BTC", "ETH", "BTC", tick_size=D("0.000001"), step_size=D("0.001")),
          {"fast": 12, "slow": 48, "size": "0.5"}),
     ],
