@@ -24,6 +24,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "kit.cli.attest:attest_command",
         "Attest that a key cannot withdraw or transfer and is IP-restricted (for venues that do not say).",
     ),
+    "backtest": (
+        "kit.cli.research:backtest_command",
+        "Backtest STRATEGY on stored candles and write an HTML report (statistics, figure, round trips).",
+    ),
     "candles": (
         "kit.cli.candles:candles",
         "Candle store: fetch candles into data/, list and verify what is stored.",
@@ -32,6 +36,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "localnet": (
         "kit.cli.localnet:localnet",
         "An offline Binance-like exchange on 127.0.0.1 for trying and testing the kit.",
+    ),
+    "optimize": (
+        "kit.cli.research:optimize_command",
+        "Search STRATEGY's parameters on Dask and write an HTML report (best, heatmap, every combination).",
     ),
     "reconcile": (
         "kit.cli.reconcile:reconcile_command",

@@ -118,8 +118,9 @@ def run(strategy: type[Strategy] | Strategy | str, candles: pd.DataFrame, market
     """
     cls = resolve(strategy)
     inst = cls(**dict(params or {}))
-    if callable(getattr(inst, "signals", None)):
-        entries, exits = inst.signals(candles)
+    signals = getattr(inst, "signals", None)
+    if callable(signals):
+        entries, exits = signals(candles)
         size = getattr(inst, "size", None)
         if size is None:
             raise ConfigError(f"{cls.__name__} has signals() but no size parameter",

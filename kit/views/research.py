@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 
 from kit.errors import ConfigError
 
-__all__ = ["backtest_figure", "heatmap", "walk_forward_figure"]
+__all__ = ["backtest_figure", "heatmap", "html_page", "walk_forward_figure"]
 
 UP, DOWN = "#26a69a", "#ef5350"
 WIN, LOSS = "#2e7d32", "#c62828"
@@ -164,3 +164,31 @@ def walk_forward_figure(table: pd.DataFrame, stat: str, *, title: str | None = N
                       yaxis_title=stat, margin={"l": 60, "r": 20, "t": 50, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"})  # fmt: skip
     return fig
+
+
+def html_page(title: str, parts: list[tuple[str, go.Figure | pd.DataFrame | pd.Series | str]]) -> str:
+    """One self-contained HTML page (plotly.js embedded once, no network): headings, figures and tables.
+
+    >>> page = html_page("t", [("A table", pd.Series({"x": 1.5})), ("Note", "plain text")])
+    >>> "<h2>A table</h2>" in page and "1.5" in page and "plotly" not in page
+    True
+    """
+    import html
+
+    body: list[str] = []
+    js_done = False
+    for heading, part in parts:
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        if isinstance(part, go.Figure):
+            body.append(part.to_html(full_html=False, include_plotlyjs=not js_done))
+            js_done = True
+        elif isinstance(part, pd.Series | pd.DataFrame):
+            frame = part.to_frame() if isinstance(part, pd.Series) else part
+            body.append(frame.to_html(border=0, classes="table", na_rep="-", float_format=lambda v: f"{v:.6g}"))
+        else:
+            body.append(f"<p>{html.escape(str(part))}</p>")
+    style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}"
+             "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 10px;text-align:right}"
+             "tr:nth-child(even){background:#f5f5f5}")  # fmt: skip
+    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
+    return f"<!DOCTYPE html><html><head>{head}</head><body><h1>{html.escape(title)}</h1>{''.join(body)}</body></html>"
