@@ -36,14 +36,21 @@ def test_grid_search_maximises_the_statistic_under_constraints(stored: Data) -> 
     assert list(fig.data[0].x) == sorted(set(eligible["fast"])) and fig.data[0].type == "heatmap"
 
 
-def test_random_and_optuna_try_distinct_combinations_of_the_space(stored: Data) -> None:
-    space = {"fast": [5, 8, 12], "slow": [30, 48, 60]}
+SPACE = {"fast": [5, 8, 12], "slow": [30, 48, 60]}
+
+
+def test_random_search_tries_distinct_combinations_the_same_for_a_seed(stored: Data) -> None:
+    space = SPACE
     r = optimize(SmaCross, stored, method="random", n_trials=4, seed=1, **space, **OPTS)
     assert len(r.results) == 4 and len({(a, b) for a, b in r.results[["fast", "slow"]].values}) == 4
     assert r.results[["fast", "slow"]].equals(
         optimize(SmaCross, stored, method="random", n_trials=4, seed=1, **space, **OPTS).results[["fast", "slow"]]
     )
-    o = optimize(SmaCross, stored, method="optuna", n_trials=5, seed=3, **space, **OPTS)
+
+
+@pytest.mark.slow  # importing optuna (sqlalchemy, alembic) takes about a second
+def test_optuna_search_tells_every_result_and_keeps_the_best(stored: Data) -> None:
+    o = optimize(SmaCross, stored, method="optuna", n_trials=5, seed=3, **SPACE, **OPTS)
     assert len(o.results) == 5 and o.results["ok"].all()
     assert o.best_stats["Sharpe Ratio"] == o.results["Sharpe Ratio"].max()
 
