@@ -47,8 +47,8 @@ def test_backtest_and_optimize_commands_write_html_reports(lab: Lab, tmp_path: P
     assert "Sharpe Ratio" in page and "Round trips" in page and "plotly" in page
     out2 = tmp_path / "opt.html"
     r = runner.invoke(cli, ["optimize", "kit.strategy.examples:SmaCross", *args, "--param", "size=0.01",
-                            "--grid", "fast=4,6", "--grid", "slow=12:24:12", "--scheduler", "inline", "--maximize", "Return [%]",
-                            "--out", str(out2)])  # fmt: skip
+                            "--grid", "fast=4,6", "--grid", "slow=12:24:12", "--scheduler", "inline",
+                            "--maximize", "Return [%]", "--out", str(out2)])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "Optimization(4 combinations, 4 ok, 0 failed" in r.output
     assert "Heatmap" in out2.read_text()
