@@ -75,11 +75,12 @@ def _assert_same(ours: pd.Series, ref: pd.Series, *, differ: frozenset[str] = fr
     [
         pytest.param("UNITTEST_BTC-1m",
                      Market("UNITTEST/BTC", "UNITTEST", "BTC", tick_size=D("0.00000001"), step_size=D("0.01")),
-                     {"fast": 10, "slow": 30, "size": "1"}, marks=pytest.mark.slow),  # about 1.2 s
+                     {"fast": 10, "slow": 30, "size": "1"}),
         ("ETH_BTC-5m", Market("ETH/BTC", "ETH", "BTC", tick_size=D("0.000001"), step_size=D("0.001")),
          {"fast": 12, "slow": 48, "size": "0.5"}),
     ],
 )  # fmt: skip
+@pytest.mark.slow  # importing backtesting.py (bokeh) takes seconds on a busy machine; the 1m case 1.2 s
 def test_stats_equal_backtesting_py_on_the_same_trades(name: str, market: Market, params: dict[str, str]) -> None:
     candles = _real(name)
     r = run(SmaCross, candles, market, params, cash="10")
@@ -90,6 +91,7 @@ def test_stats_equal_backtesting_py_on_the_same_trades(name: str, market: Market
     assert r.stats["Fees [$]"] > 0 and r.stats["Slippage [$]"] > 0
 
 
+@pytest.mark.slow  # imports backtesting.py
 def test_no_trades_and_a_last_bar_drawdown_agree_with_backtesting_py_but_for_its_float_durations() -> None:
     idx = pd.date_range("2024-01-01", periods=72, freq="1h", tz="UTC")
     candles = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": np.linspace(1, 2, 72), "volume": 1.0},
