@@ -204,6 +204,7 @@ class WsApiSession:
         self._session_subs: set[int] = set()
         self._next_id = 0
         self._used: int | None = None  # the IP's weight count after the last charge
+        self._weight = 0  # the last request's weight
         self._after: Callable[[], None] | None = None  # runs once the reply is sent
 
     # -------------------------------------------------------------- framing
@@ -227,6 +228,7 @@ class WsApiSession:
             await self.conn.send(error_reply(req_id, 400, -1102, _MANDATORY.format("params")))
             return
         self._used = None
+        self._weight = 0
         account: str | None = None
         try:
             reply, account = await self._dispatch(req_id, method, params)
@@ -270,7 +272,7 @@ class WsApiSession:
             query=sanitize("&".join(f"{k}={v}" for k, v in rest_params(safe).items())),
             body="",
             status=-1 if reply is None else int(reply.get("status", 0)),
-            weight=0,
+            weight=self._weight,
             key_fp=auth.fingerprint(str(key)) if key else "",
             ip=self.client_ip,
             latency_ms=(time.perf_counter() - t0) * 1000,
@@ -278,6 +280,7 @@ class WsApiSession:
 
     def _charge(self, weight: int) -> tuple[int, int, str, dict[str, Any]] | None:
         """Charge the IP's REST weight budget; ``(status, code, msg, data)`` if over it or banned."""
+        self._weight = weight
         limiter = getattr(self.venue, "limiter", None)
         if limiter is None:
             return None

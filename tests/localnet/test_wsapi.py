@@ -283,3 +283,22 @@ def test_ccxt_pro_ws_trading_methods(wnet: Localnet) -> None:
             await pro.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_ws_requests_are_logged_without_credentials(tmp_path: Any) -> None:
+    log = tmp_path / "requests.log"
+    cfg = LocalnetConfig(stepped=True, seed=5, history_minutes=5, limits=LIMITS, log_path=log)
+    with start(port=0, config=cfg) as net:
+        trader = net.keys["trader"]
+        params = signed(net, trader)
+
+        async def body(api: Api) -> None:
+            assert (await api("account.status", params))["status"] == 200
+
+        run(net, body)
+    text = log.read_text()
+    assert trader.api_key not in text and trader.secret.reveal() not in text and params["signature"] not in text
+    [line] = [json.loads(x) for x in text.splitlines() if "account.status" in x]
+    assert (line["method"], line["path"], line["status"]) == ("WS", "/ws-api/v3 account.status", 200)
+    assert line["params"] == f"timestamp={params['timestamp']}" and len(line["key"]) == 8
+    assert line["weight"] == 20  # account.status weighs what GET /api/v3/account does
