@@ -28,6 +28,7 @@ from kit.engine.fillmodel import EXACT as X
 from kit.engine.fillmodel import PRECISION, FillModel
 from kit.engine.filters import Refusal, check, would_cross
 from kit.engine.ledger import Account
+from kit.engine.lists import Lists
 from kit.engine.matching import Matching
 from kit.engine.types import (
     BalanceChange,
@@ -47,7 +48,7 @@ from kit.engine.working import Working
 ZERO = Decimal(0)
 
 
-class Engine(Matching):
+class Engine(Lists, Matching):
     """A deterministic, pessimistic fill engine for one or more accounts.
 
     Parameters
@@ -70,6 +71,7 @@ class Engine(Matching):
         self._fills: dict[str, list[Fill]] = {}
         self._open: dict[str, dict[int, Working]] = {s: {} for s in self.markets}
         self._next_id = 1
+        self._init_lists()
 
     # -- accounts --------------------------------------------------------------------------------
     def open_account(
@@ -275,6 +277,8 @@ class Engine(Matching):
                     Refusal(RejectCode.UNKNOWN_ORDER, f"Unknown order sent: no open order {what!r}"),
                 )
             ]
+        if w.list_id >= 0:  # canceling one order of a list cancels the list (Binance)
+            return self.cancel_list(account, list_id=w.list_id, ts_ms=ts_ms)
         out: list[Event] = []
         self._close(w, OrderStatus.CANCELED, ts_ms, out, "canceled by request")
         return out
@@ -283,7 +287,12 @@ class Engine(Matching):
         """Cancel every open order of ``account`` (in ``symbol`` if given)."""
         out: list[Event] = []
         for w in self._open_of(account, symbol):
-            self._close(w, OrderStatus.CANCELED, ts_ms, out, "canceled by request")
+            if not w.status.is_open:  # canceled with its list meanwhile
+                continue
+            if w.list_id >= 0:
+                out += self.cancel_list(account, list_id=w.list_id, ts_ms=ts_ms)
+            else:
+                self._close(w, OrderStatus.CANCELED, ts_ms, out, "canceled by request")
         return out
 
     def amend(self, account: str, *, order_id: int | None = None, client_id: str | None = None,
@@ -301,6 +310,9 @@ class Engine(Matching):
                     account, ts_ms, None, Refusal(RejectCode.UNKNOWN_ORDER, "Unknown order sent: nothing open to amend")
                 )
             ]
+        if w.list_id >= 0:  # a list's orders share a lock; amend them by canceling and placing the list again
+            why = "an order of an order list cannot be amended; cancel the list and place it again"
+            return [self._reject(account, ts_ms, None, Refusal(RejectCode.UNSUPPORTED, why))]
         req = w.req
         new_qty = quantity if quantity is not None else req.quantity
         if (price is not None and req.price is None) or (trigger_price is not None and req.trigger_price is None):
@@ -397,6 +409,8 @@ class Engine(Matching):
     def _open_of(self, account: str, symbol: str | None) -> list[Working]:
         books = [self._open[symbol]] if symbol is not None else list(self._open.values())
         found = [w for b in books for w in b.values() if w.account == account]
+        found += [w for ol in self._lists.values() if ol.account == account and ol.pending for w in ol.pending
+                  if symbol is None or w.req.symbol == symbol]  # fmt: skip
         return sorted(found, key=lambda w: w.id)
 
     def _reject(self, account: str, ts_ms: int, req: OrderRequest | None, r: Refusal) -> Event:

@@ -66,6 +66,12 @@ class Matching:
     _open: dict[str, dict[int, Working]]
     _fills: dict[str, list[Fill]]
 
+    # order-list hooks (kit.engine.lists), called only for orders with a list_id
+    def _list_started(self, w: Working, t: int, out: list[Event]) -> None: ...
+    def _list_filled(self, w: Working, t: int, out: list[Event]) -> None: ...
+    def _list_closing(self, w: Working) -> None: ...
+    def _list_closed(self, w: Working, status: OrderStatus, t: int, out: list[Event]) -> None: ...
+
     def __init__(self, fill_model: FillModel) -> None:
         self.fill_model = fill_model
         self._last: dict[str, Decimal] = {}
@@ -195,7 +201,7 @@ class Matching:
         self._expire_due(symbol, book.ts_ms, out)
         through = self.fill_model.trade_through_ticks
         for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
-            if w.req.type.is_conditional and not w.triggered:
+            if w.req.type.is_conditional and not w.triggered or not w.status.is_open:
                 continue
             if w.fresh or w.is_market:
                 w.fresh = False
@@ -229,6 +235,8 @@ class Matching:
         self._expire_due(symbol, ts, out)
         has_book = symbol in self._books
         for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
+            if not w.status.is_open:  # closed meanwhile (the other order of an OCO pair started)
+                continue
             if w.req.type.is_conditional and not w.triggered and self._trigger_pos(w, px, px) is not None:
                 self._trigger(w, ts, out)
                 w.fresh = not w.req.hidden
@@ -238,6 +246,8 @@ class Matching:
         left = trade.quantity
         if not has_book:
             for w in sorted(self._open[symbol].values(), key=lambda w: w.seq):
+                if not w.status.is_open or (w.cond and not w.triggered):
+                    continue
                 if left > 0 and (w.is_market or (w.fresh and w.is_limit and _marketable(w, px))):
                     qty = self._sized(w, px, left)
                     if w.req.time_in_force is TimeInForce.FOK and w.qty is not None and qty < w.remaining:
@@ -251,7 +261,7 @@ class Matching:
         for w in sorted(self._open[symbol].values(), key=lambda w: (_price_key(w), w.seq)):
             if left <= 0:
                 break
-            if not w.is_limit or w.fresh or w.rested_bar == self._bar_no:
+            if not w.is_limit or w.fresh or w.rested_bar == self._bar_no or not w.status.is_open:
                 continue
             assert w.price is not None
             avail = left
@@ -403,6 +413,8 @@ class Matching:
         if w.req.type.is_trailing:
             w.trigger = w.trail_level()
         out.append(Event(EventKind.TRIGGERED, t, w.account, order=w.snapshot()))
+        if w.list_id >= 0:
+            self._list_started(w, t, out)
 
     # -- candle fills ----------------------------------------------------------------------------
     def _fok_blocked(self, c: _Candle, w: Working, t: int, out: list[Event]) -> bool:
@@ -504,6 +516,8 @@ class Matching:
 
     def _fill(self, w: Working, price: Decimal, qty: Decimal, liq: Liquidity, t: int, out: list[Event]) -> None:
         """Book one execution: balances, fees, position, order state, and its event."""
+        if w.list_id >= 0 and w.filled == 0:
+            self._list_started(w, t, out)
         m, acct = w.market, self._accounts[w.account]
         notional = X.multiply(qty, price)  # exact (X traps rounding): no silent 28-digit rounding
         rate = m.maker_fee if liq is Liquidity.MAKER else m.taker_fee
@@ -573,6 +587,8 @@ class Matching:
                          position_change=position_change))  # fmt: skip
         if w.req.reduce_only and w.status.is_open and acct.position(w.req.symbol) == 0:
             self._close(w, OrderStatus.EXPIRED, t, out, "reduce-only: the position is closed")
+        if done and w.list_id >= 0:
+            self._list_filled(w, t, out)
 
     @staticmethod
     def _release(w: Working, move: object) -> None:
@@ -582,6 +598,8 @@ class Matching:
 
     def _close(self, w: Working, status: OrderStatus, t: int, out: list[Event], reason: str) -> None:
         """End an open order (canceled or expired) and release what it had locked."""
+        if w.list_id >= 0:
+            self._list_closing(w)
         changes: tuple[BalanceChange, ...] = ()
         if w.lock_asset is not None and w.lock_left > 0:
             changes = (BalanceChange(w.lock_asset, free=w.lock_left, locked=w.lock_left.copy_negate()),)
@@ -592,6 +610,8 @@ class Matching:
         self._open[w.req.symbol].pop(w.id, None)
         kind = EventKind.CANCELED if status is OrderStatus.CANCELED else EventKind.EXPIRED
         out.append(Event(kind, t, w.account, order=w.snapshot(), reason=reason, balance_changes=changes))
+        if w.list_id >= 0:
+            self._list_closed(w, status, t, out)
 
     def _expire_due(self, symbol: str, ts: int, out: list[Event]) -> None:
         if not self._gtd.get(symbol):

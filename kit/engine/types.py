@@ -97,9 +97,15 @@ class TimeInForce(str, Enum):
 
 
 class OrderStatus(str, Enum):
-    """Lifecycle of an order. ``PENDING`` is a conditional order waiting for its trigger."""
+    """Lifecycle of an order.
+
+    ``PENDING`` is a conditional order waiting for its trigger; ``PENDING_NEW`` is a pending
+    order of an OTO/OTOCO list, accepted but not yet working (Binance's ``PENDING_NEW``): it goes
+    to work when the list's working order is fully filled.
+    """
 
     PENDING = "pending"
+    PENDING_NEW = "pending_new"
     NEW = "new"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
@@ -113,7 +119,9 @@ class OrderStatus(str, Enum):
         return self in _OPEN_STATUSES
 
 
-_OPEN_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+_OPEN_STATUSES = frozenset(
+    {OrderStatus.PENDING, OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED}
+)
 
 
 class Liquidity(str, Enum):
@@ -135,6 +143,7 @@ class EventKind(str, Enum):
     CANCELED = "canceled"
     EXPIRED = "expired"
     AMENDED = "amended"
+    LIST_STATUS = "list_status"  # an order list was placed, or its status changed (``Event.order_list``)
 
 
 class RejectCode(str, Enum):
@@ -152,6 +161,8 @@ class RejectCode(str, Enum):
     REDUCE_ONLY = "reduce_only"  # reduce-only order that would grow the position
     UNKNOWN_ORDER = "unknown_order"
     NOT_FILLABLE = "not_fillable"  # FOK that cannot fill in full, market order with no liquidity
+    LIST_PRICES = "list_prices"  # an OCO's prices are not on both sides of the last price
+    UNKNOWN_LIST = "unknown_list"  # no open order list with that id
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +345,7 @@ class Order:
     price: Decimal | None = None  # working limit price (may change by amend)
     trigger_price: Decimal | None = None  # current trigger (moves for trailing stops)
     triggered: bool = False
+    list_id: int = -1  # the order list it belongs to (Binance's ``orderListId``), -1 for none
 
     @property
     def remaining(self) -> Decimal:
@@ -374,8 +386,59 @@ class Event:
     allowed: str | None = None
     balance_changes: tuple[BalanceChange, ...] = field(default=())
     position_change: tuple[str, Decimal] | None = None
+    order_list: OrderList | None = None  # for LIST_STATUS events
 
     @property
     def is_fill(self) -> bool:
         """True for partial and final fills."""
         return self.fill is not None
+
+
+class Contingency(str, Enum):
+    """The kind of an order list (Binance's ``orderList/oco``, ``/oto`` and ``/otoco``).
+
+    ``OCO``: two orders, the first to start working (a fill, or a trigger) expires the other.
+    ``OTO``: a working order and a pending one, placed once the working order is fully filled.
+    ``OTOCO``: a working order and a pending OCO pair. (Binance reports ``contingencyType`` "OTO"
+    for it.)
+    """
+
+    OCO = "OCO"
+    OTO = "OTO"
+    OTOCO = "OTOCO"
+
+
+class ListStatus(str, Enum):
+    """Binance's ``listOrderStatus``: ``EXECUTING`` until nothing in the list can act on another."""
+
+    EXECUTING = "EXECUTING"
+    ALL_DONE = "ALL_DONE"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderListRequest:
+    """An order list to place as one unit.
+
+    ``orders`` in Binance's order: OCO ``(above, below)``; OTO ``(working, pending)``; OTOCO
+    ``(working, pending_above, pending_below)``. Every order names the same symbol; an OCO
+    pair's two orders have the same side and quantity.
+    """
+
+    contingency: Contingency
+    orders: tuple[OrderRequest, ...]
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList:
+    """Snapshot of an order list (Binance's ``orderListId``, ``listClientOrderId``, ``orders``)."""
+
+    id: int
+    client_id: str
+    account: str
+    symbol: str
+    contingency: Contingency
+    status: ListStatus
+    order_ids: tuple[int, ...]
+    created_ms: int
+    updated_ms: int

@@ -33,7 +33,7 @@ class Working:
         "id", "client_id", "account", "req", "market", "buy", "status", "created", "updated",
         "qty", "quote_left", "filled", "filled_quote", "fees", "price", "trigger", "triggered",
         "lock_asset", "lock_left", "lock_price", "visible_left", "fresh", "best", "active",
-        "queue_ahead", "seq", "trigger_up", "act_up", "rested_bar", "cond",
+        "queue_ahead", "seq", "trigger_up", "act_up", "rested_bar", "cond", "list_id",
     )  # fmt: skip
 
     def __init__(self, oid: int, client_id: str, account: str, req: OrderRequest, market: Market,
@@ -69,6 +69,7 @@ class Working:
         self.act_up = self.trigger_up != (req.type in _TAKE_PROFIT)
         self.rested_bar = -1  # iceberg refresh: no more fills in this bar
         self.cond = req.type.is_conditional
+        self.list_id = -1  # the order list it belongs to (kit.engine.lists), -1 for none
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -123,4 +124,5 @@ class Working:
             price=self.price,
             trigger_price=self.trigger,
             triggered=self.triggered,
+            list_id=self.list_id,
         )
