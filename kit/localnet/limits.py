@@ -108,6 +108,10 @@ def weight(method: str, path: str, params: dict[str, str]) -> int:
         return 20
     if path == "/api/v3/myTrades" and params.get("orderId"):
         return 5  # rest-api.md "Account trade list": 20 without orderId, 5 with it
+    if path.startswith(("/api/v3/orderList", "/api/v3/allOrderList", "/api/v3/openOrderList")):
+        from kit.localnet.orderlists import LIST_WEIGHTS
+
+        return LIST_WEIGHTS.get((method, path), 1)
     return _FIXED.get((method, path), 1)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kit.localnet import replace, wallet, wire
+from kit.localnet import orderlists, replace, wallet, wire
 from kit.localnet.auth import ApiKey, api_restrictions
 from kit.localnet.market import INTERVALS_MS
 from kit.localnet.wire import VenueError, error, mandatory, parse_decimal, parse_int
@@ -667,3 +667,4 @@ ROUTES: dict[tuple[str, str], tuple[Handler, str | None]] = {
     ("GET", "/sapi/v1/margin/allPairs"): (margin_pairs, "key"),
     ("GET", "/sapi/v1/margin/isolated/allPairs"): (margin_pairs, "reading"),
 }
+ROUTES.update(orderlists.LIST_ROUTES)  # POST/DELETE/GET orderList..., kit/localnet/orderlists.py

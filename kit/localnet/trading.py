@@ -120,6 +120,10 @@ class Trading:
             return e.submit(p["account"], wire.request_from_json(p["req"]), ts_ms=ts)
         if kind == "cancel":
             return e.cancel(p["account"], order_id=p.get("order_id"), client_id=p.get("client_id"), ts_ms=ts)
+        if kind in ("submit_list", "cancel_list"):
+            from kit.localnet import orderlists
+
+            return orderlists.execute(e, kind, ts, p)
         if kind == "cancel_all":
             return e.cancel_all(p["account"], p.get("symbol"), ts_ms=ts)
         if kind == "trade":
@@ -213,6 +217,10 @@ class Trading:
             if ev.kind is EventKind.DEPOSIT:
                 for c in ev.balance_changes:
                     self.publish_user(ev.account, wire.balance_update(c.asset, c.free, ev.ts_ms))
+            elif ev.order_list is not None:
+                from kit.localnet.orderlists import list_status_event
+
+                self.publish_user(ev.account, list_status_event(self, ev.order_list, ev.ts_ms))
             elif order is not None and order.id and ev.kind not in (EventKind.REJECTED, EventKind.TRIGGERED):
                 meta = self.order_meta.get(order.id, {})
                 self.publish_user(ev.account, wire.execution_report(ev, meta, self.by_unified[order.request.symbol].id))

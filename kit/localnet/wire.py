@@ -307,6 +307,7 @@ def reject_error(ev: Event | Refusal) -> VenueError:
 # ---------------------------------------------------------------------- orders: encode
 _STATUS = {
     "pending": "NEW",
+    "pending_new": "PENDING_NEW",
     "new": "NEW",
     "partially_filled": "PARTIALLY_FILLED",
     "filled": "FILLED",
@@ -344,7 +345,7 @@ def order_body(order: Order, meta: dict[str, Any], sid: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "symbol": sid,
         "orderId": order.id,
-        "orderListId": -1,
+        "orderListId": order.list_id,
         "clientOrderId": order.client_id,
         "price": fmt(order.price or Decimal(0)),
         "origQty": fmt(qty),
@@ -358,8 +359,8 @@ def order_body(order: Order, meta: dict[str, Any], sid: str) -> dict[str, Any]:
         "icebergQty": meta.get("icebergQty") or fmt(Decimal(0)),
         "time": order.created_ms,
         "updateTime": order.updated_ms,
-        "isWorking": order.status.value != "pending",
-        "workingTime": order.created_ms if order.status.value != "pending" else -1,
+        "isWorking": order.status.value not in ("pending", "pending_new"),
+        "workingTime": order.created_ms if order.status.value not in ("pending", "pending_new") else -1,
         "origQuoteOrderQty": meta.get("origQuoteOrderQty") or fmt(Decimal(0)),
         "selfTradePreventionMode": meta.get("stp") or "EXPIRE_MAKER",
     }
@@ -375,7 +376,7 @@ def order_response(
     ack = {
         "symbol": sid,
         "orderId": order.id,
-        "orderListId": -1,
+        "orderListId": order.list_id,
         "clientOrderId": order.client_id,
         "transactTime": transact_ms,
     }
@@ -427,7 +428,7 @@ def cancel_response(
         "symbol": sid,
         "origClientOrderId": order.client_id,
         "orderId": order.id,
-        "orderListId": -1,
+        "orderListId": order.list_id,
         "clientOrderId": cancel_client_id or _new_client_id(),
         "transactTime": transact_ms,
     }
@@ -538,7 +539,7 @@ def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any
         "p": body["price"],
         "P": body["stopPrice"],
         "F": body["icebergQty"],
-        "g": -1,
+        "g": order.list_id,
         "C": order.client_id if x == "CANCELED" else "",
         "x": x,
         "X": body["status"],

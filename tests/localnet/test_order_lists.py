@@ -1,0 +1,289 @@
+"""Order lists on localnet through real ccxt (its implicit Binance methods) and the raw WebSocket API.
+
+Binance's documents are the reference: rest-api.md ("New Order list - OCO / OTO / OTOCO",
+"Cancel Order list", "Query Order list", "Query all Order lists", "Query Open Order lists"),
+errors.md (-1158, -1165/-1166, -1168, -2010 "The relationship of the prices ..."), and
+user-data-stream.md ("ListStatus"). ccxt 4.5 has no unified method for order lists; its
+implicit ones (``privatePostOrderListOco`` ...) send exactly Binance's parameters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import ccxt
+import pytest
+
+from kit.localnet import LimitsConfig, LocalnetConfig
+from kit.localnet.auth import new_api_key
+from kit.localnet.server import Localnet, start
+
+D = Decimal
+LIMITS = LimitsConfig(weight_per_minute=10**9, sapi_weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**9)
+
+
+@pytest.fixture(scope="module")
+def lnet() -> Iterator[Localnet]:
+    """A private localnet (stepped clock) with an Ed25519 trading key ``ed`` for the WebSocket API."""
+    cfg = LocalnetConfig(stepped=True, seed=11, history_minutes=60, limits=LIMITS)
+    with start(port=0, config=cfg) as net:
+        ed = new_api_key("ed", "main", spot_trading=True, created_ms=0, kind="ed25519")
+        net.call(lambda v: v.add_key(ed))
+        yield net
+
+
+@pytest.fixture()
+def ex(lnet: Localnet) -> Any:
+    return lnet.client("trader", enableRateLimit=False)
+
+
+def px(x: Decimal) -> str:
+    return str(x.quantize(D("0.01")))
+
+
+def last(ex: Any) -> Decimal:
+    return D(str(ex.fetch_ticker("BTC/USDT")["last"]))
+
+
+def cid() -> str:
+    return "L" + uuid.uuid4().hex[:16]
+
+
+def sell_oco(ex: Any, p: Decimal, **extra: Any) -> dict[str, Any]:
+    params = {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "quantity": "0.001",
+        "aboveType": "LIMIT_MAKER",
+        "abovePrice": px(p * D("1.05")),
+        "belowType": "STOP_LOSS_LIMIT",
+        "belowStopPrice": px(p * D("0.95")),
+        "belowPrice": px(p * D("0.94")),
+        "belowTimeInForce": "GTC",
+        "listClientOrderId": cid(),
+        **extra,
+    }
+    return dict(ex.privatePostOrderListOco(params))
+
+
+def test_oco_placed_queried_and_canceled_as_binance_answers(ex: Any) -> None:
+    p = last(ex)
+    before = ex.fetch_balance()["BTC"]
+    r = sell_oco(ex, p)
+    assert (r["contingencyType"], r["listStatusType"], r["listOrderStatus"]) == ("OCO", "EXEC_STARTED", "EXECUTING")
+    assert [o["type"] for o in r["orderReports"]] == ["LIMIT_MAKER", "STOP_LOSS_LIMIT"]
+    assert {o["orderListId"] for o in r["orderReports"]} == {r["orderListId"]}
+    assert [o["orderId"] for o in r["orders"]] == [o["orderId"] for o in r["orderReports"]]
+    after = ex.fetch_balance()["BTC"]
+    assert round(after["used"] - before["used"], 8) == 0.001  # the pair locks its quantity once
+    got = ex.privateGetOrderList({"orderListId": r["orderListId"]})
+    assert got["listClientOrderId"] == r["listClientOrderId"] and "orderReports" not in got
+    assert r["orderListId"] in [x["orderListId"] for x in ex.privateGetOpenOrderList()]
+    mine = {x["clientOrderId"] for x in r["orders"]}
+    opened = [o for o in ex.fetch_open_orders("BTC/USDT") if o["clientOrderId"] in mine]
+    assert len(opened) == 2 and {o["info"]["orderListId"] for o in opened} == {r["orderListId"]}
+    c = ex.privateDeleteOrderList({"symbol": "BTCUSDT", "listClientOrderId": r["listClientOrderId"]})
+    assert (c["listStatusType"], c["listOrderStatus"]) == ("ALL_DONE", "ALL_DONE")
+    assert [o["status"] for o in c["orderReports"]] == ["CANCELED", "CANCELED"]
+    assert round(ex.fetch_balance()["BTC"]["used"] - before["used"], 8) == 0
+    assert r["orderListId"] in [x["orderListId"] for x in ex.privateGetAllOrderList()]
+    assert r["orderListId"] not in [x["orderListId"] for x in ex.privateGetOpenOrderList()]
+    with pytest.raises(ccxt.OrderNotFound):
+        ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": r["orderListId"]})
+    with pytest.raises(ccxt.OrderNotFound):
+        ex.privateGetOrderList({"orderListId": 10**9})
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "msg"),
+    [
+        ({"abovePrice": None, "aboveStopPrice": "X"}, -1102, None),  # TAKE_PROFIT needs a stop price...
+        ({"aboveType": "LIMIT", "aboveTimeInForce": "GTC"}, -1158, "Order type not supported in OCO."),
+        ({"belowType": "LIMIT_MAKER", "belowStopPrice": None, "belowTimeInForce": None}, -1168,
+         "At least one OCO order must be contingent."),
+        ({"aboveType": "STOP_LOSS_LIMIT", "aboveStopPrice": "LOW", "aboveTimeInForce": "GTC",
+          "belowType": "LIMIT_MAKER", "belowStopPrice": None, "belowTimeInForce": None}, -1166,
+         "A limit order in a sell OCO must be above."),
+        ({"abovePrice": "BELOW"}, -2010, "The relationship of the prices for the orders is not correct."),
+        ({"bogus": "1"}, -1104, None),
+    ],
+)  # fmt: skip
+def test_oco_refusals_with_binance_codes(lnet: Localnet, ex: Any, change: dict[str, Any], code: int, msg: Any) -> None:
+    p = last(ex)
+    names = {"X": None, "LOW": px(p * D("0.95")), "BELOW": px(p * D("0.9"))}
+    params = {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "quantity": "0.001",
+        "aboveType": "LIMIT_MAKER",
+        "abovePrice": px(p * D("1.05")),
+        "belowType": "STOP_LOSS_LIMIT",
+        "belowStopPrice": px(p * D("0.95")),
+        "belowPrice": px(p * D("0.94")),
+        "belowTimeInForce": "GTC",
+    }
+    if "aboveStopPrice" in change and change["aboveStopPrice"] == "X":
+        change = {"aboveType": "TAKE_PROFIT", "abovePrice": None}
+    for k, v in change.items():
+        v = names.get(v, v) if isinstance(v, str) else v
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = v
+    with pytest.raises(ccxt.BaseError) as info:
+        ex.privatePostOrderListOco(params)
+    body = json.loads(str(info.value).split(" ", 1)[1])
+    assert body["code"] == code
+    if msg is not None:
+        assert body["msg"] == msg
+    assert not ex.privateGetOpenOrderList()
+
+
+def test_stop_trigger_expires_the_limit_maker(lnet: Localnet, ex: Any) -> None:
+    p = last(ex)
+    r = sell_oco(ex, p)
+    above, below = (o["orderId"] for o in r["orders"])
+    lnet.inject_trade("BTCUSDT", p * D("0.95") - 1, "0.5", side="sell")
+    lnet.step(1000)
+    maker = ex.fetch_order(str(above), "BTC/USDT")
+    stop = ex.fetch_order(str(below), "BTC/USDT")
+    assert maker["status"] == "expired"
+    assert stop["info"]["status"] in ("NEW", "PARTIALLY_FILLED", "FILLED")
+    got = ex.privateGetOrderList({"orderListId": r["orderListId"]})
+    assert got["listOrderStatus"] == "ALL_DONE"
+    lnet.inject_trade("BTCUSDT", p, "0.5")  # the market goes back up: nothing triggers again
+
+
+def test_otoco_pending_orders_go_to_work_after_the_full_fill(lnet: Localnet, ex: Any) -> None:
+    p = last(ex)
+    entry = px(p * D("0.99"))
+    r = ex.privatePostOrderListOtoco({
+        "symbol": "BTCUSDT",
+        "listClientOrderId": cid(),
+        "workingType": "LIMIT",
+        "workingSide": "BUY",
+        "workingPrice": entry,
+        "workingQuantity": "0.002",
+        "workingTimeInForce": "GTC",
+        "pendingSide": "SELL",
+        "pendingQuantity": "0.001",
+        "pendingAboveType": "LIMIT_MAKER",
+        "pendingAbovePrice": px(p * D("1.05")),
+        "pendingBelowType": "STOP_LOSS",
+        "pendingBelowStopPrice": px(p * D("0.95")),
+    })  # fmt: skip
+    assert r["contingencyType"] == "OTO"  # Binance's answer for an OTOCO
+    assert [o["status"] for o in r["orderReports"]] == ["NEW", "PENDING_NEW", "PENDING_NEW"]
+    pending = [str(o["orderId"]) for o in r["orderReports"][1:]]
+    assert ex.fetch_order(pending[0], "BTC/USDT")["info"]["status"] == "PENDING_NEW"
+    lnet.inject_trade("BTCUSDT", D(entry) - 2, "1", side="sell")  # trades through the entry: it fills
+    lnet.step(1000)
+    assert ex.fetch_order(str(r["orders"][0]["orderId"]), "BTC/USDT")["status"] == "closed"
+    assert [ex.fetch_order(i, "BTC/USDT")["info"]["status"] for i in pending] == ["NEW", "NEW"]
+    ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": r["orderListId"]})
+    assert [ex.fetch_order(i, "BTC/USDT")["status"] for i in pending] == ["canceled", "canceled"]
+
+
+def test_oto_cancel_of_one_order_cancels_the_list(ex: Any) -> None:
+    p = last(ex)
+    r = ex.privatePostOrderListOto({
+        "symbol": "BTCUSDT",
+        "workingType": "LIMIT_MAKER",
+        "workingSide": "BUY",
+        "workingPrice": px(p * D("0.9")),
+        "workingQuantity": "0.001",
+        "pendingType": "LIMIT",
+        "pendingSide": "SELL",
+        "pendingPrice": px(p * D("1.1")),
+        "pendingQuantity": "0.0009",
+        "pendingTimeInForce": "GTC",
+    })  # fmt: skip
+    working, pending = (str(o["orderId"]) for o in r["orders"])
+    ex.cancel_order(working, "BTC/USDT")
+    assert ex.fetch_order(pending, "BTC/USDT")["status"] == "canceled"
+    assert ex.privateGetOrderList({"orderListId": r["orderListId"]})["listOrderStatus"] == "ALL_DONE"
+
+
+def test_weights_as_documented(lnet: Localnet, ex: Any) -> None:
+    from kit.localnet.limits import weight
+
+    assert weight("POST", "/api/v3/orderList/oco", {}) == 1
+    assert weight("GET", "/api/v3/orderList", {}) == 4
+    assert weight("GET", "/api/v3/allOrderList", {}) == 20
+    assert weight("GET", "/api/v3/openOrderList", {}) == 6
+    ex.privateGetOpenOrderList()
+    used = int(ex.last_response_headers["X-MBX-USED-WEIGHT-1M"])
+    ex.privateGetAllOrderList()
+    assert int(ex.last_response_headers["X-MBX-USED-WEIGHT-1M"]) - used == 20
+
+
+# ---------------------------------------------------------------- WebSocket API and listStatus
+def test_ws_api_list_methods_and_list_status_events(lnet: Localnet) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from kit.localnet.streams_wsapi import canonical_query
+
+    ed = lnet.keys["ed"]
+    private: Any = load_pem_private_key(ed.secret.reveal().encode(), password=None)
+
+    def signed(**params: Any) -> dict[str, Any]:
+        out = {**params, "apiKey": ed.api_key, "timestamp": lnet.call(lambda v: v.server_ms())}
+        out["signature"] = base64.b64encode(private.sign(canonical_query(out).encode())).decode()
+        return out
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{lnet.ws_url}/ws-api/v3") as ws:
+            n = 0
+            events: list[dict[str, Any]] = []
+
+            async def call(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+                nonlocal n
+                n += 1
+                await ws.send_str(json.dumps({"id": n, "method": method, **({"params": params} if params else {})}))
+                while True:
+                    data = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+                    if "event" in data:
+                        events.append(data["event"])
+                        continue
+                    return dict(data)
+
+            assert (await call("session.logon", signed()))["status"] == 200
+            assert (await call("userDataStream.subscribe"))["status"] == 200
+            book = (await call("ticker.book", {"symbol": "BTCUSDT"}))["result"]
+            p = D(book["bidPrice"])
+            placed = await call("orderList.place.oco", signed(
+                symbol="BTCUSDT", side="SELL", quantity="0.001", aboveType="LIMIT_MAKER", abovePrice=px(p * D("1.05")),
+                belowType="STOP_LOSS", belowStopPrice=px(p * D("0.95")), listClientOrderId="ws-list-1"))  # fmt: skip
+            assert placed["status"] == 200, placed
+            assert [r["rateLimitType"] for r in placed["rateLimits"]] == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
+            lid = placed["result"]["orderListId"]
+            status = await call("orderList.status", signed(orderListId=lid))
+            assert status["result"]["listClientOrderId"] == "ws-list-1"
+            assert lid in [x["orderListId"] for x in (await call("openOrderLists.status", signed()))["result"]]
+            canceled = await call("orderList.cancel", signed(symbol="BTCUSDT", orderListId=lid))
+            assert canceled["result"]["listOrderStatus"] == "ALL_DONE"
+            assert lid in [x["orderListId"] for x in (await call("allOrderLists", signed()))["result"]]
+            for _ in range(20):
+                if sum(1 for e in events if e["e"] == "listStatus") >= 2:
+                    break
+                data = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+                if "event" in data:
+                    events.append(data["event"])
+            lists = [e for e in events if e["e"] == "listStatus"]
+            assert [(e["l"], e["L"], e["c"], e["C"], e["g"]) for e in lists] == [
+                ("EXEC_STARTED", "EXECUTING", "OCO", "ws-list-1", lid),
+                ("ALL_DONE", "ALL_DONE", "OCO", "ws-list-1", lid),
+            ]
+            reports = [e for e in events if e["e"] == "executionReport"]
+            assert {e["g"] for e in reports} == {lid}
+            assert sorted(e["X"] for e in reports) == ["CANCELED", "CANCELED", "NEW", "NEW"]
+
+    asyncio.run(asyncio.wait_for(main(), 30))
