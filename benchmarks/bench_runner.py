@@ -83,10 +83,76 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """One ``kit run`` child (``mode``: ``batch``, the default runner, or ``serial``) for ``args.minutes``."""
+    key, secret = net.credentials("trader")
+    home = tmp / f"home-{mode}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    env.update(KIT_HOME=str(home), KIT_LOCALNET_URL=net.url, KIT_LOCALNET_API_KEY=key,
+               KIT_LOCALNET_API_SECRET=secret)  # fmt: skip
+    names = [f"{s.base}/{s.quote}" for s in specs]
+    cmd = [sys.executable, "-m", "kit", "run", f"{Path(__file__).resolve()}:Flip", "--symbols", ",".join(names),
+           "--name", "bench", "--no-reconcile", *(["--serial"] if mode == "serial" else [])]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = home / "journal.sqlite"
+    t_end = time.time() + args.minutes * 60
+    first_close = (time.time() // 60 + 1) * 60 + 5  # start measuring after the first close is handled
+    while time.time() < first_close and proc.poll() is None:
+        time.sleep(0.5)
+    if proc.poll() is not None:
+        raise SystemExit(f"kit run ended early ({proc.returncode}): {proc.communicate()[1][-3000:]}")
+    cpu0, t0 = cpu_s(proc.pid), time.monotonic()
+    rss = [rss_mb(proc.pid)]
+    loads = [os.getloadavg()[0]]
+    while time.time() < t_end and proc.poll() is None:
+        time.sleep(10)
+        rss.append(rss_mb(proc.pid))
+        loads.append(os.getloadavg()[0])
+    cpu1, t1 = cpu_s(proc.pid), time.monotonic()
+    proc.terminate()
+    out, err = proc.communicate(timeout=60)
+    with Journal(journal) as j:
+        links = [e for e in j.events(kinds=["decision_order"]) if e.payload.get("run") == "bench"]
+        decisions = {e.payload["decision_id"]: e for e in j.events(kinds=["decision"])}
+        intents = {e.client_id: e for e in j.events(kinds=["intent"])}
+        offset = [e.payload.get("offset_ms", 0) for e in j.events(kinds=["clock"])][-1:] or [0]
+    acked = [int(e.payload["latency_ms"]) for e in links if e.payload.get("latency_ms") is not None]
+    arrived = [int(e.payload["arrival_ms"]) for e in links if e.payload.get("arrival_ms") is not None]
+    decided, intended, per_close = [], [], {}  # type: ignore[var-annotated]
+    for e in links:
+        d, it = decisions[e.payload["decision_id"]], intents.get(e.client_id)
+        close = int(d.payload["candle_ms"]) + 60_000
+        decided.append(d.recorded_ms + int(offset[0]) - close)
+        per_close.setdefault(close, []).append(d.recorded_ms + int(offset[0]))
+        if it is not None:
+            intended.append(it.recorded_ms + int(offset[0]) - close)
+    first = [min(v) - k for k, v in per_close.items()]
+    return {
+        "mode": mode, "symbols": len(specs), "minutes": args.minutes, "orders": len(links),
+        "close_to_first_decision_ms": pct(first), "close_to_decision_ms": pct(decided),
+        "close_to_intent_ms": pct(intended), "close_to_order_at_exchange_ms": pct(arrived),
+        "close_to_order_acked_ms": pct(acked),
+        "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2), "cpu_window_s": round(t1 - t0, 1),
+        "rss_first_mb": round(rss[0], 1), "rss_last_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
+        "rss_change_pct": round(100 * (rss[-1] - rss[0]) / rss[0], 1),
+        "load_1m_min_max": [round(min(loads), 1), round(max(loads), 1)],
+        "exit": proc.returncode, "runner_said": out.strip().splitlines()[-1:] if out else err[-500:],
+    }  # fmt: skip
+
+
+def pct(xs: list[int]) -> dict[str, float | None]:
+    """n, p50, p99 and max of a sample."""
+    xs = sorted(xs)
+    q = statistics.quantiles(xs, n=100) if len(xs) >= 2 else [float("nan")] * 99
+    return {"n": len(xs), "p50": statistics.median(xs) if xs else None, "p99": round(q[98], 1),
+            "max": max(xs) if xs else None}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", type=int, default=10)
-    ap.add_argument("--minutes", type=float, default=6.0)
+    ap.add_argument("--minutes", type=float, default=6.0, help="per mode")
+    ap.add_argument("--modes", default="serial,batch", help="batch (the runner's default), serial, or both")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "runner.json")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-runner-"))
@@ -94,69 +160,26 @@ def main() -> None:
     cfg = LocalnetConfig(seed=7, history_minutes=30, state_dir=tmp / "ln", limits=BIG, symbols=specs)
     net = start(port=0, config=cfg)
     try:
-        key, secret = net.credentials("trader")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
-        env.update(KIT_HOME=str(tmp / "home"), KIT_LOCALNET_URL=net.url, KIT_LOCALNET_API_KEY=key,
-                   KIT_LOCALNET_API_SECRET=secret)  # fmt: skip
-        names = [f"{s.base}/{s.quote}" for s in specs]
-        cmd = [sys.executable, "-m", "kit", "run", f"{Path(__file__).resolve()}:Flip", "--symbols", ",".join(names),
-               "--name", "bench", "--no-reconcile"]  # fmt: skip
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        journal = tmp / "home" / "journal.sqlite"
-        t_end = time.time() + args.minutes * 60
-        first_close = (time.time() // 60 + 1) * 60 + 5  # start measuring after the first close is handled
-        while time.time() < first_close and proc.poll() is None:
-            time.sleep(0.5)
-        if proc.poll() is not None:
-            raise SystemExit(f"kit run ended early ({proc.returncode}): {proc.communicate()[1][-3000:]}")
-        cpu0, t0 = cpu_s(proc.pid), time.monotonic()
-        rss = [rss_mb(proc.pid)]
-        while time.time() < t_end and proc.poll() is None:
-            time.sleep(10)
-            rss.append(rss_mb(proc.pid))
-        cpu1, t1 = cpu_s(proc.pid), time.monotonic()
-        proc.terminate()
-        out, err = proc.communicate(timeout=60)
-        with Journal(journal) as j:
-            links = [e for e in j.events(kinds=["decision_order"]) if e.payload.get("run") == "bench"]
-            decisions = {e.payload["decision_id"]: e for e in j.events(kinds=["decision"])}
-            intents = {e.client_id: e for e in j.events(kinds=["intent"])}
-            offset = [e.payload.get("offset_ms", 0) for e in j.events(kinds=["clock"])][-1:] or [0]
-        acked = sorted(int(e.payload["latency_ms"]) for e in links if e.payload.get("latency_ms") is not None)
-        # sent: the Session journals the intent right before the request goes out (after its pre-send checks)
-        sent, decided, first = [], [], []
-        for e in links:
-            d, it = decisions[e.payload["decision_id"]], intents.get(e.client_id)
-            close = int(d.payload["candle_ms"]) + 60_000
-            decided.append(d.recorded_ms + int(offset[0]) - close)
-            if it is not None:
-                sent.append(it.recorded_ms + int(offset[0]) - close)
-        per_close: dict[int, list[int]] = {}
-        for e in links:
-            d = decisions[e.payload["decision_id"]]
-            per_close.setdefault(int(d.payload["candle_ms"]), []).append(d.recorded_ms + int(offset[0]))
-        first = [min(v) - (k + 60_000) for k, v in per_close.items()]
-
-        def pct(xs: list[int]) -> dict[str, float | None]:
-            xs = sorted(xs)
-            q = statistics.quantiles(xs, n=100) if len(xs) >= 2 else [float("nan")] * 99
-            return {"n": len(xs), "p50": statistics.median(xs) if xs else None, "p99": round(q[98], 1),
-                    "max": max(xs) if xs else None}  # fmt: skip
-
-        res = {
-            "symbols": len(specs), "minutes": args.minutes, "orders": len(links),
-            "close_to_first_decision_ms": pct(first), "close_to_decision_ms": pct(decided),
-            "close_to_order_sent_ms": pct(sent), "close_to_order_acked_ms": pct(acked),
-            "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2), "cpu_window_s": round(t1 - t0, 1),
-            "rss_first_mb": round(rss[0], 1), "rss_last_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
-            "rss_change_pct": round(100 * (rss[-1] - rss[0]) / rss[0], 1), "load_avg": os.getloadavg(),
-            "exit": proc.returncode, "runner_said": out.strip().splitlines()[-1:] if out else err[-500:],
-        }  # fmt: skip
-        print(json.dumps(res, indent=2, default=str))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(res, indent=2, default=str))
+        res = [measure(net, specs, args, mode, tmp) for mode in args.modes.split(",")]
     finally:
         net.stop()
+    print(json.dumps(res, indent=2, default=str))
+    rows = [("close -> first decision p50", "close_to_first_decision_ms", "p50"),
+            ("close -> decision p50", "close_to_decision_ms", "p50"),
+            ("close -> order at the exchange p50", "close_to_order_at_exchange_ms", "p50"),
+            ("close -> order at the exchange p99", "close_to_order_at_exchange_ms", "p99"),
+            ("close -> acked p50", "close_to_order_acked_ms", "p50"),
+            ("close -> acked p99", "close_to_order_acked_ms", "p99")]  # fmt: skip
+    print(f"\n{'':38}" + "".join(f"{r['mode']:>12}" for r in res) + ("  ratio" if len(res) == 2 else ""))
+    for label, key, q in rows:
+        vals = [r[key][q] for r in res]
+        ratio = f"  {vals[0] / vals[1]:.1f}x" if len(vals) == 2 and vals[1] else ""
+        print(f"{label:38}" + "".join(f"{v if v is not None else '-':>12}" for v in vals) + ratio)
+    print(f"{'CPU % of one core':38}" + "".join(f"{r['cpu_pct_one_core']:>12}" for r in res))
+    print(f"{'RSS first -> last MB':38}" + "".join(f"{r['rss_first_mb']:>6}->{r['rss_last_mb']:<5}" for r in res))
+    print(f"{'load (1 min) min-max':38}" + "".join(f"{str(r['load_1m_min_max']):>12}" for r in res))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2, default=str))
 
 
 if __name__ == "__main__":

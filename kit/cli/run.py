@@ -34,6 +34,7 @@ __all__ = ["run_command"]
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Journal file. [default: $KIT_HOME/journal.sqlite]")  # fmt: skip
 @click.option("--no-reconcile", is_flag=True, help="Skip the reconciliation before the first candle.")
+@click.option("--serial", is_flag=True, help="One symbol at a time, each order sent when decided (slower; to compare).")
 def run_command(
     strategy: str,
     exchange: str,
@@ -48,6 +49,7 @@ def run_command(
     account: str,
     journal_path: Path | None,
     no_reconcile: bool,
+    serial: bool,
 ) -> None:
     """Run STRATEGY (path/to/file.py:Name or module:Name) forward, unattended.
 
@@ -64,7 +66,7 @@ def run_command(
     syms = [s.strip() for item in symbols for s in item.split(",") if s.strip()] or None
     with Session(exchange, stage=stage, account=account, journal=journal_path) as session:
         runner = Runner(session, inst, syms, name=name, until=until, on_error=on_error, poll_s=poll_s,
-                        reconcile=not no_reconcile, schedule=schedule)  # fmt: skip
+                        reconcile=not no_reconcile, schedule=schedule, batch=not serial)  # fmt: skip
 
         def _stop(signum: int, frame: object) -> None:
             runner.request_stop()

@@ -38,6 +38,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -155,6 +156,12 @@ class Runner:
         is closed only once the next one shows (stepped or replayed clocks, tests).
     alerter:
         Where alerts go (default: one from the environment, on the Session's journal).
+    batch:
+        ``True`` (default): at each close read the symbols' candles concurrently, let every strategy
+        decide, journal the decisions together and send the orders together
+        (:meth:`kit.session.Session.place_many`). ``False``: one symbol after the other, each order
+        sent as soon as it is decided (slower with many symbols; ``benchmarks/bench_runner.py``
+        compares the two).
 
     Examples
     --------
@@ -178,6 +185,7 @@ class Runner:
         reconcile: bool = True,
         alerter: Alerter | None = None,
         schedule: str = "auto",
+        batch: bool = True,
     ) -> None:
         if isinstance(strategy, type):
             if not issubclass(strategy, Strategy):
@@ -212,6 +220,7 @@ class Runner:
         self.poll_s = poll_s
         self.fast_poll_s = fast_poll_s
         self.schedule = schedule
+        self.batch = batch
         self.do_reconcile = reconcile
         cfg = with_rules(AlertConfig.from_env(), strategy_error=Rule(after_s=0), run_data=Rule(after_s=60.0))
         self.alerter = alerter or Alerter(cfg, journal=session.journal, venue=session.venue, account=session.account)
@@ -233,6 +242,7 @@ class Runner:
         self._forming_ms: int | None = None
         self._live_from: dict[str, int] = {}
         self._warm_from: dict[str, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def _j(self, kind: str, **fields: Any) -> int:
@@ -270,6 +280,8 @@ class Runner:
                 warm_from_ms=self._warm_from, live_from_ms=self._live_from, interval_ms=self.interval_ms)  # fmt: skip
         self.state = "running"
         self._prepared = True
+        if len(self.symbols) > 1:  # reads wait on the network: one thread per symbol (at most 16) overlaps them
+            self._pool = ThreadPoolExecutor(min(len(self.symbols), 16), thread_name_prefix="kit-run-read")
         self._beat()
 
     def _resume_points(self) -> dict[str, int]:
@@ -324,6 +336,9 @@ class Runner:
 
     def _finish(self, state: str, reason: str) -> None:
         self.state, self.reason = state, reason
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
         with contextlib.suppress(KitError):
             self._j("run", state=state, reason=reason[:500], decisions=len(self.broker.known), sent=self.broker.sent,
                     last_candle_ms=dict(self.last_ms))  # fmt: skip
@@ -331,7 +346,12 @@ class Runner:
 
     # -- one poll ------------------------------------------------------------------------------------------
     def poll_once(self) -> int:
-        """Check the kill switch, process every new closed candle of every symbol; returns how many."""
+        """Check the kill switch, process every new closed candle of every symbol; returns how many.
+
+        The symbols' candles are read concurrently; every strategy then decides on its new candles,
+        the decisions are journaled in one transaction, and the orders of the close are sent together
+        (:meth:`kit.run.broker.SessionBroker.flush`).
+        """
         if not self._prepared:
             self.prepare()
         if self.state in _FINAL:
@@ -340,60 +360,94 @@ class Runner:
         if reason is not None:
             self._kill(reason)
             return 0
-        done = 0
-        for sym in self.symbols:  # each symbol's candles are read just before its strategy runs
-            try:
-                new = self._new_candles(sym)
-            except TransientError as exc:
-                self._failures += 1
-                self.state = "degraded"
-                self.alerter.report("run_data", f"{self.name}: candles unavailable: {exc}"[:300], subject=self.name)
-                self._beat()
-                return done
-            if self._failures:
-                self._failures = 0
-                self.alerter.clear("run_data", subject=self.name)
-            self.state = "running"
-            if not len(new):
-                continue
-            self.broker.sync(sym)
-            self.broker.stale_before_ms = int(_ms(new.index)[-1])
-            for row in _rows(new):
-                ts = row[0]
-                if self.until_ms is not None and ts + self.interval_ms > self.until_ms:
-                    self._finish("finished", f"reached --until ({pd.Timestamp(self.until_ms, unit='ms', tz='UTC')})")
-                    return done
-                self.feeds[sym].append(*row)
-                if not self._step(sym):
-                    return done
-                self.last_ms[sym] = ts
-                self.candles_seen += 1
-                done += 1
-                if self.until_ms is not None and ts + self.interval_ms >= self.until_ms:
-                    self._finish("finished", "reached --until")
-                    return done
+        try:
+            fresh = self._read_all()
+        except TransientError as exc:
+            self._failures += 1
+            self.state = "degraded"
+            self.alerter.report("run_data", f"{self.name}: candles unavailable: {exc}"[:300], subject=self.name)
             self._beat()
+            return 0
+        if self._failures:
+            self._failures = 0
+            self.alerter.clear("run_data", subject=self.name)
+        self.state = "running"
+        done = 0
+        failure: tuple[str, BaseException] | None = None
+        self.broker.deferred = self.batch
+        try:
+            with self.session.journal.batch() if self.batch else contextlib.nullcontext():  # one transaction
+                for sym, new in fresh.items():
+                    done_sym, failure = self._decide(sym, new)
+                    done += done_sym
+                    if failure is not None or self.state in _FINAL:
+                        break
+            refused = self.broker.flush()  # decisions are durable: now send their orders, together
+        finally:
+            self.broker.deferred = False
+            self.broker.queue.clear()
+        for decision, err in refused:
+            if failure is None and not isinstance(err, TransientError):
+                failure = (decision.symbol, err)
+            elif isinstance(err, TransientError):  # not sent: the strategy decides again at the next candle
+                self.alerter.report("run_data", f"{self.name}: order not sent: {err}"[:300], subject=self.name)
+        if failure is not None and self.state not in _FINAL:
+            self._fail(*failure)
+        self._beat()
         return done
 
-    def _step(self, sym: str) -> bool:
-        """Run the strategy on ``sym``'s newest candle; False when the run must stop."""
-        st = self.strategies[sym]
-        try:
-            st.step()
-            return True
-        except KillSwitchEngaged as exc:
+    def _read_all(self) -> dict[str, pd.DataFrame]:
+        """Each symbol's new closed candles, read concurrently (and the fills of its resting orders)."""
+        if len(self.symbols) == 1 or self._pool is None or not self.batch:
+            return {sym: self._read(sym) for sym in self.symbols}
+        futures = {sym: self._pool.submit(self._read, sym) for sym in self.symbols}
+        return {sym: f.result() for sym, f in futures.items()}
+
+    def _read(self, sym: str) -> pd.DataFrame:
+        new = self._new_candles(sym)
+        if len(new):
+            self.broker.sync(sym)
+        return new
+
+    def _decide(self, sym: str, new: pd.DataFrame) -> tuple[int, tuple[str, BaseException] | None]:
+        """Run ``sym``'s strategy on its new candles (orders are queued); how many, and a failure if any."""
+        done = 0
+        if not len(new):
+            return 0, None
+        self.broker.stale_before_ms = int(_ms(new.index)[-1])
+        for row in _rows(new):
+            ts = row[0]
+            if self.until_ms is not None and ts + self.interval_ms > self.until_ms:
+                self._finish("finished", f"reached --until ({pd.Timestamp(self.until_ms, unit='ms', tz='UTC')})")
+                return done, None
+            self.feeds[sym].append(*row)
+            try:
+                self.strategies[sym].step()
+            except Exception as exc:  # handled once the decisions before it are journaled and sent
+                return done, (sym, exc)
+            self.last_ms[sym] = ts
+            self.candles_seen += 1
+            done += 1
+            if self.until_ms is not None and ts + self.interval_ms >= self.until_ms:
+                self._finish("finished", "reached --until")
+                return done, None
+        return done, None
+
+    def _fail(self, sym: str, exc: BaseException) -> bool:
+        """What an exception from a strategy (or an order it made) means for the run; False: it stopped."""
+        if isinstance(exc, KillSwitchEngaged):
             self._kill(str(exc).split(";")[0])
             return False
-        except TransientError as exc:  # the exchange failed a write that was never sent: decide again next candle
+        if isinstance(exc, TransientError):  # the exchange failed a write that was never sent: decide again
             self.alerter.report("run_data", f"{self.name}: order not sent: {exc}"[:300], subject=self.name)
             return True
-        except Exception as exc:  # the strategy's own bug (or an order it made refused): stop, tell once
-            where = f"{type(exc).__name__}: {exc}"
-            tb = traceback.extract_tb(exc.__traceback__)
-            mine = inspect.getsourcefile(type(st)) or ""
-            frame = next((f for f in reversed(tb) if f.filename == mine), None)
-            if frame is not None:
-                where += f" (at {Path(frame.filename).name}:{frame.lineno})"
+        st = self.strategies[sym]
+        where = f"{type(exc).__name__}: {exc}"  # the strategy's own bug (or an order it made refused): stop, tell once
+        tb = traceback.extract_tb(exc.__traceback__)
+        mine = inspect.getsourcefile(type(st)) or ""
+        frame = next((f for f in reversed(tb) if f.filename == mine), None)
+        if frame is not None:
+            where += f" (at {Path(frame.filename).name}:{frame.lineno})"
         cancelled = 0
         if self.on_error == "cancel":
             with contextlib.suppress(KitError):

@@ -16,7 +16,10 @@ Decimal('50.000')
 
 from __future__ import annotations
 
+import inspect
+import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -59,6 +62,8 @@ def is_kit_order(order: dict[str, Any]) -> bool:
 
 
 _CONDITIONAL = frozenset(t.value for t in OrderType if t.is_conditional)
+#: Binance's newClientOrderId alphabet and length (``^[\.A-Z\:/a-z0-9_-]{1,36}$``, trade endpoints).
+_CLIENT_ID = re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")
 
 
 @dataclass(frozen=True)
@@ -314,11 +319,39 @@ class Trading(Reads):
                             hint=f"Use place()'s keywords: {', '.join(sorted(ORDER_KEYWORDS))}.")  # fmt: skip
         given = locals()
         order = {name: given[name] for name in ORDER_KEYWORDS}  # the keywords above are OrderSpec's fields
+        return self._send_order(*self._prepare_order(symbol, side, amount, order, client_id=None))
+
+    def _prepare_order(
+        self, symbol: str, side: str, amount: Any, order: dict[str, Any], *, client_id: str | None
+    ) -> tuple[str, str, tuple[Any, ...]]:
+        """Every check, then the intent journaled under its client id: what is left is to send it."""
         checked = self._checked(symbol, side, amount, order, dry=False, last_price=None)
         it = checked.intent
-        cid = self._next_client_id()
-        kind, side_, amt, px, params = to_ccxt(it, cid)
-        self._journal_intent(it, cid, checked.notional or Decimal(0), params)
+        cid = self._next_client_id() if client_id is None else self._fresh_client_id(client_id, symbol)
+        args = to_ccxt(it, cid)
+        self._journal_intent(it, cid, checked.notional or Decimal(0), args[4])
+        return symbol, cid, args
+
+    def _fresh_client_id(self, cid: Any, symbol: str) -> str:
+        """A caller's client id, refused before any request unless it is the kit's and never journaled."""
+        if not isinstance(cid, str) or not _CLIENT_ID.fullmatch(cid) or not cid.startswith(KIT_ID_PREFIX):
+            raise bad_order(
+                f"client_id {str(cid)[:40]!r} is not a kit client order id",
+                symbol=symbol,
+                hint=f"Use at most 36 characters of Binance's alphabet starting with {KIT_ID_PREFIX!r}.",
+            )
+        if self.journal.events(kinds=["intent"], venue=self.venue, client_id=cid):
+            raise OrderRejected(
+                f"client_id {cid} was already sent from this journal: never sent twice",
+                symbol=symbol,
+                order_id=cid,
+                hint="No request was sent. Resolve it with session.resolve(client_id) instead.",
+            )
+        return cid
+
+    def _send_order(self, symbol: str, cid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        """Send a prepared order and journal its outcome (an unknown outcome is resolved, never resent)."""
+        kind, side_, amt, px, params = args
         ex = self._ex
         try:
             result = self._call(
@@ -344,6 +377,57 @@ class Trading(Reads):
             raise
         self._ack(result, cid, symbol)  # the cached free balance is kept: it overstates now, never refuses wrongly
         return result
+
+    def place_many(self, orders: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | KitError]:
+        """Place several orders at once: every check and intent in one journal transaction, then all sent together.
+
+        Each mapping holds :meth:`place`'s arguments (``symbol``, ``side``, ``amount`` and its
+        keywords) and may give ``client_id``: a ``tk-`` id of the caller's (a forward run derives it
+        from the decision, so a restart can never send it twice; one already journaled is refused).
+        The orders are checked one after the other exactly as :meth:`place` checks them (the guard's
+        daily counts include the orders before it in the batch), their guard verdicts and intents are
+        written in one durable transaction (:meth:`kit.journal.Journal.batch`: one fsync, not two per
+        order), and only then are they sent, concurrently. Returns one entry per order, in order: the
+        ccxt order, or the :class:`~kit.errors.KitError` that refused it (not raised).
+
+        >>> s.place_many([{"symbol": "BTC/USDT", "side": "buy", "amount": "0.001"},
+        ...               {"symbol": "ETH/USDT", "side": "buy", "amount": "0.01", "price": "2000"}])  # doctest: +SKIP
+        """
+        out: list[dict[str, Any] | KitError] = []
+        ready: list[tuple[int, tuple[str, str, tuple[Any, ...]]]] = []
+        with self.journal.batch():
+            for i, spec in enumerate(orders):
+                spec = dict(spec)
+                symbol = spec.pop("symbol", None)
+                try:
+                    side, amount, cid = spec.pop("side", None), spec.pop("amount", None), spec.pop("client_id", None)
+                    if unknown := set(spec) - ORDER_KEYWORDS:
+                        raise bad_order(
+                            f"unknown order keyword(s) {sorted(unknown)}",
+                            symbol=str(symbol),
+                            hint=f"Use place()'s keywords: {', '.join(sorted(ORDER_KEYWORDS))}.",
+                        )
+                    order = {**_PLACE_DEFAULTS, **spec}
+                    ready.append((i, self._prepare_order(symbol, side, amount, order, client_id=cid)))
+                    out.append({})
+                except KitError as exc:
+                    out.append(exc)
+        if len(ready) == 1:
+            jobs = [(ready[0][0], self._outcome(ready[0][1]))]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(len(ready), 16) or 1, thread_name_prefix="kit-place") as pool:
+                jobs = list(zip([i for i, _ in ready], pool.map(self._outcome, [p for _, p in ready]), strict=True))
+        for i, res in jobs:
+            out[i] = res
+        return out
+
+    def _outcome(self, prepared: tuple[str, str, tuple[Any, ...]]) -> dict[str, Any] | KitError:
+        try:
+            return self._send_order(*prepared)
+        except KitError as exc:
+            return exc
 
     def _journal_intent(self, it: OrderSpec, cid: str, notional: Decimal, params: dict[str, Any], **extra: Any) -> None:
         self._j(
@@ -795,3 +879,7 @@ class Trading(Reads):
     def _next_client_id(self) -> str:
         self._ids += 1
         return client_order_id(self.venue, self.account, self._ids, salt=self.session_id)
+
+
+#: :meth:`Trading.place`'s keyword defaults, which :meth:`Trading.place_many` fills in.
+_PLACE_DEFAULTS = {n: p.default for n, p in inspect.signature(Trading.place).parameters.items() if n in ORDER_KEYWORDS}

@@ -19,6 +19,7 @@ from lab.lab import Lab
 
 from kit.journal.journal import Journal
 from kit.run import Runner
+from kit.run.broker import client_id_for
 from kit.strategy import load_strategy
 
 pytestmark = pytest.mark.slow  # a kit run child process per test (several seconds each)
@@ -98,6 +99,8 @@ def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab:
     # every decision has its one order, or was journaled as not sent (a catch-up, or its candle passed)
     assert sent | unsent | stale == set(ids) and not sent & (stale | unsent)
     assert len(orders) == len(sent)
+    # every order's client id is its decision's own (tk- + the decision id): a restart derives the same one
+    assert {e.client_id for e in links if e.client_id} == {client_id_for(d) for d in sent}
     states = [e.payload["state"] for e in rows(lab, "run")]
     assert states[0] == "started" and "resumed" in states and states[-1] == "stopped"
 

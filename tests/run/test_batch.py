@@ -1,0 +1,122 @@
+"""One candle close, many symbols: decisions journaled together, orders sent together, ids from decisions.
+
+``Session.place_many`` checks and journals every order of a batch in one transaction, then sends
+them concurrently; a client id derived from a decision is refused once journaled, so no restart can
+send it twice. Real ccxt against a stepped localnet (``lab.lab``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab.lab import Lab
+
+from kit.errors import FilterViolation, KitError, OrderRejected
+from kit.journal.journal import Journal
+from kit.run import Runner
+from kit.run.broker import client_id_for
+from kit.strategy import Strategy
+
+SYMS = ["BTC/USDT", "ETH/USDT"]
+
+
+class Both(Strategy):
+    """One market order per candle on each symbol it runs on: buy when flat, sell otherwise."""
+
+    lookback = 5
+    size = Decimal("0.01")
+
+    def next(self) -> None:
+        if self.flat:
+            self.buy(self.size)
+        else:
+            self.close_position()
+
+
+def test_journal_batch_is_one_transaction_and_nested_blocks_join_it(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        with j.batch():
+            j.append("note", venue="x", n=1)
+            with j.batch():
+                j.append("note", venue="x", n=2)
+            assert [e.get("n") for e in j.events(kinds=["note"])] == [1, 2]  # reads inside see the rows
+            other = sqlite3.connect(tmp_path / "j.sqlite")  # another connection sees nothing yet
+            assert other.execute("SELECT count(*) FROM events").fetchone() == (0,)
+            other.close()
+        with pytest.raises(RuntimeError), j.batch():
+            j.append("note", venue="x", n=3)
+            raise RuntimeError("a crash inside the block")
+        assert [e.get("n") for e in j.events(kinds=["note"])] == [1, 2]  # all or nothing
+
+
+@pytest.mark.slow  # a Session and a localnet round trip per order: 2-4 s on the shared machine
+def test_place_many_checks_every_order_sends_the_good_ones_and_returns_the_refusals(lab: Lab) -> None:
+    s = lab.session()
+    out = s.place_many([
+        {"symbol": "BTC/USDT", "side": "buy", "amount": "0.001", "client_id": "tk-test-1"},
+        {"symbol": "ETH/USDT", "side": "buy", "amount": "0.0000001"},            # below the step: refused
+        {"symbol": "ETH/USDT", "side": "buy", "amount": "0.01", "bogus": 1},     # a misspelt keyword
+        {"symbol": "ETH/USDT", "side": "buy", "amount": "0.01", "client_id": "tk-test-2"},
+        {"symbol": "BTC/USDT", "side": "buy", "amount": "0.001", "client_id": "tk-test-1"},  # repeated
+        {"symbol": "BTC/USDT", "side": "buy", "amount": "0.001", "client_id": "web_123"},    # not the kit's
+    ])  # fmt: skip
+    assert [type(o).__name__ for o in out] == ["dict", "FilterViolation", "OrderRejected", "dict", "OrderRejected",
+                                               "OrderRejected"]  # fmt: skip
+    assert isinstance(out[1], FilterViolation) and isinstance(out[4], OrderRejected)
+    assert "never sent twice" in str(out[4]) and out[4].hint
+    assert {o["clientOrderId"] for o in out if isinstance(o, dict)} == {"tk-test-1", "tk-test-2"}
+    on_exchange = lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT")
+    assert sorted(o["clientOrderId"] for o in on_exchange) == ["tk-test-1", "tk-test-2"]
+    j = s.journal
+    assert [e.client_id for e in j.events(kinds=["intent"])] == ["tk-test-1", "tk-test-2"]
+    assert {e.client_id for e in j.events(kinds=["ack"])} == {"tk-test-1", "tk-test-2"}
+    with pytest.raises(OrderRejected):  # and later, in another batch: still never twice
+        err = s.place_many([{"symbol": "BTC/USDT", "side": "buy", "amount": "0.001", "client_id": "tk-test-1"}])[0]
+        assert isinstance(err, KitError)
+        raise err
+    assert len(lab.client().fetch_orders("BTC/USDT")) == 1
+
+
+@pytest.mark.slow  # a Session and a localnet round trip per order: 2-4 s on the shared machine
+def test_one_close_on_two_symbols_is_one_batch_with_decision_client_ids(lab: Lab) -> None:
+    s = lab.session()
+    r = Runner(s, Both, SYMS, poll_s=0.05, schedule="poll")
+    r.prepare()
+    seen: list[Any] = []
+    orig = s.place_many
+
+    def spy(orders: Any) -> Any:
+        seen.append([o["symbol"] for o in orders])
+        return orig(orders)
+
+    s.place_many = spy  # type: ignore[method-assign]
+    for _ in range(2):
+        lab.net.step(60_000)
+        assert r.poll_once() == 2, r.reason
+    assert seen == [SYMS, SYMS]  # each close: both symbols' orders in one batch
+    dec = r.decisions()
+    assert len(dec) == 4 and (dec["client_id"] == [client_id_for(d) for d in dec["decision_id"]]).all()
+    on_exchange = lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT")
+    assert sorted(o["clientOrderId"] for o in on_exchange) == sorted(dec["client_id"])
+    assert [o["side"] for o in lab.client().fetch_orders("ETH/USDT")] == ["buy", "sell"]
+
+
+@pytest.mark.slow  # a Session and a localnet round trip per order: 2-4 s on the shared machine
+def test_a_refused_order_in_a_batch_stops_the_run_after_the_others_were_sent(lab: Lab) -> None:
+    class Tiny(Both):
+        def next(self) -> None:
+            self.buy(Decimal("0.0000001") if self.symbol == "ETH/USDT" else self.size)
+
+    s = lab.session()
+    r = Runner(s, Tiny, SYMS, poll_s=0.05, schedule="poll")
+    r.prepare()
+    lab.net.step(60_000)
+    r.poll_once()
+    assert r.state == "failed" and "FilterViolation" in (r.error or "")
+    assert [o["clientOrderId"][:5] for o in lab.client().fetch_orders("BTC/USDT")] == ["tk-d-"]  # BTC's was sent
+    links = r.journal("decision_order")
+    assert sorted(links["status"].str[:8]) == ["closed", "not sent"]
