@@ -29,6 +29,7 @@ import math
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from kit.engine.levels import Taken, best, diff, fmt, sorted_levels
 from kit.localnet.config import SymbolSpec
 
 Delta = tuple[int, int, list[list[str]], list[list[str]]]
@@ -54,7 +55,7 @@ class Book:
         self._salt = seed * 1_000_003 + sum(ord(c) for c in spec.symbol)
         self.bids: dict[int, Decimal] = {}  # price in ticks -> qty
         self.asks: dict[int, Decimal] = {}
-        self._taken: dict[tuple[str, int], tuple[Decimal, int]] = {}
+        self._taken: Taken[int] = Taken()
         self.update_id = 1
         self.ts_ms = 0
         self._center: int | None = None
@@ -111,19 +112,11 @@ class Book:
 
     def _apply(self, ts_ms: int, *, expire: bool = True) -> Delta | None:
         assert self._center is not None
-        bids, asks = self._target(self._center)
         if expire:
-            self._taken = {k: v for k, v in self._taken.items() if v[1] > ts_ms}
-        for (side, ticks), (qty, _) in self._taken.items():
-            book = bids if side == "bid" else asks
-            if ticks in book:
-                left = book[ticks] - qty
-                if left > 0:
-                    book[ticks] = left
-                else:
-                    del book[ticks]
-        db = _diff(self.bids, bids, self.tick)
-        da = _diff(self.asks, asks, self.tick)
+            self._taken.expire(ts_ms)
+        bids, asks = self._taken.apply(*self._target(self._center))
+        db = diff(self.bids, bids, self._price)
+        da = diff(self.asks, asks, self._price)
         self.bids, self.asks = bids, asks
         if not db and not da:
             return None
@@ -133,9 +126,7 @@ class Book:
     def consume(self, *, bids_hit: bool, price: Decimal, qty: Decimal, ts_ms: int) -> Delta | None:
         """Remove ``qty`` at ``price`` (a taker fill) from the bid side if ``bids_hit`` else asks."""
         side = "bid" if bids_hit else "ask"
-        ticks = int(price / self.tick)
-        old, _ = self._taken.get((side, ticks), (Decimal(0), 0))
-        self._taken[(side, ticks)] = (old + qty, ts_ms + self.replenish_ms)
+        self._taken.add(side, int(price / self.tick), qty, until_ms=ts_ms + self.replenish_ms)
         if self._center is None:
             return None
         # no expiry here: the engine consumed the same amounts from its own copy, and restoring
@@ -147,56 +138,34 @@ class Book:
         return {
             "c": self._center,
             "a": self._anchor,
-            "t": [[s, t, str(q), u] for (s, t), (q, u) in self._taken.items()],
+            "t": self._taken.rows(int),
         }
 
     def load_state(self, state: dict[str, Any], ts_ms: int) -> None:
         """Rebuild levels from :meth:`state` output (replay after a restart)."""
         self._center = state["c"]
         self._anchor = state.get("a", "mid")
-        self._taken = {(s, int(t)): (Decimal(q), int(u)) for s, t, q, u in state["t"]}
+        self._taken.load(state["t"], int)
         if self._center is not None:
             self._apply(ts_ms, expire=False)  # exactly the levels the engine was given
 
     # -------------------------------------------------------------- reading
+    def _price(self, ticks: int) -> Decimal:
+        return self.tick * ticks
+
     def best(self) -> tuple[tuple[Decimal, Decimal] | None, tuple[Decimal, Decimal] | None]:
         """(best bid, best ask) as (price, qty) pairs."""
-        bid = max(self.bids) if self.bids else None
-        ask = min(self.asks) if self.asks else None
-        return (
-            (self.tick * bid, self.bids[bid]) if bid is not None else None,
-            (self.tick * ask, self.asks[ask]) if ask is not None else None,
-        )
+        return best(self.bids, self.asks, self._price)
 
     def levels_sorted(self, limit: int | None = None) -> tuple[list[Level], list[Level]]:
         """Bids descending and asks ascending as Decimal pairs."""
-        b = sorted(self.bids, reverse=True)[:limit]
-        a = sorted(self.asks)[:limit]
-        return [(self.tick * t, self.bids[t]) for t in b], [(self.tick * t, self.asks[t]) for t in a]
+        return sorted_levels(self.bids, self.asks, self._price, limit)
 
     def snapshot(self, limit: int) -> dict[str, Any]:
         """REST ``depth`` body."""
         bids, asks = self.levels_sorted(limit)
         return {
             "lastUpdateId": self.update_id,
-            "bids": [[_fmt(p), _fmt(q)] for p, q in bids],
-            "asks": [[_fmt(p), _fmt(q)] for p, q in asks],
+            "bids": [[fmt(p), fmt(q)] for p, q in bids],
+            "asks": [[fmt(p), fmt(q)] for p, q in asks],
         }
-
-
-_EIGHT = Decimal("0.00000001")
-
-
-def _fmt(x: Decimal) -> str:
-    """Binance's wire form of a price or quantity: at least 8 decimals (``"60009.40000000"``).
-
-    >>> _fmt(Decimal("60009.4")), _fmt(Decimal(0))
-    ('60009.40000000', '0.00000000')
-    """
-    return format(x.quantize(_EIGHT) if x.as_tuple().exponent > -8 else x, "f")  # type: ignore[operator]
-
-
-def _diff(old: dict[int, Decimal], new: dict[int, Decimal], tick: Decimal) -> list[list[str]]:
-    out = [[_fmt(tick * t), "0.00000000"] for t in old if t not in new]
-    out += [[_fmt(tick * t), _fmt(q)] for t, q in new.items() if old.get(t) != q]
-    return out

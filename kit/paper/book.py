@@ -37,11 +37,11 @@ import threading
 from decimal import Decimal
 from typing import Any
 
+from kit.engine.levels import Taken, best, diff, fmt, sorted_levels
 from kit.localnet.config import SymbolSpec
 
 Delta = tuple[int, int, list[list[str]], list[list[str]]]
 Level = tuple[Decimal, Decimal]
-ZERO = Decimal(0)
 
 
 class MirrorBook:
@@ -69,7 +69,7 @@ class MirrorBook:
         self._raw_asks: dict[Decimal, Decimal] = {}
         self.bids: dict[Decimal, Decimal] = {}
         self.asks: dict[Decimal, Decimal] = {}
-        self._taken: dict[tuple[str, Decimal], tuple[Decimal, int]] = {}
+        self._taken: Taken[Decimal] = Taken()
         self.update_id = 1
         self.ts_ms = 0
         self.last_feed_ms = 0
@@ -111,24 +111,13 @@ class MirrorBook:
         return self._apply(ts_ms, expire=True)
 
     def _apply(self, ts_ms: int, *, expire: bool) -> Delta | None:
-        bids, asks = ({}, {}) if self.stale else (dict(self._raw_bids), dict(self._raw_asks))
+        raw_b, raw_a = ({}, {}) if self.stale else (self._raw_bids, self._raw_asks)
         if expire:
             # gone when due, or when its level vanished upstream (the liquidity it stood for is gone too)
-            self._taken = {
-                (side, px): v
-                for (side, px), v in self._taken.items()
-                if v[1] > ts_ms and px in (bids if side == "bid" else asks)
-            }
-        for (side, px), (qty, _) in self._taken.items():
-            book = bids if side == "bid" else asks
-            if px in book:
-                left = book[px] - qty
-                if left > 0:
-                    book[px] = left
-                else:
-                    del book[px]
-        db = _diff(self.bids, bids)
-        da = _diff(self.asks, asks)
+            self._taken.expire(ts_ms, bids=raw_b, asks=raw_a)
+        bids, asks = self._taken.apply(raw_b, raw_a)
+        db = diff(self.bids, bids, _same)
+        da = diff(self.asks, asks, _same)
         self.bids, self.asks = bids, asks
         if not db and not da:
             return None
@@ -138,8 +127,7 @@ class MirrorBook:
     def consume(self, *, bids_hit: bool, price: Decimal, qty: Decimal, ts_ms: int) -> Delta | None:
         """Remove ``qty`` at ``price`` (a paper taker fill) from the bids if ``bids_hit`` else the asks."""
         side = "bid" if bids_hit else "ask"
-        old, _ = self._taken.get((side, price), (ZERO, 0))
-        self._taken[(side, price)] = (old + qty, ts_ms + self.replenish_ms)
+        self._taken.add(side, price, qty, until_ms=ts_ms + self.replenish_ms)
         return self._apply(ts_ms, expire=False)
 
     def state(self) -> dict[str, Any]:
@@ -147,47 +135,35 @@ class MirrorBook:
         return {
             "b": [[str(p), str(q)] for p, q in self._raw_bids.items()],
             "a": [[str(p), str(q)] for p, q in self._raw_asks.items()],
-            "t": [[s, str(p), str(q), u] for (s, p), (q, u) in self._taken.items()],
+            "t": self._taken.rows(str),
         }
 
     def load_state(self, state: dict[str, Any], ts_ms: int) -> None:
         """Rebuild the levels from :meth:`state` output."""
         self._raw_bids = {Decimal(p): Decimal(q) for p, q in state.get("b", [])}
         self._raw_asks = {Decimal(p): Decimal(q) for p, q in state.get("a", [])}
-        self._taken = {(s, Decimal(p)): (Decimal(q), int(u)) for s, p, q, u in state.get("t", [])}
+        self._taken.load(state.get("t", []), Decimal)
         self._apply(ts_ms, expire=False)
 
     # -------------------------------------------------------------- reading
     def best(self) -> tuple[Level | None, Level | None]:
         """(best bid, best ask) as (price, qty) pairs."""
-        bid = max(self.bids) if self.bids else None
-        ask = min(self.asks) if self.asks else None
-        return (
-            (bid, self.bids[bid]) if bid is not None else None,
-            (ask, self.asks[ask]) if ask is not None else None,
-        )
+        return best(self.bids, self.asks, _same)
 
     def levels_sorted(self, limit: int | None = None) -> tuple[list[Level], list[Level]]:
         """Bids descending and asks ascending."""
-        b = sorted(self.bids, reverse=True)[:limit]
-        a = sorted(self.asks)[:limit]
-        return [(p, self.bids[p]) for p in b], [(p, self.asks[p]) for p in a]
+        return sorted_levels(self.bids, self.asks, _same, limit)
 
     def snapshot(self, limit: int) -> dict[str, Any]:
         """REST ``depth`` body."""
         bids, asks = self.levels_sorted(limit)
         return {
             "lastUpdateId": self.update_id,
-            "bids": [[_fmt(p), _fmt(q)] for p, q in bids],
-            "asks": [[_fmt(p), _fmt(q)] for p, q in asks],
+            "bids": [[fmt(p), fmt(q)] for p, q in bids],
+            "asks": [[fmt(p), fmt(q)] for p, q in asks],
         }
 
 
-def _fmt(x: Decimal) -> str:
-    return format(x, "f")
-
-
-def _diff(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> list[list[str]]:
-    out = [[_fmt(p), "0"] for p in old if p not in new]
-    out += [[_fmt(p), _fmt(q)] for p, q in new.items() if old.get(p) != q]
-    return out
+def _same(price: Decimal) -> Decimal:
+    """The paper book keys its levels by price itself."""
+    return price

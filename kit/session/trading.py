@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -86,6 +88,21 @@ class OrderCheck:
     reference_price: Decimal | None
     notional: Decimal | None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class _BatchMemo:
+    """What the checks of one :meth:`Trading.place_many` batch read once and add to as it goes.
+
+    Inside the batch's journal transaction nothing else writes to the journal, so the account state
+    and today's counts read for its first order, plus the intents the batch journaled since (``added``:
+    symbol, order type, notional in the caps' currency), are what a fresh read would give.
+    """
+
+    owner: object
+    state: Any = None
+    day: dict[str, Any] | None = None
+    added: list[tuple[str, str, Decimal]] = field(default_factory=list)
 
 
 class Trading(Reads):
@@ -173,10 +190,21 @@ class Trading(Reads):
         market = self._ex.markets.get(it.symbol)
         if market is None:
             return
-        st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
+        memo = self._batch_memo()
+        if memo is not None:  # inside place_many: the journal read once per batch, plus the batch's own intents
+            if memo.state is None:
+                memo.state = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
+            st = memo.state
+        else:
+            st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
         mine = [o for o in st.orders.values() if o.symbol == it.symbol and o.status in ("intent", "open", "unknown")]
         algo = sum(1 for o in mine if o.type in _CONDITIONAL)
-        refusal = counts(market_from_ccxt(market), it.to_request(), open_orders=len(mine), open_algo_orders=algo)
+        open_n = len(mine)
+        if memo is not None:
+            added = [kind for sym, kind, _ in memo.added if sym == it.symbol]
+            open_n += len(added)
+            algo += sum(1 for kind in added if kind in _CONDITIONAL)
+        refusal = counts(market_from_ccxt(market), it.to_request(), open_orders=open_n, open_algo_orders=algo)
         if refusal is not None:
             raise refusal_error(refusal, it.symbol)
 
@@ -270,7 +298,15 @@ class Trading(Reads):
         money_caps = (caps.max_order_notional, caps.max_daily_notional, caps.max_daily_loss)
         rate = self._reference_rate(it.symbol, fetch=record) if any(c is not None for c in money_caps) else None
         self._rates[it.symbol] = rate
-        day = self._today(fetch=record)
+        memo = self._batch_memo() if record else None
+        if memo is None:
+            day = self._today(fetch=record)
+        else:  # inside place_many: today's counts read once per batch, plus the batch's own intents
+            if memo.day is None:
+                memo.day = self._today(fetch=True)
+            day = dict(memo.day)
+            day["open_orders"] = int(day["open_orders"]) + len(memo.added)
+            day["notional"] = Decimal(day["notional"]) + sum((ref for _, _, ref in memo.added), Decimal(0))
         self.guard.check_order(
             symbol=it.symbol,
             side=it.side.value,
@@ -329,8 +365,20 @@ class Trading(Reads):
         it = checked.intent
         cid = self._next_client_id() if client_id is None else self._fresh_client_id(client_id, symbol)
         args = to_ccxt(it, cid)
-        self._journal_intent(it, cid, checked.notional or Decimal(0), args[4])
+        notional = checked.notional or Decimal(0)
+        self._journal_intent(it, cid, notional, args[4])
+        memo = self._batch_memo()
+        if memo is not None:
+            rate = self._rates.get(it.symbol)
+            memo.added.append((it.symbol, it.kind.value, notional * rate if rate is not None else notional))
         return symbol, cid, args
+
+    #: The batch :meth:`place_many` is preparing on this thread (``None`` outside one).
+    _batches: threading.local = threading.local()
+
+    def _batch_memo(self) -> _BatchMemo | None:
+        memo: _BatchMemo | None = getattr(self._batches, "memo", None)
+        return memo if memo is not None and memo.owner is self else None
 
     def _fresh_client_id(self, cid: Any, symbol: str) -> str:
         """A caller's client id, refused before any request unless it is the kit's and never journaled."""
@@ -395,7 +443,7 @@ class Trading(Reads):
         """
         out: list[dict[str, Any] | KitError] = []
         ready: list[tuple[int, tuple[str, str, tuple[Any, ...]]]] = []
-        with self.journal.batch():
+        with self.journal.batch(), self._batch_scope():
             for i, spec in enumerate(orders):
                 spec = dict(spec)
                 symbol = spec.pop("symbol", None)
@@ -422,6 +470,14 @@ class Trading(Reads):
         for i, res in jobs:
             out[i] = res
         return out
+
+    @contextmanager
+    def _batch_scope(self) -> Iterator[None]:
+        self._batches.memo = _BatchMemo(owner=self)
+        try:
+            yield
+        finally:
+            self._batches.memo = None
 
     def _outcome(self, prepared: tuple[str, str, tuple[Any, ...]]) -> dict[str, Any] | KitError:
         try:
