@@ -33,12 +33,22 @@ import pandas as pd
 from kit.engine import replay
 from kit.engine.types import Market
 from kit.errors import ConfigError
+from kit.paper.drift import DriftGateFailed
 from kit.strategy.base import Strategy
 
 if TYPE_CHECKING:
     from kit.session.core import Session
 
-__all__ = ["COLUMNS", "EXPLANATIONS", "market_from_session", "replay_vs_forward"]
+__all__ = [
+    "COLUMNS",
+    "EXPLANATIONS",
+    "REPLAY_GATES",
+    "assert_replay_gates",
+    "market_from_session",
+    "replay_summary",
+    "replay_vs_forward",
+    "runs_between",
+]
 
 COLUMNS = ("nth", "forward_action", "forward_size", "forward_limit", "forward_status", "forward_price",
            "replay_action", "replay_size", "replay_limit", "replay_price", "price_delta_bps",
@@ -235,3 +245,83 @@ def _forward(session: Session, run: str, symbol: str) -> dict[tuple[int, int], d
         r["forward_price"] = float(sum((f.price * f.amount for f in mine), Decimal(0)) / qty) if qty else np.nan
         r.pop("client_id", None)
     return out
+
+
+#: Thresholds of the drift report's replay-vs-forward section (``notebooks/reports/drift.ipynb``).
+#: ``different_decision_max``: the same candles and position gave another decision: a strategy that is
+#: not a function of its candles (a clock, randomness, state across a restart); none is tolerated.
+#: ``same_share_min``: share of the run's own decisions (inside its forward period, catch-ups aside)
+#: that replay reproduces; below it, differences cascade (a refused order, a partial fill) and need a
+#: look. ``median_abs_delta_bps_max``: forward fills on the book when sent, the replay at the next
+#: candle's open with the engine's slippage; on 1m candles they differ by some bps (median 10 bps
+#: in the fixture run), 50 bps means the forward orders did not trade where the strategy saw the market.
+REPLAY_GATES: dict[str, float] = {"different_decision_max": 0, "same_share_min": 0.9, "median_abs_delta_bps_max": 50.0}
+
+_OUTSIDE = (EXPLANATIONS[2], EXPLANATIONS[3])
+
+
+def replay_summary(cmp: pd.DataFrame, *, gates: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per run and symbol of :func:`replay_vs_forward` tables: counts per explanation and a verdict.
+
+    ``cmp`` is one table or several concatenated, with ``run`` and ``symbol`` columns (a single table
+    without them counts as one). Columns: ``decisions`` (inside the forward period), one per
+    explanation, ``same_share``, ``median_abs_delta_bps``, ``verdict`` (``ok`` / ``fail``) and ``why``.
+
+    >>> t = pd.DataFrame({"explanation": ["same", "same", "different decision"], "price_delta_bps": [1.0, -3.0, None]})
+    >>> replay_summary(t)[["decisions", "same", "different decision", "verdict"]].to_dict("records")
+    [{'decisions': 3, 'same': 2, 'different decision': 1, 'verdict': 'fail'}]
+    """
+    g = {**REPLAY_GATES, **(gates or {})}
+    keys = [c for c in ("run", "symbol") if c in cmp.columns]
+    groups = cmp.groupby(keys, sort=True) if keys else [((), cmp)]
+    rows = []
+    for key, t in groups:
+        inside = t[~t["explanation"].isin(_OUTSIDE)]
+        counts = {e: int((inside["explanation"] == e).sum()) for e in EXPLANATIONS if e not in _OUTSIDE}
+        own = len(inside) - counts[EXPLANATIONS[1]]
+        share = counts["same"] / own if own else 1.0
+        deltas = pd.to_numeric(inside["price_delta_bps"], errors="coerce").abs().dropna()
+        median = float(deltas.median()) if len(deltas) else 0.0
+        why = []
+        if counts["different decision"] > g["different_decision_max"]:
+            why.append(f"{counts['different decision']} different decision(s) on the same candles")
+        if share < g["same_share_min"]:
+            why.append(f"replay reproduces {share:.0%} of the decisions < {g['same_share_min']:.0%}")
+        if median > g["median_abs_delta_bps_max"]:
+            why.append(f"median |price delta| {median:.1f} bps > {g['median_abs_delta_bps_max']:g}")
+        named = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        rows.append({**named, "decisions": len(inside), **counts, "same_share": round(share, 3),
+                     "median_abs_delta_bps": round(median, 2), "verdict": "fail" if why else "ok",
+                     "why": "; ".join(why)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def assert_replay_gates(summary: pd.DataFrame) -> None:
+    """Raise :class:`~kit.paper.drift.DriftGateFailed` when a run's replay-vs-forward row failed its gates.
+
+    >>> assert_replay_gates(pd.DataFrame({"verdict": ["ok"], "why": [""]}))
+    """
+    bad = summary[summary["verdict"] == "fail"] if len(summary) else summary
+    if len(bad):
+        lines = "; ".join(f"{r.get('run', '')} {r.get('symbol', '')}: {r['why']}".strip() for _, r in bad.iterrows())
+        hint = "Read the rows explained 'different decision' or 'position differed' above."
+        raise DriftGateFailed(f"replay vs forward: {lines}", hint=hint)
+
+
+def runs_between(journal: Any, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
+    """Forward runs that traded between ``since_ms`` and ``until_ms``: one dict per (venue, account, run).
+
+    Each has ``run``, ``venue``, ``account``, ``strategy`` (``module:Class`` or ``file.py:Class``, as
+    ``kit run`` takes it), ``params`` and ``symbols`` from the run's first journal row.
+    """
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for e in journal.events(kinds=["run"], until_ms=until_ms):
+        p = e.payload
+        key = (e.venue, e.account, str(p.get("run")))
+        if p.get("state") in ("started", "resumed") and key not in out:
+            out[key] = {"run": key[2], "venue": e.venue, "account": e.account, "strategy": p.get("strategy_ref"),
+                        "params": p.get("params") or {}, "symbols": list(p.get("symbols") or []),
+                        "last_ms": e.ts_ms}  # fmt: skip
+        elif key in out:
+            out[key]["last_ms"] = e.ts_ms
+    return [r for r in out.values() if r["last_ms"] >= since_ms]

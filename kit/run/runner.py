@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import traceback
@@ -61,6 +62,8 @@ log = logging.getLogger("kit.run")
 #: What a run can be doing. The last four are final.
 STATES = ("starting", "running", "degraded", "stopped", "finished", "failed", "killed")
 _FINAL = ("stopped", "finished", "failed", "killed")
+#: Seconds before a predicted close at which the runner refreshes the clock and the free balance.
+PREWARM_S = 2.0
 _UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
@@ -95,6 +98,20 @@ def _slug(name: str) -> str:
 
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:48].strip("_") or "run"
     return f"{clean}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def strategy_ref(cls: type) -> str:
+    """How ``kit run`` (:func:`kit.strategy.load_strategy`) finds ``cls`` again: ``file.py:Name`` or ``module:Name``.
+
+    >>> from kit.strategy.examples import SmaCross
+    >>> strategy_ref(SmaCross)
+    'kit.strategy.examples:SmaCross'
+    """
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if cls.__module__.startswith("kit_strategy_") and path:  # loaded from a file by load_strategy
+        return f"{path}:{cls.__qualname__}"
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def runs_dir() -> Path:
@@ -243,6 +260,7 @@ class Runner:
         self._live_from: dict[str, int] = {}
         self._warm_from: dict[str, int] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._close_predicted = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def _j(self, kind: str, **fields: Any) -> int:
@@ -275,6 +293,7 @@ class Runner:
             self._warm_from[sym] = int(feed.ts[0]) if len(feed) else self._live_from[sym]
         strat = self.template
         self._j("run", state="resumed" if resumed else "started", strategy=type(strat).__name__,
+                strategy_ref=strategy_ref(type(strat)),
                 params={k: str(v) for k, v in strat.params.items()}, symbols=self.symbols, timeframe=self.timeframe,
                 pid=os.getpid(), reconcile=summary[:500], decisions_known=len(self.broker.known),
                 warm_from_ms=self._warm_from, live_from_ms=self._live_from, interval_ms=self.interval_ms)  # fmt: skip
@@ -327,7 +346,13 @@ class Runner:
                 self.poll_once()
                 if self.state in _FINAL:
                     break
-                self._stop.wait(self._sleep_s())
+                wait = self._sleep_s()
+                if self._close_predicted and self.batch and wait > PREWARM_S + 0.5:
+                    if self._stop.wait(wait - PREWARM_S):
+                        break
+                    self._prewarm()
+                    wait = self._sleep_s()
+                self._stop.wait(wait)
         except KitError as exc:
             self._finish("failed", f"{type(exc).__name__}: {exc}")
         if self.state not in _FINAL:
@@ -503,6 +528,20 @@ class Runner:
                     candles=int((int(nts[0]) - expected) // self.interval_ms))  # fmt: skip
         return new
 
+    def _prewarm(self) -> None:
+        """Just before a predicted close, do what the first order after it would otherwise wait for.
+
+        The Session re-measures the clock before a signed write when the last measurement is older
+        than 60 s, and reads the free balance when its last read is older than 10 s: on 1m candles
+        both fall due at every close, three or four requests in front of the orders. Done
+        ``PREWARM_S`` before the close they are fresh when the close comes (the same rules, met early).
+        """
+        s = self.session
+        with contextlib.suppress(KitError):
+            s.measure_clock(samples=3)
+        with contextlib.suppress(KitError):
+            s.free_balances()
+
     def _sleep_s(self) -> float:
         """Until the next predicted close (then ``fast_poll_s``), or ``poll_s`` when it cannot be predicted.
 
@@ -510,6 +549,7 @@ class Runner:
         measured offset) says is forming: a real-time market. A stepped or replayed clock, or
         ``schedule="poll"``, polls every ``poll_s``.
         """
+        self._close_predicted = False
         if self._failures:
             return float(min(self.poll_s * 2 ** min(self._failures, 5), 30.0))
         forming = self._forming_ms
@@ -520,6 +560,7 @@ class Runner:
         if forming not in (minute, minute - self.interval_ms):
             return self.poll_s  # the market's clock is not the wall clock
         left = (minute + self.interval_ms - now_ms) / 1000
+        self._close_predicted = True
         return max(left, self.fast_poll_s)
 
     # -- what a notebook, the status bar and the report read ---------------------------------------------------

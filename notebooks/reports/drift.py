@@ -29,6 +29,7 @@ since = ""  # ISO time, today, yesterday, or an offset from `until` such as -1d;
 until = ""  # ISO time, today, now; empty: now
 venue = ""  # the journal venue whose orders were twinned (localnet, binance, binance-testnet); empty: all
 pairs_csv = ""  # a saved pairs table instead of the journal and tapes (tests, a second look)
+replay_csv = ""  # a saved replay-vs-forward table instead of replaying the period's runs (tests, a second look)
 
 # %%
 from kit.views.report import notebook_parameters
@@ -94,13 +95,66 @@ fig.update_layout(yaxis_title="real - paper (bps, + = paper optimistic)", height
 fig
 
 # %% [markdown]
-# ## Gates
-# The spec's thresholds; a bucket with at least `min_pairs` pairs fails when it passes them.
+# ## Replay vs forward
+# Every strategy run that traded forward in the period, replayed over the candles it saw (its
+# history load as warm-up), decision by decision (`kit.run.compare.replay_vs_forward`). Each row
+# says why forward and replay differ: `same` (prices still differ: forward fills on the book when
+# sent, replay at the next candle's open with the engine's slippage), `stale (catch-up, not sent)`
+# (decided while catching up after downtime, never sent by design), `position differed` (after an
+# earlier difference), `different decision` (the same candles and position gave another decision:
+# the strategy is not a function of its candles; investigate).
 
 # %%
-pd.Series(GATES).to_frame("threshold")
+from kit.errors import KitError
+from kit.run.compare import REPLAY_GATES, assert_replay_gates, replay_summary, replay_vs_forward, runs_between
+
+replay_csv = replay_csv or os.environ.get("KIT_DRIFT_REPLAY", "")
+if replay_csv:
+    replayed = pd.read_csv(replay_csv, index_col="time", parse_dates=["time"])
+    display(Markdown(f"**Replay vs forward** from a saved table ({len(replayed)} decisions)"))
+else:
+    import kit
+    from kit.strategy import load_strategy
+
+    journal = Journal(Journal.default_path())
+    tables = []
+    for run in runs_between(journal, int(start.value // 1_000_000), int(end.value // 1_000_000)):
+        if venue and run["venue"] != venue:
+            continue
+        try:
+            cls = load_strategy(run["strategy"] or "")
+            with kit.Session(run["venue"], stage="read_only", account=run["account"]) as s:
+                for sym in run["symbols"]:
+                    t = replay_vs_forward(s, cls(**run["params"]), run["run"], sym)
+                    tables.append(t.assign(run=run["run"], symbol=sym))
+        except KitError as exc:
+            print(f"{run['run']}: not replayed ({type(exc).__name__}: {str(exc)[:160]})")
+    replayed = pd.concat(tables) if tables else pd.DataFrame(columns=["run", "symbol", "explanation", "price_delta_bps"])
+summary = replay_summary(replayed) if len(replayed) else pd.DataFrame(columns=["verdict", "why"])
+summary
+
+# %%
+cols = ["run", "symbol", "nth", "forward_action", "forward_size", "forward_status", "forward_price", "replay_action",
+        "replay_size", "replay_price", "price_delta_bps", "explanation"]
+trades = replayed[[c for c in cols if c in replayed.columns]].copy()
+trades["price_delta_bps"] = pd.to_numeric(trades["price_delta_bps"], errors="coerce").round(2)
+with pd.option_context("display.max_rows", 500, "display.width", 200):
+    print(trades.to_string())
+
+# %% [markdown]
+# ## Gates
+# The spec's thresholds; a bucket with at least `min_pairs` pairs fails when it passes them. The
+# replay-vs-forward gates: no `different decision`, at least `same_share_min` of a run's own
+# decisions reproduced, median |price delta| at most `median_abs_delta_bps_max`.
+
+# %%
+pd.concat([pd.Series(GATES), pd.Series(REPLAY_GATES)]).to_frame("threshold")
 
 # %%
 verdicts = table[["pairs", "verdict", "why"]]
 print(verdicts.to_string())
-assert_gates(table)  # raises DriftGateFailed when drift passes the gates: the report (and nbval) fail
+print(summary[[c for c in ("run", "symbol", "verdict", "why") if c in summary.columns]].to_string())
+try:
+    assert_gates(table)  # raises DriftGateFailed when drift passes the gates: the report (and nbval) fail
+finally:
+    assert_replay_gates(summary)

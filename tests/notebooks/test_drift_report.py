@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 
 DRIFT = NOTEBOOKS / "reports" / "drift.ipynb"
 OK_PAIRS = HERE / "fixtures" / "drift_pairs_ok.csv"
+OK_REPLAY = HERE / "fixtures" / "drift_replay_ok.csv"
 
 
 def _nbval(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -27,7 +28,7 @@ def _nbval(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_nbval_passes_on_twins_within_the_gates_and_fails_past_them(tmp_path: Path) -> None:
-    env = {**clean_env(tmp_path / "home"), "KIT_DRIFT_PAIRS": str(OK_PAIRS)}
+    env = {**clean_env(tmp_path / "home"), "KIT_DRIFT_PAIRS": str(OK_PAIRS), "KIT_DRIFT_REPLAY": str(OK_REPLAY)}
     ok = _nbval(env)
     assert ok.returncode == 0, ok.stdout[-3000:]
     # the same orders, but 4 of the 68 passive ones filled on paper only: 5.9 % phantoms > 5 %
@@ -44,6 +45,15 @@ def test_nbval_passes_on_twins_within_the_gates_and_fails_past_them(tmp_path: Pa
     bad = _nbval({**env, "KIT_DRIFT_PAIRS": str(bad_csv)})
     assert bad.returncode != 0
     assert "DriftGateFailed" in bad.stdout and "phantom rate 5.9% > 5%" in bad.stdout
+    # replay vs forward: one decision that the replay makes differently on the same candles fails it
+    replay = pd.read_csv(OK_REPLAY)
+    first_same = replay.index[replay["explanation"] == "same"][0]
+    replay.loc[first_same, ["replay_action", "explanation"]] = ["sell", "different decision"]
+    bad_replay = tmp_path / "different.csv"
+    replay.to_csv(bad_replay, index=False)
+    worse = _nbval({**env, "KIT_DRIFT_REPLAY": str(bad_replay)})
+    assert worse.returncode != 0
+    assert "DriftGateFailed" in worse.stdout and "1 different decision(s) on the same candles" in worse.stdout
 
 
 def test_kit_report_drift_writes_html_and_exits_2_past_the_gates(
