@@ -134,7 +134,7 @@ def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-
         "close_to_order_acked_ms": pct(acked),
         "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2), "cpu_window_s": round(t1 - t0, 1),
         "rss_first_mb": round(rss[0], 1), "rss_last_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
-        "rss_change_pct": round(100 * (rss[-1] - rss[0]) / rss[0], 1),
+        "rss_change_pct": round(100 * (rss[-1] - rss[0]) / rss[0], 1), "rss_series_mb": [round(x, 1) for x in rss],
         "load_1m_min_max": [round(min(loads), 1), round(max(loads), 1)],
         "exit": proc.returncode, "runner_said": out.strip().splitlines()[-1:] if out else err[-500:],
     }  # fmt: skip
