@@ -15,7 +15,7 @@ Examples
 >>> asks
 {101: Decimal('0.5'), 102: Decimal('3')}
 >>> diff({101: D("1.5"), 102: D("3")}, asks, lambda t: D(t) / 100)
-[['1.01', '0.5']]
+[['1.01000000', '0.50000000']]
 >>> taken.expire(3_000)                 # due back: the next apply shows the level whole again
 >>> taken.apply({}, {101: D("1.5")})[1]
 {101: Decimal('1.5')}
