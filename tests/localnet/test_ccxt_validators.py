@@ -160,3 +160,42 @@ def test_pro_validators(vnet: Localnet) -> None:
             await pro.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.slow  # five ccxt.pro subscriptions on two connections: ~1.3 s alone, over 2 s on a busy machine
+def test_pro_user_data_and_multi_symbol_validators(vnet: Localnet) -> None:
+    """watch_orders / watch_my_trades / watch_balance (user data over the WebSocket API), watch_tickers, watch_bids_asks."""
+
+    async def main() -> None:
+        pro = vnet.client("trader", pro=True, enableRateLimit=False)
+        try:
+            await pro.load_markets()
+            now = pro.milliseconds()
+            orders = asyncio.ensure_future(pro.watch_orders(SYMBOL))
+            trades = asyncio.ensure_future(pro.watch_my_trades(SYMBOL))
+            balance = asyncio.ensure_future(pro.watch_balance())
+            tickers = asyncio.ensure_future(pro.watch_tickers([SYMBOL, "ETH/USDT"]))
+            quotes = asyncio.ensure_future(pro.watch_bids_asks([SYMBOL]))
+            for _ in range(200):  # every subscription reaches the server before the market moves
+                if len(await asyncio.to_thread(vnet.call, lambda v: v.hub.topics())) >= 4:
+                    break
+                await asyncio.sleep(0.01)
+            await pro.create_order(SYMBOL, "market", "buy", 0.001)
+            for _ in range(50):
+                if all(t.done() for t in (orders, trades, balance, tickers, quotes)):
+                    break
+                await asyncio.to_thread(vnet.step, 1_000)
+                await asyncio.sleep(0.02)
+            for order in orders.result():
+                base.test_order(pro, {}, "watchOrders", order, SYMBOL, now)
+            for trade in trades.result():
+                base.test_trade(pro, {}, "watchMyTrades", trade, SYMBOL, now, False)
+            base.test_balance(pro, {}, "watchBalance", balance.result())
+            for symbol, ticker in tickers.result().items():
+                base.test_ticker(pro, {}, "watchTickers", ticker, symbol)
+            for symbol, quote in quotes.result().items():
+                base.test_ticker(pro, {}, "watchBidsAsks", quote, symbol)
+        finally:
+            await pro.close()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
