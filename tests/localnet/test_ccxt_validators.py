@@ -164,7 +164,7 @@ def test_pro_validators(vnet: Localnet) -> None:
 
 @pytest.mark.slow  # five ccxt.pro subscriptions on two connections: ~1.3 s alone, over 2 s on a busy machine
 def test_pro_user_data_and_multi_symbol_validators(vnet: Localnet) -> None:
-    """watch_orders / watch_my_trades / watch_balance (user data over the WebSocket API), watch_tickers, watch_bids_asks."""
+    """User data over the WebSocket API (orders, my trades, balance), watch_tickers, watch_bids_asks."""
 
     async def main() -> None:
         pro = vnet.client("trader", pro=True, enableRateLimit=False)
