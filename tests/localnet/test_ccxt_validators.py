@@ -122,6 +122,7 @@ def test_order_validator_on_create_and_cancel(traded: Any) -> None:
     base.test_order(traded, {}, "cancelOrder", traded.cancel_order(placed["id"], SYMBOL), SYMBOL, now)
 
 
+@pytest.mark.slow  # four ccxt.pro subscriptions plus WebSocket-API trading: ~1 s alone, 2-3 s on a busy machine
 def test_pro_validators(vnet: Localnet) -> None:
     """ccxt.pro results (market streams and the WebSocket API) through the shared validators."""
 
@@ -136,9 +137,13 @@ def test_pro_validators(vnet: Localnet) -> None:
                 "watchTrades": asyncio.ensure_future(pro.watch_trades(SYMBOL)),
                 "watchOrderBook": asyncio.ensure_future(pro.watch_order_book(SYMBOL)),
             }
+            for _ in range(200):  # the four subscriptions reach the server, then time moves
+                if len(await asyncio.to_thread(vnet.call, lambda v: v.hub.topics())) >= 4:
+                    break
+                await asyncio.sleep(0.01)
             while not all(t.done() for t in tasks.values()):
-                await asyncio.sleep(0.05)  # the subscriptions reach the server, then time moves
                 await asyncio.to_thread(vnet.step, 2_000)
+                await asyncio.sleep(0.02)
             book = tasks["watchOrderBook"].result()  # resolved by a diff event: it has the event's time
             base.test_order_book(pro, {}, "watchOrderBook", book, SYMBOL)
             base.test_ticker(pro, {}, "watchTicker", tasks["watchTicker"].result(), SYMBOL)
