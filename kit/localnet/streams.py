@@ -5,8 +5,10 @@
 * ``GET /ws`` and ``GET /ws/{anything}``: raw market streams (ccxt opens ``/ws/0``, ``/ws/1``, ...
   and subscribes by message; see :mod:`kit.localnet.streams_market`);
 * ``GET /stream``: the same, every event wrapped ``{"stream": name, "data": event}``;
-* ``GET /ws-api/v3``: ``userDataStream.subscribe.signature`` and friends
-  (:mod:`kit.localnet.streams_wsapi`), forwarding the venue's ``("user", account)`` hub events.
+* ``GET /ws-api/v3``: the WebSocket API (:mod:`kit.localnet.streams_wsapi`): every REST
+  method framed, sessions, and the venue's ``("user", account)`` hub events.
+
+When the server shuts down every client first receives Binance's ``serverShutdown`` event.
 
 Everything a socket forwards comes from ``venue.hub``; the REST/simulation side publishes final
 Binance event dicts there (user-data payloads are built by :mod:`kit.localnet.wire`).
@@ -36,7 +38,7 @@ from aiohttp import WSCloseCode, web
 
 from kit.localnet.streams_conn import CONNECTIONS, Connection
 from kit.localnet.streams_market import serve_market
-from kit.localnet.streams_wsapi import serve_ws_api
+from kit.localnet.streams_wsapi import serve_ws_api, server_ms
 
 __all__ = ["add_routes", "disconnect_all", "live_connections"]
 
@@ -105,4 +107,8 @@ async def disconnect_all(
 
 
 async def _close_all_on_shutdown(app: web.Application) -> None:
+    """Tell every client the server is going away (Binance's ``serverShutdown`` event), then close."""
+    for conn in live_connections(app):
+        if conn.shutdown_message is not None:
+            await conn.send(conn.shutdown_message(server_ms(conn.venue)))
     await disconnect_all(app)

@@ -81,6 +81,8 @@ class Connection:
         self._lock = asyncio.Lock()
         self._subs: dict[Hashable, _Sub] = {}
         self._closed = False
+        #: Builds the ``serverShutdown`` message for this client (event time in ms); set by the protocol.
+        self.shutdown_message: Callable[[int], Any] | None = None
 
     # -- subscriptions ---------------------------------------------------------------------
     def keys(self) -> list[Hashable]:

@@ -145,6 +145,12 @@ class MarketSession:
         self.conn = conn
         self.venue = conn.venue
         self.combined = combined
+        conn.shutdown_message = self.shutdown_message
+
+    def shutdown_message(self, now_ms: int) -> dict[str, Any]:
+        """Binance's ``serverShutdown`` event, raw or wrapped as the ``!serverShutdown`` stream."""
+        event = {"e": "serverShutdown", "E": now_ms}
+        return {"stream": "!serverShutdown", "data": event} if self.combined else event
 
     def _symbols(self) -> Collection[str]:
         return self.venue.symbols

@@ -206,6 +206,7 @@ class WsApiSession:
         self._used: int | None = None  # the IP's weight count after the last charge
         self._weight = 0  # the last request's weight
         self._after: Callable[[], None] | None = None  # runs once the reply is sent
+        conn.shutdown_message = lambda now_ms: {"event": {"e": "serverShutdown", "E": now_ms}}
 
     # -------------------------------------------------------------- framing
     async def handle_text(self, text: str) -> None:

@@ -302,3 +302,30 @@ def test_ws_requests_are_logged_without_credentials(tmp_path: Any) -> None:
     assert (line["method"], line["path"], line["status"]) == ("WS", "/ws-api/v3 account.status", 200)
     assert line["params"] == f"timestamp={params['timestamp']}" and len(line["key"]) == 8
     assert line["weight"] == 20  # account.status weighs what GET /api/v3/account does
+
+
+def test_server_shutdown_event_before_the_close() -> None:
+    """Binance sends ``serverShutdown`` before going away: WS-API, raw and combined streams."""
+    net = start(port=0, config=LocalnetConfig(stepped=True, seed=5, history_minutes=5, limits=LIMITS))
+
+    async def main() -> list[Any]:
+        async with aiohttp.ClientSession() as http:
+            sockets = [
+                await http.ws_connect(f"{net.ws_url}/ws-api/v3"),
+                await http.ws_connect(f"{net.ws_url}/ws/btcusdt@trade"),
+                await http.ws_connect(f"{net.ws_url}/stream?streams=btcusdt@trade"),
+            ]
+            await asyncio.sleep(0.05)
+            stopping = asyncio.ensure_future(asyncio.to_thread(net.stop))
+            first = [json.loads((await asyncio.wait_for(ws.receive(), 5)).data) for ws in sockets]
+            closes = [(await asyncio.wait_for(ws.receive(), 5)).type for ws in sockets]
+            await stopping
+            assert all(t in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) for t in closes), closes
+            return first
+
+    try:
+        api, raw, combined = asyncio.run(main())
+    finally:
+        net.stop()
+    assert api["event"]["e"] == raw["e"] == combined["data"]["e"] == "serverShutdown"
+    assert combined["stream"] == "!serverShutdown" and raw["E"] > 0
