@@ -6,8 +6,11 @@ the WebSocket side subscribes one :class:`asyncio.Queue` per connection and topi
 Topics are tuples::
 
     ("kline", "BTCUSDT", "1m")      ("trade", "BTCUSDT")       ("aggTrade", "BTCUSDT")
-    ("miniTicker", "BTCUSDT")       ("ticker", "BTCUSDT")      ("depth", "BTCUSDT")
-    ("bookTicker", "BTCUSDT")       ("user", account_name)
+    ("miniTicker", "BTCUSDT")       ("ticker", "BTCUSDT")      ("bookTicker", "BTCUSDT")
+    ("depth", "BTCUSDT", "100ms")   ("depthPartial", "BTCUSDT", "1000ms")
+    ("user", account_name)
+
+Klines, tickers and depth are published on their periods by :mod:`kit.localnet.streams_cadence`.
 
 All methods must be called on the event loop thread that runs the server (the venue and the
 aiohttp app share it). ``publish`` never blocks: a subscriber that falls ``maxsize`` events
