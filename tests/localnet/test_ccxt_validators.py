@@ -85,6 +85,7 @@ def run_sync(name: str, ex: Any, *args: Any, skipped: dict[str, Any] | None = No
         ("test_fetch_orders", SYMBOL),
         ("test_fetch_closed_orders", SYMBOL),
         ("test_fetch_withdrawals", "USDT"),
+        ("test_fetch_deposits", "USDT"),
         ("test_fetch_balance", None),
         ("test_fetch_currencies", None),
         ("test_fetch_status", None),
