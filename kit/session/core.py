@@ -32,6 +32,7 @@ from kit.safety.guard import Caps, EvidenceRule, Guard
 from kit.safety.killswitch import KillSwitch, KillSwitchWatcher
 from kit.safety.stages import Stage
 from kit.session.base import ExchangeApi, now_ms
+from kit.session.lists import OrderLists
 from kit.session.loop import BackgroundLoop
 from kit.session.preflight import Preflight, check_venue, judge, unknown
 from kit.session.trading import Trading
@@ -44,7 +45,7 @@ from kit.transport.logs import RequestLog
 __all__ = ["Session"]
 
 
-class Session(Trading):
+class Session(OrderLists):
     """A connection to one exchange account, with the kit's safety rules built in.
 
     Parameters
@@ -249,7 +250,9 @@ class Session(Trading):
     place = kit_secrets.no_echo(Trading.place)
     amend = kit_secrets.no_echo(Trading.amend)
     cancel = kit_secrets.no_echo(Trading.cancel)
-    order = kit_secrets.no_echo(Trading.order)
+    order = kit_secrets.no_echo(OrderLists.order)  # type: ignore[arg-type]  # the list-aware override
+    bracket = kit_secrets.no_echo(OrderLists.bracket)
+    cancel_list = kit_secrets.no_echo(OrderLists.cancel_list)
     cancel_all = kit_secrets.no_echo(Trading.cancel_all)
     ticker = kit_secrets.no_echo(Trading.ticker)
     trades = kit_secrets.no_echo(Trading.trades)
