@@ -162,3 +162,23 @@ def test_panel_wires_ticket_to_blotter(session: Any) -> None:
     finally:
         box.close()
     assert not box.blotter._refresher.running and not box.status._refresher.running
+
+
+def test_blotter_names_the_order_list_and_groups_its_orders(session: Any) -> None:
+    last = Decimal(str(session.ticker("BTC/USDT")["last"]))
+    first, _ = _rest_below(session, offset=150.0)
+    q = Decimal("0.01")
+    b_list = session.bracket("BTC/USDT", "buy", "0.002", price=(last * Decimal("0.99")).quantize(q),
+                             take_profit=(last * Decimal("1.05")).quantize(q),
+                             stop_loss=(last * Decimal("0.95")).quantize(q))  # fmt: skip
+    later, _ = _rest_below(session, offset=200.0)
+    b = Blotter(session, live=False)
+    assert b.refresh(raise_errors=True)
+    cells = [c for c in b.orders_box.children if "kt-order-list" in c._dom_classes]
+    lid = b_list["clientOrderId"]
+    names = [lid in c.value for c in cells]
+    assert len(cells) == 5 and names.count(True) == 3  # the entry and its two pending exits, shown together
+    assert names == [False, True, True, True, False] and "cancels the list" in cells[1].value
+    assert {first["id"], later["id"]} <= set(b.orders["id"])
+    session.cancel_list("BTC/USDT", list_client_id=lid)
+    b.close()

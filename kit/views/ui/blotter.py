@@ -36,8 +36,8 @@ __all__ = ["Blotter"]
 
 log = logging.getLogger("kit.views.ui")
 
-_ORDER_HEADERS = ["time (UTC)", "symbol", "side", "type", "price", "trigger", "amount", "filled", "status", "new price",
-                  "", ""]  # fmt: skip
+_ORDER_HEADERS = ["time (UTC)", "symbol", "side", "type", "price", "trigger", "amount", "filled", "status", "list",
+                  "new price", "", ""]  # fmt: skip
 _FILL_HEADERS = ["time (UTC)", "symbol", "side", "price", "amount", "fee", "order"]
 _CELL = "padding:2px 8px;font-size:12px;white-space:nowrap"
 
@@ -101,7 +101,11 @@ class Blotter(w.VBox):
 
     Notes
     -----
-    CSS classes: ``kt-blotter`` (root), ``kt-orders``, ``kt-order-row``, ``kt-cancel`` (each
+    The ``list`` column names the order list (``Session.bracket``) an order belongs to, by its list
+    client id; the orders of one list are shown together.
+
+    CSS classes: ``kt-blotter`` (root), ``kt-orders``, ``kt-order-row``, ``kt-order-list`` (the list
+    column's cells), ``kt-cancel`` (each
     cancel button, plus ``kt-cancel-<order id>``), ``kt-amend`` / ``kt-amend-<order id>`` (each amend
     button) with its new-price box ``kt-amend-price-<order id>``, ``kt-fills``, ``kt-blotter-status``,
     ``kt-blotter-message``, ``kt-refresh``.
@@ -333,14 +337,25 @@ class Blotter(w.VBox):
         return result
 
     # -- rendering -----------------------------------------------------------------------------
+    def _lists(self) -> dict[str, str]:
+        """Client id of each order placed in a list (Session.bracket) -> its list's client id, from the journal."""
+        s = self.session
+        return {e.client_id: str(e.payload["list_client_id"]) for e in s.journal.events(kinds=["ack"], venue=s.venue)
+                if e.client_id and e.payload.get("list_client_id")}  # fmt: skip
+
     def _render_orders(self, orders: pd.DataFrame) -> None:
         rows: list[tuple[Any, ...]] = []
+        lists = self._lists() if len(orders) else {}
         for ts, o in orders.iterrows():
             rows.append((
                 _time(ts), str(o.get("symbol")), str(o.get("side")), str(o.get("type")), num(o.get("price")),
                 num(o.get("triggerPrice")), num(o.get("amount")), num(o.get("filled")), str(o.get("status")),
-                str(o.get("id")),
+                lists.get(str(o.get("clientOrderId")), ""), str(o.get("id")),
             ))  # fmt: skip
+        first: dict[str, int] = {}  # the orders of one list are shown together, where the list's first order is
+        for i, row in enumerate(rows):
+            first.setdefault(row[9] or f"#{i}", i)
+        rows = [r for _, r in sorted(enumerate(rows), key=lambda ir: (first[ir[1][9] or f"#{ir[0]}"], ir[0]))]
         sig = tuple(rows)
         if sig == self._order_sig:
             return
@@ -351,12 +366,16 @@ class Blotter(w.VBox):
             cells.append(w.HTML(f'<span style="{_CELL};color:{GREY}" class="kt-no-orders">no open orders</span>'))
             cells += [w.HTML("") for _ in _ORDER_HEADERS[1:]]
         for row in rows:
-            when, sym, side, kind, price, trig, amount, filled, status, oid = row
+            when, sym, side, kind, price, trig, amount, filled, status, lst, oid = row
             for value in (when, sym):
                 cells.append(w.HTML(f'<span style="{_CELL}">{esc(value)}</span>'))
             cells.append(w.HTML(f'<span style="{_CELL}">{_side(side)}</span>'))
             for value in (kind, price, trig, amount, filled, status):
                 cells.append(w.HTML(f'<span style="{_CELL}">{esc(value)}</span>'))
+            tip = f' title="order list {esc(lst)}: canceling one of its orders cancels the list"' if lst else ""
+            list_cell = w.HTML(f'<span style="{_CELL}"{tip}>{esc(lst)}</span>')
+            list_cell.add_class("kt-order-list")
+            cells.append(list_cell)
             new_price = w.Text(placeholder=price, layout=w.Layout(width="110px", height="24px"))
             new_price.add_class(f"kt-amend-price-{oid}")
             move = w.Button(description="Amend", tooltip=f"Move order {oid} to the new price (cancel-replace)",
