@@ -221,6 +221,9 @@ class OrderLists(Trading):
         for o in raw.get("orders") or []:
             got = self.order(symbol, order_id=str(o["orderId"]))
             reports.append(got.get("info") or {})
+            cid = str(o.get("clientOrderId") or "")
+            self._j("order", symbol=symbol, client_id=cid, order_id=str(o["orderId"]), status=str(got.get("status")),
+                    filled=got.get("filled"), how="read with its order list")  # fmt: skip
         return {**raw, "orderReports": reports}
 
     def resolve_list(self, list_client_id: str, *, symbol: str, error: BaseException | None = None,
