@@ -296,3 +296,27 @@ def test_oco_never_fills_both_legs_and_balances_move_only_by_fills_and_fees(path
         for c in e.balance_changes:
             changes[c.asset] = changes.get(c.asset, D(0)) + c.free + c.locked
     assert changes.get("BTC", D(0)) == btc - 1 and changes.get("USDT", D(0)) == usdt - 300
+
+
+@settings(max_examples=60, deadline=None)
+@given(path=st.lists(st.tuples(prices, st.decimals(min_value=D("0.1"), max_value=D("3"), places=1)), max_size=12))
+def test_otoco_exits_never_both_fill_and_only_after_the_full_entry(path) -> None:
+    eng = engine(btc="0", usdt="1000", last="100")
+    working = OrderRequest(SYM, Side.BUY, OrderType.LIMIT, quantity=D("1"), price=D("99"), client_id="entry")
+    above = maker(Side.SELL, "0.999", "110", "take")
+    below = OrderRequest(SYM, Side.SELL, OrderType.STOP_MARKET, quantity=D("0.999"), trigger_price=D("90"),
+                         client_id="stop")  # fmt: skip
+    eng.submit_list("a", OrderListRequest(Contingency.OTOCO, (working, above, below), "B"), ts_ms=1)
+    for k, (p, q) in enumerate(path):
+        eng.on_trade(SYM, Trade(10 + k, p, q, Side.SELL if k % 2 else Side.BUY))
+    by_cid = {o.client_id: o for o in eng.orders("a")}
+    exits = [by_cid["take"], by_cid["stop"]]
+    assert sum(1 for o in exits if o.filled_qty > 0) <= 1
+    if by_cid["entry"].status is not OrderStatus.FILLED:
+        assert all(o.status is OrderStatus.PENDING_NEW for o in exits)
+    fills = eng.fills("a")
+    btc = sum((f.quantity - f.fee if f.side is Side.BUY else -f.quantity for f in fills), D(0))
+    usdt = D(1000) + sum((-f.quote_quantity if f.side is Side.BUY else f.quote_quantity - f.fee for f in fills), D(0))
+    bal = eng.balances("a")
+    assert sum(bal.get("BTC", (D(0), D(0)))) == btc and sum(bal["USDT"]) == usdt
+    assert all(v >= 0 for pair in bal.values() for v in pair)

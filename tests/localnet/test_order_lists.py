@@ -287,3 +287,28 @@ def test_ws_api_list_methods_and_list_status_events(lnet: Localnet) -> None:
             assert sorted(e["X"] for e in reports) == ["CANCELED", "CANCELED", "NEW", "NEW"]
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_lists_survive_a_restart(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    cfg = LocalnetConfig(stepped=True, seed=11, history_minutes=60, state_dir=tmp_path, limits=LIMITS)
+    with start(config=cfg) as net:
+        ex = net.client("trader", enableRateLimit=False)
+        p = last(ex)
+        open_list = sell_oco(ex, p)
+        done = sell_oco(ex, p)
+        ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": done["orderListId"]})
+        balances = {k: v for k, v in ex.fetch_balance()["total"].items() if v}
+        used = ex.fetch_balance()["BTC"]["used"]
+    caplog.set_level(logging.WARNING, logger="kit.localnet")
+    with start(config=cfg) as net2:
+        ex2 = net2.client("trader", enableRateLimit=False)
+        assert {k: v for k, v in ex2.fetch_balance()["total"].items() if v} == balances
+        assert ex2.fetch_balance()["BTC"]["used"] == used
+        assert [x["orderListId"] for x in ex2.privateGetOpenOrderList()] == [open_list["orderListId"]]
+        got = ex2.privateGetOrderList({"orderListId": done["orderListId"]})
+        assert got["listOrderStatus"] == "ALL_DONE"
+        ex2.privateDeleteOrderList({"symbol": "BTCUSDT", "listClientOrderId": open_list["listClientOrderId"]})
+        assert not ex2.privateGetOpenOrderList()
+    assert not [r for r in caplog.records if "differs" in r.getMessage()]  # the replay matched the snapshots

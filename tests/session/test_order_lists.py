@@ -105,3 +105,30 @@ def test_lost_reply_is_resolved_by_the_list_client_id_never_resent(lab: Lab) -> 
     assert kinds == ["intent", "unknown", "resolved", "ack"]
     # reconcile looks orders up with order(client_id=...): a list's client id answers with the list
     assert s.order("BTC/USDT", client_id=b["clientOrderId"])["status"] == "list"
+
+
+def test_reconcile_settles_a_list_left_unknown_by_a_crash(lab: Lab) -> None:
+    from kit.ops.reconcile.apply import settle_order
+
+    s = lab.session()
+    entry, tp, sl = _prices(s)
+    cid = "tk-999999-00000000deadbeef"
+    legs = {"entry": cid + "e", "take_profit": cid + "t", "stop_loss": cid + "s"}
+    s.api.journal("intent", symbol="BTC/USDT", client_id=cid, side="buy", type="limit", amount=D("0.001"),
+                  price=entry, contingency="OTOCO", legs=legs)  # fmt: skip
+    s.api.journal("unknown", symbol="BTC/USDT", client_id=cid, reason="the process died after sending")
+    # what the lost request did on the exchange: the list exists under the journaled list client id
+    lab.client().privatePostOrderListOtoco({
+        "symbol": "BTCUSDT", "listClientOrderId": cid, "workingType": "LIMIT", "workingSide": "BUY",
+        "workingPrice": str(entry), "workingQuantity": "0.001", "workingTimeInForce": "GTC",
+        "workingClientOrderId": legs["entry"], "pendingSide": "SELL", "pendingQuantity": "0.00099",
+        "pendingAboveType": "LIMIT_MAKER", "pendingAbovePrice": str(tp),
+        "pendingAboveClientOrderId": legs["take_profit"],
+        "pendingBelowType": "STOP_LOSS", "pendingBelowStopPrice": str(sl),
+        "pendingBelowClientOrderId": legs["stop_loss"],
+    })  # fmt: skip
+    assert settle_order(s, cid, symbol="BTC/USDT", timeout_s=10) == "placed"
+    with Journal(lab.journal_path) as j:
+        resolved = [e for e in j.events(kinds=["resolved"]) if e.client_id == cid]
+        assert [e.payload["status"] for e in resolved] == ["list"]
+        assert j.state_at(2**62).orders[cid].status == "list"
