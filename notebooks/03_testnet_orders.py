@@ -53,10 +53,12 @@ from IPython.display import display
 from kit.views import charts
 from kit.cli.demo import prepare
 from kit.session import Session
-from kit.views.ui import Blotter, OrderTicket, StatusBar
+from kit.views.ui import Blotter, OrderTicket, StatusBar, link
 
 prep = prepare(exchange, store_root=store_root)
 print(prep.summary)
+if prep.private:
+    prep.market.follow()  # its clock keeps up with yours: orders placed by hand later carry today's time
 
 # %%
 session = Session(exchange, stage="testnet")
@@ -101,7 +103,7 @@ ticket
 print(f"order {order['id']}: {order['status']}, filled {order['filled']} of {order['amount']} at limit {order['price']}")
 blotter = Blotter(session, symbols=[symbol], live=False)  # live=True keeps it refreshing by itself
 blotter.refresh()
-ticket.on_placed(lambda _order: (blotter.refresh(), status.refresh()))  # an order placed with the ticket shows here
+link(ticket, blotter, status)  # an order placed with the ticket shows here; an amend or cancel here shows there
 blotter
 
 # %% [markdown]

@@ -246,9 +246,40 @@ class Market:
                 hint="Real exchanges are not driven: their market moves by itself.",
             )
         self.url = url.rstrip("/")
+        self._follower: Any = None
 
     def __repr__(self) -> str:
         return f"Market({self.url!r})"
+
+    def follow(self, interval_s: float = 1.0) -> None:
+        """Keep a stepped clock up with the wall clock, on a daemon thread, until :meth:`unfollow`.
+
+        For a notebook left open in JupyterLab: orders placed by hand with the ticket then carry
+        today's time, not the time of the last cell that stepped the clock (#17.4). Prices still
+        move only when :meth:`trade` prints a trade. Idempotent.
+        """
+        import threading
+
+        if self._follower is not None and self._follower[0].is_alive():
+            return
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    self.sync()
+                except ExchangeUnavailable:  # the localnet stopped (kernel shutting down): nothing to follow
+                    return
+
+        thread = threading.Thread(target=run, name="kit-market-clock", daemon=True)
+        self._follower = (thread, stop)
+        thread.start()
+
+    def unfollow(self) -> None:
+        """Stop following the wall clock."""
+        if self._follower is not None:
+            self._follower[1].set()
+            self._follower = None
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None

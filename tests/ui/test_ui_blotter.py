@@ -99,7 +99,7 @@ def test_symbols_filter(session: Any) -> None:
 
 
 def test_polling_picks_up_a_later_fill_of_a_resting_order(session: Any, net: Any) -> None:
-    b = Blotter(session, live=False, use_streams=False, interval_s=0.1)
+    b = Blotter(session, live=False, use_streams=False, interval_s=0.1, idle_share=None)  # polling, uncapped
     b.start()
     try:
         assert b.mode == "poll"
@@ -134,7 +134,7 @@ def test_stream_events_refresh_the_blotter(session: Any) -> None:
 
 
 def test_displaying_starts_live_updates_and_close_stops_them(session: Any) -> None:
-    b = Blotter(session, use_streams=False, interval_s=0.1)
+    b = Blotter(session, use_streams=False, interval_s=0.1, idle_share=None)
     assert not b._refresher.running
     bundle = b._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle

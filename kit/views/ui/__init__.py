@@ -23,7 +23,26 @@ from kit.views.ui.ticket import OrderTicket
 if TYPE_CHECKING:
     from kit.session.core import Session
 
-__all__ = ["Blotter", "OrderTicket", "Panel", "Preview", "StatusBar", "panel", "preview", "status_html"]
+__all__ = ["Blotter", "OrderTicket", "Panel", "Preview", "StatusBar", "link", "panel", "preview", "status_html"]
+
+
+def link(ticket: OrderTicket, blotter: Blotter, status: StatusBar | None = None) -> None:
+    """Wire a ticket, a blotter and a status bar together, as :func:`panel` does.
+
+    An order placed with the ticket refreshes the blotter (and the status bar); an amend or cancel
+    in the blotter updates the ticket's line about its last order, so it never says "Order 6 open"
+    after 6 was replaced (#17.4).
+
+    >>> ui.link(ticket, blotter, status)           # doctest: +SKIP
+    """
+
+    def placed(_order: dict[str, Any]) -> None:
+        blotter.refresh()
+        if status is not None:
+            status.refresh()
+
+    ticket.on_placed(placed)
+    blotter.on_change(ticket.order_changed)
 
 
 def panel(session: Session, symbols: list[str] | None = None, **ticket_kwargs: Any) -> Panel:
@@ -37,13 +56,9 @@ def panel(session: Session, symbols: list[str] | None = None, **ticket_kwargs: A
     status = StatusBar(session)
     ticket = OrderTicket(session, symbols=symbols, **ticket_kwargs)
     blotter = Blotter(session, symbols=symbols)
-
-    def placed(_order: dict[str, Any]) -> None:
-        blotter.refresh()
-        status.refresh()
-
-    ticket.on_placed(placed)
-    box = Panel(children=[status, _w.HBox([ticket, blotter])])
+    link(ticket, blotter, status)
+    # The blotter goes under the ticket when both do not fit side by side: its buttons are never squeezed (#17.4).
+    box = Panel(children=[status, _w.HBox([ticket, blotter], layout=_w.Layout(flex_flow="row wrap"))])
     box.status, box.ticket, box.blotter = status, ticket, blotter
     box.add_class("kt-panel")
     return box

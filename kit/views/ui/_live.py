@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 
 log = logging.getLogger("kit.views.ui")
@@ -76,3 +78,47 @@ class Refresher:
             except Exception:  # a failed refresh shows in the widget; the loop keeps going
                 log.exception("%s: refresh failed", self.name)
             self.runs += 1
+
+
+#: The share of the exchange's request-weight budget that idle widgets aim to stay under (#17.5: an idle
+#: panel polling every 2 s used about half of Binance's 6000 per minute; the goal is under 5 %).
+IDLE_SHARE = 0.03
+
+
+class WeightMeter:
+    """Request weight that the widgets of one Session spent, over a sliding minute.
+
+    >>> m = WeightMeter()
+    >>> m.add(6, now=0.0); m.add(20, now=30.0); m.per_minute(now=59.0), m.per_minute(now=61.0)
+    (26, 20)
+    """
+
+    def __init__(self) -> None:
+        self._events: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, weight: int, *, now: float | None = None) -> None:
+        """Record ``weight`` spent now."""
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            self._events.append((t, int(weight)))
+            self._trim(t)
+
+    def per_minute(self, *, now: float | None = None) -> int:
+        """Weight spent in the last 60 seconds."""
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            self._trim(t)
+            return sum(w for _, w in self._events)
+
+    def _trim(self, now: float) -> None:
+        while self._events and self._events[0][0] <= now - 60.0:
+            self._events.popleft()
+
+
+_METERS: dict[int, WeightMeter] = {}
+
+
+def meter(session: object) -> WeightMeter:
+    """The widgets' :class:`WeightMeter` of ``session`` (one per Session object)."""
+    return _METERS.setdefault(id(session), WeightMeter())

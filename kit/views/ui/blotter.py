@@ -27,7 +27,7 @@ import pandas as pd
 
 from kit.errors import KitError
 from kit.views.ui._html import GREEN, GREY, RED, colored, esc, num
-from kit.views.ui._live import Refresher
+from kit.views.ui._live import IDLE_SHARE, Refresher, meter
 
 if TYPE_CHECKING:
     from kit.session.core import Session
@@ -89,6 +89,11 @@ class Blotter(w.VBox):
         Start live updates when displayed. With ``False``, call :meth:`refresh` yourself.
     use_streams
         Subscribe to the Session's private streams when the kit has them.
+    idle_share
+        Polling never spends more than this share of the exchange's request-weight budget: the
+        poll period grows with the weight of one refresh (``openOrders`` without a symbol weighs
+        80 on Binance, with one 6; each ``myTrades`` 20). ``None``: poll every ``interval_s``
+        whatever it costs. The weight spent shows in the status bar (#17.5).
 
     Attributes
     ----------
@@ -121,8 +126,11 @@ class Blotter(w.VBox):
         max_fills: int = 20,
         live: bool = True,
         use_streams: bool = True,
+        idle_share: float | None = IDLE_SHARE,
     ) -> None:
         self.session = session
+        self.idle_share = idle_share
+        self.last_weight = 0
         self.symbols = list(symbols) if symbols is not None else None
         self.interval_s = interval_s
         self.stream_poll_s = stream_poll_s
@@ -139,6 +147,7 @@ class Blotter(w.VBox):
         self._open_syms: set[str] = set()
         self._last_refresh_ms: int | None = None
         self._refresher = Refresher(self.refresh, self._interval, name="kit-blotter")
+        self._changed: list[Callable[[str, str, dict[str, Any] | None], None]] = []
 
         self.header = w.HTML(f"<b>Blotter</b> &middot; {esc(session.venue)} ({esc(session.stage.value)})")
         self.status_line = w.HTML()
@@ -213,9 +222,26 @@ class Blotter(w.VBox):
             child.close()
         super().close()
 
+    @property
+    def poll_s(self) -> float:
+        """Seconds between refreshes now: ``interval_s``, or longer when a refresh weighs more than the budget allows."""
+        return self._interval()
+
     def _interval(self) -> float:
         healthy = bool(getattr(self._streams, "healthy", False))
-        return self.stream_poll_s if healthy else self.interval_s
+        base = self.stream_poll_s if healthy else self.interval_s
+        if self.idle_share is None or not self.last_weight:
+            return base
+        limit = (self.session.status().get("budget") or {}).get("limit")  # no request
+        if not limit:
+            return base
+        per_s = self.idle_share * float(limit) / 60.0  # the weight per second the widgets may spend
+        return max(base, self.last_weight / per_s)
+
+    def _weight(self, path: str, params: dict[str, Any]) -> int:
+        from kit.transport.limits import endpoint_weight
+
+        return int(endpoint_weight(self.session.api.exchange_id, "GET", path, params))
 
     def _on_event(self, kind: str, _data: Any) -> None:
         # Runs on the streams' threads (possibly the Session's event loop): never call the Session here.
@@ -245,9 +271,11 @@ class Blotter(w.VBox):
             s = self.session
             if self.symbols is None:
                 orders = s.open_orders()
+                weight = self._weight("/api/v3/openOrders", {})
             else:
                 frames = [s.open_orders(sym) for sym in self.symbols]
                 orders = pd.concat([f for f in frames if len(f)]) if any(len(f) for f in frames) else frames[0]
+                weight = sum(self._weight("/api/v3/openOrders", {"symbol": sym}) for sym in self.symbols)
             open_now = {str(x) for x in orders["symbol"]} if len(orders) else set()
             streaming = bool(getattr(self._streams, "healthy", False))
             if not streaming:
@@ -255,6 +283,9 @@ class Blotter(w.VBox):
                 # (or new intents) since the last refresh; immediate fills were journaled by place().
                 for sym in sorted(self._trade_symbols(open_now)):
                     s.trades(sym, since=self._since_ms(sym))
+                    weight += self._weight("/api/v3/myTrades", {"symbol": sym})
+            self.last_weight = weight
+            meter(s).add(weight)
             self._open_syms = open_now
             self._last_refresh_ms = started_ms
             self.orders = orders
@@ -303,6 +334,20 @@ class Blotter(w.VBox):
                                             "order_id", "trade_id"])  # fmt: skip
         return frame.set_index("time")
 
+    def on_change(self, callback: Callable[[str, str, dict[str, Any] | None], None]) -> None:
+        """Call ``callback(kind, order_id, result)`` after an amend (``"amended"``) or cancel (``"canceled"``) here.
+
+        :func:`kit.views.ui.link` uses it to keep an order ticket's line true.
+        """
+        self._changed.append(callback)
+
+    def _notify(self, kind: str, order_id: str, result: dict[str, Any] | None) -> None:
+        for cb in list(self._changed):
+            try:
+                cb(kind, order_id, result)
+            except Exception:
+                log.exception("blotter on_change callback failed")
+
     # -- cancel --------------------------------------------------------------------------------
     def cancel(self, symbol: str, order_id: str) -> dict[str, Any] | None:
         """Cancel one open order through the Session, show the outcome, refresh; returns ccxt's answer."""
@@ -312,6 +357,7 @@ class Blotter(w.VBox):
             self.message.value = colored(f"cancel {order_id} failed: {exc}", RED, cls="kt-error")
             return None
         self.message.value = colored(f"order {order_id} {result.get('status') or 'cancel sent'}", GREEN, cls="kt-ok")
+        self._notify("canceled", str(order_id), result)
         self.refresh()
         return result
 
@@ -333,6 +379,7 @@ class Blotter(w.VBox):
         self.message.value = colored(
             f"order {order_id} replaced by {result.get('id')} at {num(result.get('price'))}", GREEN, cls="kt-ok"
         )
+        self._notify("amended", str(order_id), result)
         self.refresh()
         return result
 
@@ -379,12 +426,12 @@ class Blotter(w.VBox):
             new_price = w.Text(placeholder=price, layout=w.Layout(width="110px", height="24px"))
             new_price.add_class(f"kt-amend-price-{oid}")
             move = w.Button(description="Amend", tooltip=f"Move order {oid} to the new price (cancel-replace)",
-                            layout=w.Layout(width="auto", height="24px"))  # fmt: skip
+                            layout=w.Layout(width="auto", min_width="72px", height="24px"))  # fmt: skip
             move.add_class("kt-amend")
             move.add_class(f"kt-amend-{oid}")
             move.on_click(lambda _b, sym=sym, oid=oid, box=new_price: self.amend(sym, oid, price=box.value.strip()))
             button = w.Button(description="Cancel", button_style="warning", tooltip=f"Cancel order {oid}",
-                              layout=w.Layout(width="auto", height="24px"))  # fmt: skip
+                              layout=w.Layout(width="auto", min_width="72px", height="24px"))  # fmt: skip
             button.add_class("kt-cancel")
             button.add_class(f"kt-cancel-{oid}")
             button.on_click(lambda _b, sym=sym, oid=oid: self.cancel(sym, oid))

@@ -20,7 +20,7 @@ import ipywidgets as w
 
 from kit.safety.killswitch import kit_home
 from kit.views.ui._html import BLUE, GREEN, GREY, ORANGE, RED, chip, esc
-from kit.views.ui._live import Refresher
+from kit.views.ui._live import Refresher, meter
 
 if TYPE_CHECKING:
     from kit.session.core import Session
@@ -44,6 +44,8 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
     >>> "caps: per order 20 USD" in status_html({"stage": "live_small", "caps": "per order 20 USD, per day 100 USD"})
     True
     >>> "run sma: failed" in status_html({"runs": [{"name": "sma", "state": "failed", "orders_sent": 3}]})
+    True
+    >>> "widgets 1.5 % of it" in status_html({"budget": {"used": 300, "limit": 6000}, "widgets_weight": 90})
     True
     """
     stage = str(status.get("stage") or "?")
@@ -71,6 +73,12 @@ def status_html(status: dict[str, Any], *, clock_warn_ms: int = 250) -> str:
         color = RED if banned or share >= 0.8 else ORANGE if share >= 0.5 else GREEN
         parts.append(chip(f"weight {used}/{limit} per min", color, cls="kt-budget",
                           title="request weight used in the current minute / the exchange's limit"))  # fmt: skip
+    widgets = status.get("widgets_weight")
+    if widgets is not None and limit:  # what the widgets' own refreshes cost (#17.5: idle under 5 %)
+        share = float(widgets) / float(limit)
+        tip = f"request weight the widgets spent in the last minute: {widgets} of {limit}"
+        parts.append(chip(f"widgets {share * 100:.1f} % of it", GREEN if share < 0.05 else ORANGE, cls="kt-widgets",
+                          title=tip))  # fmt: skip
 
     caps = status.get("caps")
     if caps:  # every money cap names its currency ("per order 20 USD, ...")
@@ -131,7 +139,8 @@ class StatusBar(w.VBox):
 
     Notes
     -----
-    CSS classes: ``kt-statusbar`` (root), and inside its HTML ``kt-stage``, ``kt-clock``, ``kt-budget``,
+    CSS classes: ``kt-statusbar`` (root), and inside its HTML ``kt-stage``, ``kt-clock``, ``kt-budget``, ``kt-widgets``
+    (the share of the budget the widgets spent in the last minute),
     ``kt-kill``, ``kt-degraded``, ``kt-run`` (one per strategy run on this venue), ``kt-warnings``.
     """
 
@@ -158,6 +167,7 @@ class StatusBar(w.VBox):
             self.html.value = chip(f"status unavailable: {type(exc).__name__}: {exc}", RED, cls="kt-error")
             return
         st["runs"] = _runs(st.get("venue"))
+        st["widgets_weight"] = meter(self.session).per_minute()
         self.last_status = st
         text = status_html(st)
         if self.show_warnings and st.get("warnings"):

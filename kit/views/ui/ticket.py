@@ -42,6 +42,11 @@ def _text(description: str, cls: str, placeholder: str = "") -> w.Text:
     return field
 
 
+def sym_text(symbol: Any) -> str:
+    """A symbol for a sentence (``"ETH/BTC"``), or ``"new"`` when none is selected."""
+    return str(symbol) if symbol else "new"
+
+
 def _blank(value: str) -> str | None:
     value = (value or "").strip()
     return value or None
@@ -133,12 +138,12 @@ class OrderTicket(w.VBox):
         self.message = w.HTML()
         self.message.add_class("kt-message")
         self.place_button = w.Button(description="Place", button_style="primary", icon="paper-plane",
-                                     layout=w.Layout(width="auto"))  # fmt: skip
+                                     layout=w.Layout(width="auto", min_width="90px"))  # fmt: skip
         self.place_button.add_class("kt-place")
         self.confirm_button = w.Button(description="Confirm", button_style="danger",
                                        layout=w.Layout(width="auto", display="none"))  # fmt: skip
         self.confirm_button.add_class("kt-confirm")
-        self.back_button = w.Button(description="Back", layout=w.Layout(width="auto", display="none"))
+        self.back_button = w.Button(description="Back", layout=w.Layout(width="auto", min_width="70px", display="none"))
         self.back_button.add_class("kt-back")
         self.status = w.HTML(value=colored("No order placed yet.", GREY))
         self.status.add_class("kt-status")
@@ -176,6 +181,29 @@ class OrderTicket(w.VBox):
         self._symbol_changed(None)
 
     # -- public ------------------------------------------------------------------------------
+    def order_changed(self, kind: str, order_id: str, result: dict[str, Any] | None = None) -> None:
+        """Tell the ticket that an order was amended or cancelled elsewhere (the blotter), so its line stays true.
+
+        Parameters
+        ----------
+        kind
+            ``"amended"`` (``result`` is the replacement order) or ``"canceled"``.
+        order_id
+            The order that changed; only the ticket's last order is followed.
+        result
+            ccxt's answer.
+        """
+        last = self.last_order
+        if last is None or str(last.get("id")) != str(order_id):
+            return
+        if kind == "amended" and result is not None:
+            self.last_order = result
+            text = f"Order {order_id} replaced by {result.get('id')}: " + self._order_line(result)
+            self.status.value = colored(text, "#2e7d32", cls="kt-ok")
+        elif kind == "canceled":
+            self.last_order = {**last, "status": "canceled"}
+            self.status.value = colored(f"Order {order_id} canceled (from the blotter).", ORANGE, cls="kt-ok")
+
     def on_placed(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Call ``callback(order)`` after each successful placement (e.g. a blotter's refresh)."""
         self._callbacks.append(callback)
@@ -289,8 +317,16 @@ class OrderTicket(w.VBox):
         self._sync_enabled()
         self.validate()
 
-    def _symbol_changed(self, _change: Any) -> None:
+    def _symbol_changed(self, change: Any) -> None:
         self._cancel_confirm(validate=False)
+        if change is not None and change.get("old") != change.get("new"):
+            # Another market: the old price and quantity mean nothing there (61000 BTC for ETH/BTC), and the
+            # previous order's outcome is about another symbol (#17.4).
+            for field in (self.qty, self.price, self.trigger, self.iceberg):
+                field.value = ""
+            if self.last_error is not None or self.last_order is not None:
+                self.status.value = colored(f"Ready for a {sym_text(change.get('new'))} order.", GREY)
+            self.last_error = None
         sym = self.symbol.value
         if sym is not None and self.fetch_price:
             try:
@@ -357,14 +393,18 @@ class OrderTicket(w.VBox):
         return f'<span class="kt-notional">{text}</span>'
 
     @staticmethod
-    def _order_html(order: dict[str, Any]) -> str:
-        status = str(order.get("status"))
+    def _order_line(order: dict[str, Any]) -> str:
         filled, amount, avg = order.get("filled"), order.get("amount"), order.get("average")
-        text = (
-            f"Order {order.get('id')} {status}: {str(order.get('side', '')).upper()} {order.get('symbol')}, "
-            f"filled {num(filled)} of {num(amount)}"
-        )
+        text = f"{order.get('status')}: {str(order.get('side', '')).upper()} {order.get('symbol')}, "
+        text += f"filled {num(filled)} of {num(amount)}"
+        if order.get("price") is not None and order.get("type") != "market":
+            text += f", limit {num(order.get('price'))}"
         if avg:
             text += f" @ {num(avg)}"
+        return text
+
+    @classmethod
+    def _order_html(cls, order: dict[str, Any]) -> str:
+        status = str(order.get("status"))
         color = "#2e7d32" if status in ("closed", "open") else ORANGE
-        return colored(text, color, cls="kt-ok")
+        return colored(f"Order {order.get('id')} " + cls._order_line(order), color, cls="kt-ok")
