@@ -224,7 +224,7 @@ class Blotter(w.VBox):
 
     @property
     def poll_s(self) -> float:
-        """Seconds between refreshes now: ``interval_s``, or longer when a refresh weighs more than the budget allows."""
+        """Seconds between refreshes: ``interval_s``, or longer when a refresh weighs more than the budget allows."""
         return self._interval()
 
     def _interval(self) -> float:
