@@ -153,7 +153,8 @@ print("position from fills:", session.positions().get(symbol))
 # The prints moved the market down to our limit. `session.amend` moves a working order (here:
 # its limit down by `lower_by`, to wait for a better price) in one request, the exchange's
 # cancel-replace. The new limit is checked against the market first: it must stay under the best
-# bid, so that the replacement rests instead of filling at once. `amount` would be the order's new *total*: what filled stays filled,
+# bid, so that the replacement rests instead of filling at once. It goes through the blotter (what
+# its Amend button calls), so the blotter and the ticket above show the replacement. `amount` would be the order's new *total*: what filled stays filled,
 # the replacement works the rest. The replacement has its own client id; the journal links the
 # two, and the old order ends canceled.
 
@@ -166,8 +167,8 @@ print(f"market now: last {market_now['last']}, bid {market_now['bid']}, ask {mar
 quote_asset = symbol.split("/")[1]
 print(f"free {quote_asset} before the amend: {session.free_balances()[quote_asset]}")  # also the funds check's read
 before = session.order(symbol, order_id=order["id"])
-order = session.amend(symbol, order_id=order["id"], price=str(new_limit))
-assert order["status"] == "open", order  # the replacement rests under the market
+order = blotter.amend(symbol, str(order["id"]), price=str(new_limit))  # its Amend button: session.amend, shown
+assert order is not None and order["status"] == "open", blotter.message.value  # the replacement rests
 print(f"order {before['id']} ({before['status']} then, filled {before['filled']}) replaced by {order['id']}: "
       f"{order['amount']} at {order['price']}, {order['status']}")
 print("old order now:", session.order(symbol, order_id=before["id"])["status"])

@@ -45,6 +45,14 @@ def test_the_ticket_follows_an_amend_and_a_cancel_made_in_the_blotter(session: A
     assert f"limit {number(float(moved))}" in t.status.value
     b.cancel("BTC/USDT", new["id"])
     assert f"Order {new['id']} canceled" in t.status.value  # not "Order ... open" any more
+    # An order cancelled elsewhere (another client, kit kill): the next blotter refresh tells the ticket.
+    t.qty.value, t.price.value = "0.001", price
+    assert t.place()
+    third = t.confirm()
+    assert third is not None and f"Order {third['id']} open" in t.status.value
+    session.cancel("BTC/USDT", order_id=third["id"])
+    b.refresh()
+    assert f"Order {third['id']} is no longer open" in t.status.value
     b.close()
     t.close()
 

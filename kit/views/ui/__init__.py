@@ -43,6 +43,7 @@ def link(ticket: OrderTicket, blotter: Blotter, status: StatusBar | None = None)
 
     ticket.on_placed(placed)
     blotter.on_change(ticket.order_changed)
+    blotter.on_refresh(lambda orders: ticket.open_orders_seen(orders, symbols=blotter.symbols))
 
 
 def panel(session: Session, symbols: list[str] | None = None, **ticket_kwargs: Any) -> Panel:

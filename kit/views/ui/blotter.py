@@ -148,6 +148,7 @@ class Blotter(w.VBox):
         self._last_refresh_ms: int | None = None
         self._refresher = Refresher(self.refresh, self._interval, name="kit-blotter")
         self._changed: list[Callable[[str, str, dict[str, Any] | None], None]] = []
+        self._refreshed: list[Callable[[pd.DataFrame], None]] = []
 
         self.header = w.HTML(f"<b>Blotter</b> &middot; {esc(session.venue)} ({esc(session.stage.value)})")
         self.status_line = w.HTML()
@@ -263,6 +264,11 @@ class Blotter(w.VBox):
             return False
         if "refresh failed" in self.message.value:
             self.message.value = ""
+        for cb in list(self._refreshed):
+            try:
+                cb(self.orders)
+            except Exception:
+                log.exception("blotter on_refresh callback failed")
         return True
 
     def _refresh(self) -> None:
@@ -340,6 +346,10 @@ class Blotter(w.VBox):
         :func:`kit.views.ui.link` uses it to keep an order ticket's line true.
         """
         self._changed.append(callback)
+
+    def on_refresh(self, callback: Callable[[pd.DataFrame], None]) -> None:
+        """Call ``callback(open_orders)`` after each successful refresh (:func:`kit.views.ui.link` uses it)."""
+        self._refreshed.append(callback)
 
     def _notify(self, kind: str, order_id: str, result: dict[str, Any] | None) -> None:
         for cb in list(self._changed):

@@ -204,6 +204,30 @@ class OrderTicket(w.VBox):
             self.last_order = {**last, "status": "canceled"}
             self.status.value = colored(f"Order {order_id} canceled (from the blotter).", ORANGE, cls="kt-ok")
 
+    def open_orders_seen(self, orders: Any, *, symbols: list[str] | None = None) -> None:
+        """Bring the line about the last order up to date with open orders just read (a blotter's refresh).
+
+        Still open: its filled amount now. Gone while the line said open: it filled or was cancelled.
+        ``symbols``: the symbols ``orders`` covers (None: every symbol).
+        """
+        last = self.last_order
+        if last is None or str(last.get("status")) != "open":
+            return
+        if symbols is not None and last.get("symbol") not in symbols:
+            return
+        oid = str(last.get("id"))
+        rows = orders[orders["id"].astype(str) == oid] if len(orders) and "id" in orders else orders.iloc[0:0]
+        if len(rows):
+            row = rows.iloc[0]
+            fresh = {**last, "filled": row.get("filled"), "remaining": row.get("remaining")}
+            if fresh.get("filled") != last.get("filled"):
+                self.last_order = fresh
+                self.status.value = self._order_html(fresh)
+        else:
+            self.last_order = {**last, "status": "done"}
+            text = f"Order {oid} is no longer open (filled or canceled): see the blotter."
+            self.status.value = colored(text, GREY, cls="kt-ok")
+
     def on_placed(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Call ``callback(order)`` after each successful placement (e.g. a blotter's refresh)."""
         self._callbacks.append(callback)
