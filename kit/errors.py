@@ -68,6 +68,13 @@ __all__ = [
 Amount = Decimal | int | float | str
 
 
+def _shown(value: Any) -> str:
+    """A context value as a reader reads it: numbers plain (``59.94999``, not ``Decimal('59.94999')``, #17.6)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return repr(value)
+
+
 class KitError(Exception):
     """Base of every error the kit raises on purpose.
 
@@ -129,7 +136,7 @@ class KitError(Exception):
     def __str__(self) -> str:
         text = self.message.rstrip().rstrip(".")
         if self.context:
-            text += " (" + ", ".join(f"{k}={v!r}" for k, v in self.context.items()) + ")"
+            text += " (" + ", ".join(f"{k}={_shown(v)}" for k, v in self.context.items()) + ")"
         return f"{text}. {self.hint}"
 
     def __repr__(self) -> str:

@@ -19,8 +19,12 @@ FIXTURES = HERE / "fixtures"
 
 
 @pytest.mark.slow  # starts a Jupyter kernel
-def test_report_writes_executed_notebook_and_html_without_code(tmp_path: Path) -> None:
+def test_report_writes_executed_notebook_and_html_without_code(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     result = run_report(FIXTURES / "report_ok.ipynb", tmp_path, {"title": "weekly", "rows": 4})
+    # The kernel talks over Unix sockets: no "Kernel is running over TCP without encryption" (#17.8).
+    assert "without encryption" not in capfd.readouterr().err
     assert result.ipynb == tmp_path / "report_ok.ipynb" and result.html == tmp_path / "report_ok.html"
     nb = nbformat.read(result.ipynb, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
