@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 from test_ticket import CHROMIUM_ARGS, TOKEN, _free_port, _wait_http_ok, require_chromium
 
@@ -42,7 +42,11 @@ def lab03(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """JupyterLab serving a copy of notebook 03; kernels get a KIT_HOME and no localnet (they start their own)."""
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(REPO / "notebooks" / "03_testnet_orders.ipynb", root / "03_testnet_orders.ipynb")
+    nb = nbformat.read(REPO / "notebooks" / "03_testnet_orders.ipynb", as_version=4)
+    for cell in nb.cells:  # as a user opens it fresh: no stored outputs to mistake for this run's
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, root / "03_testnet_orders.ipynb")
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
@@ -94,7 +98,8 @@ def test_notebook_03_run_all_leaves_a_ticket_and_blotter_that_work(request: pyte
             page.locator(".lm-MenuBar-itemLabel:text-is('Run')").click()
             page.locator(".lm-Menu-itemLabel:text-is('Run All Cells')").click()
             # The last cell prints the kill file: every cell before it ran, and none closed the widgets.
-            expect(page.locator(".jp-OutputArea-output", has_text="kill switch: ").last).to_be_visible(timeout=180_000)
+            last_cell = page.locator(".jp-OutputArea-output", has_text=re.compile(r"kill switch: \S+ \(not engaged\)"))
+            expect(last_cell).to_be_visible(timeout=180_000)
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                                   has_text="Traceback")  # fmt: skip
             expect(errors).to_have_count(0)
@@ -102,9 +107,11 @@ def test_notebook_03_run_all_leaves_a_ticket_and_blotter_that_work(request: pyte
             ticket = page.locator(".kt-ticket").first
             status = ticket.locator(".kt-status .widget-html-content")
             expect(page.locator(".kt-statusbar").first).to_contain_text("kill switch off")
-            expect(ticket.locator(".kt-info")).to_contain_text("last", timeout=10_000)
-            info = ticket.locator(".kt-info").inner_text()
-            last = float(re.search(r"last\s+([\d.]+)", info).group(1))  # type: ignore[union-attr]
+            info = ticket.locator(".kt-info")
+            expect(info).to_contain_text(re.compile(r"last\s+[\d.]+"), timeout=10_000)
+            found = re.search(r"last\s+([\d.]+)", info.text_content() or "")
+            assert found, info.text_content()
+            last = float(found.group(1))
             bid = f"{last - 100:.2f}"
 
             # Place (then Confirm) a resting limit buy with the ticket the notebook left on screen.
