@@ -18,6 +18,7 @@ altered is caught too.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
@@ -277,9 +278,58 @@ _VERIFIED_MAX = 4096
 RACY_NS = 2_000_000_000
 
 
+#: The same record on disk, next to the file (``.part.parquet.verified``), so that a fresh process
+#: trusts a file version verified by an earlier one (#18): written once per file version (after its
+#: first verified read, under the same racy-clean rule), never per read. It holds the stat key, the
+#: SHA-256 of the footer, the rows, column offsets and metadata; a record that does not match the
+#: file's current stat and footer byte for byte, or that cannot be read, is ignored (the file is
+#: summed as usual and the record written again).
+SIDECAR_SUFFIX = ".verified"
+SIDECAR_VERSION = 1
+
+
 def forget_verified() -> None:
-    """Drop the verified-file cache (every file's checksums are computed again on its next read)."""
+    """Drop the in-process verified-file cache (the next read of each file starts from its record on disk)."""
     _VERIFIED.clear()
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where the verification record of ``path`` lives: a hidden file beside it (no ``*.parquet`` glob sees it)."""
+    return path.with_name("." + path.name + SIDECAR_SUFFIX)
+
+
+def _sidecar_read(
+    path: Path, key: tuple[int, int, int, int, int], mm: mmap.mmap
+) -> tuple[int, list[int], dict[str, Any]] | None:
+    """The on-disk record of ``path`` if it matches the file as it is now; else None."""
+    try:
+        rec = json.loads(sidecar_path(path).read_bytes())
+        if rec.get("v") != SIDECAR_VERSION or tuple(rec["key"]) != key:
+            return None
+        footer = _footer(mm)
+        if len(footer) != rec["footer_len"] or hashlib.sha256(footer).hexdigest() != rec["footer_sha256"]:
+            return None
+        n, offsets, meta = int(rec["rows"]), [int(o) for o in rec["offsets"]], rec["meta"]
+        if not isinstance(meta, dict) or len(offsets) != len(SCHEMA) or any(o + 8 * n > key[2] for o in offsets):
+            return None
+        return n, offsets, meta
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _sidecar_write(path: Path, key: tuple[int, int, int, int, int], footer: bytes, n: int, offsets: list[int],
+                   meta: dict[str, Any]) -> None:  # fmt: skip
+    """Record a verified file version beside it (atomic rename, no fsync: a lost record only costs a re-check)."""
+    digest = hashlib.sha256(footer).hexdigest()
+    rec = {"v": SIDECAR_VERSION, "key": list(key), "footer_len": len(footer), "footer_sha256": digest,
+           "rows": n, "offsets": offsets, "meta": meta}  # fmt: skip
+    dest = sidecar_path(path)
+    tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(json.dumps(rec))
+        os.replace(tmp, dest)
+    except OSError:  # a read-only store: verified again by the next process
+        tmp.unlink(missing_ok=True)
 
 
 def _read_fast(path: Path) -> Part | None:
@@ -292,6 +342,12 @@ def _read_fast(path: Path) -> Part | None:
         hit = _VERIFIED.get(str(path))
         if hit is not None and hit[0] == key and mm[len(mm) - len(hit[1]) :] == hit[1]:
             _, _, n, known, meta = hit
+            times, values = _views(mm, n, known)
+            return Part(times, values, meta)
+        rec = _sidecar_read(path, key, mm)
+        if rec is not None:  # verified by an earlier process, and unchanged since
+            n, known, meta = rec
+            _remember(path, key, _footer(mm), n, known, meta)
             times, values = _views(mm, n, known)
             return Part(times, values, meta)
         md = pq.read_metadata(pa.BufferReader(pa.py_buffer(mm)))
@@ -324,10 +380,17 @@ def _read_fast(path: Path) -> Part | None:
     except (CorruptFile, pa.ArrowException, OSError, ValueError):
         return None  # the decoding path decides, with full checks and a precise message
     if "sums" in meta and st.st_mtime_ns + RACY_NS < time.time_ns():
-        if len(_VERIFIED) >= _VERIFIED_MAX:
-            del _VERIFIED[next(iter(_VERIFIED))]
-        _VERIFIED[str(path)] = (key, _footer(mm), n, offsets, meta)
+        footer = _footer(mm)
+        _remember(path, key, footer, n, offsets, meta)
+        _sidecar_write(path, key, footer, n, offsets, meta)
     return Part(times, values, meta)
+
+
+def _remember(path: Path, key: tuple[int, int, int, int, int], footer: bytes, n: int, offsets: list[int],
+              meta: dict[str, Any]) -> None:  # fmt: skip
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        del _VERIFIED[next(iter(_VERIFIED))]
+    _VERIFIED[str(path)] = (key, footer, n, offsets, meta)
 
 
 def _footer(mm: mmap.mmap) -> bytes:

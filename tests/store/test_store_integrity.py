@@ -257,3 +257,66 @@ def test_cached_file_whose_footer_changed_is_checked_again(synth_net: Localnet, 
     with pytest.warns(CandleWarning, match="quarantine"):
         again = store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
     pd.testing.assert_frame_equal(again, original)
+
+
+def _aged_read(synth_net: Localnet, tmp_path: Path) -> tuple[Store, pd.DataFrame, Path]:
+    """A store whose February file was written "long ago" and read once (its verification recorded)."""
+    import os
+
+    store, _, original = _fresh(synth_net, tmp_path)
+    path = tmp_path / FEB
+    old = path.stat().st_mtime_ns - 10 * 10**9
+    os.utime(path, ns=(old, old))
+    pd.testing.assert_frame_equal(store.candles("BTC/USDT", "1m", ts(START), ts(END)), original)
+    return store, original, path
+
+
+def test_a_verified_file_version_is_recorded_beside_it_and_not_summed_again(
+    synth_net: Localnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #18: verification once per file version, recorded next to it: a new process (here: the
+    # in-process cache dropped) reads the record instead of summing the file's columns again
+    from kit.store import parquet
+
+    store, original, path = _aged_read(synth_net, tmp_path)
+    assert parquet.sidecar_path(path).exists()
+    parquet.forget_verified()
+    summed: list[int] = []
+    real_sum = parquet._sum
+    monkeypatch.setattr(parquet, "_sum", lambda a: summed.append(1) or real_sum(a))
+    pd.testing.assert_frame_equal(store.candles("BTC/USDT", "1m", ts(START), ts(END)), original)
+    assert summed == [] and str(path) in parquet._VERIFIED
+
+
+def test_a_record_does_not_vouch_for_a_file_changed_in_place(synth_net: Localnet, tmp_path: Path) -> None:
+    from kit.store import parquet
+
+    store, original, path = _aged_read(synth_net, tmp_path)
+    _rewrite_in_place(path, path.stat().st_size // 2)  # same inode, size and mtime; ctime moves
+    parquet.forget_verified()
+    with pytest.warns(CandleWarning, match="quarantine"):
+        again = store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
+    pd.testing.assert_frame_equal(again, original)
+
+
+def test_a_record_whose_footer_differs_or_that_is_garbage_is_ignored(synth_net: Localnet, tmp_path: Path) -> None:
+    import json
+
+    from kit.store import parquet
+
+    store, original, path = _aged_read(synth_net, tmp_path)
+    side = parquet.sidecar_path(path)
+    rec = json.loads(side.read_text())
+    footer_len = rec["footer_len"]
+    _rewrite_in_place(path, path.stat().st_size - footer_len + 20)  # inside the footer's metadata
+    st = path.stat()
+    rec["key"] = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]  # as if ctime had not moved
+    side.write_text(json.dumps(rec))
+    parquet.forget_verified()
+    with pytest.warns(CandleWarning, match="quarantine"):
+        again = store.candles("BTC/USDT", "1m", ts(START), ts(END), progress=False)
+    pd.testing.assert_frame_equal(again, original)
+    for p in tmp_path.rglob(".*.verified"):
+        p.write_text("{not json")
+    parquet.forget_verified()
+    pd.testing.assert_frame_equal(store.candles("BTC/USDT", "1m", ts(START), ts(END)), original)
