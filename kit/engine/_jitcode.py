@@ -78,6 +78,26 @@ def first_index(arr, start, level, above):
 
 
 @_jit
+def first_reach(arr, blk, size, start, level, above):
+    """First index >= ``start`` where ``arr`` reaches ``level``, skipping whole blocks by their extreme.
+
+    ``blk[b]`` is the max (``above``) or min of ``arr[b * size : (b + 1) * size]``.
+    """
+    n = len(arr)
+    end = min(n, (start // size + 1) * size)
+    if start >= n:
+        return n
+    j = first_index(arr[:end], start, level, above)
+    if j < end or end >= n:
+        return j if j < end else n
+    for b in range(end // size, len(blk)):
+        if (blk[b] >= level) if above else (blk[b] <= level):
+            lo = b * size
+            return first_index(arr[: min(n, lo + size)], lo, level, above)
+    return n
+
+
+@_jit
 def slip(pr, r, q, vv):
     a, b = pr[K_A], pr[K_B]
     if vv <= 0 or r <= 0 or a == 0:

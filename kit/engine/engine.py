@@ -43,7 +43,7 @@ from kit.engine.types import (
     RejectCode,
     Side,
 )
-from kit.engine.working import Working
+from kit.engine.working import OpenBook, Working
 
 ZERO = Decimal(0)
 
@@ -69,7 +69,7 @@ class Engine(Lists, Matching):
         self._orders: dict[int, Working] = {}
         self._history: dict[str, list[int]] = {}
         self._fills: dict[str, list[Fill]] = {}
-        self._open: dict[str, dict[int, Working]] = {s: {} for s in self.markets}
+        self._open: dict[str, dict[int, Working]] = {s: OpenBook() for s in self.markets}
         self._next_id = 1
         self._init_lists()
 

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "LIMIT", "P", "available", "candle_ticks", "compile_seconds", "equity", "fingerprint", "fits", "simulate", "warm",
+    "BLOCK", "LIMIT", "P", "available", "blocks", "candle_ticks", "compile_seconds", "equity", "fingerprint",
+    "first_reach", "fits", "simulate", "warm",
 ]  # fmt: skip
 
 #: Every running balance and product stays below this (int64 holds up to ~9.2e18).
@@ -105,6 +106,40 @@ def candle_ticks(
     hs, los = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     ok = fn[1](np.ascontiguousarray(arr, dtype=np.float64), np.ascontiguousarray(stamps), tick, step, rows, hs, los)
     return (rows, hs, los) if ok else None
+
+
+#: Candles per block in :func:`first_reach`'s block extremes.
+BLOCK = 1024
+
+
+def blocks(arr: np.ndarray, above: bool) -> np.ndarray:
+    """The max (``above``) or min of each :data:`BLOCK` of ``arr``, for :func:`first_reach`.
+
+    >>> blocks(np.arange(2050), above=True).tolist()
+    [1023, 2047, 2049]
+    """
+    if len(arr) == 0:
+        return np.zeros(0, dtype=arr.dtype)
+    starts = np.arange(0, len(arr), BLOCK)
+    return (np.maximum if above else np.minimum).reduceat(arr, starts)
+
+
+def first_reach(arr: np.ndarray, blk: np.ndarray, start: int, level: int, *, above: bool) -> int:
+    """First index >= ``start`` where ``arr >= level`` (``above``) or ``arr <= level``; ``len(arr)`` if none.
+
+    Whole blocks whose extreme (:func:`blocks`) cannot reach ``level`` are skipped, so a resting
+    order far from the price costs a scan of the block extremes, not of every candle.
+
+    >>> a = np.array([5, 3, 9, 1] * 600)
+    >>> first_reach(a, blocks(a, above=False), 5, 0, above=False), first_reach(a, blocks(a, True), 1, 9, above=True)
+    (2400, 2)
+    """
+    fn = _compiled()
+    if fn is None:
+        from kit.engine.kernel import first_index
+
+        return first_index(arr, start, level, above=above)
+    return int(fn[4](arr, blk, BLOCK, start, level, above))
 
 
 def fingerprint(arr: np.ndarray) -> int | None:
@@ -186,7 +221,7 @@ def _compiled() -> tuple[Callable[..., Any], ...] | None:
         return None
     if _jitcode.SLOTS != list(P.values()) or _jitcode.lim != LIMIT:
         raise RuntimeError("kit.engine._jitcode's slot numbers differ from kit.engine.jit.P")
-    fns = (_jitcode.run, _jitcode.ticks, _jitcode.curve, _jitcode.fingerprint)
+    fns = (_jitcode.run, _jitcode.ticks, _jitcode.curve, _jitcode.fingerprint, _jitcode.first_reach)
     # one tiny call of each loads the cached machine code (or compiles it): timed once, here
     one = np.zeros(1, dtype=np.int64)
     rows, hs, los = np.zeros((1, 6), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
@@ -197,5 +232,6 @@ def _compiled() -> tuple[Callable[..., Any], ...] | None:
     fns[0](rows, hs, los, none, none, none, none, params, fills, orders, np.zeros(8, dtype=np.int64))
     fns[2](0.0, np.ones(1), one, np.ones(1), np.ones(1), np.empty(1))
     fns[3](np.zeros(1, dtype=np.uint64))
+    fns[4](one, one, 1, 0, 0, True)
     _compile_s.append(time.perf_counter() - t0)
     return fns

@@ -42,7 +42,7 @@ from kit.engine.types import (
     TimeInForce,
     Trade,
 )
-from kit.engine.working import Working
+from kit.engine.working import OpenBook, Working
 
 ZERO = Decimal(0)
 _ONE_SHOT = (TimeInForce.IOC, TimeInForce.FOK)
@@ -304,7 +304,13 @@ class Matching:
     def _sweep(self, c: _Candle, a: Decimal, b: Decimal, t: int, out: list[Event], *, opening: bool) -> None:
         """Process one monotonic leg from ``a`` to ``b``, orders acting where the price reaches them."""
         heap: list[tuple[Decimal, int, str, Working]] = []
-        for w in list(self._open[c.market.symbol].values()):
+        book = self._open[c.market.symbol]
+        if isinstance(book, OpenBook):  # only the orders the leg's range can reach (see OpenBook)
+            others, bids, asks = book.crossing(*((a, b) if a <= b else (b, a)))
+            plan = others + bids + asks
+        else:
+            plan = list(book.values())
+        for w in plan:
             self._plan(c, w, a, b, heap, out, opening=opening)
         while heap:
             pos, _, what, w = heapq.heappop(heap)
@@ -328,7 +334,8 @@ class Matching:
             else:
                 self._maker_fill(c, w, t, out, touch=what == "touch")
         if opening:
-            for w in list(self._open[c.market.symbol].values()):
+            fresh = book.fresh_orders() if isinstance(book, OpenBook) else list(book.values())
+            for w in fresh:
                 if w.fresh:
                     self._after_first_look(w, t, out)
 

@@ -25,6 +25,7 @@ engine's conservative model, partial fills and exact balances.
 
 from __future__ import annotations
 
+import heapq
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,13 +127,15 @@ class _Runner:
         self.m = market
         self.n = len(candles)
         units = _candle_units(candles, float(market.tick_size), float(market.step_size))
-        self.rows, self.hs, self.los, self.close_f, self.ts, self.interval, self.extremes = units
+        self.rows, self.hs, self.los, self.close_f, self.ts, self.interval, self.extremes, blk = units
+        self.hblk, self.lblk = blk
         self.o, self.h, self.lo, self.c, self.v = (self.rows[:, k] for k in range(5))
         ts = self.ts
         self.engine = Engine([market], fill_model=fill_model)
         start = int(ts[0]) if self.n else 0
         self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
         self.hits: dict[int, int] = {}  # order id -> next candle index where it may act
+        self.due: list[tuple[int, int]] = []  # heap of (candle, order id); entries not in ``hits`` are stale
         self.heap_min = self.n
         self.ctx = Context(self)
         self.ctx.cash = cash
@@ -176,13 +179,15 @@ class _Runner:
         elif w.req.type.is_conditional and not w.triggered:
             assert w.trigger is not None
             level = int(w.trigger / t)
-            arr = self.h if w.trigger_up else self.lo
-            j = kernel.first_index(arr, start, level, above=w.trigger_up)
+            up = w.trigger_up
+            j = jit.first_reach(self.hs if up else self.los, self.hblk if up else self.lblk, start, level, above=up)
         else:
             assert w.price is not None
             level = int(w.price / t)
-            j = kernel.first_index(self.lo if w.buy else self.h, start, level, above=not w.buy)
+            up = not w.buy
+            j = jit.first_reach(self.hs if up else self.los, self.hblk if up else self.lblk, start, level, above=up)
         self.hits[oid] = j
+        heapq.heappush(self.due, (j, oid))
         if j < self.heap_min:
             self.heap_min = j
 
@@ -214,10 +219,14 @@ class _Runner:
                   Decimal(int(self.lo[i])) * t, Decimal(int(self.c[i])) * t,
                   Decimal(int(self.v[i])) * self.m.step_size, self.interval)  # fmt: skip
         self._take(self.engine.on_bar(self.m.symbol, bar), i)
-        for oid, j in list(self.hits.items()):
-            if j <= i:
+        due, hits = self.due, self.hits
+        while due and due[0][0] <= i:  # only the orders due by this candle, not every working order
+            j, oid = heapq.heappop(due)
+            if hits.get(oid) == j:
                 self._rescan(oid, i + 1)
-        self.heap_min = min(self.hits.values(), default=self.n)
+        while due and hits.get(due[0][1]) != due[0][0]:
+            heapq.heappop(due)
+        self.heap_min = due[0][0] if due else self.n
 
     def advance_to(self, i: int) -> None:
         """Process every candle up to and including ``i`` that can change something."""
@@ -265,13 +274,9 @@ def _candle_units(candles: pd.DataFrame, tick: float, step: float) -> tuple[Any,
         rows[:, 4] = np.floor(block[4] / step + 1e-9)
         rows[:, 5] = ts
         conv = (rows, rows[:, 1].copy(), rows[:, 2].copy())
-    rows = conv[0]
-    extremes = (
-        (int(conv[1].max()), int(conv[2].min()), int((conv[1] - conv[2]).max()), int(rows[:, 4].max()))
-        if n
-        else (0, 0, 0, 0)
-    )
-    units = (*conv, block[3], ts, interval, extremes)
+    rows, hs, los = conv
+    extremes = (int(hs.max()), int(los.min()), int((hs - los).max()), int(rows[:, 4].max())) if n else (0, 0, 0, 0)
+    units = (*conv, block[3], ts, interval, extremes, (jit.blocks(hs, above=True), jit.blocks(los, above=False)))
     if digest is not None:
         if len(_UNITS) >= _UNITS_MAX:
             del _UNITS[next(iter(_UNITS))]

@@ -102,7 +102,7 @@ def _both_kernels(sc: tuple) -> tuple[replay.Result, replay.Result, int]:
     return compiled, python, sum(calls)
 
 
-@settings(max_examples=15, deadline=None)  # 500 more in the slow test above (compiled vs engine)
+@settings(max_examples=10, deadline=None)  # 500 more in the slow test above (compiled vs engine)
 @given(scenarios())
 def test_compiled_kernel_equals_python_kernel(sc: tuple) -> None:
     compiled, python, ran = _both_kernels(sc)
@@ -176,3 +176,11 @@ def test_a_frame_edited_in_place_is_converted_again() -> None:
     fresh = replay.run(candles.copy(), market, **kw)
     pd.testing.assert_frame_equal(again.fills, fresh.fills)
     assert not again.fills.equals(first.fills)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 5000), st.integers(0, 6000), st.integers(-5, 105), st.booleans(), st.integers(0, 2**31))
+def test_first_reach_by_blocks_equals_the_plain_scan(n: int, start: int, level: int, above: bool, seed: int) -> None:
+    arr = np.random.default_rng(seed).integers(0, 100, n).astype(np.int64)
+    blk = jit.blocks(arr, above=above)
+    assert jit.first_reach(arr, blk, start, level, above=above) == kernel.first_index(arr, start, level, above=above)
