@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "BLOCK", "LIMIT", "P", "available", "blocks", "candle_ticks", "compile_seconds", "equity", "fingerprint",
-    "first_reach", "fits", "simulate", "warm",
+    "first_index", "first_reach", "fits", "simulate", "warm",
 ]  # fmt: skip
 
 #: Every running balance and product stays below this (int64 holds up to ~9.2e18).
@@ -136,8 +136,6 @@ def first_reach(arr: np.ndarray, blk: np.ndarray, start: int, level: int, *, abo
     """
     fn = _compiled()
     if fn is None:
-        from kit.engine.kernel import first_index
-
         return first_index(arr, start, level, above=above)
     return int(fn[4](arr, blk, BLOCK, start, level, above))
 
@@ -235,3 +233,23 @@ def _compiled() -> tuple[Callable[..., Any], ...] | None:
     fns[4](one, one, 1, 0, 0, True)
     _compile_s.append(time.perf_counter() - t0)
     return fns
+
+
+def first_index(arr: np.ndarray, start: int, level: int, *, above: bool) -> int:
+    """First index >= ``start`` where ``arr >= level`` (``above``) or ``arr <= level``; len if none.
+
+    >>> first_index(np.array([5, 3, 9, 1]), 1, 8, above=True)
+    2
+    """
+    n = len(arr)
+    size = 256
+    while start < n:
+        end = min(n, start + size)
+        seg = arr[start:end]
+        hit = (seg >= level) if above else (seg <= level)
+        k = int(hit.argmax())
+        if hit[k]:
+            return start + k
+        start = end
+        size *= 4
+    return n

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kit.engine.frames import coded, fills_frame, orders_frame, to_tick
+from kit.engine.jit import first_index
 from kit.engine.types import Market, Side
 
 if TYPE_CHECKING:
@@ -479,23 +480,3 @@ def limit_ticks(x: np.ndarray, tick: Decimal, side: Side) -> np.ndarray:
     for j in np.flatnonzero(near).tolist():
         out[j] = int(to_tick(x[j], tick, side) / tick)
     return out
-
-
-def first_index(arr: np.ndarray, start: int, level: int, *, above: bool) -> int:
-    """First index >= ``start`` where ``arr >= level`` (``above``) or ``arr <= level``; len if none.
-
-    >>> first_index(np.array([5, 3, 9, 1]), 1, 8, above=True)
-    2
-    """
-    n = len(arr)
-    size = 256
-    while start < n:
-        end = min(n, start + size)
-        seg = arr[start:end]
-        hit = (seg >= level) if above else (seg <= level)
-        k = int(hit.argmax())
-        if hit[k]:
-            return start + k
-        start = end
-        size *= 4
-    return n
