@@ -563,7 +563,20 @@ def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any
         "Q": body["origQuoteOrderQty"],
         "W": body["workingTime"],
         "V": body["selfTradePreventionMode"],
+        **_expiry_reason(ev, x),
     }
+
+
+#: Binance's ``eR`` (user-data-stream.md "Order Expiry Reason") for the engine's order-list expiries.
+_LIST_EXPIRY = ("OCO_TRIGGER", "OTO_PHASE_ONE_EXPIRED", "REJECTED")
+
+
+def _expiry_reason(ev: Event, x: str) -> dict[str, str]:
+    """``{"eR": ...}`` for an order of a list that expired because of its list, else nothing."""
+    if x != "EXPIRED" or ev.order is None or ev.order.list_id < 0:
+        return {}
+    why = next((r for r in _LIST_EXPIRY if ev.reason.startswith(r)), None)
+    return {"eR": why} if why else {}
 
 
 def account_position(balances: dict[str, tuple[Decimal, Decimal]], assets: set[str], ts_ms: int) -> dict[str, Any]:

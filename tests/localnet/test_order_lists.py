@@ -312,3 +312,20 @@ def test_lists_survive_a_restart(tmp_path: Any, caplog: pytest.LogCaptureFixture
         ex2.privateDeleteOrderList({"symbol": "BTCUSDT", "listClientOrderId": open_list["listClientOrderId"]})
         assert not ex2.privateGetOpenOrderList()
     assert not [r for r in caplog.records if "differs" in r.getMessage()]  # the replay matched the snapshots
+
+
+def test_execution_reports_carry_the_list_id_and_binance_expiry_reason() -> None:
+    from kit.engine import Engine, Market, OrderRequest, OrderType, Side, Trade
+    from kit.engine.types import Contingency, OrderListRequest
+    from kit.localnet import wire
+
+    eng = Engine([Market("BTC/USDT", "BTC", "USDT", tick_size=D("0.01"), step_size=D("0.001"))])
+    eng.open_account("a", {"BTC": "1"})
+    eng.mark("BTC/USDT", D("100"), 0)
+    tp = OrderRequest("BTC/USDT", Side.SELL, OrderType.LIMIT, quantity=D("1"), price=D("110"), post_only=True)
+    sl = OrderRequest("BTC/USDT", Side.SELL, OrderType.STOP_MARKET, quantity=D("1"), trigger_price=D("90"))
+    eng.submit_list("a", OrderListRequest(Contingency.OCO, (tp, sl), "L"), ts_ms=1)
+    ev = eng.on_trade("BTC/USDT", Trade(2, D("89"), D("5"), Side.SELL))
+    orders = [e for e in ev if e.order is not None and e.kind.value != "triggered"]
+    reports = [wire.execution_report(e, {}, "BTCUSDT") for e in orders]
+    assert [(r["X"], r["g"], r.get("eR")) for r in reports] == [("EXPIRED", 1, "OCO_TRIGGER"), ("FILLED", 1, None)]

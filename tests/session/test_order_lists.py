@@ -132,3 +132,14 @@ def test_reconcile_settles_a_list_left_unknown_by_a_crash(lab: Lab) -> None:
         resolved = [e for e in j.events(kinds=["resolved"]) if e.client_id == cid]
         assert [e.payload["status"] for e in resolved] == ["list"]
         assert j.state_at(2**62).orders[cid].status == "list"
+
+
+def test_the_kill_switch_cancels_a_bracket_whole(lab: Lab) -> None:
+    s = lab.session()
+    entry, tp, sl = _prices(s)
+    b = s.bracket("BTC/USDT", "buy", "0.001", price=entry, take_profit=tp, stop_loss=sl)
+    done = s.kill("test")  # the first of its orders cancels the list; the others are then already gone
+    assert len(done) >= 1
+    assert not lab.client().fetch_open_orders("BTC/USDT") and not s.open_lists()
+    got = lab.client().privateGetOrderList({"origClientOrderId": b["clientOrderId"]})
+    assert got["listOrderStatus"] == "ALL_DONE"
