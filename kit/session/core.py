@@ -252,6 +252,7 @@ class Session(OrderLists):
     cancel = kit_secrets.no_echo(Trading.cancel)
     order = kit_secrets.no_echo(OrderLists.order)  # type: ignore[arg-type]  # the list-aware override
     bracket = kit_secrets.no_echo(OrderLists.bracket)
+    protect = kit_secrets.no_echo(OrderLists.protect)
     cancel_list = kit_secrets.no_echo(OrderLists.cancel_list)
     cancel_all = kit_secrets.no_echo(Trading.cancel_all)
     ticker = kit_secrets.no_echo(Trading.ticker)

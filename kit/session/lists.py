@@ -1,5 +1,8 @@
 """Order lists through the Session: an entry with its take-profit and stop-loss as one OTOCO list.
 
+:meth:`OrderLists.bracket` places the entry with its exits (OTOCO); :meth:`OrderLists.protect`
+puts the two exits on a holding already there (OCO).
+
 Binance places the three orders as one unit (``POST /api/v3/orderList/otoco``): the entry works at
 once; the take-profit (LIMIT_MAKER) and the stop-loss (STOP_LOSS, or STOP_LOSS_LIMIT with
 ``stop_limit``) wait as ``PENDING_NEW`` until the entry is fully filled, then the first of them to
@@ -128,10 +131,16 @@ class OrderLists(Trading):
         legs = {"entry": cids[0], "take_profit": cids[1], "stop_loss": cids[2]}
         self._journal_intent(entry, list_cid, notional, params, contingency="OTOCO", legs=legs,
                              exit_amount=qty, take_profit=tp_px, stop_loss=sl_px, stop_limit=sl.price)  # fmt: skip
+        return self._send_list("otoco", params, list_cid, symbol, legs)
+
+    def _send_list(self, kind: str, params: dict[str, Any], list_cid: str, symbol: str,
+                   legs: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+        """Send a journaled list (``oco``/``otoco``); a lost reply is resolved by its list client id."""
         ex = self._ex
+        send = ex.privatePostOrderListOtoco if kind == "otoco" else ex.privatePostOrderListOco
         try:
-            raw = self._call("create_order_list", "POST", _LIST_PATH + "/otoco",
-                             lambda: ex.privatePostOrderListOtoco(params), read=False, symbol=symbol)  # fmt: skip
+            raw = self._call("create_order_list", "POST", f"{_LIST_PATH}/{kind}", lambda: send(params), read=False,
+                             symbol=symbol)  # fmt: skip
         except OrderUnknown as exc:
             self._j("unknown", symbol=symbol, client_id=list_cid, reason=f"{exc.__class__.__name__}: {exc}"[:300])
             return self.resolve_list(list_cid, symbol=symbol, error=exc)
@@ -140,6 +149,72 @@ class OrderLists(Trading):
                     message=str(exc)[:300])  # fmt: skip
             raise
         return self._ack_list(raw, list_cid, symbol, legs)
+
+    def protect(self, symbol: str, side: str, amount: Any, *, take_profit: Any, stop_loss: Any,
+                stop_limit: Any = None) -> dict[str, Any]:  # fmt: skip
+        """Exit a position already held with a take-profit and a stop-loss as one OCO list.
+
+        ``side`` is the exits' side (``"sell"`` closes a long holding). The take-profit is a
+        LIMIT_MAKER, the stop a STOP_LOSS (or STOP_LOSS_LIMIT at ``stop_limit``); the first to start
+        working expires the other. Binance's price rule is checked before sending: for a sell,
+        take_profit above the last price and stop_loss below it (a buy: the other way round).
+        Checked, journaled and resolved like :meth:`bracket` (notional: the larger exit).
+
+        >>> s.protect("BTC/USDT", "sell", "0.001", take_profit="64000", stop_loss="58000")   # doctest: +SKIP
+        """
+        self._check_kill_switch()
+        if not self.stage.allows_orders:
+            raise StageError(f"orders are not allowed in the {self.stage.value} stage", symbol=str(symbol))
+        tp_px = parse_decimal(take_profit, "take_profit", symbol=symbol)
+        sl_px = parse_decimal(stop_loss, "stop_loss", symbol=symbol)
+        tp = OrderSpec.parse(symbol, side, amount, price=tp_px, post_only=True)
+        sl_kw: dict[str, Any] = {"type": "stop_market", "trigger_price": sl_px}
+        if stop_limit is not None:
+            sl_kw = {"type": "stop_limit", "trigger_price": sl_px, "price": stop_limit}
+        sl = OrderSpec.parse(symbol, side, amount, **sl_kw)
+        last = self._last_price.get(symbol)
+        if last is None:
+            last = Decimal(str(self.ticker(symbol)["last"]))
+        sell = tp.side.value == "sell"
+        if not ((tp_px > last > sl_px) if sell else (tp_px < last < sl_px)):
+            where = "above" if sell else "below"
+            raise OrderRejected(
+                f"a {tp.side.value} OCO needs take_profit {where} the last price and stop_loss on the other side "
+                f"(last {last}, take_profit {tp_px}, stop_loss {sl_px})",
+                symbol=symbol,
+                hint="No request was sent. Binance refuses other prices: 'The relationship of the prices for the "
+                "orders is not correct.'",
+            )
+        for spec in (tp, sl):
+            validate(spec, self._ex.markets.get(symbol), self.features(), last_price=last, fat_finger_pct=None)
+        self._check_counts(tp)
+        self._refuse_if_degraded(symbol)
+        notional = max(tp.amount * tp_px, sl.amount * (sl.price or sl_px))
+        self._guard_order(tp, notional, record=True)
+        self._check_clock(remeasure=True)
+        self._check_funds(tp, tp_px, dry=False)
+        list_cid, cids = self._next_client_id(), [self._next_client_id() for _ in range(2)]
+        market = self._ex.markets.get(symbol) or {}
+        at = ("above", "below") if sell else ("below", "above")
+        p: dict[str, Any] = {
+            "symbol": market.get("id") or symbol.replace("/", ""),
+            "listClientOrderId": list_cid,
+            "side": tp.side.value.upper(),
+            "quantity": _num(tp.amount),
+            f"{at[0]}Type": "LIMIT_MAKER",
+            f"{at[0]}ClientOrderId": cids[0],
+            f"{at[0]}Price": _num(tp_px),
+            f"{at[1]}ClientOrderId": cids[1],
+            f"{at[1]}StopPrice": _num(sl_px),
+        }
+        if sl.price is not None:
+            p.update({f"{at[1]}Type": "STOP_LOSS_LIMIT", f"{at[1]}Price": _num(sl.price), f"{at[1]}TimeInForce": "GTC"})
+        else:
+            p[f"{at[1]}Type"] = "STOP_LOSS"
+        legs = {"take_profit": cids[0], "stop_loss": cids[1]}
+        self._journal_intent(tp, list_cid, notional, p, contingency="OCO", legs=legs, take_profit=tp_px,
+                             stop_loss=sl_px, stop_limit=sl.price)  # fmt: skip
+        return self._send_list("oco", p, list_cid, symbol, legs)
 
     def _exit_amount(self, entry: OrderSpec, market: dict[str, Any], given: Any) -> Decimal:
         if given is not None:

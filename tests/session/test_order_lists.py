@@ -143,3 +143,22 @@ def test_the_kill_switch_cancels_a_bracket_whole(lab: Lab) -> None:
     assert not lab.client().fetch_open_orders("BTC/USDT") and not s.open_lists()
     got = lab.client().privateGetOrderList({"origClientOrderId": b["clientOrderId"]})
     assert got["listOrderStatus"] == "ALL_DONE"
+
+
+def test_protect_a_holding_with_an_oco_whose_stop_expires_the_take_profit(lab: Lab) -> None:
+    s = lab.session()
+    _, tp, sl = _prices(s)
+    n = lab.server_count()
+    with lab.raises(OrderRejected, match="take_profit above the last price"):
+        s.protect("BTC/USDT", "sell", "0.001", take_profit=sl, stop_loss=tp)
+    assert not _posts(lab, "/api/v3/orderList/oco", n)
+    p = s.protect("BTC/USDT", "sell", "0.001", take_profit=tp, stop_loss=sl)
+    assert (p["contingency"], p["status"]) == ("OCO", "EXECUTING")
+    assert [o["info"]["type"] for o in p["orders"]] == ["LIMIT_MAKER", "STOP_LOSS"]
+    lab.net.inject_trade("BTCUSDT", str(sl - 1), "1", side="sell")
+    lab.net.step(1_000)
+    got = s.order_list("BTC/USDT", list_client_id=p["clientOrderId"])
+    assert got["listOrderStatus"] == "ALL_DONE"
+    assert [r["status"] for r in got["orderReports"]] == ["EXPIRED", "FILLED"]
+    with Journal(lab.journal_path) as j:
+        assert [e.client_id for e in j.events(kinds=["intent"])] == [p["clientOrderId"]]
