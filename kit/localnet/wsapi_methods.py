@@ -54,7 +54,7 @@ METHODS: dict[str, tuple[str, str]] = {
     "account.status": ("GET", "/api/v3/account"),
     "account.rateLimits.orders": ("GET", "/api/v3/rateLimit/order"),
     "account.commission": ("GET", "/api/v3/account/commission"),
-    # order lists (answered once the REST routes exist; until then -1020 like any unknown method)
+    # order lists (kit/localnet/orderlists.py)
     "orderList.place.oco": ("POST", "/api/v3/orderList/oco"),
     "orderList.place.oto": ("POST", "/api/v3/orderList/oto"),
     "orderList.place.otoco": ("POST", "/api/v3/orderList/otoco"),
