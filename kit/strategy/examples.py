@@ -40,13 +40,17 @@ class SmaCross(Strategy):
     def signals(self, candles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The same rule over all candles at once: ``(entries, exits)`` for the replay's signals path.
 
-        Each window's mean is taken as ``next()`` takes it (``closes[-n:].mean()``), so both paths see
-        the same comparisons and place the same orders (``tests/research/test_backtest.py``).
+        Rolling means in O(n) (pandas) keep a sweep over long windows cheap; where the two averages
+        come within 1e-9 of each other (flat prices, ties) they are taken again exactly as ``next()``
+        takes them (``closes[-n:].mean()``), so both paths take the same decisions bit for bit
+        (``tests/research/test_backtest.py``).
         """
         c = candles["close"].to_numpy(dtype="float64")
-        n = len(c)
-        fast, slow = np.full(n, np.nan), np.full(n, np.nan)
-        if n >= self.slow:
-            fast[self.fast - 1 :] = np.lib.stride_tricks.sliding_window_view(c, self.fast).mean(axis=1)
-            slow[self.slow - 1 :] = np.lib.stride_tricks.sliding_window_view(c, self.slow).mean(axis=1)
+        close = pd.Series(c)
+        fast = close.rolling(self.fast).mean().to_numpy().copy()
+        slow = close.rolling(self.slow).mean().to_numpy().copy()
+        near = np.flatnonzero(np.abs(fast - slow) <= 1e-9 * np.abs(slow))
+        for i in near.tolist():
+            fast[i] = c[i + 1 - self.fast : i + 1].mean()
+            slow[i] = c[i + 1 - self.slow : i + 1].mean()
         return fast > slow, fast < slow
