@@ -18,9 +18,10 @@
 #
 # Research needs no key and sends no order: candles come from the local store (fetched once,
 # public data), and a strategy is replayed **in-process** through the same fill engine that
-# fills paper orders on localnet (`kit.engine.replay`): conservative fills, partial fills,
-# exact balances and fees. Here: returns and volatility, then an SMA crossover with its fills
-# on the chart, its equity curve, and what it paid in fees and slippage.
+# fills paper orders on localnet: conservative fills, partial fills, exact balances and fees.
+# `kit.research` does it in a few lines, as backtesting.py does: `load` the period (the market's
+# tick, step and fees come from the exchange's own filters), `backtest` the strategy that also
+# runs forward (`kit.strategy`), and read `stats`, `trades` and `plot()`.
 
 # %% tags=["parameters"]
 exchange = "localnet"  # where the candles come from: "localnet" or a ccxt exchange id
@@ -41,39 +42,27 @@ from kit.safety.secrets import refuse_secret_params
 refuse_secret_params(notebook_parameters(globals()), "notebook parameters")  # keys never come from parameters
 
 # %%
-from decimal import Decimal
-
 import numpy as np
 import pandas as pd
 
-from kit.views import charts
 from kit.cli.demo import prepare
-from kit.engine import Market
-from kit.engine import replay
-from kit.views.report import period
-from kit.session import Session
-from kit.store import Store
-from kit.store.paths import align_down, timeframe_ms
+from kit.research import backtest, load
+from kit.store.paths import timeframe_ms
+from kit.strategy.examples import SmaCross
 
 prep = prepare(exchange, store_root=store_root)
 print(prep.note)
 
 # %% [markdown]
 # ## Candles
-# A `read_only` session is the candle source; candles already in the store are not fetched again.
+# `load` reads the period through a `read_only` session into the candle store (candles already
+# stored are not fetched again) and builds the market's rules from the exchange's filters.
 
 # %%
-session = Session(exchange, stage="read_only")
-now = prep.now()
-start, end = period(since, until, now=now)
-tf = timeframe_ms(timeframe)
-start = pd.Timestamp(align_down(int(start.value // 10**6), tf), unit="ms", tz="UTC")
-end = pd.Timestamp(align_down(int(end.value // 10**6), tf), unit="ms", tz="UTC")
-store = Store(prep.store_root, source=session.candle_source())
-bars = store.candles(symbol, timeframe, start, end, fill="drop", progress=False)
-mkt = session.markets().loc[symbol]
-session.close()
+data = load(symbol, timeframe, since, until, exchange=exchange, store=prep.store_root, now=prep.now())
+bars = data.candles()
 print(f"{len(bars)} candles of {timeframe}, {bars.index[0]} to {bars.index[-1]}")
+print(f"tick {data.market.tick_size}, step {data.market.step_size}, taker fee {data.market.taker_fee}")
 
 # %% [markdown]
 # ## Returns and volatility
@@ -81,8 +70,9 @@ print(f"{len(bars)} candles of {timeframe}, {bars.index[0]} to {bars.index[-1]}"
 # trades every day). The rolling line shows volatility clustering.
 
 # %%
+tf_ms = timeframe_ms(timeframe)
 rets = np.log(bars["close"]).diff().dropna()
-per_year = 365 * 24 * 3600 * 1000 / tf
+per_year = 365 * 24 * 3600 * 1000 / tf_ms
 summary = pd.Series(
     {
         "candles": len(bars),
@@ -106,68 +96,45 @@ fig.update_layout(title=f"Rolling annualised volatility, {slow} candles (%)", te
 fig
 
 # %% [markdown]
-# ## An SMA crossover, replayed through the engine
-# Enter (buy `size` at market) when the fast average crosses above the slow one; exit when it
-# crosses back. A signal at a candle's close executes in the next candle, at its open plus the
-# engine's slippage (half spread plus market impact), never at the close that produced it.
+# ## An SMA crossover, backtested
+# `SmaCross` is long while the fast average is above the slow one. A decision at a candle's close
+# executes in the next candle, at its open plus the engine's slippage (half spread plus market
+# impact), never at the close that produced it. The statistics are backtesting.py's, with the
+# same definitions (docs/research.md), plus the fees and slippage paid.
 
 # %%
-sma_fast = bars["close"].rolling(fast).mean()
-sma_slow = bars["close"].rolling(slow).mean()
-above = (sma_fast > sma_slow).to_numpy()
-entries = above & ~np.roll(above, 1)
-exits = ~above & np.roll(above, 1)
-entries[:slow], exits[:slow] = False, False
+result = backtest(SmaCross, data=data, fast=fast, slow=slow, size=size, cash=cash)
+result.stats.to_frame(f"SMA {fast}/{slow}")
 
-market = Market(
-    symbol,
-    *symbol.split("/"),
-    tick_size=Decimal(str(mkt["tick"])),
-    step_size=Decimal(str(mkt["step"])),
-    min_qty=Decimal(str(mkt["min_amount"])),
-    min_notional=Decimal(str(mkt["min_cost"] or 0)),
-)
-result = replay.run(bars, market, cash=cash, entries=entries, exits=exits, size=size)
-shown = ("orders", "fills", "fees_quote", "fees_base", "final_equity", "return_pct")
-pd.Series({k: result.stats[k] for k in shown}).to_frame(f"SMA {fast}/{slow}")
+# %% [markdown]
+# Round trips: entry and exit (candle open times and average prices), size, P&L and return net of
+# fees, duration, fees and slippage (in quote).
 
 # %%
-fills = result.fills.copy()
-fills["amount"] = fills["quantity"]
-fig = charts.candles(bars, fills=fills, title=f"{symbol} {timeframe}: SMA {fast}/{slow} fills")
-fig.add_scatter(x=bars.index, y=sma_fast.round(2), mode="lines", name=f"SMA {fast}", line={"width": 1})
-fig.add_scatter(x=bars.index, y=sma_slow.round(2), mode="lines", name=f"SMA {slow}", line={"width": 1})
-fig
+result.trades.round({"exit_price": 6, "pnl": 6, "return": 6, "fees": 6, "slippage": 6})
+
+# %% [markdown]
+# One figure, one time axis: candles with each round trip (green made money, red lost), equity
+# against buy and hold, drawdown, P&L per trade and volume. Zooming one panel zooms them all.
 
 # %%
-charts.equity(result.equity, title="Equity (quote currency)")
+result.plot()
 
 # %% [markdown]
 # ## Fees and slippage paid
-# Fees are what the engine charged (buys pay in the base asset, sells in the quote; both shown
-# in quote). Slippage is what each market fill paid against the open of the candle it filled
+# Fees are what the engine charged (buys pay in the base asset, sells in the quote; both in
+# quote here). Slippage is what each market fill paid against the open of the candle it filled
 # in: `(fill - open) x amount` for a buy, `(open - fill) x amount` for a sell.
 
 # %%
-opens = bars["open"].reindex(fills.index, method="ffill")
-sign = np.where(fills["side"] == "buy", 1.0, -1.0)
-fills["candle open"] = opens.to_numpy()
-fills["slippage"] = (sign * (fills["price"] - fills["candle open"]) * fills["quantity"]).round(6)
-fills["fee in quote"] = np.where(fills["fee_asset"] == market.quote, fills["fee"], fills["fee"] * fills["price"])
-fills["fee in quote"] = fills["fee in quote"].round(6)
+traded = float(result.fills["quote"].sum())
 costs = pd.Series(
     {
-        "fills": len(fills),
-        "traded (quote)": round(float(fills["quote"].sum()), 2),
-        "fees (quote)": round(float(fills["fee in quote"].sum()), 4),
-        "slippage (quote)": round(float(fills["slippage"].sum()), 4),
-        "fees + slippage, bp of traded": round(
-            1e4 * float((fills["fee in quote"].sum() + fills["slippage"].sum()) / fills["quote"].sum()), 2
-        ),
+        "fills": len(result.fills),
+        "traded (quote)": round(traded, 2),
+        "fees (quote)": round(result.stats["Fees [$]"], 4),
+        "slippage (quote)": round(result.stats["Slippage [$]"], 4),
+        "fees + slippage, bp of traded": round(1e4 * (result.stats["Fees [$]"] + result.stats["Slippage [$]"]) / traded, 2),
     }
 )
-display_cols = ["side", "price", "candle open", "quantity", "slippage", "fee in quote", "liquidity"]
 costs.to_frame(f"SMA {fast}/{slow}")
-
-# %%
-fills[display_cols].head(10)

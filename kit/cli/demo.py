@@ -80,6 +80,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "03_testnet_orders",
     "04_small_live",
     "05_forward",
+    "06_sweep",
 )
 #: The report notebook (under ``notebooks/``).
 REPORT_NOTEBOOK = "reports/daily"
@@ -668,6 +669,7 @@ _STAGE_TEXT = {
     "03_testnet_orders": "Order ticket and blotter on a sandbox; a partial fill as it happens; cancel.",
     "04_small_live": "live_small caps and its evidence gate; the kill switch engaged and reset.",
     "05_forward": "The SMA crossover as one Strategy: replayed, run forward on testnet by the runner, compared.",
+    "06_sweep": "A grid of SMA windows backtested on a local Dask cluster, its heatmap, and a walk-forward.",
 }
 
 

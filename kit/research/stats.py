@@ -42,6 +42,8 @@ class RoundTrip:
     cost: float = 0.0  # quote paid for it
     sold: float = 0.0  # base sold
     proceeds: float = 0.0  # quote received, net of fees taken in the quote
+    bought_quote: float = 0.0  # quote value of the buys at their prices (gross of fees)
+    sold_quote: float = 0.0  # quote value of the sells at their prices (gross of fees)
     fees: float = 0.0  # every fee of the trip, in quote (a base fee valued at its fill price)
     slippage: float = 0.0  # taker fills against the open of their candle, in quote
     held_before: float = 0.0  # base held when it opened (fee dust below one tradable lot)
@@ -85,10 +87,12 @@ def round_trips(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat_b
             trip.slippage += (price - opens[bar]) * qty if buy else (opens[bar] - price) * qty
         if buy:
             trip.bought += qty
+            trip.bought_quote += quote
             trip.cost += quote + fee_quote
             held += qty - fee_base
         else:
             trip.sold += qty
+            trip.sold_quote += quote
             trip.proceeds += quote - fee_quote
             held -= qty + fee_base
             if held < flat_below:
@@ -107,9 +111,10 @@ def bar_of(times: Any, index: Any) -> np.ndarray:
 def trades_table(trips: Sequence[RoundTrip], candles: pd.DataFrame | None = None) -> pd.DataFrame:
     """Round trips as the :attr:`Result.trades` frame (one row per trip, :data:`TRADE_COLUMNS`).
 
-    ``pnl`` is the quote received minus the quote paid, fees included, with the change in fee dust
-    held valued at the exit price; ``return`` is ``pnl / cost`` (a fraction); times are the open
-    times of the entry and exit candles, as backtesting.py's ``EntryTime`` and ``ExitTime``.
+    ``entry_price`` and ``exit_price`` are the average prices the fills got (before fees); ``pnl`` is
+    the quote received minus the quote paid, fees included, with the change in fee dust held valued
+    at the exit price; ``return`` is ``pnl / cost`` (a fraction); times are the open times of the
+    entry and exit candles, as backtesting.py's ``EntryTime`` and ``ExitTime``.
     """
     if not trips or candles is None:
         frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in TRADE_COLUMNS})
@@ -125,13 +130,13 @@ def trades_table(trips: Sequence[RoundTrip], candles: pd.DataFrame | None = None
     cost = np.array([t.cost for t in trips])
     sold = np.array([t.sold for t in trips])
     proceeds = np.array([t.proceeds for t in trips])
-    exit_price = np.divide(proceeds, sold, out=np.zeros_like(proceeds), where=sold > 0)
-    exit_vwap = np.array([_vwap(t.proceeds, t.sold) for t in trips])
+    bought_quote = np.array([t.bought_quote for t in trips])
+    exit_price = np.array([_vwap(t.sold_quote, t.sold) for t in trips])
     dust = np.array([t.held_after - t.held_before for t in trips])
-    pnl = proceeds - cost + dust * exit_vwap
+    pnl = proceeds - cost + dust * exit_price
     frame = pd.DataFrame({
         "entry_time": idx[entry_bar], "exit_time": idx[exit_bar],
-        "entry_price": np.divide(cost, bought, out=np.zeros_like(cost), where=bought > 0),
+        "entry_price": np.divide(bought_quote, bought, out=np.zeros_like(cost), where=bought > 0),
         "exit_price": exit_price, "size": bought, "pnl": pnl,
         "return": np.divide(pnl, cost, out=np.zeros_like(pnl), where=cost > 0),
         "duration": idx[exit_bar] - idx[entry_bar],

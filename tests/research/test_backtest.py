@@ -43,6 +43,7 @@ def test_backtest_reads_the_store_and_returns_stats_trades_and_one_linked_figure
     assert "SmaCross" in repr(r)
 
 
+@pytest.mark.slow  # plotly builds five subplots in about 0.6 s: over the guard on a busy machine
 def test_plot_is_one_figure_on_one_time_axis() -> None:
     r = run(SmaCross, real_candles().iloc[:800], MARKET, {"fast": 12, "slow": 48, **PARAMS}, cash="10")
     fig = r.plot()

@@ -122,6 +122,7 @@ def test_round_trips_net_the_base_fee_and_value_the_dust() -> None:
     assert t.slippage == pytest.approx(0.1 * 1.0 + 0.1 * 0.999)
     assert t.pnl == pytest.approx(11.8881 - 0.0118881 - 10.1)
     assert t["return"] == pytest.approx(t.pnl / 10.1)
+    assert (t.entry_price, t.exit_price) == pytest.approx((10.1, 11.9))  # what the fills got, before fees
     # a trip that never closes is not a round trip
     assert round_trips(fills.iloc[:1], candles, base="X", flat_below=0.001) == []
 
