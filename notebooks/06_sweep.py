@@ -79,7 +79,7 @@ opt.heatmap("fast", "slow")
 wf = walk_forward(SmaCross, data, train="1D", test="12h", fast=fast, slow=slow, size=[size], cash=cash,
                   maximize=maximize, constraint=lambda p: p["fast"] < p["slow"], workers=workers,
                   scheduler=scheduler or None)
-wf.table.round(4)
+wf.table.round({"in_sample": 4, "out_of_sample": 4, "oos_return_pct": 4})
 
 # %%
 print(f"walk-forward efficiency (mean out-of-sample / mean in-sample {maximize}): {wf.efficiency:.3f}")

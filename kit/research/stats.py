@@ -221,6 +221,12 @@ def compute(candles: pd.DataFrame, equity: pd.Series, trades: pd.DataFrame, *, r
     """
     if not -1 < risk_free_rate < 1:
         raise ValueError(f"risk_free_rate is an annual fraction in (-1, 1), got {risk_free_rate}")
+    with np.errstate(divide="ignore", invalid="ignore"):  # a ratio without data is NaN (or inf), as in backtesting.py
+        return _compute(candles, equity, trades, risk_free_rate, fees, slippage)
+
+
+def _compute(candles: pd.DataFrame, equity: pd.Series, trades: pd.DataFrame, risk_free_rate: float,
+             fees: float | None, slippage: float | None) -> pd.Series:  # fmt: skip
     index = pd.DatetimeIndex(candles.index)
     eq = equity.to_numpy(dtype="float64")
     close = candles["close"].to_numpy(dtype="float64")

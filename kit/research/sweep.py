@@ -79,7 +79,7 @@ def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterato
     n = workers or os.cpu_count() or 1
     if n < 1:
         raise ConfigError(f"workers={workers} is not a number of processes", hint="Give workers=1 or more.")
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=40) as lc, Client(lc, set_as_default=False) as client:  # fmt: skip
         yield client
 
