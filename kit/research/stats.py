@@ -74,16 +74,18 @@ def round_trips(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat_b
     trips: list[RoundTrip] = []
     held = 0.0
     trip: RoundTrip | None = None
-    cols = zip(bars.tolist(), fills["side"].astype(str), fills["price"], fills["quantity"], fills["quote"],
-               fills["fee"], fills["fee_asset"].astype(str), fills["liquidity"].astype(str), strict=True)  # fmt: skip
-    for bar, side, price, qty, quote, fee, fee_asset, liquidity in cols:
-        buy = side == "buy"
+    buys = (fills["side"].astype(str).to_numpy() == "buy").tolist()
+    in_base = (fills["fee_asset"].astype(str).to_numpy() == base).tolist()
+    takers = (fills["liquidity"].astype(str).to_numpy() == "taker").tolist()
+    nums = [fills[c].to_numpy(dtype="float64").tolist() for c in ("price", "quantity", "quote", "fee")]
+    cols = zip(bars.tolist(), buys, *nums, in_base, takers, strict=True)
+    for bar, buy, price, qty, quote, fee, fee_is_base, taker in cols:
         if trip is None:
             trip = RoundTrip(entry_bar=bar, held_before=held)
-        fee_base = fee if fee_asset == base else 0.0
-        fee_quote = fee if fee_asset != base else 0.0
+        fee_base = fee if fee_is_base else 0.0
+        fee_quote = 0.0 if fee_is_base else fee
         trip.fees += fee_quote + fee_base * price
-        if liquidity == "taker":
+        if taker:
             trip.slippage += (price - opens[bar]) * qty if buy else (opens[bar] - price) * qty
         if buy:
             trip.bought += qty
@@ -128,7 +130,6 @@ def trades_table(trips: Sequence[RoundTrip], candles: pd.DataFrame | None = None
     exit_bar = np.array([t.exit_bar for t in trips], dtype="int64")
     bought = np.array([t.bought for t in trips])
     cost = np.array([t.cost for t in trips])
-    sold = np.array([t.sold for t in trips])
     proceeds = np.array([t.proceeds for t in trips])
     bought_quote = np.array([t.bought_quote for t in trips])
     exit_price = np.array([_vwap(t.sold_quote, t.sold) for t in trips])

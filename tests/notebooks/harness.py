@@ -18,7 +18,15 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 HERE = Path(__file__).resolve().parent
 SANITIZE = HERE / "sanitize.cfg"
-STAGED = ("00_safety_check", "01_read_only", "02_research", "03_testnet_orders", "04_small_live", "05_forward", "06_sweep")
+STAGED = (
+    "00_safety_check",
+    "01_read_only",
+    "02_research",
+    "03_testnet_orders",
+    "04_small_live",
+    "05_forward",
+    "06_sweep",
+)
 REPORT = "reports/daily"
 
 # Variables that would point a kernel at another localnet, journal or kill switch.
