@@ -11,6 +11,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from kit.errors import ConfigError
 from kit.strategy.base import Strategy
 
 __all__ = ["SmaCross"]
@@ -45,6 +46,9 @@ class SmaCross(Strategy):
         takes them (``closes[-n:].mean()``), so both paths take the same decisions bit for bit
         (``tests/research/test_backtest.py``).
         """
+        if self.fast < 1 or self.slow < 1:
+            raise ConfigError(f"SmaCross windows must be at least one candle, got fast={self.fast}, slow={self.slow}",
+                              hint="Give fast and slow of 1 or more.")  # fmt: skip
         c = candles["close"].to_numpy(dtype="float64")
         close = pd.Series(c)
         fast = close.rolling(self.fast).mean().to_numpy().copy()
