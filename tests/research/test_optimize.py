@@ -20,6 +20,7 @@ def test_grid_keeps_the_order_and_the_constraint() -> None:
         grid({"fast": []})
 
 
+@pytest.mark.slow  # seven backtests and a heatmap: about 0.6 s idle, over the guard on a busy machine
 def test_grid_search_maximises_the_statistic_under_constraints(stored: Data) -> None:
     o = optimize(SmaCross, stored, fast=[5, 10, 20], slow=[10, 30, 60], constraint=lambda p: p["fast"] < p["slow"],
                  require=lambda s: s["# Trades"] >= 100, maximize="Return [%]", **OPTS)  # fmt: skip
