@@ -2,9 +2,11 @@
 
 ``kit report daily --since yesterday --until today --out reports/`` executes
 ``notebooks/reports/daily.ipynb`` with papermill and writes ``daily.ipynb`` and ``daily.html``
-(no code cells). ``kit report schedule`` prints a crontab line that does this every day at 00:15
-UTC; ``--install`` adds it to your crontab (replacing an earlier one). A failed report exits
-with code 2 and names the failing cell; the partly executed notebook stays in ``--out``.
+(no code cells), both mode ``0600`` in an ``--out`` created ``0700``: a report shows the
+account's balances, orders and fills. ``kit report schedule`` prints a crontab line that does
+this every day at 00:15 UTC, under ``umask 077`` so that its log is private too; ``--install``
+adds it to your crontab (replacing an earlier one). A failed report exits with code 2 and names
+the failing cell; the partly executed notebook stays in ``--out``.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def cron_line(out_dir: Path, *, minute: int = 15, hour: int = 0, report: str = "
     out = shlex.quote(str(out_dir.resolve()))
     log = shlex.quote(str((out_dir / "cron.log").resolve()))
     return (
-        f"{minute} {hour} * * * cd {shlex.quote(str(Path.cwd()))} && {env}{kit_cmd} report {report} "
+        f"{minute} {hour} * * * cd {shlex.quote(str(Path.cwd()))} && umask 077 && {env}{kit_cmd} report {report} "
         f"--since yesterday --until today --out {out} >> {log} 2>&1 {_tag(report)}"
     )
 

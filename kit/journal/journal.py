@@ -71,6 +71,7 @@ from kit.journal.state import (
     replay_orders,
     to_decimal,
 )
+from kit.safety.private import private_dir
 from kit.transport.logs import is_credential_name, redact_text
 
 __all__ = ["SCHEMA_VERSION", "Fill", "Journal", "JournalEvent", "JournalState", "OrderState", "to_ms"]
@@ -282,7 +283,7 @@ class Journal:
         self._pid = os.getpid()
         self._db: sqlite3.Connection | None = None
         self._inherited: list[sqlite3.Connection] = []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # a folder created for the journal is 0700
         if not self.path.exists():
             # Create it 0600 ourselves: SQLite gives its -wal/-shm files the database file's mode.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))

@@ -116,7 +116,9 @@ class Trading(Reads):
         """Sell ``amount`` of ``symbol`` at market, or at limit ``price``; see :meth:`place`."""
         return self.place(symbol, "sell", amount, price=price, **kw)
 
-    def check(self, symbol: str, side: str, amount: Any, *, last_price: Any = None, **order: Any) -> OrderCheck:
+    def check(
+        self, symbol: str, side: str, amount: Any, *, last_price: Any = None, read_balance: bool = True, **order: Any
+    ) -> OrderCheck:
         """Run every check :meth:`place` runs before sending, and send no order, journal nothing.
 
         ``order`` takes :meth:`place`'s keywords. Raises the error ``place`` would raise before
@@ -124,26 +126,49 @@ class Trading(Reads):
         :class:`~kit.errors.FilterViolation`, :class:`~kit.errors.InsufficientFunds` ...).
         ``last_price`` is the reference for a market order and the fat-finger band (default: the
         last price this Session saw); with none known, notional caps cannot be checked and a
-        warning says so (``place`` fetches a ticker). The funds check uses the last free balance read
-        by :meth:`free_balances` if it is recent (the order ticket keeps it so); ``place`` reads it.
+        warning says so (``place`` fetches a ticker).
+
+        The free balance is checked as :meth:`place` checks it: with a read younger than
+        :attr:`balance_max_age_s` (from :meth:`free_balances` or :meth:`balances`) if there is one,
+        else ``check`` reads it once (one ``GET /api/v3/account``: a read, never an order). A buy
+        with no known price cannot be funds-checked, so nothing is read for it. ``read_balance=False``
+        sends nothing at all (the order ticket's preview, which refreshes the balance itself): the
+        funds are then checked only against a recent read, if any.
 
         Examples
         --------
         >>> s.check("BTC/USDT", "buy", "0.001", price="60000.005")    # doctest: +SKIP
         Traceback (most recent call last):
         kit.errors.FilterViolation: price 60000.005 is not a multiple of the tick size ...
+        >>> s.check("BTC/USDT", "sell", "100", price="60000")           # doctest: +SKIP
+        Traceback (most recent call last):
+        kit.errors.InsufficientFunds: Account has insufficient balance ...: selling 100 BTC needs 100, free 0.5 ...
         """
         last = None
         if last_price is not None:
             from kit.engine.order import parse_decimal
 
             last = parse_decimal(last_price, "last_price", symbol=symbol if isinstance(symbol, str) else None)
-        return self._checked(symbol, side, amount, order, dry=True, last_price=last)
+        if not isinstance(read_balance, bool):
+            raise bad_order("read_balance must be True or False", symbol=symbol if isinstance(symbol, str) else None,
+                            hint="Pass read_balance=False to send nothing at all (the preview's mode).")  # fmt: skip
+        return self._checked(symbol, side, amount, order, dry=True, last_price=last, read_balance=read_balance)
 
     def _checked(
-        self, symbol: str, side: str, amount: Any, order: dict[str, Any], *, dry: bool, last_price: Decimal | None
+        self,
+        symbol: str,
+        side: str,
+        amount: Any,
+        order: dict[str, Any],
+        *,
+        dry: bool,
+        last_price: Decimal | None,
+        read_balance: bool = True,
     ) -> OrderCheck:
-        """The checks before an order; ``dry``: no kill-switch cancel, no journal row, no request."""
+        """The checks before an order; ``dry``: no kill-switch cancel, no journal row, no order sent.
+
+        A dry run reads at most the free balance, and only with ``read_balance`` (see :meth:`check`).
+        """
         if dry:
             reason = self.kill_switch.engaged()
             if reason is not None:
@@ -172,7 +197,7 @@ class Trading(Reads):
         if notional is None:
             warnings.append("no recent price: notional and fee are unknown until the price is fetched")
         # Last, so a cap refusal (the stage's rule) wins over a funds refusal of the same order.
-        self._check_funds(it, ref, dry=dry)
+        self._check_funds(it, ref, read=read_balance or not dry, warnings=warnings)
         return OrderCheck(intent=it, reference_price=ref, notional=notional, warnings=tuple(warnings))
 
     #: A limit price more than this many percent through the last price is refused (``None``: off).
@@ -211,9 +236,9 @@ class Trading(Reads):
     def free_balances(self, *, max_age_s: float | None = None) -> dict[str, Decimal]:
         """Free balance per asset, read from the exchange unless a read younger than ``max_age_s`` is known.
 
-        The funds check before an order uses it: :meth:`place` reads it (at most every
-        :attr:`balance_max_age_s` seconds); :meth:`check` and the ticket's preview use the last read
-        only if it is that recent (the ticket refreshes it as you type), and read nothing.
+        The funds check before an order uses it: :meth:`place` and :meth:`check` read it (at most
+        every :attr:`balance_max_age_s` seconds); the ticket's preview uses the last read only if it
+        is that recent (the ticket refreshes it as you type), and reads nothing.
 
         >>> s.free_balances()["BTC"]                                   # doctest: +SKIP
         Decimal('0.5')
@@ -249,20 +274,24 @@ class Trading(Reads):
     def _forget_balances(self) -> None:
         self._free_cache = None
 
-    def _check_funds(self, it: OrderSpec, ref: Decimal | None, *, dry: bool) -> None:
+    def _check_funds(self, it: OrderSpec, ref: Decimal | None, *, read: bool, warnings: list[str]) -> None:
         """Refuse an order the free balance cannot cover (a sell of 100 BTC while holding 0.5).
 
-        ``dry`` (:meth:`check`, the preview): only a balance read in the last
-        :attr:`balance_max_age_s` seconds is used, and nothing is read; without one, :meth:`place`
-        checks the funds.
+        A free balance read in the last :attr:`balance_max_age_s` seconds is used as it is; without
+        one, ``read`` (:meth:`place`, :meth:`check`) reads it once, and a dry run without ``read``
+        (the ticket's preview) leaves the funds to :meth:`place`. A buy with no known price cannot
+        be checked, so nothing is read for it. A transient failure of the read leaves the funds to
+        the exchange, with a warning.
         """
-        if dry:
-            free = self._known_free()
-        else:
+        free = self._known_free()
+        checkable = it.side.value == "sell" or (it.price or it.trigger_price or ref) is not None
+        if free is None and read and checkable:
             try:
                 free = self.free_balances(max_age_s=self.balance_max_age_s)
             except TransientError as exc:  # the exchange checks the funds too; the order path decides
-                self.warnings.append(f"free balance unreadable ({type(exc).__name__}); funds left to the exchange")
+                note = f"free balance unreadable ({type(exc).__name__}); funds left to the exchange"
+                self.warnings.append(note)
+                warnings.append(note)
                 free = None
         if free is None:
             return None

@@ -237,7 +237,9 @@ def run_notebook(
     src, out = Path(notebook), Path(output)
     if not src.is_file():
         raise ConfigError(f"notebook {src} does not exist", hint="Pass the path of an .ipynb file.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from kit.safety.private import private_file
+
+    private_file(out)  # 0600 before papermill writes it (it keeps the mode), its folder 0700 if new
     sockets = tempfile.TemporaryDirectory(prefix="kit-kernel-")
     try:
         papermill.execute_notebook(
@@ -264,6 +266,8 @@ def run_notebook(
         ) from None
     finally:
         sockets.cleanup()
+        if out.exists():
+            private_file(out)  # papermill may have replaced the file: 0600 whatever happened
     return out
 
 
@@ -358,8 +362,9 @@ def to_html(
 
     if plotlyjs not in ("inline", "cdn", "directory"):
         raise ConfigError(f"plotlyjs={plotlyjs!r} is not one of inline, cdn, directory")
-    out = Path(html_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from kit.safety.private import private_dir, write_private_text
+
+    out = private_dir(Path(html_path).parent) / Path(html_path).name
     nb = nbformat.read(str(notebook), as_version=4)
     _render_figures(nb, plotlyjs, out)
     inline_widget_state(nb)  # widgets as the HTML of their last state: no widget manager to fetch (#17.1)
@@ -374,8 +379,7 @@ def to_html(
         if exporter.has_trait(name):
             setattr(exporter, name, "")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": Path(notebook).stem}})
-    out.write_text(body, encoding="utf-8")
-    return out
+    return write_private_text(out, body)  # a report holds account data: 0600
 
 
 def run_report(

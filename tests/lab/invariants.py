@@ -30,13 +30,11 @@ from typing import Any
 
 from kit.journal.journal import Journal
 from kit.journal.state import base_quote, to_decimal
+from lab.secretscan import scan_for_secrets
 
 __all__ = ["Invariants", "check_invariants", "exchange_balances", "scan_for_secrets"]
 
 LATEST_MS = 2**62
-#: Files that hold keys by design: the exchange's own key store and the credentials file itself.
-#: Files of the localnet that hold its keys by design (its database and the 0600 keys file).
-KEY_STORES = ("localnet.sqlite", "keys.env")
 
 
 @dataclass
@@ -127,27 +125,6 @@ def _all_trades(ex: Any, symbol: str) -> list[dict[str, Any]]:
         if len(page) < 1000:
             return out
         next_id = max(int(t["id"]) for t in page) + 1
-
-
-def scan_for_secrets(paths: Iterable[Path], secrets: Iterable[str]) -> list[str]:
-    """Files under ``paths`` (files or directories) that contain any of ``secrets``, as ``file: fingerprint``."""
-    import hashlib
-
-    needles = [(s.encode(), hashlib.sha256(s.encode()).hexdigest()[:8]) for s in secrets if s]
-    found: list[str] = []
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            files += [f for f in p.rglob("*") if f.is_file()]
-        elif p.is_file():
-            files.append(p)
-    for f in sorted(set(files)):
-        if any(f.name.startswith(k) for k in KEY_STORES):
-            continue
-        data = f.read_bytes()
-        found += [f"{f}: secret {fp}" for needle, fp in needles if needle in data]
-    return found
 
 
 def check_invariants(

@@ -31,7 +31,7 @@ import pytest
 from kit.localnet import LimitsConfig, LocalnetConfig
 from kit.localnet.server import Localnet, start
 from kit.session import Session
-from lab.invariants import KEY_STORES, scan_for_secrets
+from lab.secretscan import KEY_STORES, scan_bytes, scan_for_secrets
 
 __all__ = ["BIG_LIMITS", "Lab", "align_minute", "open_lab"]
 
@@ -142,10 +142,10 @@ class Lab:
         secrets = self.secrets()
         found = scan_for_secrets(self.written_files(), secrets)
         for s in self.sessions:
-            found += [f"repr(session) holds {v[:4]}..." for v in secrets if v in repr(s)]
+            found += [f"repr(session) holds the {hit}" for hit in scan_bytes(repr(s).encode(), secrets)]
         for exc in self.caught:
             text = str(exc) + repr(exc) + "".join(traceback.format_exception(exc))
-            found += [f"{type(exc).__name__} text holds {v[:4]}..." for v in secrets if v in text]
+            found += [f"{type(exc).__name__} text holds the {hit}" for hit in scan_bytes(text.encode(), secrets)]
         return found
 
 

@@ -32,6 +32,8 @@ def test_daily_writes_the_report_and_prints_its_path(kit_home: Path, tmp_path: P
     assert "Daily report" in text and "Account value" in text and "valued at the last journaled fills" in text
     assert "refuse_secret_params(" not in text  # no code in the report
     assert (out / "daily.ipynb").is_file()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (out, page, out / "daily.ipynb")}
+    assert modes == {"reports": 0o700, "daily.html": 0o600, "daily.ipynb": 0o600}  # they hold account data
 
 
 def test_daily_refuses_a_bad_period_before_starting_a_kernel(kit_home: Path, tmp_path: Path) -> None:

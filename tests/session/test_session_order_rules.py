@@ -81,9 +81,49 @@ def test_check_refuses_a_sell_beyond_the_balance_the_session_read(lab: Lab) -> N
     """#12.3: a sell of 100 BTC while holding 0.5, refused by check() with the balance s.balances() read."""
     s = lab.session()
     last = D(str(s.ticker("BTC/USDT")["last"]))
-    assert s.check("BTC/USDT", "sell", "100", price=str(last)).notional is not None  # no balance read yet: place's
     s.balances()
     n = lab.server_count()
     with lab.raises(InsufficientFunds, match="selling 100 BTC needs 100, free 0.5"):
         s.check("BTC/USDT", "sell", "100", price=str(last))
-    assert lab.server_count() == n  # check() still sends nothing
+    assert lab.server_count() == n  # a recent read is reused: check() sends nothing
+
+
+def _account_reads(lab: Lab, since: int) -> int:
+    return sum(1 for r in lab.server_log()[since:] if r["method"] == "GET" and r["path"] == "/api/v3/account")
+
+
+def test_check_reads_the_balance_once_when_none_is_known_as_place_does(lab: Lab) -> None:
+    """check(), the preview and place() agree on an oversized sell; check() reads the balance once, sends no order."""
+    from kit.views.ui.preview import preview
+
+    s = lab.session()
+    last = D(str(s.ticker("BTC/USDT")["last"]))
+    n = lab.server_count()
+    with lab.raises(InsufficientFunds, match="selling 100 BTC needs 100, free 0.5"):
+        s.check("BTC/USDT", "sell", "100", price=str(last))
+    assert _account_reads(lab, n) == 1 and len(_posted(lab, n)) == 0
+    m = lab.server_count()
+    with lab.raises(InsufficientFunds):
+        s.check("BTC/USDT", "sell", "100", price=str(last))  # the read is reused for balance_max_age_s
+    assert lab.server_count() == m
+    shown = preview(s, "BTC/USDT", "sell", "100", price=str(last))
+    assert not shown.ok and isinstance(shown.error, InsufficientFunds) and lab.server_count() == m
+    with lab.raises(InsufficientFunds, match="selling 100 BTC needs 100, free 0.5"):
+        s.place("BTC/USDT", "sell", "100", price=str(last))
+    assert len(_posted(lab, n)) == 0  # refused by the kit, never by the exchange
+
+
+def test_preview_without_a_recent_balance_sends_nothing_and_leaves_funds_to_place(lab: Lab) -> None:
+    from kit.views.ui.preview import preview
+
+    s = lab.session()
+    last = D(str(s.ticker("BTC/USDT")["last"]))
+    n = lab.server_count()
+    assert preview(s, "BTC/USDT", "sell", "100", price=str(last)).ok  # reads nothing: no balance known
+    assert s.check("BTC/USDT", "sell", "100", price=str(last), read_balance=False).notional == 100 * last
+    assert lab.server_count() == n
+    # A market buy has no price to value it at: nothing to funds-check, so check() reads nothing for it.
+    s.check("ETH/USDT", "buy", "0.01")  # no ETH/USDT price seen by this Session
+    assert lab.server_count() == n
+    with lab.raises(OrderRejected):
+        s.check("BTC/USDT", "sell", "0.001", read_balance="no")

@@ -153,7 +153,7 @@ def preview(session: Session, symbol: str, side: str, amount: Any, *, last_price
     est: dict[str, Any] = {**base, "intent": it, "reference_price": ref, "notional": notional, "fee_rate": rate,
                            "fee": fee}  # fmt: skip
     try:
-        checked = session.check(symbol, side, amount, last_price=last, **order)
+        checked = session.check(symbol, side, amount, last_price=last, read_balance=False, **order)
     except KitError as exc:
         return Preview(ok=False, error=exc, **est)
     return Preview(ok=True, warnings=checked.warnings, **est)
