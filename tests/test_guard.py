@@ -450,3 +450,20 @@ def test_guard_rows_read_back_as_a_frame(capped: Guard, journal: Journal) -> Non
     assert list(frame["decision"]) == ["allow", "refuse"]
     assert list(frame["rule"]) == ["ok", "max_open_orders"]
     assert isinstance(frame.index, pd.DatetimeIndex) and str(frame.index.tz) == "UTC"
+
+
+def test_check_order_keywords_are_the_one_list_of_order_fields() -> None:
+    """D7: the guard's order keywords are written once (OrderValues' fields), not in each check."""
+    import inspect
+
+    from kit.safety.guard import ORDER_FIELDS, Guard, OrderValues
+
+    params = inspect.signature(Guard.check_order).parameters
+    keywords = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n not in ("now_ms", "record")]
+    assert keywords == list(ORDER_FIELDS)
+    assert list(inspect.signature(Guard._order_refusal).parameters) == ["self", "values"]
+    parsed = OrderValues.parse(
+        dict.fromkeys(ORDER_FIELDS)
+        | {"symbol": "BTC/USDT", "side": "sell", "amount": 1, "notional": 0, "open_orders": 0, "daily_notional": 0}
+    )
+    assert parsed.amount == 1 and parsed.price is None and parsed.rate is None

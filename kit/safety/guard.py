@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -47,12 +47,14 @@ from kit.safety.killswitch import KillSwitch
 from kit.safety.stages import Stage
 
 __all__ = [
+    "ORDER_FIELDS",
     "USD_STABLES",
     "Caps",
     "EvidenceRule",
     "Guard",
     "JournalLike",
     "KillSwitch",
+    "OrderValues",
     "Stage",
     "at_par",
     "quote_of",
@@ -609,12 +611,11 @@ class Guard:
             Malformed order values (non-positive amount, unknown side, unusable notional), or a notional
             that cannot be converted to the caps' currency.
         """
-        order: dict[str, Any] = {"side": side, "amount": amount, "price": price, "notional": notional}
+        given = locals()
+        values: dict[str, Any] = {name: given[name] for name in ORDER_FIELDS}  # the keywords above, once
+        order: dict[str, Any] = {name: values[name] for name in _JOURNALED}
         try:
-            effective = self._order_refusal(
-                symbol=symbol, side=side, amount=amount, price=price, notional=notional, open_orders=open_orders,
-                daily_notional=daily_notional, daily_pnl=daily_pnl, rate=rate,
-            )  # fmt: skip
+            effective = self._order_refusal(values)
         except GuardRefused as exc:
             numbers: dict[str, Any] = {
                 k: v for k, v in (("limit", exc.limit), ("allowed", exc.allowed)) if isinstance(v, Decimal | int)
@@ -642,20 +643,13 @@ class Guard:
             self._journal(now_ms, "refuse", "stage", exc.message, symbol=symbol, op="cancel")
             raise exc
 
-    def _order_refusal(
-        self,
-        *,
-        symbol: str,
-        side: str,
-        amount: Decimal,
-        price: Decimal | None,
-        notional: Decimal,
-        open_orders: int,
-        daily_notional: Decimal,
-        daily_pnl: Decimal | None,
-        rate: Decimal | None,
-    ) -> tuple[Decimal, Decimal | None]:
-        """Raise the first refusal; return the notional (quote, and caps' currency) the caps were checked against."""
+    def _order_refusal(self, values: Mapping[str, Any]) -> tuple[Decimal, Decimal | None]:
+        """Raise the first refusal; return the notional (quote, and caps' currency) the caps were checked against.
+
+        ``values`` holds :data:`ORDER_FIELDS`, as given to :meth:`check_order`; they are validated
+        (:meth:`OrderValues.parse`) after the kill switch, stage, allowlist and gate checks.
+        """
+        symbol = str(values["symbol"])
         self.kill_switch.check()
         if self.stage is Stage.READ_ONLY:
             raise self._read_only_error("order", symbol=symbol)
@@ -676,9 +670,9 @@ class Guard:
                 "the stage) before sending orders.",
             )
 
-        amount, price, notional, open_orders, daily_notional, daily_pnl = _order_values(
-            symbol, side, amount, price, notional, open_orders, daily_notional, daily_pnl
-        )
+        o = OrderValues.parse(values)
+        amount, price, notional, open_orders = o.amount, o.price, o.notional, o.open_orders
+        daily_notional, daily_pnl, rate = o.daily_notional, o.daily_pnl, o.rate
         if price is not None:
             notional = max(notional, amount * price)
         cur = caps.currency
@@ -846,39 +840,63 @@ def _rule_of(exc: GuardRefused) -> str:
     return "invalid"
 
 
-def _order_values(
-    symbol: str,
-    side: str,
-    amount: Any,
-    price: Any,
-    notional: Any,
-    open_orders: Any,
-    daily_notional: Any,
-    daily_pnl: Any,
-) -> tuple[Decimal, Decimal | None, Decimal, int, Decimal, Decimal | None]:
-    """Validate and convert the order's numbers; refuse (not crash) on bad ones."""
+@dataclass(frozen=True)
+class OrderValues:
+    """What the guard judges a new order by: :meth:`Guard.check_order`'s keywords, validated.
 
-    def num(v: Any, name: str) -> Decimal:
-        try:
-            d = Decimal(str(v)) if isinstance(v, float) else Decimal(v)
-        except (InvalidOperation, TypeError, ValueError):
-            raise GuardRefused(f"{name}={v!r} is not a number", symbol=symbol) from None
-        if not d.is_finite():
-            raise GuardRefused(f"{name}={v!r} is not finite", symbol=symbol)
-        return d
+    Its fields are the one list of those keywords (:data:`ORDER_FIELDS`): ``check_order`` collects
+    its arguments by it, and a dry run (the order ticket's preview, ``record=False``) goes through
+    the same list and the same checks.
 
-    if side not in ("buy", "sell"):
-        raise GuardRefused(f"side {side!r} is neither 'buy' nor 'sell'", symbol=symbol)
-    a = num(amount, "amount")
-    if a <= 0:
-        raise GuardRefused(f"amount {a} must be positive", symbol=symbol)
-    p = None if price is None else num(price, "price")
-    if p is not None and p <= 0:
-        raise GuardRefused(f"price {p} must be positive", symbol=symbol)
-    n = num(notional, "notional")
-    if n < 0:
-        raise GuardRefused(f"notional {n} must not be negative", symbol=symbol)
-    if isinstance(open_orders, bool) or not isinstance(open_orders, int) or open_orders < 0:
-        raise GuardRefused(f"open_orders={open_orders!r} must be a count", symbol=symbol)
-    pnl = None if daily_pnl is None else num(daily_pnl, "daily_pnl")
-    return a, p, n, open_orders, num(daily_notional, "daily_notional"), pnl
+    >>> OrderValues.parse({"symbol": "BTC/USDT", "side": "buy", "amount": "0.01", "price": None, "notional": 300,
+    ...                    "open_orders": 0, "daily_notional": 0, "daily_pnl": None, "rate": None}).amount
+    Decimal('0.01')
+    """
+
+    symbol: str
+    side: str
+    amount: Decimal
+    price: Decimal | None
+    notional: Decimal
+    open_orders: int
+    daily_notional: Decimal
+    daily_pnl: Decimal | None
+    rate: Decimal | None
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any]) -> OrderValues:
+        """Validate and convert the order's numbers; refuse (a :class:`~kit.errors.GuardRefused`, never a crash)."""
+        symbol = str(values["symbol"])
+
+        def num(v: Any, name: str) -> Decimal:
+            try:
+                d = Decimal(str(v)) if isinstance(v, float) else Decimal(v)
+            except (InvalidOperation, TypeError, ValueError):
+                raise GuardRefused(f"{name}={v!r} is not a number", symbol=symbol) from None
+            if not d.is_finite():
+                raise GuardRefused(f"{name}={v!r} is not finite", symbol=symbol)
+            return d
+
+        side, open_orders = values["side"], values["open_orders"]
+        if side not in ("buy", "sell"):
+            raise GuardRefused(f"side {side!r} is neither 'buy' nor 'sell'", symbol=symbol)
+        a = num(values["amount"], "amount")
+        if a <= 0:
+            raise GuardRefused(f"amount {a} must be positive", symbol=symbol)
+        p = None if values["price"] is None else num(values["price"], "price")
+        if p is not None and p <= 0:
+            raise GuardRefused(f"price {p} must be positive", symbol=symbol)
+        n = num(values["notional"], "notional")
+        if n < 0:
+            raise GuardRefused(f"notional {n} must not be negative", symbol=symbol)
+        if isinstance(open_orders, bool) or not isinstance(open_orders, int) or open_orders < 0:
+            raise GuardRefused(f"open_orders={open_orders!r} must be a count", symbol=symbol)
+        pnl = None if values["daily_pnl"] is None else num(values["daily_pnl"], "daily_pnl")
+        return cls(symbol, str(side), a, p, n, open_orders, num(values["daily_notional"], "daily_notional"), pnl,
+                   values["rate"])  # fmt: skip
+
+
+#: :meth:`Guard.check_order`'s order keywords (``record`` and ``now_ms`` aside): :class:`OrderValues`' fields.
+ORDER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(OrderValues))
+#: The ones a guard journal row repeats (the order as asked, before the caps' conversion).
+_JOURNALED = ("side", "amount", "price", "notional")
