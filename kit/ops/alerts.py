@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from kit.errors import ConfigError
+from kit.safety.daemon import DaemonLoop
 from kit.transport.logs import redact_text
 
 if TYPE_CHECKING:
@@ -597,8 +598,8 @@ _TRANSIENT_REJECTS = frozenset({"RateLimited", "ExchangeUnavailable", "Transient
 _ALERTING_DIFFS = frozenset({"balance_diffs", "foreign_orders"})
 
 
-class AlertWatcher:
-    """A daemon thread that watches a Session and feeds an :class:`Alerter`.
+class AlertWatcher(DaemonLoop):
+    """A daemon thread (a :class:`~kit.safety.daemon.DaemonLoop`) that watches a Session and feeds an :class:`Alerter`.
 
     Conditions (kind: when active):
 
@@ -626,38 +627,16 @@ class AlertWatcher:
     def __init__(
         self, session: Session, alerter: Alerter | None = None, *, interval_s: float = 1.0, streams: Any = None
     ) -> None:
+        super().__init__(name="kit-alerts", interval_s=interval_s, logger=log)
         self.session = session
         self.alerter = alerter or Alerter(journal=session.journal, venue=session.venue, account=session.account)
-        self.interval_s = interval_s
         self.streams = streams
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_seq = 0
         self._since_ms = int(time.time() * 1000) - 1000
-        self.errors = 0
 
-    def start(self) -> AlertWatcher:
-        """Start polling in a daemon thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._main, name="kit-alerts", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _main(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll()
-            except Exception:  # keep watching; one bad poll must not end alerting
-                self.errors += 1
-                log.exception("alert watcher poll failed")
-            self._stop.wait(self.interval_s)
+    def tick(self) -> None:
+        """One poll (the loop keeps watching when a poll fails: it is logged and counted in ``errors``)."""
+        self.poll()
 
     def poll(self) -> list[Alert]:
         """Look once at the Session and its new journal events; returns the alerts sent."""

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
+from kit.safety.daemon import DaemonLoop
 from kit.transport.backoff import Backoff
 
 if TYPE_CHECKING:
@@ -38,8 +38,11 @@ HELPER = "health_probe"
 log = logging.getLogger("kit.ops.degrade")
 
 
-class HealthProbe:
+class HealthProbe(DaemonLoop):
     """Probe the exchange while a Session is degraded, until a request succeeds (see module docstring).
+
+    A :class:`~kit.safety.daemon.DaemonLoop`: ``start()``, ``stop()``, ``join()``; it ends by itself
+    once the Session is closed.
 
     Parameters
     ----------
@@ -53,9 +56,9 @@ class HealthProbe:
     """
 
     def __init__(self, session: Session, *, backoff: Backoff | None = None, check_s: float = 0.25) -> None:
+        super().__init__(name="kit-health-probe", interval_s=check_s, logger=log)
         self.session = session
         self.backoff = backoff or Backoff(base_s=0.5, cap_s=15, max_tries=1_000_000, rng=random.Random())
-        self.check_s = check_s
         self.probes = 0
         self.outages = 0
         self.recoveries = 0
@@ -64,22 +67,11 @@ class HealthProbe:
         self.last_outage_s: float | None = None
         self._attempt = 0
         self._next_probe = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> HealthProbe:
-        """Start the daemon thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._main, name="kit-health-probe", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop probing (the Session is left as it is)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    @property
+    def check_s(self) -> float:
+        """How often the flag is looked at while the Session is healthy (the loop's ``interval_s``)."""
+        return self.interval_s
 
     def status(self) -> dict[str, Any]:
         """Degradation as the probe sees it: since when, probes sent, next probe, last error."""
@@ -96,15 +88,12 @@ class HealthProbe:
         }
 
     # -- loop -----------------------------------------------------------------------------------------
-    def _main(self) -> None:
-        while not self._stop.is_set():
-            if not self.session.api.running:  # the Session was closed
-                return
-            try:
-                self.step()
-            except Exception:  # never let the probe die silently with the Session degraded
-                log.exception("health probe step failed")
-            self._stop.wait(self.check_s)
+    def tick(self) -> bool | None:
+        """One :meth:`step`; ends the loop once the Session is closed (a failing step is logged, the loop goes on)."""
+        if not self.session.api.running:  # the Session was closed
+            return False
+        self.step()
+        return None
 
     def step(self, now: float | None = None) -> bool | None:
         """One look: probe if degraded and due. Returns True (recovered), False (still down) or None."""

@@ -26,12 +26,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kit.errors import KillSwitchEngaged
+from kit.safety.daemon import DaemonLoop
 
 __all__ = ["KillSwitch", "KillSwitchWatcher", "kill_file", "kit_home"]
 
@@ -171,8 +171,8 @@ class KillSwitch:
         )
 
 
-class KillSwitchWatcher:
-    """A daemon thread that calls ``on_engage(reason)`` when the kill switch engages.
+class KillSwitchWatcher(DaemonLoop):
+    """A daemon thread that calls ``on_engage(reason)`` when the kill switch engages (a :class:`DaemonLoop`).
 
     It looks every ``interval_s`` (an ``lstat`` of the kill file and an environment lookup; the file is
     read only when present), sleeping on an event in between, so :meth:`stop` ends it at once. It calls
@@ -215,60 +215,40 @@ class KillSwitchWatcher:
     ) -> None:
         if not 0 < interval_s <= 5:
             raise ValueError(f"interval_s={interval_s!r} must be in (0, 5] seconds")
+        super().__init__(name=name, interval_s=interval_s, logger=_log)
         self.switch = switch
         self.on_engage = on_engage
-        self.interval_s = float(interval_s)
         self.retry_s = float(retry_s)
-        self.name = name
         self.looks = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._done_for: str | None = None
+        self._next_try = 0.0
 
     def __repr__(self) -> str:
         return f"KillSwitchWatcher({self.switch!r}, interval_s={self.interval_s}, running={self.running})"
 
-    @property
-    def running(self) -> bool:
-        """True while the thread runs."""
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self) -> KillSwitchWatcher:
-        """Start the thread (idempotent); returns ``self``."""
+        """Start the thread (idempotent); returns ``self``. A restarted watcher acts on an engaged switch again."""
         if not self.running:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
-        return self
+            self._done_for, self._next_try = None, 0.0
+        return super().start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and wait for it (at most ``timeout`` s)."""
-        self._stop.set()
-        t = self._thread
-        if t is not None and t is not threading.current_thread():
-            t.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        done_for: str | None = None
-        next_try = 0.0
-        clock = time.monotonic
-        while not self._stop.is_set():
-            self.looks += 1
+    def tick(self) -> None:
+        """One look at the switch; ``on_engage`` on a transition to engaged (or again after ``retry_s``)."""
+        self.looks += 1
+        try:
+            reason = self.switch.engaged()
+        except Exception:  # noqa: BLE001 - a watcher must not die of a bad look; fail closed
+            _log.exception("kill switch look failed; treating it as engaged")
+            reason = "kill switch unreadable"
+        if reason is None:
+            self._done_for = None
+        elif self._done_for is None and time.monotonic() >= self._next_try:
             try:
-                reason = self.switch.engaged()
-            except Exception:  # noqa: BLE001 - a watcher must not die of a bad look; fail closed
-                _log.exception("kill switch look failed; treating it as engaged")
-                reason = "kill switch unreadable"
-            if reason is None:
-                done_for = None
-            elif done_for is None and clock() >= next_try:
-                try:
-                    ok = bool(self.on_engage(reason))
-                except Exception:  # noqa: BLE001 - logged; tried again after retry_s
-                    _log.exception("kill switch action failed")
-                    ok = False
-                if ok:
-                    done_for = reason
-                else:
-                    next_try = clock() + self.retry_s
-            self._stop.wait(self.interval_s)
+                ok = bool(self.on_engage(reason))
+            except Exception:  # noqa: BLE001 - logged; tried again after retry_s
+                _log.exception("kill switch action failed")
+                ok = False
+            if ok:
+                self._done_for = reason
+            else:
+                self._next_try = time.monotonic() + self.retry_s
