@@ -252,7 +252,7 @@ def test_lost_reply_to_an_amend_is_resolved_by_the_new_client_id_never_resent(la
 # ---------------------------------------------------------------- check: a dry run of place
 
 
-def test_check_runs_place_checks_and_sends_and_journals_nothing(lab: Lab) -> None:
+def test_check_runs_place_checks_and_sends_no_order_and_journals_nothing(lab: Lab) -> None:
     caps = Caps(max_order_notional="100", max_daily_notional=None, max_daily_loss=None, max_open_orders=5)
     s = lab.session(caps=caps)
     n_server = lab.server_count()
@@ -266,7 +266,8 @@ def test_check_runs_place_checks_and_sends_and_journals_nothing(lab: Lab) -> Non
         s.check("BTC/USDT", "buy", "0.003", price="50000")
     unknown_price = s.check("ETH/USDT", "buy", "0.01")  # market order, no price seen yet
     assert unknown_price.notional is None and any("notional caps" in w for w in unknown_price.warnings)
-    assert lab.server_count() == n_server
+    # #12: no order sent; one read of the free balance (as place() reads it), reused by the later checks
+    assert [(r["method"], r["path"]) for r in lab.server_log()[n_server:]] == [("GET", "/api/v3/account")]
     with Journal(lab.journal_path) as j:
         assert len(j) == n_journal  # no guard row, no intent
 
