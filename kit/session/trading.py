@@ -197,7 +197,7 @@ class Trading(Reads):
         if notional is None:
             warnings.append("no recent price: notional and fee are unknown until the price is fetched")
         # Last, so a cap refusal (the stage's rule) wins over a funds refusal of the same order.
-        self._check_funds(it, ref, read=read_balance or not dry, warnings=warnings)
+        self._check_funds(it, ref, dry=dry, read_balance=read_balance, warnings=warnings)
         return OrderCheck(intent=it, reference_price=ref, notional=notional, warnings=tuple(warnings))
 
     #: A limit price more than this many percent through the last price is refused (``None``: off).
@@ -274,24 +274,33 @@ class Trading(Reads):
     def _forget_balances(self) -> None:
         self._free_cache = None
 
-    def _check_funds(self, it: OrderSpec, ref: Decimal | None, *, read: bool, warnings: list[str]) -> None:
+    def _check_funds(
+        self,
+        it: OrderSpec,
+        ref: Decimal | None,
+        *,
+        dry: bool,
+        read_balance: bool = True,
+        warnings: list[str] | None = None,
+    ) -> None:
         """Refuse an order the free balance cannot cover (a sell of 100 BTC while holding 0.5).
 
         A free balance read in the last :attr:`balance_max_age_s` seconds is used as it is; without
-        one, ``read`` (:meth:`place`, :meth:`check`) reads it once, and a dry run without ``read``
-        (the ticket's preview) leaves the funds to :meth:`place`. A buy with no known price cannot
-        be checked, so nothing is read for it. A transient failure of the read leaves the funds to
-        the exchange, with a warning.
+        one, it is read once (an order about to be sent, or :meth:`check`), except in a dry run
+        without ``read_balance`` (the ticket's preview), which leaves the funds to :meth:`place`.
+        A buy with no known price cannot be checked, so nothing is read for it. A transient failure
+        of the read leaves the funds to the exchange, with a warning.
         """
         free = self._known_free()
         checkable = it.side.value == "sell" or (it.price or it.trigger_price or ref) is not None
-        if free is None and read and checkable:
+        if free is None and (read_balance or not dry) and checkable:
             try:
                 free = self.free_balances(max_age_s=self.balance_max_age_s)
             except TransientError as exc:  # the exchange checks the funds too; the order path decides
                 note = f"free balance unreadable ({type(exc).__name__}); funds left to the exchange"
                 self.warnings.append(note)
-                warnings.append(note)
+                if warnings is not None:
+                    warnings.append(note)
                 free = None
         if free is None:
             return None
