@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from kit.engine.levels import Taken, best, diff, fmt, sorted_levels
+from kit.engine.levels import REMOVED, Taken, fmt, sorted_levels
 from kit.localnet.config import SymbolSpec
 
 Delta = tuple[int, int, list[list[str]], list[list[str]]]
@@ -60,6 +60,19 @@ class Book:
         self.ts_ms = 0
         self._center: int | None = None
         self._anchor = "mid"
+        # The accounts' own resting orders (price in ticks -> open quantity): shown in depth, never
+        # handed to the engine (its market orders fill against the synthetic levels only).
+        self.own_bids: dict[int, Decimal] = {}
+        self.own_asks: dict[int, Decimal] = {}
+        # Beyond the ``book_levels`` near the touch (the levels the engine fills against, which move
+        # with every print) the book goes on, up to ``depth_levels`` per side, as a plain grid of
+        # ``gap``-spaced levels whose sizes depend on the price level only: ``depth?limit=5000``
+        # serves them and the diff stream keeps them, at the cost of a few edge levels per move.
+        self.depth_levels = max(getattr(spec, "depth_levels", self.levels), self.levels)
+        self._gap = 1
+        self._deep_gap: int | None = None
+        self._deep_sizes: dict[int, Decimal] = {}
+        self._shown: tuple[_Side, _Side] = (_Side({}, range(0)), _Side({}, range(0)))
 
     # -------------------------------------------------------------- building
     def _size(self, ticks: int, i: int) -> Decimal:
@@ -80,6 +93,7 @@ class Book:
             bid0 = center - spread // 2
         bid0 = max(bid0, 1)
         ask0 = bid0 + spread
+        self._gap = gap
         bids: dict[int, Decimal] = {bid0: self._size(bid0, 0)}
         g = (bid0 - 1) // gap * gap
         while len(bids) < self.levels and g > 0:
@@ -114,14 +128,92 @@ class Book:
         assert self._center is not None
         if expire:
             self._taken.expire(ts_ms)
-        bids, asks = self._taken.apply(*self._target(self._center))
-        db = diff(self.bids, bids, self._price)
-        da = diff(self.asks, asks, self._price)
-        self.bids, self.asks = bids, asks
+        self.bids, self.asks = self._taken.apply(*self._target(self._center))
+        return self._show()
+
+    def _deep(self, edge: int | None, down: bool) -> range:
+        """The deep grid beyond the near book's last level ``edge`` (downwards for bids).
+
+        Its spacing is fixed when the book is first built (the near levels' gap then) and its
+        levels are multiples of it, so a move of the market changes only its two ends.
+        """
+        n = self.depth_levels - self.levels
+        if edge is None or n <= 0:
+            return range(0)
+        if self._deep_gap is None:
+            self._deep_gap = self._gap
+        g = self._deep_gap
+        if down:
+            first = (edge - 1) // g * g
+            return range(first, max(first - n * g, 0), -g)  # prices stay positive
+        first = (edge // g + 1) * g
+        return range(first, first + n * g, g)
+
+    def _deep_size(self, ticks: int) -> Decimal:
+        q = self._deep_sizes.get(ticks)
+        if q is None:
+            r = _mix(ticks ^ self._salt)
+            raw = self.spec.level_qty * Decimal(repr(round((0.25 + 1.5 * r) * (1 + 0.03 * self.levels), 6)))
+            q = max((raw / self.spec.step_size).to_integral_value(ROUND_DOWN) * self.spec.step_size, self.spec.min_qty)
+            self._deep_sizes[ticks] = q
+        return q
+
+    def _show(self) -> Delta | None:
+        """Recompute the shown levels (near + own, and the deep grid); the delta against the last ones."""
+        bids = _Side(_merged(self.bids, self.own_bids), self._deep(min(self.bids) if self.bids else None, True))
+        asks = _Side(_merged(self.asks, self.own_asks), self._deep(max(self.asks) if self.asks else None, False))
+        old_b, old_a = self._shown
+        db = self._diff_sides(old_b, bids)
+        da = self._diff_sides(old_a, asks)
+        self._shown = (bids, asks)
         if not db and not da:
             return None
         self.update_id += 1
         return self.update_id, self.update_id, db, da
+
+    def _qty(self, side: _Side, ticks: int) -> Decimal:
+        q = side.shown.get(ticks)
+        if q is None:
+            return self._deep_size(ticks) if ticks in side.deep else _ZERO
+        return q + self._deep_size(ticks) if ticks in side.deep else q  # own order on a deep level
+
+    def _diff_sides(self, old: _Side, new: _Side) -> list[list[str]]:
+        om, nm = old.shown, new.shown
+        gone: list[list[str]] = []
+        changed: list[list[str]] = []
+        for t in om:
+            if t not in nm:
+                q = self._qty(new, t)
+                if q != self._qty(old, t):
+                    (changed if q else gone).append([fmt(self.tick * t), fmt(q)])
+        for t in nm:
+            q = self._qty(new, t)
+            if q != self._qty(old, t):
+                changed.append([fmt(self.tick * t), fmt(q)])
+        if old.deep != new.deep:
+            for t in _outside(old.deep, new.deep):
+                if t not in om and t not in nm:
+                    gone.append([fmt(self.tick * t), REMOVED])
+            for t in _outside(new.deep, old.deep):
+                if t not in om and t not in nm:
+                    changed.append([fmt(self.tick * t), fmt(self._deep_size(t))])
+        return gone + changed
+
+    def adjust_own(self, buy: bool, price: Decimal, qty: Decimal) -> None:
+        """Add ``qty`` (negative: remove) of an own resting order at ``price``; :meth:`show` publishes."""
+        side = self.own_bids if buy else self.own_asks
+        t = int(price / self.tick)
+        left = side.get(t, Decimal(0)) + qty
+        if left > 0:
+            side[t] = left
+        else:
+            side.pop(t, None)
+
+    def show(self) -> Delta | None:
+        """The delta of the shown levels since the last one (after :meth:`adjust_own`), or None."""
+        if self._center is None:
+            return None
+        return self._show()
 
     def consume(self, *, bids_hit: bool, price: Decimal, qty: Decimal, ts_ms: int) -> Delta | None:
         """Remove ``qty`` at ``price`` (a taker fill) from the bid side if ``bids_hit`` else asks."""
@@ -154,18 +246,63 @@ class Book:
         return self.tick * ticks
 
     def best(self) -> tuple[tuple[Decimal, Decimal] | None, tuple[Decimal, Decimal] | None]:
-        """(best bid, best ask) as (price, qty) pairs."""
-        return best(self.bids, self.asks, self._price)
+        """(best bid, best ask) as shown (own resting orders included) as (price, qty) pairs."""
+        sb, sa = self._shown
+        bid = max(sb.shown, default=None)
+        ask = min(sa.shown, default=None)
+        return (
+            (self.tick * bid, self._qty(sb, bid)) if bid is not None else None,
+            (self.tick * ask, self._qty(sa, ask)) if ask is not None else None,
+        )
 
     def levels_sorted(self, limit: int | None = None) -> tuple[list[Level], list[Level]]:
-        """Bids descending and asks ascending as Decimal pairs."""
+        """The synthetic levels (what the engine fills against): bids descending, asks ascending."""
         return sorted_levels(self.bids, self.asks, self._price, limit)
 
     def snapshot(self, limit: int) -> dict[str, Any]:
-        """REST ``depth`` body."""
-        bids, asks = self.levels_sorted(limit)
+        """REST ``depth`` body: the shown levels (near, deep and own resting orders), ``limit`` a side."""
+        sb, sa = self._shown
+        tb = sorted({*sb.shown, *sb.deep[:limit]}, reverse=True)[:limit]
+        ta = sorted({*sa.shown, *sa.deep[:limit]})[:limit]
+        bids = [(self.tick * t, self._qty(sb, t)) for t in tb]
+        asks = [(self.tick * t, self._qty(sa, t)) for t in ta]
         return {
             "lastUpdateId": self.update_id,
             "bids": [[fmt(p), fmt(q)] for p, q in bids],
             "asks": [[fmt(p), fmt(q)] for p, q in asks],
         }
+
+
+def _outside(a: range, b: range) -> list[int]:
+    """The elements of ``a`` not in ``b``: cheap when both are the same grid (their overlap is one run)."""
+    if a.step != b.step or (a and b and (a.start - b.start) % a.step):
+        return [x for x in a if x not in b]
+    out: list[int] = []
+    i = 0
+    while i < len(a) and a[i] not in b:
+        out.append(a[i])
+        i += 1
+    j = len(a) - 1
+    while j >= i and a[j] not in b:
+        out.append(a[j])
+        j -= 1
+    return out
+
+
+class _Side(NamedTuple):
+    """One side as shown: near levels with own resting orders added (ticks -> qty), the deep grid."""
+
+    shown: dict[int, Decimal]
+    deep: range
+
+
+_ZERO = Decimal(0)
+
+
+def _merged(levels: dict[int, Decimal], own: dict[int, Decimal]) -> dict[int, Decimal]:
+    if not own:
+        return levels
+    out = dict(levels)
+    for t, q in own.items():
+        out[t] = out.get(t, _ZERO) + q
+    return out

@@ -67,10 +67,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
-        cols = {r[1] for r in self.db.execute("PRAGMA table_info(withdrawals)")}
-        for col in ("network", "fee"):  # state directories written before these columns existed
-            if col not in cols:
-                self.db.execute(f"ALTER TABLE withdrawals ADD COLUMN {col} TEXT")
+        added = (("withdrawals", "network", "TEXT"), ("withdrawals", "fee", "TEXT"), ("fills", "public_id", "INTEGER"))
+        for table, col, kind in added:  # state directories written before these columns existed
+            if col not in {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {col} {kind}")
         self._in_tx = False
 
     # -------------------------------------------------------------- transactions
@@ -164,7 +164,11 @@ class Store:
     def save_fill(self, row: tuple[Any, ...]) -> None:
         """Insert a fill row."""
         self.begin()
-        self.db.execute("INSERT OR REPLACE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self.db.execute(
+            "INSERT OR REPLACE INTO fills (account, trade_id, order_id, ts_ms, symbol, side, price, qty, quote_qty,"
+            " fee, fee_asset, liquidity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
 
     def save_balance(self, account: str, asset: str, free: str, locked: str) -> None:
         """Upsert one balance row."""
@@ -177,6 +181,16 @@ class Store:
         for account, asset, free, locked in self.db.execute("SELECT * FROM balances"):
             out.setdefault(account, {})[asset] = (free, locked)
         return out
+
+    def save_public_id(self, account: str, trade_id: int, public_id: int) -> None:
+        """Record the public trade id under which a fill went to the market's tape."""
+        self.begin()
+        self.db.execute("UPDATE fills SET public_id=? WHERE account=? AND trade_id=?", (public_id, account, trade_id))
+
+    def load_public_ids(self) -> dict[int, int]:
+        """Engine trade id -> public trade id of every recorded fill."""
+        rows = self.db.execute("SELECT trade_id, public_id FROM fills WHERE public_id IS NOT NULL")
+        return {int(t): int(p) for t, p in rows}
 
     def save_withdrawal(
         self,

@@ -367,7 +367,7 @@ def my_trades(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
     """GET /api/v3/myTrades."""
     sid = _symbol(venue, params)
     limit = _limit(params, 500, 1000)
-    fills = venue.engine.fills(_account(ctx), venue.symbols[sid].symbol)
+    fills = [venue.public_fill(f) for f in venue.engine.fills(_account(ctx), venue.symbols[sid].symbol)]
     oid = parse_int(params, "orderId")
     if oid is not None:
         fills = [f for f in fills if f.order_id == oid]

@@ -11,6 +11,7 @@ the engine the same inputs that mattered.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import secrets
 from decimal import Decimal
@@ -54,6 +55,45 @@ class Trading:
         """Provided by Venue: feed the market (prints, books) up to ``now`` to the engine."""
         raise NotImplementedError
 
+    def print_own_fill(self, account: str, fill: Fill, ts_ms: int) -> None:  # pragma: no cover
+        """Provided by Venue: the account's fill as a public trade (tape, candles, trade streams)."""
+        raise NotImplementedError
+
+    def _track_own_order(self, order: Order) -> bool:
+        """Keep the book's own-order levels in step with ``order``; True if they changed.
+
+        A limit order (or a triggered stop-limit) that rests adds its remaining quantity to its
+        price level (an iceberg only its visible slice) in REST depth and the ``depthUpdate``
+        stream. The engine still fills market orders against the synthetic levels only: an
+        account never trades with itself here (Binance's default STP mode would expire the maker).
+        """
+        info = self.by_unified.get(order.request.symbol)
+        book = self.books[info.id] if info is not None else None
+        if book is None or not hasattr(book, "adjust_own"):  # the paper venue mirrors another book
+            return False
+        now: tuple[bool, Decimal, Decimal] | None = None
+        if order.status.is_open and order.price is not None and order.status.value != "pending":
+            if not order.request.type.is_conditional or order.triggered:
+                qty = order.remaining
+                if order.request.iceberg_qty is not None:
+                    qty = min(qty, order.request.iceberg_qty)
+                now = (order.request.side.value == "buy", order.price, qty)
+        before = self._own_levels.pop(order.id, None)
+        if now is not None:
+            self._own_levels[order.id] = now
+        if before == now:
+            return False
+        if before is not None:
+            book.adjust_own(before[0], before[1], -before[2])
+        if now is not None:
+            book.adjust_own(now[0], now[1], now[2])
+        return True
+
+    def public_fill(self, fill: Fill) -> Fill:
+        """``fill`` under its public trade id (the id ``/trades`` and the trade streams show)."""
+        pid = self.public_ids.get(fill.trade_id)
+        return fill if pid is None or pid == fill.trade_id else dataclasses.replace(fill, trade_id=pid)
+
     def _now(self) -> int:
         """The time of an order command, with the market caught up to it first.
 
@@ -73,6 +113,10 @@ class Trading:
         self._pending_seq = 0
         self._replaying = False
         self.account_update_ms: dict[str, int] = {}
+        #: engine trade id -> public trade id (one id sequence per symbol with the market's prints)
+        self.public_ids: dict[int, int] = self.store.load_public_ids()
+        #: open resting orders shown in depth: order id -> (buy, price, shown quantity)
+        self._own_levels: dict[int, tuple[bool, Decimal, Decimal]] = {}
 
     # ------------------------------------------------------------------ command log
     def run_command(
@@ -192,9 +236,12 @@ class Trading:
         from kit.engine import EventKind, Liquidity
 
         touched: dict[str, set[str]] = {}
+        booked: set[str] = set()
         for ev in events:
             order = ev.order
             if order is not None and order.id:
+                if self._track_own_order(order):
+                    booked.add(order.request.symbol)
                 ids = self.open_ids.setdefault(order.request.symbol, set())
                 (ids.add if order.status.is_open else ids.discard)(order.id)
                 if not self._replaying:
@@ -202,6 +249,7 @@ class Trading:
             if ev.fill is not None:
                 if not self._replaying:
                     self.store.save_fill(wire.fill_row(ev.account, ev.fill))
+                    self.print_own_fill(ev.account, ev.fill, ev.ts_ms)
                 if consume and ev.fill.liquidity is Liquidity.TAKER:
                     info = self.by_unified[ev.fill.symbol]
                     delta = self.books[info.id].consume(
@@ -223,7 +271,14 @@ class Trading:
                 self.publish_user(ev.account, list_status_event(self, ev.order_list, ev.ts_ms))
             elif order is not None and order.id and ev.kind not in (EventKind.REJECTED, EventKind.TRIGGERED):
                 meta = self.order_meta.get(order.id, {})
+                if ev.fill is not None:
+                    ev = dataclasses.replace(ev, fill=self.public_fill(ev.fill))
                 self.publish_user(ev.account, wire.execution_report(ev, meta, self.by_unified[order.request.symbol].id))
+        for symbol in booked:
+            sid = self.by_unified[symbol].id
+            delta = self.books[sid].show()
+            if delta is not None and not self._replaying:
+                self._publish_depth(sid, delta, events[-1].ts_ms)
         if touched and not self._replaying:
             for account, assets in touched.items():
                 bal = self.engine.balances(account)
@@ -283,7 +338,7 @@ class Trading:
         self.store.save_order_meta(oid, meta)
         self.store.commit()
         order = self.engine.get_order(account, order_id=oid)
-        fills = [e.fill for e in events if e.fill is not None and e.fill.order_id == oid]
+        fills = [self.public_fill(e.fill) for e in events if e.fill is not None and e.fill.order_id == oid]
         return order, fills
 
     def cancel_order(

@@ -145,6 +145,7 @@ class Venue(Trading):
             mirrored = config.mirror.book(spec) if config.mirror is not None else None
             self.books[spec.symbol] = mirrored or Book(spec, seed=int(seed))
         self.recent: dict[str, deque[Print]] = {s: deque(maxlen=5000) for s in self.symbols}
+        self._tape_ids: dict[str, int] = dict.fromkeys(self.symbols, 0)  # last public trade id per symbol
         self.last_price: dict[str, Decimal] = {}
         make_engine = getattr(config.mirror, "engine", None) or Engine  # the paper venue queues (kit.paper)
         self.engine = make_engine([i.market for i in self.symbols.values()], fill_model=config.fill_model)
@@ -232,7 +233,7 @@ class Venue(Trading):
         """
         floor = self.resume_ms or 0
         for sid, src in self.sources.items():
-            prints = src.prints_until(now)
+            prints = [self._tape(sid, p) for p in src.prints_until(now)]
             if prints:
                 self.recent[sid].extend(prints)
                 last = prints[-1]
@@ -283,7 +284,7 @@ class Venue(Trading):
         for sid in self.symbols:
             prints = self.sources[sid].prints_until(now)
             for p in prints:
-                self._on_print(sid, p)
+                self._on_print(sid, self._tape(sid, p))
             book = self.books[sid]
             if prints:
                 delta = book.rebuild(prints[-1].price, now, seller_aggressor=prints[-1].buyer_maker)
@@ -303,7 +304,7 @@ class Venue(Trading):
         src = self.sources[symbol_id]
         now = self.clock.now_ms()
         self.advance(now)
-        p = Print(src.take_id(), now, price, qty, buyer_maker)
+        p = self._tape(symbol_id, Print(0, now, price, qty, buyer_maker))
         src.candles.add_print(p)
         src.move_to(price)
         delta = self.books[symbol_id].rebuild(price, now, seller_aggressor=buyer_maker)
@@ -329,6 +330,40 @@ class Venue(Trading):
             self.hub.publish(("trade", sid), wire.trade_event(sid, p))
         if self.hub.has_subscribers(("aggTrade", sid)):
             self.hub.publish(("aggTrade", sid), wire.agg_trade_event(sid, p))
+
+    def _tape(self, sid: str, p: Print) -> Print:
+        """``p`` under the symbol's next public trade id.
+
+        One sequence per symbol for the market's prints and the accounts' own fills, in the order
+        they happen.
+        """
+        self._tape_ids[sid] += 1
+        return Print(self._tape_ids[sid], p.ts_ms, p.price, p.qty, p.buyer_maker)
+
+    def print_own_fill(self, account: str, fill: Any, ts_ms: int) -> None:
+        """Put an account's fill on the market's tape: ``/trades``, aggTrades, klines, tickers, trade streams.
+
+        On Binance every trade is public; here the synthetic prints and the accounts' own fills
+        share one id sequence per symbol (:meth:`_tape`), and ``myTrades``, order responses and
+        execution reports show the same id. A paper venue (``mirror``) mirrors another venue's
+        tape and leaves its own fills off it.
+        """
+        if self.config.mirror is not None:
+            return
+        info = self.by_unified[fill.symbol]
+        src = self.sources[info.id]
+        buy = fill.side.value == "buy"
+        maker = fill.liquidity.value == "maker"
+        p = self._tape(info.id, Print(0, ts_ms, fill.price, fill.quantity, buyer_maker=buy == maker))
+        self.public_ids[fill.trade_id] = p.id
+        self.store.save_public_id(account, fill.trade_id, p.id)
+        src.candles.add_print(p)
+        self.recent[info.id].append(p)
+        self.last_price[info.id] = p.price
+        if self.hub.has_subscribers(("trade", info.id)):
+            self.hub.publish(("trade", info.id), wire.trade_event(info.id, p))
+        if self.hub.has_subscribers(("aggTrade", info.id)):
+            self.hub.publish(("aggTrade", info.id), wire.agg_trade_event(info.id, p))
 
     # ------------------------------------------------------------------ market data reads
     def depth(self, symbol_id: str, limit: int) -> dict[str, Any]:

@@ -140,3 +140,84 @@ def test_my_trades_weight_follows_the_docs(make_localnet: Any) -> None:
         assert used() - before == 5
         ex.privateGetMyTrades({"symbol": "BTCUSDT"})
         assert used() - before == 25
+
+
+# ---------------------------------------------------------------------- #15.3 own trades and orders in the market
+def test_own_trades_are_public_trades(make_localnet: Any) -> None:
+    """An account's fill is a trade of the market: /trades, aggTrades, klines, ticker, one id sequence."""
+    with make_localnet() as n:
+        n.step(60_000)
+        ex = n.client("trader", enableRateLimit=False)
+        before_ticker = ex.publicGetTicker24hr({"symbol": "BTCUSDT"})
+        before_kline = ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1m", "limit": 1})[-1]
+        o = ex.create_order("BTC/USDT", "market", "buy", 0.1)
+        mine = ex.privateGetMyTrades({"symbol": "BTCUSDT", "orderId": o["id"]})
+        assert mine and all(t["isBuyer"] and not t["isMaker"] for t in mine)
+        tape = {t["id"]: t for t in ex.publicGetTrades({"symbol": "BTCUSDT", "limit": 50})}
+        for t in mine:  # the same id on the public tape, same price and quantity, the seller was the maker
+            pub = tape[t["id"]]
+            assert (pub["price"], pub["qty"], pub["isBuyerMaker"]) == (t["price"], t["qty"], False)
+        hist = ex.publicGetHistoricalTrades({"symbol": "BTCUSDT", "fromId": mine[0]["id"], "limit": 1})
+        assert hist[0]["id"] == mine[0]["id"] and hist[0]["qty"] == mine[0]["qty"]  # no other trade under that id
+        ids = [int(t) for t in tape]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        agg = ex.publicGetAggTrades({"symbol": "BTCUSDT", "fromId": mine[0]["id"], "limit": len(mine)})
+        assert [a["a"] for a in agg] == [t["id"] for t in mine]
+        bought = sum(D(t["qty"]) for t in mine)
+        after_ticker = ex.publicGetTicker24hr({"symbol": "BTCUSDT"})
+        assert D(after_ticker["volume"]) - D(before_ticker["volume"]) == bought
+        assert after_ticker["lastId"] == mine[-1]["id"] and after_ticker["lastPrice"] == mine[-1]["price"]
+        after_kline = ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1m", "limit": 1})[-1]
+        assert after_kline[0] == before_kline[0] and D(after_kline[5]) - D(before_kline[5]) == bought
+        n.step(30_000)  # the market goes on printing after the account's trades, in the same sequence
+        later = ex.publicGetTrades({"symbol": "BTCUSDT", "limit": 1000})
+        later_ids = [t["id"] for t in later]
+        assert later_ids == sorted(later_ids) and later_ids[-1] > mine[-1]["id"]
+
+
+def test_own_trade_on_the_trade_stream(make_localnet: Any) -> None:
+    import asyncio
+
+    import aiohttp
+
+    with make_localnet() as n:
+        ex = n.client("trader", enableRateLimit=False)
+
+        async def run() -> list[dict[str, Any]]:
+            async with aiohttp.ClientSession() as s, s.ws_connect(n.ws_url + "/ws/btcusdt@trade") as ws:
+                await asyncio.sleep(0.1)
+                o = await asyncio.to_thread(ex.create_order, "BTC/USDT", "market", "sell", 0.01)
+                mine = await asyncio.to_thread(ex.privateGetMyTrades, {"symbol": "BTCUSDT", "orderId": o["id"]})
+                got: list[dict[str, Any]] = []
+                while len(got) < len(mine):
+                    msg = await asyncio.wait_for(ws.receive_json(), 2.0)
+                    if msg.get("e") == "trade":
+                        got.append(msg)
+                assert [m["t"] for m in got] == [t["id"] for t in mine]
+                assert all(m["m"] is True for m in got)  # a market sell: the buyer was the maker
+                return got
+
+        assert asyncio.run(run())
+
+
+def test_own_resting_orders_show_in_depth(make_localnet: Any) -> None:
+    with make_localnet() as n:
+        ex = n.client("trader", enableRateLimit=False)
+        book = ex.publicGetDepth({"symbol": "BTCUSDT", "limit": 5})
+        bid, ask = D(book["bids"][0][0]), D(book["asks"][0][0])
+        inside = (bid + D("0.01")).quantize(D("0.01"))
+        assert inside < ask, "the synthetic spread is at least two ticks"
+        o = ex.create_order("BTC/USDT", "limit", "buy", 0.003, float(inside))
+        shown = ex.publicGetDepth({"symbol": "BTCUSDT", "limit": 5})
+        assert shown["bids"][0] == [format(inside, ".8f"), "0.00300000"]
+        assert int(shown["lastUpdateId"]) > int(book["lastUpdateId"])
+        assert ex.publicGetTickerBookTicker({"symbol": "BTCUSDT"})["bidPrice"] == format(inside, ".8f")
+        # at a level the market already has, the quantities add up
+        lvl_px, lvl_qty = (D(x) for x in book["bids"][2])
+        o2 = ex.create_order("BTC/USDT", "limit", "buy", 0.002, float(lvl_px))
+        levels = {D(p): D(q) for p, q in ex.publicGetDepth({"symbol": "BTCUSDT", "limit": 5})["bids"]}
+        assert levels[lvl_px] == lvl_qty + D("0.002")
+        ex.cancel_order(o["id"], "BTC/USDT")
+        ex.cancel_order(o2["id"], "BTC/USDT")
+        after = ex.publicGetDepth({"symbol": "BTCUSDT", "limit": 5})
+        assert after["bids"][:3] == book["bids"][:3]
