@@ -46,6 +46,19 @@ def localnet() -> None:
     metavar="SYMBOL=FILE",
     help="Replay candles from a Parquet/CSV file for a symbol, e.g. BTCUSDT=btc-1m.parquet.",
 )
+@click.option(
+    "--store",
+    "store_root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Replay the 1m candles kept in this kit candle store (kit candles) for every symbol it has.",
+)
+@click.option(
+    "--history-minutes",
+    type=click.IntRange(0, None),
+    default=None,
+    help="Minutes of market history before the start. [default: 2 days; with --store, all stored]",
+)
 @click.option("--print-keys", is_flag=True, help="Also print export lines WITH the secrets (careful).")
 @click.option(
     "--rehearsal",
@@ -63,6 +76,8 @@ def serve(
     candles: tuple[str, ...],
     print_keys: bool,
     rehearsal: bool = False,
+    store_root: Path | None = None,
+    history_minutes: int | None = None,
 ) -> None:
     """Run localnet in the foreground until Ctrl-C."""
     from kit.localnet.config import LocalnetConfig
@@ -70,13 +85,20 @@ def serve(
     from kit.localnet.server import serve as run
 
     state = None if memory else (state_dir or default_state_dir())
+    frames = {**(store_candles(store_root) if store_root else {}), **_load_candles(candles)}
+    extra: dict[str, object] = {}
+    if history_minutes is not None:
+        extra["history_minutes"] = history_minutes
+    if frames and history_minutes is not None:  # replay: the clock starts that far into the candles
+        extra["start_ms"] = replay_start_ms(frames, history_minutes)
     cfg = LocalnetConfig(
         seed=seed,
         speed=speed,
         stepped=stepped,
         state_dir=state,
-        candles=_load_candles(candles) or None,
+        candles=frames or None,
         tick_interval_ms=tick_ms,
+        **extra,  # type: ignore[arg-type]
     )
     if rehearsal:  # a second, separate instance with its own keys and state, never the default localnet
         from kit.safety.killswitch import kit_home
@@ -100,6 +122,50 @@ def serve(
         click.echo("Ctrl-C to stop.")
 
     run(port=port, config=cfg, on_ready=ready)
+
+
+def store_candles(root: Path) -> dict[str, object]:
+    """The 1m candles a kit candle store under ``root`` holds for localnet's symbols (stored only).
+
+    >>> store_candles(Path("/nonexistent-store"))
+    {}
+    """
+    import pandas as pd
+
+    from kit.localnet.config import DEFAULT_SYMBOLS
+    from kit.store import Store
+
+    store = Store(root)
+    out: dict[str, object] = {}
+    for spec in DEFAULT_SYMBOLS:
+        unified = f"{spec.base}/{spec.quote}"
+        try:
+            frame = store.candles(unified, "1m", pd.Timestamp(0, tz="UTC"), offline=True, fill="drop", progress=False)
+        except Exception:  # noqa: BLE001 - nothing stored for this symbol (or another venue's layout)
+            continue
+        frame = frame.dropna(subset=["open", "high", "low", "close", "volume"])
+        if len(frame):
+            out[spec.symbol] = frame[["open", "high", "low", "close", "volume"]]
+    return out
+
+
+def replay_start_ms(frames: dict[str, object], history_minutes: int) -> int:
+    """Start of a replay with ``history_minutes`` of it already behind (capped at the data's end).
+
+    >>> import pandas as pd
+    >>> idx = pd.date_range("2024-01-01", periods=10, freq="1min", tz="UTC")
+    >>> f = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=idx)
+    >>> replay_start_ms({"BTCUSDT": f}, 3) - int(idx[0].value // 1_000_000)
+    180000
+    """
+    import pandas as pd
+
+    firsts, lasts = [], []
+    for frame in frames.values():
+        idx = pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ms").asi8  # type: ignore[attr-defined]
+        firsts.append(int(idx[0]))
+        lasts.append(int(idx[-1]) + 60_000)
+    return min(min(firsts) + history_minutes * 60_000, max(lasts))
 
 
 def _load_candles(specs: tuple[str, ...]) -> dict[str, object]:

@@ -70,6 +70,7 @@ class SymbolSpec:
     spread_bps: float = 0.2
     level_gap_bps: float = 0.3
     book_levels: int = 100
+    depth_levels: int = 5000
 
 
 DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (

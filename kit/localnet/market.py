@@ -72,6 +72,38 @@ INTERVALS_MS: dict[str, int] = {
 }
 
 
+WEEK_MS = 604_800_000
+_MONDAY_MS = 345_600_000  # 1970-01-05 00:00 UTC: Binance's weekly candles open on Monday 00:00 UTC
+#: Intervals Binance serves that are not a fixed number of milliseconds (calendar months).
+CALENDAR_INTERVALS = ("1M",)
+
+
+def open_time(ts_ms: int, interval_ms: int) -> int:
+    """Open time of the ``interval_ms`` candle holding ``ts_ms`` (weeks open on Mondays, as Binance).
+
+    >>> open_time(1_700_000_000_000, 3_600_000)
+    1699999200000
+    >>> from datetime import UTC, datetime
+    >>> datetime.fromtimestamp(open_time(1_700_000_000_000, WEEK_MS) / 1000, UTC).strftime("%a %H:%M")
+    'Mon 00:00'
+    """
+    off = _MONDAY_MS if interval_ms == WEEK_MS else 0
+    return ts_ms - (ts_ms - off) % interval_ms
+
+
+def month_open(ts_ms: int, months_ahead: int = 0) -> int:
+    """Open time (UTC, ms) of the calendar month holding ``ts_ms``, or ``months_ahead`` months later.
+
+    >>> month_open(1_700_000_000_000), month_open(1_700_000_000_000, 2)
+    (1698796800000, 1704067200000)
+    """
+    from datetime import UTC, datetime
+
+    d = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    k = d.year * 12 + d.month - 1 + months_ahead
+    return int(datetime(k // 12, k % 12 + 1, 1, tzinfo=UTC).timestamp() * 1000)
+
+
 class Candles:
     """Base-interval candles keyed by open time.
 
@@ -143,32 +175,47 @@ class Candles:
         """
         if interval_ms % self.base_ms:
             raise ValueError("interval is not a multiple of the data interval")
+        return self._rows(
+            lambda t, k: open_time(t, interval_ms) + k * interval_ms, start_ms=start_ms, end_ms=end_ms, limit=limit,
+            now_ms=now_ms,
+        )  # fmt: skip
+
+    def month_klines(self, *, start_ms: int | None, end_ms: int | None, limit: int, now_ms: int) -> list[list[Any]]:
+        """Binance ``1M`` kline rows: calendar months (UTC), as :meth:`klines` otherwise."""
+        return self._rows(month_open, start_ms=start_ms, end_ms=end_ms, limit=limit, now_ms=now_ms)
+
+    def _rows(
+        self, opening: Any, *, start_ms: int | None, end_ms: int | None, limit: int, now_ms: int
+    ) -> list[list[Any]]:
+        """Rows of the candles ``opening(ts, k)`` gives: the open of ``ts``'s candle, ``k`` candles on."""
         if not self.bars:
             return []
-        first = min(self.bars)
-        lo = first - first % interval_ms
+        lo = opening(min(self.bars), 0)
         top = now_ms if end_ms is None else min(end_ms, now_ms)
-        hi = top - top % interval_ms
+        hi = opening(top, 0)
         rows: list[list[Any]] = []
         if start_ms is not None:
-            ts = max(lo, start_ms + (-start_ms) % interval_ms)
+            ts = opening(start_ms, 0)
+            ts = max(lo, ts if ts == start_ms else opening(start_ms, 1))
             prev = self._close_before(ts)
             while ts <= hi and len(rows) < limit:
-                row = self._aggregate(ts, interval_ms, prev)
+                nxt = opening(ts, 1)
+                row = self._aggregate(ts, nxt - ts, prev)
                 if row is not None:
                     rows.append(row)
                     if self.fill_gaps:
                         prev = Decimal(row[4])
-                ts += interval_ms
+                ts = nxt
             return rows
         ts = hi
         while ts >= lo and len(rows) < limit:
-            row = self._aggregate(ts, interval_ms, None)
+            nxt = opening(ts, 1)
+            row = self._aggregate(ts, nxt - ts, None)
             if row is None and self.fill_gaps:
-                row = self._aggregate(ts, interval_ms, self._close_before(ts))
+                row = self._aggregate(ts, nxt - ts, self._close_before(ts))
             if row is not None:
                 rows.append(row)
-            ts -= interval_ms
+            ts = opening(ts - 1, 0)
         rows.reverse()
         return rows
 

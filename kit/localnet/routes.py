@@ -17,7 +17,7 @@ from typing import Any
 
 from kit.localnet import orderlists, replace, wallet, wire
 from kit.localnet.auth import ApiKey, api_restrictions
-from kit.localnet.market import INTERVALS_MS
+from kit.localnet.market import CALENDAR_INTERVALS, INTERVALS_MS
 from kit.localnet.wire import VenueError, error, mandatory, parse_decimal, parse_int
 
 Handler = Callable[[Any, dict[str, str], "Ctx"], Any]
@@ -169,7 +169,7 @@ def klines(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
     interval = params.get("interval")
     if not interval:
         raise mandatory("interval")
-    if interval not in INTERVALS_MS:
+    if interval not in INTERVALS_MS and interval not in CALENDAR_INTERVALS:
         raise error(-1120, "Invalid interval.")
     limit = _limit(params, 500, 1000)
     try:

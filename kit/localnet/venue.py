@@ -35,7 +35,15 @@ from kit.localnet.clock import Clock, wall_ms
 from kit.localnet.config import LocalnetConfig, SymbolSpec
 from kit.localnet.faults import Faults
 from kit.localnet.hub import Hub
-from kit.localnet.market import INTERVALS_MS, MINUTE_MS, MirrorSource, Print, ReplaySource, SyntheticSource
+from kit.localnet.market import (
+    INTERVALS_MS,
+    MINUTE_MS,
+    Candles,
+    MirrorSource,
+    Print,
+    ReplaySource,
+    SyntheticSource,
+)
 from kit.localnet.persist import Store
 from kit.localnet.streams_cadence import Cadence
 from kit.localnet.trading import Trading
@@ -345,13 +353,14 @@ class Venue(Trading):
 
         On Binance every trade is public; here the synthetic prints and the accounts' own fills
         share one id sequence per symbol (:meth:`_tape`), and ``myTrades``, order responses and
-        execution reports show the same id. A paper venue (``mirror``) mirrors another venue's
-        tape and leaves its own fills off it.
+        execution reports show the same id. Only a synthetic market takes part in its own fills:
+        a replay (``candles``) is a record, where the data decides (as for injected prices), and a
+        paper venue (``mirror``) mirrors another venue's tape; both leave the fills off it.
         """
-        if self.config.mirror is not None:
-            return
         info = self.by_unified[fill.symbol]
         src = self.sources[info.id]
+        if not isinstance(src, SyntheticSource):
+            return
         buy = fill.side.value == "buy"
         maker = fill.liquidity.value == "maker"
         p = self._tape(info.id, Print(0, ts_ms, fill.price, fill.quantity, buyer_maker=buy == maker))
@@ -373,11 +382,23 @@ class Venue(Trading):
     def klines(
         self, symbol_id: str, interval: str, *, start_ms: int | None, end_ms: int | None, limit: int
     ) -> list[list[Any]]:
-        """Binance kline rows (the forming candle included)."""
+        """Binance kline rows (the forming candle included).
+
+        ``1M`` candles are calendar months; ``1s`` candles (finer than the stored minute bars) are
+        built from the trade tape (``recent``, the last 5000 prints), so they reach back only as far
+        as the tape does.
+        """
         src = self.sources[symbol_id]
-        return src.candles.klines(
-            INTERVALS_MS[interval], start_ms=start_ms, end_ms=end_ms, limit=limit, now_ms=self.clock.now_ms()
-        )
+        now = self.clock.now_ms()
+        if interval == "1M":
+            return src.candles.month_klines(start_ms=start_ms, end_ms=end_ms, limit=limit, now_ms=now)
+        ms = INTERVALS_MS[interval]
+        if ms % src.candles.base_ms and ms < src.candles.base_ms and src.candles.base_ms % ms == 0:
+            fine = Candles(ms, fill_gaps=src.candles.fill_gaps)
+            for p in self.recent[symbol_id]:
+                fine.add_print(p)
+            return fine.klines(ms, start_ms=start_ms, end_ms=end_ms, limit=limit, now_ms=now)
+        return src.candles.klines(ms, start_ms=start_ms, end_ms=end_ms, limit=limit, now_ms=now)
 
     def ticker(self, symbol_id: str, window_ms: int = 86_400_000) -> dict[str, Any]:
         """Rolling ticker (REST ``ticker/24hr`` body for one symbol; ``ticker`` with a window).

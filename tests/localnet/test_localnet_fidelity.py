@@ -221,3 +221,101 @@ def test_own_resting_orders_show_in_depth(make_localnet: Any) -> None:
         ex.cancel_order(o2["id"], "BTC/USDT")
         after = ex.publicGetDepth({"symbol": "BTCUSDT", "limit": 5})
         assert after["bids"][:3] == book["bids"][:3]
+
+
+# ---------------------------------------------------------------------- #15.7 depth and history
+def test_depth_serves_up_to_5000_levels_and_the_stream_keeps_them(make_localnet: Any) -> None:
+    """rest-api.md "Order book": limit up to 5000 (weight 250); the diff stream maintains every level."""
+    from kit.localnet.book import Book
+
+    with make_localnet() as n:
+        ex = n.client("trader", enableRateLimit=False)
+        deep = ex.publicGetDepth({"symbol": "BTCUSDT", "limit": 5000})
+        assert ex.last_response_headers["X-MBX-USED-WEIGHT-1M"] == "250"
+        assert len(deep["bids"]) == 5000 and len(deep["asks"]) == 5000
+        bids = [D(p) for p, _ in deep["bids"]]
+        asks = [D(p) for p, _ in deep["asks"]]
+        assert bids == sorted(bids, reverse=True) and asks == sorted(asks) and bids[0] < asks[0]
+        assert all(D(q) > 0 for _, q in deep["bids"] + deep["asks"])
+        assert len(ex.publicGetDepth({"symbol": "BTCUSDT", "limit": 6000})["bids"]) == 5000  # capped, as Binance
+
+        # a 5000-level snapshot plus the deltas (what depthUpdate carries) stays equal to the book,
+        # through moves of hundreds of levels, own resting orders near and deep included
+        fresh = Book(n.call(lambda v: v.symbols["BTCUSDT"].spec), seed=7)
+        fresh.rebuild(D("60000"), 0)
+        mirror = {"b": dict(fresh.snapshot(5000)["bids"]), "a": dict(fresh.snapshot(5000)["asks"])}
+        for px in ("60400", "59700", "61000", "60010.5", "own"):
+            if px == "own":
+                fresh.adjust_own(True, D("60010.00"), D("0.5"))  # at the touch
+                fresh.adjust_own(True, D(deep["bids"][-1][0]), D("0.25"))  # far down, maybe beyond the grid
+                delta = fresh.show()
+            else:
+                delta = fresh.rebuild(D(px), 1, seller_aggressor=False)
+            assert delta is not None
+            for side, changes in (("b", delta[2]), ("a", delta[3])):
+                for p, q in changes:
+                    if q == "0.00000000":
+                        mirror[side].pop(p, None)
+                    else:
+                        mirror[side][p] = q
+            snap = fresh.snapshot(5000)
+            got_b = sorted(mirror["b"].items(), key=lambda kv: -D(kv[0]))[:5000]
+            got_a = sorted(mirror["a"].items(), key=lambda kv: D(kv[0]))[:5000]
+            assert [list(x) for x in got_b] == snap["bids"] and [list(x) for x in got_a] == snap["asks"]
+
+
+def test_kline_intervals_1s_1w_and_1M(make_localnet: Any) -> None:
+    from datetime import UTC, datetime
+
+    with make_localnet() as n:
+        n.step(120_000)
+        ex = n.client(None, enableRateLimit=False)
+        secs = ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1s", "limit": 50})
+        assert 0 < len(secs) <= 50 and all(r[6] - r[0] == 999 for r in secs)
+        assert [r[0] for r in secs] == list(range(secs[0][0], secs[-1][0] + 1, 1000))  # every second, gaps flat
+        tape = ex.publicGetTrades({"symbol": "BTCUSDT", "limit": 1000})
+        in_secs = [t for t in tape if secs[0][0] <= t["time"] <= secs[-1][6]]
+        assert sum(r[8] for r in secs) == len(in_secs)  # trade counts add up to the tape's
+        weeks = ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1w", "limit": 2})
+        assert all(datetime.fromtimestamp(r[0] / 1000, UTC).strftime("%a %H:%M") == "Mon 00:00" for r in weeks)
+        months = ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1M", "limit": 3})
+        opens = [datetime.fromtimestamp(r[0] / 1000, UTC) for r in months]
+        assert all((d.day, d.hour, d.minute) == (1, 0, 0) for d in opens)
+        last = datetime.fromtimestamp((months[-1][6] + 1) / 1000, UTC)
+        assert (last.day, last.hour) == (1, 0) and last > opens[-1]
+        minutes = ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1m", "limit": 1000})
+        month_vol = sum(D(r[5]) for r in months)
+        assert month_vol >= sum(D(r[5]) for r in minutes)  # the months hold every minute
+        with pytest.raises(ccxt.BadRequest):
+            ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "2M"})
+
+
+@pytest.mark.slow  # a store, a replay catch-up and a server: about 2 s
+def test_history_from_the_candle_store(tmp_path: Any) -> None:
+    """``kit localnet serve --store DIR --history-minutes N``: N minutes of real stored candles behind."""
+    import numpy as np
+    import pandas as pd
+
+    from kit.cli.localnet import replay_start_ms, store_candles
+    from kit.localnet import LocalnetConfig
+    from kit.localnet.server import start
+    from kit.store import Store
+
+    idx = pd.date_range("2024-03-01 12:00", periods=720, freq="1min", tz="UTC")
+    px = np.round(60000 + np.cumsum(np.random.default_rng(1).normal(0, 10, len(idx))), 2)
+    frame = pd.DataFrame({"open": px, "high": px + 5, "low": px - 5, "close": px, "volume": 1.5}, index=idx)
+    Store(tmp_path).put(frame, "BTC/USDT", "1m", venue="binance")
+    frames = store_candles(tmp_path)
+    assert list(frames) == ["BTCUSDT"]
+    begin = replay_start_ms(frames, 600)  # 10 hours of history, 2 still to replay
+    cfg = LocalnetConfig(stepped=True, candles=frames, start_ms=begin, history_minutes=600)
+    with start(port=0, config=cfg) as n:
+        ex = n.client(None, enableRateLimit=False)
+        rows = ex.publicGetKlines(
+            {"symbol": "BTCUSDT", "interval": "1m", "startTime": int(idx[0].value // 10**6), "limit": 1000}
+        )
+        assert rows[0][0] == int(idx[0].value // 10**6)  # the history reaches back to the first stored candle
+        assert [D(r[4]) for r in rows[:50]] == [D(str(x)).quantize(D("0.01")) for x in px[:50]]  # and is the data
+        day = ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1d", "limit": 5})[0]
+        assert day[0] == int(pd.Timestamp("2024-03-01", tz="UTC").value // 10**6)
+        assert D("1.5") * 600 <= D(day[5]) < D("1.5") * 601  # the ten hours replayed so far (and a first print)

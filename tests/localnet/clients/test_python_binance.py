@@ -203,8 +203,11 @@ def test_depth_cache_stays_consistent(lnet: Localnet) -> None:
                         applied += 1
                     seen = now
                 dc = dcm.get_depth_cache()
-                snap = await ac.get_order_book(symbol="BTCUSDT", limit=20)
-                out = dc.get_bids()[:20], dc.get_asks()[:20], snap, applied
+                # Levels beyond the first snapshot's 1000 are learnt only when they change (Binance's
+                # "manage a local order book": quantities outside the snapshot stay unknown), so the
+                # near 500, which every move keeps current, are compared
+                snap = await ac.get_order_book(symbol="BTCUSDT", limit=500)
+                out = dc.get_bids()[:500], dc.get_asks()[:500], snap, applied
                 # python-binance's reader stops only after its next message (or a 10 s timeout): keep
                 # the market moving while it closes, as Binance's diff stream does every second
                 ticker = asyncio.create_task(_keep_moving())
