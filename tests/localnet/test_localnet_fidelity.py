@@ -259,8 +259,8 @@ def test_depth_serves_up_to_5000_levels_and_the_stream_keeps_them(make_localnet:
                     else:
                         mirror[side][p] = q
             snap = fresh.snapshot(5000)
-            got_b = sorted(mirror["b"].items(), key=lambda kv: -D(kv[0]))[:5000]
-            got_a = sorted(mirror["a"].items(), key=lambda kv: D(kv[0]))[:5000]
+            got_b = sorted(mirror["b"].items(), key=lambda kv: -float(kv[0]))[:5000]
+            got_a = sorted(mirror["a"].items(), key=lambda kv: float(kv[0]))[:5000]
             assert [list(x) for x in got_b] == snap["bids"] and [list(x) for x in got_a] == snap["asks"]
 
 

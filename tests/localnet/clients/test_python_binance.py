@@ -196,7 +196,7 @@ def test_depth_cache_stays_consistent(lnet: Localnet) -> None:
                     await asyncio.to_thread(lnet.step, 7_000)
                     now = await asyncio.to_thread(update_id)
                     if now > seen:  # one merged diff per 1000 ms period crossed (#15.5)
-                        dc = await asyncio.wait_for(dcm.recv(), 2.0)
+                        dc = await asyncio.wait_for(dcm.recv(), 5.0)
                         bids, asks = dc.get_bids(), dc.get_asks()
                         assert bids[0][0] < asks[0][0], "depth cache crossed"
                         assert all(q > 0 for _, q in bids + asks)
