@@ -83,8 +83,43 @@ def test_two_processes_share_one_budget_with_zero_429s(lab: Lab, tmp_path: Path)
     assert statuses == {200}, f"the server answered {statuses}"  # no 429, no 418
     windows = _per_window(log)
     assert max(windows.values()) <= LIMIT
-    # the budget, not the work, was the limit: most windows were filled close to the machine's share
-    busy = [w for w in windows.values() if w >= 0.8 * LIMIT]
-    assert len(busy) >= 3, windows
     reads = sum(n for n, _ in results)
-    assert reads * 20 > 3 * LIMIT  # the two processes together asked for several windows' worth
+    assert reads * 20 > LIMIT  # the two processes together asked for more than one window's worth
+    # How full each window was depends on the machine's load here; the injected-clock test below
+    # asserts the throughput (#11.6).
+
+
+def test_two_budgets_on_one_file_fill_each_window_and_never_pass_the_server_limit() -> None:
+    """The same sharing in virtual time: two budgets on one state file (as two processes have), the
+    localnet's own limiter as the server, four minutes of bulk reads (weight 20) in alternation."""
+    import tempfile
+
+    from lab.vclock import VirtualClock
+
+    from kit.localnet.limits import RateLimiter
+    from kit.transport.limits import WeightBudget
+
+    clock = VirtualClock(1_800_000_000.0)  # on a minute boundary: the server's minutes are the budget's
+    server = RateLimiter(LimitsConfig(weight_per_minute=LIMIT, violations_before_ban=1, ban_base_s=600))
+    with tempfile.TemporaryDirectory() as d:
+        budgets = [WeightBudget("localnet-api", limit_per_minute=LIMIT, directory=d, clock=clock.now,
+                                sleep=clock.sleep) for _ in range(2)]  # fmt: skip
+        statuses: list[int] = []
+        used: dict[int, int] = defaultdict(int)
+        reads = [0, 0]
+        end = clock.now() + 4 * 60
+        while clock.now() < end:
+            for i, budget in enumerate(budgets):
+                budget.acquire(20)  # sleeps (virtually) until the window has room
+                now = clock.now_ms()
+                statuses.append(server.charge("127.0.0.1", "api", 20, now_ms=now).status)
+                used[now // 60_000] += 20
+                reads[i] += 1
+                clock.advance(0.005)  # the request's round trip
+        for b in budgets:
+            b.close()
+    assert set(statuses) == {200}  # no 429, no 418
+    assert max(used.values()) <= LIMIT
+    full = [w for w, n in used.items() if n == 280]  # floor(95 % of 300) is 285: 14 reads of 20 fit
+    assert len(full) >= 4, dict(used)  # every whole minute filled to the machine's share
+    assert abs(reads[0] - reads[1]) <= 1  # both processes got their turn
