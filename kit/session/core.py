@@ -249,7 +249,7 @@ class Session(OrderLists):
     check = kit_secrets.no_echo(Trading.check)
     place = kit_secrets.no_echo(Trading.place)
     amend = kit_secrets.no_echo(Trading.amend)
-    cancel = kit_secrets.no_echo(Trading.cancel)
+    cancel = kit_secrets.no_echo(OrderLists.cancel)  # type: ignore[arg-type]  # the list-aware override
     order = kit_secrets.no_echo(OrderLists.order)  # type: ignore[arg-type]  # the list-aware override
     bracket = kit_secrets.no_echo(OrderLists.bracket)
     protect = kit_secrets.no_echo(OrderLists.protect)

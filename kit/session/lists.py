@@ -396,6 +396,22 @@ class OrderLists(Trading):
                     list_client_id=cid)  # fmt: skip
         return {"id": raw.get("orderListId"), "clientOrderId": cid, "status": raw.get("listOrderStatus"), "info": raw}
 
+    def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> dict[str, Any]:
+        """As :meth:`Trading.cancel`; an order of a list cancels its list, so the list's orders are read too.
+
+        Their states are journaled (they would otherwise stay open in the journal until a reconcile).
+        """
+        result = super().cancel(symbol, order_id=order_id, client_id=client_id)
+        raw = result.get("info")
+        info: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        list_id = info.get("orderListId")
+        if isinstance(list_id, int) and list_id >= 0:
+            try:
+                self.order_list(symbol, list_id=list_id)
+            except KitError as exc:  # the cancel itself succeeded; the journal catches up at the next reconcile
+                self.warnings.append(f"could not read order list {list_id} after the cancel: {exc}")
+        return result
+
     def open_lists(self) -> list[dict[str, Any]]:
         """The open order lists on the exchange (Binance's ``openOrderList``, as it answers)."""
         ex = self._ex

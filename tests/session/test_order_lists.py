@@ -162,3 +162,14 @@ def test_protect_a_holding_with_an_oco_whose_stop_expires_the_take_profit(lab: L
     assert [r["status"] for r in got["orderReports"]] == ["EXPIRED", "FILLED"]
     with Journal(lab.journal_path) as j:
         assert [e.client_id for e in j.events(kinds=["intent"])] == [p["clientOrderId"]]
+
+
+def test_canceling_one_order_of_a_list_journals_the_whole_list_canceled(lab: Lab) -> None:
+    s = lab.session()
+    entry, tp, sl = _prices(s)
+    b = s.bracket("BTC/USDT", "buy", "0.001", price=entry, take_profit=tp, stop_loss=sl)
+    s.cancel("BTC/USDT", order_id=b["orders"][0]["id"])  # the entry: Binance cancels the list
+    with Journal(lab.journal_path) as j:
+        st = j.state_at(2**62).orders
+        assert [st[o["clientOrderId"]].status for o in b["orders"]] == ["canceled", "canceled", "canceled"]
+    assert s.today()["open_orders"] == 0
