@@ -30,7 +30,7 @@ def test_research_follows_its_parameters(tmp_path: Path) -> None:
         out = run_notebook(NOTEBOOKS / "02_research.ipynb", tmp_path / "02.ipynb", params, cwd=tmp_path)
     text = _text(out)
     assert "96 candles of 15m" in text  # one day of 15m candles
-    assert "SMA 6/24" in text and "final_equity" in text
+    assert "SMA 6/24" in text and "Equity Final [$]" in text and "Sharpe Ratio" in text
     assert "Traceback" not in text
 
 
