@@ -22,6 +22,9 @@ from kit.redact import redact_text
 
 #: A token of exactly 64 alphanumerics, not part of a longer base64 run.
 _KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9]{64}(?![A-Za-z0-9+/=])")
+#: A plotly figure's binary-encoded array (``{"bdata": "<base64>", "dtype": "f8"}``): figure data, whose
+#: base64 can by chance be exactly 64 alphanumerics (notebook 02's equity curve did).
+_PLOTLY_BDATA = re.compile(r'"bdata":\s*"[A-Za-z0-9+/=]*"')
 #: What a Session's repr shows of its key on purpose: the fingerprint.
 _FINGERPRINT = re.compile(r"\bkey=[0-9a-f]{8}\b")
 
@@ -52,13 +55,16 @@ def findings(text: str) -> list[str]:
     []
     >>> [f.split(":")[0] for f in findings("apiKey=abcdefgh " + "Ab1" * 21 + "x")]
     ['credential field', '64-character token']
+    >>> findings('{"y": {"bdata": "' + "Ab1" * 21 + 'x", "dtype": "f8"}}')  # plotly's base64 arrays are data
+    []
     """
     found: list[str] = []
     plain = _FINGERPRINT.sub("key=<fingerprint>", text)
     if redact_text(plain) != plain:
         line = next(a for a, b in zip(plain.splitlines(), redact_text(plain).splitlines(), strict=False) if a != b)
         found.append(f"credential field: {redact_text(line)[:120]}")
-    found += [f"64-character token: {m.group(0)[:4]}..." for m in _KEY_SHAPE.finditer(text)]
+    figures_out = _PLOTLY_BDATA.sub('"bdata": ""', text)
+    found += [f"64-character token: {m.group(0)[:4]}..." for m in _KEY_SHAPE.finditer(figures_out)]
     if "PRIVATE KEY-----" in text:
         found.append("PEM private key")
     return found
