@@ -34,7 +34,7 @@ from typing import Any
 from kit.engine.types import OrderRequest, OrderType, Side, TimeInForce
 from kit.errors import OrderRejected
 
-__all__ = ["ORDER_KEYWORDS", "OrderSpec", "bad_order", "parse_decimal", "shown"]
+__all__ = ["ORDER_KEYWORDS", "OrderSpec", "bad_order", "engine_request", "parse_decimal", "shown"]
 
 NOTHING_SENT = " No request was sent."
 
@@ -278,21 +278,69 @@ class OrderSpec:
         return dataclasses.replace(self, client_id=client_id)
 
     def to_request(self) -> OrderRequest:
-        """The engine's request for this order (``amount`` is the engine's ``quantity``)."""
-        return OrderRequest(
+        """The engine's request for this order (``amount`` is the engine's ``quantity``), via :func:`engine_request`."""
+        return engine_request(
             self.symbol,
             self.side,
             self.kind,
-            quantity=self.amount,
+            amount=self.amount,
             price=self.price,
             trigger_price=self.trigger_price,
             trailing_bps=self.trailing_bps,
             time_in_force=self.time_in_force,
             post_only=self.post_only,
             reduce_only=self.reduce_only,
-            iceberg_qty=self.iceberg_amount,
+            iceberg_amount=self.iceberg_amount,
             client_id=self.client_id,
         )
+
+
+def engine_request(
+    symbol: str,
+    side: Side,
+    kind: OrderType,
+    *,
+    amount: Decimal | None = None,
+    quote_amount: Decimal | None = None,
+    price: Decimal | None = None,
+    trigger_price: Decimal | None = None,
+    trailing_bps: int | None = None,
+    time_in_force: TimeInForce = TimeInForce.GTC,
+    post_only: bool = False,
+    reduce_only: bool = False,
+    iceberg_amount: Decimal | None = None,
+    client_id: str | None = None,
+) -> OrderRequest:
+    """The one way from the order description's words to the engine's internal :class:`OrderRequest`.
+
+    :class:`OrderSpec` is the kit's description of an order (what the Session, the ticket and the
+    guard see); the engine works on ``OrderRequest``, a derived form with the exchange's words
+    (``quantity``, ``iceberg_qty``). Two things build one: :meth:`OrderSpec.to_request`, and
+    localnet's wire decoder (:func:`kit.localnet.wire.decode_order`), which also knows
+    ``quote_amount`` (Binance's ``quoteOrderQty``: a market order for an amount of quote currency,
+    which ``OrderSpec`` does not offer). Values are taken as given (already parsed): the engine and
+    its filters judge them.
+
+    >>> from decimal import Decimal as D
+    >>> r = engine_request("BTC/USDT", Side.BUY, OrderType.MARKET, quote_amount=D("100"), client_id="c1")
+    >>> r.quantity, r.quote_quantity, r.client_id
+    (None, Decimal('100'), 'c1')
+    """
+    return OrderRequest(
+        symbol,
+        side,
+        kind,
+        quantity=amount,
+        quote_quantity=quote_amount,
+        price=price,
+        trigger_price=trigger_price,
+        trailing_bps=trailing_bps,
+        time_in_force=time_in_force,
+        post_only=post_only,
+        reduce_only=reduce_only,
+        iceberg_qty=iceberg_amount,
+        client_id=client_id,
+    )
 
 
 _FIELDS = dataclasses.fields(OrderSpec)

@@ -160,7 +160,8 @@ def decode_order(
     ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
     the set of parameter names the endpoint reads (others give -1104).
     """
-    from kit.engine import OrderRequest, OrderType, Side, TimeInForce
+    from kit.engine import OrderType, Side, TimeInForce
+    from kit.engine.order import engine_request
 
     unknown = set(params) - allowed
     if unknown:
@@ -248,18 +249,18 @@ def decode_order(
         etype = OrderType.STOP_LIMIT if limit_type else OrderType.STOP_MARKET
     else:
         etype = OrderType.TAKE_PROFIT_LIMIT if limit_type else OrderType.TAKE_PROFIT_MARKET
-    req = OrderRequest(
+    req = engine_request(  # the engine's one constructor, shared with OrderSpec.to_request
         info.symbol,
         Side.BUY if side_s == "BUY" else Side.SELL,
         etype,
-        quantity=qty,
-        quote_quantity=quote_qty,
+        amount=qty,
+        quote_amount=quote_qty,
         price=price,
         trigger_price=stop,
         trailing_bps=trailing,
         time_in_force=TimeInForce(tif_s) if tif_s else TimeInForce.GTC,
         post_only=typ == "LIMIT_MAKER",
-        iceberg_qty=iceberg,
+        iceberg_amount=iceberg,
         client_id=client_id or _new_client_id(),
     )
     meta = {

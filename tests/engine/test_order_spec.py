@@ -295,3 +295,35 @@ def test_notional_bounds_for_market_orders_follow_apply_to_market() -> None:
     strict = dataclasses.replace(DOC, apply_min_notional_to_market=True, apply_max_notional_to_market=True)
     assert check(strict, small, ref_price=D("100")).allowed == "minNotional=10.00000000"  # type: ignore[union-attr]
     assert check(strict, big, ref_price=D("100")).allowed == "maxNotional=10000.00000000"  # type: ignore[union-attr]
+
+
+def test_only_the_engine_builds_its_order_request_outside_the_one_constructor() -> None:
+    """#11.1: OrderSpec is the order description; OrderRequest is the engine's derived form, built by
+    ``engine_request`` (OrderSpec.to_request, localnet's wire decoder) and, outside the engine, only
+    read back from localnet's command log."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "kit"
+    builders: set[str] = set()
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root.parent).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name == "OrderRequest" and not rel.startswith("kit/engine/"):
+                    builders.add(rel)
+    assert builders == {"kit/localnet/wire_rows.py"}  # request_from_json: the command log's own requests
+
+
+def test_to_request_and_the_wire_decoder_agree() -> None:
+    from decimal import Decimal as D
+
+    from kit.engine.order import OrderSpec, engine_request
+    from kit.engine.types import OrderType, Side, TimeInForce
+
+    spec = OrderSpec.parse("BTC/USDT", "sell", "0.5", price="61000", iceberg_amount="0.1", time_in_force="GTC")
+    req = spec.with_client_id("c-1").to_request()
+    assert req == engine_request("BTC/USDT", Side.SELL, OrderType.LIMIT, amount=D("0.5"), price=D("61000"),
+                                 time_in_force=TimeInForce.GTC, iceberg_amount=D("0.1"), client_id="c-1")  # fmt: skip
+    assert (req.quantity, req.iceberg_qty, req.quote_quantity) == (D("0.5"), D("0.1"), None)
