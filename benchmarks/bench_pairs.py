@@ -19,6 +19,8 @@ Comparisons (the issue's goals in brackets):
 * limit orders, resting GTC: kit signals vs vectorbt ``from_order_func`` with a numba order
   function that rests and cancels like kit (same 1,609 fills) [kit <= 0.8x];
 * market orders through a per-candle callback: kit callback vs backtesting.py [kit >= 5x faster];
+* the callback path's own cost: kit with a callback that does nothing vs a plain Python loop
+  calling it over the same closes [at most 1 us per candle], and the peak memory of that run;
 * first use in a fresh interpreter: importing the replay, loading the compiled kernel from its
   on-disk cache, and compiling it from nothing (an empty ``NUMBA_CACHE_DIR``).
 
@@ -169,6 +171,41 @@ def first_use() -> dict[str, float]:
     return out
 
 
+def callback_overhead(df: pd.DataFrame, n: int) -> tuple[list[float], list[float], list[float]]:
+    """Per-candle kit overhead around a callback that does nothing: kit vs a plain Python loop.
+
+    The plain loop is the floor: the same callback over the same closes, setting the same two
+    attributes a kit ``Context`` gets (``i``, ``close``). Interleaved pairs; seconds each, and the
+    peak traced memory (MB) of one kit run.
+    """
+    import tracemalloc
+
+    from kit.engine import replay
+
+    m = br.kit_market()
+
+    def noop(ctx: Any) -> None:
+        return None
+
+    class Ctx:
+        i = 0
+        close = 0.0
+
+    def plain() -> None:
+        c = Ctx()
+        for i, x in enumerate(df["close"].to_numpy().tolist()):
+            c.i = i
+            c.close = x
+            noop(c)
+
+    ta, tb, _, _ = pairs(lambda: replay.run(df, m, cash="1000000", strategy=noop), plain, n)
+    tracemalloc.start()
+    replay.run(df, m, cash="1000000", strategy=noop)
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return ta, tb, [peak]
+
+
 def growth(sig_fn: Callable[[pd.DataFrame], st.Signals]) -> list[list[str]]:
     rows = []
     for label, n in (("1 month", 43_200), ("1 year", 525_600), ("3 years", 1_576_800)):
@@ -194,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow-pairs", type=int, default=3, help="pairs for the callback vs backtesting.py comparison")
     ap.add_argument("--rows", type=int, default=make_candles.ROWS)
     ap.add_argument("--growth", action="store_true", help="also time kit over 1 month, 1 year and 3 years")
-    ap.add_argument("--skip", default="", help="comma-separated: market,limit,callback,first")
+    ap.add_argument("--skip", default="", help="comma-separated: market,limit,callback,first,overhead")
     args = ap.parse_args(argv)
     skip = set(args.skip.split(","))
 
@@ -229,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
               f"import kit.engine.replay {fu['import']:.2f} s; load the compiled kernel from its cache "
               f"{fu['cached']:.2f} s; compile it with an empty cache {fu['compile']:.2f} s\n")  # fmt: skip
         report["first_use"] = fu
+    if "overhead" not in skip:
+        ta, tb, peak = callback_overhead(df, args.pairs)
+        per = [(x - y) / len(df) * 1e9 for x, y in zip(ta, tb, strict=True)]
+        print(f"callback overhead, {args.pairs} interleaved pairs (load now {br.load_avg()})")
+        print(f"  kit replay.run, callback that does nothing  {spread(ta)}")
+        print(f"  plain Python loop, same callback (floor)    {spread(tb)}")
+        print(f"  kit overhead per candle: median {statistics.median(per):,.0f} ns ({min(per):,.0f} to "
+              f"{max(per):,.0f}); goal <= 1,000 ns: {'PASS' if statistics.median(per) <= 1000 else 'FAIL'}; "
+              f"peak traced memory of one kit run {peak[0]:.1f} MB\n")  # fmt: skip
+        report["callback_overhead"] = {"kit_s": ta, "plain_s": tb, "peak_mb": peak[0]}
     if args.growth:
         rows = growth(st.crossover)
         print(br.table(["span", "candles", "kit signals, market", "kit signals, limit", "kit callback, market"],
