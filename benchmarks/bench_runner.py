@@ -127,10 +127,21 @@ def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-
         if it is not None:
             intended.append(it.recorded_ms + int(offset[0]) - close)
     first = [min(v) - k for k, v in per_close.items()]
+    # sent: the Session's request log line of each POST /api/v3/order (written when the answer came,
+    # with the request's own duration: sent = ts_ms - latency_ms), against the minute it followed
+    sent = []
+    for log in sorted((home / "logs").glob("requests.jsonl*")):
+        for line in log.read_text().splitlines():
+            r = json.loads(line)
+            if r.get("method") == "POST" and "/api/v3/order" in str(r.get("url")) and r.get("latency_ms") is not None:
+                at = r["ts_ms"] - r["latency_ms"] + int(offset[0])
+                if min(per_close, default=0) <= at:
+                    sent.append(round(at - at // 60_000 * 60_000, 1))
     return {
         "mode": mode, "symbols": len(specs), "minutes": args.minutes, "orders": len(links),
         "close_to_first_decision_ms": pct(first), "close_to_decision_ms": pct(decided),
-        "close_to_intent_ms": pct(intended), "close_to_order_at_exchange_ms": pct(arrived),
+        "close_to_intent_ms": pct(intended), "close_to_request_sent_ms": pct(sent),
+        "close_to_order_at_exchange_ms": pct(arrived),
         "close_to_order_acked_ms": pct(acked),
         "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 2), "cpu_window_s": round(t1 - t0, 1),
         "rss_first_mb": round(rss[0], 1), "rss_last_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
@@ -140,7 +151,7 @@ def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-
     }  # fmt: skip
 
 
-def pct(xs: list[int]) -> dict[str, float | None]:
+def pct(xs: list[int] | list[float]) -> dict[str, float | None]:
     """n, p50, p99 and max of a sample."""
     xs = sorted(xs)
     q = statistics.quantiles(xs, n=100) if len(xs) >= 2 else [float("nan")] * 99
@@ -166,6 +177,8 @@ def main() -> None:
     print(json.dumps(res, indent=2, default=str))
     rows = [("close -> first decision p50", "close_to_first_decision_ms", "p50"),
             ("close -> decision p50", "close_to_decision_ms", "p50"),
+            ("close -> order request sent p50", "close_to_request_sent_ms", "p50"),
+            ("close -> order request sent p99", "close_to_request_sent_ms", "p99"),
             ("close -> order at the exchange p50", "close_to_order_at_exchange_ms", "p50"),
             ("close -> order at the exchange p99", "close_to_order_at_exchange_ms", "p99"),
             ("close -> acked p50", "close_to_order_acked_ms", "p50"),

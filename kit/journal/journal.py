@@ -590,6 +590,9 @@ class Journal:
             elif name == "until_ms":
                 where.append("ts_ms <= ?")
                 params.append(to_ms(value))
+            elif name == "after_seq":
+                where.append("seq > ?")
+                params.append(int(value))
             elif name == "kinds":
                 kinds = [value] if isinstance(value, str) else list(value)
                 where.append(f"kind IN ({', '.join('?' * len(kinds))})")
@@ -611,11 +614,15 @@ class Journal:
         account: str | None = None,
         stage: str | None = None,
         order_id: str | None = None,
+        after_seq: int | None = None,
     ) -> list[JournalEvent]:
-        """Events in journal order (``seq``), filtered; ``since_ms`` / ``until_ms`` bound ``ts_ms`` inclusively."""
+        """Events in journal order (``seq``), filtered; ``since_ms`` / ``until_ms`` bound ``ts_ms`` inclusively.
+
+        ``after_seq``: only rows appended after that ``seq`` (a reader that keeps up incrementally).
+        """
         where, params = self._filters(
             since_ms=since_ms, until_ms=until_ms, kinds=kinds, venue=venue, symbol=symbol, client_id=client_id,
-            account=account, stage=stage, order_id=order_id,
+            account=account, stage=stage, order_id=order_id, after_seq=after_seq,
         )  # fmt: skip
         return self._query(where, params)
 

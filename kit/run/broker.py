@@ -22,11 +22,13 @@ symbol's order within tens of milliseconds of the close (``benchmarks/bench_runn
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
+from kit.journal.state import Fill
 from kit.strategy.base import Decision
 
 if TYPE_CHECKING:
@@ -86,7 +88,9 @@ class SessionBroker:
     sent: int = 0
     deferred: bool = False  # queue orders until flush() (a runner's candle close), else send at once
     queue: list[Decision] = field(default_factory=list)
-    _fills_seen: int = 0
+    _fills_seen: int = 0  # seq of the last fill row read
+    _fills: deque[Fill] = field(default_factory=lambda: deque(maxlen=10_000))  # fills not (yet) this run's
+    _pending_ids: set[str] = field(default_factory=set)  # client ids that became this run's after their fills
     _position: dict[str, Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -250,7 +254,9 @@ class SessionBroker:
         self._link(decision, cid, order_id, status, latency, arrived)
         k = self.known[decision.id]
         k.client_id, k.linked = cid, True
-        self.client_ids.add(cid)
+        if cid not in self.client_ids:
+            self.client_ids.add(cid)
+            self._pending_ids.add(cid)
         if status not in _DONE and not status.startswith("failed"):
             self.open_ids[cid] = decision.symbol
 
@@ -274,18 +280,30 @@ class SessionBroker:
         return self._position.get(symbol, Decimal(0))
 
     def _refresh_position(self) -> None:
+        """Add the fills journaled since the last look (only new rows are read: a long run stays cheap)."""
         s = self.session
-        fills = s.journal.fills(venue=s.venue, account=s.account)
-        if len(fills) == self._fills_seen:
-            return
-        pos: dict[str, Decimal] = {}
-        for f in fills:
-            if f.client_id not in self.client_ids:
-                continue
-            m = s.market(f.symbol) or {}
-            net = f.amount - (f.fee_cost if f.fee_currency == m.get("base") else 0)
-            pos[f.symbol] = pos.get(f.symbol, Decimal(0)) + (net if f.side == "buy" else -f.amount)
-        self._position, self._fills_seen = pos, len(fills)
+        new = s.journal.events(kinds=["fill"], venue=s.venue, account=s.account, after_seq=self._fills_seen)
+        if self._pending_ids:  # orders that became this run's after some fills were read: count those fills
+            ids, self._pending_ids = self._pending_ids, set()
+            keep: deque[Fill] = deque(maxlen=self._fills.maxlen)
+            for f in self._fills:
+                if f.client_id in ids:
+                    self._add_fill(f)
+                else:
+                    keep.append(f)
+            self._fills = keep
+        for e in new:
+            self._fills_seen = max(self._fills_seen, e.seq)
+            f = Fill.from_event(e)
+            if f.client_id in self.client_ids:
+                self._add_fill(f)
+            else:
+                self._fills.append(f)  # another run's, or an order of this run not linked yet
+
+    def _add_fill(self, f: Fill) -> None:
+        m = self.session.market(f.symbol) or {}
+        net = f.amount - (f.fee_cost if f.fee_currency == m.get("base") else 0)
+        self._position[f.symbol] = self._position.get(f.symbol, Decimal(0)) + (net if f.side == "buy" else -f.amount)
 
     def cash(self, symbol: str) -> Decimal:
         """Free quote balance (one request)."""
