@@ -19,3 +19,14 @@ class Flip(Strategy):
             self.buy(self.size)
         else:
             self.close_position()
+
+
+class FlipTwo(Flip):
+    """:class:`Flip` sized for BTC/USDT and ETH/USDT (0.01 ETH meets ETH's minimum notional)."""
+
+    def next(self) -> None:
+        """One order per candle."""
+        if self.flat:
+            self.buy(Decimal("0.01") if self.symbol.startswith("ETH") else self.size)
+        else:
+            self.close_position()

@@ -145,3 +145,65 @@ def test_killed_between_the_send_and_the_link_the_restart_finds_the_order(lab: L
     lab.net.step(60_000)
     assert r.poll_once() == 1
     assert [o["side"] for o in lab.client().fetch_orders(SYM)] == ["buy", "sell"]  # it knew it held the buy
+
+
+@pytest.mark.slow  # a child process SIGKILLed between the batch's journal commit and its sends
+def test_killed_after_the_batch_was_journaled_before_it_was_sent_nothing_is_ever_sent_twice(
+    lab: Lab, tmp_path: Path
+) -> None:
+    syms = "BTC/USDT,ETH/USDT"
+    script = tmp_path / "die.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from kit.session import trading\n"
+        "def _outcome(self, prepared):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)  # the intents are journaled; no request has gone out\n"
+        "trading.Trading._outcome = _outcome\n"
+        "from kit.cli.main import main\n"
+        "sys.argv = ['kit'] + sys.argv[1:]\n"
+        "main()\n"
+    )
+    two = f"{HERE / 'strategies.py'}:FlipTwo"
+    cmd = [sys.executable, str(script), "run", two, "--symbols", syms, "--poll", "0.05",
+           "--schedule", "poll", "--name", "crash", "--journal", str(lab.journal_path)]  # fmt: skip
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    try:
+        wait_for(lambda: len(rows(lab, "run")) == 1, "the run to start")
+        lab.net.step(60_000)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGKILL
+    with Journal(lab.journal_path) as j:
+        intents = [e.client_id for e in j.events(kinds=["intent"])]
+    decided = [client_id_for(e.payload["decision_id"]) for e in rows(lab, "decision")]
+    # journaled, under the decisions' own ids (a symbol whose candle had not shown yet decides at the next poll)
+    assert 1 <= len(decided) <= 2 and sorted(intents) == sorted(decided)
+    assert lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT") == []  # none sent
+    q = subprocess.Popen(
+        [sys.executable, "-m", "kit", *cmd[2:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)
+    )  # the same run restarts, without the crash, and goes on
+    try:
+        wait_for(lambda: [e.payload["state"] for e in rows(lab, "run")][-1:] == ["resumed"], "the resume")
+        for n in (2, 3):
+            lab.net.step(60_000)
+            wait_for(lambda n=n: len({e.payload["candle_ms"] for e in rows(lab, "decision")}) == n, f"close {n}")
+        wait_for(lambda: len(rows(lab, "decision_order")) == len(rows(lab, "decision")) - len(decided),
+                 "the decisions after the restart settled")  # fmt: skip
+        q.send_signal(signal.SIGTERM)
+        q.communicate(timeout=30)
+    except AssertionError:
+        q.kill()
+        got = [(e.kind, e.payload.get("candle_ms"), e.payload.get("status")) for e in rows(lab, "decision")]
+        raise AssertionError(f"{got}\n{q.communicate(timeout=30)[1].decode()[-3000:]}") from None
+    finally:
+        if q.poll() is None:
+            q.kill()
+            q.communicate(timeout=30)
+    orders = lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT")
+    per_cid = Counter(o["clientOrderId"] for o in orders)
+    assert per_cid and all(v == 1 for v in per_cid.values())
+    assert not set(per_cid) & set(decided)  # the crashed batch's ids were never sent, and never re-sent after
+    assert all(cid.startswith("tk-d-") for cid in per_cid)
