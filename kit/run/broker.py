@@ -157,7 +157,8 @@ class SessionBroker:
                 return ""
             if prior.client_id:
                 if not prior.linked:
-                    self._link(decision, prior.client_id, "", "sent before a restart (found by its intent)", None)
+                    why = "journaled before a restart (found by its intent): not sent again"
+                    self._link(decision, prior.client_id, "", why, None)
                     prior.linked = True
                 return prior.client_id
             if prior.linked or decision.candle_ms < self.stale_before_ms:
