@@ -2,7 +2,8 @@
 
 Input: the pairs of :func:`kit.paper.twins.pair` (one row per real order and its paper twin).
 Output: one row per bucket (``market``, ``marketable_limit``, ``passive_limit``, ``post_only``,
-``ioc_fok``) with the spec's metrics (``specs/paper-trading.md`` (d)):
+``ioc_fok``, ``stop``: stop and take-profit orders, judged as takers once triggered) with the
+spec's metrics (``specs/paper-trading.md`` (d)):
 
 - ``dp_bps_median`` / ``dp_bps_p95``: ``s * (P_real - P_paper) / P_real * 1e4`` on average fill
   prices where both filled (``s`` = +1 buy, -1 sell). Positive: paper did better (optimistic).
@@ -42,7 +43,7 @@ import pandas as pd
 
 from kit.errors import KitError
 
-TAKER_BUCKETS = ("market", "marketable_limit", "ioc_fok")
+TAKER_BUCKETS = ("market", "marketable_limit", "ioc_fok", "stop")  # a triggered stop takes (or rests at its limit)
 PASSIVE_BUCKETS = ("passive_limit", "post_only")
 BUCKETS = (*TAKER_BUCKETS, *PASSIVE_BUCKETS)
 

@@ -339,7 +339,9 @@ def _frame(journal: Any, kind: str, venue: str, since_ms: int, until_ms: int) ->
 
 
 def _bucket(intent: Any, took: bool) -> str:
-    """The drift report's order-type bucket (spec (d))."""
+    """The drift report's order-type bucket (spec (d)); stops and take-profits are ``stop``."""
+    if intent["type"] in STOP_TYPES:
+        return "stop"
     if intent["type"] == "market":
         return "market"
     if bool(intent.get("post_only")):
@@ -361,17 +363,22 @@ def simulate_twins(
     """Run every intent's twin through a :class:`PaperBook` per symbol, in time order.
 
     Returns client id -> (twin order, spread at decision in bps, one tick in bps, whether it was
-    marketable at decision time). Market and
-    limit intents are twinned; stop/trigger types are skipped (their trigger needs the real
-    trigger time, which the journal does not hold yet).
+    marketable at decision time). Market and limit intents are twinned at once. Stop and
+    take-profit intents (market or limit) are armed, and triggered by the first taped print at or
+    through their trigger price after the intent (a stop buys when the price rises to it and sells
+    when it falls to it, a take-profit the other way): the twin's own trigger on the same prints,
+    not the real order's trigger time (the journal does not hold it); its market or limit order then
+    goes through the model like any other (latency included). A stop cancelled before its trigger
+    is a twin that never traded. Trailing types are not twinned yet.
     """
     books: dict[str, PaperBook] = {}
     timeline: list[tuple[int, int, str, Any]] = []
     for e in events:
         timeline.append((int(e["t"]), 0, e["k"], e))
     for _, it in intents.iterrows():
-        if it["type"] in ("market", "limit") and it["symbol"] in rules:
+        if it["type"] in ("market", "limit", *STOP_TYPES) and it["symbol"] in rules:
             timeline.append((int(it["ts_ms"]), 1, "intent", it))
+    armed: dict[str, dict[str, Any]] = {}  # client id -> the stop intent waiting for its trigger
     for _, c in cancels.iterrows():
         timeline.append((int(c["ts_ms"]), 2, "cancel", c))
     timeline.sort(key=lambda x: (x[0], x[1]))
@@ -386,9 +393,20 @@ def simulate_twins(
             pb.on_book(ts, bids=[(Decimal(p), Decimal(q)) for p, q in row["b"]],
                        asks=[(Decimal(p), Decimal(q)) for p, q in row["a"]])  # fmt: skip
         elif kind == "trade":
-            pb.on_trade(ts, Decimal(row["p"]), Decimal(row["q"]), buyer_maker=bool(row["m"]))
+            px = Decimal(row["p"])
+            pb.on_trade(ts, px, Decimal(row["q"]), buyer_maker=bool(row["m"]))
+            for cid, it in [(c, i) for c, i in armed.items() if i["symbol"] == sym and _triggered(i, px)]:
+                del armed[cid]
+                o = _twin_order(it, limit=str(it["type"]).endswith("_limit"))
+                took = _would_take(pb, o)
+                pb.submit(o, ts_ms=ts)
+                out[cid] = (o, *_spread(pb, r.tick), took)
         elif kind == "gap":
             pb.on_gap()
+        elif kind == "intent" and row["type"] in STOP_TYPES:
+            cid = str(row["client_id"])
+            armed[cid] = dict(row)
+            out[cid] = (_twin_order(row, limit=False), *_spread(pb, r.tick), False)  # untriggered so far
         elif kind == "intent":
             cid = str(row["client_id"])
             price = row.get("price")
@@ -410,11 +428,43 @@ def simulate_twins(
             out[cid] = (o, spread_bps, tick_bps, took)
         elif kind == "cancel":
             cid = str(row["client_id"])
-            if cid in pb.orders:
+            if armed.pop(cid, None) is not None:
+                out[cid][0].status = "canceled"  # cancelled before its trigger: it never traded
+            elif cid in pb.orders:
                 pb.cancel(cid, ts_ms=ts)
     for pb in books.values():
         pb.advance(until_ms)
     return out
+
+
+#: Journal order types twinned as triggered orders (trailing ones are not yet).
+STOP_TYPES = ("stop_market", "stop_limit", "take_profit_market", "take_profit_limit")
+
+
+def _triggered(intent: dict[str, Any], price: Decimal) -> bool:
+    """True when a print at ``price`` reaches the stop or take-profit trigger of ``intent``."""
+    trigger = Decimal(str(intent["trigger_price"]))
+    rising = (intent["side"] == "buy") == str(intent["type"]).startswith("stop")  # stop buy / take-profit sell
+    return price >= trigger if rising else price <= trigger
+
+
+def _twin_order(intent: Any, *, limit: bool) -> PaperOrder:
+    price = intent.get("price")
+    return PaperOrder(
+        str(intent["client_id"]),
+        str(intent["side"]),
+        Decimal(str(intent["amount"])),
+        price=Decimal(str(price)) if limit and price not in (None, "") else None,
+        tif=str(intent.get("time_in_force") or "GTC"),
+    )
+
+
+def _spread(pb: PaperBook, tick: Decimal) -> tuple[float | None, float | None]:
+    if not (pb.bids and pb.asks):
+        return None, None
+    bid, ask = max(pb.bids), min(pb.asks)
+    mid = (bid + ask) / 2
+    return float((ask - bid) / mid * 10_000), float(tick / mid * 10_000)
 
 
 def _would_take(pb: PaperBook, o: PaperOrder) -> bool:

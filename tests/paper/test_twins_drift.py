@@ -169,3 +169,31 @@ def test_twins_that_cannot_start_leave_a_warning_not_a_broken_session(
         assert s.twins is None
         assert any("shadow twins not started (ConfigError: none of the symbols" in w for w in s.warnings)
         assert s.place("BTC/USDT", "buy", "0.001")["status"] == "closed"  # trading is unaffected
+
+
+def test_stop_twins_trigger_on_the_tape_and_a_cancelled_stop_never_trades() -> None:
+    from decimal import Decimal as D
+
+    from kit.engine.paperfill import PaperFillModel
+    from kit.paper.twins import SymbolRules, _bucket, simulate_twins
+
+    book = {"k": "book", "s": "BTC/USDT", "b": [["100", "5"]], "a": [["100.01", "5"]]}
+    up = {"k": "book", "s": "BTC/USDT", "b": [["101", "5"]], "a": [["101.01", "5"]]}
+    events = [{**book, "t": 0}, {"t": 1_000, "k": "trade", "s": "BTC/USDT", "p": "100.50", "q": "1", "m": False},
+              {**up, "t": 1_900}, {"t": 2_000, "k": "trade", "s": "BTC/USDT", "p": "101.00", "q": "1", "m": False},
+              {**up, "t": 5_000}]  # fmt: skip
+    row = {"symbol": "BTC/USDT", "side": "buy", "amount": "1", "time_in_force": "GTC", "post_only": False}
+    intents = pd.DataFrame([
+        {**row, "client_id": "stop", "type": "stop_market", "trigger_price": "101", "price": None, "ts_ms": 100},
+        {**row, "client_id": "tp", "type": "take_profit_market", "trigger_price": "99", "price": None, "ts_ms": 100},
+        {**row, "client_id": "gone", "type": "stop_limit", "trigger_price": "101", "price": "101.5", "ts_ms": 100},
+    ])  # fmt: skip
+    cancels = pd.DataFrame([{"ts_ms": 1_500, "client_id": "gone", "symbol": "BTC/USDT"}])
+    rules = {"BTC/USDT": SymbolRules(D("0.01"), D("0.001"))}
+    twins = simulate_twins(intents, cancels, events, rules, model=PaperFillModel(), until_ms=6_000)
+    stop = twins["stop"][0]
+    assert stop.sent_ms == 2_000  # not at the 100.50 print: triggered by the 101.00 print
+    assert stop.filled == D("1") and stop.avg_price == D("101.01")  # then a market buy on the book after latency
+    assert twins["tp"][0].filled == 0 and twins["tp"][0].status == "pending"  # a buy take-profit at 99: never
+    assert twins["gone"][0].status == "canceled" and twins["gone"][0].filled == 0
+    assert _bucket({"type": "stop_limit"}, True) == "stop"
