@@ -395,9 +395,9 @@ def simulate_twins(
         elif kind == "trade":
             px = Decimal(row["p"])
             pb.on_trade(ts, px, Decimal(row["q"]), buyer_maker=bool(row["m"]))
-            for cid, it in [(c, i) for c, i in armed.items() if i["symbol"] == sym and _triggered(i, px)]:
+            for cid, stop in [(c, i) for c, i in armed.items() if i["symbol"] == sym and _triggered(i, px)]:
                 del armed[cid]
-                o = _twin_order(it, limit=str(it["type"]).endswith("_limit"))
+                o = _twin_order(stop, limit=str(stop["type"]).endswith("_limit"))
                 took = _would_take(pb, o)
                 pb.submit(o, ts_ms=ts)
                 out[cid] = (o, *_spread(pb, r.tick), took)
