@@ -51,10 +51,12 @@ import pandas as pd
 from IPython.display import display
 
 from kit.views import charts
+from kit.views.report import number
 from kit.cli.demo import prepare
 from kit.session import Session
 from kit.views.ui import Blotter, OrderTicket, StatusBar, link
 
+pd.set_option("display.float_format", number)  # numbers as people read them: 59950, not 59950.0
 prep = prepare(exchange, store_root=store_root)
 print(prep.summary)
 if prep.private:
@@ -95,12 +97,13 @@ ticket.type.value = "limit"
 ticket.qty.value = amount
 ticket.price.value = str(limit)
 ticket.place()  # the "Place" click: validates and shows the confirm step
-print("preview:", ticket.last_preview.summary, "| notional", ticket.last_preview.notional)
+print("preview:", ticket.last_preview.summary, "| notional", number(ticket.last_preview.notional))
 order = ticket.confirm()  # the "Confirm" click: Session.place(...)
 ticket
 
 # %%
-print(f"order {order['id']}: {order['status']}, filled {order['filled']} of {order['amount']} at limit {order['price']}")
+print(f"order {order['id']}: {order['status']}, filled {number(order['filled'])} of {number(order['amount'])} "
+      f"at limit {number(order['price'])}")
 blotter = Blotter(session, symbols=[symbol], live=False)  # live=True keeps it refreshing by itself
 blotter.refresh()
 link(ticket, blotter, status)  # an order placed with the ticket shows here; an amend or cancel here shows there
@@ -116,7 +119,8 @@ blotter
 # %%
 def show(o):
     """One line per refresh: what the exchange says about the order."""
-    print(f"status {o['status']:<8} filled {o['filled']:<6} remaining {o['remaining']:<6} average {o['average'] or '-'}")
+    filled, remaining, average = number(o["filled"]), number(o["remaining"]), number(o["average"]) or "-"
+    print(f"status {o['status']:<8} filled {filled:<6} remaining {remaining:<6} average {average}")
 
 
 if prep.market is not None:
@@ -162,15 +166,16 @@ print("position from fills:", session.positions().get(symbol))
 market_now = session.ticker(symbol)
 new_limit = limit - Decimal(lower_by)
 assert new_limit < Decimal(str(market_now["bid"])), (new_limit, market_now["bid"])  # still under the market
-print(f"market now: last {market_now['last']}, bid {market_now['bid']}, ask {market_now['ask']}; "
-      f"new limit {new_limit} is under the bid")
+print(f"market now: last {number(market_now['last'])}, bid {number(market_now['bid'])}, "
+      f"ask {number(market_now['ask'])}; "
+      f"new limit {number(new_limit)} is under the bid")
 quote_asset = symbol.split("/")[1]
 print(f"free {quote_asset} before the amend: {session.free_balances()[quote_asset]}")  # also the funds check's read
 before = session.order(symbol, order_id=order["id"])
 order = blotter.amend(symbol, str(order["id"]), price=str(new_limit))  # its Amend button: session.amend, shown
 assert order is not None and order["status"] == "open", blotter.message.value  # the replacement rests
-print(f"order {before['id']} ({before['status']} then, filled {before['filled']}) replaced by {order['id']}: "
-      f"{order['amount']} at {order['price']}, {order['status']}")
+print(f"order {before['id']} ({before['status']} then, filled {number(before['filled'])}) replaced by {order['id']}: "
+      f"{number(order['amount'])} at {number(order['price'])}, {order['status']}")
 print("old order now:", session.order(symbol, order_id=before["id"])["status"])
 replaced = session.journal.frame("intent")
 display(replaced[replaced["client_id"] == order["clientOrderId"]][["client_id", "side", "amount", "price", "replaces"]])
