@@ -192,6 +192,11 @@ class Store:
         rows = self.db.execute("SELECT trade_id, public_id FROM fills WHERE public_id IS NOT NULL")
         return {int(t): int(p) for t, p in rows}
 
+    def last_public_ids(self) -> dict[str, int]:
+        """Highest public trade id of the recorded fills, per symbol (the tape continues above it after a restart)."""
+        rows = self.db.execute("SELECT symbol, MAX(public_id) FROM fills WHERE public_id IS NOT NULL GROUP BY symbol")
+        return {str(sym): int(pid) for sym, pid in rows}
+
     def save_withdrawal(
         self,
         wid: str,

@@ -162,6 +162,12 @@ class Venue(Trading):
         self.keys_by_name: dict[str, ApiKey] = {}
         self._keys: dict[str, ApiKey] = {}
         self._restore_or_open(now)
+        # The tape's ids continue above every own fill recorded before a restart (its synthetic
+        # prints are generated again, so their ids would otherwise start over and collide).
+        for sym, pid in self.store.last_public_ids().items():
+            known = self.symbols.get(sym) or self.by_unified.get(sym)
+            if known is not None:
+                self._tape_ids[known.id] = max(self._tape_ids[known.id], pid)
         self._load_keys(now)
         # Replaying a long command log takes a while and a real clock keeps running meanwhile: the
         # market starts at the time it is actually caught up to, not at the time the setup began.

@@ -143,19 +143,23 @@ def test_sigkill_restart_keeps_fill_times_after_orders_and_ids_increasing(tmp_pa
     server = _Server(tmp_path)
     server.start()
     try:
-        max_order, max_trade = 0, 0
-        seen: dict[str, tuple[int, str]] = {}  # trade id -> (time, order id) before a crash
+        # trade ids are per symbol, as on Binance (one public tape per symbol, own fills on it)
+        max_order, max_trade = 0, dict.fromkeys(SYMBOLS, 0)
+        seen: dict[tuple[str, str], tuple[int, str]] = {}  # (symbol, trade id) -> (time, order id) before a crash
         for crash in range(3):
             ex = server.client()
             new_ids = _round(server, ex)
             assert min(new_ids) > max_order, f"order ids restarted after crash {crash}"
             max_order = max(new_ids)
             trades = [t for sym in SYMBOLS for t in _trades(ex, sym)]
-            fresh = [int(t["id"]) for t in trades if t["id"] not in seen]
-            assert fresh and min(fresh) > max_trade, f"trade ids restarted after crash {crash}"
-            max_trade = max(int(t["id"]) for t in trades)
+            fresh = [t for t in trades if (t["symbol"], t["id"]) not in seen]
+            assert fresh, f"no new fill after crash {crash}"
+            for t in fresh:
+                assert int(t["id"]) > max_trade[t["symbol"]], f"{t['symbol']} trade ids restarted after crash {crash}"
+            for t in trades:
+                max_trade[t["symbol"]] = max(max_trade[t["symbol"]], int(t["id"]))
             for t in trades:  # trades from before a crash survive it unchanged
-                assert seen.setdefault(t["id"], (int(t["timestamp"]), t["order"])) == (
+                assert seen.setdefault((t["symbol"], t["id"]), (int(t["timestamp"]), t["order"])) == (
                     int(t["timestamp"]),
                     t["order"],
                 )
@@ -166,7 +170,7 @@ def test_sigkill_restart_keeps_fill_times_after_orders_and_ids_increasing(tmp_pa
         time.sleep(0.3)  # a few market ticks
         assert _time_problems(ex) == []
         trades = [t for sym in SYMBOLS for t in _trades(ex, sym)]
-        assert min(int(t["id"]) for t in trades if t["id"] not in seen) > max_trade
+        assert all(int(t["id"]) > max_trade[t["symbol"]] for t in trades if (t["symbol"], t["id"]) not in seen)
         # each crash left a resting sell per symbol that the (regenerated) market crossed: they filled
         # at the restart, not before they were placed
         assert len(trades) >= 4 * len(SYMBOLS) + 3 * len(SYMBOLS)

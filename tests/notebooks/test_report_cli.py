@@ -29,7 +29,9 @@ def test_daily_writes_the_report_and_prints_its_path(kit_home: Path, tmp_path: P
     page = out / "daily.html"
     assert result.stdout.strip().splitlines()[-1] == str(page)
     text = page.read_text(encoding="utf-8")
-    assert "Daily report" in text and "Account value" in text and "valued at the last journaled fills" in text
+    assert "Daily report" in text and "Account value" in text
+    # an empty journal: nothing to value, and the report says so rather than "valued at: " (#17.6)
+    assert "no prices needed: nothing held but USDT and no fills" in text
     assert "refuse_secret_params(" not in text  # no code in the report
     assert (out / "daily.ipynb").is_file()
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (out, page, out / "daily.ipynb")}
