@@ -156,11 +156,31 @@ def candles(
             row=1,
             col=1,
         )  # fmt: skip
-    fig.update_layout(title=title, height=height, template="plotly_white", xaxis_rangeslider_visible=False,
-                      margin={"l": 50, "r": 20, "t": 50 if title else 20, "b": 30}, hovermode="x unified",
-                      legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"})  # fmt: skip
+    fig.update_layout(height=height, template="plotly_white", xaxis_rangeslider_visible=False,
+                      hovermode="x unified", **title_and_legend(title, left=50))  # fmt: skip
     fig.update_yaxes(title_text="price", row=1, col=1)
     return fig
+
+
+def title_and_legend(title: str | None, *, left: int, bottom: int = 30) -> dict[str, Any]:
+    """Layout keys that keep a title and a horizontal legend apart (#17.7: the title was drawn over it).
+
+    The title sits at the top left of the figure, the legend on its own line just above the plot,
+    right-aligned, and the top margin holds both.
+
+    >>> sorted(title_and_legend("BTC/USDT 1m", left=50))
+    ['legend', 'margin', 'title']
+    >>> title_and_legend("BTC/USDT 1m", left=50)["margin"]["t"], title_and_legend(None, left=50)["margin"]["t"]
+    (84, 40)
+    """
+    keys: dict[str, Any] = {
+        "margin": {"l": left, "r": 20, "t": 84 if title else 40, "b": bottom},
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.01, "yanchor": "bottom"},
+    }
+    if title:
+        keys["title"] = {"text": title, "x": 0, "xref": "container", "xanchor": "left", "y": 1,
+                         "yref": "container", "yanchor": "top", "pad": {"t": 12, "l": 12}}  # fmt: skip
+    return keys
 
 
 def equity(
@@ -268,9 +288,8 @@ def coverage(frame: pd.DataFrame, *, title: str | None = None, lane: str | None 
             hovertemplate=f"<b>{status}</b><br>%{{customdata[0]}} to %{{customdata[1]}}"
                           "<br>candles %{customdata[2]}<br>%{customdata[3]}<extra></extra>",
         ))  # fmt: skip
-    fig.update_layout(title=title, barmode="overlay", template="plotly_white", height=160 + 40 * len(set(frame[lane])),
-                      margin={"l": 80, "r": 20, "t": 50 if title else 20, "b": 30},
-                      legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"})  # fmt: skip
+    fig.update_layout(barmode="overlay", template="plotly_white", height=160 + 40 * len(set(frame[lane])),
+                      **title_and_legend(title, left=80))  # fmt: skip
     fig.update_xaxes(type="date")
     fig.update_yaxes(title=None, autorange="reversed")
     return fig

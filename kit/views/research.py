@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from kit.errors import ConfigError
+from kit.views.charts import title_and_legend
 
 __all__ = ["backtest_figure", "heatmap", "html_page", "walk_forward_figure"]
 
@@ -112,9 +113,8 @@ def backtest_figure(candles: pd.DataFrame, equity: pd.Series, trades: pd.DataFra
     colors = np.where(shown["close"] >= shown["open"], UP, DOWN)
     fig.add_trace(go.Bar(x=shown.index, y=shown["volume"], name="volume", marker_color=colors, opacity=0.6,
                          showlegend=False), row=5, col=1)  # fmt: skip
-    fig.update_layout(title=title, height=height, template="plotly_white", xaxis_rangeslider_visible=False,
-                      hovermode="x", margin={"l": 60, "r": 20, "t": 70 if title else 30, "b": 30},
-                      legend={"orientation": "h", "y": 1.04, "x": 0, "yanchor": "bottom"})  # fmt: skip
+    fig.update_layout(height=height, template="plotly_white", xaxis_rangeslider_visible=False,
+                      hovermode="x", **title_and_legend(title, left=60))  # fmt: skip
     fig.update_xaxes(showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1)
     return fig
 
@@ -159,10 +159,9 @@ def walk_forward_figure(table: pd.DataFrame, stat: str, *, title: str | None = N
     fig = go.Figure()
     fig.add_trace(go.Bar(x=x, y=table["in_sample"], name=f"in-sample {stat}", marker_color="#1f77b4"))
     fig.add_trace(go.Bar(x=x, y=table["out_of_sample"], name=f"out-of-sample {stat}", marker_color="#ff7f0e"))
-    fig.update_layout(title=title or f"Walk-forward: {stat}, best in-sample parameters on the next window",
-                      barmode="group", height=height, template="plotly_white", xaxis_title="out-of-sample window",
-                      yaxis_title=stat, margin={"l": 60, "r": 20, "t": 50, "b": 40},
-                      legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"})  # fmt: skip
+    fig.update_layout(barmode="group", height=height, template="plotly_white", xaxis_title="out-of-sample window",
+                      yaxis_title=stat, **title_and_legend(title or f"Walk-forward: {stat}, best in-sample parameters "
+                                                           "on the next window", left=60, bottom=40))  # fmt: skip
     return fig
 
 
