@@ -655,8 +655,10 @@ def run(out_dir: Path = Path("reports"), *, quiet: bool = False) -> DemoResult:
     finally:
         net.stop()
     seconds = time.perf_counter() - t_start
-    index = out_dir / "demo.html"
-    index.write_text(_index_page(timings, page.name, seconds, drift=drift_page.name), encoding="utf-8")
+    from kit.safety.private import write_private_text
+
+    index = out_dir / "demo.html"  # 0600 like the reports it links (they hold account data)
+    write_private_text(index, _index_page(timings, page.name, seconds, drift=drift_page.name))
     say(f"Notebooks {sum(timings.values()):.1f} s (+ HTML {html_s:.1f} s), demo {seconds:.1f} s. Walk: {index}")
     print(f"Report: {page}")
     return DemoResult(index=index, report=page, notebooks=timings, seconds=seconds)

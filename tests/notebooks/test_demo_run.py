@@ -35,6 +35,8 @@ def test_demo_walks_every_stage_and_ends_with_the_report(tmp_path: Path) -> None
         assert (out / "demo" / f"{name}.html").is_file()
     assert (out / "demo" / "plotly.min.js").is_file()
     index = (out / "demo.html").read_text(encoding="utf-8")
+    private = [p.name for p in (out / "demo.html", out / "daily.html") if p.stat().st_mode & 0o077]
+    assert private == [], f"readable by others: {private}"  # 0600 like every report (#12)
     assert 'href="daily.html"' in index and 'href="demo/03_testnet_orders.html"' in index
     report = (out / "daily.html").read_text(encoding="utf-8")
     for heading in ("Account value", "Orders", "Fills, PnL and fees", "Guard trips", "Clock", "Rate limits"):
