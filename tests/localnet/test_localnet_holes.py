@@ -66,6 +66,7 @@ def test_a_30s_old_request_cannot_be_revived_by_an_appended_recv_window(net: Loc
     assert r.json()["code"] == -1021  # as sent: outside the default 5000 ms window
 
 
+@pytest.mark.slow  # waits out injected latency (about 2 s)
 def test_an_order_that_arrived_whole_executes_although_the_client_left_during_latency(
     make_localnet: Any, tmp_path: Any
 ) -> None:

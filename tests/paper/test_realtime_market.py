@@ -17,8 +17,15 @@ def test_a_default_localnet_prints_trades_and_moves_its_book_without_being_stepp
     assert not cfg.stepped and cfg.speed == 1.0 and cfg.tick_interval_ms == 100
     with start(config=cfg) as net:
         first = net.call(lambda v: (v.clock.now_ms(), len(v.recent["BTCUSDT"]), v.books["BTCUSDT"].update_id))
-        time.sleep(6.0)  # ~40 prints a minute on BTCUSDT: a few seconds see several
-        later = net.call(lambda v: (v.clock.now_ms(), len(v.recent["BTCUSDT"]), v.books["BTCUSDT"].update_id))
+        # ~40 prints a minute on BTCUSDT, at random: 6 s see none with probability e^-4 (about 2 %),
+        # so wait until one came, up to 30 s (none in 30 s: e^-20)
+        deadline = time.monotonic() + 30.0
+        time.sleep(6.0)
+        while True:
+            later = net.call(lambda v: (v.clock.now_ms(), len(v.recent["BTCUSDT"]), v.books["BTCUSDT"].update_id))
+            if (later[1] > first[1] and later[2] > first[2]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     assert later[0] - first[0] >= 5_500  # the clock follows the wall clock
     assert later[1] > first[1] and later[2] > first[2]  # new prints, and the book moved with them
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow  # 2.5 s on a loaded machine (a year of real 1m candles through the ledger)
 def test_ledger_finds_exactly_the_538_real_gaps(tmp_path: Path) -> None:
     raw = pd.read_feather(FEATHER)
     frame = raw.set_index(pd.DatetimeIndex(raw["date"]).as_unit("ms").rename("time"))[
