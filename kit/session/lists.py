@@ -41,12 +41,11 @@ Examples
 
 from __future__ import annotations
 
-import time
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from kit.engine.order import OrderSpec, parse_decimal
-from kit.errors import ExchangeUnavailable, KitError, OrderRejected, OrderUnknown, StageError
+from kit.errors import KitError, OrderRejected, OrderUnknown, StageError
 from kit.session.base import now_ms
 from kit.session.orders import validate
 from kit.session.trading import Trading
@@ -311,38 +310,10 @@ class OrderLists(Trading):
         """
         intents = self.journal.events(kinds=["intent"], venue=self.venue, client_id=list_client_id)
         legs = dict(intents[-1].payload.get("legs") or {}) if intents else {}
-        deadline = (intents[-1].ts_ms if intents else now_ms()) + self.order_window_ms()
-        while True:
-            try:
-                raw = self.order_list(symbol, list_client_id=list_client_id)
-                break
-            except OrderUnknown as exc:
-                left = deadline - now_ms()
-                if left <= 0:
-                    self._j("resolved", symbol=symbol, client_id=list_client_id, status="not_placed",
-                            how="lookup by list client id, after the list's window")  # fmt: skip
-                    raise OrderUnknown(
-                        f"order list {list_client_id} was not placed (the exchange has no such list, and its "
-                        "request can no longer arrive)",
-                        symbol=symbol,
-                        order_id=list_client_id,
-                        hint="Nothing is working on the exchange; you may place it again.",
-                    ) from error
-                if not wait:
-                    raise OrderUnknown(
-                        f"order list {list_client_id} is not on the exchange yet, but its request may still "
-                        f"arrive for {left / 1000:.1f} s",
-                        symbol=symbol,
-                        order_id=list_client_id,
-                        hint=f"Do not place it again yet: resolve it again in {left / 1000:.0f} s.",
-                    ) from exc
-                time.sleep(min(1.0, left / 1000))
-            except (ExchangeUnavailable, OrderRejected) as exc:
-                raise OrderUnknown(
-                    f"the outcome of order list {list_client_id} is unknown and could not be looked up",
-                    symbol=symbol,
-                    order_id=list_client_id,
-                ) from exc
+        raw = self._look_up_within_window(
+            list_client_id, symbol=symbol, error=error, wait=wait, noun="order list", key="list client id",
+            window="the list's window", lookup=lambda: self.order_list(symbol, list_client_id=list_client_id),
+        )  # fmt: skip
         self._j("resolved", symbol=symbol, client_id=list_client_id, order_id=f"list-{raw.get('orderListId')}",
                 status="list", how="lookup by list client id")  # fmt: skip
         return self._ack_list(raw, list_client_id, symbol, legs)

@@ -20,7 +20,7 @@ import inspect
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -710,6 +710,49 @@ class Trading(Reads):
                 filled=o.get("filled"), how="read after an amend")  # fmt: skip
         return status
 
+    def _look_up_within_window(
+        self, client_id: str, *, symbol: str, error: BaseException | None, wait: bool, noun: str, key: str,
+        window: str, lookup: Callable[[], dict[str, Any]],
+    ) -> dict[str, Any]:  # fmt: skip
+        """``lookup()`` until it finds the ``noun`` (an order, an order list) or its request can no longer arrive.
+
+        The one rule of :meth:`resolve` and ``resolve_list``: never resend; "not found" is final only
+        after :meth:`order_window_ms` from the intent (then journaled as not placed); until then the
+        lookup is repeated (``wait``) or :class:`~kit.errors.OrderUnknown` says when to ask again.
+        """
+        intents = self.journal.events(kinds=["intent"], venue=self.venue, client_id=client_id)
+        deadline = (intents[-1].ts_ms if intents else now_ms()) + self.order_window_ms()
+        while True:
+            try:
+                return lookup()
+            except OrderUnknown as exc:
+                left = deadline - now_ms()
+                if left <= 0:
+                    self._j("resolved", symbol=symbol, client_id=client_id, status="not_placed",
+                            how=f"lookup by {key}, after {window}")  # fmt: skip
+                    raise OrderUnknown(
+                        f"{noun} {client_id} was not placed (the exchange has no such {noun}, and its request "
+                        "can no longer arrive)",
+                        symbol=symbol,
+                        order_id=client_id,
+                        hint="Nothing is working on the exchange; you may place it again.",
+                    ) from error
+                if not wait:
+                    raise OrderUnknown(
+                        f"{noun} {client_id} is not on the exchange yet, but its request may still arrive for "
+                        f"{left / 1000:.1f} s",
+                        symbol=symbol,
+                        order_id=client_id,
+                        hint=f"Do not place it again yet: resolve it again in {left / 1000:.0f} s.",
+                    ) from exc
+                time.sleep(min(1.0, left / 1000))
+            except (ExchangeUnavailable, OrderRejected) as exc:
+                raise OrderUnknown(
+                    f"the outcome of {noun} {client_id} is unknown and could not be looked up",
+                    symbol=symbol,
+                    order_id=client_id,
+                ) from exc
+
     def resolve(
         self, client_id: str, *, symbol: str, error: BaseException | None = None, wait: bool = True
     ) -> dict[str, Any]:
@@ -721,39 +764,11 @@ class Trading(Reads):
         :class:`~kit.errors.OrderUnknown` says when to ask again (``wait=False``). Once final, it is
         journaled as not placed and :class:`~kit.errors.OrderUnknown` says it is safe to place again.
         """
-        intents = self.journal.events(kinds=["intent"], venue=self.venue, client_id=client_id)
-        deadline = (intents[-1].ts_ms if intents else now_ms()) + self.order_window_ms()
-        while True:
-            try:
-                order = self.order(symbol, client_id=client_id)
-                break
-            except OrderUnknown as exc:
-                left = deadline - now_ms()
-                if left <= 0:
-                    self._j("resolved", symbol=symbol, client_id=client_id, status="not_placed",
-                            how="lookup by client id, after the order's window")  # fmt: skip
-                    raise OrderUnknown(
-                        f"order {client_id} was not placed (the exchange has no such order, and its request "
-                        "can no longer arrive)",
-                        symbol=symbol,
-                        order_id=client_id,
-                        hint="Nothing is working on the exchange; you may place it again.",
-                    ) from error
-                if not wait:
-                    raise OrderUnknown(
-                        f"order {client_id} is not on the exchange yet, but its request may still arrive for "
-                        f"{left / 1000:.1f} s",
-                        symbol=symbol,
-                        order_id=client_id,
-                        hint=f"Do not place it again yet: resolve it again in {left / 1000:.0f} s.",
-                    ) from exc
-                time.sleep(min(1.0, left / 1000))
-            except (ExchangeUnavailable, OrderRejected) as exc:
-                raise OrderUnknown(
-                    f"the outcome of order {client_id} is unknown and could not be looked up",
-                    symbol=symbol,
-                    order_id=client_id,
-                ) from exc
+        order = self._look_up_within_window(
+            client_id, symbol=symbol, error=error, wait=wait, noun="order", key="client id",
+            window="the order's window",
+            lookup=lambda: self.order(symbol, client_id=client_id),
+        )  # fmt: skip
         self._j(
             "resolved",
             symbol=symbol,
