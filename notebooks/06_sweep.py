@@ -65,7 +65,7 @@ opt = optimize(SmaCross, data, fast=fast, slow=slow, fixed={"size": size}, cash=
                constraint=lambda p: p["fast"] < p["slow"], require=lambda s: s["# Trades"] >= 3,
                workers=workers, scheduler=scheduler or None, progress=False)
 print(opt)
-opt.results[["fast", "slow", maximize, "Sharpe Ratio", "# Trades", "Max. Drawdown [%]", "ok"]].round(4)
+opt.results[["fast", "slow", maximize, "Win Rate [%]", "# Trades", "Max. Drawdown [%]", "ok"]].round(4)
 
 # %%
 opt.heatmap("fast", "slow")
