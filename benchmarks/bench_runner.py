@@ -148,7 +148,76 @@ def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-
         "rss_change_pct": round(100 * (rss[-1] - rss[0]) / rss[0], 1), "rss_series_mb": [round(x, 1) for x in rss],
         "load_1m_min_max": [round(min(loads), 1), round(max(loads), 1)],
         "exit": proc.returncode, "runner_said": out.strip().splitlines()[-1:] if out else err[-500:],
+        "timeline_ms": timeline(home, tmp / "ln" / "requests.log", int(offset[0])),
     }  # fmt: skip
+
+
+def _iso_ms(text: str) -> float:
+    """``2026-12-04T15:39:00.050+00:00`` (localnet's request log) -> epoch ms."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def timeline(home: Path, ln_log: Path, offset_ms: int = 0) -> dict[str, dict[str, float | None]]:
+    """Where the time of a close goes: each step's first and last moment after the close, per close.
+
+    From the three records a run leaves (no instrumentation of the code measured): the Session's
+    request log (``ts_ms`` when the answer came, ``latency_ms`` the request's own duration, so
+    sent = ``ts_ms - latency_ms``), localnet's request log (the time a request was answered and how
+    long localnet's handler took; the order's signed ``timestamp``, which ccxt takes as it builds the
+    request) and the journal (when each decision and intent row was written). Every figure is ms
+    after the candle's close on the exchange's clock; the median over the closes and the max.
+    """
+    from urllib.parse import parse_qs
+
+    steps: dict[int, dict[str, list[float]]] = {}
+
+    def note(step: str, at: float) -> None:
+        close = int(at // 60_000 * 60_000)
+        if at - close < 30_000:  # a close's work ends well within half a minute
+            steps.setdefault(close, {}).setdefault(step, []).append(at - close)
+
+    for log in sorted((home / "logs").glob("requests.jsonl*")):
+        for line in log.read_text().splitlines():
+            r = json.loads(line)
+            url, lat = str(r.get("url")), r.get("latency_ms")
+            if lat is None:
+                continue
+            kind = "kline" if "klines" in url else "order" if r.get("method") == "POST" and "/order" in url else ""
+            if kind:
+                note(f"{kind} request sent", r["ts_ms"] - lat + offset_ms)
+                note(f"{kind} answer received", r["ts_ms"] + offset_ms)
+    for line in ln_log.read_text().splitlines() if ln_log.exists() else []:
+        r = json.loads(line)
+        kind = "kline" if "klines" in r["path"] else "order" if r["method"] == "POST" and r["path"] == "/api/v3/order" else ""
+        if not kind:
+            continue
+        done = _iso_ms(r["time"])
+        note(f"{kind} handler start (localnet)", done - r["latency_ms"])
+        note(f"{kind} answered (localnet)", done)
+        if kind == "order":
+            note("order signed (its timestamp)", float(parse_qs(r["params"]).get("timestamp", ["nan"])[0]))
+    with Journal(home / "journal.sqlite") as j:
+        for kind in ("decision", "intent", "decision_order"):
+            for e in j.events(kinds=[kind]):
+                note(f"{kind} journaled", float(e.recorded_ms or 0) + offset_ms)
+    order = ["kline request sent", "kline handler start (localnet)", "kline answered (localnet)",
+             "kline answer received", "decision journaled", "intent journaled", "order signed (its timestamp)",
+             "order request sent", "order handler start (localnet)", "order answered (localnet)",
+             "order answer received", "decision_order journaled"]  # fmt: skip
+    closes = [c for c, s in steps.items() if "order request sent" in s]
+    out: dict[str, dict[str, float | None]] = {}
+    for step in order:
+        firsts = [min(steps[c][step]) for c in closes if step in steps[c]]
+        lasts = [max(steps[c][step]) for c in closes if step in steps[c]]
+        out[step] = {"closes": len(firsts), "first_p50": _med(firsts), "last_p50": _med(lasts),
+                     "last_max": round(max(lasts), 1) if lasts else None}  # fmt: skip
+    return out
+
+
+def _med(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 1) if xs else None
 
 
 def pct(xs: list[int] | list[float]) -> dict[str, float | None]:
@@ -191,6 +260,12 @@ def main() -> None:
     print(f"{'CPU % of one core':38}" + "".join(f"{r['cpu_pct_one_core']:>12}" for r in res))
     print(f"{'RSS first -> last MB':38}" + "".join(f"{r['rss_first_mb']:>6}->{r['rss_last_mb']:<5}" for r in res))
     print(f"{'load (1 min) min-max':38}" + "".join(f"{str(r['load_1m_min_max']):>12}" for r in res))
+    for r in res:
+        print(f"\nwhere a close's time goes ({r['mode']}; ms after the close: median over closes of the first and"
+              " the last of each step, and the worst last)")
+        print(f"{'step':38}{'first p50':>12}{'last p50':>12}{'last max':>12}")
+        for step, v in r["timeline_ms"].items():
+            print(f"{step:38}" + "".join(f"{v[k] if v[k] is not None else '-':>12}" for k in ("first_p50", "last_p50", "last_max")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2, default=str))
 

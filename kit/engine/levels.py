@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Hashable, Mapping
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -59,6 +61,16 @@ class Taken(Generic[K]):
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+    def next_due_ms(self) -> int | float:
+        """When the first of what was taken is due back (``inf`` when nothing was taken).
+
+        >>> t = Taken[int]()
+        >>> t.add("bid", 5, Decimal("1"), until_ms=2000); t.add("ask", 6, Decimal("1"), until_ms=1000)
+        >>> t.next_due_ms(), Taken[int]().next_due_ms()
+        (1000, inf)
+        """
+        return min((due for _, due in self.items.values()), default=math.inf)
 
     def add(self, side: str, key: K, qty: Decimal, *, until_ms: int) -> None:
         """Take ``qty`` more at ``key`` on ``side``, all of it due back at ``until_ms``."""

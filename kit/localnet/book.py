@@ -122,6 +122,8 @@ class Book:
         self.ts_ms = ts_ms
         if self._center is None or not self._taken:
             return None
+        if self._taken.next_due_ms() > ts_ms:  # nothing comes back yet: the levels are the last ones built
+            return None
         return self._apply(ts_ms)
 
     def _apply(self, ts_ms: int, *, expire: bool = True) -> Delta | None:
