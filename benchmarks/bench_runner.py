@@ -190,7 +190,8 @@ def timeline(home: Path, ln_log: Path, offset_ms: int = 0) -> dict[str, dict[str
                 note(f"{kind} answer received", r["ts_ms"] + offset_ms)
     for line in ln_log.read_text().splitlines() if ln_log.exists() else []:
         r = json.loads(line)
-        kind = "kline" if "klines" in r["path"] else "order" if r["method"] == "POST" and r["path"] == "/api/v3/order" else ""
+        path = r["path"]
+        kind = "kline" if "klines" in path else "order" if r["method"] == "POST" and path == "/api/v3/order" else ""
         if not kind:
             continue
         done = _iso_ms(r["time"])
@@ -261,11 +262,14 @@ def main() -> None:
     print(f"{'RSS first -> last MB':38}" + "".join(f"{r['rss_first_mb']:>6}->{r['rss_last_mb']:<5}" for r in res))
     print(f"{'load (1 min) min-max':38}" + "".join(f"{str(r['load_1m_min_max']):>12}" for r in res))
     for r in res:
-        print(f"\nwhere a close's time goes ({r['mode']}; ms after the close: median over closes of the first and"
-              " the last of each step, and the worst last)")
+        print(
+            f"\nwhere a close's time goes ({r['mode']}; ms after the close: median over closes of the first and"
+            " the last of each step, and the worst last)"
+        )
         print(f"{'step':38}{'first p50':>12}{'last p50':>12}{'last max':>12}")
         for step, v in r["timeline_ms"].items():
-            print(f"{step:38}" + "".join(f"{v[k] if v[k] is not None else '-':>12}" for k in ("first_p50", "last_p50", "last_max")))
+            cells = [v[k] if v[k] is not None else "-" for k in ("first_p50", "last_p50", "last_max")]
+            print(f"{step:38}" + "".join(f"{c:>12}" for c in cells))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2, default=str))
 

@@ -24,7 +24,6 @@ Examples
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable, Hashable, Mapping
 from decimal import Decimal
 from typing import Any, Generic, TypeVar

@@ -19,7 +19,8 @@ import pandas as pd
 
 from kit.safety.guard import USD_STABLES, at_par, quote_of, reference_rate
 from kit.session import frames
-from kit.session.base import DAY_MS, LATEST_MS, SessionBase, now_ms
+from kit.session.base import LATEST_MS, SessionBase, now_ms
+from kit.session.ledger import CheckLedger
 from kit.session.orders import features_for
 
 if TYPE_CHECKING:
@@ -190,39 +191,21 @@ class Reads(SessionBase):
         }
 
     def _today(self, *, fetch: bool = False) -> dict[str, Any]:
-        """Open orders, notional sent and realized PnL today (UTC), from the journal.
+        """Open orders, notional sent and realized PnL today (UTC), from the journal (:class:`CheckLedger`).
 
         Money is in the caps' reference currency (``currency``); PnL per quote currency is converted at
         the exchange's prices (``fetch``: read a ticker for a rate not seen yet). ``pnl`` is ``None`` when
         a day's PnL in some quote currency cannot be converted.
         """
-        now = now_ms()
-        start = now - now % DAY_MS
-        st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
-        open_n = sum(1 for o in st.orders.values() if o.status in ("intent", "open", "unknown"))
-        notional = Decimal(0)
-        for e in self.journal.events(since_ms=start, kinds=["intent"], venue=self.venue):
-            if e.account != self.account:
-                continue
-            ref = e.payload.get("ref_notional")
-            if ref is None:  # written before caps had a reference currency: convert at today's rate
-                rate = self._reference_rate(e.symbol, fetch=fetch)
-                ref = Decimal(str(e.payload.get("notional") or 0)) * (rate if rate is not None else 1)
-            notional += Decimal(str(ref))
-        by_symbol: dict[str, Decimal] = {}
-        net: dict[str, Decimal] = {}
-        for f in self.journal.events(since_ms=start, kinds=["fill"], venue=self.venue):
-            if f.account != self.account:
-                continue
-            p = f.payload
-            qty, value = Decimal(str(p["amount"])), Decimal(str(p["price"])) * Decimal(str(p["amount"]))
-            sign = 1 if p["side"] == "buy" else -1
-            pnl_q = -sign * value
-            net[f.symbol] = net.get(f.symbol, Decimal(0)) + sign * qty
-            if self._ex.markets.get(f.symbol, {}).get("quote") == p.get("fee_currency"):
-                pnl_q -= Decimal(str(p.get("fee_cost") or 0))
-            by_symbol[f.symbol] = by_symbol.get(f.symbol, Decimal(0)) + pnl_q
-        for symbol, qty in net.items():  # today's net position change, marked at the last known price
+        ledger = self._check_ledger()
+        open_n = len(ledger.live())
+        day = ledger.day(now_ms())
+        notional = day.ref_notional
+        for symbol, raw in day.raw_notional.items():  # intents written before caps had a reference currency
+            rate = self._reference_rate(symbol, fetch=fetch)
+            notional += raw * (rate if rate is not None else 1)
+        by_symbol = dict(day.pnl_quote)
+        for symbol, qty in day.net.items():  # today's net position change, marked at the last known price
             last = self._last_price.get(symbol)
             if last is not None:
                 by_symbol[symbol] += qty * last
@@ -236,6 +219,18 @@ class Reads(SessionBase):
             total += value * rate
         pnl = total if converted else None
         return {"open_orders": open_n, "notional": notional, "pnl": pnl, "currency": self.guard.caps.currency}
+
+    def _check_ledger(self) -> CheckLedger:
+        """The journal's live orders and today's totals for the checks, read incrementally (made on first use)."""
+        ledger: CheckLedger | None = getattr(self, "_ledger", None)
+        if ledger is None or ledger.journal is not self.journal:
+
+            def quote(symbol: str) -> Any:
+                return (self._ex.markets.get(symbol) or {}).get("quote")
+
+            ledger = CheckLedger(self.journal, venue=self.venue, account=self.account, quote_of=quote)
+            self._ledger = ledger
+        return ledger
 
     def _reference_rate(self, symbol: str, *, fetch: bool) -> Decimal | None:
         """The value of one unit of ``symbol``'s quote currency in the caps' currency, from the exchange's prices.

@@ -42,7 +42,7 @@ from kit.errors import (
     TransientError,
 )
 from kit.session.amend import edit_call, intent_fields, precheck, replacement
-from kit.session.base import LATEST_MS, now_ms
+from kit.session.base import now_ms
 from kit.session.orders import client_order_id, refusal_error, to_ccxt, validate
 from kit.session.reads import Reads
 from kit.transport.clock import check_clock
@@ -216,13 +216,13 @@ class Trading(Reads):
         if market is None:
             return
         memo = self._batch_memo()
-        if memo is not None:  # inside place_many: the journal read once per batch, plus the batch's own intents
+        if memo is not None:  # inside place_many: the live orders read once per batch, plus the batch's own intents
             if memo.state is None:
-                memo.state = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
-            st = memo.state
+                memo.state = self._check_ledger().live()
+            live = memo.state
         else:
-            st = self.journal.state_at(LATEST_MS, venue=self.venue, account=self.account)
-        mine = [o for o in st.orders.values() if o.symbol == it.symbol and o.status in ("intent", "open", "unknown")]
+            live = self._check_ledger().live()
+        mine = [o for o in live if o.symbol == it.symbol]
         algo = sum(1 for o in mine if o.type in _CONDITIONAL)
         open_n = len(mine)
         if memo is not None:
