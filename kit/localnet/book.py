@@ -73,6 +73,8 @@ class Book:
         self._deep_gap: int | None = None
         self._deep_sizes: dict[int, Decimal] = {}
         self._shown: tuple[_Side, _Side] = (_Side({}, range(0)), _Side({}, range(0)))
+        # (center, anchor) -> levels: read-only here (Taken.apply copies them); a fill re-applies takes to it
+        self._last_target: tuple[tuple[int, str], tuple[dict[int, Decimal], dict[int, Decimal]]] | None = None
 
     # -------------------------------------------------------------- building
     def _size(self, ticks: int, i: int) -> Decimal:
@@ -82,6 +84,15 @@ class Book:
         return max(q, self.spec.min_qty)
 
     def _target(self, center: int) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+        """The synthetic levels around ``center`` (before takes); the last one is kept, as fills do not move it."""
+        key = (center, self._anchor)
+        if self._last_target is not None and self._last_target[0] == key:
+            return self._last_target[1]
+        target = self._build_target(center)
+        self._last_target = (key, target)
+        return target
+
+    def _build_target(self, center: int) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
         px = float(self.tick) * center
         spread = max(1, round(px * self.spec.spread_bps / 1e4 / float(self.tick)))
         gap = max(1, round(px * self.spec.level_gap_bps / 1e4 / float(self.tick)))

@@ -215,28 +215,35 @@ class SessionBroker:
         results = s.place_many(orders) if orders else []
         now = int(time.time() * 1000) + self._offset_ms()
         failed: list[tuple[Decision, KitError]] = []
-        for decision, order in zip(batch, results, strict=True):
-            cid = client_id_for(decision.id)
-            if isinstance(order, KitError):
-                if s.journal.events(kinds=["intent"], venue=s.venue, client_id=cid):
-                    self._note_sent(decision, cid, "", f"failed: {type(order).__name__}", None, None)
-                else:
-                    self._link(decision, "", "", f"not sent: {type(order).__name__}", None)
-                    self.known[decision.id].linked = True
-                failed.append((decision, order))
-                continue
-            close_ms = decision.candle_ms + self.interval_ms
-            latency: int | None = now - close_ms
-            at_exchange = order.get("timestamp")
-            arrived = int(at_exchange) - close_ms if isinstance(at_exchange, int | float) else None
-            if latency is not None and 0 <= latency < 2 * self.interval_ms:
-                self.latencies_ms.append(latency)
-            else:  # the market's clock is not the wall clock (a stepped or replayed localnet): no latency
-                latency = arrived = None
-            self.sent += 1
-            self._note_sent(decision, str(order.get("clientOrderId") or cid), str(order.get("id") or ""),
-                            str(order.get("status")), latency, arrived)  # fmt: skip
+        with s.journal.batch():  # what became of each decision: one durable transaction for the close
+            for decision, order in zip(batch, results, strict=True):
+                self._settle(decision, order, now, failed)
         return failed
+
+    def _settle(self, decision: Decision, order: dict[str, Any] | KitError, now: int,
+                failed: list[tuple[Decision, KitError]]) -> None:  # fmt: skip
+        """Link a sent (or refused) order to its decision; a refusal goes to ``failed``."""
+        s = self.session
+        cid = client_id_for(decision.id)
+        if isinstance(order, KitError):
+            if s.journal.events(kinds=["intent"], venue=s.venue, client_id=cid):
+                self._note_sent(decision, cid, "", f"failed: {type(order).__name__}", None, None)
+            else:
+                self._link(decision, "", "", f"not sent: {type(order).__name__}", None)
+                self.known[decision.id].linked = True
+            failed.append((decision, order))
+            return
+        close_ms = decision.candle_ms + self.interval_ms
+        latency: int | None = now - close_ms
+        at_exchange = order.get("timestamp")
+        arrived = int(at_exchange) - close_ms if isinstance(at_exchange, int | float) else None
+        if latency is not None and 0 <= latency < 2 * self.interval_ms:
+            self.latencies_ms.append(latency)
+        else:  # the market's clock is not the wall clock (a stepped or replayed localnet): no latency
+            latency = arrived = None
+        self.sent += 1
+        self._note_sent(decision, str(order.get("clientOrderId") or cid), str(order.get("id") or ""),
+                        str(order.get("status")), latency, arrived)  # fmt: skip
 
     def _order(self, decision: Decision) -> dict[str, Any]:
         """``place_many``'s entry for a decision: a limit rounded passively to the tick, as the replay does."""
