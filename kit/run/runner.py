@@ -83,9 +83,9 @@ def _ms(index: Any) -> Any:
 
 def _rows(frame: pd.DataFrame) -> Iterable[tuple[int, float, float, float, float, float]]:
     """``(open time ms, open, high, low, close, volume)`` per candle, as plain numbers."""
-    cols = [frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close", "volume")]
-    for i, ts in enumerate(_ms(frame.index)):
-        yield int(ts), float(cols[0][i]), float(cols[1][i]), float(cols[2][i]), float(cols[3][i]), float(cols[4][i])
+    values = frame[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64").tolist()  # one pandas step
+    for ts, (o, h, lo, c, v) in zip(_ms(frame.index).tolist(), values, strict=True):
+        yield int(ts), o, h, lo, c, v
 
 
 def _to_ms(when: Any) -> int:
