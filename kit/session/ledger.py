@@ -86,7 +86,8 @@ class CheckLedger:
         self._events: dict[str, list[JournalEvent]] = {}  # per client id, orders not final yet
         self._sticky: set[str] = set()  # orders with rows that carry no client id: their events are kept
         self._anon_oids: set[str] = set()  # exchange ids of rows without a client id
-        self._states: dict[str, OrderState] = {}
+        self._states: dict[str, OrderState] = {}  # orders not final, or whose events are kept
+        self._done: set[str] = set()  # final orders whose events (and state) were dropped
         self._day: DayTotals | None = None
         self._day_seq = 0
 
@@ -111,9 +112,10 @@ class CheckLedger:
             cid = e.client_id
             if not cid:
                 continue  # neither client nor exchange id (e.g. an "error" row of a failed read): no order's
-            if cid in self._states and cid not in self._events:  # a final order's events were dropped: read again
+            if cid in self._done:  # a final order's events were dropped: read them again
                 self._events[cid] = self.journal.events(kinds=_ORDER_KINDS, venue=self.venue, account=self.account,
                                                         client_id=cid)  # fmt: skip
+                self._done.discard(cid)
             evs = self._events.setdefault(cid, [])
             if all(x.seq != e.seq for x in evs):
                 evs.append(e)
@@ -136,6 +138,8 @@ class CheckLedger:
         self._sticky = {cid for cid, evs in events.items() if any(e.client_id != cid for e in evs)}
         self._anon_oids = {e.order_id for e in rows if not e.client_id and e.order_id}
         self._events = {cid: evs for cid, evs in events.items() if not self._droppable(cid)}
+        self._done = {cid for cid in self._states if cid not in self._events}
+        self._states = {cid: o for cid, o in self._states.items() if cid in self._events}
         self._full = False
 
     def _droppable(self, cid: str) -> bool:
@@ -148,8 +152,10 @@ class CheckLedger:
             book.apply(e if e.client_id == cid else replace(e, client_id=cid))
         state = book.by_key[(self.venue, cid)]
         self._states[cid] = state
+        self._done.discard(cid)
         if self._droppable(cid):
-            del self._events[cid]
+            del self._events[cid], self._states[cid]
+            self._done.add(cid)
 
     # -- today ---------------------------------------------------------------------------------------
     def day(self, now_ms: int) -> DayTotals:
