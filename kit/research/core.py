@@ -29,7 +29,7 @@ from kit.engine.fillmodel import FillModel
 from kit.engine.types import Market
 from kit.errors import ConfigError
 from kit.research.data import Data, load
-from kit.research.stats import bar_of, compute, is_label, round_trips, trades_table
+from kit.research.stats import bar_of, compute, is_label, trades_from_fills
 from kit.strategy import Strategy, load_strategy
 
 if TYPE_CHECKING:
@@ -130,8 +130,7 @@ def run(strategy: type[Strategy] | Strategy | str, candles: pd.DataFrame, market
     else:
         rep = replay.run(candles, market, cash=cash, strategy=inst, fill_model=fill_model)
     bars = bar_of(rep.fills.index, candles.index)
-    trips = round_trips(rep.fills, candles, base=market.base, flat_below=float(market.step_size), bars=bars)
-    trades = trades_table(trips, candles)
+    trades = trades_from_fills(rep.fills, candles, base=market.base, flat_below=float(market.step_size), bars=bars)
     fees = float(rep.stats["fees"])
     slippage = _slippage(rep.fills, candles, bars)
     stats = compute(candles, rep.equity, trades, risk_free_rate=risk_free_rate, fees=fees, slippage=slippage)

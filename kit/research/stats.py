@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "TRADE_COLUMNS", "RoundTrip", "bar_of", "compute", "drawdown_episodes", "is_label", "round_trips", "trades_table",
+    "TRADE_COLUMNS", "RoundTrip", "bar_of", "compute", "drawdown_episodes", "is_label", "round_trips",
+    "trades_from_fills", "trades_table",
 ]  # fmt: skip
 
 #: Columns of :attr:`kit.research.Result.trades`, in order.
@@ -71,41 +72,74 @@ def round_trips(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat_b
     >>> [(t.entry_bar, t.exit_bar, round(t.proceeds - t.cost, 6)) for t in trips]
     [(1, 2, 1.776212)]
     """
+    cols = _trip_columns(fills, candles, base=base, flat_below=flat_below, bars=bars)
+    lists = {k: v.tolist() for k, v in cols.items()}
+    return [RoundTrip(**{k: lists[k][i] for k in lists}) for i in range(len(cols["entry_bar"]))]
+
+
+def trades_from_fills(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat_below: float,
+                      bars: np.ndarray | None = None) -> pd.DataFrame:  # fmt: skip
+    """``trades_table(round_trips(...), candles)`` straight from the arrays, without a RoundTrip per trip.
+
+    >>> idx = pd.date_range("2024-01-01", periods=3, freq="1min", tz="UTC")
+    >>> c = pd.DataFrame({"open": [10.0, 10.0, 12.0]}, index=idx)
+    >>> f = pd.DataFrame({"side": ["buy", "sell"], "price": [10.1, 11.9], "quantity": [1.0, 0.999],
+    ...                   "quote": [10.1, 11.8881], "fee": [0.001, 0.0118881], "fee_asset": ["X", "Y"],
+    ...                   "liquidity": ["taker", "taker"]}, index=idx[1:] + pd.Timedelta("30s"))
+    >>> trades_from_fills(f, c, base="X", flat_below=0.001)[["entry_bar", "exit_bar", "size"]].values.tolist()
+    [[1.0, 2.0, 1.0]]
+    """
+    return _trades_frame(_trip_columns(fills, candles, base=base, flat_below=flat_below, bars=bars), candles)
+
+
+#: Fields of :class:`RoundTrip`, in order: the columns :func:`_trip_columns` returns.
+_TRIP_FIELDS = ("entry_bar", "exit_bar", "bought", "cost", "sold", "proceeds", "bought_quote", "sold_quote", "fees",
+                "slippage", "held_before", "held_after")  # fmt: skip
+
+
+def _trip_columns(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat_below: float,
+                  bars: np.ndarray | None) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every closed round trip's :class:`RoundTrip` fields as arrays (one element per trip), without a loop.
+
+    The position after each fill is a running sum (``np.cumsum`` adds in order, as a loop would: the
+    same floats); a sell that leaves it below ``flat_below`` closes a trip; each fill belongs to the
+    trip of the closes before it, and the trip sums are ``np.bincount`` sums in fill order. Fills
+    after the last close (a trip still open) are left out.
+    """
+    empty = {k: np.zeros(0, dtype="int64" if k.endswith("_bar") else "float64") for k in _TRIP_FIELDS}
     if not len(fills):
-        return []
-    bars = bar_of(fills.index, candles.index) if bars is None else bars
-    opens = candles["open"].to_numpy(dtype="float64")
-    trips: list[RoundTrip] = []
-    held = 0.0
-    trip: RoundTrip | None = None
-    buys = is_label(fills["side"], "buy").tolist()
-    in_base = is_label(fills["fee_asset"], base).tolist()
-    takers = is_label(fills["liquidity"], "taker").tolist()
-    nums = [fills[c].to_numpy(dtype="float64").tolist() for c in ("price", "quantity", "quote", "fee")]
-    cols = zip(bars.tolist(), buys, *nums, in_base, takers, strict=True)
-    for bar, buy, price, qty, quote, fee, fee_is_base, taker in cols:
-        if trip is None:
-            trip = RoundTrip(entry_bar=bar, held_before=held)
-        fee_base = fee if fee_is_base else 0.0
-        fee_quote = 0.0 if fee_is_base else fee
-        trip.fees += fee_quote + fee_base * price
-        if taker:
-            trip.slippage += (price - opens[bar]) * qty if buy else (opens[bar] - price) * qty
-        if buy:
-            trip.bought += qty
-            trip.bought_quote += quote
-            trip.cost += quote + fee_quote
-            held += qty - fee_base
-        else:
-            trip.sold += qty
-            trip.sold_quote += quote
-            trip.proceeds += quote - fee_quote
-            held -= qty + fee_base
-            if held < flat_below:
-                trip.exit_bar, trip.held_after = bar, held
-                trips.append(trip)
-                trip = None
-    return trips
+        return empty
+    bars = bar_of(fills.index, candles.index) if bars is None else np.asarray(bars)
+    buy = is_label(fills["side"], "buy")
+    in_base = is_label(fills["fee_asset"], base)
+    taker = is_label(fills["liquidity"], "taker")
+    price, qty, quote, fee = (fills[c].to_numpy(dtype="float64") for c in ("price", "quantity", "quote", "fee"))
+    fee_base = np.where(in_base, fee, 0.0)
+    fee_quote = np.where(in_base, 0.0, fee)
+    held = np.cumsum(np.where(buy, qty - fee_base, -(qty + fee_base)))
+    closes = ~buy & (held < flat_below)
+    ends = np.flatnonzero(closes)
+    n = len(ends)
+    if not n:
+        return empty
+    trip = np.cumsum(closes) - closes  # closes before each fill: its trip's number
+    keep = slice(0, int(ends[-1]) + 1)  # the fills of closed trips
+    tk = trip[keep]
+
+    def total(w: np.ndarray) -> np.ndarray:
+        return np.bincount(tk, weights=w[keep], minlength=n)
+
+    opens = candles["open"].to_numpy(dtype="float64")[bars]
+    slip = np.where(taker, np.where(buy, (price - opens) * qty, (opens - price) * qty), 0.0)
+    starts = np.r_[0, ends[:-1] + 1]
+    return {
+        "entry_bar": bars[starts].astype("int64"), "exit_bar": bars[ends].astype("int64"),
+        "bought": total(np.where(buy, qty, 0.0)), "cost": total(np.where(buy, quote + fee_quote, 0.0)),
+        "sold": total(np.where(buy, 0.0, qty)), "proceeds": total(np.where(buy, 0.0, quote - fee_quote)),
+        "bought_quote": total(np.where(buy, quote, 0.0)), "sold_quote": total(np.where(buy, 0.0, quote)),
+        "fees": total(fee_quote + fee_base * price), "slippage": total(slip),
+        "held_before": np.r_[0.0, held[ends[:-1]]], "held_after": held[ends],
+    }  # fmt: skip
 
 
 def is_label(column: pd.Series, label: str) -> np.ndarray:
@@ -149,30 +183,27 @@ def trades_table(trips: Sequence[RoundTrip], candles: pd.DataFrame | None = None
         frame["duration"] = pd.Series(dtype="timedelta64[ms]")
         frame[["entry_bar", "exit_bar"]] = frame[["entry_bar", "exit_bar"]].astype("int64")
         return frame
+    return _trades_frame({k: np.array([getattr(t, k) for t in trips]) for k in _TRIP_FIELDS}, candles)
+
+
+def _trades_frame(cols: dict[str, np.ndarray], candles: pd.DataFrame) -> pd.DataFrame:
+    """The trades frame from :func:`_trip_columns`' arrays (or a list of trips made into arrays)."""
+    if not len(cols["entry_bar"]):
+        return trades_table([])
     idx = candles.index
-    entry_bar = np.array([t.entry_bar for t in trips], dtype="int64")
-    exit_bar = np.array([t.exit_bar for t in trips], dtype="int64")
-    bought = np.array([t.bought for t in trips])
-    cost = np.array([t.cost for t in trips])
-    proceeds = np.array([t.proceeds for t in trips])
-    bought_quote = np.array([t.bought_quote for t in trips])
-    exit_price = np.array([_vwap(t.sold_quote, t.sold) for t in trips])
-    dust = np.array([t.held_after - t.held_before for t in trips])
-    pnl = proceeds - cost + dust * exit_price
-    frame = pd.DataFrame({
+    entry_bar, exit_bar = cols["entry_bar"].astype("int64"), cols["exit_bar"].astype("int64")
+    bought, cost, sold = cols["bought"], cols["cost"], cols["sold"]
+    exit_price = np.divide(cols["sold_quote"], sold, out=np.zeros_like(sold), where=sold > 0)
+    pnl = cols["proceeds"] - cost + (cols["held_after"] - cols["held_before"]) * exit_price
+    return pd.DataFrame({
         "entry_time": idx[entry_bar], "exit_time": idx[exit_bar],
-        "entry_price": np.divide(bought_quote, bought, out=np.zeros_like(cost), where=bought > 0),
+        "entry_price": np.divide(cols["bought_quote"], bought, out=np.zeros_like(cost), where=bought > 0),
         "exit_price": exit_price, "size": bought, "pnl": pnl,
         "return": np.divide(pnl, cost, out=np.zeros_like(pnl), where=cost > 0),
         "duration": idx[exit_bar] - idx[entry_bar],
-        "fees": [t.fees for t in trips], "slippage": [t.slippage for t in trips],
+        "fees": cols["fees"], "slippage": cols["slippage"],
         "entry_bar": entry_bar, "exit_bar": exit_bar,
     })  # fmt: skip
-    return frame
-
-
-def _vwap(quote: float, base: float) -> float:
-    return quote / base if base > 0 else 0.0
 
 
 def drawdown_episodes(dd: pd.Series) -> tuple[pd.Series, pd.Series]:

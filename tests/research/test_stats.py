@@ -222,3 +222,63 @@ def test_beta_over_the_moving_candles_equals_np_cov() -> None:
     s = compute(candles, pd.Series(equity, index=idx), trades_table([]))
     cov2 = np.cov(e, m2)
     assert math.isclose(s["Beta"], cov2[0, 1] / cov2[1, 1], rel_tol=1e-9)
+
+
+def _trips_by_loop(fills: pd.DataFrame, opens: np.ndarray, bars: np.ndarray, base: str, least: float) -> list[dict]:
+    """Round trips fill by fill, the plain way: the oracle of the vectorised grouping."""
+    out: list[dict] = []
+    held, trip = 0.0, None
+    for k, (side, price, qty, quote, fee, asset, liq) in enumerate(zip(
+            fills["side"].astype(str), fills["price"], fills["quantity"], fills["quote"], fills["fee"],
+            fills["fee_asset"].astype(str), fills["liquidity"].astype(str), strict=True)):  # fmt: skip
+        if trip is None:
+            trip = {"entry_bar": bars[k], "bought": 0.0, "cost": 0.0, "sold": 0.0, "proceeds": 0.0, "bq": 0.0,
+                    "sq": 0.0, "fees": 0.0, "slippage": 0.0, "before": held}  # fmt: skip
+        fb, fq = (fee, 0.0) if asset == base else (0.0, fee)
+        trip["fees"] += fq + fb * price
+        if liq == "taker":
+            trip["slippage"] += (price - opens[bars[k]]) * qty if side == "buy" else (opens[bars[k]] - price) * qty
+        if side == "buy":
+            trip["bought"] += qty
+            trip["bq"] += quote
+            trip["cost"] += quote + fq
+            held += qty - fb
+        else:
+            trip["sold"] += qty
+            trip["sq"] += quote
+            trip["proceeds"] += quote - fq
+            held -= qty + fb
+            if held < least:
+                out.append({**trip, "exit_bar": bars[k], "after": held})
+                trip = None
+    return out
+
+
+@pytest.mark.parametrize("params", [{"fast": 3, "slow": 12, "size": "40"}, {"fast": 12, "slow": 48, "size": "0.5"}])
+def test_vectorised_round_trips_equal_a_fill_by_fill_loop_with_partial_fills(params: dict[str, str]) -> None:
+    """The cumsum / bincount grouping gives the loop's floats exactly, with multi-fill entries and exits.
+
+    A 40-ETH entry on 5m ETH/BTC candles outruns the volume cap, so trips are made of several fills.
+    """
+    from kit.engine import replay
+    from kit.research.stats import bar_of, trades_from_fills
+
+    candles = _real("ETH_BTC-5m").iloc[:1200]
+    market = Market("ETH/BTC", "ETH", "BTC", tick_size=D("0.000001"), step_size=D("0.001"))
+    entries, exits = SmaCross(fast=params["fast"], slow=params["slow"]).signals(candles)
+    fills = replay.run(candles, market, cash="1000", entries=entries, exits=exits, size=params["size"]).fills
+    bars = bar_of(fills.index, candles.index)
+    ref = _trips_by_loop(fills, candles["open"].to_numpy(), bars, "ETH", 0.001)
+    ours = trades_from_fills(fills, candles, base="ETH", flat_below=0.001)
+    assert len(ours) == len(ref) > 10
+    if params["size"] == "40":
+        assert len(fills) > 2 * len(ours) + 10  # partial fills: more than two fills per trip
+    assert ours["entry_bar"].tolist() == [t["entry_bar"] for t in ref]
+    assert ours["exit_bar"].tolist() == [t["exit_bar"] for t in ref]
+    assert ours["size"].tolist() == [t["bought"] for t in ref]
+    assert ours["fees"].tolist() == [t["fees"] for t in ref]
+    assert ours["slippage"].tolist() == [t["slippage"] for t in ref]
+    exit_price = [t["sq"] / t["sold"] for t in ref]
+    assert ours["exit_price"].tolist() == exit_price
+    pnl = [t["proceeds"] - t["cost"] + (t["after"] - t["before"]) * p for t, p in zip(ref, exit_price, strict=True)]
+    assert ours["pnl"].tolist() == pnl
