@@ -122,9 +122,9 @@ def _trip_columns(fills: pd.DataFrame, candles: pd.DataFrame, *, base: str, flat
     n = len(ends)
     if not n:
         return empty
-    trip = np.cumsum(closes) - closes  # closes before each fill: its trip's number
+    trip: np.ndarray = np.cumsum(closes, dtype="int64") - closes.astype("int64")  # closes before each fill
     keep = slice(0, int(ends[-1]) + 1)  # the fills of closed trips
-    tk = trip[keep]
+    tk: np.ndarray = trip[keep]
 
     def total(w: np.ndarray) -> np.ndarray:
         return np.bincount(tk, weights=w[keep], minlength=n)
