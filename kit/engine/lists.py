@@ -436,8 +436,8 @@ class Lists:
             if limit is not None and qty > limit:
                 qty = limit
         if qty <= 0:
-            return Refusal(RejectCode.FILTER, "Filter failure: LOT_SIZE (the working order received less than one "
-                           "step)", "LOT_SIZE", str(m.step_size), "the working order received less than one step")  # fmt: skip
+            why = "the working order received less than one step"
+            return Refusal(RejectCode.FILTER, f"Filter failure: LOT_SIZE ({why})", "LOT_SIZE", str(m.step_size), why)
         for p in ps:
             p.req = replace(p.req, quantity=qty)
             p.qty = qty

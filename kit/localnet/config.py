@@ -301,7 +301,7 @@ class LocalnetConfig:
         >>> LocalnetConfig.from_store(object(), symbols=["DOGEUSDT"])
         Traceback (most recent call last):
         ...
-        kit.errors.ConfigError: DOGEUSDT is not a localnet symbol (BTCUSDT, ETHUSDT, ETHBTC). Name Binance ids of LocalnetConfig.symbols, e.g. BTCUSDT.
+        kit.errors.ConfigError: DOGEUSDT is not a localnet symbol (BTCUSDT, ETHUSDT, ETHBTC). Name Binance ids ...
         """
         from kit.errors import ConfigError
 

@@ -247,10 +247,10 @@ class Venue(Trading):
         """
         floor = self.resume_ms or 0
         own: dict[str, list[Print]] = {}
-        for sym, pid, ts, price, qty, buyer_maker in self.store.own_prints():
+        for sym, pid, ts, px, qty, buyer_maker in self.store.own_prints():
             known = self.by_unified.get(sym) or self.symbols.get(sym)
             if known is not None and isinstance(self.sources[known.id], SyntheticSource):
-                own.setdefault(known.id, []).append(Print(pid, ts, Decimal(price), Decimal(qty), buyer_maker))
+                own.setdefault(known.id, []).append(Print(pid, ts, Decimal(px), Decimal(qty), buyer_maker))
         for sid, src in self.sources.items():
             prints = self._retape(sid, src, src.prints_until(now), own.get(sid, []))
             if prints:

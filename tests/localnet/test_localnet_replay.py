@@ -71,8 +71,11 @@ ETH_BTC = SHARED_DATA / "ETH_BTC-5m.feather"
 
 
 @pytest.mark.slow  # 20 days of real candles into a store, then a replay catch-up: about 3 s
-@pytest.mark.skipif(not ETH_BTC.exists(), reason=f"{ETH_BTC} is missing: the real-candle files live in "
-                    "../shared/data beside the clone (CI has them; set KIT_SHARED_DATA to point elsewhere)")  # fmt: skip
+@pytest.mark.skipif(
+    not ETH_BTC.exists(),
+    reason=f"{ETH_BTC} is missing: the real-candle files live in ../shared/data beside the clone "
+    "(CI has them; set KIT_SHARED_DATA to point elsewhere)",
+)
 def test_replay_real_candles_from_the_store_through_python(tmp_path: Path) -> None:
     """``LocalnetConfig.from_store``: what ``kit localnet serve --store`` runs, from Python.
 
