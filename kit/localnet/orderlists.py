@@ -238,7 +238,7 @@ def place_list(venue: Any, account: str, sid: str, lst: Any, metas: list[dict[st
         raise list_reject(events[0]) if events else RuntimeError("engine returned no events")
     accepted = [e.order for e in events if e.kind is EventKind.ACCEPTED and e.order is not None][: len(lst.orders)]
     for order, meta in zip(accepted, metas, strict=True):
-        m = {**meta, "workingTime": now if order.status.value == "new" else -1}
+        m = {**meta, "workingTime": now if order.status.value == "new" else -1, **venue._expiry_meta(order.id)}
         venue.order_meta[order.id] = m
         venue.store.save_order_meta(order.id, m)
     venue.store.commit()

@@ -367,6 +367,8 @@ def order_body(order: Order, meta: dict[str, Any], sid: str) -> dict[str, Any]:
     }
     if meta.get("trailingDelta") is not None:
         body["trailingDelta"] = meta["trailingDelta"]
+    if order.status.value == "expired" and meta.get("expiryReason"):
+        body["expiryReason"] = meta["expiryReason"]  # rest-api.md, "Conditional fields in Order Responses"
     return body
 
 
@@ -403,8 +405,8 @@ def order_response(
         "workingTime": full["workingTime"],
         "selfTradePreventionMode": full["selfTradePreventionMode"],
     }
-    for k in ("stopPrice", "icebergQty", "trailingDelta"):
-        if meta.get(k) is not None:
+    for k in ("stopPrice", "icebergQty", "trailingDelta", "expiryReason"):
+        if meta.get(k) is not None and k in full:
             body[k] = full[k]
     if resp_type == "FULL":
         body["fills"] = [

@@ -5,8 +5,9 @@ Report" those that appear only sometimes: ``v`` (prevented match id) only for an
 by self-trade prevention (never here), ``W`` only once the order works on the book, ``d`` for
 trailing orders, and ``eR`` (Order Expiry Reason) when the order expired: an IOC remainder is
 ``UNFILLED_IOC_QUANTITY_EXPIRED``, a FOK that cannot fill in full ``UNFILLED_FOK_ORDER_EXPIRED``,
-a market order the book cannot fill ``INSUFFICIENT_LIQUIDITY``. The events come from the real
-user data stream of the WebSocket API (``userDataStream.subscribe``).
+a market order the book cannot fill ``INSUFFICIENT_LIQUIDITY``; order responses carry the same
+reason as ``expiryReason`` (rest-api.md, "Conditional fields in Order Responses"). The events
+come from the real user data stream of the WebSocket API (``userDataStream.subscribe``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def reports_of(api: Api, n: int) -> list[dict[str, Any]]:
 def test_ioc_and_fok_expiries_carry_binance_expiry_reasons(wnet: Localnet) -> None:  # noqa: F811
     ed = wnet.keys["ed"]
     got: dict[str, list[dict[str, Any]]] = {}
+    reasons: dict[str, tuple[str | None, str | None]] = {}
 
     async def body(api: Api) -> None:
         assert (await api("session.logon", signed(wnet, ed)))["status"] == 200
@@ -48,6 +50,9 @@ def test_ioc_and_fok_expiries_carry_binance_expiry_reasons(wnet: Localnet) -> No
                                                "quantity": "0.001", "price": below,
                                                "timestamp": wnet.call(lambda v: v.server_ms())})  # fmt: skip
             assert placed["status"] == 200 and placed["result"]["status"] == "EXPIRED", placed
+            why = await api("order.status", {"symbol": "BTCUSDT", "orderId": placed["result"]["orderId"],
+                                             "timestamp": wnet.call(lambda v: v.server_ms())})  # fmt: skip
+            reasons[tif] = (placed["result"].get("expiryReason"), why["result"].get("expiryReason"))
             got[tif] = await reports_of(api, 2)
             api.events.clear()
 
@@ -56,6 +61,7 @@ def test_ioc_and_fok_expiries_carry_binance_expiry_reasons(wnet: Localnet) -> No
         new, expired = got[tif][-2:]
         assert (new["x"], expired["x"], expired["X"], expired["f"]) == ("NEW", "EXPIRED", "EXPIRED", tif)
         assert expired["eR"] == why and "eR" not in new
+        assert reasons[tif] == (why, why)  # the order responses' expiryReason (rest-api.md), placed and queried
         for ev in (new, expired):
             assert ALWAYS <= set(ev) and "v" not in ev  # no self-trade prevention happened
             assert set(ev) - ALWAYS <= {"W", "eR"}
