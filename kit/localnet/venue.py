@@ -252,10 +252,16 @@ class Venue(Trading):
             if known is not None and isinstance(self.sources[known.id], SyntheticSource):
                 own.setdefault(known.id, []).append(Print(pid, ts, Decimal(px), Decimal(qty), buyer_maker))
         for sid, src in self.sources.items():
-            prints = self._retape(sid, src, src.prints_until(now), own.get(sid, []))
-            if prints:
-                self.recent[sid].extend(prints)
-                last = prints[-1]
+            mine = own.get(sid, [])
+            prints = self._retape(sid, src, src.prints_until(now), mine)
+            self.recent[sid].extend(prints)
+            # The market goes on from its own path: its last print sets the price, the book and the
+            # engine's mark, not an earlier own fill (which may have traded against injected prints
+            # the regenerated path does not have).
+            own_ids = {p.id for p in mine}
+            market = [p for p in prints if p.id not in own_ids] if own_ids else prints
+            if market:
+                last = market[-1]
             else:
                 price = _last_close(src) or getattr(src, "first_price", None) or self.symbols[sid].spec.price
                 last = Print(0, now, price, Decimal(0), False)

@@ -85,6 +85,7 @@ def test_replay_real_candles_from_the_store_through_python(tmp_path: Path) -> No
     """
     from kit.errors import ConfigError
     from kit.localnet import LocalnetConfig
+    from kit.localnet.market import quantize
     from kit.localnet.server import start
     from kit.store import Store
 
@@ -97,16 +98,20 @@ def test_replay_real_candles_from_the_store_through_python(tmp_path: Path) -> No
     assert list(cfg.candles or {}) == ["ETHBTC"]
     first = int(raw.index[0].value // 10**6)
     assert cfg.start_ms == first + 24 * 60 * 60_000
-    tick = Decimal("0.00001")
+    stored = (cfg.candles or {})["ETHBTC"]
+    assert len(stored) == len(raw) and np.allclose(stored.to_numpy(), raw[list(stored.columns)].to_numpy())
+
+    def at_tick(x: float) -> Decimal:  # ETHBTC's tick, as the replay rounds (half to even)
+        return quantize(Decimal(repr(float(x))), Decimal("0.00001"))
+
     with start(port=0, config=cfg) as net:
         ex = net.client(None, enableRateLimit=False)
         rows = ex.publicGetKlines({"symbol": "ETHBTC", "interval": "5m", "startTime": first, "limit": 1000})
         assert len(rows) >= 288 and rows[0][0] == first
-        for row, (_, bar) in zip(rows[:288], raw.iloc[:288].iterrows(), strict=True):
-            want = [Decimal(repr(float(bar[c]))).quantize(tick) for c in ("open", "high", "low", "close")]
-            assert [Decimal(x) for x in row[1:5]] == want
+        for row, (_, bar) in zip(rows[:288], stored.iloc[:288].iterrows(), strict=True):
+            assert [Decimal(x) for x in row[1:5]] == [at_tick(bar[c]) for c in ("open", "high", "low", "close")]
         net.step(5 * 60_000)
-        bar = raw.iloc[288]
+        bar = stored.iloc[288]
         nxt = ex.publicGetKlines({"symbol": "ETHBTC", "interval": "5m", "startTime": int(bar.name.value // 10**6),
                                   "limit": 1})[0]  # fmt: skip
-        assert Decimal(nxt[4]) == Decimal(repr(float(bar["close"]))).quantize(tick)
+        assert Decimal(nxt[4]) == at_tick(bar["close"])
