@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -152,17 +153,21 @@ class DecodedOrder:
     resp_type: str
 
 
-def decode_order(
-    params: dict[str, str], symbols: dict[str, Any], *, allowed: frozenset[str] | set[str] = ORDER_PARAMS
-) -> DecodedOrder:
-    """Validate Binance order parameters and build the engine request.
+def read_symbol(
+    params: dict[str, str], symbols: Mapping[str, Any], allowed: frozenset[str] | set[str]
+) -> tuple[str, Any]:
+    """The first checks of every order placement (``order``, ``orderList/*``): ``(symbol id, symbols[id])``.
 
-    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
-    the set of parameter names the endpoint reads (others give -1104).
+    Binance answers -1104 when a parameter the endpoint does not read was sent, -1102 without a
+    symbol and -1121 for a symbol it does not list, in that order.
+
+    >>> read_symbol({"symbol": "BTCUSDT"}, {"BTCUSDT": "info"}, {"symbol"})
+    ('BTCUSDT', 'info')
+    >>> read_symbol({"symbol": "BTCUSDT", "x": "1"}, {"BTCUSDT": "info"}, {"symbol"})
+    Traceback (most recent call last):
+    ...
+    kit.localnet.wire.VenueError: Not all sent parameters were read; read '1' parameter(s) but was sent '2'.
     """
-    from kit.engine import OrderType, Side, TimeInForce
-    from kit.engine.order import engine_request
-
     unknown = set(params) - allowed
     if unknown:
         read = len(params) - len(unknown)
@@ -175,6 +180,21 @@ def decode_order(
     info = symbols.get(sid)
     if info is None:
         raise error(-1121, "Invalid symbol.")
+    return sid, info
+
+
+def decode_order(
+    params: dict[str, str], symbols: dict[str, Any], *, allowed: frozenset[str] | set[str] = ORDER_PARAMS
+) -> DecodedOrder:
+    """Validate Binance order parameters and build the engine request.
+
+    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
+    the set of parameter names the endpoint reads (others give -1104).
+    """
+    from kit.engine import OrderType, Side, TimeInForce
+    from kit.engine.order import engine_request
+
+    sid, info = read_symbol(params, symbols, allowed)
     side_s = params.get("side") or ""
     if not side_s:
         raise mandatory("side")
