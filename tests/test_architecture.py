@@ -256,6 +256,52 @@ def circles(root: Path) -> list[frozenset[str]]:
     return sorted(found, key=sorted)
 
 
+#: Where the engine's OrderRequest may be built (#11.1): the module that defines it, and the one
+#: constructor from the order description (``kit.engine.order.engine_request``).
+REQUEST_BUILDERS = {"kit/engine/types.py": None, "kit/engine/order.py": "engine_request"}
+
+
+def order_request_builders(root: Path, folders: Iterable[str] = ("kit", "benchmarks")) -> list[str]:
+    """Calls that build an ``OrderRequest`` outside :data:`REQUEST_BUILDERS`, as ``file:line in function``.
+
+    A call counts when the name called is ``OrderRequest`` (``OrderRequest(...)``,
+    ``types.OrderRequest(...)``) or a name an import bound to it (``import ... OrderRequest as R``).
+    The engine's amend copies a request it already holds with ``dataclasses.replace``: a changed
+    copy, not a new order, so it is not a build. Only files that name ``OrderRequest`` are parsed.
+    """
+    out: list[str] = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if "OrderRequest" not in text:
+                continue
+            rel = path.relative_to(root).as_posix()
+            tree = ast.parse(text, str(path))
+            names = {"OrderRequest"} | {
+                a.asname for n in ast.walk(tree) if isinstance(n, ast.ImportFrom | ast.Import)
+                for a in n.names if a.name.rpartition(".")[2] == "OrderRequest" and a.asname
+            }  # fmt: skip
+            allowed = REQUEST_BUILDERS.get(rel, "")
+            if allowed is None:
+                continue
+
+            def visit(node: ast.AST, function: str, rel: str = rel, allowed: str = "", names: set[str] = names) -> None:
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    function = node.name
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    called = (
+                        func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                    )
+                    if called in names and not (allowed and function == allowed):
+                        out.append(f"{rel}:{node.lineno} in {function or 'module level'}")
+                for child in ast.iter_child_nodes(node):
+                    visit(child, function, rel, allowed, names)
+
+            visit(tree, "", rel, allowed, names)
+    return sorted(out)
+
+
 # ------------------------------------------------------------------------------------------ kit
 
 
@@ -296,6 +342,14 @@ def test_the_map_names_every_layer() -> None:
 
 def test_errors_import_nothing_from_kit() -> None:
     assert not [i for i in imports(ROOT) if i.source == "kit.errors"]
+
+
+def test_only_the_one_constructor_builds_the_engines_order_request() -> None:
+    """#11.1: ``OrderSpec`` is the order description; ``OrderRequest`` is the engine's derived form, built
+    only by ``kit.engine.order.engine_request`` (``OrderSpec.to_request``, localnet's wire decoder,
+    its command-log reader and the research replay all go through it)."""
+    found = order_request_builders(ROOT)
+    assert not found, "build an OrderSpec and call engine_request (or .to_request()) instead:\n" + "\n".join(found)
 
 
 # ------------------------------------------------------------------------------------ self-tests
@@ -380,3 +434,27 @@ def test_self_test_circles_are_found_but_type_only_ones_are_not(tmp_path: Path) 
         },
     )
     assert circles(root) == [frozenset({"kit.engine.a", "kit.engine.b"})]
+
+
+def test_self_test_an_order_request_built_outside_the_constructor_is_found(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {
+        "kit/engine/types.py": "class OrderRequest: ...\nDEFAULT = OrderRequest()\n",
+        "kit/engine/order.py": """
+            from kit.engine.types import OrderRequest
+            def engine_request(spec):
+                return OrderRequest(spec)
+            def shortcut():
+                return OrderRequest()
+            """,
+        "kit/engine/engine.py": "from kit.engine import types\nfrom dataclasses import replace\ndef amend(r):\n"
+                                "    return replace(r, price=1)\ndef new():\n    return types.OrderRequest()\n",
+        "kit/localnet/wire.py": "from kit.engine.types import OrderRequest as R\ndef decode():\n    return R()\n",
+        "benchmarks/bench.py": "from kit.engine import OrderRequest\nREQ = OrderRequest()\n",
+        "kit/localnet/other.py": "X = 1  # never names the type\n",
+    })  # fmt: skip
+    assert order_request_builders(root) == [
+        "benchmarks/bench.py:2 in module level",
+        "kit/engine/engine.py:6 in new",
+        "kit/engine/order.py:6 in shortcut",
+        "kit/localnet/wire.py:3 in decode",
+    ]

@@ -192,7 +192,7 @@ def decode_order(
     the set of parameter names the endpoint reads (others give -1104).
     """
     from kit.engine import OrderType, Side, TimeInForce
-    from kit.engine.order import engine_request
+    from kit.engine.order import OrderSpec, engine_request
 
     sid, info = read_symbol(params, symbols, allowed)
     side_s = params.get("side") or ""
@@ -269,20 +269,21 @@ def decode_order(
         etype = OrderType.STOP_LIMIT if limit_type else OrderType.STOP_MARKET
     else:
         etype = OrderType.TAKE_PROFIT_LIMIT if limit_type else OrderType.TAKE_PROFIT_MARKET
-    req = engine_request(  # the engine's one constructor, shared with OrderSpec.to_request
+    spec = OrderSpec(  # the kit's one order description; the engine's request is derived from it
         info.symbol,
         Side.BUY if side_s == "BUY" else Side.SELL,
-        etype,
-        amount=qty,
-        quote_amount=quote_qty,
+        qty,
         price=price,
+        type=etype,
         trigger_price=stop,
         trailing_bps=trailing,
         time_in_force=TimeInForce(tif_s) if tif_s else TimeInForce.GTC,
         post_only=typ == "LIMIT_MAKER",
         iceberg_amount=iceberg,
         client_id=client_id or _new_client_id(),
+        quote_amount=quote_qty,
     )
+    req = engine_request(spec)
     meta = {
         "type": typ,
         "timeInForce": tif_s or "GTC",

@@ -121,7 +121,7 @@ class OrderLists(Trading):
         self._check_counts(entry)
         self._refuse_if_degraded(symbol)
         exits = max(qty * tp_px, qty * (sl.price or sl_px))
-        notional = entry.amount * entry.price + exits  # the whole list: the entry and the exit that can fill
+        notional = entry.base_amount * entry.price + exits  # the whole list: the entry and the exit that can fill
         self._guard_order(entry, notional, record=True)
         self._check_clock(remeasure=True)
         self._check_funds(entry, entry.price, dry=False)
@@ -188,7 +188,7 @@ class OrderLists(Trading):
             validate(spec, self._ex.markets.get(symbol), self.features(), last_price=last, fat_finger_pct=None)
         self._check_counts(tp)
         self._refuse_if_degraded(symbol)
-        notional = max(tp.amount * tp_px, sl.amount * (sl.price or sl_px))
+        notional = max(tp.base_amount * tp_px, sl.base_amount * (sl.price or sl_px))
         self._guard_order(tp, notional, record=True)
         self._check_clock(remeasure=True)
         self._check_funds(tp, tp_px, dry=False)
@@ -199,7 +199,7 @@ class OrderLists(Trading):
             "symbol": market.get("id") or symbol.replace("/", ""),
             "listClientOrderId": list_cid,
             "side": tp.side.value.upper(),
-            "quantity": _num(tp.amount),
+            "quantity": _num(tp.base_amount),
             f"{at[0]}Type": "LIMIT_MAKER",
             f"{at[0]}ClientOrderId": cids[0],
             f"{at[0]}Price": _num(tp_px),
@@ -219,10 +219,10 @@ class OrderLists(Trading):
         if given is not None:
             return parse_decimal(given, "exit_amount", symbol=entry.symbol)
         if entry.side.value != "buy":
-            return entry.amount  # a sell's fee is taken in the quote asset: the whole amount can be bought back
+            return entry.base_amount  # a sell's fee is taken in the quote asset: the whole amount can be bought back
         rate = max(Decimal(str(market.get("maker") or "0.001")), Decimal(str(market.get("taker") or "0.001")))
         step = Decimal(str((market.get("precision") or {}).get("amount") or "0.00000001"))
-        return (entry.amount * (1 - rate) / step).to_integral_value(rounding=ROUND_DOWN) * step
+        return (entry.base_amount * (1 - rate) / step).to_integral_value(rounding=ROUND_DOWN) * step
 
     @staticmethod
     def _otoco_params(market: dict[str, Any], entry: OrderSpec, tp: OrderSpec, sl: OrderSpec, list_cid: str,
@@ -236,9 +236,9 @@ class OrderLists(Trading):
             "workingSide": entry.side.value.upper(),
             "workingClientOrderId": cids[0],
             "workingPrice": _num(entry.price),
-            "workingQuantity": _num(entry.amount),
+            "workingQuantity": _num(entry.base_amount),
             "pendingSide": tp.side.value.upper(),
-            "pendingQuantity": _num(tp.amount),
+            "pendingQuantity": _num(tp.base_amount),
         }
         if not entry.post_only:
             p["workingTimeInForce"] = "GTC"
