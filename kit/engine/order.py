@@ -322,8 +322,7 @@ def engine_request(spec: OrderSpec) -> OrderRequest:
     >>> r.quantity, r.quote_quantity, r.type.value, r.client_id
     (None, Decimal('100'), 'market', 'c1')
     """
-    words = {ENGINE_NAMES.get(f.name, f.name): getattr(spec, f.name) for f in _FIELDS if f.name != "type"}
-    return OrderRequest(type=spec.kind, **words)
+    return OrderRequest(type=spec.kind, **{engine: getattr(spec, name) for name, engine in _TO_ENGINE})
 
 
 _FIELDS = dataclasses.fields(OrderSpec)
@@ -331,6 +330,7 @@ _FIELDS = dataclasses.fields(OrderSpec)
 #: The description's words that the engine's :class:`OrderRequest` spells otherwise; every other field
 #: of :class:`OrderSpec` has the same name in both.
 ENGINE_NAMES: dict[str, str] = {"amount": "quantity", "quote_amount": "quote_quantity", "iceberg_amount": "iceberg_qty"}
+_TO_ENGINE = tuple((f.name, ENGINE_NAMES.get(f.name, f.name)) for f in _FIELDS if f.name != "type")
 
 #: The order keywords of :meth:`kit.session.Session.place` besides symbol, side and amount: the
 #: fields of :class:`OrderSpec` (``client_id`` is the Session's to choose; ``quote_amount`` is the
