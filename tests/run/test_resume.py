@@ -40,6 +40,13 @@ def child(lab: Lab, *extra: str, strategy: str = STRATEGY, symbols: str = SYM) -
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
 
 
+def reap(p: subprocess.Popen[bytes]) -> None:
+    """Kill ``p`` if it is still running (a test that failed half-way), and wait for it."""
+    if p.poll() is None:
+        p.kill()
+        p.communicate(timeout=30)
+
+
 def killed_at_the_first_close(lab: Lab, tmp_path: Path, patch: str, *, strategy: str = STRATEGY,
                               symbols: str = SYM) -> None:  # fmt: skip
     """Run ``kit run`` with ``patch`` applied first (it SIGKILLs its own process at the chosen point), let
@@ -55,9 +62,7 @@ def killed_at_the_first_close(lab: Lab, tmp_path: Path, patch: str, *, strategy:
         lab.net.step(60_000)
         p.communicate(timeout=60)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate(timeout=30)
+        reap(p)
     assert p.returncode == -signal.SIGKILL
 
 
@@ -88,9 +93,7 @@ def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab:
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=30)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate(timeout=30)
+        reap(p)
     assert p.returncode == -signal.SIGKILL
     lab.net.step(60_000)  # and one more closes while it is down
     q = child(lab)
@@ -103,9 +106,7 @@ def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab:
         q.send_signal(signal.SIGTERM)
         out, err = q.communicate(timeout=30)
     finally:
-        if q.poll() is None:
-            q.kill()
-            q.communicate(timeout=30)
+        reap(q)
     assert q.returncode == 0, err.decode()[-2000:]
     assert b"stopped" in out
     decisions = rows(lab, "decision")
@@ -192,9 +193,7 @@ def test_killed_after_the_batch_was_journaled_before_it_was_sent_nothing_is_ever
         got = [(e.client_id, e.payload.get("status")) for e in rows(lab, "decision_order")]
         raise AssertionError(f"{got}\n{q.communicate(timeout=30)[1].decode()[-3000:]}") from None
     finally:
-        if q.poll() is None:
-            q.kill()
-            q.communicate(timeout=30)
+        reap(q)
     orders = lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT")
     per_cid = Counter(o["clientOrderId"] for o in orders)
     assert per_cid and all(v == 1 for v in per_cid.values())
