@@ -135,6 +135,13 @@ def _import_module_calls(tree: ast.AST) -> Iterator[tuple[str, int]]:
 
 
 @functools.cache
+def parsed(path: Path) -> tuple[str, ast.Module]:
+    """A file's text and syntax tree, read once per test session."""
+    text = path.read_text(encoding="utf-8")
+    return text, ast.parse(text, str(path))
+
+
+@functools.cache
 def imports(root: Path) -> tuple[Import, ...]:
     """Every import between kit modules under ``root``, wherever it is written.
 
@@ -155,8 +162,7 @@ def imports(root: Path) -> tuple[Import, ...]:
 
     out: list[Import] = []
     for name, path in mods.items():
-        text = path.read_text(encoding="utf-8")
-        tree = ast.parse(text, str(path))
+        text, tree = parsed(path)
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         found: list[tuple[str, int, bool]] = []
         for node, type_only in _import_nodes(tree.body):
@@ -267,38 +273,36 @@ def order_request_builders(root: Path, folders: Iterable[str] = ("kit", "benchma
     A call counts when the name called is ``OrderRequest`` (``OrderRequest(...)``,
     ``types.OrderRequest(...)``) or a name an import bound to it (``import ... OrderRequest as R``).
     The engine's amend copies a request it already holds with ``dataclasses.replace``: a changed
-    copy, not a new order, so it is not a build. Only files that name ``OrderRequest`` are parsed.
+    copy, not a new order, so it is not a build. Only files that name ``OrderRequest`` are read, and
+    each through :func:`parsed` (the import checks have parsed ``kit`` already).
     """
     out: list[str] = []
     for folder in folders:
         for path in sorted((root / folder).rglob("*.py")):
-            text = path.read_text(encoding="utf-8")
-            if "OrderRequest" not in text:
-                continue
             rel = path.relative_to(root).as_posix()
-            tree = ast.parse(text, str(path))
-            names = {"OrderRequest"} | {
-                a.asname for n in ast.walk(tree) if isinstance(n, ast.ImportFrom | ast.Import)
-                for a in n.names if a.name.rpartition(".")[2] == "OrderRequest" and a.asname
-            }  # fmt: skip
             allowed = REQUEST_BUILDERS.get(rel, "")
-            if allowed is None:
+            if allowed is None or "OrderRequest" not in path.read_text(encoding="utf-8"):
                 continue
-
-            def visit(node: ast.AST, function: str, rel: str = rel, allowed: str = "", names: set[str] = names) -> None:
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    function = node.name
-                if isinstance(node, ast.Call):
-                    func = node.func
-                    called = (
-                        func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                    )
-                    if called in names and not (allowed and function == allowed):
-                        out.append(f"{rel}:{node.lineno} in {function or 'module level'}")
-                for child in ast.iter_child_nodes(node):
-                    visit(child, function, rel, allowed, names)
-
-            visit(tree, "", rel, allowed, names)
+            tree = parsed(path)[1]
+            names = {"OrderRequest"}
+            functions: list[tuple[int, int, str]] = []  # (first line, last line, name)
+            calls: list[ast.Call] = []
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    names |= {a.asname for a in node.names if a.asname and a.name.rpartition(".")[2] == "OrderRequest"}
+                elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    functions.append((node.lineno, node.end_lineno or node.lineno, node.name))
+                elif isinstance(node, ast.Call):
+                    calls.append(node)
+            for call in calls:
+                func = call.func
+                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if called not in names:
+                    continue
+                inside = [(last - first, name) for first, last, name in functions if first <= call.lineno <= last]
+                function = min(inside)[1] if inside else ""  # the innermost function around the call
+                if not (allowed and function == allowed):
+                    out.append(f"{rel}:{call.lineno} in {function or 'module level'}")
     return sorted(out)
 
 
