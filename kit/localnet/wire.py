@@ -407,26 +407,11 @@ def order_response(
     full = order_body(order, meta, sid)
     body = {
         **ack,
-        **{
-            k: full[k]
-            for k in (
-                "price",
-                "origQty",
-                "executedQty",
-                "origQuoteOrderQty",
-                "cummulativeQuoteQty",
-                "status",
-                "timeInForce",
-                "type",
-                "side",
-            )
-        },
+        **{k: full[k] for k in _RESULT_FIELDS},
         "workingTime": full["workingTime"],
         "selfTradePreventionMode": full["selfTradePreventionMode"],
     }
-    for k in ("stopPrice", "icebergQty", "trailingDelta"):
-        if meta.get(k) is not None:
-            body[k] = full[k]
+    _add_conditional_fields(body, full, meta)
     if resp_type == "FULL":
         body["fills"] = [
             {
@@ -454,23 +439,22 @@ def cancel_response(
         "clientOrderId": cancel_client_id or _new_client_id(),
         "transactTime": transact_ms,
     }
-    for k in (
-        "price",
-        "origQty",
-        "executedQty",
-        "origQuoteOrderQty",
-        "cummulativeQuoteQty",
-        "status",
-        "timeInForce",
-        "type",
-        "side",
-        "selfTradePreventionMode",
-    ):
+    for k in (*_RESULT_FIELDS, "selfTradePreventionMode"):
         body[k] = full[k]
+    _add_conditional_fields(body, full, meta)
+    return body
+
+
+#: The order's fields in a RESULT/FULL ``POST order`` answer and a ``DELETE order`` answer, in Binance's order.
+_RESULT_FIELDS = ("price", "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status",
+                  "timeInForce", "type", "side")  # fmt: skip
+
+
+def _add_conditional_fields(body: dict[str, Any], full: dict[str, Any], meta: dict[str, Any]) -> None:
+    """``stopPrice``, ``icebergQty``, ``trailingDelta``: only on the orders that were sent with them."""
     for k in ("stopPrice", "icebergQty", "trailingDelta"):
         if meta.get(k) is not None:
             body[k] = full[k]
-    return body
 
 
 def my_trade(fill: Fill, sid: str, account_is_buyer: bool) -> dict[str, Any]:

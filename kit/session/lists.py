@@ -109,11 +109,7 @@ class OrderLists(Trading):
                 "orders is not correct.'",
             )
         qty = self._exit_amount(entry, market, exit_amount)
-        tp = OrderSpec.parse(symbol, exit_side, qty, price=tp_px, post_only=True)
-        sl_kw: dict[str, Any] = {"type": "stop_market", "trigger_price": sl_px}
-        if stop_limit is not None:
-            sl_kw = {"type": "stop_limit", "trigger_price": sl_px, "price": stop_limit}
-        sl = OrderSpec.parse(symbol, exit_side, qty, **sl_kw)
+        tp, sl = _exits(symbol, exit_side, qty, tp_px, sl_px, stop_limit)
         last = self._last_price.get(symbol)
         for spec in (entry, tp, sl):
             validate(spec, self._ex.markets.get(symbol), self.features(), last_price=last,
@@ -166,11 +162,7 @@ class OrderLists(Trading):
             raise StageError(f"orders are not allowed in the {self.stage.value} stage", symbol=str(symbol))
         tp_px = parse_decimal(take_profit, "take_profit", symbol=symbol)
         sl_px = parse_decimal(stop_loss, "stop_loss", symbol=symbol)
-        tp = OrderSpec.parse(symbol, side, amount, price=tp_px, post_only=True)
-        sl_kw: dict[str, Any] = {"type": "stop_market", "trigger_price": sl_px}
-        if stop_limit is not None:
-            sl_kw = {"type": "stop_limit", "trigger_price": sl_px, "price": stop_limit}
-        sl = OrderSpec.parse(symbol, side, amount, **sl_kw)
+        tp, sl = _exits(symbol, side, amount, tp_px, sl_px, stop_limit)
         last = self._last_price.get(symbol)
         if last is None:
             last = Decimal(str(self.ticker(symbol)["last"]))
@@ -388,3 +380,18 @@ class OrderLists(Trading):
         ex = self._ex
         return list(self._call("fetch_open_order_lists", "GET", "/api/v3/openOrderList",
                                lambda: ex.privateGetOpenOrderList()))  # fmt: skip
+
+
+def _exits(
+    symbol: str, side: Any, amount: Any, take_profit: Decimal, stop_loss: Decimal, stop_limit: Any
+) -> tuple[OrderSpec, OrderSpec]:
+    """An OCO's two exits as order descriptions (the take-profit, then the stop).
+
+    A post-only limit at ``take_profit``, and a stop at ``stop_loss``: STOP_LOSS, or STOP_LOSS_LIMIT
+    at ``stop_limit`` when one is given.
+    """
+    tp = OrderSpec.parse(symbol, side, amount, price=take_profit, post_only=True)
+    sl_kw: dict[str, Any] = {"type": "stop_market", "trigger_price": stop_loss}
+    if stop_limit is not None:
+        sl_kw = {"type": "stop_limit", "trigger_price": stop_loss, "price": stop_limit}
+    return tp, OrderSpec.parse(symbol, side, amount, **sl_kw)
