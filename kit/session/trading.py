@@ -850,15 +850,7 @@ class Trading(Reads):
         id, so the journal's open-order count stays right. Refused before any request in ``read_only``.
         """
         self.guard.check_cancel(symbol=symbol or "*", now_ms=now_ms())
-        ex = self._ex
-        opens = self._call(
-            "fetch_open_orders",
-            "GET",
-            "/api/v3/openOrders",
-            lambda: ex.fetch_open_orders(symbol),
-            params={"symbol": symbol} if symbol else {},
-            symbol=symbol,
-        )
+        opens = self.open_orders_raw(symbol)
         n = 0
         for sym in sorted({o["symbol"] for o in opens}):
             mine = [o for o in opens if o["symbol"] == sym]
