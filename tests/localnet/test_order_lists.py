@@ -317,13 +317,13 @@ def test_execution_reports_carry_the_list_id_and_binance_expiry_reason() -> None
 
 
 # ---------------------------------------------------------------- OPO and OPOCO (faqs/opo.md)
-def at_price(lnet: Localnet, price: str) -> None:
+def at_price(ed_net: Localnet, price: str) -> None:
     """Move the market to ``price`` (the docs' examples trade BTCUSDT near 102 500)."""
-    lnet.inject_trade("BTCUSDT", price, "0.01")
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", price, "0.01")
+    ed_net.step(1000)
 
 
-def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(lnet: Localnet, ex: Any) -> None:
+def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ed_net: Localnet, ex: Any) -> None:
     """rest-api.md "New Order List - OPO": a BUY LIMIT 0.0006 at 102264 and a pending SELL MARKET.
 
     The placement answers as the docs' example (``contingencyType`` "OTO", the pending report
@@ -332,7 +332,7 @@ def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ln
     takes the commission from the free BTC balance when it covers it, so the sell is the whole
     0.0006, and it executes. Both trades carry the list's ``orderListId`` in ``myTrades``.
     """
-    at_price(lnet, "102600")
+    at_price(ed_net, "102600")
     btc = ex.fetch_balance()["BTC"]
     r = ex.privatePostOrderListOpo({
         "symbol": "BTCUSDT",
@@ -352,8 +352,8 @@ def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ln
         "PENDING_NEW", "MARKET", "SELL", -1)  # fmt: skip
     assert "origQty" not in pending and pending["price"] == "0.00000000"
     assert ex.fetch_balance()["BTC"]["used"] == btc["used"]  # the pending sell locks nothing yet
-    lnet.inject_trade("BTCUSDT", "102200", "1", side="sell")  # trades through the buy: it fills in full
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", "102200", "1", side="sell")  # trades through the buy: it fills in full
+    ed_net.step(1000)
     lid = r["orderListId"]
     buy = ex.fetch_order(str(working["orderId"]), "BTC/USDT")
     sell = ex.fetch_order(str(pending["orderId"]), "BTC/USDT")
@@ -373,7 +373,7 @@ def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ln
     assert mine and {t["orderListId"] for t in mine} == {-1}  # outside a list: -1, as Binance
 
 
-def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(lnet: Localnet, ex: Any) -> None:
+def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(ed_net: Localnet, ex: Any) -> None:
     """rest-api.md "New Order List - OPOCO": BUY LIMIT 0.0017 at 102496, then a SELL pair: a
     STOP_LOSS_LIMIT (101613, stop 10100 as the example gives it) and a LIMIT_MAKER at 104261.
 
@@ -381,7 +381,7 @@ def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(lnet: Localnet, 
     cancels the pair and unlocks it. (Partial fills: tests/engine/test_order_lists.py, where a
     print's size bounds a fill; here the synthetic book fills the buy at once.)
     """
-    at_price(lnet, "102600")
+    at_price(ed_net, "102600")
     btc = ex.fetch_balance()["BTC"]
     r = ex.privatePostOrderListOpoco({
         "symbol": "BTCUSDT",
@@ -404,8 +404,8 @@ def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(lnet: Localnet, 
                                                                                             "PENDING_NEW"]  # fmt: skip
     assert reports["STOP_LOSS_LIMIT"]["stopPrice"] == "10100.00000000" and "origQty" not in reports["LIMIT_MAKER"]
     assert ex.fetch_order(str(reports["LIMIT_MAKER"]["orderId"]), "BTC/USDT")["info"]["status"] == "PENDING_NEW"
-    lnet.inject_trade("BTCUSDT", "102400", "1", side="sell")
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", "102400", "1", side="sell")
+    ed_net.step(1000)
     pair = [ex.fetch_order(str(reports[t]["orderId"]), "BTC/USDT") for t in ("STOP_LOSS_LIMIT", "LIMIT_MAKER")]
     assert [(o["info"]["status"], o["amount"]) for o in pair] == [("NEW", 0.0017), ("NEW", 0.0017)]
     assert D(str(ex.fetch_balance()["BTC"]["used"])) == D(str(btc["used"])) + D("0.0017")  # locked once
@@ -431,7 +431,7 @@ def test_opo_refusals_with_binance_codes(ex: Any, change: dict[str, Any], code: 
     assert f'"code":{code}' in str(err.value).replace(" ", "")
 
 
-def test_ws_api_places_an_opo(lnet: Localnet) -> None:
+def test_ws_api_places_an_opo(ed_net: Localnet) -> None:
     """``orderList.place.opo`` on the WebSocket API, framed over the same handler (web-socket-api.md)."""
     import base64
 
@@ -439,16 +439,16 @@ def test_ws_api_places_an_opo(lnet: Localnet) -> None:
 
     from kit.localnet.streams_wsapi import canonical_query
 
-    ed = lnet.keys["ed"]
+    ed = ed_net.keys["ed"]
     private: Any = load_pem_private_key(ed.secret.reveal().encode(), password=None)
     params: dict[str, Any] = {"symbol": "BTCUSDT", "workingType": "LIMIT_MAKER", "workingSide": "BUY",
                               "workingPrice": "50000", "workingQuantity": "0.001", "pendingType": "LIMIT_MAKER",
                               "pendingSide": "SELL", "pendingPrice": "200000", "apiKey": ed.api_key,
-                              "timestamp": lnet.call(lambda v: v.server_ms())}  # fmt: skip
+                              "timestamp": ed_net.call(lambda v: v.server_ms())}  # fmt: skip
     params["signature"] = base64.b64encode(private.sign(canonical_query(params).encode())).decode()
 
     async def main() -> dict[str, Any]:
-        async with aiohttp.ClientSession() as http, http.ws_connect(f"{lnet.ws_url}/ws-api/v3") as ws:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{ed_net.ws_url}/ws-api/v3") as ws:
             await ws.send_str(json.dumps({"id": 1, "method": "orderList.place.opo", "params": params}))
             return dict(json.loads((await asyncio.wait_for(ws.receive(), 5)).data))
 
@@ -456,5 +456,5 @@ def test_ws_api_places_an_opo(lnet: Localnet) -> None:
     assert got["status"] == 200, got
     assert [o["status"] for o in got["result"]["orderReports"]] == ["NEW", "PENDING_NEW"]
     assert [r["rateLimitType"] for r in got["rateLimits"]] == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
-    ex = lnet.client("trader", enableRateLimit=False)
+    ex = ed_net.client("trader", enableRateLimit=False)
     ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": got["result"]["orderListId"]})
