@@ -375,7 +375,7 @@ def _older_objects_frozen() -> Iterator[None]:
 
 def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entries: np.ndarray | None,
          exits: np.ndarray | None, size: Decimal | str, order: str, limit_offset: Decimal | str,
-         strategy: Callable[[Context], None], fill_model: FillModel | None, path: str) -> Result:  # fmt: skip
+         strategy: Callable[[Context], None] | None, fill_model: FillModel | None, path: str) -> Result:  # fmt: skip
     r = _Runner(candles, market, Decimal(cash), fill_model)
     if strategy is not None:
         _run_callback(r, strategy)
