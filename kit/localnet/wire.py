@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -152,17 +153,21 @@ class DecodedOrder:
     resp_type: str
 
 
-def decode_order(
-    params: dict[str, str], symbols: dict[str, Any], *, allowed: frozenset[str] | set[str] = ORDER_PARAMS
-) -> DecodedOrder:
-    """Validate Binance order parameters and build the engine request.
+def read_symbol(
+    params: dict[str, str], symbols: Mapping[str, Any], allowed: frozenset[str] | set[str]
+) -> tuple[str, Any]:
+    """The first checks of every order placement (``order``, ``orderList/*``): ``(symbol id, symbols[id])``.
 
-    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
-    the set of parameter names the endpoint reads (others give -1104).
+    Binance answers -1104 when a parameter the endpoint does not read was sent, -1102 without a
+    symbol and -1121 for a symbol it does not list, in that order.
+
+    >>> read_symbol({"symbol": "BTCUSDT"}, {"BTCUSDT": "info"}, {"symbol"})
+    ('BTCUSDT', 'info')
+    >>> read_symbol({"symbol": "BTCUSDT", "x": "1"}, {"BTCUSDT": "info"}, {"symbol"})
+    Traceback (most recent call last):
+    ...
+    kit.localnet.wire.VenueError: Not all sent parameters were read; read '1' parameter(s) but was sent '2'.
     """
-    from kit.engine import OrderType, Side, TimeInForce
-    from kit.engine.order import engine_request
-
     unknown = set(params) - allowed
     if unknown:
         read = len(params) - len(unknown)
@@ -175,6 +180,21 @@ def decode_order(
     info = symbols.get(sid)
     if info is None:
         raise error(-1121, "Invalid symbol.")
+    return sid, info
+
+
+def decode_order(
+    params: dict[str, str], symbols: dict[str, Any], *, allowed: frozenset[str] | set[str] = ORDER_PARAMS
+) -> DecodedOrder:
+    """Validate Binance order parameters and build the engine request.
+
+    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
+    the set of parameter names the endpoint reads (others give -1104).
+    """
+    from kit.engine import OrderType, Side, TimeInForce
+    from kit.engine.order import OrderSpec, engine_request
+
+    sid, info = read_symbol(params, symbols, allowed)
     side_s = params.get("side") or ""
     if not side_s:
         raise mandatory("side")
@@ -249,20 +269,21 @@ def decode_order(
         etype = OrderType.STOP_LIMIT if limit_type else OrderType.STOP_MARKET
     else:
         etype = OrderType.TAKE_PROFIT_LIMIT if limit_type else OrderType.TAKE_PROFIT_MARKET
-    req = engine_request(  # the engine's one constructor, shared with OrderSpec.to_request
+    spec = OrderSpec(  # the kit's one order description; the engine's request is derived from it
         info.symbol,
         Side.BUY if side_s == "BUY" else Side.SELL,
-        etype,
-        amount=qty,
-        quote_amount=quote_qty,
+        qty,
         price=price,
+        type=etype,
         trigger_price=stop,
         trailing_bps=trailing,
         time_in_force=TimeInForce(tif_s) if tif_s else TimeInForce.GTC,
         post_only=typ == "LIMIT_MAKER",
         iceberg_amount=iceberg,
         client_id=client_id or _new_client_id(),
+        quote_amount=quote_qty,
     )
+    req = engine_request(spec)
     meta = {
         "type": typ,
         "timeInForce": tif_s or "GTC",
@@ -367,6 +388,8 @@ def order_body(order: Order, meta: dict[str, Any], sid: str) -> dict[str, Any]:
     }
     if meta.get("trailingDelta") is not None:
         body["trailingDelta"] = meta["trailingDelta"]
+    if order.status.value == "expired" and meta.get("expiryReason"):
+        body["expiryReason"] = meta["expiryReason"]  # rest-api.md, "Conditional fields in Order Responses"
     return body
 
 
@@ -386,26 +409,11 @@ def order_response(
     full = order_body(order, meta, sid)
     body = {
         **ack,
-        **{
-            k: full[k]
-            for k in (
-                "price",
-                "origQty",
-                "executedQty",
-                "origQuoteOrderQty",
-                "cummulativeQuoteQty",
-                "status",
-                "timeInForce",
-                "type",
-                "side",
-            )
-        },
+        **{k: full[k] for k in _RESULT_FIELDS},
         "workingTime": full["workingTime"],
         "selfTradePreventionMode": full["selfTradePreventionMode"],
     }
-    for k in ("stopPrice", "icebergQty", "trailingDelta"):
-        if meta.get(k) is not None:
-            body[k] = full[k]
+    _add_conditional_fields(body, full, meta)
     if resp_type == "FULL":
         body["fills"] = [
             {
@@ -433,32 +441,35 @@ def cancel_response(
         "clientOrderId": cancel_client_id or _new_client_id(),
         "transactTime": transact_ms,
     }
-    for k in (
-        "price",
-        "origQty",
-        "executedQty",
-        "origQuoteOrderQty",
-        "cummulativeQuoteQty",
-        "status",
-        "timeInForce",
-        "type",
-        "side",
-        "selfTradePreventionMode",
-    ):
+    for k in (*_RESULT_FIELDS, "selfTradePreventionMode"):
         body[k] = full[k]
-    for k in ("stopPrice", "icebergQty", "trailingDelta"):
-        if meta.get(k) is not None:
-            body[k] = full[k]
+    _add_conditional_fields(body, full, meta)
     return body
 
 
-def my_trade(fill: Fill, sid: str, account_is_buyer: bool) -> dict[str, Any]:
-    """One ``myTrades`` item."""
+#: The order's fields in a RESULT/FULL ``POST order`` answer and a ``DELETE order`` answer, in Binance's order.
+_RESULT_FIELDS = ("price", "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status",
+                  "timeInForce", "type", "side")  # fmt: skip
+
+
+def _add_conditional_fields(body: dict[str, Any], full: dict[str, Any], meta: dict[str, Any]) -> None:
+    """The conditional fields of an order answer (rest-api.md, "Conditional fields in Order Responses").
+
+    ``stopPrice``, ``icebergQty``, ``trailingDelta`` on the orders sent with them; ``expiryReason``
+    on an expired order that has one.
+    """
+    for k in ("stopPrice", "icebergQty", "trailingDelta", "expiryReason"):
+        if meta.get(k) is not None and k in full:
+            body[k] = full[k]
+
+
+def my_trade(fill: Fill, sid: str, account_is_buyer: bool, list_id: int = -1) -> dict[str, Any]:
+    """One ``myTrades`` item; ``orderListId`` is the order's list id, -1 outside a list (as Binance)."""
     return {
         "symbol": sid,
         "id": fill.trade_id,
         "orderId": fill.order_id,
-        "orderListId": -1,
+        "orderListId": list_id,
         "price": fmt(fill.price),
         "qty": fmt(fill.quantity),
         "quoteQty": fmt(fill.quote_quantity),
@@ -522,13 +533,18 @@ _EXEC = {
 
 
 def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any]:
-    """``executionReport`` user event for an order event (wire spec 8.3)."""
+    """``executionReport`` user event for an order event (wire spec 8.3, user-data-stream.md).
+
+    The always-present fields of Binance's example, then its conditional ones: ``d`` for a
+    trailing order, ``W`` only once the order works on the book, ``eR`` when it expired (never
+    ``v``: no order here expires through self-trade prevention).
+    """
     order = ev.order
     assert order is not None
     body = order_body(order, meta, sid)
     f = ev.fill
     x = _EXEC.get(ev.kind.value, "NEW")
-    return {
+    report = {
         "e": "executionReport",
         "E": ev.ts_ms,
         "s": sid,
@@ -553,7 +569,6 @@ def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any
         "N": f.fee_asset if f else None,
         "T": ev.ts_ms,
         "t": f.trade_id if f else -1,
-        "v": 0,
         "I": ev.ts_ms,
         "w": order.status.is_open and body["isWorking"],
         "m": bool(f and f.liquidity.value == "maker"),
@@ -566,17 +581,54 @@ def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any
         "V": body["selfTradePreventionMode"],
         **_expiry_reason(ev, x),
     }
+    if body["workingTime"] == -1:
+        del report["W"]  # "Appears when the order is working on the book"
+    if "trailingDelta" in body:
+        report["d"] = int(body["trailingDelta"])
+    return report
 
 
 #: Binance's ``eR`` (user-data-stream.md "Order Expiry Reason") for the engine's order-list expiries.
 _LIST_EXPIRY = ("OCO_TRIGGER", "OTO_PHASE_ONE_EXPIRED", "REJECTED")
 
 
+def expiry_reason(order: Order, reason: str) -> str | None:
+    """Binance's expiry reason of an order the engine expired for ``reason``, or None.
+
+    An order list's expiries carry the list's reason (``OCO_TRIGGER`` ...); otherwise an IOC
+    remainder is ``UNFILLED_IOC_QUANTITY_EXPIRED``, a FOK that could not fill in full
+    ``UNFILLED_FOK_ORDER_EXPIRED``, and a market order the book could not fill
+    ``INSUFFICIENT_LIQUIDITY`` (user-data-stream.md, "Order Expiry Reason").
+
+    >>> from decimal import Decimal as D
+    >>> from kit.engine import OrderRequest, OrderType, Side, TimeInForce
+    >>> from kit.engine.types import Order, OrderStatus
+    >>> req = OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D(1), price=D(1),
+    ...                    time_in_force=TimeInForce.IOC)
+    >>> o = Order(1, "c", "a", req, OrderStatus.EXPIRED, 0, 0, D(0), D(0), D(0), D(1), D(1), None, False, -1)
+    >>> expiry_reason(o, "IOC: remainder expired")
+    'UNFILLED_IOC_QUANTITY_EXPIRED'
+    """
+    if order.list_id >= 0:
+        listed = next((r for r in _LIST_EXPIRY if reason.startswith(r)), None)
+        if listed is not None:
+            return listed
+    tif = order.request.time_in_force.value
+    if tif == "FOK" or reason.startswith("FOK"):
+        return "UNFILLED_FOK_ORDER_EXPIRED"
+    if tif == "IOC" or reason.startswith("IOC"):
+        return "UNFILLED_IOC_QUANTITY_EXPIRED"
+    if order.request.type.value in ("market", "stop_market", "take_profit_market", "trailing_stop_market",
+                                    "trailing_take_profit_market") and "liquidity" in reason:  # fmt: skip
+        return "INSUFFICIENT_LIQUIDITY"
+    return None
+
+
 def _expiry_reason(ev: Event, x: str) -> dict[str, str]:
-    """``{"eR": ...}`` for an order of a list that expired because of its list, else nothing."""
-    if x != "EXPIRED" or ev.order is None or ev.order.list_id < 0:
+    """``{"eR": ...}`` for an expired order whose reason Binance names, else nothing."""
+    if x != "EXPIRED" or ev.order is None:
         return {}
-    why = next((r for r in _LIST_EXPIRY if ev.reason.startswith(r)), None)
+    why = expiry_reason(ev.order, ev.reason)
     return {"eR": why} if why else {}
 
 
