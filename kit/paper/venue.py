@@ -13,6 +13,7 @@ One paper venue per upstream per process (:func:`paper_venue`). Its state lives 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kit.engine.paperfill import PaperFillModel
 from kit.errors import ConfigError
 from kit.localnet.config import SymbolSpec
 
@@ -46,9 +48,19 @@ class PaperConfig:
         Opening balances of the paper account.
     latency_ms
         Insert/cancel latency: every request to the paper venue is held this long before it acts
-        (placeholder 250 ms until twin data measures the real p95; spec (c)).
+        (placeholder 250 ms until twin data measures the real p95; spec (c)), and a taker walks the
+        worse of the book this long before its arrival (its decision) and the book at its arrival.
     replenish_ms
         How long liquidity a paper order took stays gone (spec (c): 1-5 s).
+    beyond_depth_ticks
+        A market order's remainder beyond the visible depth fills this many ticks past the last
+        level (spec (c)), instead of expiring.
+    stepped
+        Run the venue on a stepped clock (tests, benchmarks, a notebook driving a stepped
+        localnet): requests are not held, the clock moves only by ``net.step``, and the latency
+        applies as the decision lag alone (decision time = arrival - ``latency_ms``).
+    start_ms
+        Where a stepped clock starts (default: the wall clock when the venue starts).
     history_minutes
         Upstream 1m candles loaded at start, so klines have a past.
     first_book_s
@@ -59,22 +71,38 @@ class PaperConfig:
     balances: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_PAPER_BALANCES))
     latency_ms: float = 250.0
     replenish_ms: int = 3_000
+    beyond_depth_ticks: int = 10
+    stepped: bool = False
+    start_ms: int | None = None
     history_minutes: int = 120
     first_book_s: float = 20.0
+
+    def model(self) -> PaperFillModel:
+        """The paper fill model's settings for the venue's engine (the same rules as the twins').
+
+        >>> PaperConfig(latency_ms=100, beyond_depth_ticks=5).model()
+        PaperFillModel(latency_ms=100, cancel_latency_ms=100, replenish_ms=3000, beyond_depth_ticks=5)
+        """
+        lat = round(self.latency_ms)
+        return PaperFillModel(latency_ms=lat, cancel_latency_ms=lat, replenish_ms=self.replenish_ms,
+                              beyond_depth_ticks=self.beyond_depth_ticks)  # fmt: skip
 
 
 class Mirror:
     """The ``LocalnetConfig.mirror`` of a paper venue: its books and sources, fed by a :class:`Feed`."""
 
-    #: The venue's engine: resting limits queue behind the displayed size (kit.engine.paperengine).
+    #: Builds the venue's engine: the paper fill model's rules (kit.engine.paperengine).
     engine: Any = None
 
-    def __init__(self, history: dict[str, list[list[Any]]], *, replenish_ms: int) -> None:
+    def __init__(
+        self, history: dict[str, list[list[Any]]], *, replenish_ms: int, model: PaperFillModel | None = None
+    ) -> None:
         from kit.engine.paperengine import PaperEngine
         from kit.localnet.market import MirrorSource
         from kit.paper.book import MirrorBook
 
-        self.engine = PaperEngine
+        self.model = model or PaperFillModel(replenish_ms=replenish_ms)
+        self.engine = functools.partial(PaperEngine, model=self.model)
         self.books: dict[str, MirrorBook] = {}
         self.sources: dict[str, MirrorSource] = {}
         self._history = history
@@ -236,7 +264,7 @@ def start_paper_venue(
             rows = history[markets[s]["id"]]
             last = D(str(rows[-1][4])) if rows else D("1")
             specs.append(spec_from_market(markets[s], fallback_price=last))
-        mirror = Mirror(history, replenish_ms=cfg.replenish_ms)
+        mirror = Mirror(history, replenish_ms=cfg.replenish_ms, model=cfg.model())
         for spec, s in zip(specs, symbols, strict=True):
             feed.start(s, mirror.book(spec), mirror.source(spec))
         deadline = time.monotonic() + cfg.first_book_s
@@ -250,6 +278,7 @@ def start_paper_venue(
                     + "; ".join(feed.stats.errors[-3:] or ["none"]),
                 )
             time.sleep(0.05)
+        start_ms = (cfg.start_ms or int(time.time() * 1000)) if cfg.stepped else None
         lcfg = LocalnetConfig(
             symbols=tuple(specs),
             accounts=(AccountSpec("main", dict(cfg.balances)),),
@@ -259,7 +288,9 @@ def start_paper_venue(
             ),
             state_dir=state_dir,
             history_minutes=0,
-            faults=FaultConfig(latency_ms=cfg.latency_ms),
+            faults=FaultConfig(latency_ms=0.0 if cfg.stepped else cfg.latency_ms),
+            stepped=cfg.stepped,
+            start_ms=start_ms,
             mirror=mirror,
         )
         net = start(config=lcfg)
