@@ -82,7 +82,7 @@ class PaperEngine(Engine):
         super().__init__(markets, fill_model=fm)
         self.model = model or PaperFillModel()
         self._seen: dict[str, deque[BookSnapshot]] = {}
-        self._deciding: tuple[list[Level], Decimal] | None = None
+        self._deciding: tuple[list[Level] | None, Decimal] | None = None
 
     # -- decision-time books ----------------------------------------------------------------------
     def _book_at(self, symbol: str, ts_ms: int) -> BookSnapshot | None:
@@ -98,23 +98,20 @@ class PaperEngine(Engine):
         """The book ``req`` was decided on, arriving at ``ts_ms``: the opposite side and ``Q`` at its price.
 
         JSON-able (strings), for a caller that logs it and passes it back to :meth:`submit`.
-        Only the levels a taker could reach are kept (up to the order's quantity and limit).
+        The opposite side is kept whole up to the order's limit: after the levels are capped at
+        what the arrival book shows, any of them may be needed (and the last one prices a market
+        order's remainder beyond the depth).
         """
         book = self._book_at(req.symbol, ts_ms - self.model.latency_ms)
-        if book is None:
-            return {"levels": [], "q": "0"}
+        if book is None:  # no book that old: the arrival book alone
+            return {"levels": None, "q": "0"}
         buy = req.side.value == "buy"
         opp = book.asks if buy else book.bids
         levels: list[list[str]] = []
-        need = req.quantity
         for px, q in opp:
             if req.price is not None and not (px <= req.price if buy else px >= req.price):
                 break
             levels.append([str(px), str(q)])
-            if need is not None:
-                need -= q
-                if need <= 0:
-                    break
         own = book.bids if buy else book.asks
         q_own = sum((q for px, q in own if px == req.price), ZERO) if req.price is not None else ZERO
         return {"levels": levels, "q": str(q_own)}
@@ -129,7 +126,8 @@ class PaperEngine(Engine):
         logged one); by default it is looked up in the books this engine was fed.
         """
         d = decision if decision is not None else self.decision(req, ts_ms)
-        self._deciding = ([(Decimal(p), Decimal(q)) for p, q in d.get("levels", [])], Decimal(d.get("q", "0")))
+        lv = d.get("levels")
+        self._deciding = (None if lv is None else [(Decimal(p), Decimal(q)) for p, q in lv], Decimal(d.get("q", "0")))
         try:
             out = super().submit(account, req, ts_ms=ts_ms)
         finally:
@@ -157,7 +155,7 @@ class PaperEngine(Engine):
         bids, asks = self._books[w.req.symbol]
         levels = asks if w.buy else bids
         now = [(p, q) for p, q in levels if q > 0]
-        then = self._deciding[0] if self._deciding is not None else []
+        then = self._deciding[0] if self._deciding is not None else None
         leaves = w.remaining if w.qty is not None else None
         plan = taker_plan(buy=w.buy, leaves=leaves, limit=limit, now=now, then=then, quote=w.quote_left)
         one_shot = w.req.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
@@ -176,7 +174,7 @@ class PaperEngine(Engine):
                 lv[1] = max(ZERO, lv[1] - qty)
             self._fill(w, px, qty, Liquidity.TAKER, ts, out)
         if w.status.is_open and w.is_market and (now or then):
-            px = beyond_depth_price(buy=w.buy, now=now, then=then, tick=w.market.tick_size,
+            px = beyond_depth_price(buy=w.buy, now=now, then=then or [], tick=w.market.tick_size,
                                     ticks=self.model.beyond_depth_ticks)  # fmt: skip
             qty = self._sized(w, px, w.remaining if w.qty is not None else Decimal(10) ** 18)
             if qty > 0:
@@ -187,7 +185,7 @@ class PaperEngine(Engine):
 
     # -- market data ------------------------------------------------------------------------------
     def on_book(self, symbol: str, book: BookSnapshot) -> list[Event]:
-        """Replace the book (kept ``latency_ms`` for decisions); cap each resting order's queue at the size now shown."""
+        """Replace the book (kept ``latency_ms`` for decisions); cap resting orders' queues at the size now shown."""
         seen = self._seen.setdefault(symbol, deque())
         seen.append(book)
         horizon = book.ts_ms - self.model.latency_ms  # no later order is decided before this

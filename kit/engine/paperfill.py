@@ -42,7 +42,7 @@ hitting the bid) fill 2 of our 3.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 D = Decimal
@@ -117,7 +117,7 @@ class PaperOrder:
     ahead: Decimal = ZERO
     q_at_send: Decimal = ZERO
     cancel_at_ms: int | None = None
-    decision_book: tuple[tuple[Level, ...], tuple[Level, ...]] = field(default=((), ()))
+    decision_book: tuple[tuple[Level, ...], tuple[Level, ...]] | None = None  # None: no book known at send
     reason: str = ""
 
     @property
@@ -248,7 +248,7 @@ class PaperBook:
             raise ValueError(f"paper order id {order.id!r} already used")
         order.sent_ms = ts_ms
         order.active_ms = ts_ms + self.model.latency_ms
-        order.decision_book = (tuple(self._levels("bid")), tuple(self._levels("ask")))
+        order.decision_book = (tuple(self._levels("bid")), tuple(self._levels("ask"))) if self._synced else None
         order.q_at_send = self._displayed(order) if order.price is not None else ZERO
         self.orders[order.id] = order
         return self._activate(max(ts_ms, self.now_ms))
@@ -303,7 +303,7 @@ class PaperBook:
     def _take(self, o: PaperOrder, ts: int) -> list[PaperFill]:
         opp = "ask" if o.buy else "bid"
         now = self._levels(opp)
-        then = list(o.decision_book[1] if o.buy else o.decision_book[0])
+        then = None if o.decision_book is None else list(o.decision_book[1] if o.buy else o.decision_book[0])
         plan = taker_plan(buy=o.buy, leaves=o.leaves, limit=o.price, now=now, then=then)
         if o.tif == "FOK" and sum((q for _, q in plan), ZERO) < o.leaves:
             o.status, o.reason = "expired", "FOK: not enough liquidity to fill in full"
@@ -316,7 +316,8 @@ class PaperBook:
             self._consume(opp, px, q, ts)
             out.append(self._fill(o, px, q, "taker", ts))
         if o.price is None and o.leaves > 0 and (now or then):
-            px = beyond_depth_price(buy=o.buy, now=now, then=then, tick=self.tick, ticks=self.model.beyond_depth_ticks)
+            px = beyond_depth_price(buy=o.buy, now=now, then=then or [], tick=self.tick,
+                                    ticks=self.model.beyond_depth_ticks)  # fmt: skip
             out.append(self._fill(o, px, o.leaves, "taker", ts))
         return out
 
@@ -401,11 +402,11 @@ def walk(levels: Sequence[Level], *, buy: bool, leaves: Decimal | None, limit: D
 
 
 def taker_plan(*, buy: bool, leaves: Decimal | None, limit: Decimal | None, now: Sequence[Level],
-               then: Sequence[Level], quote: Decimal | None = None) -> list[Level]:  # fmt: skip
+               then: Sequence[Level] | None, quote: Decimal | None = None) -> list[Level]:  # fmt: skip
     """What a taker fills: the walk of the worse (for the trader) of its decision-time and arrival-time books.
 
     ``now`` is the opposite side at arrival (what is available: displayed less consumed), ``then``
-    the same side when the order was decided (sent); an empty ``then`` means unknown (``now`` only).
+    the same side when the order was decided (sent), ``None`` when no book was known then (``now`` only).
     A decision-time level shows no more than the same price shows now: what paper orders or the
     public took since is gone from that book too. Worse means less filled, then a worse average.
     This is the one implementation of the rule: the model (:class:`PaperBook`) and the paper venue
@@ -418,11 +419,11 @@ def taker_plan(*, buy: bool, leaves: Decimal | None, limit: Decimal | None, now:
     >>> taker_plan(buy=True, leaves=D(1), limit=None, now=[(D("100.50"), D(1))], then=[(D(100), D(1))])
     [(Decimal('100.50'), Decimal('1'))]
     """
+    plan_now = walk(now, buy=buy, leaves=leaves, limit=limit, quote=quote)
+    if then is None:
+        return plan_now
     shown = dict(now)
     capped = [(px, min(q, shown.get(px, q))) for px, q in then]
-    plan_now = walk(now, buy=buy, leaves=leaves, limit=limit, quote=quote)
-    if not then:
-        return plan_now
     plan_then = walk(capped, buy=buy, leaves=leaves, limit=limit, quote=quote)
     return plan_now if _worse(plan_now, plan_then, buy, by_quote=leaves is None) else plan_then
 
@@ -449,7 +450,7 @@ def _worse(a: list[Level], b: list[Level], buy: bool, *, by_quote: bool = False)
     """True if plan ``a`` is at least as bad for the trader as plan ``b`` (less filled, or a worse average)."""
     qa, qb = sum((q for _, q in a), ZERO), sum((q for _, q in b), ZERO)
     ca, cb = sum((p * q for p, q in a), ZERO), sum((p * q for p, q in b), ZERO)
-    if by_quote:  # a quote amount to spend: filled is the quote, and worse is less base for it
+    if by_quote:  # a quote amount to spend: filled is the quote; worse is less base bought (more sold) for it
         if ca != cb:
             return ca < cb
         return qa <= qb if buy else qa >= qb

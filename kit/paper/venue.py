@@ -347,6 +347,22 @@ def paper_venue(upstream: str, *, upstream_url: str | None = None) -> tuple[str,
         return pv.url, pv.net.keys_file, pv.name
 
 
+def use_paper_venue(pv: PaperVenue) -> None:
+    """Make ``pv`` this process's paper venue for its upstream: paper Sessions started later trade on it.
+
+    For a venue built with its own :class:`PaperConfig` (a stepped clock in a test or a notebook).
+    A venue already running for that upstream is closed first.
+
+    >>> use_paper_venue(start_paper_venue("localnet", upstream_url=net.url,
+    ...                                   config=PaperConfig(stepped=True)))   # doctest: +SKIP
+    """
+    with _LOCK:
+        old = _VENUES.get(pv.upstream)
+        if old is not None and old is not pv:
+            old.close()
+        _VENUES[pv.upstream] = pv
+
+
 def running_paper_venue(upstream: str) -> PaperVenue | None:
     """The paper venue for ``upstream`` this process started, if any (tests, the demo)."""
     return _VENUES.get(upstream.strip().lower())
