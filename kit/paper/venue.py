@@ -98,13 +98,12 @@ class Mirror:
         self, history: dict[str, list[list[Any]]], *, replenish_ms: int, model: PaperFillModel | None = None
     ) -> None:
         from kit.engine.paperengine import PaperEngine
-        from kit.localnet.market import MirrorSource
-        from kit.paper.book import MirrorBook
+        from kit.paper.book import MirrorBook, MirrorTape
 
         self.model = model or PaperFillModel(replenish_ms=replenish_ms)
         self.engine = functools.partial(PaperEngine, model=self.model)
         self.books: dict[str, MirrorBook] = {}
-        self.sources: dict[str, MirrorSource] = {}
+        self.sources: dict[str, MirrorTape] = {}
         self._history = history
         self._replenish_ms = replenish_ms
 
@@ -115,10 +114,14 @@ class Mirror:
         return self.books.setdefault(spec.symbol, MirrorBook(spec, replenish_ms=self._replenish_ms))
 
     def source(self, spec: SymbolSpec) -> Any:
-        """The symbol's :class:`~kit.localnet.market.MirrorSource`."""
-        from kit.localnet.market import MirrorSource
+        """The symbol's :class:`~kit.paper.book.MirrorTape`: the venue's prints, also taken off the book."""
+        from kit.paper.book import MirrorTape
 
-        return self.sources.setdefault(spec.symbol, MirrorSource(spec, history=self._history.get(spec.symbol)))
+        if spec.symbol not in self.sources:
+            tape = MirrorTape(spec, history=self._history.get(spec.symbol))
+            tape.book = self.book(spec)
+            self.sources[spec.symbol] = tape
+        return self.sources[spec.symbol]
 
 
 def spec_from_market(m: dict[str, Any], *, fallback_price: Decimal) -> SymbolSpec:

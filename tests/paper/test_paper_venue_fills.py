@@ -139,20 +139,30 @@ def test_venue_and_model_fill_the_same_orders_on_the_same_books_alike(paper: Pap
         ([("99.95", "1"), ("99.85", "4")], [("100.00", "0.5"), ("100.20", "0.5")]),
         ([("99.70", "0.2"), ("99.60", "0.2")], [("100.40", "1"), ("100.50", "2")]),
         ([("99.90", "1"), ("99.80", "1")], [("100.00", "1"), ("100.10", "1")]),
+        ([("99.90", "1"), ("99.80", "1")], [("100.00", "1"), ("100.10", "1")]),
     ]
-    orders = [  # (side, amount, price, tif), each decided on books[i] and arriving on books[i + 1]
-        ("buy", "1", None, "GTC"),
-        ("sell", "0.8", None, "GTC"),
-        ("buy", "0.9", "100.20", "IOC"),
+    # (side, amount, price, tif, a public print after the arrival book), decided on books[i], arriving on i + 1
+    orders = [
+        ("buy", "1", None, "GTC", None),
+        ("sell", "0.8", None, "GTC", None),
+        ("buy", "0.9", "100.20", "IOC", None),
+        ("buy", "1.5", None, "GTC", ("100.00", "0.4")),
     ]
+    src = paper.pv.mirror.sources[SID]
     venue_fills, model_fills = [], []
-    for i, (side, amount, price, tif) in enumerate(orders):
+    for i, (side, amount, price, tif, tape) in enumerate(orders):
         (bids, asks), (nb, na) = books[i], books[i + 1]
         t1 = paper.show(bids, asks, then_ms=3_100)  # decided on this one (consumption before is due back)
-        t2 = paper.show(nb, na, then_ms=300)  # and arrives on this one, 300 ms later
+        t2 = paper.show(nb, na, then_ms=300)  # arriving on this one
+        if tape is not None:  # a buyer takes from the asks after the snapshot: gone until the next one
+            src.feed(t2, D(tape[0]), D(tape[1]), buyer_maker=False)
+        t3 = int(paper.pv.net.step(10))
         model.on_book(t1, bids=[(D(p), D(q)) for p, q in bids], asks=[(D(p), D(q)) for p, q in asks])
-        model.submit(PaperOrder(f"o{i}", side, D(amount), price=D(price) if price else None, tif=tif), ts_ms=t2 - 250)
+        model.submit(PaperOrder(f"o{i}", side, D(amount), price=D(price) if price else None, tif=tif), ts_ms=t3 - 250)
         got = model.on_book(t2, bids=[(D(p), D(q)) for p, q in nb], asks=[(D(p), D(q)) for p, q in na])
+        if tape is not None:
+            got += model.on_trade(t2, D(tape[0]), D(tape[1]), buyer_maker=False)
+        got += model.advance(t3)
         model_fills.append([(_s(f.price), _s(f.qty)) for f in got])
         kw = {"price": price, "time_in_force": tif} if price else {}
         venue_fills.append(paper.trades(paper.session.place(SYM, side, amount, **kw)))
@@ -160,8 +170,10 @@ def test_venue_and_model_fill_the_same_orders_on_the_same_books_alike(paper: Pap
     # 1: the decision book (0.7 to 100.30) fills less than the arrival book: it counts, 0.3 beyond at 100.30 + 10 ticks
     # 2: sold on the arrival book (0.4 to 99.60, worse than 0.8 at 99.95): 0.4 beyond at 99.60 - 10 ticks
     # 3: an IOC decided on a book with nothing at or under its limit: nothing, though 100.00 is there on arrival
+    # 4: a public print since the arrival snapshot took 0.4 of 100.00
     assert venue_fills == [
         [("100.1", "0.3"), ("100.3", "0.4"), ("100.4", "0.3")],
         [("99.7", "0.2"), ("99.6", "0.2"), ("99.5", "0.4")],
         [],
+        [("100", "0.6"), ("100.1", "0.9")],  # 0.4 of the 1 at 100.00 printed since the snapshot
     ]
