@@ -13,7 +13,11 @@ rather than a second copy of it:
 - **resting limits** queue behind the displayed size: ``F0 = max(Q at decision, Q at arrival)``;
   a print at the price moves them up by its size and they fill once ``F < 0``
   (``min(leaves, -F)``), then ``F = 0``; a book update caps ``F`` at the size now displayed
-  there (cancels never move it forward); a print one tick or more through the price sweeps.
+  there (cancels never move it forward); a print one tick or more through the price sweeps;
+- **consumed liquidity**: what takers take is gone from the engine's book until the next one (the
+  venue's :class:`~kit.paper.book.MirrorBook` holds it across refreshes), and when the opposite
+  side crosses a resting order's price, the crossed volume is taken for ``model.replenish_ms``
+  (or until its level vanishes), counted once, as in the model.
 
 The books the engine is fed (``on_book``) are kept for ``latency_ms``, so the decision-time book
 is known at arrival. A caller that replays orders later (localnet's command log) passes the
@@ -48,6 +52,7 @@ from typing import Any
 
 from kit.engine.engine import Engine
 from kit.engine.fillmodel import FillModel
+from kit.engine.levels import Taken
 from kit.engine.paperfill import PaperFillModel, beyond_depth_price, taker_plan
 from kit.engine.types import BookSnapshot, Event, EventKind, Liquidity, Market, OrderRequest, OrderStatus, TimeInForce
 from kit.engine.working import Working
@@ -82,6 +87,7 @@ class PaperEngine(Engine):
         super().__init__(markets, fill_model=fm)
         self.model = model or PaperFillModel()
         self._seen: dict[str, deque[BookSnapshot]] = {}
+        self._swept: dict[str, Taken[Decimal]] = {}
         self._deciding: tuple[list[Level] | None, Decimal] | None = None
 
     # -- decision-time books ----------------------------------------------------------------------
@@ -182,17 +188,51 @@ class PaperEngine(Engine):
         if w.status.is_open and (w.is_market or one_shot):
             why = "no more liquidity in the book" if w.is_market else f"{w.req.time_in_force.value}: remainder expired"
             self._close(w, OrderStatus.EXPIRED, ts, out, why)
+        if plan:  # the book as shown after what it took: what an order decided from now on sees
+            self._remember(w.req.symbol, BookSnapshot(ts, _shown(bids), _shown(asks)))
 
-    # -- market data ------------------------------------------------------------------------------
-    def on_book(self, symbol: str, book: BookSnapshot) -> list[Event]:
-        """Replace the book (kept ``latency_ms`` for decisions); cap resting orders' queues at the size now shown."""
+    def _remember(self, symbol: str, book: BookSnapshot) -> None:
         seen = self._seen.setdefault(symbol, deque())
+        while seen and seen[-1].ts_ms == book.ts_ms:  # the later state at one instant wins
+            seen.pop()
         seen.append(book)
         horizon = book.ts_ms - self.model.latency_ms  # no later order is decided before this
         while len(seen) > 1 and seen[1].ts_ms <= horizon:
             seen.popleft()
+
+    # -- market data ------------------------------------------------------------------------------
+    def on_book(self, symbol: str, book: BookSnapshot) -> list[Event]:
+        """Replace the book (kept ``latency_ms`` for decisions); cap resting orders' queues at the size now shown."""
+        swept = self._swept.setdefault(symbol, Taken())
+        if swept:  # the model's rule: a sweep's crossed volume stays taken (replenish_ms, or until it vanishes)
+            swept.expire(book.ts_ms, bids=dict(book.bids), asks=dict(book.asks))
+            b, a = swept.apply(dict(book.bids), dict(book.asks))
+            book = BookSnapshot(book.ts_ms, tuple(sorted(b.items(), reverse=True)), tuple(sorted(a.items())))
+        crossed: list[tuple[str, Level]] = []
         for w in self._open[symbol].values():
-            if w.price is not None and w.queue_ahead > 0:
+            if w.price is None or (w.cond and not w.triggered):
+                continue
+            if w.queue_ahead > 0:
                 shown = sum((q for p, q in (book.bids if w.buy else book.asks) if p == w.price), ZERO)
                 w.queue_ahead = min(w.queue_ahead, shown)
-        return super().on_book(symbol, book)
+            through = [
+                (p, q) for p, q in (book.asks if w.buy else book.bids) if (p < w.price if w.buy else p > w.price)
+            ]
+            crossed += [("ask" if w.buy else "bid", lv) for lv in through]
+        self._remember(symbol, book)
+        out = super().on_book(symbol, book)
+        if crossed:  # counted once: the same crossed levels in the next snapshots do not count again
+            for side, (px, q) in dict.fromkeys(crossed):
+                swept.add(side, px, q, until_ms=book.ts_ms + self.model.replenish_ms)
+            bids, asks = self._books[symbol]
+            gone = {(side, px) for side, (px, _) in crossed}
+            for side, levels in (("bid", bids), ("ask", asks)):
+                for lv in levels:
+                    if (side, lv[0]) in gone:
+                        lv[1] = ZERO
+            self._remember(symbol, BookSnapshot(book.ts_ms, _shown(bids), _shown(asks)))
+        return out
+
+
+def _shown(levels: list[list[Decimal]]) -> tuple[Level, ...]:
+    return tuple((p, q) for p, q in levels if q > 0)
