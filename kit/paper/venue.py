@@ -59,8 +59,13 @@ class PaperConfig:
         Run the venue on a stepped clock (tests, benchmarks, a notebook driving a stepped
         localnet): requests are not held, the clock moves only by ``net.step``, and the latency
         applies as the decision lag alone (decision time = arrival - ``latency_ms``).
+    follow
+        With ``stepped`` and a localnet upstream whose clock is stepped too: no streams; the venue
+        starts at the upstream's time and :meth:`PaperVenue.sync` catches it up (book, trades,
+        clock) whenever the upstream was stepped. :func:`paper_venue` chooses this by itself when
+        the localnet it mirrors is stepped (the notebooks' and the demo's).
     start_ms
-        Where a stepped clock starts (default: the wall clock when the venue starts).
+        Where a stepped clock starts (default: the upstream's time when following, else the wall clock).
     history_minutes
         Upstream 1m candles loaded at start, so klines have a past.
     first_book_s
@@ -73,6 +78,7 @@ class PaperConfig:
     replenish_ms: int = 3_000
     beyond_depth_ticks: int = 10
     stepped: bool = False
+    follow: bool = False
     start_ms: int | None = None
     history_minutes: int = 120
     first_book_s: float = 20.0
@@ -164,12 +170,50 @@ def spec_from_market(m: dict[str, Any], *, fallback_price: Decimal) -> SymbolSpe
 class PaperVenue:
     """A running paper venue: the mirror localnet and its upstream feed."""
 
-    def __init__(self, net: Any, feed: Any, mirror: Mirror, name: str, upstream: str) -> None:
+    def __init__(
+        self, net: Any, feed: Any, mirror: Mirror, name: str, upstream: str, *, upstream_url: str | None = None
+    ) -> None:
         self.net = net
         self.feed = feed
         self.mirror = mirror
         self.name = name
         self.upstream = upstream
+        self.upstream_url = upstream_url
+        self._last_trade: dict[str, int | None] = {}
+
+    @property
+    def stepped(self) -> bool:
+        """True when the venue's clock moves only when stepped (it follows a stepped localnet by :meth:`sync`)."""
+        return bool(self.net.config.stepped)
+
+    def sync(self) -> int:
+        """Catch a stepped paper venue up with the stepped localnet it mirrors; returns the venue's time.
+
+        Reads the upstream's clock (``GET /_localnet/state``), its book (100 levels) and its trades
+        since the last sync (REST, through the shared rate budget), hands them to the mirror as the
+        feed would, and steps the venue's clock to the upstream's: the same upstream state always
+        gives the same paper market, so a notebook that steps its localnet gets stable outputs.
+        Trades keep the upstream's time (its stepped clock is the time here). A real-time venue
+        follows its feed by itself: this returns its time and does nothing else.
+
+        >>> pv = running_paper_venue("localnet"); market.step(60_000); pv.sync()   # doctest: +SKIP
+        """
+        if not self.stepped or self.upstream_url is None:
+            return int(self.net.call(lambda v: v.clock.now_ms()))
+        now = max(_upstream_state(self.upstream_url)["now_ms"], int(self.net.call(lambda v: v.clock.now_ms())))
+        for sid, book in self.mirror.books.items():
+            symbol = _unified(book.spec)
+            bids, asks = self.feed.order_book(symbol)
+            book.feed(bids, asks, ts_ms=now)
+            last = self._last_trade.get(sid)
+            newest = last
+            for t in self.feed.recent_trades(symbol):
+                if last is not None and t["id"] > last:
+                    tape = self.mirror.sources[sid]
+                    tape.feed(min(t["ts_ms"], now), t["price"], t["qty"], buyer_maker=t["buyer_maker"])
+                newest = max(newest or 0, t["id"])
+            self._last_trade[sid] = newest if newest is not None else 0
+        return int(self.net.call(lambda v: _step_to(v, now)))
 
     @property
     def url(self) -> str:
@@ -217,6 +261,7 @@ def start_paper_venue(
     cfg = config or PaperConfig()
     name = upstream.strip().lower()
     budget = None
+    url = ""
     if name == "localnet":
         from kit.localnet.ccxt_client import connect
 
@@ -268,8 +313,14 @@ def start_paper_venue(
             last = D(str(rows[-1][4])) if rows else D("1")
             specs.append(spec_from_market(markets[s], fallback_price=last))
         mirror = Mirror(history, replenish_ms=cfg.replenish_ms, model=cfg.model())
+        follow = cfg.stepped and cfg.follow and upstream_name == "localnet"
+        up_now = int(_upstream_state(url)["now_ms"]) if follow else None
         for spec, s in zip(specs, symbols, strict=True):
-            feed.start(s, mirror.book(spec), mirror.source(spec))
+            if follow:  # no streams: sync() pulls the upstream's state when the notebook steps it
+                mirror.source(spec)
+                mirror.book(spec).feed(*feed.order_book(s), ts_ms=up_now or 0)
+            else:
+                feed.start(s, mirror.book(spec), mirror.source(spec))
         deadline = time.monotonic() + cfg.first_book_s
         while not all(b.has_data for b in mirror.books.values()):
             if time.monotonic() > deadline:
@@ -281,7 +332,7 @@ def start_paper_venue(
                     + "; ".join(feed.stats.errors[-3:] or ["none"]),
                 )
             time.sleep(0.05)
-        start_ms = (cfg.start_ms or int(time.time() * 1000)) if cfg.stepped else None
+        start_ms = (up_now or cfg.start_ms or int(time.time() * 1000)) if cfg.stepped else None
         lcfg = LocalnetConfig(
             symbols=tuple(specs),
             accounts=(AccountSpec("main", dict(cfg.balances)),),
@@ -300,7 +351,29 @@ def start_paper_venue(
     except BaseException:
         feed.close()
         raise
-    return PaperVenue(net, feed, mirror, f"paper-{upstream_name}", upstream_name)
+    pv = PaperVenue(net, feed, mirror, f"paper-{upstream_name}", upstream_name, upstream_url=upstream_url)
+    if follow:
+        pv.sync()  # the first sync sets the trade marks: the upstream's past is in the candles already
+    return pv
+
+
+def _unified(spec: SymbolSpec) -> str:
+    return f"{spec.base}/{spec.quote}"
+
+
+def _step_to(venue: Any, now: int) -> int:
+    t = venue.clock.set(now)
+    venue.advance(t)
+    return int(t)
+
+
+def _upstream_state(url: str) -> dict[str, Any]:
+    """A localnet's ``GET /_localnet/state`` (clock mode and time; loopback admin endpoint, no key)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url.rstrip("/") + "/_localnet/state", timeout=10) as resp:  # noqa: S310 - loopback
+        return dict(json.load(resp))
 
 
 def _budget(exchange_id: str, host: str) -> Any:
@@ -344,7 +417,14 @@ def paper_venue(upstream: str, *, upstream_url: str | None = None) -> tuple[str,
                 os.close(lock)
                 state = Path(tempfile.mkdtemp(prefix="kit-paper-"))
                 suffix = "-" + state.name.rsplit("-", 1)[-1][:8]
-            pv = start_paper_venue(key, state_dir=state, upstream_url=upstream_url)
+            cfg = None
+            if (
+                key == "localnet"
+                and upstream_url is not None
+                and _upstream_state(upstream_url).get("clock") == "stepped"
+            ):
+                cfg = PaperConfig(stepped=True, follow=True)  # a stepped localnet: follow its clock (sync())
+            pv = start_paper_venue(key, config=cfg, state_dir=state, upstream_url=upstream_url)
             pv.name += suffix
             _VENUES[key] = pv
         return pv.url, pv.net.keys_file, pv.name
