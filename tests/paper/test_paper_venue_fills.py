@@ -177,3 +177,28 @@ def test_venue_and_model_fill_the_same_orders_on_the_same_books_alike(paper: Pap
         [],
         [("100", "0.6"), ("100.1", "0.9")],  # 0.4 of the 1 at 100.00 printed since the snapshot
     ]
+
+
+def test_a_restart_replays_the_same_fills_from_the_logged_decision_book(paper: Paper, tmp_path: Path) -> None:
+    """The decision book is logged with the order: a restart replays the command log to the same state.
+
+    Without it the replay would meet only the books logged around the order (market data is
+    logged only while orders are open) and could fill the market order on another book.
+    """
+    paper.show([("99.90", "5")], [("100.10", "1"), ("100.20", "1")])
+    paper.show([("99.90", "5")], [("100.00", "1"), ("100.01", "1")], then_ms=300)
+    o = paper.session.place(SYM, "buy", "1.5")
+    assert paper.trades(o) == [("100.1", "1"), ("100.2", "0.5")]
+
+    def state(v: Any) -> Any:
+        return v.engine.balances("main"), [(f.price, f.quantity) for f in v.engine.fills("main")]
+
+    before = paper.pv.net.call(state)
+    paper.pv.close()
+    cfg = PaperConfig(symbols=(SYM,), stepped=True, start_ms=1_790_000_100_000, history_minutes=5)
+    again = start_paper_venue("localnet", upstream_url=paper.pv.upstream_url, config=cfg, state_dir=tmp_path / "paper")
+    try:
+        again.feed.close()
+        assert again.net.call(state) == before
+    finally:
+        again.close()
