@@ -24,14 +24,14 @@ CLI turns any ``KitError`` into a one-line message and exit code 2. ::
     ├── DataError                    cache gap, corrupt Parquet, wrong columns
     └── ReportFailed                 a report notebook failed; keeps cell_index and ename
 
-Every error keeps its context as attributes (``symbol``, ``order_id``, ``limit``, ``allowed``,
+Every error keeps its context as attributes (``symbol``, ``order_id``, ``value``, ``allowed``,
 ...), and its message ends with what to do next (the class's ``hint``, or one passed in).
 
->>> err = CapExceeded("order notional over the per-order cap", symbol="BTC/USDT", limit=50, allowed=20)
+>>> err = CapExceeded("order notional over the per-order cap", symbol="BTC/USDT", value=50, allowed=20)
 >>> err.allowed, err.retryable
 (20, False)
 >>> print(err)  # doctest: +NORMALIZE_WHITESPACE
-order notional over the per-order cap (symbol='BTC/USDT', limit=50, allowed=20). No request was sent.
+order notional over the per-order cap (symbol='BTC/USDT', value=50, allowed=20). No request was sent.
 Reduce the order, or raise the cap in configuration once you have reviewed the risk.
 """
 
@@ -86,10 +86,14 @@ class KitError(Exception):
         Market symbol involved, e.g. ``"BTC/USDT"``.
     order_id
         Exchange order id (or client order id) involved.
-    limit
-        The value that was asked for or reached (an order size, a notional, a count).
+    value
+        The value that was asked for or reached (an order's value, a day's notional, a count, a
+        measured clock skew); checked against ``allowed``.
     allowed
-        The value that would have been accepted (a cap, a tick size, a minimum).
+        The value that would have been accepted (a cap, what is left of it, a tick size, a minimum).
+    limit
+        Deprecated name of ``value`` (it read as the cap, #17.6); still accepted, and ``err.limit``
+        still reads ``value``.
     hint
         What to do next; replaces the class's default ``hint``.
     """
@@ -105,18 +109,26 @@ class KitError(Exception):
         *,
         symbol: str | None = None,
         order_id: str | None = None,
-        limit: Amount | None = None,
+        value: Amount | None = None,
         allowed: Amount | None = None,
         hint: str | None = None,
+        limit: Amount | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.symbol = symbol
         self.order_id = order_id
-        self.limit = limit
+        if limit is not None and value is not None:
+            raise TypeError("give value= (limit= is its deprecated name), not both")
+        self.value = value if value is not None else limit
         self.allowed = allowed
         if hint is not None:
             self.hint = hint
+
+    @property
+    def limit(self) -> Amount | None:
+        """Deprecated name of :attr:`value`."""
+        return self.value
 
     @property
     def context(self) -> dict[str, Any]:
@@ -128,7 +140,7 @@ class KitError(Exception):
         return {
             "symbol": self.symbol,
             "order_id": self.order_id,
-            "limit": self.limit,
+            "value": self.value,
             "allowed": self.allowed,
             "hint": self.__dict__.get("hint"),
         }

@@ -214,10 +214,13 @@ charts.candles(bars, fills=journal_fills[journal_fills.index >= bars.index[0]], 
 # ## Your turn
 # The status bar, the ticket and the blotter above are still connected to the exchange: place an
 # order with the ticket (Place, then Confirm), move it with the blotter's Amend, cancel it with its
-# Cancel button. On localnet the market moves only when it is told to, so a resting order fills
-# when a trade is printed through it, e.g. `prep.market.trade(symbol, price, qty, side="sell")`.
+# Cancel button. Up to here the notebook's localnet stood still, so every run shows the same
+# numbers; from the cell below its market moves by itself in real time, and a resting order near
+# the price fills while you watch (`prep.market.trade(symbol, price, qty, side="sell")` still
+# prints a trade through it at once).
 # `touch $KIT_HOME/KILL` (the kill file printed at the top) stops every new order and cancels the
 # kit's open ones. When you are done: `session.close()`.
 
 # %%
+print(prep.go_live())
 print(f"kill switch: {session.kill_switch.path} ({session.kill_switch.engaged() or 'not engaged'})")

@@ -75,12 +75,23 @@ def test_hint_can_be_overridden_per_instance() -> None:
 
 def test_context_attributes_are_kept() -> None:
     context: dict[str, Any] = {"symbol": "ETH/USDT", "order_id": "42"}
-    context.update(limit=Decimal("100.005"), allowed=Decimal("0.01"))
+    context.update(value=Decimal("100.005"), allowed=Decimal("0.01"))
     err = errors.FilterViolation("price off tick", **context)
-    assert (err.symbol, err.order_id, err.limit, err.allowed) == tuple(context.values())
+    assert (err.symbol, err.order_id, err.value, err.allowed) == tuple(context.values())
     assert err.context == context
     assert err.message == "price off tick"
     assert err.args == ("price off tick",)
+
+
+def test_value_is_named_for_what_it_is_and_limit_still_reads_it() -> None:
+    """#17.6: ``limit=59.95`` read as the cap when it was the order's value; it is ``value`` now."""
+    err = errors.CapExceeded("order notional 59.95 USDT is over the per-order cap 20 USDT", value=Decimal("59.95"),
+                             allowed=Decimal("20"))  # fmt: skip
+    assert "(value=59.95, allowed=20)" in str(err) and "limit" not in str(err)
+    old = errors.CapExceeded("over cap", limit=Decimal("59.95"), allowed=Decimal("20"))  # the deprecated keyword
+    assert old.value == old.limit == err.limit == Decimal("59.95") and old.context == err.context
+    with pytest.raises(TypeError, match="not both"):
+        errors.CapExceeded("over cap", value=1, limit=2)
 
 
 def test_subclass_context() -> None:
@@ -103,7 +114,7 @@ def test_secret_not_found_names_the_variable() -> None:
 @pytest.mark.parametrize(
     "err",
     [
-        errors.CapExceeded("over cap", symbol="BTC/USDT", limit=50, allowed=20, hint="custom."),
+        errors.CapExceeded("over cap", symbol="BTC/USDT", value=50, allowed=20, hint="custom."),
         errors.RateLimited("429", retry_after_ms=10),
         errors.ReportFailed("boom", cell_index=1, ename="ValueError"),
         errors.SecretNotFound("missing", env_var="K"),

@@ -192,7 +192,7 @@ def capped(kill: KillSwitch, journal: Journal) -> Guard:
 
 
 @pytest.mark.parametrize(
-    ("over", "rule", "limit", "allowed"),
+    ("over", "rule", "value", "allowed"),
     [
         ({"notional": D("20.01")}, "max_order_notional", D("20.01"), D(20)),
         # the caller understated the notional: amount x price is what counts
@@ -203,18 +203,18 @@ def capped(kill: KillSwitch, journal: Journal) -> Guard:
         ({"open_orders": 3}, "max_open_orders", 4, 3),
     ],
 )
-def test_every_cap_refuses_with_limit_and_allowed(
-    capped: Guard, journal: Journal, over: dict[str, Any], rule: str, limit: Any, allowed: Any
+def test_every_cap_refuses_with_value_and_allowed(
+    capped: Guard, journal: Journal, over: dict[str, Any], rule: str, value: Any, allowed: Any
 ) -> None:
     with pytest.raises(CapExceeded) as info:
         capped.check_order(**order(**over))
     err = info.value
-    assert (err.limit, err.allowed, err.symbol) == (limit, allowed, "BTC/USDT")
+    assert (err.value, err.allowed, err.symbol) == (value, allowed, "BTC/USDT")
     assert "No request was sent" in str(err)
     [ev] = journal.events(kinds=["guard"])
     assert ev.payload["decision"] == "refuse" and ev.payload["rule"] == rule
     assert ev.stage == "testnet" and ev.symbol == "BTC/USDT" and ev.ts_ms == NOW
-    assert ev.payload["limit"] == limit and ev.payload["allowed"] == allowed
+    assert ev.payload["value"] == value and ev.payload["allowed"] == allowed
 
 
 def test_orders_just_inside_the_caps_are_allowed_and_journaled(capped: Guard, journal: Journal) -> None:
@@ -301,7 +301,7 @@ def test_live_small_refused_without_testnet_fills(journal: Journal, kill: KillSw
         g.check_stage(symbols=["BTC/USDT"], now_ms=NOW)
     text = str(info.value)
     assert "at least 3 filled testnet orders" in text and "BTC/USDT: 2 of 3" in text
-    assert (info.value.limit, info.value.allowed) == (2, 3)
+    assert (info.value.value, info.value.allowed) == (2, 3)
     # and orders are refused until the gate has passed
     with pytest.raises(StageError, match="gate has not passed"):
         g.check_order(**order())

@@ -318,6 +318,16 @@ class Market:
         current = self.now_ms()
         return current if current >= now else int(self._call("POST", "/_localnet/clock/step", {"to": now})["now_ms"])
 
+    def live(self, speed: float = 1.0) -> int:
+        """Let the market move by itself from now on, in real time (``speed`` 1.0); returns the time it went live.
+
+        The demo's market is a replay that stands still after its last candle (so every run of a
+        notebook shows the same numbers); from here it continues with a seeded synthetic path from
+        the last price, and resting orders fill when the path trades through them, while you watch.
+        There is no way back to the stepped clock.
+        """
+        return int(self._call("POST", "/_localnet/clock/live", {"speed": float(speed)})["now_ms"])
+
     def trade(self, symbol: str, price: Any, qty: Any, side: str = "sell") -> dict[str, Any]:
         """Print a trade now: ``side`` is the aggressor (``"sell"`` hits bids, so it can fill resting buys)."""
         if side not in ("buy", "sell"):
@@ -381,6 +391,25 @@ class Prepared:
     def is_localnet(self) -> bool:
         """True on the offline exchange."""
         return self.exchange.strip().lower() == "localnet"
+
+    def go_live(self) -> str:
+        """Let this notebook's market move by itself from now on, where that is safe; returns one line saying so.
+
+        A localnet this kernel started (:attr:`private`) goes live in real time (:meth:`Market.live`):
+        resting orders fill while you watch. A shared localnet (``KIT_LOCALNET_URL``, as in
+        ``make demo``) stays still, since other notebooks read it; a real exchange moves anyway.
+
+        >>> print(Prepared("binance", None, Path("data"), False, "").go_live())
+        binance: the market moves by itself.
+        """
+        if self.market is None:
+            return f"{self.exchange}: the market moves by itself."
+        if not self.private:
+            return ("localnet: shared with other notebooks, so its market stays still; print a trade through a "
+                    "resting order with prep.market.trade(symbol, price, qty, side=...).")  # fmt: skip
+        self.market.live()
+        return ("localnet: the market now moves by itself in real time (a seeded path from the last price); "
+                "a resting order fills when the path trades through its price.")  # fmt: skip
 
     def now(self) -> pd.Timestamp:
         """The exchange's time now: the localnet market clock, or the wall clock."""

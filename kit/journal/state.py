@@ -61,7 +61,7 @@ __all__ = [
 DECIMAL_KEYS = frozenset(
     {
         "amount", "price", "trigger_price", "stop_price", "filled", "remaining", "average", "cost",
-        "fee_cost", "free", "used", "total", "notional", "limit", "allowed", "pnl",
+        "fee_cost", "free", "used", "total", "notional", "value", "limit", "allowed", "pnl",
     }
 )  # fmt: skip
 

@@ -15,6 +15,8 @@ which a web page cannot send cross-site without a CORS preflight, else 415):
 
 - ``GET|POST /_localnet/faults``: read or change fault settings (JSON object).
 - ``POST /_localnet/clock/step``: ``{"ms": 60000}`` or ``{"to": ts_ms}``; runs the simulation.
+- ``POST /_localnet/clock/live``: ``{"speed": 1.0}``; a stepped market runs by itself from now on
+  (a replay continues with a seeded synthetic path from its last price).
 - ``POST /_localnet/trade``: ``{"symbol", "price", "qty", "side"}`` prints a trade now.
 - ``POST /_localnet/deposit``: ``{"account", "asset", "amount"}``.
 - ``POST /_localnet/limits/reset``: forget weights, bans and order counts.
@@ -264,6 +266,11 @@ def _step(venue: Any, data: dict[str, Any]) -> Any:
     return {"now_ms": now}
 
 
+def _live(venue: Any, data: dict[str, Any]) -> Any:
+    now = venue.go_live(speed=float(data.get("speed", 1.0)))
+    return {"now_ms": now, "clock": venue.clock.mode}
+
+
 def _trade(venue: Any, data: dict[str, Any]) -> Any:
     p = venue.inject_trade(
         data["symbol"],
@@ -311,6 +318,7 @@ def build_app(venue: Any, *, reqlog: RequestLog | None = None) -> web.Applicatio
         app.router.add_route("GET", "/_localnet/faults", _admin(_faults))
         app.router.add_route("POST", "/_localnet/faults", _admin(_faults))
         app.router.add_route("POST", "/_localnet/clock/step", _admin(_step))
+        app.router.add_route("POST", "/_localnet/clock/live", _admin(_live))
         app.router.add_route("POST", "/_localnet/trade", _admin(_trade))
         app.router.add_route("POST", "/_localnet/deposit", _admin(_deposit))
         app.router.add_route("POST", "/_localnet/limits/reset", _admin(_limits_reset))

@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -443,6 +443,20 @@ class ReplaySource:
         self._pos = 0
         self._next_id = 1
         self.first_price = self._prints[0].price
+        self._live: SyntheticSource | None = None
+        self._live_from_ms = 0
+
+    def go_live(self, *, seed: int, start_ms: int) -> None:
+        """Continue after the replayed candles with a seeded synthetic path from the last price.
+
+        Prints at or after ``start_ms`` (not before the replay's end) follow the replay: a demo whose
+        history is a record gets a market that moves by itself from then on (``/_localnet/clock/live``).
+        """
+        bars = self.candles.bars
+        last = bars[max(bars)][3] if bars else self._prints[-1].price
+        spec = replace(self.spec, price=last)
+        self._live_from_ms = max(int(start_ms), self.end_ms)
+        self._live = SyntheticSource(spec, seed=seed, live_start_ms=self._live_from_ms, history_minutes=0)
 
     def prints_until(self, ts_ms: int) -> list[Print]:
         """New prints with time <= ``ts_ms``; zero-volume prints shape candles only."""
@@ -456,6 +470,13 @@ class ReplaySource:
             p = Print(self.take_id(), raw.ts_ms, raw.price, raw.qty, raw.buyer_maker)
             self.candles.add_print(p)
             out.append(p)
+        if self._live is not None and self._pos >= len(self._prints):
+            for raw in self._live.prints_until(ts_ms):
+                if raw.ts_ms < self._live_from_ms:  # the first live minute began before the switch
+                    continue
+                p = Print(self.take_id(), raw.ts_ms, raw.price, raw.qty, raw.buyer_maker)
+                self.candles.add_print(p)
+                out.append(p)
         return out
 
     def _flat(self, p: Print) -> None:
@@ -467,7 +488,9 @@ class ReplaySource:
             bar[1], bar[2], bar[3] = max(bar[1], p.price), min(bar[2], p.price), p.price
 
     def move_to(self, price: Decimal) -> None:
-        """Replay ignores injected prices (the data decides)."""
+        """Replay ignores injected prices (the data decides); a live continuation goes on from them."""
+        if self._live is not None:
+            self._live.move_to(price)
 
     def take_id(self) -> int:
         """Reserve an id for an injected print."""

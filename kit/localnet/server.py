@@ -180,7 +180,7 @@ class Localnet:
             if state:
                 self.keys_file = Path(state) / "keys.env"
                 write_keys_file(self.keys_file, export_lines(self.config, self.venue.keys_by_name, self.url))
-            ticker = None if self.config.stepped else asyncio.ensure_future(self._tick_loop())
+            ticker = asyncio.ensure_future(self._tick_loop())  # idle while stepped; a stepped clock can go live
             self._ready.set()
             await self._stop.wait()
         finally:
@@ -195,6 +195,8 @@ class Localnet:
         interval = self.config.tick_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
+            if self.venue.clock.stepped:
+                continue
             try:
                 await self.venue.tick()
             except Exception:  # keep the market running; the error is logged

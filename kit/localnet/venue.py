@@ -286,6 +286,24 @@ class Venue(Trading):
         self.advance(now)
         return now
 
+    def go_live(self, *, speed: float = 1.0) -> int:
+        """Let a stepped market move by itself from now on; returns the simulated time it goes live at.
+
+        The clock is brought up to the wall clock (never back), then runs at ``speed`` (1.0: real
+        time); a replayed market (``candles=``) continues after its last candle with a seeded
+        synthetic path from its last price, so resting orders can fill while a user watches
+        (notebook 03's "Your turn", #17.4). A synthetic market already continues by itself.
+        """
+        now = self.clock.now_ms()
+        if now < wall_ms() and self.clock.stepped:
+            now = self.clock.set(wall_ms())
+            self.advance(now)
+        for src in self.sources.values():
+            if isinstance(src, ReplaySource):
+                src.go_live(seed=int(self.store.get_meta("seed", self.config.seed)), start_ms=now)
+        self.clock.configure(stepped=False, speed=speed)
+        return now
+
     async def tick(self) -> None:
         """Advance the market simulation to ``clock.now_ms()`` (called periodically by the server)."""
         self.advance(self.clock.now_ms())

@@ -489,7 +489,7 @@ class Guard:
                 f"stage {st.value} needs at least {rule.min_filled_orders} filled {previous.value} orders per symbol "
                 f"in the last {rule.within_days} days, journaled; found {found}",
                 symbol=short[0][0] if len(short) == 1 else None,
-                limit=min(n for _, n in short),
+                value=min(n for _, n in short),
                 allowed=rule.min_filled_orders,
                 hint=f"No request was sent. Trade these symbols in stage {previous.value} first; its fills are "
                 "journaled and count as evidence.",
@@ -618,7 +618,7 @@ class Guard:
             effective = self._order_refusal(values)
         except GuardRefused as exc:
             numbers: dict[str, Any] = {
-                k: v for k, v in (("limit", exc.limit), ("allowed", exc.allowed)) if isinstance(v, Decimal | int)
+                k: v for k, v in (("value", exc.value), ("allowed", exc.allowed)) if isinstance(v, Decimal | int)
             }
             if record:
                 self._journal(now_ms, "refuse", _rule_of(exc), exc.message, symbol=symbol, **order, **numbers)
@@ -701,14 +701,14 @@ class Guard:
         if caps.max_order_notional is not None and ref is not None and ref > caps.max_order_notional:
             raise _tag("max_order_notional", CapExceeded(
                 f"order notional {shown} is over the per-order cap {caps.money(caps.max_order_notional)}",
-                symbol=symbol, limit=ref, allowed=caps.max_order_notional,
+                symbol=symbol, value=ref, allowed=caps.max_order_notional,
             ))  # fmt: skip
         if caps.max_daily_notional is not None and ref is not None and daily_notional + ref > caps.max_daily_notional:
             raise _tag("max_daily_notional", CapExceeded(
                 f"order ({shown}) would bring today's notional to {caps.money(daily_notional + ref)}, over the "
                 f"daily cap {caps.money(caps.max_daily_notional)}",
                 symbol=symbol,
-                limit=ref,
+                value=ref,
                 allowed=max(Decimal(0), caps.max_daily_notional - daily_notional),
             ))  # fmt: skip
         if caps.max_daily_loss is not None and daily_pnl is None:
@@ -723,7 +723,7 @@ class Guard:
                 f"today's realized loss {caps.money(-daily_pnl)} reached the daily loss cap "
                 f"{caps.money(caps.max_daily_loss)}; no new orders until the next UTC day",
                 symbol=symbol,
-                limit=-daily_pnl,
+                value=-daily_pnl,
                 allowed=caps.max_daily_loss,
                 hint="No request was sent. Stop and review what happened; cancels still work. The cap resets at "
                 "00:00 UTC.",
@@ -732,7 +732,7 @@ class Guard:
             raise _tag("max_open_orders", CapExceeded(
                 f"{open_orders} orders are open; the cap is {caps.max_open_orders}",
                 symbol=symbol,
-                limit=open_orders + 1,
+                value=open_orders + 1,
                 allowed=caps.max_open_orders,
                 hint="No request was sent. Cancel or wait for an open order to finish, or raise the cap in "
                 "configuration once you have reviewed the risk.",

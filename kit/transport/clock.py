@@ -186,7 +186,7 @@ def check_clock(report: ClockReport, *, warn_ms: int = 250, recv_window_ms: int 
             f"local clock is {direction} (round trip {report.rtt_ms} ms); signed requests would be rejected "
             f"(limit {limit} ms)",
             skew_ms=skew,
-            limit=abs(skew),
+            value=abs(skew),
             allowed=limit,
             hint=sync_hint() + " Then measure again.",
         )

@@ -636,7 +636,7 @@ class WeightBudget:
         if weight < 0 or weight > self.capacity:
             raise ConfigError(
                 f"request weight {weight} can never fit budget {self.key!r}",
-                limit=weight,
+                value=weight,
                 allowed=self.capacity,
                 hint="Split the request (e.g. a smaller depth limit) or raise headroom.",
             )

@@ -34,7 +34,7 @@ def test_a_20_usd_cap_refuses_390_eth_at_0_05_btc(lab: Lab) -> None:
         s.place("ETH/BTC", "buy", "390", price="0.05")
     text = str(info.value)
     assert "19.5 BTC" in text and "USD/BTC" in text and "No request was sent" in text
-    assert info.value.limit == Decimal("19.5") * btc_usd  # the order's value in USD, at BTC/USDT's last price
+    assert info.value.value == Decimal("19.5") * btc_usd  # the order's value in USD, at BTC/USDT's last price
     assert info.value.allowed == Decimal("20")
     assert _posted(lab, n) == []
     # the conversion price was read from the exchange (a ticker), nothing was sent to the order endpoint

@@ -137,16 +137,38 @@ class ReconcileReport:
         return "\n".join(lines)
 
     def summary(self) -> str:
-        """One line: what was checked and done."""
+        """One line: what was checked and done, each count with its noun in the right number.
+
+        >>> f = Finding("foreign_order", "BTC/USDT", "web-1", "", "open", "reported", "placed elsewhere")
+        >>> fill = Finding("fill", "BTC/USDT", "7", "", "0.001", "adopted", "missed")
+        >>> print(ReconcileReport("localnet", "default", 0, 17, [f, fill, fill], ["BTC/USDT"]).summary())
+        ... # doctest: +NORMALIZE_WHITESPACE
+        reconciled localnet/default (1 symbol, no balance snapshot to compare) in 17 ms:
+        2 adopted fills, 1 foreign order
+        """
         c = self.counts()
-        parts = [f"{v} {k.replace('_', ' ')}" for k, v in c.items() if v]
+        parts = [f"{v} {_NOUNS[k][v != 1]}" for k, v in c.items() if v]  # "1 foreign order", "2 foreign orders"
         what = ", ".join(parts) if parts else "no differences"
         bal = "balances compared" if self.balances_compared else "no balance snapshot to compare"
         took = max(0, self.finished_ms - self.started_ms)
-        return f"reconciled {self.venue}/{self.account} ({len(self.symbols)} symbols, {bal}) in {took} ms: {what}"
+        n = len(self.symbols)
+        return f"reconciled {self.venue}/{self.account} ({n} symbol{'s' * (n != 1)}, {bal}) in {took} ms: {what}"
 
     def __str__(self) -> str:
         return self.table()
+
+
+#: Each count of :meth:`ReconcileReport.counts` as a noun: (one, several).
+_NOUNS: dict[str, tuple[str, str]] = {
+    "adopted_fills": ("adopted fill", "adopted fills"),
+    "resolved": ("resolved", "resolved"),
+    "not_placed": ("not placed", "not placed"),
+    "pending": ("pending", "pending"),
+    "status_updates": ("status update", "status updates"),
+    "foreign_orders": ("foreign order", "foreign orders"),
+    "balance_diffs": ("balance difference", "balance differences"),
+    "errors": ("error", "errors"),
+}
 
 
 def _cut(text: str, width: int) -> str:

@@ -1,0 +1,75 @@
+"""A stepped demo localnet that goes live: the market moves by itself and resting orders fill (#17.4).
+
+Notebook 03 runs on the demo localnet, a replay of seeded candles on a stepped clock, so every run
+shows the same numbers; but then, in JupyterLab, "resting orders never fill while the user
+watches". ``Market.live()`` (``POST /_localnet/clock/live``) lets the replay continue with a seeded
+synthetic path from its last price, on a running clock. Through real ccxt: before, stepping the
+clock prints nothing; after, prints arrive with nobody stepping, and a resting buy under the
+price fills at its own limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.cli.demo import Market, localnet_env, start_localnet
+from kit.localnet.ccxt_client import connect
+
+pytestmark = pytest.mark.slow  # waits for a market that runs in (accelerated) real time
+
+SYMBOL = "BTC/USDT"
+
+
+@pytest.fixture
+def demo_net(tmp_path: Path) -> Iterator[Any]:
+    server = start_localnet(state_dir=tmp_path / "localnet")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _last_id(ex: Any) -> int:
+    return int(ex.fetch_trades(SYMBOL, limit=1)[-1]["id"])
+
+
+def test_a_live_market_moves_by_itself_and_fills_a_resting_order(demo_net: Any) -> None:
+    net = demo_net
+    env = localnet_env(net)
+    ex = connect(net.url, env["KIT_LOCALNET_API_KEY"], env["KIT_LOCALNET_API_SECRET"])
+    ex.load_markets()
+    market = Market(net.url)
+    before = _last_id(ex)
+    market.step(5 * 60_000)  # stepped and replayed: moving the clock prints nothing
+    assert _last_id(ex) == before
+    assert market.state()["clock"] == "stepped"
+
+    bid = Decimal(str(ex.fetch_ticker(SYMBOL)["bid"]))
+    limit = bid - Decimal("5")
+    order = ex.create_order(SYMBOL, "limit", "buy", 0.001, float(limit))  # rests: the market stands still
+    market.step(60_000)
+    assert ex.fetch_order(order["id"], SYMBOL)["status"] == "open" and _last_id(ex) == before
+
+    went = market.live(speed=120.0)  # two simulated minutes per second, so the test waits seconds
+    assert market.state()["clock"] == "speed" and went >= int(time.time() * 1000) - 1000
+    deadline = time.monotonic() + 20
+    while _last_id(ex) == before and time.monotonic() < deadline:
+        time.sleep(0.2)  # nobody steps the clock or prints a trade here
+    assert _last_id(ex) > before, "no print arrived after going live"
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        order = ex.fetch_order(order["id"], SYMBOL)
+        if order["status"] == "closed":
+            break
+        time.sleep(0.5)
+    assert order["status"] == "closed", f"the resting buy at {limit} did not fill: {order['status']}"
+    fills = ex.fetch_my_trades(SYMBOL, params={"orderId": order["id"]})
+    assert fills and all(Decimal(str(f["price"])) == limit for f in fills)  # a resting order is paid its price
+    assert all(f["takerOrMaker"] == "maker" for f in fills)
