@@ -130,42 +130,17 @@ def store_candles(root: Path) -> dict[str, object]:
     >>> store_candles(Path("/nonexistent-store"))
     {}
     """
-    import pandas as pd
-
-    from kit.localnet.config import DEFAULT_SYMBOLS
+    from kit.localnet.config import DEFAULT_SYMBOLS, store_frames
     from kit.store import Store
 
-    store = Store(root)
-    out: dict[str, object] = {}
-    for spec in DEFAULT_SYMBOLS:
-        unified = f"{spec.base}/{spec.quote}"
-        try:
-            frame = store.candles(unified, "1m", pd.Timestamp(0, tz="UTC"), offline=True, fill="drop", progress=False)
-        except Exception:  # noqa: BLE001 - nothing stored for this symbol (or another venue's layout)
-            continue
-        frame = frame.dropna(subset=["open", "high", "low", "close", "volume"])
-        if len(frame):
-            out[spec.symbol] = frame[["open", "high", "low", "close", "volume"]]
-    return out
+    return store_frames(Store(root), DEFAULT_SYMBOLS)
 
 
 def replay_start_ms(frames: dict[str, object], history_minutes: int) -> int:
-    """Start of a replay with ``history_minutes`` of it already behind (capped at the data's end).
+    """Start of a replay with ``history_minutes`` of it behind (:func:`kit.localnet.config.replay_start_ms`)."""
+    from kit.localnet.config import replay_start_ms as start_ms
 
-    >>> import pandas as pd
-    >>> idx = pd.date_range("2024-01-01", periods=10, freq="1min", tz="UTC")
-    >>> f = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=idx)
-    >>> replay_start_ms({"BTCUSDT": f}, 3) - int(idx[0].value // 1_000_000)
-    180000
-    """
-    import pandas as pd
-
-    firsts, lasts = [], []
-    for frame in frames.values():
-        idx = pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ms").asi8  # type: ignore[attr-defined]
-        firsts.append(int(idx[0]))
-        lasts.append(int(idx[-1]) + 60_000)
-    return min(min(firsts) + history_minutes * 60_000, max(lasts))
+    return start_ms(frames, history_minutes)
 
 
 def _load_candles(specs: tuple[str, ...]) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Order lists: OCO, OTO and OTOCO, as Binance Spot runs them (``POST /api/v3/orderList/*``).
+"""Order lists: OCO, OTO, OTOCO, OPO and OPOCO, as Binance Spot runs them (``POST /api/v3/orderList/*``).
 
 A mixin of :class:`~kit.engine.Engine`. The rules, from Binance's REST API documentation
 ("New Order list - OCO / OTO / OTOCO", "Cancel Order list") and its user-data-stream page
@@ -14,6 +14,14 @@ A mixin of :class:`~kit.engine.Engine`. The rules, from Binance's REST API docum
   partial fill places nothing. If the pending order cannot be placed then (funds, filters) it
   expires (Binance's expiry reason ``REJECTED``).
 - **OTOCO**: a working order and a pending OCO pair, placed together when it is fully filled.
+- **OPO / OPOCO** (One Pays the Other, Binance's ``faqs/opo.md``): an OTO / OTOCO whose working
+  order is a buy and whose pending sell order(s) have no quantity: each fill of the working order
+  locks the base it received for them (its commission is taken from the free base balance when
+  that covers it, else from what was received), and when the working order is fully filled the
+  pending orders are placed for the locked amount rounded down to the LOT_SIZE step (at most
+  the maximum quantity); the remainder is unlocked. The pending orders' filters are checked then
+  (at placement only their prices, against the working quantity). Canceling or expiring the list
+  before that unlocks what was received.
 - Canceling any order of a list cancels the whole list (every open order ``CANCELED``). The
   working order expiring (IOC remainder, post-only that would take) expires the pending ones.
 - Funds: an OCO pair locks its funds once, the larger of its two legs' needs (a sell: the
@@ -44,6 +52,8 @@ Every change of a list's status is a ``LIST_STATUS`` event carrying an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -82,7 +92,7 @@ class _List:
     """The engine's mutable view of one order list."""
 
     __slots__ = ("id", "client_id", "account", "symbol", "contingency", "legs", "pending", "status", "created",
-                 "updated", "busy")  # fmt: skip
+                 "updated", "busy", "received")  # fmt: skip
 
     def __init__(self, lid: int, client_id: str, account: str, symbol: str, contingency: Contingency,
                  ts: int) -> None:  # fmt: skip
@@ -96,18 +106,20 @@ class _List:
         self.status = ListStatus.EXECUTING
         self.created = self.updated = ts
         self.busy = False  # while the list itself closes its orders (no cascading)
+        self.received = ZERO  # OPO/OPOCO: base the working buy received, locked for the pending orders
 
     def snapshot(self) -> OrderList:
         return OrderList(self.id, self.client_id, self.account, self.symbol, self.contingency, self.status,
                          tuple(w.id for w in self.legs), self.created, self.updated)  # fmt: skip
 
 
-def oco_refusal(side: Side, above: OrderRequest, below: OrderRequest, last: Decimal | None) -> Refusal | None:
+def oco_refusal(side: Side, above: OrderRequest, below: OrderRequest, last: Decimal | None, *,
+                sized_later: bool = False) -> Refusal | None:  # fmt: skip
     """Why an OCO pair is refused (Binance's price rules), or ``None``.
 
     One leg is limit-type (LIMIT_MAKER, TAKE_PROFIT(_LIMIT)), the other a stop loss; for a sell
     the limit-type leg is the above one and both lie on their sides of the last price; for a buy
-    the stop loss is above.
+    the stop loss is above. With ``sized_later`` (an OPOCO's pair) both legs have no quantity yet.
 
     >>> from decimal import Decimal as D
     >>> tp = OrderRequest("X/Y", Side.SELL, OrderType.LIMIT, quantity=D(1), price=D(90), post_only=True)
@@ -121,7 +133,7 @@ def oco_refusal(side: Side, above: OrderRequest, below: OrderRequest, last: Deci
     for r in legs:
         if r.side is not side or r.symbol != above.symbol:
             return Refusal(RejectCode.INVALID, "both orders of an OCO have the same symbol and side")
-        if r.quantity is None or r.quantity != above.quantity:
+        if r.quantity != above.quantity or (r.quantity is None) != sized_later:
             return Refusal(RejectCode.INVALID, "both orders of an OCO have the same quantity")
         if r.type is OrderType.LIMIT and not r.post_only:
             return Refusal(RejectCode.INVALID, "Order type not supported in OCO.")
@@ -182,7 +194,8 @@ class Lists:
         """
         acct = self._accounts.get(account)
         reqs = lst.orders
-        want = {Contingency.OCO: 2, Contingency.OTO: 2, Contingency.OTOCO: 3}[lst.contingency]
+        want = {Contingency.OCO: 2, Contingency.OTO: 2, Contingency.OTOCO: 3, Contingency.OPO: 2,
+                Contingency.OPOCO: 3}[lst.contingency]  # fmt: skip
         if acct is None or len(reqs) != want:
             why = f"unknown account {account!r}" if acct is None else f"an {lst.contingency.value} has {want} orders"
             code = RejectCode.UNKNOWN_ACCOUNT if acct is None else RejectCode.INVALID
@@ -251,21 +264,30 @@ class Lists:
         if len(set(ids)) != len(ids) or any(self._client_id_taken(acct, c) for c in ids):
             return Refusal(RejectCode.DUPLICATE_CLIENT_ID, "Duplicate order sent.")
         last = self.last_price(symbol)
+        pays = lst.contingency.pays
         if lst.contingency is not Contingency.OCO:
             head = reqs[0]
             if head.type is not OrderType.LIMIT:
                 return Refusal(RejectCode.INVALID, "the working order of a list is LIMIT or LIMIT_MAKER")
+            if pays and head.side is not Side.BUY:
+                return Refusal(RejectCode.INVALID, "Working order in an OPO list must be a bid.")
+            if pays and any(r.side is not Side.SELL for r in reqs[1:]):
+                return Refusal(RejectCode.INVALID, "Pending orders in an OPO list must be asks.")
+            if pays and any(r.quantity is not None or r.quote_quantity is not None for r in reqs[1:]):
+                return Refusal(RejectCode.INVALID, "the pending orders of an OPO have no quantity of their own")
             if lst.contingency is Contingency.OTO and reqs[1].type is OrderType.MARKET and reqs[1].quantity is None:
                 return Refusal(RejectCode.INVALID, "a pending MARKET order needs a quantity, not a quote amount")
-        pair = reqs if lst.contingency is Contingency.OCO else reqs[1:] if lst.contingency is Contingency.OTOCO else ()
+        pair = reqs if lst.contingency is Contingency.OCO else reqs[1:] if len(reqs) == 3 else ()
         if pair:
             # a pending pair is checked against the working order's price: the last price then
             ref = last if lst.contingency is Contingency.OCO else reqs[0].price
-            refusal = oco_refusal(pair[0].side, pair[0], pair[1], ref)
+            refusal = oco_refusal(pair[0].side, pair[0], pair[1], ref, sized_later=pays)
             if refusal is not None:
                 return refusal
         for i, r in enumerate(reqs):
             live = lst.contingency is Contingency.OCO or i == 0
+            if pays and i > 0:  # sized when the working order fills: its quantity stands in until then
+                r = replace(r, quantity=reqs[0].quantity)
             refusal = check(market, r, ref_price=last if live else None) or self._exactness(acct, market, r)
             if refusal is None and live:
                 refusal = self._preflight(acct, market, r)
@@ -351,6 +373,10 @@ class Lists:
 
     def _close_all(self, ol: _List, rest: list[Working], t: int, out: list[Event], why: str,
                    status: OrderStatus) -> None:  # fmt: skip
+        waiting = [o for o in rest if o.status is OrderStatus.PENDING_NEW]
+        if ol.received > 0 and waiting:  # OPO: what the working order received is unlocked with them
+            waiting[0].lock_asset, waiting[0].lock_left = waiting[0].market.base, ol.received
+            ol.received = ZERO
         ol.busy = True
         for o in rest:
             if o.status.is_open:
@@ -364,16 +390,31 @@ class Lists:
         ps, ol.pending = ol.pending, []
         acct = self._accounts[ol.account]
         m = self.markets[ol.symbol]
-        refusal = next((r for r in (self._preflight(acct, m, p.req) for p in ps) if r is not None), None)
-        lock = self._shared_lock(acct, ps) if refusal is None else refusal
+        refusal: Refusal | None = None
+        if ol.contingency.pays:
+            refusal = self._size_pending(ol, ps, m)
+            for p in ps:
+                refusal = refusal or check(m, p.req, ref_price=self.last_price(m.symbol))
+        refusal = refusal or next((r for r in (self._preflight(acct, m, p.req) for p in ps) if r is not None), None)
+        if ol.contingency.pays:
+            lock = self._paid_lock(ol, ps, m) if refusal is None else refusal
+        else:
+            lock = self._shared_lock(acct, ps) if refusal is None else refusal
         if isinstance(lock, Refusal):
             for p in ps:
                 p.lock_asset, p.lock_left = None, ZERO
+            ol.pending = list(ps)  # _close_all unlocks what an OPO received
             self._close_all(ol, ps, t, out, f"REJECTED: the pending order was refused: {lock.reason}",
                             OrderStatus.EXPIRED)  # fmt: skip
+            ol.pending = []
             return
         changes: tuple[BalanceChange, ...] = ()
-        if lock[1] > 0:
+        if ol.contingency.pays:
+            excess = lock[1]  # what the rounding to the step left over goes back to the free balance
+            if excess > 0:
+                changes = (BalanceChange(m.base, free=excess, locked=excess.copy_negate()),)
+                acct.apply(changes)
+        elif lock[1] > 0:
             changes = (BalanceChange(lock[0], free=lock[1].copy_negate(), locked=lock[1]),)
             acct.apply(changes)
         for p in ps:
@@ -386,6 +427,44 @@ class Lists:
         for p in ps:
             if p.status.is_open:
                 self._on_accept(p, t, out)
+
+    def _size_pending(self, ol: _List, ps: list[Working], m: Market) -> Refusal | None:
+        """OPO: give the pending orders the quantity the working order received (LOT_SIZE step, max)."""
+        qty = (ol.received // m.step_size) * m.step_size
+        cap = m.market_max_qty if any(not p.req.type.has_limit_price for p in ps) else None
+        for limit in (m.max_qty, cap):
+            if limit is not None and qty > limit:
+                qty = limit
+        if qty <= 0:
+            why = "the working order received less than one step"
+            return Refusal(RejectCode.FILTER, f"Filter failure: LOT_SIZE ({why})", "LOT_SIZE", str(m.step_size), why)
+        for p in ps:
+            p.req = replace(p.req, quantity=qty)
+            p.qty = qty
+        return None
+
+    def _paid_lock(self, ol: _List, ps: list[Working], m: Market) -> tuple[str, Decimal]:
+        """OPO: the pending orders share the received base already locked; returns the excess to unlock."""
+        qty = ps[0].qty or ZERO
+        excess, ol.received = ol.received - qty, ZERO
+        for p in ps:
+            p.lock_asset, p.lock_left = m.base, qty
+        return m.base, excess
+
+    def _list_received(self, w: Working, qty: Decimal, fee: Decimal, free_base: Decimal,
+                       move: Callable[..., None]) -> None:  # fmt: skip
+        """A fill of an OPO's working buy: lock the base it received for the pending orders.
+
+        The commission comes out of the free base balance when that covers it (Binance's OPO
+        FAQ), so the whole fill goes to the pending orders; else out of what was received.
+        """
+        ol = self._lists.get(w.list_id)
+        if ol is None or not ol.contingency.pays or w is not ol.legs[0] or not ol.pending:
+            return
+        received = qty if free_base >= fee else qty - fee
+        if received > 0:
+            move(w.market.base, free=received.copy_negate(), locked=received)
+            ol.received += received
 
     def _list_update(self, ol: _List, t: int, out: list[Event]) -> None:
         if ol.status is ListStatus.ALL_DONE:

@@ -22,6 +22,7 @@ until the next snapshot; what an order takes from a level is gone for the next o
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -71,6 +72,8 @@ class Matching:
     def _list_filled(self, w: Working, t: int, out: list[Event]) -> None: ...
     def _list_closing(self, w: Working) -> None: ...
     def _list_closed(self, w: Working, status: OrderStatus, t: int, out: list[Event]) -> None: ...
+    def _list_received(self, w: Working, qty: Decimal, fee: Decimal, free_base: Decimal,
+                       move: Callable[..., None]) -> None: ...  # fmt: skip
 
     def __init__(self, fill_model: FillModel) -> None:
         self.fill_model = fill_model
@@ -552,6 +555,8 @@ class Matching:
             else:
                 move(m.quote, free=notional.copy_negate())
             move(m.base, free=X.subtract(qty, fee))
+            if w.list_id >= 0:  # an OPO's working buy locks what it receives for its pending sells
+                self._list_received(w, qty, fee, acct.free(m.base), move)
         else:
             fee, fee_asset = min(ceil_to(WIDE.multiply(notional, rate), m.fee_precision), notional), m.quote
             if w.lock_asset == m.base and w.lock_left > 0:

@@ -401,11 +401,21 @@ class Contingency(str, Enum):
     ``OTO``: a working order and a pending one, placed once the working order is fully filled.
     ``OTOCO``: a working order and a pending OCO pair. (Binance reports ``contingencyType`` "OTO"
     for it.)
+    ``OPO`` / ``OPOCO``: One Pays the Other, an OTO / OTOCO whose pending order(s) have no
+    quantity of their own: they sell what the working buy received (Binance's ``orderList/opo``,
+    ``/opoco``; ``contingencyType`` "OTO" too).
     """
 
     OCO = "OCO"
     OTO = "OTO"
     OTOCO = "OTOCO"
+    OPO = "OPO"
+    OPOCO = "OPOCO"
+
+    @property
+    def pays(self) -> bool:
+        """True for OPO and OPOCO: the pending orders' quantity is what the working order received."""
+        return self in (Contingency.OPO, Contingency.OPOCO)
 
 
 class ListStatus(str, Enum):
@@ -419,9 +429,10 @@ class ListStatus(str, Enum):
 class OrderListRequest:
     """An order list to place as one unit.
 
-    ``orders`` in Binance's order: OCO ``(above, below)``; OTO ``(working, pending)``; OTOCO
-    ``(working, pending_above, pending_below)``. Every order names the same symbol; an OCO
-    pair's two orders have the same side and quantity.
+    ``orders`` in Binance's order: OCO ``(above, below)``; OTO and OPO ``(working, pending)``;
+    OTOCO and OPOCO ``(working, pending_above, pending_below)``. Every order names the same
+    symbol; an OCO pair's two orders have the same side and quantity. An OPO/OPOCO's pending
+    orders have no quantity (``None``): it is set when the working order is fully filled.
     """
 
     contingency: Contingency

@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -274,9 +275,102 @@ class LocalnetConfig:
     mirror: Any = None
     role: str = "localnet"
 
+    @classmethod
+    def from_store(
+        cls,
+        store: Any,
+        *,
+        symbols: Iterable[str] | None = None,
+        timeframe: str = "1m",
+        history_minutes: int | None = None,
+        specs: tuple[SymbolSpec, ...] = (),
+        **fields: Any,
+    ) -> LocalnetConfig:
+        """A replay of the real candles a kit candle store holds (what ``kit localnet serve --store`` runs).
+
+        ``store`` is an open :class:`kit.store.Store` (localnet does not import the store, see
+        docs/architecture.md: the caller opens it); ``symbols`` the Binance ids to replay (default:
+        every listed symbol the store has candles of; a named one it has none of is an error);
+        ``timeframe`` the stored candles to read (``"1m"``, or ``"5m"`` ...: smaller kline
+        intervals then answer -1120). With ``history_minutes`` the clock starts that far into the
+        data (the rest is replayed as time runs); without it, at the first candle. ``specs`` the
+        symbol specs (filters; default :data:`DEFAULT_SYMBOLS`). Other keyword arguments are
+        :class:`LocalnetConfig` fields (``stepped``, ``state_dir`` ...).
+
+        >>> from kit.localnet import LocalnetConfig
+        >>> LocalnetConfig.from_store(object(), symbols=["DOGEUSDT"])
+        Traceback (most recent call last):
+        ...
+        kit.errors.ConfigError: DOGEUSDT is not a localnet symbol (BTCUSDT, ETHUSDT, ETHBTC). Name Binance ids ...
+        """
+        from kit.errors import ConfigError
+
+        specs = tuple(specs) or DEFAULT_SYMBOLS
+        known = [s.symbol for s in specs]
+        wanted = list(symbols) if symbols is not None else None
+        for sid in wanted or ():
+            if sid not in known:
+                raise ConfigError(f"{sid} is not a localnet symbol ({', '.join(known)})",
+                                  hint="Name Binance ids of LocalnetConfig.symbols, e.g. BTCUSDT.")  # fmt: skip
+        frames = store_frames(store, [s for s in specs if wanted is None or s.symbol in wanted], timeframe)
+        missing = [sid for sid in wanted or () if sid not in frames]
+        if missing or not frames:
+            raise ConfigError(
+                f"the candle store has no {timeframe} candles of {', '.join(missing or known)}",
+                hint="Fill it first (kit candles fetch ...), or name symbols it has (kit candles ls).",
+            )
+        extra: dict[str, Any] = {"candles": frames, "symbols": specs, **fields}
+        if history_minutes is not None:
+            extra["history_minutes"] = history_minutes
+            extra.setdefault("start_ms", replay_start_ms(frames, history_minutes))
+        return cls(**extra)
+
     def symbol(self, symbol_id: str) -> SymbolSpec:
         """The spec of one symbol by Binance id."""
         for s in self.symbols:
             if s.symbol == symbol_id:
                 return s
         raise KeyError(symbol_id)
+
+
+def store_frames(store: Any, specs: Iterable[SymbolSpec], timeframe: str = "1m") -> dict[str, Any]:
+    """Binance id -> the stored candles (open, high, low, close, volume) of each spec the store has.
+
+    ``store`` is an open :class:`kit.store.Store`; only stored candles are read (offline), gaps
+    stay gaps; a symbol with nothing stored is left out.
+    """
+    import pandas as pd
+
+    out: dict[str, Any] = {}
+    cols = ["open", "high", "low", "close", "volume"]
+    for spec in specs:
+        unified = f"{spec.base}/{spec.quote}"
+        try:
+            frame = store.candles(unified, timeframe, pd.Timestamp(0, tz="UTC"), offline=True, fill="drop",
+                                  progress=False)  # fmt: skip
+        except Exception:  # noqa: BLE001 - nothing stored for this symbol (or another venue's layout)
+            continue
+        frame = frame.dropna(subset=cols)
+        if len(frame):
+            out[spec.symbol] = frame[cols]
+    return out
+
+
+def replay_start_ms(frames: dict[str, Any], history_minutes: int) -> int:
+    """Start of a replay with ``history_minutes`` of it already behind (capped at the data's end).
+
+    >>> import pandas as pd
+    >>> idx = pd.date_range("2024-01-01", periods=10, freq="1min", tz="UTC")
+    >>> f = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=idx)
+    >>> replay_start_ms({"BTCUSDT": f}, 3) - int(idx[0].value // 1_000_000)
+    180000
+    """
+    import pandas as pd
+
+    firsts, lasts = [], []
+    for frame in frames.values():
+        idx = pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ms").asi8
+        step = int(idx[1] - idx[0]) if len(idx) > 1 else 60_000
+        firsts.append(int(idx[0]))
+        lasts.append(int(idx[-1]) + step)
+    return min(min(firsts) + history_minutes * 60_000, max(lasts))

@@ -1,6 +1,6 @@
 """Order lists on localnet: placing, canceling and querying them, and the ``listStatus`` event.
 
-The routes: ``POST /api/v3/orderList/{oco,oto,otoco}``, ``DELETE``/``GET /api/v3/orderList``,
+The routes: ``POST /api/v3/orderList/{oco,oto,otoco,opo,opoco}``, ``DELETE``/``GET /api/v3/orderList``,
 ``GET /api/v3/allOrderList`` and ``GET /api/v3/openOrderList``.
 
 Binance's REST API page ("Order lists", "Query Order list", "Query all Order lists", "Query Open
@@ -20,8 +20,13 @@ prefixed parameter. Then the list's own rules:
   not correct.".
 - OTO/OTOCO: ``workingType`` LIMIT or LIMIT_MAKER; a pending MARKET order by ``quoteOrderQty`` is
   refused. OTOCO's response says ``contingencyType`` "OTO", as Binance's does.
+- OPO/OPOCO (``faqs/opo.md``): the parameters of OTO/OTOCO without ``pendingQuantity``; the
+  working order is a buy (else -1222 "Working order in an OPO list must be a bid.") and the
+  pending ones sells (-1223 "Pending orders in an OPO list must be asks."). Their reports show
+  no ``origQty`` until the working order has filled and sized them (Binance's examples).
+  ``contingencyType`` "OTO" too.
 - Weights 1 (placing, canceling), 4 (``orderList``), 20 (``allOrderList``), 6
-  (``openOrderList``); the unfilled-order count grows by 2 (OCO, OTO) or 3 (OTOCO).
+  (``openOrderList``); the unfilled-order count grows by 2 (OCO, OTO, OPO) or 3 (OTOCO, OPOCO).
 - The placement response shows the working order's state after the request and the pending
   orders as ``PENDING_NEW`` even when the working order filled at once (Binance's note).
 
@@ -34,6 +39,7 @@ prefixed parameter. Then the list's own rules:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from typing import Any
@@ -56,6 +62,8 @@ _PREFIXES = {
     "oco": ("above", "below"),
     "oto": ("working", "pending"),
     "otoco": ("working", "pendingAbove", "pendingBelow"),
+    "opo": ("working", "pending"),
+    "opoco": ("working", "pendingAbove", "pendingBelow"),
 }
 _LIST_ID = re.compile(r"^[a-zA-Z0-9-_.]{1,36}$")
 
@@ -78,9 +86,11 @@ def _allowed(kind: str) -> set[str]:
     if kind == "oco":
         names |= {"side", "quantity"}
         names -= {"aboveSide", "belowSide", "aboveQuantity", "belowQuantity"}
-    elif kind == "otoco":
+    elif kind in ("otoco", "opoco"):
         names |= {"pendingSide", "pendingQuantity"}
         names -= {"pendingAboveSide", "pendingBelowSide", "pendingAboveQuantity", "pendingBelowQuantity"}
+    if kind in ("opo", "opoco"):
+        names.discard("pendingQuantity")  # the working order's fill sizes the pending orders
     return names
 
 
@@ -112,6 +122,16 @@ def _oco_types(side: str, above: str, below: str) -> None:
         if above == "LIMIT_MAKER":
             raise error(-1165, "A limit order in a buy OCO must be below.")
         raise error(-1198, "A take profit order in a buy OCO must be below.")
+
+
+def _opo_sides(kind: str, working: str, pending: str) -> None:
+    """An OPO's working order buys and its pending orders sell (errors.md -1222, -1223)."""
+    if kind not in ("opo", "opoco"):
+        return
+    if working != "BUY":
+        raise error(-1222, "Working order in an OPO list must be a bid.")
+    if pending != "SELL":
+        raise error(-1223, "Pending orders in an OPO list must be asks.")
 
 
 def decode_list(venue: Any, kind: str, params: dict[str, str]) -> tuple[str, Any, list[dict[str, Any]], str]:
@@ -155,18 +175,23 @@ def decode_list(venue: Any, kind: str, params: dict[str, str]) -> tuple[str, Any
         if params["workingType"] not in ("LIMIT", "LIMIT_MAKER"):
             raise error(-1116, "Invalid orderType.")
         legs.append(("working", leg_params(params, "working")))
-        if kind == "oto":
-            for name in ("pendingType", "pendingSide", "pendingQuantity"):
+        pays = kind in ("opo", "opoco")
+        # an OPO's pending orders are decoded with the working quantity standing in for theirs
+        qty_name = "workingQuantity" if pays else "pendingQuantity"
+        if kind in ("oto", "opo"):
+            for name in ("pendingType", "pendingSide", qty_name):
                 if not params.get(name):
                     raise mandatory(name)
-            legs.append(("pending", leg_params(params, "pending")))
+            _opo_sides(kind, params["workingSide"], params["pendingSide"])
+            legs.append(("pending", leg_params(params, "pending", quantity=params[qty_name] if pays else None)))
         else:
-            for name in ("pendingSide", "pendingQuantity", "pendingAboveType", "pendingBelowType"):
+            for name in ("pendingSide", qty_name, "pendingAboveType", "pendingBelowType"):
                 if not params.get(name):
                     raise mandatory(name)
+            _opo_sides(kind, params["workingSide"], params["pendingSide"])
             _oco_types(params["pendingSide"], params["pendingAboveType"], params["pendingBelowType"])
             for p in prefixes[1:]:
-                fixed = {"side": params["pendingSide"], "quantity": params["pendingQuantity"]}
+                fixed = {"side": params["pendingSide"], "quantity": params[qty_name]}
                 legs.append((p, leg_params(params, p, **fixed)))
     decoded = []
     for p, leg in legs:
@@ -175,8 +200,11 @@ def decode_list(venue: Any, kind: str, params: dict[str, str]) -> tuple[str, Any
         decoded.append(_decode_leg(venue, leg, p))
     if kind == "oto" and decoded[1].request.quote_quantity is not None:
         raise error(-1106, "Parameter 'pendingQuoteOrderQty' sent when not required.")
-    contingency = {"oco": Contingency.OCO, "oto": Contingency.OTO, "otoco": Contingency.OTOCO}[kind]
-    req = OrderListRequest(contingency, tuple(d.request for d in decoded), list_cid or secrets.token_hex(11))
+    contingency = Contingency(kind.upper())
+    reqs = [d.request for d in decoded]
+    if contingency.pays:
+        reqs[1:] = [dataclasses.replace(r, quantity=None) for r in reqs[1:]]
+    req = OrderListRequest(contingency, tuple(reqs), list_cid or secrets.token_hex(11))
     return sid, req, [d.meta for d in decoded], resp
 
 
@@ -210,7 +238,7 @@ def place_list(venue: Any, account: str, sid: str, lst: Any, metas: list[dict[st
         raise list_reject(events[0]) if events else RuntimeError("engine returned no events")
     accepted = [e.order for e in events if e.kind is EventKind.ACCEPTED and e.order is not None][: len(lst.orders)]
     for order, meta in zip(accepted, metas, strict=True):
-        m = {**meta, "workingTime": now if order.status.value == "new" else -1}
+        m = {**meta, "workingTime": now if order.status.value == "new" else -1, **venue._expiry_meta(order.id)}
         venue.order_meta[order.id] = m
         venue.store.save_order_meta(order.id, m)
     venue.store.commit()
@@ -311,7 +339,10 @@ def _place(kind: str) -> Any:
             latest = venue.engine.get_order(acct, order_id=order.id)
             shown = order if order.status.value == "pending_new" or latest is None else latest
             fills = [f for f in venue.engine.fills(acct, shown.request.symbol) if f.order_id == order.id]
-            reports.append(wire.order_response(shown, fills, venue.order_meta.get(order.id, {}), sid, resp, now))
+            report = wire.order_response(shown, fills, venue.order_meta.get(order.id, {}), sid, resp, now)
+            if shown.request.quantity is None:  # an OPO's pending order: sized when the working order fills
+                report.pop("origQty", None)
+            reports.append(report)
         return list_body(venue, ol, sid, reports=reports, transact_ms=now)
 
     handler.__name__ = f"new_{kind}"
@@ -389,6 +420,8 @@ LIST_ROUTES: dict[tuple[str, str], tuple[Any, str | None]] = {
     ("POST", "/api/v3/orderList/oco"): (_place("oco"), "spot_trading"),
     ("POST", "/api/v3/orderList/oto"): (_place("oto"), "spot_trading"),
     ("POST", "/api/v3/orderList/otoco"): (_place("otoco"), "spot_trading"),
+    ("POST", "/api/v3/orderList/opo"): (_place("opo"), "spot_trading"),
+    ("POST", "/api/v3/orderList/opoco"): (_place("opoco"), "spot_trading"),
     ("DELETE", "/api/v3/orderList"): (cancel_list, "spot_trading"),
     ("GET", "/api/v3/orderList"): (get_list, "reading"),
     ("GET", "/api/v3/allOrderList"): (all_lists, "reading"),
@@ -400,6 +433,8 @@ LIST_WEIGHTS: dict[tuple[str, str], int] = {
     ("POST", "/api/v3/orderList/oco"): 1,
     ("POST", "/api/v3/orderList/oto"): 1,
     ("POST", "/api/v3/orderList/otoco"): 1,
+    ("POST", "/api/v3/orderList/opo"): 1,
+    ("POST", "/api/v3/orderList/opoco"): 1,
     ("DELETE", "/api/v3/orderList"): 1,
     ("GET", "/api/v3/orderList"): 4,
     ("GET", "/api/v3/allOrderList"): 20,

@@ -197,6 +197,19 @@ class Store:
         rows = self.db.execute("SELECT symbol, MAX(public_id) FROM fills WHERE public_id IS NOT NULL GROUP BY symbol")
         return {str(sym): int(pid) for sym, pid in rows}
 
+    def own_prints(self) -> list[tuple[str, int, int, str, str, bool]]:
+        """Every recorded fill that went to the tape, by public id: ``(symbol, id, ts, price, qty, buyer_maker)``.
+
+        A restart puts them back on the regenerated tape under their ids (the buyer is the maker
+        when a buy filled as maker or a sell as taker).
+        """
+        rows = self.db.execute(
+            "SELECT symbol, public_id, ts_ms, price, qty, side, liquidity FROM fills WHERE public_id IS NOT NULL"
+            " ORDER BY symbol, public_id"
+        )
+        return [(str(s), int(i), int(t), str(p), str(q), (side == "buy") == (liq == "maker"))
+                for s, i, t, p, q, side, liq in rows]  # fmt: skip
+
     def save_withdrawal(
         self,
         wid: str,

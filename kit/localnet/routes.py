@@ -376,7 +376,9 @@ def my_trades(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:
         fills = [f for f in fills if f.trade_id >= from_id]
     fills = _time_filter(fills, params, lambda f: f.ts_ms)
     fills = fills[:limit] if (from_id is not None or params.get("startTime")) else fills[-limit:]
-    return [wire.my_trade(f, sid, f.side.value == "buy") for f in fills]
+    orders = {i: venue.engine.get_order(_account(ctx), order_id=i) for i in {f.order_id for f in fills}}
+    lists = {i: o.list_id for i, o in orders.items() if o is not None}
+    return [wire.my_trade(f, sid, f.side.value == "buy", lists.get(f.order_id, -1)) for f in fills]
 
 
 def order_rate_limit(venue: Any, params: dict[str, str], ctx: Ctx) -> Any:

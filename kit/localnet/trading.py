@@ -89,6 +89,21 @@ class Trading:
             book.adjust_own(now[0], now[1], now[2])
         return True
 
+    def _expiry_meta(self, order_id: int) -> dict[str, Any]:
+        """The ``expiryReason`` already recorded for an order (it may expire while being placed)."""
+        why = self.order_meta.get(order_id, {}).get("expiryReason")
+        return {"expiryReason": why} if why else {}
+
+    def _record_expiry(self, order: Order, reason: str) -> None:
+        """Keep Binance's ``expiryReason`` of an expired order for its order responses (rest-api.md)."""
+        why = wire.expiry_reason(order, reason)
+        if why is None:
+            return
+        meta = {**self.order_meta.get(order.id, {}), "expiryReason": why}
+        self.order_meta[order.id] = meta
+        if not self._replaying:
+            self.store.save_order_meta(order.id, meta)
+
     def public_fill(self, fill: Fill) -> Fill:
         """``fill`` under its public trade id (the id ``/trades`` and the trade streams show)."""
         pid = self.public_ids.get(fill.trade_id)
@@ -250,6 +265,8 @@ class Trading:
                     booked.add(order.request.symbol)
                 ids = self.open_ids.setdefault(order.request.symbol, set())
                 (ids.add if order.status.is_open else ids.discard)(order.id)
+                if ev.kind is EventKind.EXPIRED:
+                    self._record_expiry(order, ev.reason)
                 if not self._replaying:
                     self.store.save_order(wire.order_row(order))
             if ev.fill is not None:
@@ -337,7 +354,7 @@ class Trading:
         if not events or events[0].kind is EventKind.REJECTED:
             raise wire.reject_error(events[0]) if events else RuntimeError("engine returned no events")
         oid = events[0].order.id if events[0].order else 0
-        meta = {**meta, "workingTime": now if not req.type.is_conditional else -1}
+        meta = {**meta, "workingTime": now if not req.type.is_conditional else -1, **self._expiry_meta(oid)}
         self.order_meta[oid] = meta
         self.store.save_order_meta(oid, meta)
         self.store.commit()

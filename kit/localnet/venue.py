@@ -162,12 +162,6 @@ class Venue(Trading):
         self.keys_by_name: dict[str, ApiKey] = {}
         self._keys: dict[str, ApiKey] = {}
         self._restore_or_open(now)
-        # The tape's ids continue above every own fill recorded before a restart (its synthetic
-        # prints are generated again, so their ids would otherwise start over and collide).
-        for sym, pid in self.store.last_public_ids().items():
-            known = self.symbols.get(sym) or self.by_unified.get(sym)
-            if known is not None:
-                self._tape_ids[known.id] = max(self._tape_ids[known.id], pid)
         self._load_keys(now)
         # Replaying a long command log takes a while and a real clock keeps running meanwhile: the
         # market starts at the time it is actually caught up to, not at the time the setup began.
@@ -175,6 +169,12 @@ class Venue(Trading):
         self._tick_ms = now
         self.cadence.last_ms = now
         self._catch_up(now)
+        # Whatever the regenerated tape did, its ids continue above every own fill recorded before
+        # a restart (no id may name two different trades).
+        for sym, pid in self.store.last_public_ids().items():
+            known = self.symbols.get(sym) or self.by_unified.get(sym)
+            if known is not None:
+                self._tape_ids[known.id] = max(self._tape_ids[known.id], pid)
         self.store.set_meta("last_clock_ms", now)
         self.store.commit()
 
@@ -246,11 +246,22 @@ class Venue(Trading):
         while the venue was down fill against the book at ``now``, as on an exchange reopening.
         """
         floor = self.resume_ms or 0
+        own: dict[str, list[Print]] = {}
+        for sym, pid, ts, px, qty, buyer_maker in self.store.own_prints():
+            known = self.by_unified.get(sym) or self.symbols.get(sym)
+            if known is not None and isinstance(self.sources[known.id], SyntheticSource):
+                own.setdefault(known.id, []).append(Print(pid, ts, Decimal(px), Decimal(qty), buyer_maker))
         for sid, src in self.sources.items():
-            prints = [self._tape(sid, p) for p in src.prints_until(now)]
-            if prints:
-                self.recent[sid].extend(prints)
-                last = prints[-1]
+            mine = own.get(sid, [])
+            prints = self._retape(sid, src, src.prints_until(now), mine)
+            self.recent[sid].extend(prints)
+            # The market goes on from its own path: its last print sets the price, the book and the
+            # engine's mark, not an earlier own fill (which may have traded against injected prints
+            # the regenerated path does not have).
+            own_ids = {p.id for p in mine}
+            market = [p for p in prints if p.id not in own_ids] if own_ids else prints
+            if market:
+                last = market[-1]
             else:
                 price = _last_close(src) or getattr(src, "first_price", None) or self.symbols[sid].spec.price
                 last = Print(0, now, price, Decimal(0), False)
@@ -363,6 +374,37 @@ class Venue(Trading):
         if self.hub.has_subscribers(("aggTrade", sid)):
             self.hub.publish(("aggTrade", sid), wire.agg_trade_event(sid, p))
 
+    def _retape(self, sid: str, src: Any, raw: list[Print], own: list[Print]) -> list[Print]:
+        """The regenerated market prints under their tape ids, with the recorded own fills back in place.
+
+        After a restart the synthetic market is generated again from its seed (the same prints at
+        the same times), while the accounts' earlier fills come from the store with their public
+        ids. Each own fill goes back where its id says it was: before the market print that would
+        otherwise take its id, or, if prints the store does not know (injected ones) are missing,
+        before the first later market print, so ids never repeat and only ever skip. Their candles
+        are rebuilt in tape order, so volume, trade counts, highs, lows and closes include them, as
+        on Binance, where history does not change.
+        """
+        if not own:
+            return [self._tape(sid, p) for p in raw]
+        out: list[Print] = []
+        i = 0
+        for p in [*raw, None]:
+            while i < len(own) and (p is None or own[i].id <= self._tape_ids[sid] + 1 or own[i].ts_ms < p.ts_ms):
+                out.append(own[i])
+                self._tape_ids[sid] = max(self._tape_ids[sid], own[i].id)
+                i += 1
+            if p is not None:
+                out.append(self._tape(sid, p))
+        base = src.candles.base_ms
+        touched = {p.ts_ms - p.ts_ms % base for p in own}
+        for ts in touched:
+            src.candles.bars.pop(ts, None)
+        for p in out:
+            if p.ts_ms - p.ts_ms % base in touched:
+                src.candles.add_print(p)
+        return out
+
     def _tape(self, sid: str, p: Print) -> Print:
         """``p`` under the symbol's next public trade id.
 
@@ -377,7 +419,8 @@ class Venue(Trading):
 
         On Binance every trade is public; here the synthetic prints and the accounts' own fills
         share one id sequence per symbol (:meth:`_tape`), and ``myTrades``, order responses and
-        execution reports show the same id. Only a synthetic market takes part in its own fills:
+        execution reports show the same id; the fills table keeps it, and a restart puts the fill
+        back on the tape under it (:meth:`_retape`). Only a synthetic market takes part in its own fills:
         a replay (``candles``) is a record, where the data decides (as for injected prices), and a
         paper venue (``mirror``) mirrors another venue's tape; both leave the fills off it.
         """

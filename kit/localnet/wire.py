@@ -367,6 +367,8 @@ def order_body(order: Order, meta: dict[str, Any], sid: str) -> dict[str, Any]:
     }
     if meta.get("trailingDelta") is not None:
         body["trailingDelta"] = meta["trailingDelta"]
+    if order.status.value == "expired" and meta.get("expiryReason"):
+        body["expiryReason"] = meta["expiryReason"]  # rest-api.md, "Conditional fields in Order Responses"
     return body
 
 
@@ -403,8 +405,8 @@ def order_response(
         "workingTime": full["workingTime"],
         "selfTradePreventionMode": full["selfTradePreventionMode"],
     }
-    for k in ("stopPrice", "icebergQty", "trailingDelta"):
-        if meta.get(k) is not None:
+    for k in ("stopPrice", "icebergQty", "trailingDelta", "expiryReason"):
+        if meta.get(k) is not None and k in full:
             body[k] = full[k]
     if resp_type == "FULL":
         body["fills"] = [
@@ -452,13 +454,13 @@ def cancel_response(
     return body
 
 
-def my_trade(fill: Fill, sid: str, account_is_buyer: bool) -> dict[str, Any]:
-    """One ``myTrades`` item."""
+def my_trade(fill: Fill, sid: str, account_is_buyer: bool, list_id: int = -1) -> dict[str, Any]:
+    """One ``myTrades`` item; ``orderListId`` is the order's list id, -1 outside a list (as Binance)."""
     return {
         "symbol": sid,
         "id": fill.trade_id,
         "orderId": fill.order_id,
-        "orderListId": -1,
+        "orderListId": list_id,
         "price": fmt(fill.price),
         "qty": fmt(fill.quantity),
         "quoteQty": fmt(fill.quote_quantity),
@@ -522,13 +524,18 @@ _EXEC = {
 
 
 def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any]:
-    """``executionReport`` user event for an order event (wire spec 8.3)."""
+    """``executionReport`` user event for an order event (wire spec 8.3, user-data-stream.md).
+
+    The always-present fields of Binance's example, then its conditional ones: ``d`` for a
+    trailing order, ``W`` only once the order works on the book, ``eR`` when it expired (never
+    ``v``: no order here expires through self-trade prevention).
+    """
     order = ev.order
     assert order is not None
     body = order_body(order, meta, sid)
     f = ev.fill
     x = _EXEC.get(ev.kind.value, "NEW")
-    return {
+    report = {
         "e": "executionReport",
         "E": ev.ts_ms,
         "s": sid,
@@ -553,7 +560,6 @@ def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any
         "N": f.fee_asset if f else None,
         "T": ev.ts_ms,
         "t": f.trade_id if f else -1,
-        "v": 0,
         "I": ev.ts_ms,
         "w": order.status.is_open and body["isWorking"],
         "m": bool(f and f.liquidity.value == "maker"),
@@ -566,17 +572,54 @@ def execution_report(ev: Event, meta: dict[str, Any], sid: str) -> dict[str, Any
         "V": body["selfTradePreventionMode"],
         **_expiry_reason(ev, x),
     }
+    if body["workingTime"] == -1:
+        del report["W"]  # "Appears when the order is working on the book"
+    if "trailingDelta" in body:
+        report["d"] = int(body["trailingDelta"])
+    return report
 
 
 #: Binance's ``eR`` (user-data-stream.md "Order Expiry Reason") for the engine's order-list expiries.
 _LIST_EXPIRY = ("OCO_TRIGGER", "OTO_PHASE_ONE_EXPIRED", "REJECTED")
 
 
+def expiry_reason(order: Order, reason: str) -> str | None:
+    """Binance's expiry reason of an order the engine expired for ``reason``, or None.
+
+    An order list's expiries carry the list's reason (``OCO_TRIGGER`` ...); otherwise an IOC
+    remainder is ``UNFILLED_IOC_QUANTITY_EXPIRED``, a FOK that could not fill in full
+    ``UNFILLED_FOK_ORDER_EXPIRED``, and a market order the book could not fill
+    ``INSUFFICIENT_LIQUIDITY`` (user-data-stream.md, "Order Expiry Reason").
+
+    >>> from decimal import Decimal as D
+    >>> from kit.engine import OrderRequest, OrderType, Side, TimeInForce
+    >>> from kit.engine.types import Order, OrderStatus
+    >>> req = OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D(1), price=D(1),
+    ...                    time_in_force=TimeInForce.IOC)
+    >>> o = Order(1, "c", "a", req, OrderStatus.EXPIRED, 0, 0, D(0), D(0), D(0), D(1), D(1), None, False, -1)
+    >>> expiry_reason(o, "IOC: remainder expired")
+    'UNFILLED_IOC_QUANTITY_EXPIRED'
+    """
+    if order.list_id >= 0:
+        listed = next((r for r in _LIST_EXPIRY if reason.startswith(r)), None)
+        if listed is not None:
+            return listed
+    tif = order.request.time_in_force.value
+    if tif == "FOK" or reason.startswith("FOK"):
+        return "UNFILLED_FOK_ORDER_EXPIRED"
+    if tif == "IOC" or reason.startswith("IOC"):
+        return "UNFILLED_IOC_QUANTITY_EXPIRED"
+    if order.request.type.value in ("market", "stop_market", "take_profit_market", "trailing_stop_market",
+                                    "trailing_take_profit_market") and "liquidity" in reason:  # fmt: skip
+        return "INSUFFICIENT_LIQUIDITY"
+    return None
+
+
 def _expiry_reason(ev: Event, x: str) -> dict[str, str]:
-    """``{"eR": ...}`` for an order of a list that expired because of its list, else nothing."""
-    if x != "EXPIRED" or ev.order is None or ev.order.list_id < 0:
+    """``{"eR": ...}`` for an expired order whose reason Binance names, else nothing."""
+    if x != "EXPIRED" or ev.order is None:
         return {}
-    why = next((r for r in _LIST_EXPIRY if ev.reason.startswith(r)), None)
+    why = expiry_reason(ev.order, ev.reason)
     return {"eR": why} if why else {}
 
 

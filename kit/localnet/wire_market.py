@@ -40,8 +40,9 @@ def symbol_entry(spec: Any, order_types: list[str]) -> dict[str, Any]:
         "quoteCommissionPrecision": 8,
         "orderTypes": order_types,
         "icebergAllowed": True,
-        "ocoAllowed": False,
-        "otoAllowed": False,
+        "ocoAllowed": True,  # orderList/oco, /oto, /otoco, /opo, /opoco are served (kit/localnet/orderlists.py)
+        "otoAllowed": True,
+        "opoAllowed": True,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": True,
         "cancelReplaceAllowed": True,

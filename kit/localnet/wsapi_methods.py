@@ -58,6 +58,8 @@ METHODS: dict[str, tuple[str, str]] = {
     "orderList.place.oco": ("POST", "/api/v3/orderList/oco"),
     "orderList.place.oto": ("POST", "/api/v3/orderList/oto"),
     "orderList.place.otoco": ("POST", "/api/v3/orderList/otoco"),
+    "orderList.place.opo": ("POST", "/api/v3/orderList/opo"),
+    "orderList.place.opoco": ("POST", "/api/v3/orderList/opoco"),
     "orderList.cancel": ("DELETE", "/api/v3/orderList"),
     "orderList.status": ("GET", "/api/v3/orderList"),
     "openOrderLists.status": ("GET", "/api/v3/openOrderList"),
@@ -66,7 +68,7 @@ METHODS: dict[str, tuple[str, str]] = {
 
 #: Methods whose responses report the account's ORDERS counts (they place orders).
 ORDER_METHODS = frozenset(
-    {"order.place", "order.cancelReplace", "orderList.place.oco", "orderList.place.oto", "orderList.place.otoco"}
+    {"order.place", "order.cancelReplace"} | {f"orderList.place.{k}" for k in ("oco", "oto", "otoco", "opo", "opoco")}
 )
 
 #: Session and subscription methods (no REST twin) and their weights (Binance: 2 each).

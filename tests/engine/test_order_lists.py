@@ -320,3 +320,78 @@ def test_otoco_exits_never_both_fill_and_only_after_the_full_entry(path) -> None
     bal = eng.balances("a")
     assert sum(bal.get("BTC", (D(0), D(0)))) == btc and sum(bal["USDT"]) == usdt
     assert all(v >= 0 for pair in bal.values() for v in pair)
+
+
+# ---------------------------------------------------------------- OPO / OPOCO (faqs/opo.md)
+def sized_later(req: OrderRequest) -> OrderRequest:
+    """An OPO pending order: no quantity of its own."""
+    from dataclasses import replace
+
+    return replace(req, quantity=None)
+
+
+def opoco(eng: Engine, qty: str = "1") -> list:
+    entry = OrderRequest(SYM, Side.BUY, OrderType.LIMIT, quantity=D(qty), price=D("99"), client_id="entry")
+    take = sized_later(maker(Side.SELL, "1", "110", "take"))
+    stp = sized_later(OrderRequest(SYM, Side.SELL, OrderType.STOP_MARKET, trigger_price=D("90"), client_id="stop"))
+    return eng.submit_list("a", OrderListRequest(Contingency.OPOCO, (entry, take, stp), "opoco"), ts_ms=1)
+
+
+def test_opoco_locks_each_fill_and_sizes_the_pair_from_what_was_received() -> None:
+    """The FAQ's rules: the received base is locked fill by fill; the commission comes from the
+    free base balance when it covers it; the pair is placed for the received quantity at the
+    full fill, one lock for both; a list cancelled before that unlocks what was received."""
+    eng = engine(btc="0.5", usdt="1000")
+    ev = opoco(eng)
+    assert [e.order.status for e in ev[:3]] == [OrderStatus.NEW, OrderStatus.PENDING_NEW, OrderStatus.PENDING_NEW]
+    assert eng.balances("a")["BTC"] == (D("0.5"), D(0))  # the pending sells lock nothing at placement
+    ev = eng.on_trade(SYM, Trade(2, D("98"), D("0.4"), Side.SELL))
+    assert kinds(ev) == [("partially_filled", "entry")]
+    fee = ev[0].fill.fee
+    assert fee > 0 and eng.balances("a")["BTC"] == (D("0.5") - fee, D("0.4"))  # fee from the free BTC
+    ev = eng.on_trade(SYM, Trade(3, D("98"), D("5"), Side.SELL))
+    assert kinds(ev) == [("filled", "entry"), ("accepted", "take"), ("accepted", "stop")]
+    assert [e.order.quantity for e in ev[1:]] == [D(1), D(1)]
+    assert eng.balances("a")["BTC"][1] == D(1)  # the pair shares one lock of the whole fill
+    eng.cancel_list("a", client_id="opoco", ts_ms=4)
+    assert eng.balances("a")["BTC"][1] == D(0)
+
+
+def test_opo_without_free_base_pays_the_commission_from_what_it_received_and_cancel_unlocks_it() -> None:
+    eng = engine(btc="0", usdt="1000")
+    entry = OrderRequest(SYM, Side.BUY, OrderType.LIMIT, quantity=D("2"), price=D("99"), client_id="entry")
+    sell = sized_later(OrderRequest(SYM, Side.SELL, OrderType.MARKET, quantity=D(1), client_id="exit"))
+    eng.submit_list("a", OrderListRequest(Contingency.OPO, (entry, sell), "opo"), ts_ms=1)
+    ev = eng.on_trade(SYM, Trade(2, D("98"), D("1"), Side.SELL))
+    received = D(1) - ev[0].fill.fee
+    assert eng.balances("a")["BTC"] == (D(0), received)
+    ev = eng.cancel_list("a", client_id="opo", ts_ms=3)
+    assert [k for k, _ in kinds(ev)] == ["canceled", "canceled", "list"]
+    assert eng.balances("a")["BTC"] == (received, D(0))  # unlocked with the pending order
+
+
+def test_opo_sized_below_one_step_expires_rejected_and_unlocks() -> None:
+    """The pending quantity is rounded down to LOT_SIZE's step; nothing left is a refusal, REJECTED."""
+    eng = engine(btc="0", usdt="1000")
+    entry = OrderRequest(SYM, Side.BUY, OrderType.LIMIT, quantity=D("0.001"), price=D("99"), client_id="entry")
+    sell = sized_later(maker(Side.SELL, "1", "110", "exit"))
+    eng.submit_list("a", OrderListRequest(Contingency.OPO, (entry, sell), "tiny"), ts_ms=1)
+    ev = eng.on_trade(SYM, Trade(2, D("98"), D("5"), Side.SELL))  # 0.001 less the fee: below one 0.001 step
+    assert kinds(ev) == [("filled", "entry"), ("expired", "exit"), ("list", "ALL_DONE")]
+    assert ev[1].reason.startswith("REJECTED")
+    assert eng.balances("a")["BTC"][1] == D(0) and eng.balances("a")["BTC"][0] > 0
+
+
+@pytest.mark.parametrize(
+    ("working_side", "pending_side", "why"),
+    [
+        (Side.SELL, Side.SELL, "Working order in an OPO list must be a bid."),
+        (Side.BUY, Side.BUY, "Pending orders in an OPO list must be asks."),
+    ],
+)
+def test_opo_sides(working_side: Side, pending_side: Side, why: str) -> None:
+    eng = engine()
+    entry = OrderRequest(SYM, working_side, OrderType.LIMIT, quantity=D("1"), price=D("99"))
+    pending = sized_later(maker(pending_side, "1", "110" if pending_side is Side.SELL else "90"))
+    ev = eng.submit_list("a", OrderListRequest(Contingency.OPO, (entry, pending)), ts_ms=1)
+    assert ev[0].kind is EventKind.REJECTED and ev[0].reason == why

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,3 +62,56 @@ def test_replay_drives_fills_and_forming_candle(make_localnet: Any) -> None:
         done = ex.fetch_order(o["id"], "BTC/USDT")
         assert done["status"] == "closed" and done["price"] == 49_500
         assert all(49_000 - 25 <= t["price"] <= 49_500 for t in ex.fetch_order_trades(o["id"], "BTC/USDT"))
+
+
+# ---------------------------------------------------------------- replay from the candle store, from Python
+#: ../shared/data beside the clone (as in CI); KIT_SHARED_DATA points elsewhere (e.g. from a git worktree).
+SHARED_DATA = Path(os.environ.get("KIT_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+ETH_BTC = SHARED_DATA / "ETH_BTC-5m.feather"
+
+
+@pytest.mark.slow  # 20 days of real candles into a store, then a replay catch-up: about 3 s
+@pytest.mark.skipif(
+    not ETH_BTC.exists(),
+    reason=f"{ETH_BTC} is missing: the real-candle files live in ../shared/data beside the clone "
+    "(CI has them; set KIT_SHARED_DATA to point elsewhere)",
+)
+def test_replay_real_candles_from_the_store_through_python(tmp_path: Path) -> None:
+    """``LocalnetConfig.from_store``: what ``kit localnet serve --store`` runs, from Python.
+
+    Real ETH/BTC 5-minute candles (shared/data/README.md) go into a kit candle store; localnet
+    replays them with a day behind the clock: klines are the stored candles (at ETHBTC's tick),
+    and stepping the clock replays the next candle.
+    """
+    from kit.errors import ConfigError
+    from kit.localnet import LocalnetConfig
+    from kit.localnet.market import quantize
+    from kit.localnet.server import start
+    from kit.store import Store
+
+    raw = pd.read_feather(ETH_BTC).set_index("date")
+    store = Store(tmp_path / "store")
+    store.put(raw, "ETH/BTC", "5m", venue="binance")
+    with pytest.raises(ConfigError, match="no 5m candles of BTCUSDT"):
+        LocalnetConfig.from_store(store, symbols=["BTCUSDT"], timeframe="5m")
+    cfg = LocalnetConfig.from_store(store, symbols=["ETHBTC"], timeframe="5m", history_minutes=24 * 60, stepped=True)
+    assert list(cfg.candles or {}) == ["ETHBTC"]
+    first = int(raw.index[0].value // 10**6)
+    assert cfg.start_ms == first + 24 * 60 * 60_000
+    stored = (cfg.candles or {})["ETHBTC"]
+    assert len(stored) == len(raw) and np.allclose(stored.to_numpy(), raw[list(stored.columns)].to_numpy())
+
+    def at_tick(x: float) -> Decimal:  # ETHBTC's tick, as the replay rounds (half to even)
+        return quantize(Decimal(repr(float(x))), Decimal("0.00001"))
+
+    with start(port=0, config=cfg) as net:
+        ex = net.client(None, enableRateLimit=False)
+        rows = ex.publicGetKlines({"symbol": "ETHBTC", "interval": "5m", "startTime": first, "limit": 1000})
+        assert len(rows) >= 288 and rows[0][0] == first
+        for row, (_, bar) in zip(rows[:288], stored.iloc[:288].iterrows(), strict=True):
+            assert [Decimal(x) for x in row[1:5]] == [at_tick(bar[c]) for c in ("open", "high", "low", "close")]
+        net.step(5 * 60_000)
+        bar = stored.iloc[288]
+        nxt = ex.publicGetKlines({"symbol": "ETHBTC", "interval": "5m", "startTime": int(bar.name.value // 10**6),
+                                  "limit": 1})[0]  # fmt: skip
+        assert Decimal(nxt[4]) == at_tick(bar["close"])

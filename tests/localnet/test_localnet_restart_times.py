@@ -217,3 +217,46 @@ def test_order_commands_catch_the_market_up_first() -> None:
     v.cancel_order("main", "BTCUSDT", order_id=order.id, client_id=None)
     assert v._tick_ms > order.created_ms
     v.close()
+
+
+@pytest.mark.slow  # two servers on one state directory: about 4 s
+def test_own_fills_stay_on_the_public_tape_across_a_restart(tmp_path: Path) -> None:
+    """On Binance history does not change: after a stop and start of the server, the tape
+    (``trades``, ``historicalTrades``, ``aggTrades``) is the same trade for trade, the account's
+    own fills included under their original ids, and the klines' volumes and trade counts still
+    hold them; ``myTrades`` names the same ids, and new trades continue above them."""
+    cfg = LocalnetConfig(
+        stepped=True, seed=11, start_ms=1_700_000_000_000, history_minutes=10, state_dir=tmp_path, limits=BIG
+    )
+
+    def tape(ex: Any) -> dict[str, Any]:
+        q = {"symbol": "BTCUSDT", "limit": 1000}
+        return {
+            "trades": ex.publicGetTrades(q),
+            "historical": ex.publicGetHistoricalTrades(q),
+            "agg": ex.publicGetAggTrades(q),
+            "klines": ex.publicGetKlines({"symbol": "BTCUSDT", "interval": "1m", "limit": 20}),
+            "mine": ex.privateGetMyTrades({"symbol": "BTCUSDT"}),
+        }
+
+    with start(config=cfg) as net:
+        ex = net.client("trader", enableRateLimit=False)
+        net.step(90_000)
+        ex.create_order("BTC/USDT", "market", "buy", 0.003)
+        net.step(45_000)
+        ex.create_order("BTC/USDT", "market", "sell", 0.002)
+        net.step(30_000)
+        before = tape(ex)
+    mine = {int(t["id"]) for t in before["mine"]}
+    assert len(mine) >= 2 and mine <= {int(t["id"]) for t in before["trades"]}  # own fills are public trades
+    with start(config=cfg) as net:
+        ex = net.client("trader", enableRateLimit=False)
+        after = tape(ex)
+        assert after == before  # the same history, own fills and their ids included
+        ex.create_order("BTC/USDT", "market", "buy", 0.001)
+        net.step(5_000)
+        newest = ex.publicGetTrades({"symbol": "BTCUSDT", "limit": 1000})
+    top = max(int(t["id"]) for t in before["trades"])
+    fresh = [t for t in newest if int(t["id"]) > top]
+    assert fresh and [int(t["id"]) for t in newest] == sorted(int(t["id"]) for t in newest)
+    assert len({t["id"] for t in newest}) == len(newest)  # no id names two trades

@@ -329,3 +329,147 @@ def test_execution_reports_carry_the_list_id_and_binance_expiry_reason() -> None
     orders = [e for e in ev if e.order is not None and e.kind.value != "triggered"]
     reports = [wire.execution_report(e, {}, "BTCUSDT") for e in orders]
     assert [(r["X"], r["g"], r.get("eR")) for r in reports] == [("EXPIRED", 1, "OCO_TRIGGER"), ("FILLED", 1, None)]
+
+
+# ---------------------------------------------------------------- OPO and OPOCO (faqs/opo.md)
+def at_price(lnet: Localnet, price: str) -> None:
+    """Move the market to ``price`` (the docs' examples trade BTCUSDT near 102 500)."""
+    lnet.inject_trade("BTCUSDT", price, "0.01")
+    lnet.step(1000)
+
+
+def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(lnet: Localnet, ex: Any) -> None:
+    """rest-api.md "New Order List - OPO": a BUY LIMIT 0.0006 at 102264 and a pending SELL MARKET.
+
+    The placement answers as the docs' example (``contingencyType`` "OTO", the pending report
+    ``PENDING_NEW`` with no ``origQty``, ``workingTime`` -1) and locks only the working order's
+    funds. When the buy is fully filled the market sell is placed for what it received: the FAQ
+    takes the commission from the free BTC balance when it covers it, so the sell is the whole
+    0.0006, and it executes. Both trades carry the list's ``orderListId`` in ``myTrades``.
+    """
+    at_price(lnet, "102600")
+    btc = ex.fetch_balance()["BTC"]
+    r = ex.privatePostOrderListOpo({
+        "symbol": "BTCUSDT",
+        "workingType": "LIMIT",
+        "workingSide": "BUY",
+        "workingPrice": "102264",
+        "workingQuantity": "0.0006",
+        "workingTimeInForce": "GTC",
+        "pendingType": "MARKET",
+        "pendingSide": "SELL",
+    })  # fmt: skip
+    assert (r["contingencyType"], r["listStatusType"], r["listOrderStatus"]) == ("OTO", "EXEC_STARTED", "EXECUTING")
+    working, pending = r["orderReports"]
+    assert (working["status"], working["type"], working["side"], working["origQty"]) == (
+        "NEW", "LIMIT", "BUY", "0.00060000")  # fmt: skip
+    assert (pending["status"], pending["type"], pending["side"], pending["workingTime"]) == (
+        "PENDING_NEW", "MARKET", "SELL", -1)  # fmt: skip
+    assert "origQty" not in pending and pending["price"] == "0.00000000"
+    assert ex.fetch_balance()["BTC"]["used"] == btc["used"]  # the pending sell locks nothing yet
+    lnet.inject_trade("BTCUSDT", "102200", "1", side="sell")  # trades through the buy: it fills in full
+    lnet.step(1000)
+    lid = r["orderListId"]
+    buy = ex.fetch_order(str(working["orderId"]), "BTC/USDT")
+    sell = ex.fetch_order(str(pending["orderId"]), "BTC/USDT")
+    assert (buy["status"], buy["filled"]) == ("closed", 0.0006)
+    assert (sell["status"], sell["side"], sell["amount"], sell["filled"]) == ("closed", "sell", 0.0006, 0.0006)
+    trades = ex.privateGetMyTrades({"symbol": "BTCUSDT", "limit": 50})
+    ours = {t["orderId"]: t["orderListId"] for t in trades}
+    assert ours[working["orderId"]] == ours[pending["orderId"]] == lid
+    fees = [(D(t["commission"]), t["commissionAsset"]) for t in trades if t["orderId"] == working["orderId"]]
+    fee = sum(f for f, _ in fees)
+    assert fee > 0 and {a for _, a in fees} == {"BTC"}
+    after = ex.fetch_balance()["BTC"]
+    assert D(str(after["total"])) == D(str(btc["total"])) - fee  # bought 0.0006, sold 0.0006, paid the fee
+    assert after["used"] == btc["used"]
+    plain = ex.create_order("BTC/USDT", "market", "buy", 0.001)
+    mine = ex.privateGetMyTrades({"symbol": "BTCUSDT", "orderId": plain["id"]})
+    assert mine and {t["orderListId"] for t in mine} == {-1}  # outside a list: -1, as Binance
+
+
+def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(lnet: Localnet, ex: Any) -> None:
+    """rest-api.md "New Order List - OPOCO": BUY LIMIT 0.0017 at 102496, then a SELL pair: a
+    STOP_LOSS_LIMIT (101613, stop 10100 as the example gives it) and a LIMIT_MAKER at 104261.
+
+    The fill places the pair for the received 0.0017 (one shared lock); cancelling the list then
+    cancels the pair and unlocks it. (Partial fills: tests/engine/test_order_lists.py, where a
+    print's size bounds a fill; here the synthetic book fills the buy at once.)
+    """
+    at_price(lnet, "102600")
+    btc = ex.fetch_balance()["BTC"]
+    r = ex.privatePostOrderListOpoco({
+        "symbol": "BTCUSDT",
+        "workingType": "LIMIT",
+        "workingSide": "BUY",
+        "workingPrice": "102496",
+        "workingQuantity": "0.0017",
+        "workingTimeInForce": "GTC",
+        "pendingSide": "SELL",
+        "pendingBelowType": "STOP_LOSS_LIMIT",
+        "pendingBelowPrice": "101613",
+        "pendingBelowStopPrice": "10100",
+        "pendingBelowTimeInForce": "GTC",
+        "pendingAboveType": "LIMIT_MAKER",
+        "pendingAbovePrice": "104261",
+    })  # fmt: skip
+    assert r["contingencyType"] == "OTO" and len(r["orders"]) == 3
+    reports = {o["type"]: o for o in r["orderReports"]}
+    assert [reports[t]["status"] for t in ("LIMIT", "STOP_LOSS_LIMIT", "LIMIT_MAKER")] == ["NEW", "PENDING_NEW",
+                                                                                            "PENDING_NEW"]  # fmt: skip
+    assert reports["STOP_LOSS_LIMIT"]["stopPrice"] == "10100.00000000" and "origQty" not in reports["LIMIT_MAKER"]
+    assert ex.fetch_order(str(reports["LIMIT_MAKER"]["orderId"]), "BTC/USDT")["info"]["status"] == "PENDING_NEW"
+    lnet.inject_trade("BTCUSDT", "102400", "1", side="sell")
+    lnet.step(1000)
+    pair = [ex.fetch_order(str(reports[t]["orderId"]), "BTC/USDT") for t in ("STOP_LOSS_LIMIT", "LIMIT_MAKER")]
+    assert [(o["info"]["status"], o["amount"]) for o in pair] == [("NEW", 0.0017), ("NEW", 0.0017)]
+    assert D(str(ex.fetch_balance()["BTC"]["used"])) == D(str(btc["used"])) + D("0.0017")  # locked once
+    done = ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": r["orderListId"]})
+    assert done["listOrderStatus"] == "ALL_DONE"
+    assert [ex.fetch_order(str(o["id"]), "BTC/USDT")["status"] for o in pair] == ["canceled", "canceled"]
+    assert ex.fetch_balance()["BTC"]["used"] == btc["used"]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"workingSide": "SELL"}, -1222),  # errors.md: Working order in an OPO list must be a bid.
+        ({"pendingSide": "BUY"}, -1223),  # Pending orders in an OPO list must be asks.
+        ({"pendingQuantity": "0.001"}, -1104),  # not a parameter of orderList/opo
+    ],
+)
+def test_opo_refusals_with_binance_codes(ex: Any, change: dict[str, Any], code: int) -> None:
+    params = {"symbol": "BTCUSDT", "workingType": "LIMIT_MAKER", "workingSide": "BUY", "workingPrice": "50000",
+              "workingQuantity": "0.001", "pendingType": "MARKET", "pendingSide": "SELL", **change}  # fmt: skip
+    with pytest.raises(ccxt.BaseError) as err:
+        ex.privatePostOrderListOpo(params)
+    assert f'"code":{code}' in str(err.value).replace(" ", "")
+
+
+def test_ws_api_places_an_opo(lnet: Localnet) -> None:
+    """``orderList.place.opo`` on the WebSocket API, framed over the same handler (web-socket-api.md)."""
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from kit.localnet.streams_wsapi import canonical_query
+
+    ed = lnet.keys["ed"]
+    private: Any = load_pem_private_key(ed.secret.reveal().encode(), password=None)
+    params: dict[str, Any] = {"symbol": "BTCUSDT", "workingType": "LIMIT_MAKER", "workingSide": "BUY",
+                              "workingPrice": "50000", "workingQuantity": "0.001", "pendingType": "LIMIT_MAKER",
+                              "pendingSide": "SELL", "pendingPrice": "200000", "apiKey": ed.api_key,
+                              "timestamp": lnet.call(lambda v: v.server_ms())}  # fmt: skip
+    params["signature"] = base64.b64encode(private.sign(canonical_query(params).encode())).decode()
+
+    async def main() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{lnet.ws_url}/ws-api/v3") as ws:
+            await ws.send_str(json.dumps({"id": 1, "method": "orderList.place.opo", "params": params}))
+            return dict(json.loads((await asyncio.wait_for(ws.receive(), 5)).data))
+
+    got = asyncio.run(main())
+    assert got["status"] == 200, got
+    assert [o["status"] for o in got["result"]["orderReports"]] == ["NEW", "PENDING_NEW"]
+    assert [r["rateLimitType"] for r in got["rateLimits"]] == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
+    ex = lnet.client("trader", enableRateLimit=False)
+    ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": got["result"]["orderListId"]})

@@ -62,6 +62,38 @@ def test_diff_depth_is_one_merged_event_per_period(venue: Venue) -> None:
     assert drain(slow) == []
 
 
+def test_diff_depth_sends_an_event_for_a_period_exactly_when_the_book_changed(venue: Venue) -> None:
+    """Binance's diff-depth stream is quiet when nothing changed, and so is localnet's.
+
+    web-socket-streams.md gives the stream an update speed (1000 ms / 100 ms), not a heartbeat,
+    and its event is a range of book update ids, ``U`` (first) to ``u`` (final): "Normally, ``U``
+    of the next event is equal to ``u + 1`` of the previous event", and a client that sees ``U``
+    above its book's id + 1 must resync. An event for a period without a change would need
+    ``U = u + 1`` of the last one and a final id below it: no such event exists, so Binance sends
+    none (the docs' local-book procedure depends on it). Over a minute of a quiet symbol (ETHBTC,
+    about 12 prints a minute) every 1 s period with a book change gives one event chained to the
+    previous one, every period without a change none.
+    """
+    q = venue.hub.subscribe(("depth", "ETHBTC", "1000ms"))
+    book = venue.books["ETHBTC"]
+    last_u = book.update_id
+    quiet = busy = 0
+    for _ in range(60):
+        before = book.update_id
+        venue.step(1000)
+        events = drain(q)
+        if book.update_id == before:
+            quiet += 1
+            assert events == []
+            continue
+        busy += 1
+        [ev] = events
+        assert (ev["U"], ev["u"]) == (last_u + 1, book.update_id) and ev["U"] <= ev["u"]
+        assert ev["b"] or ev["a"]
+        last_u = ev["u"]
+    assert quiet > 0 and busy > 0  # both cases happened
+
+
 def test_partial_depth_every_period_even_without_change(venue: Venue) -> None:
     q = venue.hub.subscribe(("depthPartial", "ETHUSDT", "100ms"))
     for _ in range(5):
