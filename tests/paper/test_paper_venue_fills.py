@@ -94,6 +94,8 @@ def test_a_market_order_walks_the_worse_book_and_pays_the_penalty_beyond_the_dep
     assert paper.trades(o) == [("100", "1"), ("100.01", "1"), ("100.11", "0.4")]
     assert o["status"] == "closed" and D(str(o["filled"])) == D("2.4")
     assert D(str(o["average"])).quantize(D("0.00001")) == D("100.02250")  # (100 + 100.01 + 40.044) / 2.4
+    fills = paper.session.journal.frame("fill")  # journaled as every other order's fills, stage paper
+    assert len(fills) == 4 and set(fills["stage"]) == {"paper"} and set(fills["venue"]) == {paper.session.venue}
 
 
 def test_consumed_liquidity_outlives_a_refresh(paper: Paper) -> None:
