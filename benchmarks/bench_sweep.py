@@ -1,8 +1,8 @@
 """A parameter sweep of an SMA crossover: kit on Dask against vectorbt broadcasting and backtesting.py's optimize.
 
 The grid: ``fast`` in 5, 10, ..., 125 (25 values) x ``slow`` in 150, 200, ..., 1100 (20 values) =
-500 combinations, over 30 days of the benchmark's 1-minute candles by default (``make_candles.py``;
-``--rows 525600`` for the issue's whole year, several minutes per contender).
+500 combinations, over the issue's year of the benchmark's 1-minute candles by default
+(``make_candles.py``; ``--rows 43200`` for 30 days).
 The rule in every library: long while SMA(fast) > SMA(slow), flat while below (signals at a close
 execute at the next bar's open; kit adds its slippage and takes fees in the asset received), a
 fixed 0.01 base per entry, 0.1 % commission.
@@ -10,7 +10,12 @@ fixed 0.01 base per entry, 0.1 % commission.
 * **kit**: :func:`kit.research.sweep.sweep` of ``SmaCross`` on a LocalCluster with 1 and with 2
   worker processes; each task reads the candles from a Parquet store (once per worker); every
   combination gets the full statistics table (backtesting.py's set) and its round trips. The
-  cluster's start-up is timed apart.
+  cluster's start-up and each worker's first read of the candles are timed apart; the workers' CPU
+  seconds (user + system, read in each worker process before and after) give CPU time per
+  combination, which a busy machine does not inflate as it does wall time. ``--repeat N`` runs the
+  1- and 2-worker sweeps N times, interleaved, and prints the median with the range.
+* **Ray** (``--ray``, when ``ray`` is installed): the same tasks (:func:`kit.research.sweep._chunk`,
+  the same chunks) as Ray remote functions on ``ray.init(num_cpus=2)``; start-up timed apart.
 * **vectorbt**: ``vbt.MA.run`` with a list of windows (parameter broadcasting) and one
   ``Portfolio.from_signals`` over all columns, in blocks of ``--vbt-block`` columns (500 columns
   of a year of minutes would need about 10 GB at once); ``total_return`` and ``sharpe_ratio`` per
@@ -18,7 +23,7 @@ fixed 0.01 base per entry, 0.1 % commission.
 * **backtesting.py**: ``Backtest.optimize`` over a subset of the grid (``--bt-combos``; it takes
   seconds per combination), then extrapolated per combination to the whole grid (marked ``*``).
 
-Run:  .venv/bin/python benchmarks/bench_sweep.py  [--rows 43200] [--combos 500] [--bt-combos 10]
+Run:  .venv/bin/python benchmarks/bench_sweep.py  [--rows 525600] [--combos 500] [--bt-combos 4] [--repeat 1] [--ray]
 """
 
 from __future__ import annotations
@@ -66,14 +71,56 @@ def store_data(df: pd.DataFrame, root: Path) -> Data:
     return Data(str(root), "bench", "BTC/USDT", "1m", start, int(df.index[-1].value // 1_000_000) + 60_000, m)
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of the process it runs in: each worker's, by ``client.run``."""
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return float(t.user + t.system)
+
+
 def run_kit(data: Data, grid_: list[dict[str, Any]], workers: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     with cluster(workers=workers) as client:
         started = time.perf_counter() - t0
         sweep(SmaCross, data, grid_[:workers], client=client, cash=CASH, progress=False, chunk=1)  # read candles
+        before = client.run(_cpu)
         t1 = time.perf_counter()
         table = sweep(SmaCross, data, grid_, client=client, cash=CASH, progress=False)
         took = time.perf_counter() - t1
+        after = client.run(_cpu)
+    cpu = sum(after[k] - before[k] for k in after)
+    return {"s": took, "startup": started, "table": table, "cpu": cpu}
+
+
+def run_ray(data: Data, grid_: list[dict[str, Any]], workers: int) -> dict[str, Any]:
+    import ray
+
+    from kit.research.sweep import _chunk
+
+    t0 = time.perf_counter()
+    for attempt in (1, 2):  # on a loaded machine the raylet can time out waiting for its agents: once more
+        try:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            break
+        except Exception as exc:
+            print(f"  ray.init failed (attempt {attempt}, load {os.getloadavg()[0]:.1f}): {exc}", flush=True)
+            ray.shutdown()
+            if attempt == 2:
+                raise
+    try:
+        task = ray.remote(num_cpus=1)(_chunk)
+        ray.get([task.remote(SmaCross, data, [(i, grid_[i])], CASH) for i in range(workers)])  # read candles
+        started = time.perf_counter() - t0
+        size = max(1, -(-len(grid_) // (10 * workers)))  # the sweep's default chunk
+        parts = [list(enumerate(grid_))[k : k + size] for k in range(0, len(grid_), size)]
+        t1 = time.perf_counter()
+        done = ray.get([task.remote(SmaCross, data, part, CASH) for part in parts])
+        took = time.perf_counter() - t1
+    finally:
+        ray.shutdown()
+    rows = dict(row for part in done for row in part)
+    table = pd.DataFrame([{**grid_[i], **rows[i]} for i in range(len(grid_))])
     return {"s": took, "startup": started, "table": table}
 
 
@@ -142,12 +189,19 @@ def run_backtesting(df: pd.DataFrame, grid_: list[dict[str, Any]]) -> dict[str, 
     return {"s": took, "n": int(heat.notna().sum())}
 
 
+def _spread(values: list[float]) -> str:
+    med = float(np.median(values))
+    return f"{med:.1f}" if len(values) == 1 else f"{med:.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=43_200, help="1m candles (default: 30 days; a year: 525600)")
+    ap.add_argument("--rows", type=int, default=525_600, help="1m candles (default: a year; 30 days: 43200)")
     ap.add_argument("--combos", type=int, default=500)
-    ap.add_argument("--bt-combos", type=int, default=10, help="backtesting.py combinations (extrapolated)")
+    ap.add_argument("--bt-combos", type=int, default=4, help="backtesting.py combinations (extrapolated)")
     ap.add_argument("--vbt-block", type=int, default=50, help="vectorbt columns per broadcast block")
+    ap.add_argument("--repeat", type=int, default=1, help="interleaved runs of the 1- and 2-worker sweeps")
+    ap.add_argument("--ray", action="store_true", help="also run the same tasks on Ray (2 workers)")
     ap.add_argument("--skip", default="", help="comma-separated: kit1,kit2,vectorbt,backtesting.py")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -155,27 +209,40 @@ def main(argv: list[str] | None = None) -> int:
     grid_ = combos(args.combos)
     print(f"bench_sweep: {len(grid_)} combinations x {len(df):,} 1m candles; {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}; Python {platform.python_version()}")  # fmt: skip
-    rows: list[tuple[str, int, float, str]] = []
-    kit: dict[int, dict[str, Any]] = {}
+    rows: list[tuple[str, int, float, str, str]] = []
+    kit: dict[int, list[dict[str, Any]]] = {}
+    ray_run: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         data = store_data(df, Path(tmp))
-        for w in (1, 2):
-            if f"kit{w}" in skip:
-                continue
-            kit[w] = run_kit(data, grid_, w)
-            failed = int(kit[w]["table"]["error"].notna().sum())
-            rows.append((f"kit, LocalCluster {w} worker{'s' if w > 1 else ''}", len(grid_), kit[w]["s"],
-                         f"start-up {kit[w]['startup']:.1f} s, {failed} failed"))  # fmt: skip
-    if 1 in kit and 2 in kit:
-        t1, t2 = kit[1]["table"], kit[2]["table"]
-        same = t1.drop(columns="error").equals(t2.drop(columns="error"))
-        print(f"kit 1 worker vs 2 workers: identical tables: {same}")
+        for _ in range(args.repeat):
+            for w in (1, 2):
+                if f"kit{w}" not in skip:
+                    kit.setdefault(w, []).append(run_kit(data, grid_, w))
+                    print(f"  kit {w} worker(s): {kit[w][-1]['s']:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+        for w, runs in kit.items():
+            secs = [r["s"] for r in runs]
+            cpu = float(np.median([r["cpu"] for r in runs])) / len(grid_)
+            failed = int(runs[0]["table"]["error"].notna().sum())
+            rows.append((f"kit, LocalCluster {w} worker{'s' if w > 1 else ''}", len(grid_), float(np.median(secs)),
+                         _spread(secs), f"start-up {runs[0]['startup']:.1f} s, CPU {cpu:.3f} s/combination, "
+                         f"{failed} failed"))  # fmt: skip
+        if args.ray:
+            ray_run = run_ray(data, grid_, 2)
+            rows.append(("kit tasks on Ray, 2 workers", len(grid_), ray_run["s"], f"{ray_run['s']:.1f}",
+                         f"start-up {ray_run['startup']:.1f} s"))  # fmt: skip
+    tables = [r["table"].drop(columns="error") for runs in kit.values() for r in runs]
+    if ray_run is not None:
+        tables.append(ray_run["table"].drop(columns="error"))
+    if len(tables) > 1:
+        print(f"kit tables identical across {len(tables)} runs (1 and 2 workers{', Ray' if ray_run else ''}): "
+              f"{all(t.equals(tables[0]) for t in tables[1:])}")  # fmt: skip
     if "vectorbt" not in skip:
         run_vectorbt(df.iloc[:5_000], grid_[:2], args.vbt_block)  # numba compiles on the first call: not timed
         v = run_vectorbt(df, grid_, args.vbt_block)
-        rows.append(("vectorbt, MA.run broadcasting + from_signals", len(grid_), v["s"], f"blocks of {args.vbt_block}"))
+        rows.append(("vectorbt, MA.run broadcasting + from_signals", len(grid_), v["s"], f"{v['s']:.1f}",
+                     f"blocks of {args.vbt_block}"))  # fmt: skip
         if kit:
-            k = next(iter(kit.values()))["table"]
+            k = next(iter(kit.values()))[0]["table"]
             diff = np.abs(np.asarray(v["return_pct"]) - k["Return [%]"].to_numpy())
             print(f"return vs kit (percentage points): median {np.median(diff):.4f}, max {diff.max():.4f}; "
                   f"round trips: vectorbt {int(np.sum(v['trades']))}, kit {int(k['# Trades'].sum())}")  # fmt: skip
@@ -184,16 +251,20 @@ def main(argv: list[str] | None = None) -> int:
         b = run_backtesting(df, sub)
         per = b["s"] / max(1, b["n"])
         rows.append((f"backtesting.py optimize ({b['n']} run, extrapolated)*", len(grid_), per * len(grid_),
-                     f"{b['s']:.1f} s for {b['n']}"))  # fmt: skip
-    ref = kit[2]["s"] if 2 in kit else (kit[1]["s"] if kit else None)
+                     f"{per * len(grid_):.1f}", f"{b['s']:.1f} s for {b['n']}"))  # fmt: skip
+    ref = float(np.median([r["s"] for r in kit[2]])) if 2 in kit else None
     print()
-    print("| contender | combinations | seconds | combinations/s | vs kit (2 workers) | note |")
+    print("| contender | combinations | seconds, median (range) | combinations/s | vs kit (2 workers) | note |")
     print("|---|---:|---:|---:|---:|---|")
-    for name, n, s, note in rows:
+    for name, n, s, spread, note in rows:
         ratio = f"{s / ref:.2f}x" if ref else "-"
-        print(f"| {name} | {n} | {s:.1f} | {n / s:.2f} | {ratio} | {note} |")
+        print(f"| {name} | {n} | {spread} | {n / s:.2f} | {ratio} | {note} |")
     if 1 in kit and 2 in kit:
-        print(f"\nspeed-up 1 -> 2 workers: {kit[1]['s'] / kit[2]['s']:.2f}x (goal 1.6x)")
+        one, two = (float(np.median([r["s"] for r in kit[w]])) for w in (1, 2))
+        cpu1, cpu2 = (float(np.median([r["cpu"] for r in kit[w]])) for w in (1, 2))
+        print(f"\nspeed-up 1 -> 2 workers: {one / two:.2f}x wall (goal 1.6x); CPU per combination "
+              f"{cpu1 / len(grid_):.3f} s (1 worker) and {cpu2 / len(grid_):.3f} s (2 workers); CPU seconds per wall "
+              f"second {cpu1 / one:.2f} (1 worker) and {cpu2 / two:.2f} (2 workers; 2.0: both cores busy)")  # fmt: skip
     print(f"load at the end {os.getloadavg()[0]:.1f}")
     return 0
 

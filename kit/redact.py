@@ -49,7 +49,7 @@ import re
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "MIN_VALUE_LEN",
     "SHORT_KEY_LEN",
     "encoded_forms",
+    "exception_chain",
     "holds_live_secret",
     "is_credential_name",
     "looks_like_secret",
@@ -362,3 +363,28 @@ def shown(value: object, *, limit: int = 60) -> str:
         return "<a value that looks like a credential, not shown>"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception chained to it (``__cause__``, ``__context__``), each once.
+
+    What the redacting paths walk: a secret in a chained exception shows in its traceback too.
+
+    >>> try:
+    ...     try:
+    ...         raise KeyError("inner")
+    ...     except KeyError as e:
+    ...         raise ValueError("outer") from e
+    ... except ValueError as outer:
+    ...     [type(e).__name__ for e in exception_chain(outer)]
+    ['ValueError', 'KeyError']
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__]

@@ -135,6 +135,13 @@ def _import_module_calls(tree: ast.AST) -> Iterator[tuple[str, int]]:
 
 
 @functools.cache
+def parsed(path: Path) -> tuple[str, ast.Module]:
+    """A file's text and syntax tree, read once per test session."""
+    text = path.read_text(encoding="utf-8")
+    return text, ast.parse(text, str(path))
+
+
+@functools.cache
 def imports(root: Path) -> tuple[Import, ...]:
     """Every import between kit modules under ``root``, wherever it is written.
 
@@ -155,8 +162,7 @@ def imports(root: Path) -> tuple[Import, ...]:
 
     out: list[Import] = []
     for name, path in mods.items():
-        text = path.read_text(encoding="utf-8")
-        tree = ast.parse(text, str(path))
+        text, tree = parsed(path)
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         found: list[tuple[str, int, bool]] = []
         for node, type_only in _import_nodes(tree.body):
@@ -256,6 +262,50 @@ def circles(root: Path) -> list[frozenset[str]]:
     return sorted(found, key=sorted)
 
 
+#: Where the engine's OrderRequest may be built (#11.1): the module that defines it, and the one
+#: constructor from the order description (``kit.engine.order.engine_request``).
+REQUEST_BUILDERS = {"kit/engine/types.py": None, "kit/engine/order.py": "engine_request"}
+
+
+def order_request_builders(root: Path, folders: Iterable[str] = ("kit", "benchmarks")) -> list[str]:
+    """Calls that build an ``OrderRequest`` outside :data:`REQUEST_BUILDERS`, as ``file:line in function``.
+
+    A call counts when the name called is ``OrderRequest`` (``OrderRequest(...)``,
+    ``types.OrderRequest(...)``) or a name an import bound to it (``import ... OrderRequest as R``).
+    The engine's amend copies a request it already holds with ``dataclasses.replace``: a changed
+    copy, not a new order, so it is not a build. Only files that name ``OrderRequest`` are read, and
+    each through :func:`parsed` (the import checks have parsed ``kit`` already).
+    """
+    out: list[str] = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            allowed = REQUEST_BUILDERS.get(rel, "")
+            if allowed is None or "OrderRequest" not in path.read_text(encoding="utf-8"):
+                continue
+            tree = parsed(path)[1]
+            names = {"OrderRequest"}
+            functions: list[tuple[int, int, str]] = []  # (first line, last line, name)
+            calls: list[ast.Call] = []
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    names |= {a.asname for a in node.names if a.asname and a.name.rpartition(".")[2] == "OrderRequest"}
+                elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    functions.append((node.lineno, node.end_lineno or node.lineno, node.name))
+                elif isinstance(node, ast.Call):
+                    calls.append(node)
+            for call in calls:
+                func = call.func
+                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if called not in names:
+                    continue
+                inside = [(last - first, name) for first, last, name in functions if first <= call.lineno <= last]
+                function = min(inside)[1] if inside else ""  # the innermost function around the call
+                if not (allowed and function == allowed):
+                    out.append(f"{rel}:{call.lineno} in {function or 'module level'}")
+    return sorted(out)
+
+
 # ------------------------------------------------------------------------------------------ kit
 
 
@@ -296,6 +346,14 @@ def test_the_map_names_every_layer() -> None:
 
 def test_errors_import_nothing_from_kit() -> None:
     assert not [i for i in imports(ROOT) if i.source == "kit.errors"]
+
+
+def test_only_the_one_constructor_builds_the_engines_order_request() -> None:
+    """#11.1: ``OrderSpec`` is the order description; ``OrderRequest`` is the engine's derived form, built
+    only by ``kit.engine.order.engine_request`` (``OrderSpec.to_request``, localnet's wire decoder,
+    its command-log reader and the research replay all go through it)."""
+    found = order_request_builders(ROOT)
+    assert not found, "build an OrderSpec and call engine_request (or .to_request()) instead:\n" + "\n".join(found)
 
 
 # ------------------------------------------------------------------------------------ self-tests
@@ -380,3 +438,27 @@ def test_self_test_circles_are_found_but_type_only_ones_are_not(tmp_path: Path) 
         },
     )
     assert circles(root) == [frozenset({"kit.engine.a", "kit.engine.b"})]
+
+
+def test_self_test_an_order_request_built_outside_the_constructor_is_found(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {
+        "kit/engine/types.py": "class OrderRequest: ...\nDEFAULT = OrderRequest()\n",
+        "kit/engine/order.py": """
+            from kit.engine.types import OrderRequest
+            def engine_request(spec):
+                return OrderRequest(spec)
+            def shortcut():
+                return OrderRequest()
+            """,
+        "kit/engine/engine.py": "from kit.engine import types\nfrom dataclasses import replace\ndef amend(r):\n"
+                                "    return replace(r, price=1)\ndef new():\n    return types.OrderRequest()\n",
+        "kit/localnet/wire.py": "from kit.engine.types import OrderRequest as R\ndef decode():\n    return R()\n",
+        "benchmarks/bench.py": "from kit.engine import OrderRequest\nREQ = OrderRequest()\n",
+        "kit/localnet/other.py": "X = 1  # never names the type\n",
+    })  # fmt: skip
+    assert order_request_builders(root) == [
+        "benchmarks/bench.py:2 in module level",
+        "kit/engine/engine.py:6 in new",
+        "kit/engine/order.py:6 in shortcut",
+        "kit/localnet/wire.py:3 in decode",
+    ]

@@ -1,10 +1,11 @@
 """The one description of an order, and the strict parsing of what a trader typed into it.
 
 :class:`OrderSpec` is what every layer means by "an order": :meth:`kit.session.Session.place`,
-``check`` and ``amend``, the order ticket's preview, and localnet's request parser all build one;
-the engine works on the :class:`~kit.engine.types.OrderRequest` that :meth:`OrderSpec.to_request`
-gives. Order-type rules come from :class:`~kit.engine.types.OrderType`'s predicates and the shape
-rules of :func:`kit.engine.filters.shape` (one implementation, shared with the engine).
+``check`` and ``amend``, the order ticket's preview, the research replay and localnet's request
+parser all build one; the engine works on the :class:`~kit.engine.types.OrderRequest` that
+:func:`engine_request` (the one constructor, also :meth:`OrderSpec.to_request`) derives from it.
+Order-type rules come from :class:`~kit.engine.types.OrderType`'s predicates and the shape rules
+of :func:`kit.engine.filters.shape` (one implementation, shared with the engine).
 
 Parsing is strict: nothing is converted silently. Booleans are not numbers, ``"0_001"`` is not
 0.001, ``"1e30"`` is out of range, ``post_only="no"`` is not a flag and 25.9 basis points are not
@@ -34,7 +35,7 @@ from typing import Any
 from kit.engine.types import OrderRequest, OrderType, Side, TimeInForce
 from kit.errors import OrderRejected
 
-__all__ = ["ORDER_KEYWORDS", "OrderSpec", "bad_order", "engine_request", "parse_decimal", "shown"]
+__all__ = ["ENGINE_NAMES", "ORDER_KEYWORDS", "OrderSpec", "bad_order", "engine_request", "parse_decimal", "shown"]
 
 NOTHING_SENT = " No request was sent."
 
@@ -159,7 +160,8 @@ class OrderSpec:
     Attributes
     ----------
     symbol, side, amount
-        Unified symbol, :class:`~kit.engine.types.Side`, base amount (a positive Decimal).
+        Unified symbol, :class:`~kit.engine.types.Side`, base amount (a positive Decimal; ``None``
+        only for an order by ``quote_amount``).
     price
         Limit price (limit-type orders only).
     type
@@ -176,6 +178,11 @@ class OrderSpec:
         Visible part of an iceberg order.
     client_id
         The client order id; the Session sets its own deterministic one when it sends the order.
+    quote_amount
+        A market order by an amount of quote currency instead of ``amount`` (Binance's
+        ``quoteOrderQty``: "spend 100 USDT"). Localnet's wire decoder gives it; the Session places
+        orders by base amount only, so it is not one of ``place()``'s keywords (``ORDER_KEYWORDS``)
+        and :meth:`parse` refuses it.
 
     Examples
     --------
@@ -188,7 +195,7 @@ class OrderSpec:
 
     symbol: str
     side: Side
-    amount: Decimal
+    amount: Decimal | None
     price: Decimal | None = None
     type: OrderType | None = None
     trigger_price: Decimal | None = None
@@ -198,6 +205,7 @@ class OrderSpec:
     reduce_only: bool = False
     iceberg_amount: Decimal | None = None
     client_id: str | None = None
+    quote_amount: Decimal | None = None
 
     @classmethod
     def parse(cls, symbol: Any, side: Any, amount: Any, **order: Any) -> OrderSpec:
@@ -260,6 +268,20 @@ class OrderSpec:
         return not self.kind.has_limit_price
 
     @property
+    def base_amount(self) -> Decimal:
+        """``amount``, for code that works in base amounts (the Session: :meth:`parse` always sets it).
+
+        >>> OrderSpec("X/Y", Side.BUY, None, type=OrderType.MARKET, quote_amount=Decimal(100)).base_amount
+        Traceback (most recent call last):
+        ...
+        kit.errors.OrderRejected: this order is by quote amount (100), not by base amount...
+        """
+        if self.amount is None:
+            raise bad_order(f"this order is by quote amount ({self.quote_amount}), not by base amount",
+                            symbol=self.symbol, hint="Give the amount in the base currency.")  # fmt: skip
+        return self.amount
+
+    @property
     def reference_price(self) -> Decimal | None:
         """The price the order names: its limit price, else its trigger price."""
         return self.price if self.price is not None else self.trigger_price
@@ -278,73 +300,39 @@ class OrderSpec:
         return dataclasses.replace(self, client_id=client_id)
 
     def to_request(self) -> OrderRequest:
-        """The engine's request for this order (``amount`` is the engine's ``quantity``), via :func:`engine_request`."""
-        return engine_request(
-            self.symbol,
-            self.side,
-            self.kind,
-            amount=self.amount,
-            price=self.price,
-            trigger_price=self.trigger_price,
-            trailing_bps=self.trailing_bps,
-            time_in_force=self.time_in_force,
-            post_only=self.post_only,
-            reduce_only=self.reduce_only,
-            iceberg_amount=self.iceberg_amount,
-            client_id=self.client_id,
-        )
+        """The engine's request for this order: :func:`engine_request` (``amount`` is the engine's ``quantity``)."""
+        return engine_request(self)
 
 
-def engine_request(
-    symbol: str,
-    side: Side,
-    kind: OrderType,
-    *,
-    amount: Decimal | None = None,
-    quote_amount: Decimal | None = None,
-    price: Decimal | None = None,
-    trigger_price: Decimal | None = None,
-    trailing_bps: int | None = None,
-    time_in_force: TimeInForce = TimeInForce.GTC,
-    post_only: bool = False,
-    reduce_only: bool = False,
-    iceberg_amount: Decimal | None = None,
-    client_id: str | None = None,
-) -> OrderRequest:
-    """The one way from the order description's words to the engine's internal :class:`OrderRequest`.
+def engine_request(spec: OrderSpec) -> OrderRequest:
+    """The one constructor from the order description to the engine's internal :class:`OrderRequest`.
 
-    :class:`OrderSpec` is the kit's description of an order (what the Session, the ticket and the
-    guard see); the engine works on ``OrderRequest``, a derived form with the exchange's words
-    (``quantity``, ``iceberg_qty``). Two things build one: :meth:`OrderSpec.to_request`, and
-    localnet's wire decoder (:func:`kit.localnet.wire.decode_order`), which also knows
-    ``quote_amount`` (Binance's ``quoteOrderQty``: a market order for an amount of quote currency,
-    which ``OrderSpec`` does not offer). Values are taken as given (already parsed): the engine and
-    its filters judge them.
+    :class:`OrderSpec` is the kit's description of an order (what the Session, the ticket, the
+    guard, the research replay and localnet's wire decoder build); the engine works on
+    ``OrderRequest``, a derived form in the exchange's words. Every field of the description
+    becomes the engine field named in :data:`ENGINE_NAMES` (``amount`` -> ``quantity``,
+    ``quote_amount`` -> ``quote_quantity``, ``iceberg_amount`` -> ``iceberg_qty``) or the field
+    of the same name; ``type`` is the order's :attr:`~OrderSpec.kind`. The values are taken as
+    they are (already parsed): the engine and its filters judge them. Nothing outside this function
+    (and the module that defines ``OrderRequest``) builds one (``tests/test_architecture.py``).
 
     >>> from decimal import Decimal as D
-    >>> r = engine_request("BTC/USDT", Side.BUY, OrderType.MARKET, quote_amount=D("100"), client_id="c1")
-    >>> r.quantity, r.quote_quantity, r.client_id
-    (None, Decimal('100'), 'c1')
+    >>> spec = OrderSpec("BTC/USDT", Side.BUY, None, type=OrderType.MARKET, quote_amount=D("100"), client_id="c1")
+    >>> r = engine_request(spec)
+    >>> r.quantity, r.quote_quantity, r.type.value, r.client_id
+    (None, Decimal('100'), 'market', 'c1')
     """
-    return OrderRequest(
-        symbol,
-        side,
-        kind,
-        quantity=amount,
-        quote_quantity=quote_amount,
-        price=price,
-        trigger_price=trigger_price,
-        trailing_bps=trailing_bps,
-        time_in_force=time_in_force,
-        post_only=post_only,
-        reduce_only=reduce_only,
-        iceberg_qty=iceberg_amount,
-        client_id=client_id,
-    )
+    return OrderRequest(type=spec.kind, **{engine: getattr(spec, name) for name, engine in _TO_ENGINE})
 
 
 _FIELDS = dataclasses.fields(OrderSpec)
 
+#: The description's words that the engine's :class:`OrderRequest` spells otherwise; every other field
+#: of :class:`OrderSpec` has the same name in both.
+ENGINE_NAMES: dict[str, str] = {"amount": "quantity", "quote_amount": "quote_quantity", "iceberg_amount": "iceberg_qty"}
+_TO_ENGINE = tuple((f.name, ENGINE_NAMES.get(f.name, f.name)) for f in _FIELDS if f.name != "type")
+
 #: The order keywords of :meth:`kit.session.Session.place` besides symbol, side and amount: the
-#: fields of :class:`OrderSpec` (``client_id`` is the Session's to choose).
-ORDER_KEYWORDS = frozenset(f.name for f in _FIELDS) - {"symbol", "side", "amount", "client_id"}
+#: fields of :class:`OrderSpec` (``client_id`` is the Session's to choose; ``quote_amount`` is the
+#: wire's: the Session places orders by base amount).
+ORDER_KEYWORDS = frozenset(f.name for f in _FIELDS) - {"symbol", "side", "amount", "client_id", "quote_amount"}

@@ -40,7 +40,8 @@ from kit.engine.engine import Engine
 from kit.engine.fillmodel import FillModel
 from kit.engine.frames import fills_frame, orders_frame
 from kit.engine.frames import to_tick as _to_tick
-from kit.engine.types import Bar, Event, EventKind, Market, OrderRequest, OrderType, Side, TimeInForce
+from kit.engine.order import OrderSpec
+from kit.engine.types import Bar, Event, EventKind, Market, OrderType, Side, TimeInForce
 
 __all__ = ["Context", "Result", "run"]
 
@@ -152,8 +153,8 @@ class _Runner:
         trig = _to_tick(trigger, m.tick_size, side) if trigger is not None else None
         if kind is None:
             kind = OrderType.LIMIT if price is not None else OrderType.MARKET
-        req = OrderRequest(m.symbol, side, kind, quantity=q, price=price, trigger_price=trig,
-                           trailing_bps=trailing_bps, time_in_force=tif)  # fmt: skip
+        req = OrderSpec(m.symbol, side, q, price=price, type=kind, trigger_price=trig,
+                        trailing_bps=trailing_bps, time_in_force=tif).to_request()  # fmt: skip
         ts = int(self.ts[i]) + self.interval - 1 if i >= 0 else 0
         if i >= 0:
             self.engine.mark(m.symbol, Decimal(int(self.c[i])) * m.tick_size, ts)

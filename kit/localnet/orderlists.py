@@ -45,7 +45,7 @@ import secrets
 from typing import Any
 
 from kit.localnet import wire
-from kit.localnet.wire import VenueError, error, mandatory, parse_int
+from kit.localnet.wire import VenueError, error, mandatory, parse_int, read_symbol
 
 #: Leg fields, as ``POST /api/v3/order`` names them, that a list order carries under a prefix.
 _LEG_FIELDS = ("Type", "ClientOrderId", "Price", "StopPrice", "TrailingDelta", "TimeInForce", "IcebergQty",
@@ -138,17 +138,7 @@ def decode_list(venue: Any, kind: str, params: dict[str, str]) -> tuple[str, Any
     """Validate a list placement; returns (symbol id, engine OrderListRequest, metas, response type)."""
     from kit.engine.types import Contingency, OrderListRequest
 
-    unknown = set(params) - _allowed(kind)
-    if unknown:
-        read = len(params) - len(unknown)
-        raise error(
-            -1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{len(params)}'."
-        )
-    sid = params.get("symbol") or ""
-    if not sid:
-        raise mandatory("symbol")
-    if sid not in venue.symbols:
-        raise error(-1121, "Invalid symbol.")
+    sid, _ = read_symbol(params, venue.symbols, _allowed(kind))
     list_cid = params.get("listClientOrderId") or None
     if list_cid is not None and not _LIST_ID.match(list_cid):
         raise error(-1100, "Illegal characters found in parameter 'listClientOrderId'; legal range is "

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -152,17 +153,21 @@ class DecodedOrder:
     resp_type: str
 
 
-def decode_order(
-    params: dict[str, str], symbols: dict[str, Any], *, allowed: frozenset[str] | set[str] = ORDER_PARAMS
-) -> DecodedOrder:
-    """Validate Binance order parameters and build the engine request.
+def read_symbol(
+    params: dict[str, str], symbols: Mapping[str, Any], allowed: frozenset[str] | set[str]
+) -> tuple[str, Any]:
+    """The first checks of every order placement (``order``, ``orderList/*``): ``(symbol id, symbols[id])``.
 
-    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
-    the set of parameter names the endpoint reads (others give -1104).
+    Binance answers -1104 when a parameter the endpoint does not read was sent, -1102 without a
+    symbol and -1121 for a symbol it does not list, in that order.
+
+    >>> read_symbol({"symbol": "BTCUSDT"}, {"BTCUSDT": "info"}, {"symbol"})
+    ('BTCUSDT', 'info')
+    >>> read_symbol({"symbol": "BTCUSDT", "x": "1"}, {"BTCUSDT": "info"}, {"symbol"})
+    Traceback (most recent call last):
+    ...
+    kit.localnet.wire.VenueError: Not all sent parameters were read; read '1' parameter(s) but was sent '2'.
     """
-    from kit.engine import OrderType, Side, TimeInForce
-    from kit.engine.order import engine_request
-
     unknown = set(params) - allowed
     if unknown:
         read = len(params) - len(unknown)
@@ -175,6 +180,21 @@ def decode_order(
     info = symbols.get(sid)
     if info is None:
         raise error(-1121, "Invalid symbol.")
+    return sid, info
+
+
+def decode_order(
+    params: dict[str, str], symbols: dict[str, Any], *, allowed: frozenset[str] | set[str] = ORDER_PARAMS
+) -> DecodedOrder:
+    """Validate Binance order parameters and build the engine request.
+
+    ``symbols`` maps Binance ids to objects with a ``.symbol`` (engine symbol); ``allowed`` is
+    the set of parameter names the endpoint reads (others give -1104).
+    """
+    from kit.engine import OrderType, Side, TimeInForce
+    from kit.engine.order import OrderSpec, engine_request
+
+    sid, info = read_symbol(params, symbols, allowed)
     side_s = params.get("side") or ""
     if not side_s:
         raise mandatory("side")
@@ -249,20 +269,21 @@ def decode_order(
         etype = OrderType.STOP_LIMIT if limit_type else OrderType.STOP_MARKET
     else:
         etype = OrderType.TAKE_PROFIT_LIMIT if limit_type else OrderType.TAKE_PROFIT_MARKET
-    req = engine_request(  # the engine's one constructor, shared with OrderSpec.to_request
+    spec = OrderSpec(  # the kit's one order description; the engine's request is derived from it
         info.symbol,
         Side.BUY if side_s == "BUY" else Side.SELL,
-        etype,
-        amount=qty,
-        quote_amount=quote_qty,
+        qty,
         price=price,
+        type=etype,
         trigger_price=stop,
         trailing_bps=trailing,
         time_in_force=TimeInForce(tif_s) if tif_s else TimeInForce.GTC,
         post_only=typ == "LIMIT_MAKER",
         iceberg_amount=iceberg,
         client_id=client_id or _new_client_id(),
+        quote_amount=quote_qty,
     )
+    req = engine_request(spec)
     meta = {
         "type": typ,
         "timeInForce": tif_s or "GTC",
@@ -388,26 +409,11 @@ def order_response(
     full = order_body(order, meta, sid)
     body = {
         **ack,
-        **{
-            k: full[k]
-            for k in (
-                "price",
-                "origQty",
-                "executedQty",
-                "origQuoteOrderQty",
-                "cummulativeQuoteQty",
-                "status",
-                "timeInForce",
-                "type",
-                "side",
-            )
-        },
+        **{k: full[k] for k in _RESULT_FIELDS},
         "workingTime": full["workingTime"],
         "selfTradePreventionMode": full["selfTradePreventionMode"],
     }
-    for k in ("stopPrice", "icebergQty", "trailingDelta", "expiryReason"):
-        if meta.get(k) is not None and k in full:
-            body[k] = full[k]
+    _add_conditional_fields(body, full, meta)
     if resp_type == "FULL":
         body["fills"] = [
             {
@@ -435,23 +441,26 @@ def cancel_response(
         "clientOrderId": cancel_client_id or _new_client_id(),
         "transactTime": transact_ms,
     }
-    for k in (
-        "price",
-        "origQty",
-        "executedQty",
-        "origQuoteOrderQty",
-        "cummulativeQuoteQty",
-        "status",
-        "timeInForce",
-        "type",
-        "side",
-        "selfTradePreventionMode",
-    ):
+    for k in (*_RESULT_FIELDS, "selfTradePreventionMode"):
         body[k] = full[k]
-    for k in ("stopPrice", "icebergQty", "trailingDelta"):
-        if meta.get(k) is not None:
-            body[k] = full[k]
+    _add_conditional_fields(body, full, meta)
     return body
+
+
+#: The order's fields in a RESULT/FULL ``POST order`` answer and a ``DELETE order`` answer, in Binance's order.
+_RESULT_FIELDS = ("price", "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status",
+                  "timeInForce", "type", "side")  # fmt: skip
+
+
+def _add_conditional_fields(body: dict[str, Any], full: dict[str, Any], meta: dict[str, Any]) -> None:
+    """The conditional fields of an order answer (rest-api.md, "Conditional fields in Order Responses").
+
+    ``stopPrice``, ``icebergQty``, ``trailingDelta`` on the orders sent with them; ``expiryReason``
+    on an expired order that has one.
+    """
+    for k in ("stopPrice", "icebergQty", "trailingDelta", "expiryReason"):
+        if meta.get(k) is not None and k in full:
+            body[k] = full[k]
 
 
 def my_trade(fill: Fill, sid: str, account_is_buyer: bool, list_id: int = -1) -> dict[str, Any]:

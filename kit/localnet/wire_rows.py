@@ -5,8 +5,9 @@ Split out of :mod:`kit.localnet.wire` (which re-exports these names). Pure: no I
 Examples
 --------
 >>> from decimal import Decimal as D
->>> from kit.engine import OrderRequest, OrderType, Side
->>> req = OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.001"), price=D("50000"))
+>>> from kit.engine import OrderType, Side
+>>> from kit.engine.order import OrderSpec
+>>> req = OrderSpec("BTC/USDT", Side.BUY, D("0.001"), price=D("50000"), type=OrderType.LIMIT).to_request()
 >>> request_from_json(request_to_json(req)) == req
 True
 """
@@ -33,18 +34,26 @@ def request_to_json(req: OrderRequest) -> dict[str, Any]:
 
 
 def request_from_json(data: dict[str, Any]) -> OrderRequest:
-    """Inverse of :func:`request_to_json`."""
-    from kit.engine import OrderRequest, OrderType, Side, TimeInForce
+    """Inverse of :func:`request_to_json`: the command log's request, rebuilt through the order description.
 
-    kw: dict[str, Any] = dict(data)
+    The JSON holds the engine's words; they are read back into the one order description
+    (:class:`~kit.engine.order.OrderSpec`, names mapped by ``ENGINE_NAMES``) and the request is
+    derived from it by :func:`~kit.engine.order.engine_request`, as localnet's wire decoder derives it.
+    """
+    from kit.engine import OrderType, Side, TimeInForce
+    from kit.engine.order import ENGINE_NAMES, OrderSpec, engine_request
+
+    words = {engine: spec for spec, engine in ENGINE_NAMES.items()}
+    kw: dict[str, Any] = {words.get(k, k): v for k, v in data.items()}
     kw["side"] = Side(kw["side"])
     kw["type"] = OrderType(kw["type"])
     if "time_in_force" in kw:
         kw["time_in_force"] = TimeInForce(kw["time_in_force"])
-    for name in ("quantity", "quote_quantity", "price", "trigger_price", "iceberg_qty"):
+    for name in ("amount", "quote_amount", "price", "trigger_price", "iceberg_amount"):
         if name in kw:
             kw[name] = Decimal(kw[name])
-    return OrderRequest(**kw)
+    kw.setdefault("amount", None)
+    return engine_request(OrderSpec(**kw))
 
 
 def order_row(order: Order) -> tuple[Any, ...]:

@@ -165,6 +165,8 @@ class Feed:
             await asyncio.to_thread(self._budget, method, path, params)
 
     def _failed(self, what: str, exc: BaseException) -> None:
+        if self._stop:  # closing: a stream or request cut short by close() is not news
+            return
         self.stats.stream_errors += 1
         msg = f"{what}: {type(exc).__name__}: {exc}"[:300]
         self.stats.errors = [*self.stats.errors[-19:], msg]

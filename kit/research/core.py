@@ -29,7 +29,7 @@ from kit.engine.fillmodel import FillModel
 from kit.engine.types import Market
 from kit.errors import ConfigError
 from kit.research.data import Data, load
-from kit.research.stats import bar_of, compute, round_trips, trades_table
+from kit.research.stats import bar_of, compute, is_label, trades_from_fills
 from kit.strategy import Strategy, load_strategy
 
 if TYPE_CHECKING:
@@ -129,22 +129,21 @@ def run(strategy: type[Strategy] | Strategy | str, candles: pd.DataFrame, market
                          fill_model=fill_model)  # fmt: skip
     else:
         rep = replay.run(candles, market, cash=cash, strategy=inst, fill_model=fill_model)
-    trips = round_trips(rep.fills, candles, base=market.base, flat_below=float(market.step_size))
-    trades = trades_table(trips, candles)
+    bars = bar_of(rep.fills.index, candles.index)
+    trades = trades_from_fills(rep.fills, candles, base=market.base, flat_below=float(market.step_size), bars=bars)
     fees = float(rep.stats["fees"])
-    slippage = _slippage(rep.fills, candles)
+    slippage = _slippage(rep.fills, candles, bars)
     stats = compute(candles, rep.equity, trades, risk_free_rate=risk_free_rate, fees=fees, slippage=slippage)
     return Result(stats, trades, rep.equity, candles, rep.fills, rep.orders, cls.__name__, inst.params, market)
 
 
-def _slippage(fills: pd.DataFrame, candles: pd.DataFrame) -> float:
-    """Quote paid against the open of each taker fill's candle (market orders; limits pay none)."""
+def _slippage(fills: pd.DataFrame, candles: pd.DataFrame, bars: np.ndarray) -> float:
+    """Quote paid against the open of each taker fill's candle (``bars``; market orders; limits pay none)."""
     if not len(fills):
         return 0.0
-    bars = bar_of(fills.index, candles.index)
     opens = candles["open"].to_numpy(dtype="float64")[bars]
-    sign = np.where(fills["side"].astype(str) == "buy", 1.0, -1.0)
-    taker = (fills["liquidity"].astype(str) == "taker").to_numpy()
+    sign = np.where(is_label(fills["side"], "buy"), 1.0, -1.0)
+    taker = is_label(fills["liquidity"], "taker")
     paid = sign * (fills["price"].to_numpy() - opens) * fills["quantity"].to_numpy()
     return float(paid[taker].sum())
 

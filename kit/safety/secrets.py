@@ -749,13 +749,7 @@ def hide_arguments(exc: BaseException, values: Mapping[str, str]) -> None:
             text = text.replace(form, shown)
         return text
 
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
+    for e in _redact.exception_chain(exc):
         for attr, value in list(vars(e).items()):
             if isinstance(value, str) and clean(value) != value:
                 setattr(e, attr, clean(value))
@@ -764,7 +758,6 @@ def hide_arguments(exc: BaseException, values: Mapping[str, str]) -> None:
                 e.args = tuple(clean(a) if isinstance(a, str) else a for a in e.args)
             except (AttributeError, TypeError):  # an exception type that fixes its args
                 pass
-        todo += [e.__cause__, e.__context__]
 
 
 def no_echo(fn: Callable[P, R]) -> Callable[P, R]:

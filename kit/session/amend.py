@@ -192,7 +192,7 @@ def edit_call(
     if cancel_restriction:
         params["cancelRestrictions"] = cancel_restriction
     price = float(it.price) if it.price is not None else None
-    return _EDIT_TYPE[it.kind], it.side.value, float(it.amount), price, params
+    return _EDIT_TYPE[it.kind], it.side.value, float(it.base_amount), price, params
 
 
 def _bad(message: str, symbol: str, *, hint: str | None = None) -> OrderRejected:

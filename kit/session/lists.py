@@ -109,11 +109,7 @@ class OrderLists(Trading):
                 "orders is not correct.'",
             )
         qty = self._exit_amount(entry, market, exit_amount)
-        tp = OrderSpec.parse(symbol, exit_side, qty, price=tp_px, post_only=True)
-        sl_kw: dict[str, Any] = {"type": "stop_market", "trigger_price": sl_px}
-        if stop_limit is not None:
-            sl_kw = {"type": "stop_limit", "trigger_price": sl_px, "price": stop_limit}
-        sl = OrderSpec.parse(symbol, exit_side, qty, **sl_kw)
+        tp, sl = _exits(symbol, exit_side, qty, tp_px, sl_px, stop_limit)
         last = self._last_price.get(symbol)
         for spec in (entry, tp, sl):
             validate(spec, self._ex.markets.get(symbol), self.features(), last_price=last,
@@ -121,7 +117,7 @@ class OrderLists(Trading):
         self._check_counts(entry)
         self._refuse_if_degraded(symbol)
         exits = max(qty * tp_px, qty * (sl.price or sl_px))
-        notional = entry.amount * entry.price + exits  # the whole list: the entry and the exit that can fill
+        notional = entry.base_amount * entry.price + exits  # the whole list: the entry and the exit that can fill
         self._guard_order(entry, notional, record=True)
         self._check_clock(remeasure=True)
         self._check_funds(entry, entry.price, dry=False)
@@ -166,11 +162,7 @@ class OrderLists(Trading):
             raise StageError(f"orders are not allowed in the {self.stage.value} stage", symbol=str(symbol))
         tp_px = parse_decimal(take_profit, "take_profit", symbol=symbol)
         sl_px = parse_decimal(stop_loss, "stop_loss", symbol=symbol)
-        tp = OrderSpec.parse(symbol, side, amount, price=tp_px, post_only=True)
-        sl_kw: dict[str, Any] = {"type": "stop_market", "trigger_price": sl_px}
-        if stop_limit is not None:
-            sl_kw = {"type": "stop_limit", "trigger_price": sl_px, "price": stop_limit}
-        sl = OrderSpec.parse(symbol, side, amount, **sl_kw)
+        tp, sl = _exits(symbol, side, amount, tp_px, sl_px, stop_limit)
         last = self._last_price.get(symbol)
         if last is None:
             last = Decimal(str(self.ticker(symbol)["last"]))
@@ -188,7 +180,7 @@ class OrderLists(Trading):
             validate(spec, self._ex.markets.get(symbol), self.features(), last_price=last, fat_finger_pct=None)
         self._check_counts(tp)
         self._refuse_if_degraded(symbol)
-        notional = max(tp.amount * tp_px, sl.amount * (sl.price or sl_px))
+        notional = max(tp.base_amount * tp_px, sl.base_amount * (sl.price or sl_px))
         self._guard_order(tp, notional, record=True)
         self._check_clock(remeasure=True)
         self._check_funds(tp, tp_px, dry=False)
@@ -199,7 +191,7 @@ class OrderLists(Trading):
             "symbol": market.get("id") or symbol.replace("/", ""),
             "listClientOrderId": list_cid,
             "side": tp.side.value.upper(),
-            "quantity": _num(tp.amount),
+            "quantity": _num(tp.base_amount),
             f"{at[0]}Type": "LIMIT_MAKER",
             f"{at[0]}ClientOrderId": cids[0],
             f"{at[0]}Price": _num(tp_px),
@@ -219,10 +211,10 @@ class OrderLists(Trading):
         if given is not None:
             return parse_decimal(given, "exit_amount", symbol=entry.symbol)
         if entry.side.value != "buy":
-            return entry.amount  # a sell's fee is taken in the quote asset: the whole amount can be bought back
+            return entry.base_amount  # a sell's fee is taken in the quote asset: the whole amount can be bought back
         rate = max(Decimal(str(market.get("maker") or "0.001")), Decimal(str(market.get("taker") or "0.001")))
         step = Decimal(str((market.get("precision") or {}).get("amount") or "0.00000001"))
-        return (entry.amount * (1 - rate) / step).to_integral_value(rounding=ROUND_DOWN) * step
+        return (entry.base_amount * (1 - rate) / step).to_integral_value(rounding=ROUND_DOWN) * step
 
     @staticmethod
     def _otoco_params(market: dict[str, Any], entry: OrderSpec, tp: OrderSpec, sl: OrderSpec, list_cid: str,
@@ -236,9 +228,9 @@ class OrderLists(Trading):
             "workingSide": entry.side.value.upper(),
             "workingClientOrderId": cids[0],
             "workingPrice": _num(entry.price),
-            "workingQuantity": _num(entry.amount),
+            "workingQuantity": _num(entry.base_amount),
             "pendingSide": tp.side.value.upper(),
-            "pendingQuantity": _num(tp.amount),
+            "pendingQuantity": _num(tp.base_amount),
         }
         if not entry.post_only:
             p["workingTimeInForce"] = "GTC"
@@ -388,3 +380,18 @@ class OrderLists(Trading):
         ex = self._ex
         return list(self._call("fetch_open_order_lists", "GET", "/api/v3/openOrderList",
                                lambda: ex.privateGetOpenOrderList()))  # fmt: skip
+
+
+def _exits(
+    symbol: str, side: Any, amount: Any, take_profit: Decimal, stop_loss: Decimal, stop_limit: Any
+) -> tuple[OrderSpec, OrderSpec]:
+    """An OCO's two exits as order descriptions (the take-profit, then the stop).
+
+    A post-only limit at ``take_profit``, and a stop at ``stop_loss``: STOP_LOSS, or STOP_LOSS_LIMIT
+    at ``stop_limit`` when one is given.
+    """
+    tp = OrderSpec.parse(symbol, side, amount, price=take_profit, post_only=True)
+    sl_kw: dict[str, Any] = {"type": "stop_market", "trigger_price": stop_loss}
+    if stop_limit is not None:
+        sl_kw = {"type": "stop_limit", "trigger_price": stop_loss, "price": stop_limit}
+    return tp, OrderSpec.parse(symbol, side, amount, **sl_kw)

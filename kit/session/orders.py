@@ -149,7 +149,7 @@ def to_ccxt(it: OrderSpec, client_id: str) -> tuple[str, str, float, float | Non
         params["icebergAmount"] = float(it.iceberg_amount)
     if it.reduce_only:
         params["reduceOnly"] = True
-    return kind, it.side.value, float(it.amount), float(it.price) if it.price is not None else None, params
+    return kind, it.side.value, float(it.base_amount), float(it.price) if it.price is not None else None, params
 
 
 def client_order_id(venue: str, account: str, seq: int, *, salt: str = "") -> str:

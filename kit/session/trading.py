@@ -187,7 +187,7 @@ class Trading(Reads):
         warnings: list[str] = []
         if ref is None and needs_notional and not dry:
             ref = Decimal(str(self.ticker(symbol)["last"]))
-        notional = it.amount * ref if ref is not None else None
+        notional = it.base_amount * ref if ref is not None else None
         self._refuse_if_degraded(symbol)
         if notional is None and needs_notional:
             warnings.append("no recent price: the notional caps are checked when the order is placed")
@@ -348,7 +348,7 @@ class Trading(Reads):
         self.guard.check_order(
             symbol=it.symbol,
             side=it.side.value,
-            amount=it.amount,
+            amount=it.base_amount,
             price=it.price,
             notional=notional,
             open_orders=max(0, int(day["open_orders"]) - replaced),
@@ -613,7 +613,7 @@ class Trading(Reads):
             self._refuse_if_degraded(symbol)
             ref = it.price or it.trigger_price or last
             old_ref = old["price"] or old["trigger_price"] or last
-            notional = it.amount * ref if ref is not None else Decimal(0)
+            notional = it.base_amount * ref if ref is not None else Decimal(0)
             old_rest = (
                 (Decimal(str(old["amount"])) - filled) * Decimal(str(old_ref)) if old_ref is not None else Decimal(0)
             )
@@ -672,7 +672,7 @@ class Trading(Reads):
                 status=str(final.get("status")), filled=final.get("filled"), how="read after an amend")  # fmt: skip
         self.warnings.append(f"{extra} of {old_cid} filled while it was being amended; {cid} reduced by as much")
         try:
-            return self.amend(symbol, client_id=cid, amount=it.amount - extra)
+            return self.amend(symbol, client_id=cid, amount=it.base_amount - extra)
         except OrderRejected:  # the replacement filled past that already, or is gone: stop what is left
             try:
                 return self.cancel(symbol, client_id=cid)
@@ -850,15 +850,7 @@ class Trading(Reads):
         id, so the journal's open-order count stays right. Refused before any request in ``read_only``.
         """
         self.guard.check_cancel(symbol=symbol or "*", now_ms=now_ms())
-        ex = self._ex
-        opens = self._call(
-            "fetch_open_orders",
-            "GET",
-            "/api/v3/openOrders",
-            lambda: ex.fetch_open_orders(symbol),
-            params={"symbol": symbol} if symbol else {},
-            symbol=symbol,
-        )
+        opens = self.open_orders_raw(symbol)
         n = 0
         for sym in sorted({o["symbol"] for o in opens}):
             mine = [o for o in opens if o["symbol"] == sym]

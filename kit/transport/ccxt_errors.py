@@ -83,6 +83,7 @@ from kit.errors import (
     PermissionRefused,
     RateLimited,
 )
+from kit.redact import exception_chain
 from kit.redact import redact_text as _redact_text
 from kit.transport.backoff import is_write_op
 from kit.transport.clock import sync_hint
@@ -393,20 +394,13 @@ def _scrub(exc: BaseException, exchange: Any) -> None:
     Verbose``, ``traceback`` with ``capture_locals``, an error reporter) shows them. The kit error
     keeps ccxt's exception as its cause, with its (redacted) message and class, without the frames.
     """
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
+    for e in exception_chain(exc):
         e.__traceback__ = None
         if e.args and all(isinstance(a, str) for a in e.args):
             try:
                 e.args = tuple(redact_text(a, exchange) for a in e.args)
             except (AttributeError, TypeError):  # an exception type that fixes its args
                 pass
-        todo += [e.__cause__, e.__context__]
 
 
 def _translate(

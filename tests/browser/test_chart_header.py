@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from test_ticket import CHROMIUM_ARGS, require_chromium
 
 from kit.views import charts
 from kit.views.research import walk_forward_figure
+from tests.browser.conftest import CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.browser
 

@@ -16,117 +16,18 @@ Set up as in ``shared/specs/browser-testing.md``: ``apt-get install -y chromium`
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.conftest import CHROMIUM_ARGS, TOKEN, require_chromium
+
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).parent
 OUT = HERE / "out"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]  # fmt: skip
-TOKEN = "kit-browser-test"
-
-
-def require_chromium() -> str:
-    """Debian's chromium, or skip (locally) / FAIL (under CI) saying how to install it."""
-    if not os.path.exists(CHROMIUM):
-        message = (f"{CHROMIUM} is missing: install Debian's chromium with `apt-get update && apt-get install -y "
-                   "chromium` (never `playwright install`)")  # fmt: skip
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright (the driver only; no browser download)")
-    return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http_ok(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"JupyterLab did not answer within {timeout} s:\n{log.read_text(errors='replace')[-4000:]}")
-
-
-@pytest.fixture()
-def localnet(tmp_path: Path) -> Iterator[Any]:
-    from kit.localnet import LocalnetConfig, start
-
-    with start(config=LocalnetConfig(stepped=True, state_dir=tmp_path / "ln")) as net:
-        yield net
-
-
-@pytest.fixture()
-def lab(tmp_path: Path, localnet: Any) -> Iterator[tuple[str, Path]]:
-    """JupyterLab on 127.0.0.1 (temporary dirs, known token) whose kernels reach the test's localnet."""
-    root = tmp_path / "root"
-    root.mkdir()
-    shutil.copy(HERE / "ticket.ipynb", root / "ticket.ipynb")
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    key, secret = localnet.credentials("trader")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_") and k != "PYTEST_CURRENT_TEST"}
-    env.update({name: str(tmp_path / sub) for name, sub in {
-        "JUPYTER_CONFIG_DIR": "cfg", "JUPYTER_DATA_DIR": "data", "JUPYTER_RUNTIME_DIR": "rt",
-        "JUPYTERLAB_SETTINGS_DIR": "settings", "JUPYTERLAB_WORKSPACES_DIR": "ws"}.items()})  # fmt: skip
-    env.update({
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "KIT_LOCALNET_URL": localnet.url,
-        "KIT_LOCALNET_API_KEY": key,
-        "KIT_LOCALNET_API_SECRET": secret,
-        "KIT_HOME": str(tmp_path / "kit-home"),
-    })  # fmt: skip
-    port = _free_port()
-    log_path = tmp_path / "lab.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
-             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             "--LabApp.expose_app_in_browser=True"],
-            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        _wait_http_ok(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", proc, log_path, timeout=60)
-        yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down (each in its own process group)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_ticket_places_a_market_order_and_the_blotter_shows_the_fill(request: pytest.FixtureRequest) -> None:

@@ -16,18 +16,12 @@ and fail under CI (``require_chromium``).
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
-from test_ticket import CHROMIUM_ARGS, TOKEN, _free_port, _wait_http_ok, require_chromium
+
+from tests.browser.conftest import CHROMIUM_ARGS, TOKEN, require_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -35,49 +29,6 @@ HERE = Path(__file__).parent
 OUT = HERE / "out"
 REPO = HERE.parents[1]
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
-
-
-@pytest.fixture()
-def lab03(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
-    """JupyterLab serving a copy of notebook 03; kernels get a KIT_HOME and no localnet (they start their own)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    nb = nbformat.read(REPO / "notebooks" / "03_testnet_orders.ipynb", as_version=4)
-    for cell in nb.cells:  # as a user opens it fresh: no stored outputs to mistake for this run's
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nbformat.write(nb, root / "03_testnet_orders.ipynb")
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    home = tmp_path / "kit-home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_") and k != "PYTEST_CURRENT_TEST"}
-    env.update({name: str(tmp_path / sub) for name, sub in {
-        "JUPYTER_CONFIG_DIR": "cfg", "JUPYTER_DATA_DIR": "data", "JUPYTER_RUNTIME_DIR": "rt",
-        "JUPYTERLAB_SETTINGS_DIR": "settings", "JUPYTERLAB_WORKSPACES_DIR": "ws"}.items()})  # fmt: skip
-    env.update({"JUPYTER_PLATFORM_DIRS": "1", "KIT_HOME": str(home)})
-    port = _free_port()
-    log_path = tmp_path / "lab.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
-             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        _wait_http_ok(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", proc, log_path, timeout=60)
-        yield f"http://127.0.0.1:{port}", log_path, home
-    finally:
-        proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down (each in its own process group)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.timeout(600)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from kit.engine.filters import check, counts, fat_finger, funds, iceberg_parts, market_from_ccxt
-from kit.engine.order import ORDER_KEYWORDS, OrderSpec
+from kit.engine.order import ENGINE_NAMES, ORDER_KEYWORDS, OrderSpec, engine_request
 from kit.engine.types import Market, OrderRequest, OrderType, RejectCode, Side, TimeInForce
 from kit.errors import KitError, OrderRejected
 from kit.session.trading import Trading
@@ -297,36 +297,65 @@ def test_notional_bounds_for_market_orders_follow_apply_to_market() -> None:
     assert check(strict, big, ref_price=D("100")).allowed == "maxNotional=10000.00000000"  # type: ignore[union-attr]
 
 
-def test_only_the_engine_builds_its_order_request_outside_the_one_constructor() -> None:
-    """#11.1: OrderSpec is the order description; OrderRequest is the engine's derived form, built by
-    ``engine_request`` (OrderSpec.to_request, localnet's wire decoder) and, outside the engine, only
-    read back from localnet's command log."""
-    import ast
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2] / "kit"
-    builders: set[str] = set()
-    for path in root.rglob("*.py"):
-        rel = path.relative_to(root.parent).as_posix()
-        text = path.read_text(encoding="utf-8")
-        if rel.startswith("kit/engine/") or "OrderRequest" not in text:  # parse only what can build one
-            continue
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Call):
-                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                if name == "OrderRequest":
-                    builders.add(rel)
-    assert builders == {"kit/localnet/wire_rows.py"}  # request_from_json: the command log's own requests
-
-
 def test_to_request_and_the_wire_decoder_agree() -> None:
-    from decimal import Decimal as D
+    """The Session's parse and localnet's wire decoder build the same description, hence the same request."""
+    from types import SimpleNamespace
 
-    from kit.engine.order import OrderSpec, engine_request
-    from kit.engine.types import OrderType, Side, TimeInForce
+    from kit.localnet.wire import decode_order
 
     spec = OrderSpec.parse("BTC/USDT", "sell", "0.5", price="61000", iceberg_amount="0.1", time_in_force="GTC")
     req = spec.with_client_id("c-1").to_request()
-    assert req == engine_request("BTC/USDT", Side.SELL, OrderType.LIMIT, amount=D("0.5"), price=D("61000"),
-                                 time_in_force=TimeInForce.GTC, iceberg_amount=D("0.1"), client_id="c-1")  # fmt: skip
+    assert req == engine_request(spec.with_client_id("c-1"))
     assert (req.quantity, req.iceberg_qty, req.quote_quantity) == (D("0.5"), D("0.1"), None)
+    wire = {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.5",
+            "price": "61000", "icebergQty": "0.1", "newClientOrderId": "c-1"}  # fmt: skip
+    assert decode_order(wire, {"BTCUSDT": SimpleNamespace(symbol="BTC/USDT")}).request == req
+
+
+def test_a_quote_amount_is_part_of_the_description_and_reaches_the_engine() -> None:
+    """Binance's quoteOrderQty (rest-api.md "New order": MARKET orders may give quoteOrderQty instead of
+    quantity) is the description's ``quote_amount``: the wire decoder expresses it through OrderSpec."""
+    from types import SimpleNamespace
+
+    from kit.localnet.wire import decode_order
+
+    wire = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quoteOrderQty": "100", "newClientOrderId": "q-1"}
+    req = decode_order(wire, {"BTCUSDT": SimpleNamespace(symbol="BTC/USDT")}).request
+    spec = OrderSpec("BTC/USDT", Side.BUY, None, type=OrderType.MARKET, client_id="q-1", quote_amount=D("100"))
+    assert req == spec.to_request()
+    assert (req.quantity, req.quote_quantity, req.type) == (None, D("100"), OrderType.MARKET)
+    with pytest.raises(OrderRejected, match="by quote amount"):
+        _ = spec.base_amount  # the Session's arithmetic is in base amounts: never a silent None
+
+
+def test_every_field_of_the_description_has_its_engine_field() -> None:
+    """engine_request maps each OrderSpec field onto an OrderRequest field (ENGINE_NAMES, else the same name);
+    what the engine has beyond the description (GTD expiry, hidden orders) is never set from it."""
+    engine_fields = {f.name for f in dataclasses.fields(OrderRequest)}
+    mapped = {ENGINE_NAMES.get(f.name, f.name) for f in dataclasses.fields(OrderSpec)}
+    assert mapped <= engine_fields and engine_fields - mapped == {"expire_at_ms", "hidden"}
+    full = OrderSpec("X/Y", Side.SELL, D("2"), price=D("9"), type=OrderType.STOP_LIMIT, trigger_price=D("10"),
+                     trailing_bps=5, time_in_force=TimeInForce.IOC, post_only=True, reduce_only=True,
+                     iceberg_amount=D("1"), client_id="c")  # fmt: skip
+    req = engine_request(full)
+    assert (req.quantity, req.price, req.trigger_price, req.trailing_bps, req.iceberg_qty) == (
+        D(2),
+        D(9),
+        D(10),
+        5,
+        D(1),
+    )
+    assert (req.type, req.time_in_force, req.post_only, req.reduce_only, req.client_id) == (
+        OrderType.STOP_LIMIT, TimeInForce.IOC, True, True, "c")  # fmt: skip
+
+
+def test_check_and_place_take_the_descriptions_keywords_and_refuse_a_quote_amount() -> None:
+    """check() hands its **order to OrderSpec.parse (the description's keywords, by construction); place()
+    spells them out. Neither takes quote_amount: the Session places by base amount, refused before any request."""
+    check = inspect.signature(Trading.check).parameters
+    assert [n for n, p in check.items() if p.kind is inspect.Parameter.KEYWORD_ONLY] == ["last_price", "read_balance"]
+    assert check["order"].kind is inspect.Parameter.VAR_KEYWORD
+    assert "quote_amount" not in ORDER_KEYWORDS
+    with pytest.raises(OrderRejected, match="unknown order keyword") as info:
+        OrderSpec.parse("BTC/USDT", "buy", "1", quote_amount="100")
+    assert info.value.hint.endswith("No request was sent.")

@@ -30,6 +30,7 @@ import pytest
 
 from kit.localnet import LimitsConfig, LocalnetConfig
 from kit.localnet.server import Localnet, start
+from kit.safety.stages import Stage
 from kit.session import Session
 from lab.secretscan import KEY_STORES, scan_bytes, scan_for_secrets
 
@@ -188,6 +189,11 @@ def open_lab(tmp: Path, monkeypatch: pytest.MonkeyPatch | None = None, **config:
         assert lab.leaks() == []
     finally:
         lab.close_sessions()
+        if any(getattr(s, "stage", None) is Stage.PAPER for s in lab.sessions):
+            # the process's paper venue mirrors this localnet: stop its feed before the localnet stops
+            from kit.paper.venue import close_paper_venues
+
+            close_paper_venues()
         net.stop()
         if own:
             mp.undo()

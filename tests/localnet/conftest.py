@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from kit.localnet import LimitsConfig, LocalnetConfig
+from kit.localnet.auth import new_api_key
 from kit.localnet.server import Localnet, start
 
 BIG_LIMITS = LimitsConfig(
@@ -30,6 +31,17 @@ def fresh_localnet(**overrides: Any) -> Iterator[Localnet]:
         yield net
     finally:
         net.stop()
+
+
+@pytest.fixture(scope="module")
+def ed_net(request: pytest.FixtureRequest) -> Iterator[Localnet]:
+    """A private localnet for one test module (stepped clock, an hour of history, seed ``LOCALNET_SEED``
+    of the module) with an extra Ed25519 trading key named ``ed``, for the WebSocket API."""
+    cfg = LocalnetConfig(stepped=True, seed=request.module.LOCALNET_SEED, history_minutes=60, limits=BIG_LIMITS)
+    with start(port=0, config=cfg) as net:
+        ed = new_api_key("ed", "main", spot_trading=True, created_ms=0, kind="ed25519")
+        net.call(lambda v: v.add_key(ed))
+        yield net
 
 
 @pytest.fixture()

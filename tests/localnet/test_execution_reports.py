@@ -16,9 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 from kit.localnet.server import Localnet
-from tests.localnet.test_wsapi import Api, run, signed, wnet  # noqa: F401 - the module's localnet fixture
+from tests.localnet.test_wsapi import Api, run, signed
 
 D = Decimal
+LOCALNET_SEED = 5  # the module's own localnet: ed_net in conftest.py
 
 #: The keys of the docs' example event, without the conditional ``v`` and ``W``.
 ALWAYS = set("e E s c S o f q p P F g C x X r i l z L n N T t I w m M O Z Y Q V".split())
@@ -35,28 +36,28 @@ async def reports_of(api: Api, n: int) -> list[dict[str, Any]]:
     return [e for e in out if e["e"] == "executionReport"]
 
 
-def test_ioc_and_fok_expiries_carry_binance_expiry_reasons(wnet: Localnet) -> None:  # noqa: F811
-    ed = wnet.keys["ed"]
+def test_ioc_and_fok_expiries_carry_binance_expiry_reasons(ed_net: Localnet) -> None:
+    ed = ed_net.keys["ed"]
     got: dict[str, list[dict[str, Any]]] = {}
     reasons: dict[str, tuple[str | None, str | None]] = {}
 
     async def body(api: Api) -> None:
-        assert (await api("session.logon", signed(wnet, ed)))["status"] == 200
+        assert (await api("session.logon", signed(ed_net, ed)))["status"] == 200
         assert (await api("userDataStream.subscribe"))["status"] == 200
         bid = D((await api("ticker.book", {"symbol": "BTCUSDT"}))["result"]["bidPrice"])
         below = str((bid * D("0.99")).quantize(D("0.01")))  # a buy below the book: nothing to take
         for tif in ("IOC", "FOK"):
             placed = await api("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": tif,
                                                "quantity": "0.001", "price": below,
-                                               "timestamp": wnet.call(lambda v: v.server_ms())})  # fmt: skip
+                                               "timestamp": ed_net.call(lambda v: v.server_ms())})  # fmt: skip
             assert placed["status"] == 200 and placed["result"]["status"] == "EXPIRED", placed
             why = await api("order.status", {"symbol": "BTCUSDT", "orderId": placed["result"]["orderId"],
-                                             "timestamp": wnet.call(lambda v: v.server_ms())})  # fmt: skip
+                                             "timestamp": ed_net.call(lambda v: v.server_ms())})  # fmt: skip
             reasons[tif] = (placed["result"].get("expiryReason"), why["result"].get("expiryReason"))
             got[tif] = await reports_of(api, 2)
             api.events.clear()
 
-    run(wnet, body)
+    run(ed_net, body)
     for tif, why in (("IOC", "UNFILLED_IOC_QUANTITY_EXPIRED"), ("FOK", "UNFILLED_FOK_ORDER_EXPIRED")):
         new, expired = got[tif][-2:]
         assert (new["x"], expired["x"], expired["X"], expired["f"]) == ("NEW", "EXPIRED", "EXPIRED", tif)

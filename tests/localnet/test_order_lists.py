@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,26 +20,18 @@ import ccxt
 import pytest
 
 from kit.localnet import LimitsConfig, LocalnetConfig
-from kit.localnet.auth import new_api_key
 from kit.localnet.server import Localnet, start
 
 D = Decimal
 LIMITS = LimitsConfig(weight_per_minute=10**9, sapi_weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**9)
 
 
-@pytest.fixture(scope="module")
-def lnet() -> Iterator[Localnet]:
-    """A private localnet (stepped clock) with an Ed25519 trading key ``ed`` for the WebSocket API."""
-    cfg = LocalnetConfig(stepped=True, seed=11, history_minutes=60, limits=LIMITS)
-    with start(port=0, config=cfg) as net:
-        ed = new_api_key("ed", "main", spot_trading=True, created_ms=0, kind="ed25519")
-        net.call(lambda v: v.add_key(ed))
-        yield net
+LOCALNET_SEED = 11  # the module's own localnet: ed_net in conftest.py
 
 
 @pytest.fixture()
-def ex(lnet: Localnet) -> Any:
-    return lnet.client("trader", enableRateLimit=False)
+def ex(ed_net: Localnet) -> Any:
+    return ed_net.client("trader", enableRateLimit=False)
 
 
 def px(x: Decimal) -> str:
@@ -55,8 +46,9 @@ def cid() -> str:
     return "L" + uuid.uuid4().hex[:16]
 
 
-def sell_oco(ex: Any, p: Decimal, **extra: Any) -> dict[str, Any]:
-    params = {
+def sell_oco_params(p: Decimal) -> dict[str, Any]:
+    """A sell OCO around ``p``: a LIMIT_MAKER 5 % above, a STOP_LOSS_LIMIT at -5 % (limit -6 %)."""
+    return {
         "symbol": "BTCUSDT",
         "side": "SELL",
         "quantity": "0.001",
@@ -66,10 +58,11 @@ def sell_oco(ex: Any, p: Decimal, **extra: Any) -> dict[str, Any]:
         "belowStopPrice": px(p * D("0.95")),
         "belowPrice": px(p * D("0.94")),
         "belowTimeInForce": "GTC",
-        "listClientOrderId": cid(),
-        **extra,
     }
-    return dict(ex.privatePostOrderListOco(params))
+
+
+def sell_oco(ex: Any, p: Decimal, **extra: Any) -> dict[str, Any]:
+    return dict(ex.privatePostOrderListOco({**sell_oco_params(p), "listClientOrderId": cid(), **extra}))
 
 
 def test_oco_placed_queried_and_canceled_as_binance_answers(ex: Any) -> None:
@@ -114,20 +107,12 @@ def test_oco_placed_queried_and_canceled_as_binance_answers(ex: Any) -> None:
         ({"bogus": "1"}, -1104, None),
     ],
 )  # fmt: skip
-def test_oco_refusals_with_binance_codes(lnet: Localnet, ex: Any, change: dict[str, Any], code: int, msg: Any) -> None:
+def test_oco_refusals_with_binance_codes(
+    ed_net: Localnet, ex: Any, change: dict[str, Any], code: int, msg: Any
+) -> None:
     p = last(ex)
     names = {"X": None, "LOW": px(p * D("0.95")), "BELOW": px(p * D("0.9"))}
-    params = {
-        "symbol": "BTCUSDT",
-        "side": "SELL",
-        "quantity": "0.001",
-        "aboveType": "LIMIT_MAKER",
-        "abovePrice": px(p * D("1.05")),
-        "belowType": "STOP_LOSS_LIMIT",
-        "belowStopPrice": px(p * D("0.95")),
-        "belowPrice": px(p * D("0.94")),
-        "belowTimeInForce": "GTC",
-    }
+    params = sell_oco_params(p)
     if "aboveStopPrice" in change and change["aboveStopPrice"] == "X":
         change = {"aboveType": "TAKE_PROFIT", "abovePrice": None}
     for k, v in change.items():
@@ -145,22 +130,22 @@ def test_oco_refusals_with_binance_codes(lnet: Localnet, ex: Any, change: dict[s
     assert not ex.privateGetOpenOrderList()
 
 
-def test_stop_trigger_expires_the_limit_maker(lnet: Localnet, ex: Any) -> None:
+def test_stop_trigger_expires_the_limit_maker(ed_net: Localnet, ex: Any) -> None:
     p = last(ex)
     r = sell_oco(ex, p)
     above, below = (o["orderId"] for o in r["orders"])
-    lnet.inject_trade("BTCUSDT", p * D("0.95") - 1, "0.5", side="sell")
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", p * D("0.95") - 1, "0.5", side="sell")
+    ed_net.step(1000)
     maker = ex.fetch_order(str(above), "BTC/USDT")
     stop = ex.fetch_order(str(below), "BTC/USDT")
     assert maker["status"] == "expired"
     assert stop["info"]["status"] in ("NEW", "PARTIALLY_FILLED", "FILLED")
     got = ex.privateGetOrderList({"orderListId": r["orderListId"]})
     assert got["listOrderStatus"] == "ALL_DONE"
-    lnet.inject_trade("BTCUSDT", p, "0.5")  # the market goes back up: nothing triggers again
+    ed_net.inject_trade("BTCUSDT", p, "0.5")  # the market goes back up: nothing triggers again
 
 
-def test_otoco_pending_orders_go_to_work_after_the_full_fill(lnet: Localnet, ex: Any) -> None:
+def test_otoco_pending_orders_go_to_work_after_the_full_fill(ed_net: Localnet, ex: Any) -> None:
     p = last(ex)
     entry = px(p * D("0.99"))
     r = ex.privatePostOrderListOtoco({
@@ -182,8 +167,8 @@ def test_otoco_pending_orders_go_to_work_after_the_full_fill(lnet: Localnet, ex:
     assert [o["status"] for o in r["orderReports"]] == ["NEW", "PENDING_NEW", "PENDING_NEW"]
     pending = [str(o["orderId"]) for o in r["orderReports"][1:]]
     assert ex.fetch_order(pending[0], "BTC/USDT")["info"]["status"] == "PENDING_NEW"
-    lnet.inject_trade("BTCUSDT", D(entry) - 2, "1", side="sell")  # trades through the entry: it fills
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", D(entry) - 2, "1", side="sell")  # trades through the entry: it fills
+    ed_net.step(1000)
     assert ex.fetch_order(str(r["orders"][0]["orderId"]), "BTC/USDT")["status"] == "closed"
     assert [ex.fetch_order(i, "BTC/USDT")["info"]["status"] for i in pending] == ["NEW", "NEW"]
     ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": r["orderListId"]})
@@ -210,7 +195,7 @@ def test_oto_cancel_of_one_order_cancels_the_list(ex: Any) -> None:
     assert ex.privateGetOrderList({"orderListId": r["orderListId"]})["listOrderStatus"] == "ALL_DONE"
 
 
-def test_weights_as_documented(lnet: Localnet, ex: Any) -> None:
+def test_weights_as_documented(ed_net: Localnet, ex: Any) -> None:
     from kit.localnet.limits import weight
 
     assert weight("POST", "/api/v3/orderList/oco", {}) == 1
@@ -224,23 +209,23 @@ def test_weights_as_documented(lnet: Localnet, ex: Any) -> None:
 
 
 # ---------------------------------------------------------------- WebSocket API and listStatus
-def test_ws_api_list_methods_and_list_status_events(lnet: Localnet) -> None:
+def test_ws_api_list_methods_and_list_status_events(ed_net: Localnet) -> None:
     import base64
 
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     from kit.localnet.streams_wsapi import canonical_query
 
-    ed = lnet.keys["ed"]
+    ed = ed_net.keys["ed"]
     private: Any = load_pem_private_key(ed.secret.reveal().encode(), password=None)
 
     def signed(**params: Any) -> dict[str, Any]:
-        out = {**params, "apiKey": ed.api_key, "timestamp": lnet.call(lambda v: v.server_ms())}
+        out = {**params, "apiKey": ed.api_key, "timestamp": ed_net.call(lambda v: v.server_ms())}
         out["signature"] = base64.b64encode(private.sign(canonical_query(out).encode())).decode()
         return out
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as http, http.ws_connect(f"{lnet.ws_url}/ws-api/v3") as ws:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{ed_net.ws_url}/ws-api/v3") as ws:
             n = 0
             events: list[dict[str, Any]] = []
 
@@ -332,13 +317,13 @@ def test_execution_reports_carry_the_list_id_and_binance_expiry_reason() -> None
 
 
 # ---------------------------------------------------------------- OPO and OPOCO (faqs/opo.md)
-def at_price(lnet: Localnet, price: str) -> None:
+def at_price(ed_net: Localnet, price: str) -> None:
     """Move the market to ``price`` (the docs' examples trade BTCUSDT near 102 500)."""
-    lnet.inject_trade("BTCUSDT", price, "0.01")
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", price, "0.01")
+    ed_net.step(1000)
 
 
-def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(lnet: Localnet, ex: Any) -> None:
+def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ed_net: Localnet, ex: Any) -> None:
     """rest-api.md "New Order List - OPO": a BUY LIMIT 0.0006 at 102264 and a pending SELL MARKET.
 
     The placement answers as the docs' example (``contingencyType`` "OTO", the pending report
@@ -347,7 +332,7 @@ def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ln
     takes the commission from the free BTC balance when it covers it, so the sell is the whole
     0.0006, and it executes. Both trades carry the list's ``orderListId`` in ``myTrades``.
     """
-    at_price(lnet, "102600")
+    at_price(ed_net, "102600")
     btc = ex.fetch_balance()["BTC"]
     r = ex.privatePostOrderListOpo({
         "symbol": "BTCUSDT",
@@ -367,8 +352,8 @@ def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ln
         "PENDING_NEW", "MARKET", "SELL", -1)  # fmt: skip
     assert "origQty" not in pending and pending["price"] == "0.00000000"
     assert ex.fetch_balance()["BTC"]["used"] == btc["used"]  # the pending sell locks nothing yet
-    lnet.inject_trade("BTCUSDT", "102200", "1", side="sell")  # trades through the buy: it fills in full
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", "102200", "1", side="sell")  # trades through the buy: it fills in full
+    ed_net.step(1000)
     lid = r["orderListId"]
     buy = ex.fetch_order(str(working["orderId"]), "BTC/USDT")
     sell = ex.fetch_order(str(pending["orderId"]), "BTC/USDT")
@@ -388,7 +373,7 @@ def test_opo_with_the_docs_example_pays_the_pending_sell_from_the_working_buy(ln
     assert mine and {t["orderListId"] for t in mine} == {-1}  # outside a list: -1, as Binance
 
 
-def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(lnet: Localnet, ex: Any) -> None:
+def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(ed_net: Localnet, ex: Any) -> None:
     """rest-api.md "New Order List - OPOCO": BUY LIMIT 0.0017 at 102496, then a SELL pair: a
     STOP_LOSS_LIMIT (101613, stop 10100 as the example gives it) and a LIMIT_MAKER at 104261.
 
@@ -396,7 +381,7 @@ def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(lnet: Localnet, 
     cancels the pair and unlocks it. (Partial fills: tests/engine/test_order_lists.py, where a
     print's size bounds a fill; here the synthetic book fills the buy at once.)
     """
-    at_price(lnet, "102600")
+    at_price(ed_net, "102600")
     btc = ex.fetch_balance()["BTC"]
     r = ex.privatePostOrderListOpoco({
         "symbol": "BTCUSDT",
@@ -419,8 +404,8 @@ def test_opoco_with_the_docs_example_sizes_its_pair_at_the_fill(lnet: Localnet, 
                                                                                             "PENDING_NEW"]  # fmt: skip
     assert reports["STOP_LOSS_LIMIT"]["stopPrice"] == "10100.00000000" and "origQty" not in reports["LIMIT_MAKER"]
     assert ex.fetch_order(str(reports["LIMIT_MAKER"]["orderId"]), "BTC/USDT")["info"]["status"] == "PENDING_NEW"
-    lnet.inject_trade("BTCUSDT", "102400", "1", side="sell")
-    lnet.step(1000)
+    ed_net.inject_trade("BTCUSDT", "102400", "1", side="sell")
+    ed_net.step(1000)
     pair = [ex.fetch_order(str(reports[t]["orderId"]), "BTC/USDT") for t in ("STOP_LOSS_LIMIT", "LIMIT_MAKER")]
     assert [(o["info"]["status"], o["amount"]) for o in pair] == [("NEW", 0.0017), ("NEW", 0.0017)]
     assert D(str(ex.fetch_balance()["BTC"]["used"])) == D(str(btc["used"])) + D("0.0017")  # locked once
@@ -446,7 +431,7 @@ def test_opo_refusals_with_binance_codes(ex: Any, change: dict[str, Any], code: 
     assert f'"code":{code}' in str(err.value).replace(" ", "")
 
 
-def test_ws_api_places_an_opo(lnet: Localnet) -> None:
+def test_ws_api_places_an_opo(ed_net: Localnet) -> None:
     """``orderList.place.opo`` on the WebSocket API, framed over the same handler (web-socket-api.md)."""
     import base64
 
@@ -454,16 +439,16 @@ def test_ws_api_places_an_opo(lnet: Localnet) -> None:
 
     from kit.localnet.streams_wsapi import canonical_query
 
-    ed = lnet.keys["ed"]
+    ed = ed_net.keys["ed"]
     private: Any = load_pem_private_key(ed.secret.reveal().encode(), password=None)
     params: dict[str, Any] = {"symbol": "BTCUSDT", "workingType": "LIMIT_MAKER", "workingSide": "BUY",
                               "workingPrice": "50000", "workingQuantity": "0.001", "pendingType": "LIMIT_MAKER",
                               "pendingSide": "SELL", "pendingPrice": "200000", "apiKey": ed.api_key,
-                              "timestamp": lnet.call(lambda v: v.server_ms())}  # fmt: skip
+                              "timestamp": ed_net.call(lambda v: v.server_ms())}  # fmt: skip
     params["signature"] = base64.b64encode(private.sign(canonical_query(params).encode())).decode()
 
     async def main() -> dict[str, Any]:
-        async with aiohttp.ClientSession() as http, http.ws_connect(f"{lnet.ws_url}/ws-api/v3") as ws:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{ed_net.ws_url}/ws-api/v3") as ws:
             await ws.send_str(json.dumps({"id": 1, "method": "orderList.place.opo", "params": params}))
             return dict(json.loads((await asyncio.wait_for(ws.receive(), 5)).data))
 
@@ -471,5 +456,5 @@ def test_ws_api_places_an_opo(lnet: Localnet) -> None:
     assert got["status"] == 200, got
     assert [o["status"] for o in got["result"]["orderReports"]] == ["NEW", "PENDING_NEW"]
     assert [r["rateLimitType"] for r in got["rateLimits"]] == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
-    ex = lnet.client("trader", enableRateLimit=False)
+    ex = ed_net.client("trader", enableRateLimit=False)
     ex.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": got["result"]["orderListId"]})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -19,21 +19,14 @@ import aiohttp
 import pytest
 
 from kit.localnet import LimitsConfig, LocalnetConfig
-from kit.localnet.auth import ApiKey, new_api_key
+from kit.localnet.auth import ApiKey
 from kit.localnet.server import Localnet, start
 from kit.localnet.streams_wsapi import canonical_query, sign
 
 LIMITS = LimitsConfig(weight_per_minute=10**9, sapi_weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**9)
 
 
-@pytest.fixture(scope="module")
-def wnet() -> Iterator[Localnet]:
-    """A private localnet (stepped clock) with an extra Ed25519 trading key named ``ed``."""
-    cfg = LocalnetConfig(stepped=True, seed=5, history_minutes=60, limits=LIMITS)
-    with start(port=0, config=cfg) as net:
-        ed = new_api_key("ed", "main", spot_trading=True, created_ms=0, kind="ed25519")
-        net.call(lambda v: v.add_key(ed))
-        yield net
+LOCALNET_SEED = 5  # the module's own localnet: ed_net in conftest.py
 
 
 def signed(net: Localnet, key: ApiKey, **params: Any) -> dict[str, Any]:
@@ -98,7 +91,7 @@ def weight_only(reply: dict[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------- framing
-def test_every_reply_carries_rate_limits_unless_asked_not_to(wnet: Localnet) -> None:
+def test_every_reply_carries_rate_limits_unless_asked_not_to(ed_net: Localnet) -> None:
     async def body(api: Api) -> None:
         ping = await api("ping")
         assert ping["result"] == {} and weight_only(ping) == ["REQUEST_WEIGHT"]
@@ -111,31 +104,31 @@ def test_every_reply_carries_rate_limits_unless_asked_not_to(wnet: Localnet) -> 
         versioned = await api("v3/ping")
         assert versioned["status"] == 200
 
-    run(wnet, body)
+    run(ed_net, body)
 
     async def quiet(api: Api) -> None:
         assert "rateLimits" not in await api("ping")
         assert "rateLimits" in await api("ping", {"returnRateLimits": True})
 
-    run(wnet, quiet, "?returnRateLimits=false")
+    run(ed_net, quiet, "?returnRateLimits=false")
 
 
-def test_ws_time_is_the_rest_time(wnet: Localnet) -> None:
+def test_ws_time_is_the_rest_time(ed_net: Localnet) -> None:
     """Stepped mode: both answer the wire clock (wall clock + skew), not the simulated clock."""
-    ex = wnet.client(None)
-    wnet.step(600_000)
+    ex = ed_net.client(None)
+    ed_net.step(600_000)
 
     async def body(api: Api) -> None:
         ws_time = (await api("time"))["result"]["serverTime"]
         rest_time = await asyncio.to_thread(ex.public_get_time)
         assert abs(int(rest_time["serverTime"]) - ws_time) < 2_000
-        assert abs(ws_time - wnet.call(lambda v: v.clock.now_ms())) > 500_000
+        assert abs(ws_time - ed_net.call(lambda v: v.clock.now_ms())) > 500_000
 
-    run(wnet, body)
+    run(ed_net, body)
 
 
-def test_market_data_methods_answer_as_rest(wnet: Localnet) -> None:
-    ex = wnet.client(None)
+def test_market_data_methods_answer_as_rest(ed_net: Localnet) -> None:
+    ex = ed_net.client(None)
 
     async def body(api: Api) -> None:
         depth = await api("depth", {"symbol": "BTCUSDT", "limit": 5})
@@ -158,83 +151,83 @@ def test_market_data_methods_answer_as_rest(wnet: Localnet) -> None:
         assert (bad["status"], bad["error"]["code"]) == (400, -1121)
         assert "rateLimits" in bad
 
-    run(wnet, body)
+    run(ed_net, body)
 
 
 # ---------------------------------------------------------------- trading with signed requests
-def test_signed_order_lifecycle_and_errors(wnet: Localnet) -> None:
-    trader = wnet.keys["trader"]
-    reader = wnet.keys["reader"]
+def test_signed_order_lifecycle_and_errors(ed_net: Localnet) -> None:
+    trader = ed_net.keys["trader"]
+    reader = ed_net.keys["reader"]
 
     async def body(api: Api) -> None:
         book = (await api("ticker.book", {"symbol": "BTCUSDT"}))["result"]
         low = str((Decimal(book["bidPrice"]) * Decimal("0.9")).quantize(Decimal("0.01")))
         order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001"}
-        placed = await api("order.place", signed(wnet, trader, **order, price=low, newClientOrderId="ws-1"))
+        placed = await api("order.place", signed(ed_net, trader, **order, price=low, newClientOrderId="ws-1"))
         assert placed["status"] == 200, placed
         assert placed["result"]["status"] == "NEW" and placed["result"]["clientOrderId"] == "ws-1"
         assert weight_only(placed) == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
         assert placed["rateLimits"][0]["count"] >= 1
         oid = placed["result"]["orderId"]
-        status = await api("order.status", signed(wnet, trader, symbol="BTCUSDT", orderId=oid))
+        status = await api("order.status", signed(ed_net, trader, symbol="BTCUSDT", orderId=oid))
         assert status["result"]["orderId"] == oid and status["result"]["status"] == "NEW"
         assert weight_only(status) == ["REQUEST_WEIGHT"]
-        opened = await api("openOrders.status", signed(wnet, reader, symbol="BTCUSDT"))
+        opened = await api("openOrders.status", signed(ed_net, reader, symbol="BTCUSDT"))
         assert oid in [o["orderId"] for o in opened["result"]]
-        test = await api("order.test", signed(wnet, trader, **order, price=low))
+        test = await api("order.test", signed(ed_net, trader, **order, price=low))
         assert test["status"] == 200 and test["result"] == {}
         replaced = await api(
             "order.cancelReplace",
-            signed(wnet, trader, **order, price=low, cancelOrderId=oid, cancelReplaceMode="STOP_ON_FAILURE"),
+            signed(ed_net, trader, **order, price=low, cancelOrderId=oid, cancelReplaceMode="STOP_ON_FAILURE"),
         )
         assert replaced["result"]["cancelResult"] == "SUCCESS", replaced
         new_id = replaced["result"]["newOrderResponse"]["orderId"]
-        canceled = await api("order.cancel", signed(wnet, trader, symbol="BTCUSDT", orderId=new_id))
+        canceled = await api("order.cancel", signed(ed_net, trader, symbol="BTCUSDT", orderId=new_id))
         assert canceled["result"]["status"] == "CANCELED"
-        await api("order.place", signed(wnet, trader, **order, price=low))
-        everything = await api("openOrders.cancelAll", signed(wnet, trader, symbol="BTCUSDT"))
+        await api("order.place", signed(ed_net, trader, **order, price=low))
+        everything = await api("openOrders.cancelAll", signed(ed_net, trader, symbol="BTCUSDT"))
         assert [o["status"] for o in everything["result"]] == ["CANCELED"]
-        history = await api("allOrders", signed(wnet, reader, symbol="BTCUSDT"))
+        history = await api("allOrders", signed(ed_net, reader, symbol="BTCUSDT"))
         assert {oid, new_id} <= {o["orderId"] for o in history["result"]}
         market = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
-        bought = await api("order.place", signed(wnet, trader, **market))
+        bought = await api("order.place", signed(ed_net, trader, **market))
         assert bought["result"]["status"] == "FILLED"
-        mine = await api("myTrades", signed(wnet, reader, symbol="BTCUSDT"))
+        mine = await api("myTrades", signed(ed_net, reader, symbol="BTCUSDT"))
         assert bought["result"]["orderId"] in [t["orderId"] for t in mine["result"]]
-        acct = await api("account.status", signed(wnet, reader))
+        acct = await api("account.status", signed(ed_net, reader))
         assert {b["asset"] for b in acct["result"]["balances"]} >= {"BTC", "USDT"}
-        counts = await api("account.rateLimits.orders", signed(wnet, reader))
+        counts = await api("account.rateLimits.orders", signed(ed_net, reader))
         assert [c["interval"] for c in counts["result"]] == ["SECOND", "DAY"]
         # errors as on REST: -2010 from the matching engine, -1022 for a bad signature, -2015 for permissions
-        too_big = await api("order.place", signed(wnet, trader, **{**order, "quantity": "100"}, price=low))
+        too_big = await api("order.place", signed(ed_net, trader, **{**order, "quantity": "100"}, price=low))
         assert (too_big["status"], too_big["error"]["code"]) == (400, -2010)
         assert too_big["error"]["msg"] == "Account has insufficient balance for requested action."
-        forged = {**signed(wnet, trader, **order, price=low), "price": "1.00"}
+        forged = {**signed(ed_net, trader, **order, price=low), "price": "1.00"}
         bad = await api("order.place", forged)
         assert (bad["status"], bad["error"]["code"]) == (400, -1022)
-        no_trade = await api("order.place", signed(wnet, reader, **order, price=low))
+        no_trade = await api("order.place", signed(ed_net, reader, **order, price=low))
         assert (no_trade["status"], no_trade["error"]["code"]) == (401, -2015)
         unsigned = await api("account.status", {})
         assert (unsigned["status"], unsigned["error"]["code"]) == (400, -1102)
 
-    run(wnet, body)
+    run(ed_net, body)
 
 
 # ---------------------------------------------------------------- sessions
-def test_session_logon_ed25519_only_then_unsigned_requests(wnet: Localnet) -> None:
-    trader, ed = wnet.keys["trader"], wnet.keys["ed"]
+def test_session_logon_ed25519_only_then_unsigned_requests(ed_net: Localnet) -> None:
+    trader, ed = ed_net.keys["trader"], ed_net.keys["ed"]
 
     async def body(api: Api) -> None:
-        hmac_logon = await api("session.logon", signed(wnet, trader))
+        hmac_logon = await api("session.logon", signed(ed_net, trader))
         assert (hmac_logon["status"], hmac_logon["error"]["code"]) == (400, -4056)
         status = await api("session.status")
         assert status["result"]["apiKey"] is None and status["result"]["userDataStream"] is False
-        logon = await api("session.logon", signed(wnet, ed))
+        logon = await api("session.logon", signed(ed_net, ed))
         assert logon["status"] == 200 and logon["result"]["apiKey"] == ed.api_key
         assert logon["result"]["authorizedSince"] >= logon["result"]["connectedSince"]
         sub = await api("userDataStream.subscribe")
         assert sub["result"] == {"subscriptionId": 0}
-        now = wnet.call(lambda v: v.server_ms())
+        now = ed_net.call(lambda v: v.server_ms())
         placed = await api(
             "order.place",
             {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "timestamp": now},
@@ -250,16 +243,16 @@ def test_session_logon_ed25519_only_then_unsigned_requests(wnet: Localnet) -> No
         assert (await api("session.status"))["result"]["userDataStream"] is True
         out = await api("session.logout")
         assert out["result"]["apiKey"] is None and out["result"]["userDataStream"] is False
-        again = await api("account.status", {"timestamp": wnet.call(lambda v: v.server_ms())})
+        again = await api("account.status", {"timestamp": ed_net.call(lambda v: v.server_ms())})
         assert (again["status"], again["error"]["code"]) == (400, -1102)
 
-    run(wnet, body)
+    run(ed_net, body)
 
 
 # ---------------------------------------------------------------- ccxt.pro over the WebSocket API
-def test_ccxt_pro_ws_trading_methods(wnet: Localnet) -> None:
+def test_ccxt_pro_ws_trading_methods(ed_net: Localnet) -> None:
     async def main() -> None:
-        pro = wnet.client("trader", pro=True, enableRateLimit=False)
+        pro = ed_net.client("trader", pro=True, enableRateLimit=False)
         try:
             await pro.load_markets()
             # ccxt 4.5.90's fetch_balance_ws sends account.status and parses the reply with

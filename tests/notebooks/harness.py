@@ -14,20 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kit.cli import demo
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 HERE = Path(__file__).resolve().parent
 SANITIZE = HERE / "sanitize.cfg"
-STAGED = (
-    "00_safety_check",
-    "01_read_only",
-    "02_research",
-    "03_testnet_orders",
-    "04_small_live",
-    "05_forward",
-    "06_sweep",
-)
-REPORT = "reports/daily"
+#: The staged notebooks and the report notebook: the demo's own lists (one list of what is staged).
+STAGED = demo.NOTEBOOKS
+REPORT = demo.REPORT_NOTEBOOK
 
 # Variables that would point a kernel at another localnet, journal or kill switch.
 _FOREIGN = ("KIT_LOCALNET_URL", "KIT_HOME", "KIT_KILL", "KIT_KILL_FILE", "KIT_REHEARSAL_URL", "KIT_REHEARSAL_KEYS")

@@ -16,6 +16,15 @@ from kit.safety.secrets import refuse_secret_params
 ALL = [*STAGED, REPORT]
 
 
+def test_the_demos_list_names_every_staged_notebook_and_each_exists() -> None:
+    """The harness runs the demo's own list (``kit.cli.demo.NOTEBOOKS``); each named pair is on disk, and
+    no numbered notebook under ``notebooks/`` is left out of it (it would never be run or checked)."""
+    missing = [n for n in ALL for ext in (".ipynb", ".py") if not (NOTEBOOKS / f"{n}{ext}").is_file()]
+    assert not missing, f"listed but not on disk: {missing}"
+    on_disk = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert on_disk == sorted(STAGED), f"numbered notebooks not in kit.cli.demo.NOTEBOOKS: {set(on_disk) - set(STAGED)}"
+
+
 def _code(cells: list[nbformat.NotebookNode]) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source.strip()) for c in cells]
 

@@ -68,3 +68,27 @@ def test_strategy_by_name_and_bad_input_fail_before_reading(stored: Data, tmp_pa
     empty = Data(str(tmp_path), "test", "ETH/BTC", "5m", stored.start_ms, stored.end_ms, MARKET)
     with pytest.raises(DataError, match="no stored 5m candles"):
         backtest(SmaCross, data=empty)
+
+
+def test_sma_rolling_means_are_cached_per_window_and_miss_when_the_candles_change() -> None:
+    """A sweep's worker takes each window's rolling mean once; the cached array equals pandas' and is read-only."""
+    import numpy as np
+
+    from kit.strategy import examples
+
+    candles = real_candles().iloc[:3000].copy()
+    close = candles["close"].to_numpy(dtype="float64").copy()
+    first = examples.rolling_mean(close, 30)
+    assert examples.rolling_mean(close, 30) is first  # the same window again: the cached array
+    np.testing.assert_array_equal(first, pd.Series(close).rolling(30).mean().to_numpy())
+    assert not first.flags.writeable
+    assert examples.rolling_mean(close, 31) is not first
+    close[-1] *= 2  # the same array edited in place: its digest changes, the cache misses
+    again = examples.rolling_mean(close, 30)
+    assert again is not first and again[-1] != first[-1]
+    examples._MEANS.clear()
+    cold = SmaCross(fast=5, slow=30).signals(candles)
+    warm = SmaCross(fast=5, slow=30).signals(candles)  # both windows from the cache now
+    assert len(examples._MEANS) >= 2 and cold[0].sum() > 10
+    np.testing.assert_array_equal(cold[0], warm[0])
+    np.testing.assert_array_equal(cold[1], warm[1])

@@ -139,3 +139,146 @@ def test_bad_risk_free_rate_is_refused() -> None:
     c = pd.DataFrame({"close": [1.0, 2, 3]}, index=idx)
     with pytest.raises(ValueError, match="annual fraction"):
         compute(c, pd.Series([1.0, 1, 1], index=idx), trades_table([]), risk_free_rate=5)
+
+
+def _episodes_by_loop(dd: np.ndarray) -> list[tuple[int, int, float]]:
+    """Drawdown episodes the plain way (a loop over the bars): (first bar, last bar, depth)."""
+    out, start = [], None
+    for i, v in enumerate(dd.tolist()):
+        if v == 0:
+            if start is not None and i > start + 1:
+                out.append((start, i, max(dd[start : i + 1])))
+            start = i
+    if start is not None and len(dd) - 1 > start + 1:
+        out.append((start, len(dd) - 1, max(dd[start:])))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vectorised_drawdown_episodes_equal_a_loop_over_the_bars(seed: int) -> None:
+    """The reduceat episodes against a bar-by-bar loop, on equity that is flat, at new peaks and in drawdown."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([-1.0, 0.0, 0.0, 1.0], size=3000) * rng.random(3000)
+    equity = 100 + np.cumsum(steps)
+    dd = 1 - equity / np.maximum.accumulate(equity)
+    idx = pd.date_range("2024-01-01", periods=len(dd), freq="1min", tz="UTC")
+    dur, depth = drawdown_episodes(pd.Series(dd, index=idx))
+    expected = _episodes_by_loop(dd)
+    assert len(expected) > 20
+    ends = np.flatnonzero(depth.notna().to_numpy())
+    assert ends.tolist() == [e for _, e, _ in expected]
+    assert depth.dropna().tolist() == [d for _, _, d in expected]
+    assert dur.dropna().tolist() == [idx[e] - idx[s] for s, e, _ in expected]
+
+
+def _daily_reference(candles: pd.DataFrame, equity: pd.Series) -> pd.Series:
+    """The statistics built from calendar-day returns, the pandas way (resample, as backtesting.py does)."""
+    days = equity.resample("D").last().dropna().pct_change().dropna()
+    g = float(np.exp(np.log(1 + days).sum() / len(days)) - 1)
+    annual = (1 + g) ** 365 - 1
+    vol = np.sqrt((days.var(ddof=1) + (1 + g) ** 2) ** 365 - (1 + g) ** 730)
+    downside = np.sqrt(np.mean(days.clip(-np.inf, 0) ** 2)) * np.sqrt(365)
+    return pd.Series({"Return (Ann.) [%]": annual * 100, "Volatility (Ann.) [%]": vol * 100,
+                      "Sharpe Ratio": annual / vol, "Sortino Ratio": annual / downside})  # fmt: skip
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_daily_returns_by_day_buckets_equal_pandas_resample_with_missing_days(tz: str) -> None:
+    """Integer UTC day buckets (no resample) give the resampled returns, also when whole days have no candle.
+
+    A non-UTC index keeps pandas' resample (its days are local days): both are checked against the
+    same pandas reference.
+    """
+    rng = np.random.default_rng(5)
+    idx = pd.date_range("2024-03-20", periods=20 * 24 * 12, freq="5min", tz="UTC")
+    keep = ~((idx >= "2024-03-25") & (idx < "2024-03-27 13:00"))  # two and a half days without candles
+    idx = idx[keep].tz_convert(tz)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, len(idx))))
+    candles = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx)
+    equity = pd.Series(1000 + np.cumsum(rng.normal(0, 1, len(idx))), index=idx)
+    ours = compute(candles, equity, trades_table([]))
+    ref = _daily_reference(candles, equity)
+    for key, value in ref.items():
+        assert math.isclose(ours[key], value, rel_tol=1e-12), (key, ours[key], value)
+
+
+def test_beta_over_the_moving_candles_equals_np_cov() -> None:
+    """Beta from the candles where the equity moves (market returns cached) equals ``np.cov`` over every candle."""
+    rng = np.random.default_rng(9)
+    n = 5000
+    idx = pd.date_range("2024-01-01", periods=n, freq="1min", tz="UTC")
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
+    held = (np.arange(n) // 400) % 2 == 1  # in the market one block in two: the equity is flat in between
+    equity = 1000 + np.cumsum(np.where(held, np.diff(close, prepend=close[0]), 0.0))
+    candles = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx)
+    e, m = np.log(equity[1:] / equity[:-1]), np.log(close[1:] / close[:-1])
+    cov = np.cov(e, m)
+    for _ in range(2):  # the second call takes the cached market returns
+        s = compute(candles, pd.Series(equity, index=idx), trades_table([]))
+        assert math.isclose(s["Beta"], cov[0, 1] / cov[1, 1], rel_tol=1e-9)
+    candles.loc[idx[-1], "close"] *= 1.5  # the same frame edited in place: the cache must miss
+    close2 = candles["close"].to_numpy()
+    m2 = np.log(close2[1:] / close2[:-1])
+    s = compute(candles, pd.Series(equity, index=idx), trades_table([]))
+    cov2 = np.cov(e, m2)
+    assert math.isclose(s["Beta"], cov2[0, 1] / cov2[1, 1], rel_tol=1e-9)
+
+
+def _trips_by_loop(fills: pd.DataFrame, opens: np.ndarray, bars: np.ndarray, base: str, least: float) -> list[dict]:
+    """Round trips fill by fill, the plain way: the oracle of the vectorised grouping."""
+    out: list[dict] = []
+    held, trip = 0.0, None
+    for k, (side, price, qty, quote, fee, asset, liq) in enumerate(zip(
+            fills["side"].astype(str), fills["price"], fills["quantity"], fills["quote"], fills["fee"],
+            fills["fee_asset"].astype(str), fills["liquidity"].astype(str), strict=True)):  # fmt: skip
+        if trip is None:
+            trip = {"entry_bar": bars[k], "bought": 0.0, "cost": 0.0, "sold": 0.0, "proceeds": 0.0, "bq": 0.0,
+                    "sq": 0.0, "fees": 0.0, "slippage": 0.0, "before": held}  # fmt: skip
+        fb, fq = (fee, 0.0) if asset == base else (0.0, fee)
+        trip["fees"] += fq + fb * price
+        if liq == "taker":
+            trip["slippage"] += (price - opens[bars[k]]) * qty if side == "buy" else (opens[bars[k]] - price) * qty
+        if side == "buy":
+            trip["bought"] += qty
+            trip["bq"] += quote
+            trip["cost"] += quote + fq
+            held += qty - fb
+        else:
+            trip["sold"] += qty
+            trip["sq"] += quote
+            trip["proceeds"] += quote - fq
+            held -= qty + fb
+            if held < least:
+                out.append({**trip, "exit_bar": bars[k], "after": held})
+                trip = None
+    return out
+
+
+@pytest.mark.parametrize("params", [{"fast": 3, "slow": 12, "size": "40"}, {"fast": 12, "slow": 48, "size": "0.5"}])
+def test_vectorised_round_trips_equal_a_fill_by_fill_loop_with_partial_fills(params: dict[str, str]) -> None:
+    """The cumsum / bincount grouping gives the loop's floats exactly, with multi-fill entries and exits.
+
+    A 40-ETH entry on 5m ETH/BTC candles outruns the volume cap, so trips are made of several fills.
+    """
+    from kit.engine import replay
+    from kit.research.stats import bar_of, trades_from_fills
+
+    candles = _real("ETH_BTC-5m").iloc[:1200]
+    market = Market("ETH/BTC", "ETH", "BTC", tick_size=D("0.000001"), step_size=D("0.001"))
+    entries, exits = SmaCross(fast=params["fast"], slow=params["slow"]).signals(candles)
+    fills = replay.run(candles, market, cash="1000", entries=entries, exits=exits, size=params["size"]).fills
+    bars = bar_of(fills.index, candles.index)
+    ref = _trips_by_loop(fills, candles["open"].to_numpy(), bars, "ETH", 0.001)
+    ours = trades_from_fills(fills, candles, base="ETH", flat_below=0.001)
+    assert len(ours) == len(ref) > 10
+    if params["size"] == "40":
+        assert len(fills) > 2 * len(ours) + 10  # partial fills: more than two fills per trip
+    assert ours["entry_bar"].tolist() == [t["entry_bar"] for t in ref]
+    assert ours["exit_bar"].tolist() == [t["exit_bar"] for t in ref]
+    assert ours["size"].tolist() == [t["bought"] for t in ref]
+    assert ours["fees"].tolist() == [t["fees"] for t in ref]
+    assert ours["slippage"].tolist() == [t["slippage"] for t in ref]
+    exit_price = [t["sq"] / t["sold"] for t in ref]
+    assert ours["exit_price"].tolist() == exit_price
+    pnl = [t["proceeds"] - t["cost"] + (t["after"] - t["before"]) * p for t, p in zip(ref, exit_price, strict=True)]
+    assert ours["pnl"].tolist() == pnl

@@ -1,5 +1,5 @@
-"""Sweeps on real Dask clusters: a LocalCluster of two worker processes, and a scheduler and two workers
-started as separate processes; both give the same table as the in-process run, and leave no process.
+"""Sweeps on real Dask clusters: a LocalCluster of one and of two worker processes, and a scheduler and two
+workers started as separate processes; all give the same table as the in-process run, and leave no process.
 
 Slow (a cluster starts in a few seconds): run with ``pytest -m slow tests/research``.
 """
@@ -50,9 +50,13 @@ def inline(stored: Data) -> pd.DataFrame:
     return sweep(SmaCross, stored, COMBOS, cash="10", scheduler=INLINE, progress=False)
 
 
-def test_local_cluster_of_two_processes_gives_the_in_process_table(stored: Data, inline: pd.DataFrame) -> None:
+@pytest.mark.parametrize(("workers", "chunk"), [(1, None), (2, 1), (2, 3)])
+def test_local_cluster_of_one_or_two_processes_gives_the_in_process_table(
+    stored: Data, inline: pd.DataFrame, workers: int, chunk: int | None
+) -> None:
+    """One worker, two workers with a task per combination, two workers with batches of three: the same table."""
     before = _children()
-    table = sweep(SmaCross, stored, COMBOS, cash="10", workers=2, progress=False, chunk=1)
+    table = sweep(SmaCross, stored, COMBOS, cash="10", workers=workers, progress=False, chunk=chunk)
     assert table["error"].notna().sum() == 2
     assert table.loc[table["fast"] == 0, "error"].str.contains("Traceback").all()
     _same(table, inline.copy())

@@ -29,10 +29,41 @@ HERE = Path(__file__).resolve().parent
 STRATEGY = f"{HERE / 'strategies.py'}:Flip"
 
 
-def child(lab: Lab, *extra: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "kit", "run", STRATEGY, "--symbols", SYM, "--poll", "0.05",
-           "--schedule", "poll", "--name", "crash", "--journal", str(lab.journal_path), *extra]  # fmt: skip
+def run_args(lab: Lab, strategy: str = STRATEGY, symbols: str = SYM) -> list[str]:
+    """``kit run``'s arguments (after ``kit``) for the test's run named ``crash`` on the lab's journal."""
+    return ["run", strategy, "--symbols", symbols, "--poll", "0.05", "--schedule", "poll", "--name", "crash",
+            "--journal", str(lab.journal_path)]  # fmt: skip
+
+
+def child(lab: Lab, *extra: str, strategy: str = STRATEGY, symbols: str = SYM) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "kit", *run_args(lab, strategy, symbols), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+
+
+def reap(p: subprocess.Popen[bytes]) -> None:
+    """Kill ``p`` if it is still running (a test that failed half-way), and wait for it."""
+    if p.poll() is None:
+        p.kill()
+        p.communicate(timeout=30)
+
+
+def killed_at_the_first_close(lab: Lab, tmp_path: Path, patch: str, *, strategy: str = STRATEGY,
+                              symbols: str = SYM) -> None:  # fmt: skip
+    """Run ``kit run`` with ``patch`` applied first (it SIGKILLs its own process at the chosen point), let
+    one candle close, and wait for the kill."""
+    script = tmp_path / "die.py"
+    script.write_text(
+        f"import os, signal, sys\n{patch}from kit.cli.main import main\nsys.argv = ['kit'] + sys.argv[1:]\nmain()\n"
+    )
+    cmd = [sys.executable, str(script), *run_args(lab, strategy, symbols)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    try:
+        wait_for(lambda: len(rows(lab, "run")) == 1, "the run to start")
+        lab.net.step(60_000)
+        p.communicate(timeout=60)
+    finally:
+        reap(p)
+    assert p.returncode == -signal.SIGKILL
 
 
 def wait_for(pred, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
@@ -62,9 +93,7 @@ def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab:
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=30)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate(timeout=30)
+        reap(p)
     assert p.returncode == -signal.SIGKILL
     lab.net.step(60_000)  # and one more closes while it is down
     q = child(lab)
@@ -77,9 +106,7 @@ def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab:
         q.send_signal(signal.SIGTERM)
         out, err = q.communicate(timeout=30)
     finally:
-        if q.poll() is None:
-            q.kill()
-            q.communicate(timeout=30)
+        reap(q)
     assert q.returncode == 0, err.decode()[-2000:]
     assert b"stopped" in out
     decisions = rows(lab, "decision")
@@ -107,9 +134,7 @@ def test_sigkill_mid_run_then_restart_no_duplicate_order_journal_continuous(lab:
 
 @pytest.mark.slow  # a child process SIGKILLed mid-send
 def test_killed_between_the_send_and_the_link_the_restart_finds_the_order(lab: Lab, tmp_path: Path) -> None:
-    script = tmp_path / "die.py"
-    script.write_text(
-        "import os, signal, sys\n"
+    patch = (
         "from kit.run import broker\n"
         "orig = broker.SessionBroker._j\n"
         "def _j(self, kind, **kw):\n"
@@ -117,22 +142,8 @@ def test_killed_between_the_send_and_the_link_the_restart_finds_the_order(lab: L
         "        os.kill(os.getpid(), signal.SIGKILL)  # the order is on the exchange; its link is not journaled\n"
         "    return orig(self, kind, **kw)\n"
         "broker.SessionBroker._j = _j\n"
-        "from kit.cli.main import main\n"
-        "sys.argv = ['kit'] + sys.argv[1:]\n"
-        "main()\n"
     )
-    cmd = [sys.executable, str(script), "run", STRATEGY, "--symbols", SYM, "--poll", "0.05",
-           "--schedule", "poll", "--name", "crash", "--journal", str(lab.journal_path)]  # fmt: skip
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
-    try:
-        wait_for(lambda: len(rows(lab, "run")) == 1, "the run to start")
-        lab.net.step(60_000)
-        p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate(timeout=30)
-    assert p.returncode == -signal.SIGKILL
+    killed_at_the_first_close(lab, tmp_path, patch)
     assert len(rows(lab, "decision")) == 1 and rows(lab, "decision_order") == []
     assert len(lab.client().fetch_orders(SYM)) == 1  # it was sent
     s = lab.session()
@@ -152,39 +163,21 @@ def test_killed_after_the_batch_was_journaled_before_it_was_sent_nothing_is_ever
     lab: Lab, tmp_path: Path
 ) -> None:
     syms = "BTC/USDT,ETH/USDT"
-    script = tmp_path / "die.py"
-    script.write_text(
-        "import os, signal, sys\n"
+    patch = (
         "from kit.session import trading\n"
         "def _outcome(self, prepared):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)  # the intents are journaled; no request has gone out\n"
         "trading.Trading._outcome = _outcome\n"
-        "from kit.cli.main import main\n"
-        "sys.argv = ['kit'] + sys.argv[1:]\n"
-        "main()\n"
     )
     two = f"{HERE / 'strategies.py'}:FlipTwo"
-    cmd = [sys.executable, str(script), "run", two, "--symbols", syms, "--poll", "0.05",
-           "--schedule", "poll", "--name", "crash", "--journal", str(lab.journal_path)]  # fmt: skip
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
-    try:
-        wait_for(lambda: len(rows(lab, "run")) == 1, "the run to start")
-        lab.net.step(60_000)
-        p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate(timeout=30)
-    assert p.returncode == -signal.SIGKILL
+    killed_at_the_first_close(lab, tmp_path, patch, strategy=two, symbols=syms)
     with Journal(lab.journal_path) as j:
         intents = [e.client_id for e in j.events(kinds=["intent"])]
     decided = [client_id_for(e.payload["decision_id"]) for e in rows(lab, "decision")]
     # journaled, under the decisions' own ids (a symbol whose candle had not shown yet decides at the next poll)
     assert 1 <= len(decided) <= 2 and sorted(intents) == sorted(decided)
     assert lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT") == []  # none sent
-    q = subprocess.Popen(
-        [sys.executable, "-m", "kit", *cmd[2:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)
-    )  # the same run restarts, without the crash, and goes on
+    q = child(lab, strategy=two, symbols=syms)  # the same run restarts, without the crash, and goes on
     try:
         wait_for(lambda: [e.payload["state"] for e in rows(lab, "run")][-1:] == ["resumed"], "the resume")
         for n in (2, 3):
@@ -200,9 +193,7 @@ def test_killed_after_the_batch_was_journaled_before_it_was_sent_nothing_is_ever
         got = [(e.client_id, e.payload.get("status")) for e in rows(lab, "decision_order")]
         raise AssertionError(f"{got}\n{q.communicate(timeout=30)[1].decode()[-3000:]}") from None
     finally:
-        if q.poll() is None:
-            q.kill()
-            q.communicate(timeout=30)
+        reap(q)
     orders = lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT")
     per_cid = Counter(o["clientOrderId"] for o in orders)
     assert per_cid and all(v == 1 for v in per_cid.values())

@@ -147,7 +147,7 @@ def preview(session: Session, symbol: str, side: str, amount: Any, *, last_price
     except KitError:
         it = None  # check() below raises the same error, after the kill switch and stage checks
     ref = (it.price or it.trigger_price or last) if it is not None else None
-    notional = it.amount * ref if it is not None and ref is not None else None
+    notional = it.base_amount * ref if it is not None and ref is not None else None
     rate = maker if it is not None and it.post_only else taker
     fee = notional * rate if notional is not None and rate is not None else None
     est: dict[str, Any] = {**base, "intent": it, "reference_price": ref, "notional": notional, "fee_rate": rate,
