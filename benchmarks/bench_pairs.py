@@ -25,7 +25,7 @@ Comparisons (the issue's goals in brackets):
   on-disk cache, and compiling it from nothing (an empty ``NUMBA_CACHE_DIR``).
 
 ``--growth`` adds kit's signals and callback times over 1 month, 1 year and 3 years of candles
-(3 runs each, median), to show the cost is linear in candles.
+(3 runs each, median wall time, and the median CPU time per candle), to show the cost is linear in candles.
 """
 
 from __future__ import annotations
@@ -135,18 +135,32 @@ def trades(res: Any) -> str:
 
 
 def pairs(a: Callable[[], Any], b: Callable[[], Any], n: int) -> tuple[list[float], list[float], Any, Any]:
-    """``n`` interleaved timings of ``a`` and ``b`` (A B, B A, ...) after one warm-up each."""
+    """``n`` interleaved timings of ``a`` and ``b`` (A B, B A, ...) after one warm-up each.
+
+    Wall seconds; the CPU seconds of the same runs (``time.process_time``) go to :data:`CPU`,
+    keyed by the callable, because on a loaded shared machine a run's wall time is mostly the
+    wait for a core (a process getting a quarter of one takes four times as long) while its CPU
+    time is not.
+    """
     ra, rb = a(), b()
     ta: list[float] = []
     tb: list[float] = []
+    ca: list[float] = []
+    cb: list[float] = []
     for k in range(n):
         for which in "ab" if k % 2 == 0 else "ba":
-            fn, out = (a, ta) if which == "a" else (b, tb)
+            fn, out, cpu = (a, ta, ca) if which == "a" else (b, tb, cb)
             gc.collect()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    CPU[id(ta)], CPU[id(tb)] = ca, cb
     return ta, tb, ra, rb
+
+
+#: CPU seconds of the runs whose wall seconds are the list with this id (filled by :func:`pairs`).
+CPU: dict[int, list[float]] = {}
 
 
 def spread(xs: list[float]) -> str:
@@ -214,13 +228,15 @@ def growth(sig_fn: Callable[[pd.DataFrame], st.Signals]) -> list[list[str]]:
         line = [label, f"{n:,}"]
         for call in (kit_signals(df, sig, "market"), kit_signals(df, sig, "limit"), kit_callback(df, sig, "market")):
             call()
-            ts = []
+            ts, cs = [], []
             for _ in range(3):
-                t0 = time.perf_counter()
+                gc.collect()
+                c0, t0 = time.process_time(), time.perf_counter()
                 call()
                 ts.append(time.perf_counter() - t0)
-            med = statistics.median(ts)
-            line.append(f"{med * 1e3:,.1f} ms ({med / n * 1e9:,.0f} ns/candle)")
+                cs.append(time.process_time() - c0)
+            med, cpu = statistics.median(ts), statistics.median(cs)
+            line.append(f"{med * 1e3:,.1f} ms; CPU {cpu * 1e3:,.1f} ms ({cpu / n * 1e9:,.0f} ns/candle)")
         rows.append(line)
     return rows
 
@@ -258,8 +274,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {na:<26} {spread(ta):<32} trades {trades(ra)}")
         print(f"  {nb:<26} {spread(tb):<32} trades {trades(rb)}")
         print(f"  kit / {nb}: median {med:.2f}x ({min(ratios):.2f}-{max(ratios):.2f}); goal {goal}: "
-              f"{'PASS' if ok else 'FAIL'}\n")  # fmt: skip
-        report["comparisons"].append({"order": order, "a": na, "b": nb, "a_s": ta, "b_s": tb, "ratios": ratios})
+              f"{'PASS' if ok else 'FAIL'}")  # fmt: skip
+        ca, cb = CPU[id(ta)], CPU[id(tb)]
+        cratios = [x / y for x, y in zip(ca, cb, strict=True)]
+        print(f"  CPU time: {na} {spread(ca)}, {nb} {spread(cb)}; kit / {nb}: median "
+              f"{statistics.median(cratios):.2f}x ({min(cratios):.2f}-{max(cratios):.2f})\n")  # fmt: skip
+        report["comparisons"].append({"order": order, "a": na, "b": nb, "a_s": ta, "b_s": tb, "ratios": ratios,
+                                      "a_cpu_s": ca, "b_cpu_s": cb, "cpu_ratios": cratios})  # fmt: skip
     if "first" not in skip:
         fu = first_use()
         print("first use in a fresh interpreter: "

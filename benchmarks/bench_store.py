@@ -15,7 +15,8 @@ returning the same DataFrame (UTC DatetimeIndex; open, high, low, close, volume 
                                 file version ever; it then records the verification beside the file)
 * kit store, verified by record the same in a process that has not read the files before: each file's
                                 record (stat, footer hash) is read instead of summing it
-* kit store, fresh process      the year's first read in a new interpreter (imports done, untimed)
+* kit store, fresh process      the year's first read in a new interpreter (imports done, untimed);
+                                its CPU time is printed on the next line (the wait for a core left out)
 * kit store, one week           ``Store.candles(...)`` for 2024-06-03 .. 2024-06-10 (10,080 rows)
 
 and the store's write path: the whole year (``Store.put``), and appending one new day to the
@@ -173,8 +174,9 @@ def run(work: Path, repeat: int) -> int:
     record("kit store, one week", t, f, None)
     t, f = timed(lambda: Store(root).candles("BTC/USDT", "1m", YEAR_START, YEAR_END), repeat)
     record("kit store, whole year, new Store", t, f, None)
-    t = fresh_process_reads(root, max(5, repeat // 3))
+    t, cpu = fresh_process_reads(root, max(5, repeat // 3))
     record("kit store, whole year, fresh process", t, None, None)
+    record("  the same, CPU time of the read", cpu, None, None)  # the wait for a core left out
 
     day = make_year(seed=8, rows=1440)
     day.index = (pd.DatetimeIndex(day.index) + pd.Timedelta(days=365)).as_unit("ms")  # 2024-12-31, one more day
@@ -203,24 +205,25 @@ import pandas as pd
 from kit.store import Store
 import kit.store.parquet, pyarrow.parquet  # imports are not the read: a notebook has them already
 a, b = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-12-31", tz="UTC")
-t0 = time.perf_counter()
+c0, t0 = time.process_time(), time.perf_counter()
 f = Store({store!r}).candles("BTC/USDT", "1m", a, b)
-print((time.perf_counter() - t0) * 1e3, len(f))
+print((time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3, len(f))
 """
 
 
-def fresh_process_reads(root: Path, n: int) -> list[float]:
-    """The year's first read in ``n`` fresh interpreters (imports done first, not timed), in ms."""
+def fresh_process_reads(root: Path, n: int) -> tuple[list[float], list[float]]:
+    """The year's first read in ``n`` fresh interpreters (imports done first, not timed): wall and CPU ms."""
     import subprocess
 
     code = FRESH.format(root=str(Path(__file__).resolve().parents[1]), store=str(root))
-    out = []
+    out, cpu = [], []
     for _ in range(n):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        ms, rows = proc.stdout.split()
+        ms, cpu_ms, rows = proc.stdout.split()
         assert int(rows) == 525_600
         out.append(float(ms))
-    return out
+        cpu.append(float(cpu_ms))
+    return out, cpu
 
 
 def report(rows: list[dict[str, Any]], repeat: int) -> None:

@@ -33,7 +33,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+
+# pandas_compat and vendored.version: the first frame a process builds has pandas import them
+# lazily (for its pyarrow-backed string column labels), part of a year's first read in a fresh
+# process (#18); imported with the store, a notebook pays them once, at import.
+import pyarrow.pandas_compat  # noqa: F401
 import pyarrow.parquet as pq
+import pyarrow.vendored.version  # noqa: F401
 
 from kit.errors import DataError
 from kit.store import paths
