@@ -30,6 +30,7 @@ fast = 3  # SMA lengths, in 1-minute candles
 slow = 8
 size = "0.001"  # base amount per entry
 candles = 60  # how many candles to run forward
+paper_candles = 30  # how many candles to run forward on the paper stage
 pace_s = 0.5  # wall seconds per candle (the demo's pace; 0 runs as fast as the runner goes)
 store_root = "data"
 
@@ -160,9 +161,55 @@ run.stop()
 run.journal("run")[["state", "reason"]].reset_index(drop=True)
 
 # %% [markdown]
-# ## Paper, and from a terminal
-# The same class runs on the `paper` stage (simulated fills on a venue's live public market, no
-# key) and, once it has testnet evidence, on `live_small`:
+# ## Forward on paper
+# The same class on the `paper` stage: simulated fills on a venue's public market, no key, and no
+# order, cancel or account request ever reaches that venue. The paper venue is a private localnet
+# that mirrors the venue's public book and trades (`kit.paper`, docs/paper.md); here it mirrors
+# this notebook's localnet. Its fills follow the paper fill model: 250 ms latency, takers on the
+# worse of the book when the order was decided and the book on its arrival, consumed liquidity,
+# a queue for resting orders, 10 ticks past the last level for a market order beyond the book.
+#
+# On a real venue the paper market moves with the venue's streams. Here the localnet moves only
+# when this notebook steps it, and the paper venue follows its clock: `sync()` catches it up
+# (clock, book, trades) after each step, so the outputs below are the same on every run.
+
+# %%
+from kit.paper.venue import running_paper_venue
+
+paper = Session(exchange, stage="paper")
+paper_venue = running_paper_venue(exchange)  # this kernel's paper venue, started by the Session
+paper_run = Runner(paper, SmaCross(fast=fast, slow=slow, size=size), [symbol], name="notebook-05-paper",
+                   schedule="poll", poll_s=0.05)  # fmt: skip
+paper_run.prepare()
+for _ in range(paper_candles):
+    for k in range(3):
+        price = round(price * float(np.exp(rng.normal(0, 0.0015))), 2)
+        prep.market.trade(symbol, f"{price:.2f}", "0.05", side="buy" if k % 2 else "sell")
+        prep.market.step(20_000)
+    paper_venue.sync()  # the paper venue's clock, book and trades catch up with the localnet's
+    paper_run.poll_once()
+paper_run.stop()
+status = paper_run.status()
+pd.Series({k: status[k] for k in ("state", "candles", "decisions", "orders_sent", "open_orders")}).to_frame(
+    f"{paper_run.name} on {paper.venue}"
+)
+
+# %% [markdown]
+# Its fills, journaled with stage `paper` like every other order's, and the position the Session
+# builds from them (net of the base-asset fee):
+
+# %%
+fills = paper.journal.frame("fill")
+fills = fills[fills["stage"] == "paper"]
+fills[["stage", "venue", "side", "amount", "price", "fee_cost", "fee_currency"]]
+
+# %%
+pd.Series(paper.positions(), dtype=object).to_frame("paper position")
+
+# %% [markdown]
+# ## From a terminal
+# The same class runs on the paper stage of a real venue, no key needed, and once it has testnet
+# evidence on `live_small`:
 #
 # ```sh
 # kit run notebooks/strategies.py:SmaCross --exchange binance --stage paper --symbols BTC/USDT --param fast=3

@@ -41,9 +41,11 @@ hitting the bid) fill 2 of our 3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+D = Decimal
 ZERO = Decimal(0)
 Level = tuple[Decimal, Decimal]
 
@@ -115,7 +117,7 @@ class PaperOrder:
     ahead: Decimal = ZERO
     q_at_send: Decimal = ZERO
     cancel_at_ms: int | None = None
-    decision_book: tuple[tuple[Level, ...], tuple[Level, ...]] = field(default=((), ()))
+    decision_book: tuple[tuple[Level, ...], tuple[Level, ...]] | None = None  # None: no book known at send
     reason: str = ""
 
     @property
@@ -246,7 +248,7 @@ class PaperBook:
             raise ValueError(f"paper order id {order.id!r} already used")
         order.sent_ms = ts_ms
         order.active_ms = ts_ms + self.model.latency_ms
-        order.decision_book = (tuple(self._levels("bid")), tuple(self._levels("ask")))
+        order.decision_book = (tuple(self._levels("bid")), tuple(self._levels("ask"))) if self._synced else None
         order.q_at_send = self._displayed(order) if order.price is not None else ZERO
         self.orders[order.id] = order
         return self._activate(max(ts_ms, self.now_ms))
@@ -300,11 +302,9 @@ class PaperBook:
 
     def _take(self, o: PaperOrder, ts: int) -> list[PaperFill]:
         opp = "ask" if o.buy else "bid"
-        now = [(px, q) for px, q in self._levels(opp)]
-        shown = dict(now)  # what paper or the public took since the decision is gone from that book too
-        then = [(px, min(q, shown.get(px, q))) for px, q in (o.decision_book[1] if o.buy else o.decision_book[0])]
-        plan_now, plan_then = self._walk(o, now), self._walk(o, then)
-        plan = plan_now if not then or _worse(plan_now, plan_then, o.buy) else plan_then
+        now = self._levels(opp)
+        then = None if o.decision_book is None else list(o.decision_book[1] if o.buy else o.decision_book[0])
+        plan = taker_plan(buy=o.buy, leaves=o.leaves, limit=o.price, now=now, then=then)
         if o.tif == "FOK" and sum((q for _, q in plan), ZERO) < o.leaves:
             o.status, o.reason = "expired", "FOK: not enough liquidity to fill in full"
             return []
@@ -315,24 +315,11 @@ class PaperBook:
                 continue
             self._consume(opp, px, q, ts)
             out.append(self._fill(o, px, q, "taker", ts))
-        if o.price is None and o.leaves > 0 and now:
-            last = now[-1][0] if now else None
-            if last is not None:  # beyond the visible depth: a penalty past the last level
-                pen = self.tick * self.model.beyond_depth_ticks
-                out.append(self._fill(o, last + pen if o.buy else max(last - pen, self.tick), o.leaves, "taker", ts))
+        if o.price is None and o.leaves > 0 and (now or then):
+            px = beyond_depth_price(buy=o.buy, now=now, then=then or [], tick=self.tick,
+                                    ticks=self.model.beyond_depth_ticks)  # fmt: skip
+            out.append(self._fill(o, px, o.leaves, "taker", ts))
         return out
-
-    def _walk(self, o: PaperOrder, levels: list[Level]) -> list[Level]:
-        plan: list[Level] = []
-        left = o.leaves
-        for px, q in levels:
-            if left <= 0 or (o.price is not None and not self._ok(o, px)):
-                break
-            take = min(q, left)
-            if take > 0:
-                plan.append((px, take))
-                left -= take
-        return plan
 
     def _levels(self, side: str) -> list[Level]:
         book = self.asks if side == "ask" else self.bids
@@ -386,12 +373,89 @@ class PaperBook:
         return PaperFill(o.id, ts, px, q, liq)
 
 
-def _worse(a: list[Level], b: list[Level], buy: bool) -> bool:
+def walk(levels: Sequence[Level], *, buy: bool, leaves: Decimal | None, limit: Decimal | None = None,
+         quote: Decimal | None = None) -> list[Level]:  # fmt: skip
+    """What a taker takes from ``levels`` (best first): ``leaves`` base, or ``quote`` to spend, up to ``limit``.
+
+    >>> walk([(D(100), D(1)), (D(101), D(2))], buy=True, leaves=D("1.5"))
+    [(Decimal('100'), Decimal('1')), (Decimal('101'), Decimal('0.5'))]
+    >>> walk([(D(100), D(1)), (D(101), D(2))], buy=True, leaves=D(3), limit=D(100))
+    [(Decimal('100'), Decimal('1'))]
+    """
+    plan: list[Level] = []
+    left, cash = leaves, quote
+    for px, q in levels:
+        if (left is not None and left <= 0) or (cash is not None and cash <= 0):
+            break
+        if limit is not None and not (px <= limit if buy else px >= limit):
+            break
+        take = q
+        if left is not None:
+            take = min(take, left)
+            left -= take
+        if cash is not None:
+            take = min(take, cash / px)
+            cash -= take * px
+        if take > 0:
+            plan.append((px, take))
+    return plan
+
+
+def taker_plan(*, buy: bool, leaves: Decimal | None, limit: Decimal | None, now: Sequence[Level],
+               then: Sequence[Level] | None, quote: Decimal | None = None) -> list[Level]:  # fmt: skip
+    """What a taker fills: the walk of the worse (for the trader) of its decision-time and arrival-time books.
+
+    ``now`` is the opposite side at arrival (what is available: displayed less consumed), ``then``
+    the same side when the order was decided (sent), ``None`` when no book was known then (``now`` only).
+    A decision-time level shows no more than the same price shows now: what paper orders or the
+    public took since is gone from that book too. Worse means less filled, then a worse average.
+    This is the one implementation of the rule: the model (:class:`PaperBook`) and the paper venue
+    (:class:`kit.engine.paperengine.PaperEngine`) both call it. ``leaves`` is the base quantity
+    left, or ``None`` with ``quote`` to spend.
+
+    >>> then = [(D("100.10"), D(1))]              # decided on a worse book than the one it arrives on
+    >>> taker_plan(buy=True, leaves=D(1), limit=None, now=[(D(100), D(1))], then=then)
+    [(Decimal('100.10'), Decimal('1'))]
+    >>> taker_plan(buy=True, leaves=D(1), limit=None, now=[(D("100.50"), D(1))], then=[(D(100), D(1))])
+    [(Decimal('100.50'), Decimal('1'))]
+    """
+    plan_now = walk(now, buy=buy, leaves=leaves, limit=limit, quote=quote)
+    if then is None:
+        return plan_now
+    shown = dict(now)
+    capped = [(px, min(q, shown.get(px, q))) for px, q in then]
+    plan_then = walk(capped, buy=buy, leaves=leaves, limit=limit, quote=quote)
+    return plan_now if _worse(plan_now, plan_then, buy, by_quote=leaves is None) else plan_then
+
+
+def beyond_depth_price(*, buy: bool, now: Sequence[Level], then: Sequence[Level], tick: Decimal, ticks: int) -> Decimal:
+    """Price of a market order's remainder beyond the visible depth: ``ticks`` past the last level.
+
+    The last level is the worse of the two books' deepest levels (conservative); a sell never
+    goes below one tick.
+
+    >>> beyond_depth_price(buy=True, now=[(D(100), D(1))], then=[(D(101), D(1))], tick=D("0.01"), ticks=10)
+    Decimal('101.10')
+    >>> beyond_depth_price(buy=False, now=[(D("0.05"), D(1))], then=[], tick=D("0.01"), ticks=10)
+    Decimal('0.01')
+    """
+    lasts = [side[-1][0] for side in (now, then) if side]
+    if not lasts:
+        raise ValueError("no visible level to price the remainder from")
+    pen = tick * ticks
+    return max(lasts) + pen if buy else max(min(lasts) - pen, tick)
+
+
+def _worse(a: list[Level], b: list[Level], buy: bool, *, by_quote: bool = False) -> bool:
     """True if plan ``a`` is at least as bad for the trader as plan ``b`` (less filled, or a worse average)."""
     qa, qb = sum((q for _, q in a), ZERO), sum((q for _, q in b), ZERO)
+    ca, cb = sum((p * q for p, q in a), ZERO), sum((p * q for p, q in b), ZERO)
+    if by_quote:  # a quote amount to spend: filled is the quote; worse is less base bought (more sold) for it
+        if ca != cb:
+            return ca < cb
+        return qa <= qb if buy else qa >= qb
     if qa != qb:
         return qa < qb
     if qa == 0:
         return True
-    ca, cb = sum((p * q for p, q in a), ZERO), sum((p * q for p, q in b), ZERO)
     return ca >= cb if buy else ca <= cb

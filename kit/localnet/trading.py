@@ -154,8 +154,14 @@ class Trading:
                 self._flush(payload.get("symbol"))
             self.store.append(kind, ts, payload)
         if request is not None:
-            return self._handle(self.engine.submit(payload["account"], request, ts_ms=ts), consume=consume)
+            return self._handle(self._submit(payload, request, ts), consume=consume)
         return self._handle(self._execute(kind, ts, payload), consume=consume)
+
+    def _submit(self, p: dict[str, Any], req: OrderRequest, ts: int) -> list[Event]:
+        """Submit to the engine; the paper venue's engine also gets the decision book logged with it."""
+        if "decision" in p:
+            return self.engine.submit(p["account"], req, ts_ms=ts, decision=p["decision"])  # type: ignore[call-arg]
+        return self.engine.submit(p["account"], req, ts_ms=ts)
 
     def _flush(self, symbol: str | None) -> None:
         syms = [symbol] if symbol else list(self._pending)
@@ -176,7 +182,7 @@ class Trading:
         if kind == "withdraw":
             return e.withdraw(p["account"], p["asset"], Decimal(p["amount"]), ts_ms=ts)
         if kind == "submit":
-            return e.submit(p["account"], wire.request_from_json(p["req"]), ts_ms=ts)
+            return self._submit(p, wire.request_from_json(p["req"]), ts)
         if kind == "cancel":
             return e.cancel(p["account"], order_id=p.get("order_id"), client_id=p.get("client_id"), ts_ms=ts)
         if kind in ("submit_list", "cancel_list"):
@@ -340,13 +346,11 @@ class Trading:
             if events and events[0].kind is EventKind.REJECTED and events[0].code is not RejectCode.INSUFFICIENT_FUNDS:
                 raise wire.reject_error(events[0])
             return None, []
-        events = self.run_command(
-            "submit",
-            now,
-            {"account": account, "symbol": req.symbol, "req": wire.request_to_json(req)},
-            consume=True,
-            request=req,
-        )
+        payload: dict[str, Any] = {"account": account, "symbol": req.symbol, "req": wire.request_to_json(req)}
+        decide = getattr(self.engine, "decision", None)  # the paper venue's engine (kit.engine.paperengine)
+        if decide is not None:  # logged, so a replay meets the same decision-time book
+            payload["decision"] = decide(req, now)
+        events = self.run_command("submit", now, payload, consume=True, request=req)
         if not events or events[0].kind is EventKind.REJECTED:
             raise wire.reject_error(events[0]) if events else RuntimeError("engine returned no events")
         oid = events[0].order.id if events[0].order else 0

@@ -10,7 +10,9 @@ liquidity, until the next full upstream snapshot (spec (c): stop filling until t
 Consumed liquidity (docs/paper.md; spec (c)): a taker fill of a paper order removes its quantity
 from the level it hit, and the removal outlives book refreshes for ``replenish_ms`` (default
 3 s) or until the level vanishes upstream. Paper fills never reach the real book, so resetting
-on each size change would let the same displayed size fill twice.
+on each size change would let the same displayed size fill twice. Public prints received after
+the upstream snapshot in use are taken from their level too (:meth:`MirrorBook.printed`), until
+the next snapshot shows what they took: the model's rule (:class:`kit.engine.paperfill.PaperBook`).
 
 Examples
 --------
@@ -39,6 +41,7 @@ from typing import Any
 
 from kit.engine.levels import Taken, best, diff, fmt, sorted_levels
 from kit.localnet.config import SymbolSpec
+from kit.localnet.market import MirrorSource, Print
 
 Delta = tuple[int, int, list[list[str]], list[list[str]]]
 Level = tuple[Decimal, Decimal]
@@ -70,6 +73,9 @@ class MirrorBook:
         self.bids: dict[Decimal, Decimal] = {}
         self.asks: dict[Decimal, Decimal] = {}
         self._taken: Taken[Decimal] = Taken()
+        self._upstream_ms = 0
+        self._applied_ms = 0  # receive time of the snapshot in use
+        self._prints: list[tuple[int, str, Decimal, Decimal]] = []  # (received ms, side, price, qty) after it
         self.update_id = 1
         self.ts_ms = 0
         self.last_feed_ms = 0
@@ -83,6 +89,7 @@ class MirrorBook:
         with self._lock:
             self._upstream = (b, a)
             self._upstream_seq += 1
+            self._upstream_ms = ts_ms
             self.last_feed_ms = ts_ms
             self.stale = False
 
@@ -108,7 +115,17 @@ class MirrorBook:
             if self._upstream is not None and self._upstream_seq != self._applied_seq:
                 self._raw_bids, self._raw_asks = dict(self._upstream[0]), dict(self._upstream[1])
                 self._applied_seq = self._upstream_seq
+                self._applied_ms = self._upstream_ms
+                self._prints = [x for x in self._prints if x[0] > self._applied_ms]  # the snapshot shows the rest
         return self._apply(ts_ms, expire=True)
+
+    def printed(self, ts_ms: int, price: Decimal, qty: Decimal, *, buyer_maker: bool) -> None:
+        """A public print received at ``ts_ms``: its quantity is gone from its level until the next snapshot.
+
+        ``buyer_maker`` True: a seller hit the bids. Applied at the next :meth:`refresh`.
+        """
+        if ts_ms > self._applied_ms:
+            self._prints.append((ts_ms, "bid" if buyer_maker else "ask", price, qty))
 
     def _apply(self, ts_ms: int, *, expire: bool) -> Delta | None:
         raw_b, raw_a = ({}, {}) if self.stale else (self._raw_bids, self._raw_asks)
@@ -116,6 +133,14 @@ class MirrorBook:
             # gone when due, or when its level vanished upstream (the liquidity it stood for is gone too)
             self._taken.expire(ts_ms, bids=raw_b, asks=raw_a)
         bids, asks = self._taken.apply(raw_b, raw_a)
+        for _, side, px, qty in self._prints:
+            book = bids if side == "bid" else asks
+            if px in book:
+                left = book[px] - qty
+                if left > 0:
+                    book[px] = left
+                else:
+                    del book[px]
         db = diff(self.bids, bids, _same)
         da = diff(self.asks, asks, _same)
         self.bids, self.asks = bids, asks
@@ -136,6 +161,7 @@ class MirrorBook:
             "b": [[str(p), str(q)] for p, q in self._raw_bids.items()],
             "a": [[str(p), str(q)] for p, q in self._raw_asks.items()],
             "t": self._taken.rows(str),
+            "p": [[ts, side, str(px), str(q)] for ts, side, px, q in self._prints],
         }
 
     def load_state(self, state: dict[str, Any], ts_ms: int) -> None:
@@ -143,6 +169,7 @@ class MirrorBook:
         self._raw_bids = {Decimal(p): Decimal(q) for p, q in state.get("b", [])}
         self._raw_asks = {Decimal(p): Decimal(q) for p, q in state.get("a", [])}
         self._taken.load(state.get("t", []), Decimal)
+        self._prints = [(int(ts), str(side), Decimal(px), Decimal(q)) for ts, side, px, q in state.get("p", [])]
         self._apply(ts_ms, expire=False)
 
     # -------------------------------------------------------------- reading
@@ -167,3 +194,21 @@ class MirrorBook:
 def _same(price: Decimal) -> Decimal:
     """The paper book keys its levels by price itself."""
     return price
+
+
+class MirrorTape(MirrorSource):
+    """The upstream's prints (:class:`~kit.localnet.market.MirrorSource`), also taken off :attr:`book`'s levels.
+
+    A print the venue takes (:meth:`prints_until`) is liquidity gone from its level until the next
+    upstream snapshot shows it (:meth:`MirrorBook.printed`), as in the paper fill model.
+    """
+
+    book: MirrorBook | None = None
+
+    def prints_until(self, ts_ms: int) -> list[Print]:
+        """Queued prints stamped at or before ``ts_ms``, oldest first; each also reaches the book."""
+        out = super().prints_until(ts_ms)
+        if self.book is not None:
+            for p in out:
+                self.book.printed(p.ts_ms, p.price, p.qty, buyer_maker=p.buyer_maker)
+        return out

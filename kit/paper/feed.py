@@ -105,6 +105,35 @@ class Feed:
 
         return list(self.run(go()))
 
+    def order_book(self, symbol: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """The upstream's book now (REST, ``depth`` levels, budgeted): (bids, asks)."""
+
+        async def go() -> Any:
+            await self._spend("GET", "/api/v3/depth", {"limit": self.depth})
+            return await self.client.fetch_order_book(symbol, self.depth)
+
+        ob = self.run(go())
+        self.stats.rest_books += 1
+        return _levels(ob["bids"]), _levels(ob["asks"])
+
+    def recent_trades(self, symbol: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """The upstream's last ``limit`` trades (REST, budgeted), oldest first, as plain values.
+
+        Each: ``id``, ``ts_ms`` (the upstream's time), ``price``, ``qty``, ``buyer_maker``.
+        """
+
+        async def go() -> Any:
+            await self._spend("GET", "/api/v3/trades", {"limit": limit})
+            return await self.client.fetch_trades(symbol, limit=limit)
+
+        out = []
+        for t in self.run(go()):
+            if str(t.get("id") or "").isdigit() and Decimal(str(t["amount"])) > 0:
+                out.append({"id": int(t["id"]), "ts_ms": int(t["timestamp"]), "price": Decimal(str(t["price"])),
+                            "qty": Decimal(str(t["amount"])), "buyer_maker": t.get("side") == "sell"})  # fmt: skip
+        self.stats.rest_trades += len(out)
+        return sorted(out, key=lambda t: t["id"])
+
     def start(self, symbol: str, book: Any, source: Any) -> None:
         """Mirror ``symbol`` into ``book`` (:class:`MirrorBook`) and ``source`` (:class:`MirrorSource`)."""
         for coro in (self._book_loop(symbol, book), self._trade_loop(symbol, source)):

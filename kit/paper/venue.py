@@ -13,6 +13,7 @@ One paper venue per upstream per process (:func:`paper_venue`). Its state lives 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kit.engine.paperfill import PaperFillModel
 from kit.errors import ConfigError
 from kit.localnet.config import SymbolSpec
 
@@ -46,9 +48,24 @@ class PaperConfig:
         Opening balances of the paper account.
     latency_ms
         Insert/cancel latency: every request to the paper venue is held this long before it acts
-        (placeholder 250 ms until twin data measures the real p95; spec (c)).
+        (placeholder 250 ms until twin data measures the real p95; spec (c)), and a taker walks the
+        worse of the book this long before its arrival (its decision) and the book at its arrival.
     replenish_ms
         How long liquidity a paper order took stays gone (spec (c): 1-5 s).
+    beyond_depth_ticks
+        A market order's remainder beyond the visible depth fills this many ticks past the last
+        level (spec (c)), instead of expiring.
+    stepped
+        Run the venue on a stepped clock (tests, benchmarks, a notebook driving a stepped
+        localnet): requests are not held, the clock moves only by ``net.step``, and the latency
+        applies as the decision lag alone (decision time = arrival - ``latency_ms``).
+    follow
+        With ``stepped`` and a localnet upstream whose clock is stepped too: no streams; the venue
+        starts at the upstream's time and :meth:`PaperVenue.sync` catches it up (book, trades,
+        clock) whenever the upstream was stepped. :func:`paper_venue` chooses this by itself when
+        the localnet it mirrors is stepped (the notebooks' and the demo's).
+    start_ms
+        Where a stepped clock starts (default: the upstream's time when following, else the wall clock).
     history_minutes
         Upstream 1m candles loaded at start, so klines have a past.
     first_book_s
@@ -59,24 +76,40 @@ class PaperConfig:
     balances: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_PAPER_BALANCES))
     latency_ms: float = 250.0
     replenish_ms: int = 3_000
+    beyond_depth_ticks: int = 10
+    stepped: bool = False
+    follow: bool = False
+    start_ms: int | None = None
     history_minutes: int = 120
     first_book_s: float = 20.0
+
+    def model(self) -> PaperFillModel:
+        """The paper fill model's settings for the venue's engine (the same rules as the twins').
+
+        >>> PaperConfig(latency_ms=100, beyond_depth_ticks=5).model()
+        PaperFillModel(latency_ms=100, cancel_latency_ms=100, replenish_ms=3000, beyond_depth_ticks=5)
+        """
+        lat = round(self.latency_ms)
+        return PaperFillModel(latency_ms=lat, cancel_latency_ms=lat, replenish_ms=self.replenish_ms,
+                              beyond_depth_ticks=self.beyond_depth_ticks)  # fmt: skip
 
 
 class Mirror:
     """The ``LocalnetConfig.mirror`` of a paper venue: its books and sources, fed by a :class:`Feed`."""
 
-    #: The venue's engine: resting limits queue behind the displayed size (kit.engine.paperengine).
+    #: Builds the venue's engine: the paper fill model's rules (kit.engine.paperengine).
     engine: Any = None
 
-    def __init__(self, history: dict[str, list[list[Any]]], *, replenish_ms: int) -> None:
+    def __init__(
+        self, history: dict[str, list[list[Any]]], *, replenish_ms: int, model: PaperFillModel | None = None
+    ) -> None:
         from kit.engine.paperengine import PaperEngine
-        from kit.localnet.market import MirrorSource
-        from kit.paper.book import MirrorBook
+        from kit.paper.book import MirrorBook, MirrorTape
 
-        self.engine = PaperEngine
+        self.model = model or PaperFillModel(replenish_ms=replenish_ms)
+        self.engine = functools.partial(PaperEngine, model=self.model)
         self.books: dict[str, MirrorBook] = {}
-        self.sources: dict[str, MirrorSource] = {}
+        self.sources: dict[str, MirrorTape] = {}
         self._history = history
         self._replenish_ms = replenish_ms
 
@@ -87,10 +120,14 @@ class Mirror:
         return self.books.setdefault(spec.symbol, MirrorBook(spec, replenish_ms=self._replenish_ms))
 
     def source(self, spec: SymbolSpec) -> Any:
-        """The symbol's :class:`~kit.localnet.market.MirrorSource`."""
-        from kit.localnet.market import MirrorSource
+        """The symbol's :class:`~kit.paper.book.MirrorTape`: the venue's prints, also taken off the book."""
+        from kit.paper.book import MirrorTape
 
-        return self.sources.setdefault(spec.symbol, MirrorSource(spec, history=self._history.get(spec.symbol)))
+        if spec.symbol not in self.sources:
+            tape = MirrorTape(spec, history=self._history.get(spec.symbol))
+            tape.book = self.book(spec)
+            self.sources[spec.symbol] = tape
+        return self.sources[spec.symbol]
 
 
 def spec_from_market(m: dict[str, Any], *, fallback_price: Decimal) -> SymbolSpec:
@@ -133,12 +170,50 @@ def spec_from_market(m: dict[str, Any], *, fallback_price: Decimal) -> SymbolSpe
 class PaperVenue:
     """A running paper venue: the mirror localnet and its upstream feed."""
 
-    def __init__(self, net: Any, feed: Any, mirror: Mirror, name: str, upstream: str) -> None:
+    def __init__(
+        self, net: Any, feed: Any, mirror: Mirror, name: str, upstream: str, *, upstream_url: str | None = None
+    ) -> None:
         self.net = net
         self.feed = feed
         self.mirror = mirror
         self.name = name
         self.upstream = upstream
+        self.upstream_url = upstream_url
+        self._last_trade: dict[str, int | None] = {}
+
+    @property
+    def stepped(self) -> bool:
+        """True when the venue's clock moves only when stepped (it follows a stepped localnet by :meth:`sync`)."""
+        return bool(self.net.config.stepped)
+
+    def sync(self) -> int:
+        """Catch a stepped paper venue up with the stepped localnet it mirrors; returns the venue's time.
+
+        Reads the upstream's clock (``GET /_localnet/state``), its book (100 levels) and its trades
+        since the last sync (REST, through the shared rate budget), hands them to the mirror as the
+        feed would, and steps the venue's clock to the upstream's: the same upstream state always
+        gives the same paper market, so a notebook that steps its localnet gets stable outputs.
+        Trades keep the upstream's time (its stepped clock is the time here). A real-time venue
+        follows its feed by itself: this returns its time and does nothing else.
+
+        >>> pv = running_paper_venue("localnet"); market.step(60_000); pv.sync()   # doctest: +SKIP
+        """
+        if not self.stepped or self.upstream_url is None:
+            return int(self.net.call(lambda v: v.clock.now_ms()))
+        now = max(_upstream_state(self.upstream_url)["now_ms"], int(self.net.call(lambda v: v.clock.now_ms())))
+        for sid, book in self.mirror.books.items():
+            symbol = _unified(book.spec)
+            bids, asks = self.feed.order_book(symbol)
+            book.feed(bids, asks, ts_ms=now)
+            last = self._last_trade.get(sid)
+            newest = last
+            for t in self.feed.recent_trades(symbol):
+                if last is not None and t["id"] > last:
+                    tape = self.mirror.sources[sid]
+                    tape.feed(min(t["ts_ms"], now), t["price"], t["qty"], buyer_maker=t["buyer_maker"])
+                newest = max(newest or 0, t["id"])
+            self._last_trade[sid] = newest if newest is not None else 0
+        return int(self.net.call(lambda v: _step_to(v, now)))
 
     @property
     def url(self) -> str:
@@ -186,6 +261,7 @@ def start_paper_venue(
     cfg = config or PaperConfig()
     name = upstream.strip().lower()
     budget = None
+    url = ""
     if name == "localnet":
         from kit.localnet.ccxt_client import connect
 
@@ -236,9 +312,15 @@ def start_paper_venue(
             rows = history[markets[s]["id"]]
             last = D(str(rows[-1][4])) if rows else D("1")
             specs.append(spec_from_market(markets[s], fallback_price=last))
-        mirror = Mirror(history, replenish_ms=cfg.replenish_ms)
+        mirror = Mirror(history, replenish_ms=cfg.replenish_ms, model=cfg.model())
+        follow = cfg.stepped and cfg.follow and upstream_name == "localnet"
+        up_now = int(_upstream_state(url)["now_ms"]) if follow else None
         for spec, s in zip(specs, symbols, strict=True):
-            feed.start(s, mirror.book(spec), mirror.source(spec))
+            if follow:  # no streams: sync() pulls the upstream's state when the notebook steps it
+                mirror.source(spec)
+                mirror.book(spec).feed(*feed.order_book(s), ts_ms=up_now or 0)
+            else:
+                feed.start(s, mirror.book(spec), mirror.source(spec))
         deadline = time.monotonic() + cfg.first_book_s
         while not all(b.has_data for b in mirror.books.values()):
             if time.monotonic() > deadline:
@@ -250,6 +332,7 @@ def start_paper_venue(
                     + "; ".join(feed.stats.errors[-3:] or ["none"]),
                 )
             time.sleep(0.05)
+        start_ms = (up_now or cfg.start_ms or int(time.time() * 1000)) if cfg.stepped else None
         lcfg = LocalnetConfig(
             symbols=tuple(specs),
             accounts=(AccountSpec("main", dict(cfg.balances)),),
@@ -259,14 +342,38 @@ def start_paper_venue(
             ),
             state_dir=state_dir,
             history_minutes=0,
-            faults=FaultConfig(latency_ms=cfg.latency_ms),
+            faults=FaultConfig(latency_ms=0.0 if cfg.stepped else cfg.latency_ms),
+            stepped=cfg.stepped,
+            start_ms=start_ms,
             mirror=mirror,
         )
         net = start(config=lcfg)
     except BaseException:
         feed.close()
         raise
-    return PaperVenue(net, feed, mirror, f"paper-{upstream_name}", upstream_name)
+    pv = PaperVenue(net, feed, mirror, f"paper-{upstream_name}", upstream_name, upstream_url=upstream_url)
+    if follow:
+        pv.sync()  # the first sync sets the trade marks: the upstream's past is in the candles already
+    return pv
+
+
+def _unified(spec: SymbolSpec) -> str:
+    return f"{spec.base}/{spec.quote}"
+
+
+def _step_to(venue: Any, now: int) -> int:
+    t = venue.clock.set(now)
+    venue.advance(t)
+    return int(t)
+
+
+def _upstream_state(url: str) -> dict[str, Any]:
+    """A localnet's ``GET /_localnet/state`` (clock mode and time; loopback admin endpoint, no key)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url.rstrip("/") + "/_localnet/state", timeout=10) as resp:  # noqa: S310 - loopback
+        return dict(json.load(resp))
 
 
 def _budget(exchange_id: str, host: str) -> Any:
@@ -310,10 +417,33 @@ def paper_venue(upstream: str, *, upstream_url: str | None = None) -> tuple[str,
                 os.close(lock)
                 state = Path(tempfile.mkdtemp(prefix="kit-paper-"))
                 suffix = "-" + state.name.rsplit("-", 1)[-1][:8]
-            pv = start_paper_venue(key, state_dir=state, upstream_url=upstream_url)
+            cfg = None
+            if (
+                key == "localnet"
+                and upstream_url is not None
+                and _upstream_state(upstream_url).get("clock") == "stepped"
+            ):
+                cfg = PaperConfig(stepped=True, follow=True)  # a stepped localnet: follow its clock (sync())
+            pv = start_paper_venue(key, config=cfg, state_dir=state, upstream_url=upstream_url)
             pv.name += suffix
             _VENUES[key] = pv
         return pv.url, pv.net.keys_file, pv.name
+
+
+def use_paper_venue(pv: PaperVenue) -> None:
+    """Make ``pv`` this process's paper venue for its upstream: paper Sessions started later trade on it.
+
+    For a venue built with its own :class:`PaperConfig` (a stepped clock in a test or a notebook).
+    A venue already running for that upstream is closed first.
+
+    >>> use_paper_venue(start_paper_venue("localnet", upstream_url=net.url,
+    ...                                   config=PaperConfig(stepped=True)))   # doctest: +SKIP
+    """
+    with _LOCK:
+        old = _VENUES.get(pv.upstream)
+        if old is not None and old is not pv:
+            old.close()
+        _VENUES[pv.upstream] = pv
 
 
 def running_paper_venue(upstream: str) -> PaperVenue | None:
