@@ -28,7 +28,7 @@ from collections.abc import Callable, Hashable, Mapping
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-__all__ = ["REMOVED", "Taken", "best", "diff", "fmt", "sorted_levels"]
+__all__ = ["REMOVED", "Taken", "best", "deduct", "diff", "fmt", "sorted_levels"]
 
 K = TypeVar("K", bound=Hashable)
 Level = tuple[Decimal, Decimal]
@@ -46,6 +46,23 @@ def fmt(x: Decimal) -> str:
     """
     exponent = x.as_tuple().exponent
     return format(x.quantize(_EIGHT) if isinstance(exponent, int) and exponent > -8 else x, "f")
+
+
+def deduct(book: dict[Any, Decimal], key: Any, qty: Decimal) -> None:
+    """Take ``qty`` off the level ``key`` of ``book`` in place; a level taken whole is gone, a missing one stays so.
+
+    >>> book = {Decimal("100"): Decimal("2")}
+    >>> deduct(book, Decimal("100"), Decimal("0.5")); book
+    {Decimal('100'): Decimal('1.5')}
+    >>> deduct(book, Decimal("100"), Decimal("3")); book
+    {}
+    """
+    if key in book:
+        left = book[key] - qty
+        if left > 0:
+            book[key] = left
+        else:
+            del book[key]
 
 
 class Taken(Generic[K]):
@@ -89,13 +106,7 @@ class Taken(Generic[K]):
         """New level dicts: ``bids`` and ``asks`` less what was taken (a level taken whole is gone)."""
         out_b, out_a = dict(bids), dict(asks)
         for (side, key), (qty, _) in self.items.items():
-            book = out_b if side == "bid" else out_a
-            if key in book:
-                left = book[key] - qty
-                if left > 0:
-                    book[key] = left
-                else:
-                    del book[key]
+            deduct(out_b if side == "bid" else out_a, key, qty)
         return out_b, out_a
 
     def rows(self, encode: Callable[[K], Any]) -> list[list[Any]]:

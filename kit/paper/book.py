@@ -39,7 +39,7 @@ import threading
 from decimal import Decimal
 from typing import Any
 
-from kit.engine.levels import Taken, best, diff, fmt, sorted_levels
+from kit.engine.levels import Taken, best, deduct, diff, fmt, sorted_levels
 from kit.localnet.config import SymbolSpec
 from kit.localnet.market import MirrorSource, Print
 
@@ -134,13 +134,7 @@ class MirrorBook:
             self._taken.expire(ts_ms, bids=raw_b, asks=raw_a)
         bids, asks = self._taken.apply(raw_b, raw_a)
         for _, side, px, qty in self._prints:
-            book = bids if side == "bid" else asks
-            if px in book:
-                left = book[px] - qty
-                if left > 0:
-                    book[px] = left
-                else:
-                    del book[px]
+            deduct(bids if side == "bid" else asks, px, qty)
         db = diff(self.bids, bids, _same)
         da = diff(self.asks, asks, _same)
         self.bids, self.asks = bids, asks
