@@ -123,12 +123,16 @@ def test_market_streams(snet: Localnet) -> None:
             (await conn.kline(symbol="btcusdt", interval="1m")).on("message", got["kline"].append)
             (await conn.ticker(symbol="btcusdt")).on("message", got["ticker"].append)
             await asyncio.sleep(0.1)  # the last SUBSCRIBE reaches the server
-            for _ in range(5):
-                await asyncio.to_thread(snet.step, 2_000)
-            for _ in range(100):
-                if all(got.values()):
+            # Step 2 s at a time until every stream has spoken: the synthetic market's trade rate
+            # follows its volatility, so a fixed 10 s once saw no print at all (a full-suite run, 2026-12-04).
+            for step in range(60):
+                if step >= 5 and all(got.values()):
                     break
-                await asyncio.sleep(0.02)
+                await asyncio.to_thread(snet.step, 2_000)
+                for _ in range(10):
+                    if all(got.values()):
+                        break
+                    await asyncio.sleep(0.02)
         finally:
             await conn.close_connection()
         assert all(got.values()), {k: len(v) for k, v in got.items()}
