@@ -446,15 +446,13 @@ class ReplaySource:
         self._live: SyntheticSource | None = None
         self._live_from_ms = 0
 
-    def go_live(self, *, seed: int, start_ms: int) -> None:
-        """Continue after the replayed candles with a seeded synthetic path from the last price.
+    def go_live(self, *, seed: int, start_ms: int, price: Decimal) -> None:
+        """Continue after the replayed candles with a seeded synthetic path from ``price`` (the last close).
 
         Prints at or after ``start_ms`` (not before the replay's end) follow the replay: a demo whose
         history is a record gets a market that moves by itself from then on (``/_localnet/clock/live``).
         """
-        bars = self.candles.bars
-        last = bars[max(bars)][3] if bars else self._prints[-1].price
-        spec = replace(self.spec, price=last)
+        spec = replace(self.spec, price=price)
         self._live_from_ms = max(int(start_ms), self.end_ms)
         self._live = SyntheticSource(spec, seed=seed, live_start_ms=self._live_from_ms, history_minutes=0)
 

@@ -71,6 +71,7 @@ class Localnet:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._ticker: asyncio.Future[None] | None = None  # the market ticker, while the clock runs by itself
         self._error: BaseException | None = None
         self.reqlog: RequestLog | None = None
         self.keys_file: Path | None = None
@@ -167,7 +168,6 @@ class Localnet:
         log_path = self.config.log_path or (Path(state) / "requests.log" if state else None)
         self.reqlog = RequestLog(log_path)
         runner: web.AppRunner | None = None
-        ticker = None
         try:
             app = build_app(self.venue, reqlog=self.reqlog)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -180,23 +180,28 @@ class Localnet:
             if state:
                 self.keys_file = Path(state) / "keys.env"
                 write_keys_file(self.keys_file, export_lines(self.config, self.venue.keys_by_name, self.url))
-            ticker = asyncio.ensure_future(self._tick_loop())  # idle while stepped; a stepped clock can go live
+            self.venue.on_live = self._start_ticking  # a stepped clock that goes live starts it then
+            if not self.config.stepped:
+                self._start_ticking()
             self._ready.set()
             await self._stop.wait()
         finally:
-            if ticker is not None:
-                ticker.cancel()
+            if self._ticker is not None:
+                self._ticker.cancel()
+                self._ticker = None  # a later start() ticks again
             if runner is not None:
                 await runner.cleanup()
             self.venue.close()
             self.reqlog.close()
 
+    def _start_ticking(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.ensure_future(self._tick_loop())
+
     async def _tick_loop(self) -> None:
         interval = self.config.tick_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
-            if self.venue.clock.stepped:
-                continue
             try:
                 await self.venue.tick()
             except Exception:  # keep the market running; the error is logged

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -94,6 +95,9 @@ class Venue(Trading):
         self.cadence = Cadence(self)  # timed market streams (kit.localnet.streams_cadence)
         self.faults = Faults(config.faults)
         seed = self.store.get_meta("seed", config.seed)
+        self.seed = int(seed)
+        #: Called once the clock runs by itself (:meth:`go_live`); the server starts its market ticker there.
+        self.on_live: Callable[[], None] | None = None
         # Every time a previous run stamped (its last market tick, and any order, cancel or print
         # logged after it): the clock resumes at or after it, and nothing is stamped earlier.
         self.resume_ms = self.store.high_water_ms()
@@ -311,8 +315,10 @@ class Venue(Trading):
             self.advance(now)
         for src in self.sources.values():
             if isinstance(src, ReplaySource):
-                src.go_live(seed=int(self.store.get_meta("seed", self.config.seed)), start_ms=now)
+                src.go_live(seed=self.seed, start_ms=now, price=_last_close(src) or src.first_price)
         self.clock.configure(stepped=False, speed=speed)
+        if self.on_live is not None:
+            self.on_live()
         return now
 
     async def tick(self) -> None:
