@@ -156,6 +156,7 @@ def test_cadence_in_real_time() -> None:
     """Wall-clock mode: diff depth at ~100 ms, tickers every second, kline every ~2 s."""
     cfg = LocalnetConfig(seed=3, history_minutes=30)
     names = ["btcusdt@depth5@100ms", "btcusdt@ticker", "btcusdt@kline_1m", "btcusdt@miniTicker"]
+    closed: list[float] = []  # a minute that closes inside the window adds its final (x: true) candle
 
     async def main(url: str) -> dict[str, list[float]]:
         seen: dict[str, list[float]] = {n: [] for n in names}
@@ -171,4 +172,6 @@ def test_cadence_in_real_time() -> None:
         seen = asyncio.run(main(net.ws_url))
     assert 30 <= len(seen["btcusdt@depth5@100ms"]) <= 50
     assert 3 <= len(seen["btcusdt@ticker"]) <= 6 and 3 <= len(seen["btcusdt@miniTicker"]) <= 6
+    # the first forming candle on subscribing, then one every 2 s boundary (4.5 s cross two or three)
     assert 2 <= len(seen["btcusdt@kline_1m"]) <= 4
+    assert len(closed) <= 1
