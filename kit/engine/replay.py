@@ -43,7 +43,8 @@ from kit.engine.fillmodel import FillModel
 from kit.engine.frames import fills_frame, orders_frame
 from kit.engine.frames import to_tick as _to_tick
 from kit.engine.order import OrderSpec
-from kit.engine.types import Bar, Event, EventKind, Market, OrderType, Side, TimeInForce
+from kit.engine.working import Working
+from kit.engine.types import Bar, Event, EventKind, Liquidity, Market, OrderRequest, OrderType, Side, TimeInForce
 
 __all__ = ["Context", "Result", "run"]
 
@@ -137,6 +138,8 @@ class _Runner:
         self.engine = Engine([market], fill_model=fill_model)
         start = int(ts[0]) if self.n else 0
         self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
+        self.acct = self.engine._accounts[_ACCOUNT]
+        self.marked = -1  # the candle whose close the engine last took as its last price (place())
         self.hits: dict[int, int] = {}  # order id -> next candle index where it may act
         self.due: list[tuple[int, int]] = []  # heap of (candle, order id); entries not in ``hits`` are stale
         self.heap_min = self.n
@@ -145,6 +148,7 @@ class _Runner:
         self.now = -1
         self.fill_rows: list[tuple[Any, ...]] = []
         self.deltas: list[tuple[int, float, float]] = []  # (candle, position change, cash change) per fill
+        self.requests: dict[tuple[Any, ...], OrderRequest] = {}  # see place()
 
     # -- orders ----------------------------------------------------------------------------------
     def place(self, side: Side, qty: Any, limit: Any, *, trigger: Any = None, kind: OrderType | None = None,
@@ -155,17 +159,33 @@ class _Runner:
         trig = _to_tick(trigger, m.tick_size, side) if trigger is not None else None
         if kind is None:
             kind = OrderType.LIMIT if price is not None else OrderType.MARKET
-        req = OrderSpec(m.symbol, side, q, price=price, type=kind, trigger_price=trig,
-                        trailing_bps=trailing_bps, time_in_force=tif).to_request()  # fmt: skip
-        ts = int(self.ts[i]) + self.interval - 1 if i >= 0 else 0
+        # a request is immutable: the same order placed again (a fixed size, the same exit) reuses it;
+        # the key holds each amount's digits and exponent, so 0.010 and 0.01 stay apart
+        key = (side, q.as_tuple(), None if price is None else price.as_tuple(), kind,
+               None if trig is None else trig.as_tuple(), trailing_bps, tif)  # fmt: skip
+        req = self.requests.get(key)
+        if req is None:
+            req = OrderSpec(m.symbol, side, q, price=price, type=kind, trigger_price=trig,
+                            trailing_bps=trailing_bps, time_in_force=tif).to_request()  # fmt: skip
+            if len(self.requests) >= 4096:
+                self.requests.clear()
+            self.requests[key] = req
+        ts = 0
         if i >= 0:
-            self.engine.mark(m.symbol, Decimal(int(self.c[i])) * m.tick_size, ts)
+            close, ts = self.rows[i, 3:6:2].tolist()
+            ts += self.interval - 1
+            if i != self.marked:  # the close becomes the engine's last price, once per candle (nothing
+                self.engine.mark(m.symbol, Decimal(close) * m.tick_size, ts)  # else moves it in a callback)
+                self.marked = i
+            elif self.engine._gtd:
+                self.engine.advance(ts)
         ev = self.engine.submit(_ACCOUNT, req, ts_ms=ts)
         self._take(ev, i)
-        if ev[0].kind is EventKind.ACCEPTED and ev[0].order is not None:
-            w = self.engine._orders[ev[0].order.id]
+        e0 = ev[0]
+        if e0.kind is EventKind.ACCEPTED and e0.order is not None:
+            w = self.engine._orders[e0.order.id]
             if w.status.is_open:
-                self._rescan(w.id, i + 1)
+                self._rescan(w, i + 1)
             return w.client_id
         return ""
 
@@ -173,9 +193,9 @@ class _Runner:
         ts = int(self.ts[self.now]) + self.interval - 1 if self.now >= 0 else 0
         self._take(self.engine.cancel_all(_ACCOUNT, ts_ms=ts), self.now)
 
-    def _rescan(self, oid: int, start: int) -> None:
-        """Find the first candle from ``start`` where order ``oid`` may act."""
-        w = self.engine._orders[oid]
+    def _rescan(self, w: Working, start: int) -> None:
+        """Find the first candle from ``start`` where order ``w`` may act."""
+        oid = w.id
         t = self.m.tick_size
         if w.req.type.is_trailing or w.is_market or w.req.expire_at_ms is not None:
             j = start
@@ -197,36 +217,37 @@ class _Runner:
     def _take(self, events: list[Event], i: int) -> None:
         """Record events: fills move the position and cash; closed orders leave the scan."""
         self.events += events
-        ctx = self.ctx
+        ctx, hits, base, quote = self.ctx, self.hits, self.m.base, self.m.quote
         for e in events:
             f = e.fill
             o = e.order
             if f is not None:
-                sign = 1 if f.side is Side.BUY else -1
-                net_qty = f.quantity - (f.fee if f.fee_asset == self.m.base else ZERO)
-                net_quote = f.quote_quantity + (f.fee if f.fee_asset == self.m.quote else ZERO) * sign
+                buy = f.side is Side.BUY
+                sign = 1 if buy else -1
+                net_qty = f.quantity - (f.fee if f.fee_asset == base else ZERO)
+                net_quote = f.quote_quantity + (f.fee if f.fee_asset == quote else ZERO) * sign
                 ctx.position += sign * net_qty
                 self.deltas.append((i, float(sign * net_qty), -float(sign * net_quote)))
-                row = (f.ts_ms, f.order_id, f.side.value, float(f.price), float(f.quantity),
-                       float(f.quote_quantity), float(f.fee), f.fee_asset, f.liquidity.value)  # fmt: skip
+                row = (f.ts_ms, f.order_id, buy, float(f.price), float(f.quantity), float(f.quote_quantity),
+                       float(f.fee), f.fee_asset, f.liquidity is Liquidity.MAKER)  # fmt: skip
                 self.fill_rows.append(row)
             if o is not None and not o.status.is_open:
-                self.hits.pop(o.id, None)
-        ctx.cash = self.engine._accounts[_ACCOUNT].free(self.m.quote)
+                hits.pop(o.id, None)
+        ctx.cash = self.acct.free(quote)
 
     # -- candles ---------------------------------------------------------------------------------
     def step(self, i: int) -> None:
         """Run candle ``i`` through the engine, then rescan the orders it touched."""
         t = self.m.tick_size
-        bar = Bar(int(self.ts[i]), Decimal(int(self.o[i])) * t, Decimal(int(self.h[i])) * t,
-                  Decimal(int(self.lo[i])) * t, Decimal(int(self.c[i])) * t,
-                  Decimal(int(self.v[i])) * self.m.step_size, self.interval)  # fmt: skip
+        o, h, lo, c, v, ts = self.rows[i].tolist()  # one call for the row's six ints
+        bar = Bar(ts, Decimal(o) * t, Decimal(h) * t, Decimal(lo) * t, Decimal(c) * t, Decimal(v) * self.m.step_size,
+                  self.interval)  # fmt: skip
         self._take(self.engine.on_bar(self.m.symbol, bar), i)
         due, hits = self.due, self.hits
         while due and due[0][0] <= i:  # only the orders due by this candle, not every working order
             j, oid = heapq.heappop(due)
             if hits.get(oid) == j:
-                self._rescan(oid, i + 1)
+                self._rescan(self.engine._orders[oid], i + 1)
         while due and hits.get(due[0][1]) != due[0][0]:
             heapq.heappop(due)
         self.heap_min = due[0][0] if due else self.n
@@ -391,20 +412,21 @@ def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entri
                 r = _Runner(candles, market, Decimal(cash), fill_model)
         _run_signals(r, ent, ext, Decimal(size), order, Decimal(limit_offset))
     r.advance_to(r.n - 1)
-    os_ = r.engine.orders(_ACCOUNT)
+    eng = r.engine  # the final state of every order, read from the engine's own records (no snapshots)
+    ws = [eng._orders[i] for i in eng._history[_ACCOUNT]]
     orders = orders_frame(
-        np.array([o.id for o in os_], dtype="int64"), [o.client_id for o in os_],
-        np.array([o.request.side is Side.BUY for o in os_], dtype=bool), [o.request.type.value for o in os_],
-        np.array([float(o.quantity) for o in os_]), np.array([float(o.filled_qty) for o in os_]),
-        np.array([np.nan if o.price is None else float(o.price) for o in os_]), [o.status.value for o in os_],
-        np.array([float(o.fees) for o in os_]),
+        np.array([w.id for w in ws], dtype="int64"), [w.client_id for w in ws],
+        np.array([w.buy for w in ws], dtype=bool), [w.req.type.value for w in ws],
+        np.array([float(w.qty if w.qty is not None else w.filled) for w in ws]),
+        np.array([float(w.filled) for w in ws]),
+        np.array([np.nan if w.price is None else float(w.price) for w in ws]), [w.status.value for w in ws],
+        np.array([float(w.fees) for w in ws]),
     )  # fmt: skip
     cols = list(zip(*r.fill_rows, strict=True)) if r.fill_rows else [()] * 9
     f64 = [np.array(c, dtype="float64") for c in cols[3:7]]
     fills = fills_frame(
-        np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="int64"),
-        np.array([x == "buy" for x in cols[2]], dtype=bool), f64[0], f64[1], f64[2], f64[3],
-        list(cols[7]), np.array([x == "maker" for x in cols[8]], dtype=bool),
+        np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="int64"), np.array(cols[2], dtype=bool),
+        f64[0], f64[1], f64[2], f64[3], list(cols[7]), np.array(cols[8], dtype=bool),
     )  # fmt: skip
     cols = list(zip(*r.deltas, strict=True)) if r.deltas else [(), (), ()]
     deltas = (np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="float64"), np.array(cols[2], dtype="float64"))
