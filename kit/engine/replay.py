@@ -43,8 +43,8 @@ from kit.engine.fillmodel import FillModel
 from kit.engine.frames import fills_frame, orders_frame
 from kit.engine.frames import to_tick as _to_tick
 from kit.engine.order import OrderSpec
-from kit.engine.working import Working
 from kit.engine.types import Bar, Event, EventKind, Liquidity, Market, OrderRequest, OrderType, Side, TimeInForce
+from kit.engine.working import Working
 
 __all__ = ["Context", "Result", "run"]
 
