@@ -60,7 +60,7 @@ def shape(req: OrderRequest) -> Refusal | None:
     'a market order takes no limit price; use a limit-type order'
     """
     t, q, p = req.type, req.quantity, req.price
-    if (  # the common plain market or limit order: it passes every rule below (the same answer, sooner)
+    if (  # the common plain market or limit order passes every rule of _shape_rules: the same answer, sooner
         q is not None
         and req.quote_quantity is None
         and req.trigger_price is None
@@ -76,6 +76,12 @@ def shape(req: OrderRequest) -> Refusal | None:
         and q > 0
     ):
         return None
+    return _shape_rules(req)
+
+
+def _shape_rules(req: OrderRequest) -> Refusal | None:
+    """:func:`shape`'s rules, one by one (``tests/engine/test_filters_fast.py`` checks the fast exit against them)."""
+    t = req.type
     if (req.quantity is None) == (req.quote_quantity is None):
         return _invalid("give exactly one of quantity or quote_quantity")
     if req.quote_quantity is not None and t is not OrderType.MARKET:

@@ -122,6 +122,9 @@ class Context:
 class _Runner:
     """Drives one replay: arrays for the scan, the engine for every candle that matters."""
 
+    #: Reuse the (immutable) request of an order placed before with the same fields (see place()).
+    reuse_requests = True
+
     def __init__(self, candles: pd.DataFrame, market: Market, cash: Decimal, fill_model: FillModel | None) -> None:
         missing = [c for c in _COLUMNS if c not in candles.columns]
         if missing:
@@ -163,7 +166,7 @@ class _Runner:
         # the key holds each amount's digits and exponent, so 0.010 and 0.01 stay apart
         key = (side, q.as_tuple(), None if price is None else price.as_tuple(), kind,
                None if trig is None else trig.as_tuple(), trailing_bps, tif)  # fmt: skip
-        req = self.requests.get(key)
+        req = self.requests.get(key) if self.reuse_requests else None
         if req is None:
             req = OrderSpec(m.symbol, side, q, price=price, type=kind, trigger_price=trig,
                             trailing_bps=trailing_bps, time_in_force=tif).to_request()  # fmt: skip
