@@ -30,6 +30,7 @@ import heapq
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -143,6 +144,8 @@ class _Runner:
         self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
         self.acct = self.engine._accounts[_ACCOUNT]
         self.marked = -1  # the candle whose close the engine last took as its last price (place())
+        self.next_freeze = FREEZE_EVERY  # order id at which advance_to() freezes what the replay kept
+        self.freezing = _FREEZING.get()
         self.hits: dict[int, int] = {}  # order id -> next candle index where it may act
         self.due: list[tuple[int, int]] = []  # heap of (candle, order id); entries not in ``hits`` are stale
         self.heap_min = self.n
@@ -259,6 +262,22 @@ class _Runner:
         """Process every candle up to and including ``i`` that can change something."""
         while self.heap_min <= i:
             self.step(self.heap_min)
+        if self.engine._next_id >= self.next_freeze:
+            self._freeze_kept()
+
+    def _freeze_kept(self) -> None:
+        """Every :data:`FREEZE_EVERY` orders, move the objects so far out of the collector's reach.
+
+        The replay keeps what it makes (events, order snapshots, fills: ``Result.events``), so the
+        collector's older generations grow with the orders and every full pass walks all of them
+        again. Freezing them (only inside :func:`_older_objects_frozen`, which unfreezes at the end)
+        leaves the passes to what was made since. The engine makes no reference cycles, so nothing
+        collectable is held back; a callback's own cyclic garbage that is still uncollected at a
+        freeze waits for the end of the run.
+        """
+        self.next_freeze = self.engine._next_id + FREEZE_EVERY
+        if self.freezing:
+            gc.freeze()
 
 
 #: Candle sets already in integer units: id(frame) -> (weak reference, its index, layout, digest, units).
@@ -392,10 +411,18 @@ def _older_objects_frozen() -> Iterator[None]:
         yield
         return
     gc.freeze()
+    token = _FREEZING.set(True)
     try:
         yield
     finally:
+        _FREEZING.reset(token)
         gc.unfreeze()
+
+
+#: True inside :func:`_older_objects_frozen`: the replay may freeze what it keeps as it goes.
+_FREEZING: ContextVar[bool] = ContextVar("kit_replay_freezing", default=False)
+#: Orders between two freezes of the replay's kept objects (:meth:`_Runner._freeze_kept`).
+FREEZE_EVERY = 2048
 
 
 def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entries: np.ndarray | None,
