@@ -73,9 +73,30 @@ class Account:
         Raises ``ValueError`` if a balance would go negative or could not be held exactly (more
         than :data:`~kit.engine.fillmodel.PRECISION` significant digits); nothing is applied then.
         """
+        add, have_free, have_locked = EXACT.add, self._free, self._locked
+        if type(changes) is tuple and len(changes) == 1:  # one change (a lock, a release): nothing to stage
+            c = changes[0]
+            a, f, lk = c.asset, c.free, c.locked
+            try:
+                if f:
+                    f = add(have_free.get(a, ZERO), f)
+                    if f < 0:
+                        raise ValueError(f"{self.name}: free {a} would go negative ({f})")
+                if lk:
+                    lk = add(have_locked.get(a, ZERO), lk)
+                    if lk < 0:
+                        raise ValueError(f"{self.name}: locked {a} would go negative ({lk})")
+            except Inexact:
+                raise ValueError(
+                    f"{self.name}: a balance would need more than {PRECISION} significant digits"
+                ) from None
+            if c.free:
+                have_free[a] = f
+            if c.locked:
+                have_locked[a] = lk
+            return
         free: dict[str, Decimal] = {}  # the new values, assigned once all of them are known
         locked: dict[str, Decimal] = {}
-        add, have_free, have_locked = EXACT.add, self._free, self._locked
         try:
             for c in changes:
                 a, f, lk = c.asset, c.free, c.locked

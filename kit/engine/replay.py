@@ -165,17 +165,18 @@ class _Runner:
         trig = _to_tick(trigger, m.tick_size, side) if trigger is not None else None
         if kind is None:
             kind = OrderType.LIMIT if price is not None else OrderType.MARKET
-        # a request is immutable: the same order placed again (a fixed size, the same exit) reuses it;
-        # the key holds each amount's digits and exponent, so 0.010 and 0.01 stay apart
-        key = (side, q.as_tuple(), None if price is None else price.as_tuple(), kind,
-               None if trig is None else trig.as_tuple(), trailing_bps, tif)  # fmt: skip
-        req = self.requests.get(key) if self.reuse_requests else None
+        # a request is immutable: the same market order placed again (a fixed size, the same exit)
+        # reuses it; the key holds the amount's digits and exponent, so 0.010 and 0.01 stay apart.
+        # Orders with prices rarely repeat exactly: they are built afresh (a key would only cost).
+        key = (side, q.as_tuple(), kind, trailing_bps, tif) if price is None and trig is None else None
+        req = self.requests.get(key) if key is not None and self.reuse_requests else None
         if req is None:
             req = OrderSpec(m.symbol, side, q, price=price, type=kind, trigger_price=trig,
                             trailing_bps=trailing_bps, time_in_force=tif).to_request()  # fmt: skip
-            if len(self.requests) >= 4096:
-                self.requests.clear()
-            self.requests[key] = req
+            if key is not None:
+                if len(self.requests) >= 4096:
+                    self.requests.clear()
+                self.requests[key] = req
         ts = 0
         if i >= 0:
             close, ts = self.rows[i, 3:6:2].tolist()

@@ -3,13 +3,16 @@
 * ``filters.shape`` answers a plain market or limit order with a fast exit; every request it lets
   through that way must pass the full rules (``_shape_rules``), and any other request gets the
   full rules' own refusal.
-* ``replay`` reuses the (immutable) request of an order placed before with the same fields: the
+* ``engine_request`` builds the engine's request positionally: the same request as the keyword
+  mapping of ``ENGINE_NAMES``.
+* ``replay`` reuses the (immutable) request of a market order placed before with the same fields: the
   events, fills and balances must be those of a run that builds every request afresh, and two
   amounts that are equal but written differently (``0.010`` and ``0.01``) must not share one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import numpy as np
@@ -20,6 +23,7 @@ from hypothesis import strategies as st
 
 from kit.engine import Market, replay
 from kit.engine.filters import _shape_rules, shape
+from kit.engine.order import _TO_ENGINE, OrderSpec, engine_request
 from kit.engine.types import OrderRequest, OrderType, Side, TimeInForce
 
 D = Decimal
@@ -109,3 +113,34 @@ def test_equal_amounts_written_differently_keep_their_own_requests(monkeypatch: 
     accepted = [e.order.request.quantity for e in res.events if e.kind.value == "accepted" and e.order is not None]
     assert [str(q) for q in accepted] == ["0.010", "0.01", "0.01"]
     assert [q.as_tuple().exponent for q in accepted] == [-3, -2, -2]
+
+
+specs = st.builds(
+    OrderSpec,
+    symbol=st.sampled_from(["BTC/USDT", "ETH/BTC"]),
+    side=st.sampled_from(Side),
+    amount=st.one_of(st.none(), st.decimals(min_value=D("0.001"), max_value=D("9"), places=3)),
+    price=st.one_of(st.none(), st.decimals(min_value=D("0.01"), max_value=D("999"), places=2)),
+    type=st.one_of(st.none(), st.sampled_from(OrderType)),
+    trigger_price=st.one_of(st.none(), st.just(D("5"))),
+    trailing_bps=st.one_of(st.none(), st.integers(1, 500)),
+    time_in_force=st.sampled_from(TimeInForce),
+    post_only=st.booleans(),
+    reduce_only=st.booleans(),
+    iceberg_amount=st.one_of(st.none(), st.just(D("0.1"))),
+    client_id=st.one_of(st.none(), st.text(min_size=1, max_size=5)),
+    quote_amount=st.one_of(st.none(), st.just(D("10"))),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(specs)
+def test_engine_request_maps_every_field_by_its_engine_name(spec: OrderSpec) -> None:
+    """The positional constructor gives what the keyword mapping (``ENGINE_NAMES``) gives."""
+    by_name = OrderRequest(type=spec.kind, **{engine: getattr(spec, name) for name, engine in _TO_ENGINE})
+    assert engine_request(spec) == by_name
+    # and the engine's fields the description does not have keep their defaults
+    assert {f.name for f in dataclasses.fields(OrderRequest)} - {e for _, e in _TO_ENGINE} - {"type"} == {
+        "expire_at_ms",
+        "hidden",
+    }
