@@ -144,7 +144,7 @@ class _Runner:
         self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
         self.acct = self.engine._accounts[_ACCOUNT]
         self.marked = -1  # the candle whose close the engine last took as its last price (place())
-        self.next_freeze = FREEZE_EVERY  # order id at which advance_to() freezes what the replay kept
+        self.next_freeze = FREEZE_EVERY  # event count at which _take() freezes what the replay kept
         self.freezing = _FREEZING.get()
         self.hits: dict[int, int] = {}  # order id -> next candle index where it may act
         self.due: list[tuple[int, int]] = []  # heap of (candle, order id); entries not in ``hits`` are stale
@@ -241,6 +241,8 @@ class _Runner:
             if o is not None and not o.status.is_open:
                 hits.pop(o.id, None)
         ctx.cash = self.acct.free(quote)
+        if len(self.events) >= self.next_freeze:
+            self._freeze_kept()
 
     # -- candles ---------------------------------------------------------------------------------
     def step(self, i: int) -> None:
@@ -263,11 +265,9 @@ class _Runner:
         """Process every candle up to and including ``i`` that can change something."""
         while self.heap_min <= i:
             self.step(self.heap_min)
-        if self.engine._next_id >= self.next_freeze:
-            self._freeze_kept()
 
     def _freeze_kept(self) -> None:
-        """Every :data:`FREEZE_EVERY` orders, move the objects so far out of the collector's reach.
+        """Every :data:`FREEZE_EVERY` events, move the objects so far out of the collector's reach.
 
         The replay keeps what it makes (events, order snapshots, fills: ``Result.events``), so the
         collector's older generations grow with the orders and every full pass walks all of them
@@ -276,7 +276,7 @@ class _Runner:
         collectable is held back; a callback's own cyclic garbage that is still uncollected at a
         freeze waits for the end of the run.
         """
-        self.next_freeze = self.engine._next_id + FREEZE_EVERY
+        self.next_freeze = len(self.events) + FREEZE_EVERY
         if self.freezing:
             gc.freeze()
 
@@ -422,8 +422,8 @@ def _older_objects_frozen() -> Iterator[None]:
 
 #: True inside :func:`_older_objects_frozen`: the replay may freeze what it keeps as it goes.
 _FREEZING: ContextVar[bool] = ContextVar("kit_replay_freezing", default=False)
-#: Orders between two freezes of the replay's kept objects (:meth:`_Runner._freeze_kept`).
-FREEZE_EVERY = 2048
+#: Events between two freezes of the replay's kept objects (:meth:`_Runner._freeze_kept`).
+FREEZE_EVERY = 4096
 
 
 def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entries: np.ndarray | None,

@@ -117,7 +117,7 @@ def test_same_result_as_with_the_collector_off() -> None:
 
 
 def test_what_the_replay_keeps_is_frozen_as_it_goes_and_released_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every ``FREEZE_EVERY`` orders, the objects the replay kept leave the collector's reach too."""
+    """Every ``FREEZE_EVERY`` events, the objects the replay kept leave the collector's reach too."""
     monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
     seen: list[int] = []
 
