@@ -57,6 +57,7 @@ class _Candle:
     market: Market
     budget: Decimal
     no: int
+    through: Decimal  # how far past its price a resting limit must trade: constant per market
 
 
 class Matching:
@@ -85,6 +86,7 @@ class Matching:
         self._trade_id = 0
         self._bar_no = 0
         self._gtd: dict[str, int] = {}  # symbol -> GTD orders ever accepted (0: skip expiry scans)
+        self._through: dict[str, Decimal] = {}  # symbol -> trade_through_ticks x tick, worked out once
 
     # -- reference data --------------------------------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
@@ -291,7 +293,10 @@ class Matching:
         out: list[Event] = []
         m = self.markets[symbol]
         self._bar_no += 1
-        c = _Candle(bar, m, self.fill_model.budget(bar.volume, m.step_size), self._bar_no)
+        through = self._through.get(symbol)
+        if through is None:
+            through = self._through[symbol] = self.fill_model.trade_through_ticks * m.tick_size
+        c = _Candle(bar, m, self.fill_model.budget(bar.volume, m.step_size), self._bar_no, through)
         o, h, lo, cl = bar.open, bar.high, bar.low, bar.close
         first, second = (h, lo) if (h - o) < (o - lo) else (lo, h)
         t0, iv = bar.ts_ms, bar.interval_ms
@@ -361,10 +366,9 @@ class Matching:
                 return
             pos, what = ZERO, "take"
         else:
-            fm = self.fill_model
-            shift = fm.trade_through_ticks * w.market.tick_size
+            shift = c.through
             pos, what = _reach(a, b, w.price - shift if w.buy else w.price + shift, rising=not w.buy), "rest"
-            if pos is None and fm.at_touch and not w.req.hidden:
+            if pos is None and self.fill_model.at_touch and not w.req.hidden:
                 pos, what = _reach(a, b, w.price, rising=not w.buy), "touch"
         if pos is not None and pos > after:
             heapq.heappush(heap, (pos, w.seq, what, w))

@@ -53,7 +53,7 @@ requests = st.builds(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(requests)
 def test_shape_fast_exit_gives_the_full_rules_answer(req: OrderRequest) -> None:
     assert shape(req) == _shape_rules(req)
@@ -95,7 +95,7 @@ def _run(plan: list[tuple[int, int, int, int]], reuse: bool, monkeypatch: pytest
     return replay.run(CANDLES, M, cash="100000", strategy=strategy)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 299), st.integers(0, 1), st.integers(0, 4), st.integers(-1, 20)),
                 max_size=40))  # fmt: skip
 def test_reused_requests_give_the_same_run_as_fresh_ones(plan: list[tuple[int, int, int, int]]) -> None:
@@ -133,7 +133,7 @@ specs = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(specs)
 def test_engine_request_maps_every_field_by_its_engine_name(spec: OrderSpec) -> None:
     """The positional constructor gives what the keyword mapping (``ENGINE_NAMES``) gives."""
