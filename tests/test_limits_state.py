@@ -175,13 +175,20 @@ def test_close_and_pickle(tmp_path: Path) -> None:
 
 
 def test_acquire_is_cheap(tmp_path: Path) -> None:
+    """1000 acquires cost under 0.25 ms each of this thread's CPU time (about 10-30 us; the JSON file was ~400 us).
+
+    CPU time, not wall time: the wall-clock figure of the same loop read 401 us per acquire on a 2-core
+    machine with four CPU burners running, which measured the machine, not the budget. The thread's CPU
+    time counts the work acquire does (user and system time, the lock and file calls included) and not
+    the time other processes held the cores.
+    """
     budget = WeightBudget("fast", limit_per_minute=10**9, directory=tmp_path, window_s=ONE_WINDOW_S)
     budget.acquire(1)
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     for _ in range(1000):
         budget.acquire(1)
-    per_call_ms = time.perf_counter() - t0  # seconds for 1000 = ms per call
-    assert per_call_ms < 0.25, f"{per_call_ms * 1000:.0f} us per acquire"  # ~10-30 us; JSON was ~400 us
+    per_call_ms = time.thread_time() - t0  # seconds for 1000 = ms per call
+    assert per_call_ms < 0.25, f"{per_call_ms * 1000:.0f} us of CPU per acquire"
 
 
 # ---------------------------------------------------------------- refund

@@ -159,10 +159,10 @@ def test_settle_order_never_resends_and_waits_out_the_window(lab: Lab) -> None:
     _intent(s, cid, "buy", "0.001", px)
     assert settle_order(s, cid, symbol=SYM) == "placed"
     assert s.journal.order_states(venue=s.venue)[cid].status == "open"
+    t0 = time.monotonic()  # before the intent: the window runs from the intent's time, so at least 1.5 s from here
     _intent(s, "tk-ghost-2", "buy", "0.001", px)
-    t0 = time.monotonic()
     assert settle_order(s, "tk-ghost-2", symbol=SYM, window_ms=1500, poll_s=0.2) == "not_placed"
-    assert time.monotonic() - t0 >= 1.2  # not before the window
+    assert time.monotonic() - t0 >= 1.5 - 0.01  # not before the window (0.01: the intent's ms rounding)
     orders = lab.client().fetch_orders(SYM)
     assert sum(o["clientOrderId"] == cid for o in orders) == 1 and not any(
         o["clientOrderId"] == "tk-ghost-2" for o in orders
