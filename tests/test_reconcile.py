@@ -29,17 +29,15 @@ LATEST = 2**62
 
 @pytest.fixture()
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    """A lab whose stepped clock starts at the start of the wall clock's current minute.
+    """A lab (its stepped clock starts at the start of the wall clock's minute: see ``open_lab``).
 
     The synthetic market plans each minute's prints when the minute starts, from the last price, and a
     test here injects a print at its resting buy's price: started at the wall clock, a run whose steps
     after that print crossed into a new minute (a start 1-2 s before a minute ended) saw the new
     minute's prints wander around that price and fill the rest of the buy, one more fill than the test
-    made (reproduced by starting the clock 1.2 s before the hour). Aligned, every test here has a whole
-    minute of steps before the market plans anew.
+    made (reproduced by starting the clock 1.2 s before the hour).
     """
-    now = int(time.time() * 1000)
-    with open_lab(tmp_path, start_ms=now - now % 60_000) as lab:
+    with open_lab(tmp_path) as lab:
         yield lab
         for s in lab.sessions:
             s.close()

@@ -1,6 +1,7 @@
 """The test lab: a private in-process localnet per test, real ccxt over loopback, never a mock.
 
-:func:`open_lab` starts a localnet on 127.0.0.1 (stepped clock, seed 7, 30 minutes of history,
+:func:`open_lab` starts a localnet on 127.0.0.1 (stepped clock from the start of the wall clock's
+current minute, seed 7, 30 minutes of history,
 limits out of the way unless asked otherwise) with its state and request log under ``tmp/ln``,
 points ``KIT_HOME`` (journal, budgets, kill switch) at ``tmp/home`` and ``KIT_LOCALNET_URL`` and
 the trading and reading keys' variables at the localnet, and hands out Sessions on a journal
@@ -173,6 +174,12 @@ def open_lab(tmp: Path, monkeypatch: pytest.MonkeyPatch | None = None, **config:
     mp = pytest.MonkeyPatch() if monkeypatch is None else monkeypatch
     cfg: dict[str, Any] = dict(stepped=True, seed=7, history_minutes=30, state_dir=tmp / "ln", limits=BIG_LIMITS)
     cfg.update(config)
+    if cfg["stepped"] and cfg.get("start_ms") is None:
+        # A stepped clock starts at the start of the wall clock's minute, not at the wall clock: the synthetic
+        # market plans each minute's prints when the minute starts, from the last price (an injected print's
+        # included), so whether a test's steps crossed into a new minute depended on the second it ran in.
+        now = int(time.time() * 1000)
+        cfg["start_ms"] = now - now % 60_000
     net = start(port=0, config=LocalnetConfig(**cfg))
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
