@@ -56,12 +56,24 @@ def lab_config() -> dict[str, Any]:
     }
 
 
+#: A request that arrived this close (ms) to a window's edge may have been counted in either window.
+EDGE_MS = 5
+
+
 def _per_window(log: list[dict[str, Any]]) -> dict[int, int]:
+    """Weight per server window, by each request's arrival (its log time is when it was answered).
+
+    A request within ``EDGE_MS`` of a window's edge is left out: the server counted it at its arrival
+    on its own clock, and the log's wall-clock milliseconds cannot say on which side (bucketing by the
+    answer's time once put 305 in a window the server had kept at 300, with no 429).
+    """
     used: dict[int, int] = defaultdict(int)
+    window_ms = 60_000 // SPEED
     for r in log:
         if r["path"].startswith("/api/"):
-            ms = int(datetime.fromisoformat(r["time"]).timestamp() * 1000)
-            used[ms // (60_000 // SPEED)] += r["weight"]
+            ms = datetime.fromisoformat(r["time"]).timestamp() * 1000 - float(r["latency_ms"])
+            if EDGE_MS <= ms % window_ms <= window_ms - EDGE_MS:
+                used[int(ms // window_ms)] += r["weight"]
     return dict(used)
 
 
