@@ -332,6 +332,10 @@ class SessionBroker:
         return _dec(prec.get("amount") or "0.00000001")
 
     # -- upkeep ------------------------------------------------------------------------------------------
+    def has_open(self, symbol: str) -> bool:
+        """True when an order of this run in ``symbol`` may still be working (no request)."""
+        return symbol in self.open_ids.values()
+
     def sync(self, symbol: str) -> None:
         """Journal fills of this run's resting orders in ``symbol`` and forget those no longer open."""
         mine = [cid for cid, sym in self.open_ids.items() if sym == symbol]
