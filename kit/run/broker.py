@@ -33,6 +33,7 @@ from kit.strategy.base import Decision
 
 if TYPE_CHECKING:
     from kit.session.core import Session
+    from kit.session.trading import PreparedOrders
 
 __all__ = ["SessionBroker", "client_id_for"]
 
@@ -188,14 +189,35 @@ class SessionBroker:
                 raise failed[0][1]
         return client_id_for(decision.id)
 
-    def flush(self) -> list[tuple[Decision, KitError]]:
+    def prepare(self) -> tuple[list[Decision], PreparedOrders] | None:
+        """Check and journal the queued orders up to the first ``cancel_all``, sending nothing.
+
+        Called inside the close's journal transaction (:meth:`kit.run.Runner.poll_once`): the
+        decisions and their orders' intents become durable together, with one fsync; the orders
+        leave at :meth:`flush`, after the transaction (:meth:`kit.session.Session.send_prepared`
+        refuses before). A ``cancel_all`` and what follows it stay queued for :meth:`flush`: a
+        cancel is a request, never sent from inside a transaction.
+        """
+        lead = 0
+        while lead < len(self.queue) and self.queue[lead].action != "cancel_all":
+            lead += 1
+        batch = [d for d in self.queue[:lead] if not self.known[d.id].client_id]
+        self.queue = self.queue[lead:]
+        if not batch:
+            return None
+        return batch, self.session.prepare_many([self._order(d) for d in batch])
+
+    def flush(self, prepared: tuple[list[Decision], PreparedOrders] | None = None) -> list[tuple[Decision, KitError]]:
         """Send the queued orders (consecutive orders together, a ``cancel_all`` in its place).
 
-        Returns the decisions whose order was refused, each with its error (the runner decides what
-        that means for the run); what was sent is linked to its decision in the journal.
+        ``prepared``: what :meth:`prepare` checked and journaled, sent first. Returns the decisions
+        whose order was refused, each with its error (the runner decides what that means for the
+        run); what was sent is linked to its decision in the journal.
         """
-        queue, self.queue = self.queue, []
         failed: list[tuple[Decision, KitError]] = []
+        if prepared is not None:
+            failed += self._settle_all(prepared[0], self.session.send_prepared(prepared[1]))
+        queue, self.queue = self.queue, []
         i = 0
         while i < len(queue):
             if queue[i].action == "cancel_all":
@@ -210,9 +232,13 @@ class SessionBroker:
         return failed
 
     def _send(self, batch: list[Decision]) -> list[tuple[Decision, KitError]]:
-        s = self.session
         orders = [self._order(d) for d in batch]
-        results = s.place_many(orders) if orders else []
+        return self._settle_all(batch, self.session.place_many(orders) if orders else [])
+
+    def _settle_all(
+        self, batch: list[Decision], results: list[dict[str, Any] | KitError]
+    ) -> list[tuple[Decision, KitError]]:
+        s = self.session
         now = int(time.time() * 1000) + self._offset_ms()
         failed: list[tuple[Decision, KitError]] = []
         with s.journal.batch():  # what became of each decision: one durable transaction for the close

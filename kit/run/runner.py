@@ -411,6 +411,7 @@ class Runner:
         done = 0
         failure: tuple[str, BaseException] | None = None
         self.broker.deferred = self.batch
+        prepared = None
         try:
             with self.session.journal.batch() if self.batch else contextlib.nullcontext():  # one transaction
                 for sym, new in fresh.items():
@@ -418,7 +419,9 @@ class Runner:
                     done += done_sym
                     if failure is not None or self.state in _FINAL:
                         break
-            refused = self.broker.flush()  # decisions are durable: now send their orders, together
+                if self.batch:  # the orders' checks and intents, in the same commit
+                    prepared = self.broker.prepare()
+            refused = self.broker.flush(prepared)  # decisions and intents are durable: now send, together
         finally:
             self.broker.deferred = False
             self.broker.queue.clear()

@@ -34,6 +34,7 @@ from kit.engine.order import ORDER_KEYWORDS, OrderSpec, bad_order
 from kit.engine.types import OrderType
 from kit.errors import (
     AmendFailed,
+    ConfigError,
     ExchangeUnavailable,
     KillSwitchEngaged,
     KitError,
@@ -48,7 +49,7 @@ from kit.session.orders import client_order_id, refusal_error, to_ccxt, validate
 from kit.session.reads import Reads
 from kit.transport.clock import check_clock
 
-__all__ = ["KIT_ID_PREFIX", "OrderCheck", "Trading", "is_kit_order"]
+__all__ = ["KIT_ID_PREFIX", "OrderCheck", "PreparedOrders", "Trading", "is_kit_order"]
 
 #: Client order ids of orders the kit placed start with this (:func:`kit.session.orders.client_order_id`).
 KIT_ID_PREFIX = "tk-"
@@ -104,6 +105,24 @@ class _BatchMemo:
     state: Any = None
     day: dict[str, Any] | None = None
     added: list[tuple[str, str, Decimal]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class PreparedOrders:
+    """Orders :meth:`Trading.prepare_many` checked and journaled, for :meth:`Trading.send_prepared`.
+
+    ``results``: one entry per order given, the refusal (a :class:`~kit.errors.KitError`) or ``{}``
+    for an order to send; ``ready``: those orders' positions and what sending them takes.
+    """
+
+    owner: object
+    results: list[dict[str, Any] | KitError]
+    ready: list[tuple[int, tuple[str, str, tuple[Any, ...]]]]
+    sent: bool = False
+
+    def __repr__(self) -> str:
+        refused = len(self.results) - len(self.ready)
+        return f"PreparedOrders({len(self.ready)} to send, {refused} refused, sent={self.sent})"
 
 
 class Trading(Reads):
@@ -486,6 +505,24 @@ class Trading(Reads):
         >>> s.place_many([{"symbol": "BTC/USDT", "side": "buy", "amount": "0.001"},
         ...               {"symbol": "ETH/USDT", "side": "buy", "amount": "0.01", "price": "2000"}])  # doctest: +SKIP
         """
+        with self.journal.batch():
+            prepared = self.prepare_many(orders)
+        return self.send_prepared(prepared)
+
+    def prepare_many(self, orders: Sequence[Mapping[str, Any]]) -> PreparedOrders:
+        """The first half of :meth:`place_many`: every check and intent, in one journal transaction; nothing sent.
+
+        Called inside a :meth:`kit.journal.Journal.batch` block, the intents join that block's
+        transaction (a forward run journals a close's decisions and their orders' intents together:
+        one fsync before the orders leave, not two); otherwise they are durable when this returns.
+        Send them with :meth:`send_prepared` once the block has ended: it refuses to send while
+        the intents are not durable yet, and it sends a prepared batch once only.
+
+        >>> with s.journal.batch():                                              # doctest: +SKIP
+        ...     s.journal.append("note", venue=s.venue, text="why these orders")
+        ...     p = s.prepare_many([{"symbol": "BTC/USDT", "side": "buy", "amount": "0.001"}])
+        >>> s.send_prepared(p)                                                   # doctest: +SKIP
+        """
         out: list[dict[str, Any] | KitError] = []
         ready: list[tuple[int, tuple[str, str, tuple[Any, ...]]]] = []
         with self.journal.batch(), self._batch_scope():
@@ -505,7 +542,29 @@ class Trading(Reads):
                     out.append({})
                 except KitError as exc:
                     out.append(exc)
-        for i, res in zip([i for i, _ in ready], self._send_many([p for _, p in ready]), strict=True):
+        return PreparedOrders(owner=self, results=out, ready=ready)
+
+    def send_prepared(self, prepared: PreparedOrders) -> list[dict[str, Any] | KitError]:
+        """Send what :meth:`prepare_many` checked and journaled; one entry per order, as :meth:`place_many`.
+
+        Refused, with nothing sent, while this thread's journal transaction is still open (the
+        intents would not survive a crash: the orders could be sent again after a restart), for a
+        batch prepared by another Session, and for a batch sent before.
+        """
+        if prepared.owner is not self:
+            raise ConfigError("these orders were prepared by another Session",
+                              hint="No request was sent. Send them with the Session that prepared them.")  # fmt: skip
+        if self.journal.in_batch():
+            raise ConfigError(
+                "the orders' intents are not durable yet (the journal batch is still open)",
+                hint="No request was sent. Call send_prepared() after the `with journal.batch():` block.",
+            )
+        if prepared.sent:
+            raise OrderRejected("this batch of orders was sent already: never sent twice",
+                                hint="No request was sent. Read its outcome from the journal.")  # fmt: skip
+        prepared.sent = True
+        out = list(prepared.results)
+        for i, res in zip([i for i, _ in prepared.ready], self._send_many([p for _, p in prepared.ready]), strict=True):
             out[i] = res
         return out
 
