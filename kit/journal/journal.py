@@ -180,8 +180,16 @@ _NO_SECRET_HINT = (
 )
 
 
+_PLAIN = (type(None), bool, int)  # exact types with nothing to check or convert (never a secret)
+
+
 def _encode(value: Any, where: str) -> Any:
     """Check and convert one payload value to JSON-ready form (Decimal -> str, str -> redacted str)."""
+    t = type(value)
+    if t is str:  # the common cases first, by exact type (a subclass takes the full path below)
+        return redact_text(value)
+    if t in _PLAIN:
+        return value
     if _is_secret(value):
         raise ConfigError(f"journal payload {where} is a secret", hint=_NO_SECRET_HINT)
     if isinstance(value, Enum):
