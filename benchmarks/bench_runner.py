@@ -83,13 +83,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def measure(net, specs, args, mode: str, tmp: Path, extra_env: dict | None = None) -> dict:  # type: ignore[no-untyped-def,type-arg]
     """One ``kit run`` child (``mode``: ``batch``, the default runner, or ``serial``) for ``args.minutes``."""
     key, secret = net.credentials("trader")
     home = tmp / f"home-{mode}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
     env.update(KIT_HOME=str(home), KIT_LOCALNET_URL=net.url, KIT_LOCALNET_API_KEY=key,
                KIT_LOCALNET_API_SECRET=secret)  # fmt: skip
+    env.update(extra_env or {})
     names = [f"{s.base}/{s.quote}" for s in specs]
     cmd = [sys.executable, "-m", "kit", "run", f"{Path(__file__).resolve()}:Flip", "--symbols", ",".join(names),
            "--name", "bench", "--no-reconcile", *(["--serial"] if mode == "serial" else [])]  # fmt: skip
