@@ -62,6 +62,11 @@ class _Known:
     size: Decimal | None
     client_id: str = ""
     linked: bool = False
+    candle_ms: int = 0
+
+
+#: Latencies kept for :meth:`kit.run.Runner.status` (the last ones; the journal has every one).
+LATENCIES_KEPT = 1000
 
 
 @dataclass
@@ -85,8 +90,9 @@ class SessionBroker:
     client_ids: set[str] = field(default_factory=set)
     open_ids: dict[str, str] = field(default_factory=dict)  # client id -> symbol, orders that may still work
     stale_before_ms: int = 0  # decisions on candles older than this are journaled, not sent (catch-up)
-    latencies_ms: list[int] = field(default_factory=list)
+    latencies_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
     sent: int = 0
+    decided: int = 0  # decisions of this run, those forgotten by forget_before() included
     deferred: bool = False  # queue orders until flush() (a runner's candle close), else send at once
     queue: list[Decision] = field(default_factory=list)
     _fills_seen: int = 0  # seq of the last fill row read
@@ -111,10 +117,12 @@ class SessionBroker:
             did = str(e.payload["decision_id"])
             if e.kind == "decision":
                 size = e.payload.get("size")
-                self.known[did] = _Known(e.seq, e.symbol, str(e.payload["action"]), _dec(size) if size else None)
+                self.known[did] = _Known(e.seq, e.symbol, str(e.payload["action"]), _dec(size) if size else None,
+                                         candle_ms=int(e.payload.get("candle_ms") or 0))  # fmt: skip
             elif did in self.known:
                 self.known[did].linked = True
                 self.known[did].client_id = e.client_id or self.known[did].client_id
+        self.decided = len(self.known)
         for did, k in self.known.items():
             if not k.client_id and k.action != "cancel_all":
                 k.client_id = self._intent_of(did) or ("" if k.linked else self._intent_after(k))
@@ -173,7 +181,9 @@ class SessionBroker:
             row.pop("client_id")
             row.pop("symbol")
             seq = self._j("decision", symbol=decision.symbol, **row, stale=decision.candle_ms < self.stale_before_ms)
-            self.known[decision.id] = _Known(seq, decision.symbol, decision.action, decision.size)
+            self.known[decision.id] = _Known(seq, decision.symbol, decision.action, decision.size,
+                                             candle_ms=decision.candle_ms)  # fmt: skip
+            self.decided += 1
         if decision.candle_ms < self.stale_before_ms:
             return ""  # catching up after downtime: the moment for this decision has passed
         if decision.action == "cancel_all":
@@ -188,6 +198,20 @@ class SessionBroker:
             if failed:
                 raise failed[0][1]
         return client_id_for(decision.id)
+
+    def forget_before(self, candle_ms: int) -> int:
+        """Forget the decisions on candles older than ``candle_ms`` (none queued); returns how many.
+
+        A running strategy decides on each candle once, so a decision of an older candle is never
+        looked up again in this process (a restart reads them back from the journal, which keeps
+        every one). The forward runner calls this after each close with its oldest symbol's previous
+        candle: memory stays flat over days.
+        """
+        queued = {d.id for d in self.queue}
+        old = [did for did, k in self.known.items() if k.candle_ms < candle_ms and did not in queued]
+        for did in old:
+            del self.known[did]
+        return len(old)
 
     def prepare(self) -> tuple[list[Decision], PreparedOrders] | None:
         """Check and journal the queued orders up to the first ``cancel_all``, sending nothing.

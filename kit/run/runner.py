@@ -62,6 +62,8 @@ log = logging.getLogger("kit.run")
 #: What a run can be doing. The last four are final.
 STATES = ("starting", "running", "degraded", "stopped", "finished", "failed", "killed")
 _FINAL = ("stopped", "finished", "failed", "killed")
+#: Decisions each strategy of a forward run keeps in memory (``strategy.decisions``); the journal has all.
+DECISIONS_KEPT = 500
 #: Seconds before a predicted close at which the runner refreshes the clock and the free balance.
 PREWARM_S = 2.0
 _UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -306,7 +308,7 @@ class Runner:
         self._j("run", state="resumed" if resumed else "started", strategy=type(strat).__name__,
                 strategy_ref=strategy_ref(type(strat)),
                 params={k: str(v) for k, v in strat.params.items()}, symbols=self.symbols, timeframe=self.timeframe,
-                pid=os.getpid(), reconcile=summary[:500], decisions_known=len(self.broker.known),
+                pid=os.getpid(), reconcile=summary[:500], decisions_known=self.broker.decided,
                 warm_from_ms=self._warm_from, live_from_ms=self._live_from, interval_ms=self.interval_ms)  # fmt: skip
         self.state = "running"
         self._prepared = True
@@ -376,7 +378,7 @@ class Runner:
             self._pool.shutdown(wait=False)
             self._pool = None
         with contextlib.suppress(KitError):
-            self._j("run", state=state, reason=reason[:500], decisions=len(self.broker.known), sent=self.broker.sent,
+            self._j("run", state=state, reason=reason[:500], decisions=self.broker.decided, sent=self.broker.sent,
                     last_candle_ms=dict(self.last_ms))  # fmt: skip
         self._beat()
 
@@ -432,8 +434,21 @@ class Runner:
                 self.alerter.report("run_data", f"{self.name}: order not sent: {err}"[:300], subject=self.name)
         if failure is not None and self.state not in _FINAL:
             self._fail(*failure)
+        self._forget()
         self._beat()
         return done
+
+    def _forget(self) -> None:
+        """Keep what a long run holds flat: settled decisions of older candles, and old decisions' copies.
+
+        The journal keeps every decision; in memory the broker keeps the last two candles' (a
+        strategy decides on each candle once) and each strategy its last :data:`DECISIONS_KEPT`.
+        """
+        if self.last_ms and all(self.last_ms.values()):
+            self.broker.forget_before(min(self.last_ms.values()) - self.interval_ms)
+        for st in self.strategies.values():
+            if len(st.decisions) > 2 * DECISIONS_KEPT:  # trimmed in steps, not at every candle
+                del st.decisions[:-DECISIONS_KEPT]
 
     def _read_all(self) -> dict[str, list[Row]]:
         """Each symbol's new closed candles (read together), and the fills of its resting orders.
@@ -621,7 +636,7 @@ class Runner:
             "timeframe": self.timeframe,
             "last_candle_ms": dict(self.last_ms),
             "candles": self.candles_seen,
-            "decisions": len(self.broker.known),
+            "decisions": self.broker.decided,
             "orders_sent": self.broker.sent,
             "open_orders": len(self.broker.open_ids),
             "gaps": self.gaps,
