@@ -212,9 +212,10 @@ class SessionBase:
     ) -> list[Any]:
         """Several requests of one endpoint sent together: one hand-off to the loop, no thread per request.
 
-        ``calls``: ``(fn, params, symbol)`` per request, as :meth:`_request` takes them. Each request
-        takes its weight from the budget first (in order, here), then every coroutine runs on the
-        Session's loop at once (ccxt builds and signs each, and it leaves while the next is built),
+        ``calls``: ``(fn, params, symbol)`` per request, as :meth:`_request` takes them. Their weights
+        are taken from the budget first, together (one transaction on the shared budget file), then
+        every coroutine runs on the Session's loop at once (ccxt builds and signs each, and it leaves
+        while the next is built),
         each with its own error mapping, timing and response headers; the request log gets one line
         per request, with ``sent_ms`` (when ccxt started building it, wall clock). Returns one entry
         per call, in order: ccxt's answer or the :class:`~kit.errors.KitError` it mapped to (not
@@ -237,13 +238,20 @@ class SessionBase:
             return result, headers, (time.perf_counter() - t0) * 1000, sent_ms
 
         out: list[Any] = [None] * len(calls)
+        costs = [endpoint_weight(self.spec.exchange_id, method, path, params or {}) for _, params, _ in calls]
         charged: list[tuple[int, int, int | None]] = []  # (index, weight, window)
-        for i, (_, params, _) in enumerate(calls):
-            cost = endpoint_weight(self.spec.exchange_id, method, path, params or {})
+        if 1 < len(calls) and sum(costs) <= budget.capacity:  # one budget transaction for requests sent together
             try:
-                charged.append((i, cost, budget.acquire(cost)))
-            except KitError as exc:  # the budget refused it (a ban, or a wait too long): never sent
-                out[i] = exc
+                start = budget.acquire(sum(costs))
+                charged = [(i, cost, start) for i, cost in enumerate(costs)]
+            except KitError as exc:  # the budget refused them (a ban, or a wait too long): none is sent
+                out = [exc] * len(calls)
+        else:
+            for i, cost in enumerate(costs):
+                try:
+                    charged.append((i, cost, budget.acquire(cost)))
+                except KitError as exc:  # the budget refused it (a ban, or a wait too long): never sent
+                    out[i] = exc
 
         async def all_of() -> list[tuple[Any, Any, float, int]]:
             return await asyncio.gather(*(one(calls[i][0], calls[i][2]) for i, _, _ in charged))
