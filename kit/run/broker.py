@@ -13,10 +13,11 @@ sending): then, and only then, it is sent. The Session itself refuses a client i
 before (:meth:`kit.session.Session.place_many`), a second line of defence.
 
 A forward run defers the orders of one candle close (:attr:`SessionBroker.deferred`): every
-strategy decides, the decisions are journaled together, and :meth:`SessionBroker.flush` sends the
-orders together (:meth:`kit.session.Session.place_many`: their checks and intents in one journal
-transaction, then the requests concurrently). With ten symbols that is what brings the last
-symbol's order within tens of milliseconds of the close (``benchmarks/bench_runner.py``).
+strategy decides, and in the same journal transaction as the decisions :meth:`SessionBroker.prepare`
+checks the orders and journals their intents (:meth:`kit.session.Session.prepare_many`); once it
+committed, :meth:`SessionBroker.flush` sends them together (:meth:`kit.session.Session.send_prepared`:
+one hand-off to the Session's loop). With ten symbols that is what brings the last symbol's order
+within tens of milliseconds of the close (``benchmarks/bench_runner.py``, ``bench_close.py``).
 """
 
 from __future__ import annotations
