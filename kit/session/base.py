@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import aiohttp
 
-from kit.errors import ClockSkew, ConfigError, ExchangeUnavailable, KitError
+from kit.errors import ClockSkew, ConfigError, ExchangeUnavailable, KitError, TransientError
 from kit.session.loop import BackgroundLoop
 from kit.transport.backoff import Backoff, retry_read
 from kit.transport.ccxt_errors import ccxt_errors
@@ -219,8 +219,8 @@ class SessionBase:
         each with its own error mapping, timing and response headers; the request log gets one line
         per request, with ``sent_ms`` (when ccxt started building it, wall clock). Returns one entry
         per call, in order: ccxt's answer or the :class:`~kit.errors.KitError` it mapped to (not
-        raised). A read that failed is tried again through :meth:`_request` (its retries and backoff,
-        and the degradation bookkeeping); a write never is.
+        raised). A read that failed transiently is tried again through :meth:`_request` (its retries
+        and backoff, and the degradation bookkeeping); a write never is.
         """
         group = endpoint_group(self.spec.exchange_id, path)
         budget = self._budget(group)
@@ -270,7 +270,7 @@ class SessionBase:
                 watch = getattr(self, "clock_watch", None)
                 if watch is not None:
                     watch.stale(f"the exchange answered -1021 to {op}")
-            if failed and not write:  # a read: the usual retries, one request at a time
+            if failed and not write and isinstance(result, TransientError):  # a read: the usual retries, alone
                 fn, params, symbol = calls[i]
                 try:
                     result = self._request(op, method, path, fn, params=params, write=False, retry=True,

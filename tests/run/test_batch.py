@@ -148,3 +148,27 @@ def test_prepared_orders_are_sent_only_once_their_intents_are_durable_and_only_o
     with lab.raises(ConfigError, match="another Session"):
         lab.session().send_prepared(prepared)
     assert [o["clientOrderId"] for o in lab.client().fetch_orders("BTC/USDT")] == ["tk-prep-1"]
+
+
+@pytest.mark.slow  # a Session and a few localnet round trips: 1-3 s on the shared machine
+def test_call_many_sends_together_returns_each_outcome_in_place_and_logs_each_request(lab: Lab) -> None:
+    """``session.api.call_many``: one answer or mapped error per request, in order; one log line each."""
+    s = lab.session()
+    before = len([q for q in lab.kit_log() if "klines" in str(q.get("url"))])
+    out = s.api.call_many(
+        "fetch_ohlcv",
+        [lambda ex: ex.fetch_ohlcv("BTC/USDT", "1m", None, 3),
+         lambda ex: ex.fetch_ohlcv("NOPE/USDT", "1m", None, 3),   # refused by ccxt: mapped, not raised
+         lambda ex: ex.fetch_ohlcv("ETH/USDT", "1m", None, 2)],
+        method="GET", path="/api/v3/klines", write=False,
+        params=[{"symbol": "BTC/USDT", "limit": 3}, {"symbol": "NOPE/USDT", "limit": 3},
+                {"symbol": "ETH/USDT", "limit": 2}],
+        symbols=["BTC/USDT", "NOPE/USDT", "ETH/USDT"],
+    )  # fmt: skip
+    assert [len(out[0]), len(out[2])] == [3, 2] and isinstance(out[1], KitError) and out[1].hint
+    lines = [q for q in lab.kit_log() if "klines" in str(q.get("url"))][before:]
+    assert len(lines) == 3 and all(isinstance(q.get("sent_ms"), int) for q in lines)  # one line each, none retried
+    assert [q["status"] for q in lines] == [200, None, 200] and lines[1]["error"] == type(out[1]).__name__
+    with lab.raises(ConfigError, match="1 params"):  # nothing sent for a malformed call
+        s.api.call_many("fetch_time", [lambda ex: ex.fetch_time()] * 2, method="GET", path="/api/v3/time",
+                        write=False, params=[{}])  # fmt: skip
