@@ -75,6 +75,8 @@ PAPER_FILL_MODEL = FillModel(trade_through_ticks=10**18, at_touch=False, queue_a
 
 #: The upstream's own levels of a symbol, ``(bids, asks)`` as ``{price: qty}``, or ``None`` during a gap.
 Upstream = Callable[[str], "_Raw | None"]
+#: Keeps liquidity consumed in the feeding book: ``(symbol, "bid"|"ask", price, qty, until_ms)``.
+Consume = Callable[[str, str, Decimal, Decimal, int], None]
 
 
 class PaperEngine(Engine):
@@ -94,6 +96,10 @@ class PaperEngine(Engine):
         ``upstream(symbol)``: the levels the upstream displays, ``(bids, asks)``, before paper
         consumption and the prints since its snapshot (the mirrored book's own levels), or ``None``
         during a gap. ``Q`` of the queue rule is read there. ``None``: the levels this engine is fed.
+    consume
+        ``consume(symbol, side, price, qty, until_ms)``: keep the volume a sweep counted consumed in
+        the book that feeds this engine (the mirrored book, which then shows it gone, and back
+        when due, at its own refreshes, as it does for taker fills). ``None``: the engine keeps it.
     """
 
     def __init__(
@@ -103,18 +109,21 @@ class PaperEngine(Engine):
         fill_model: FillModel | None = None,
         model: PaperFillModel | None = None,
         upstream: Upstream | None = None,
+        consume: Consume | None = None,
     ) -> None:
         if fill_model is not None and fill_model != PAPER_FILL_MODEL:
             raise ValueError("PaperEngine fills resting orders by the paper queue rule: pass no fill_model")
         super().__init__(markets, fill_model=PAPER_FILL_MODEL)
         self.model = model or PaperFillModel()
         self.upstream = upstream
+        self.consume = consume
         # books fed, with the upstream's own levels at that moment: (book, (bids, asks) | None)
         self._seen: dict[str, deque[tuple[BookSnapshot, _Raw | None]]] = {}
         self._swept: dict[str, Taken[Decimal]] = {}
         self._deciding: tuple[list[Level] | None, Decimal, Decimal | None] | None = None
         self._queues: dict[str, RestingQueue[QueueSpot]] = {s: RestingQueue() for s in self.markets}
         self._gap: set[str] = set()
+        self._levels_before: dict[str, _Raw] = {}  # the upstream's levels at the last level update
 
     # -- decision-time books ----------------------------------------------------------------------
     def _book_at(self, symbol: str, ts_ms: int) -> tuple[BookSnapshot, _Raw | None] | None:
@@ -293,14 +302,19 @@ class PaperEngine(Engine):
         self._sync(symbol)
         raw = self._raw(symbol)
         queue = self._queues[symbol]
-        if raw is None or not (book.bids or book.asks):  # a gap: to the back, nothing fills until the next book
-            self._gap.add(symbol)
-            last = self._book_at(symbol, book.ts_ms)
-            before = last[1] if last is not None else None
-            queue.to_back(lambda s: self._q(raw or before, s.buy, s.price))
+        if raw is None or not (raw[0] or raw[1]):  # a gap: to the back, nothing fills until the next book
+            if symbol not in self._gap:
+                self._gap.add(symbol)
+                before = self._levels_before.get(symbol)
+                queue.to_back(lambda s: self._q(before, s.buy, s.price))
+            self._levels_before.pop(symbol, None)
             self._remember(symbol, book)
             return out
         self._gap.discard(symbol)
+        if raw == self._levels_before.get(symbol):  # not a level update (our consumption, prints, the same snapshot)
+            self._remember(symbol, book)
+            return out
+        self._levels_before[symbol] = raw
         queue.cap(lambda s: self._q(raw, s.buy, s.price))
         bids, asks = self._books[symbol]
 
@@ -310,7 +324,11 @@ class PaperEngine(Engine):
         used = queue.on_crossed(opposite, self._maker(symbol, book.ts_ms, out))
         if used:  # counted once: the same crossed levels in the next snapshots do not count again
             for side, px, q in used:
-                swept.add(side, px, q, until_ms=book.ts_ms + self.model.replenish_ms)
+                until = book.ts_ms + self.model.replenish_ms
+                if self.consume is not None:
+                    self.consume(symbol, side, px, q, until)
+                else:
+                    swept.add(side, px, q, until_ms=until)
                 for lv in asks if side == "ask" else bids:
                     if lv[0] == px:
                         lv[1] = max(ZERO, lv[1] - q)

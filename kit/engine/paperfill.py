@@ -338,8 +338,11 @@ class PaperBook:
         """A full L2 snapshot (best first or any order); returns the fills it causes."""
         self.now_ms = max(self.now_ms, ts_ms)
         out = self._activate(ts_ms - 1)  # orders that arrived before this snapshot met the book as it was then
-        self.bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
-        self.asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
+        new_bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
+        new_asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
+        # a level update: a snapshot that differs from the last one (the tape and the paper venue skip the same book)
+        update = not self._synced or (new_bids, new_asks) != (self.bids, self.asks)
+        self.bids, self.asks = new_bids, new_asks
         self._synced = True
         self._book_ms = ts_ms
         self._printed.clear()  # a snapshot already shows what the trades took
@@ -349,11 +352,13 @@ class PaperBook:
             assert isinstance(until, int)
             if until <= ts_ms or px not in (self.asks if side == "ask" else self.bids):
                 del self._consumed[key]
+        # the snapshot first, for the orders resting on it (as the paper venue does), then orders arriving with it
+        if update:
+            self.queue.cap(self._displayed)  # the quantity ahead cannot exceed what is displayed
+            fill = self._maker(ts_ms, out)
+            for side, px, q in self.queue.on_crossed(lambda buy: self._levels("ask" if buy else "bid"), fill):
+                self._consume(side, px, q, ts_ms)  # counted once: the same crossed levels do not count again
         out += self._activate(ts_ms)
-        self.queue.cap(self._displayed)  # the quantity ahead cannot exceed what is displayed
-        fill = self._maker(ts_ms, out)
-        for side, px, q in self.queue.on_crossed(lambda buy: self._levels("ask" if buy else "bid"), fill):
-            self._consume(side, px, q, ts_ms)  # counted once: the same crossed levels do not count again
         return out
 
     def on_trade(self, ts_ms: int, price: Decimal, qty: Decimal, *, buyer_maker: bool) -> list[PaperFill]:

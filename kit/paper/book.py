@@ -173,6 +173,13 @@ class MirrorBook:
         self._taken.add(side, price, qty, until_ms=ts_ms + self.replenish_ms)
         return self._apply(ts_ms, expire=False)
 
+    def take(self, side: str, price: Decimal, qty: Decimal, *, until_ms: int) -> None:
+        """Keep ``qty`` at ``price`` on ``side`` (``"bid"``/``"ask"``) consumed until ``until_ms`` (a sweep's volume).
+
+        Shown from the next refresh on, and due back then, as a taker fill's consumption is.
+        """
+        self._taken.add(side, price, qty, until_ms=until_ms)
+
     def state(self) -> dict[str, Any]:
         """The current levels and consumption, for the command log (replayed after a restart)."""
         return {
