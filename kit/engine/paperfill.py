@@ -116,6 +116,7 @@ class PaperOrder:
     first_fill_ms: int | None = None
     last_fill_ms: int | None = None
     ahead: Decimal = ZERO
+    f0: Decimal | None = None  # the quantity ahead when it started resting (None: it never rested)
     q_at_send: Decimal = ZERO
     cancel_at_ms: int | None = None
     decision_book: tuple[tuple[Level, ...], tuple[Level, ...]] | None = None  # None: no book known at send
@@ -453,7 +454,7 @@ class PaperBook:
             if crosses:
                 o.status, o.reason = "rejected", "post-only order would take"
             else:
-                self.queue.join(o.id, o, o.q_at_send, self._displayed(o))
+                o.f0 = self.queue.join(o.id, o, o.q_at_send, self._displayed(o)).ahead
             return []
         out = self._take(o, ts) if crosses or o.price is None else []
         if o.done:
@@ -462,7 +463,9 @@ class PaperBook:
             o.status = "filled" if o.leaves <= 0 else "expired"
             o.reason = o.reason or ("" if o.leaves <= 0 else f"{o.tif}: remainder expired")
         elif o.leaves > 0:
-            self.queue.join(o.id, o, o.q_at_send, self._displayed(o))  # a marketable limit's remainder: at the back
+            o.f0 = self.queue.join(
+                o.id, o, o.q_at_send, self._displayed(o)
+            ).ahead  # a marketable limit's rest: at the back
         return out
 
     def _ok(self, o: PaperOrder, px: Decimal) -> bool:

@@ -283,14 +283,8 @@ def pair(
     intents = _frame(journal, "intent", venue, since_ms, end)
     if intents.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS)
-    paths = list(tapes) if tapes is not None else sorted(tape_dir(venue).glob("tape-*.jsonl"))
-    events = Tape.read(paths, since_ms=0, until_ms=end + 60_000)
-    if rules is None:
-        rules = {e["s"]: SymbolRules(Decimal(e["tick"]), Decimal(e["step"])) for e in events if e["k"] == "rules"}
-    events = [e for e in events if e["k"] != "rules" and e["t"] >= since_ms - 60_000]
-    cancels = _frame(journal, "cancel_intent", venue, since_ms, end + 86_400_000)
     fills = _frame(journal, "fill", venue, since_ms, end + 86_400_000)
-    twins = simulate_twins(intents, cancels, events, rules, model=model or PaperFillModel(), until_ms=end)
+    twins = twin_orders(journal, venue, rules, model=model, since_ms=since_ms, until_ms=end, tapes=tapes)
     rows = []
     for _, it in intents.iterrows():
         cid = it["client_id"]
@@ -322,6 +316,37 @@ def pair(
             }
         )
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def twin_orders(
+    journal: Any,
+    venue: str,
+    rules: dict[str, SymbolRules] | None = None,
+    *,
+    model: PaperFillModel | None = None,
+    since_ms: int = 0,
+    until_ms: int | None = None,
+    tapes: Iterable[Path] | None = None,
+) -> dict[str, tuple[PaperOrder, float | None, float | None, bool]]:
+    """The twins of ``venue``'s journaled orders, simulated on its tapes (:func:`simulate_twins`'s result).
+
+    What :func:`pair` pairs with the real orders; the twin's :class:`PaperOrder` keeps its whole
+    state (``f0``: where it started in the queue, ``sent_ms``, ``active_ms``, fills).
+
+    >>> twin_orders(session.journal, session.venue)["my-client-id"][0].f0   # doctest: +SKIP
+    """
+    end = until_ms if until_ms is not None else int(time.time() * 1000)
+    intents = _frame(journal, "intent", venue, since_ms, end)
+    if intents.empty:
+        return {}
+    paths = list(tapes) if tapes is not None else sorted(tape_dir(venue).glob("tape-*.jsonl"))
+    events = Tape.read(paths, since_ms=0, until_ms=end + 60_000)
+    if rules is None:
+        rules = {e["s"]: SymbolRules(Decimal(e["tick"]), Decimal(e["step"])) for e in events if e["k"] == "rules"}
+    events = [e for e in events if e["k"] != "rules" and e["t"] >= since_ms - 60_000]
+    cancels = _frame(journal, "cancel_intent", venue, since_ms, end + 86_400_000)
+    fills = _frame(journal, "fill", venue, since_ms, end + 86_400_000)
+    return simulate_twins(intents, cancels, events, rules, model=model or PaperFillModel(), until_ms=end, fills=fills)
 
 
 PAIR_COLUMNS = [
@@ -359,6 +384,7 @@ def simulate_twins(
     *,
     model: PaperFillModel,
     until_ms: int,
+    fills: pd.DataFrame | None = None,
 ) -> dict[str, tuple[PaperOrder, float | None, float | None, bool]]:
     """Run every intent's twin through a :class:`PaperBook` per symbol, in time order.
 
@@ -370,11 +396,19 @@ def simulate_twins(
     not the real order's trigger time (the journal does not hold it); its market or limit order then
     goes through the model like any other (latency included). A stop cancelled before its trigger
     is a twin that never traded. Trailing types are not twinned yet.
+
+    A twin does not queue behind its own real order (spec (c), twins): while a real GTC limit rests,
+    its remaining quantity (the intent's amount less the real fills journaled so far, ``fills``)
+    is taken out of the displayed size at its price (:meth:`PaperBook.set_own`), from the intent's
+    time plus the model's latency (when the real order is on the book, as far as the tape can show
+    it) until its cancel intent or its last fill.
     """
     books: dict[str, PaperBook] = {}
     timeline: list[tuple[int, int, str, Any]] = []
     for e in events:
         timeline.append((int(e["t"]), 0, e["k"], e))
+    timeline += _own_events(intents, cancels, fills, latency_ms=model.latency_ms)
+    own_left: dict[str, Decimal] = {}  # client id -> the real order's resting quantity
     for _, it in intents.iterrows():
         if it["type"] in ("market", "limit", *STOP_TYPES) and it["symbol"] in rules:
             timeline.append((int(it["ts_ms"]), 1, "intent", it))
@@ -389,7 +423,17 @@ def simulate_twins(
         if r is None:
             continue
         pb = books.setdefault(sym, PaperBook(tick=r.tick, step=r.step, model=model))
-        if kind == "book":
+        if kind == "own":
+            pb.advance(ts - 1)  # twins due before now arrive with the real order's size as it was
+            cid, left = row["client_id"], row["left"]
+            if left > 0:
+                own_left[cid] = left
+            else:
+                own_left.pop(cid, None)
+            side, price = row["side"], row["price"]
+            same = [c for c, i in row["peers"].items() if i == (sym, side, price)]
+            pb.set_own(side, price, sum((own_left.get(c, Decimal(0)) for c in same), Decimal(0)))
+        elif kind == "book":
             pb.on_book(ts, bids=[(Decimal(p), Decimal(q)) for p, q in row["b"]],
                        asks=[(Decimal(p), Decimal(q)) for p, q in row["a"]])  # fmt: skip
         elif kind == "trade":
@@ -434,6 +478,45 @@ def simulate_twins(
                 pb.cancel(cid, ts_ms=ts)
     for pb in books.values():
         pb.advance(until_ms)
+    return out
+
+
+def _own_events(
+    intents: pd.DataFrame, cancels: pd.DataFrame, fills: pd.DataFrame | None, *, latency_ms: int
+) -> list[tuple[int, int, str, Any]]:
+    """Timeline rows for the real orders' resting sizes: ``(t, -1, "own", row)``, before market data at ``t``.
+
+    ``row``: symbol, client id, side, price, ``left`` (the real order's quantity still resting, 0 once
+    it does not rest) and ``peers`` (client id -> (symbol, side, price) of every resting real order,
+    so orders at one price add up).
+    """
+    peers: dict[str, tuple[str, str, Decimal]] = {}
+    out: list[tuple[int, int, str, Any]] = []
+    cancel_at = {str(c["client_id"]): int(c["ts_ms"]) for _, c in cancels.iterrows()} if not cancels.empty else {}
+    for _, it in intents.iterrows():
+        price = it.get("price")
+        if it["type"] != "limit" or price in (None, "") or str(it.get("time_in_force") or "GTC") in ("IOC", "FOK"):
+            continue
+        cid, qty, px = str(it["client_id"]), Decimal(str(it["amount"])), Decimal(str(price))
+        peers[cid] = (str(it["symbol"]), str(it["side"]), px)
+        done: list[tuple[int, Decimal]] = []
+        if fills is not None and not fills.empty:
+            f = fills[fills["client_id"] == cid].sort_values("ts_ms")
+            done = [(int(t), Decimal(str(a))) for t, a in zip(f["ts_ms"], f["amount"], strict=True)]
+        start = int(it["ts_ms"]) + latency_ms
+        end = cancel_at.get(cid)
+
+        def left(at: int, qty: Decimal = qty, done: list[tuple[int, Decimal]] = done) -> Decimal:
+            return max(Decimal(0), qty - sum((a for t, a in done if t <= at), Decimal(0)))
+
+        row = {"symbol": str(it["symbol"]), "client_id": cid, "side": str(it["side"]), "price": px, "peers": peers}
+        times = sorted({start, *(t for t, _ in done if t > start)})
+        for t in times:
+            if end is not None and t >= end:
+                break
+            out.append((t, -1, "own", {**row, "left": left(t)}))
+        if end is not None and end >= start:
+            out.append((end, -1, "own", {**row, "left": Decimal(0)}))
     return out
 
 
