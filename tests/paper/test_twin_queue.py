@@ -88,15 +88,15 @@ def test_a_twin_of_a_resting_localnet_order_excludes_that_order_from_its_queue(
         time.sleep(0.3)  # the tape writes a depth-only change once 250 ms passed since its last book
         order = s.place(SYM, "buy", "0.1", price=str(price))
         stepped.step(1_000)  # localnet sends diff depth at the stream's period (100 or 1000 ms): the order is in it
-        time.sleep(1.0)
+        time.sleep(2.0)
         s.cancel(SYM, order_id=order["id"])
         time.sleep(0.3)
-        twins = twin_orders(s.journal, s.venue, since_ms=s.twins.started_ms)
+        # twins acting 1 s after their intent (not 250 ms): the taped depth has time to show the real order
+        twins = twin_orders(s.journal, s.venue, since_ms=s.twins.started_ms, model=PaperFillModel(latency_ms=1_000))
     twin = twins[order["clientOrderId"]][0]
     books = [row for row in _tape(s.venue) if row["k"] == "book" and row["t"] <= twin.active_ms]
-    assert {D(p): D(q) for p, q in books[-1]["b"]}.get(price) == D(
-        "0.1"
-    )  # the real order, taped, when the twin arrives
+    taped = {D(p): D(q) for p, q in books[-1]["b"]}
+    assert taped.get(price) == D("0.1")  # the real order, taped, when the twin arrives
     assert twin.q_at_send == 0 and twin.f0 == 0  # behind its real order, F0 would be 0.1
     assert twin.status == "canceled" and twin.filled == 0
 
