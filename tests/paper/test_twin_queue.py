@@ -106,3 +106,71 @@ def _tape(venue: str) -> list[dict[str, Any]]:
     for path in sorted(tape_dir(venue).glob("tape-*.jsonl")):
         rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return rows
+
+
+def test_trailing_stop_twins_trigger_by_the_engines_trailing_rule_on_the_tape() -> None:
+    """Trailing twins (#14): Binance trailingDelta semantics as the engine implements them, on the taped prints."""
+    from kit.paper.twins import _bucket
+
+    def book(t: int, bid: str, ask: str) -> dict[str, Any]:
+        return {"t": t, "k": "book", "s": SYM, "b": [[bid, "5"]], "a": [[ask, "5"]]}
+
+    prints = [(1_000, "100"), (2_000, "110"), (3_000, "109"), (4_000, "108.90"), (5_000, "112"), (6_000, "109.70")]
+    events = [book(0, "100", "100.01"), book(2_100, "109.50", "109.51"), book(4_100, "108.80", "108.81")]
+    events += [{"t": t, "k": "trade", "s": SYM, "p": p, "q": "1", "m": False} for t, p in prints]
+    events.sort(key=lambda e: e["t"])
+    row = {"symbol": SYM, "amount": "1", "time_in_force": "GTC", "post_only": False, "price": None, "ts_ms": 500}
+    intents = pd.DataFrame([
+        # a sell trailing 1 % from the best price since it was placed: best 110, trigger 108.90 (the 4000 print)
+        {**row, "client_id": "trail", "side": "sell", "type": "trailing_stop_market", "trailing_bps": 100,
+         "trigger_price": None},
+        # the same with a stop price of 90: tracking starts when the price falls to 90, which it never does
+        {**row, "client_id": "act", "side": "sell", "type": "trailing_stop_market", "trailing_bps": 100,
+         "trigger_price": "90"},
+        # a sell trailing take-profit 2 % that starts tracking when the price rises to 105 (the 110 print):
+        # best 110 then 112, trigger 112 x 0.98 = 109.76; the 109.70 print at 6000 triggers it
+        {**row, "client_id": "tp", "side": "sell", "type": "trailing_take_profit_market", "trailing_bps": 200,
+         "trigger_price": "105"},
+        # a buy trailing 1 % from the lows: best 100, trigger 101, so the 110 print at 2000
+        {**row, "client_id": "buy", "side": "buy", "type": "trailing_stop_market", "trailing_bps": 100,
+         "trigger_price": None},
+        {**row, "client_id": "gone", "side": "sell", "type": "trailing_stop_market", "trailing_bps": 100,
+         "trigger_price": None},
+    ])  # fmt: skip
+    cancels = pd.DataFrame([{"client_id": "gone", "symbol": SYM, "ts_ms": 3_500}])
+    twins = simulate_twins(intents, cancels, events, RULES, model=PaperFillModel(), until_ms=8_000)
+    trail = twins["trail"][0]
+    assert trail.sent_ms == 4_000 and trail.active_ms == 4_250  # triggered by the 108.90 print, then latency
+    assert trail.filled == D(1) and trail.avg_price == D("108.80")  # a market sell on the book at 4250
+    assert twins["act"][0].status == "pending" and twins["act"][0].filled == 0
+    tp = twins["tp"][0]
+    assert tp.sent_ms == 6_000 and tp.filled == D(1) and tp.avg_price == D("108.80")
+    buy = twins["buy"][0]  # arrives at 2250 on the 2100 book (worse than the one it was decided on)
+    assert buy.sent_ms == 2_000 and buy.filled == D(1) and buy.avg_price == D("109.51")
+    assert twins["gone"][0].status == "canceled" and twins["gone"][0].filled == 0
+    assert _bucket({"type": "trailing_stop_limit"}, False) == "stop"
+
+
+@pytest.mark.slow
+def test_a_trailing_stop_on_localnet_and_its_twin_trigger_on_the_same_print(stepped: Localnet, tmp_path: Path) -> None:
+    """A real trailing stop on localnet (real ccxt) and its twin, on the same prints: both trigger at the pull-back."""
+    with Session("localnet", journal=tmp_path / "j.sqlite", dotenv=None, twins=True) as s:
+        assert s.twins is not None
+        last = D(str(stepped.client("reader").fetch_ticker(SYM)["last"])).quantize(D("1"))
+        order = s.place(SYM, "sell", "0.01", type="trailing_stop_market", trailing_bps=100)
+        top = last + 500  # best price since placing; trigger (top x 0.99) rounded down to the tick
+        level = (top * D("0.99")).quantize(D("0.01"))
+        trader = stepped.client("trader")
+        for px in (last, top, level + 1):
+            stepped.inject_trade("BTCUSDT", str(px), "0.001", side="sell" if px < top else "buy")
+            time.sleep(0.2)
+        assert trader.fetch_order(order["id"], SYM)["status"] == "open"  # not triggered one unit above the level
+        stepped.inject_trade("BTCUSDT", str(level), "0.001", side="sell")
+        time.sleep(0.6)
+        real = trader.fetch_order(order["id"], SYM)
+        twins = twin_orders(s.journal, s.venue, since_ms=s.twins.started_ms)
+    assert real["status"] == "closed" and D(str(real["filled"])) == D("0.01")  # triggered, sold
+    twin = twins[order["clientOrderId"]][0]
+    trigger = [row for row in _tape(s.venue) if row["k"] == "trade" and row["t"] == twin.sent_ms]
+    assert [D(row["p"]) for row in trigger] == [level]  # the twin triggered on the print that triggered the real one
+    assert twin.filled == D("0.01")
