@@ -14,13 +14,14 @@ conservative defaults of the design reference (``specs/paper-trading.md`` (b) an
   the visible depth pays ``beyond_depth_ticks`` past the last level. IOC remainders expire, FOK
   fills in full or not at all, and a marketable limit's remainder rests at the back of the queue.
 - **Post-only** orders that would cross on arrival are rejected.
-- **Resting limits** use the risk-averse queue: the quantity ahead starts at
-  ``F = max(Q at send, Q at arrival)`` (0 inside the spread); a trade at our price by the
-  opposite aggressor moves us up by its size, a level update caps ``F`` at the displayed size,
+- **Resting limits** use the risk-averse queue, :class:`RestingQueue` (the paper venue's engine
+  uses the same one): the quantity ahead starts at ``F = max(Q at send, Q at arrival)`` (0 inside
+  the spread); a trade at or through our price by the opposite aggressor moves us up by its size,
+  a level update (a snapshot that differs from the last) caps ``F`` at the displayed size,
   cancellations never move us forward; once ``F < 0`` we fill ``min(leaves, -F)`` (rounded down to
-  the lot) at our limit and ``F`` becomes 0. A trade or an opposite best strictly through our
-  price is sweep evidence: the volume through our price, less ``F``, fills at the limit. A touch
-  without trades fills nothing.
+  the lot) at our limit and ``F`` becomes 0. The opposite side strictly through our price is sweep
+  evidence: the volume through our price, less ``F``, fills at the limit, counted once. A touch
+  without trades fills nothing. A twin leaves its own real order out of ``Q`` (:meth:`PaperBook.set_own`).
 - **Gaps.** After :meth:`PaperBook.on_gap` nothing fills until the next book, and resting orders
   go to the back of their level.
 
