@@ -574,19 +574,24 @@ class TrailingTriggers:
 
     def arm(self, cid: str, intent: Any, *, ts_ms: int) -> str:
         """Track the trailing ``intent`` from ``ts_ms``; returns the engine's refusal ('' when armed)."""
-        from kit.engine import EventKind, OrderRequest, OrderType, Side
+        from kit.engine import EventKind
+        from kit.engine.order import OrderSpec
+        from kit.errors import KitError
 
         trigger, price = intent.get("trigger_price"), intent.get("price")
         limit = str(intent["type"]).endswith("_limit")
-        req = OrderRequest(
-            self.symbol,
-            Side(str(intent["side"])),
-            OrderType(str(intent["type"])),
-            quantity=Decimal(str(intent["amount"])),
-            price=Decimal(str(price)) if limit and price not in (None, "") else None,
-            trigger_price=Decimal(str(trigger)) if trigger not in (None, "") and not _nan(trigger) else None,
-            trailing_bps=int(intent["trailing_bps"]),
-        )
+        try:
+            req = OrderSpec.parse(
+                self.symbol,
+                str(intent["side"]),
+                str(intent["amount"]),
+                type=str(intent["type"]),
+                price=str(price) if limit and price not in (None, "") else None,
+                trigger_price=str(trigger) if trigger not in (None, "") and not _nan(trigger) else None,
+                trailing_bps=int(intent["trailing_bps"]),
+            ).to_request()
+        except KitError as exc:
+            return str(exc)
         ev = self.engine.submit("twins", req, ts_ms=ts_ms)
         if not ev or ev[0].kind is EventKind.REJECTED or ev[0].order is None:
             return ev[0].reason if ev else "refused"
