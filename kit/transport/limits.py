@@ -491,7 +491,7 @@ class WeightBudget:
     go when the server's own count says the room is there: the window's estimate (the largest
     ``X-MBX-USED-WEIGHT-1M`` seen, plus every charge not known to be inside it, by any process) plus
     the weight fits under the full limit, the server's count was read within the last edge, no
-    429/418 and no server count above the estimate was seen lately, and the window is not in its
+    429/418 and no server count above all charges was seen lately, and the window is not in its
     first or last edge. See :meth:`observe` for how a charge becomes "known to be inside" the
     server's count, and docs/store.md ("Backfill") for the argument and the measurements.
 
@@ -878,12 +878,13 @@ class WeightBudget:
         ----------
         used_weight
             ``X-MBX-USED-WEIGHT-1M`` (or the sapi header) of the response; the window's count becomes
-            the larger of ours and the server's. It also becomes the server's count for spending the
-            headroom, unless the request was sent in a window edge (the server may have counted it in
-            the neighbouring minute); the request, and every earlier one of this process answered
-            before it was sent, are then known to be inside it. A count above the window's estimate
-            shows traffic the budget does not see (another machine behind the same IP, a client that
-            bypasses the budget): the headroom is then not spent for the rest of the window.
+            the larger of ours and the server's. Unless the request was sent in a window edge (the
+            server may have counted it in the neighbouring minute), the count is also a fresh reading
+            for spending the headroom: the request, and every earlier one of this process answered
+            before it was sent, are then known to be inside it. A count above everything charged to
+            the window shows traffic the budget does not see (another machine behind the same IP, a
+            client that bypasses the budget): the headroom is then not spent for the rest of the
+            window.
         status
             HTTP status: 429 blocks every process until ``Retry-After`` (default: the next window,
             Binance's own Retry-After for a weight 429);
@@ -903,7 +904,7 @@ class WeightBudget:
                 seen = int(used_weight)
                 mine = req is not None and req.window_start_ms == state.window_start_ms
                 if not (mine and req is not None and req.edge):
-                    if seen > state.estimate():
+                    if seen > state.charged:  # more than every process charged: someone else spends here too
                         state.calm_until_ms = max(state.calm_until_ms, state.window_start_ms + self._window_ms)
                     state.synced_ms = now
                     if mine and req is not None:
