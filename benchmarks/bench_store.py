@@ -15,8 +15,10 @@ returning the same DataFrame (UTC DatetimeIndex; open, high, low, close, volume 
                                 file version ever; it then records the verification beside the file)
 * kit store, verified by record the same in a process that has not read the files before: each file's
                                 record (stat, footer hash) is read instead of summing it
-* kit store, fresh process      the year's first read in a new interpreter (imports done, untimed);
-                                its CPU time is printed on the next line (the wait for a core left out)
+* kit store, fresh process      the year's first read in a new interpreter (pandas imported untimed;
+                                ``from kit.store import Store`` timed apart and printed, so that work
+                                moved into the import shows); its CPU time and page faults are printed
+                                too (the wait for a core left out of the CPU time)
 * kit store, one week           ``Store.candles(...)`` for 2024-06-03 .. 2024-06-10 (10,080 rows)
 
 and the store's write path: the whole year (``Store.put``), and appending one new day to the
@@ -124,6 +126,7 @@ def run(work: Path, repeat: int) -> int:
         print(f"  {name:34s} best {min(times):9.2f} ms  median {statistics.median(times):9.2f} ms", flush=True)
 
     print(f"year of 1m candles: {len(year):,} rows; repeat={repeat}; work dir {work}")
+    print(f"load average at start: {os.getloadavg()}")
     # -- contenders: one file each
     csv = work / "year.csv"
     year.to_csv(csv)
@@ -174,9 +177,12 @@ def run(work: Path, repeat: int) -> int:
     record("kit store, one week", t, f, None)
     t, f = timed(lambda: Store(root).candles("BTC/USDT", "1m", YEAR_START, YEAR_END), repeat)
     record("kit store, whole year, new Store", t, f, None)
-    t, cpu = fresh_process_reads(root, max(5, repeat // 3))
+    t, cpu, imports, faults = fresh_process_reads(root, max(5, repeat // 3))
     record("kit store, whole year, fresh process", t, None, None)
     record("  the same, CPU time of the read", cpu, None, None)  # the wait for a core left out
+    record("  import of kit.store (pandas loaded)", imports, None, None)
+    med = statistics.median(faults)
+    print(f"  page faults of the fresh read: median {med:.0f} (min {min(faults)}, max {max(faults)})")
 
     day = make_year(seed=8, rows=1440)
     day.index = (pd.DatetimeIndex(day.index) + pd.Timedelta(days=365)).as_unit("ms")  # 2024-12-31, one more day
@@ -199,31 +205,41 @@ def run(work: Path, repeat: int) -> int:
 
 
 FRESH = """
-import sys, time
+import sys, time, resource
 sys.path[:0] = [{root!r}]
-import pandas as pd
+import pandas as pd  # a notebook has pandas already; the store's own import is timed
+t_imp = time.perf_counter()
 from kit.store import Store
-import kit.store.parquet, pyarrow.parquet  # imports are not the read: a notebook has them already
+imp = (time.perf_counter() - t_imp) * 1e3
 a, b = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-12-31", tz="UTC")
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 c0, t0 = time.process_time(), time.perf_counter()
 f = Store({store!r}).candles("BTC/USDT", "1m", a, b)
-print((time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3, len(f))
+wall, cpu = (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+print(wall, cpu, len(f), imp, faults)
 """
 
 
-def fresh_process_reads(root: Path, n: int) -> tuple[list[float], list[float]]:
-    """The year's first read in ``n`` fresh interpreters (imports done first, not timed): wall and CPU ms."""
+def fresh_process_reads(root: Path, n: int) -> tuple[list[float], list[float], list[float], list[int]]:
+    """The year's first read in ``n`` fresh interpreters: wall ms, CPU ms, import ms of kit.store, page faults.
+
+    pandas is imported first, untimed (a notebook has it); then ``from kit.store import Store`` is
+    timed apart (so that work moved into the import would show), then the first read.
+    """
     import subprocess
 
     code = FRESH.format(root=str(Path(__file__).resolve().parents[1]), store=str(root))
-    out, cpu = [], []
+    out, cpu, imports, faults = [], [], [], []
     for _ in range(n):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        ms, cpu_ms, rows = proc.stdout.split()
+        ms, cpu_ms, rows, imp_ms, flt = proc.stdout.split()
         assert int(rows) == 525_600
         out.append(float(ms))
         cpu.append(float(cpu_ms))
-    return out, cpu
+        imports.append(float(imp_ms))
+        faults.append(int(flt))
+    return out, cpu, imports, faults
 
 
 def report(rows: list[dict[str, Any]], repeat: int) -> None:
@@ -249,6 +265,7 @@ def report(rows: list[dict[str, Any]], repeat: int) -> None:
         "repeat": repeat,
     }
     print(f"\n{meta}")
+    print(f"load average at end: {os.getloadavg()}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "store.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=str))
 

@@ -18,7 +18,6 @@ altered is caught too.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import mmap
@@ -464,37 +463,30 @@ def frame_from_parts(parts: Sequence[Part]) -> pd.DataFrame:
     return pd.DataFrame(values.T, index=_utc_index(times), columns=list(COLUMNS), copy=False)
 
 
-#: Frames at least this large get their memory from :func:`_frame_arrays`' own mapping.
+#: A transparent huge page; frames of at least two take :func:`_frame_arrays`' aligned buffer.
 _HUGE_PAGE = 2 << 20
 
 
 def _frame_arrays(n: int) -> tuple[I64, npt.NDArray[np.float64]]:
     """Fresh ``times`` (n,) and ``values`` (5, n) arrays for a frame of ``n`` candles.
 
-    A year of 1m candles is 25 MB of new memory, and in a fresh process each of its 4 KiB pages
-    is zeroed by the kernel on first touch: about 1,400 page faults, a third of the first read's
-    time (#18, measured in docs/store.md). Large frames therefore take one anonymous mapping,
-    2 MiB-aligned and advised for transparent huge pages, holding both arrays: about a dozen
-    faults instead. The arrays keep the mapping alive (numpy holds it as their base); it is
-    private and writable like any numpy memory, and freed when the frame is.
+    A year of 1m candles is 25 MB of new memory, and in a fresh process the kernel zeroes each page
+    on first touch (#18, measured in docs/store.md): the two arrays as numpy allocated them took
+    ~900 page faults, because numpy's huge-page advice covers only the 2 MiB-aligned middle of a
+    buffer, and the 4 MB ``times`` array got almost none. Both arrays are now views of one buffer,
+    over-allocated by one huge page and sliced at a 2 MiB boundary, so that nearly all of it is in
+    huge pages (~12 faults). The buffer is numpy's (``np.empty``), so a process's later reads
+    reuse the allocator's freed memory as before, and the frame owns it like any numpy data.
     """
-    nbytes = (len(COLUMNS) + 1) * 8 * n
-    if nbytes < 2 * _HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return np.empty(n, dtype=np.int64), np.empty((len(COLUMNS), n), dtype=np.float64)
-    size = -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
-    # mmap's start is only page-aligned: map one huge page more and start at the first boundary.
-    mm = mmap.mmap(-1, size + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    start = -_address(mm) % _HUGE_PAGE
-    with contextlib.suppress(OSError):  # a kernel without THP: plain pages, as np.empty would give
-        mm.madvise(mmap.MADV_HUGEPAGE, start, size)
-    values = np.frombuffer(mm, dtype=np.float64, count=len(COLUMNS) * n, offset=start).reshape(len(COLUMNS), n)
-    times = np.frombuffer(mm, dtype=np.int64, count=n, offset=start + len(COLUMNS) * 8 * n)
+    k = len(COLUMNS)
+    nbytes = (k + 1) * 8 * n
+    if nbytes < 2 * _HUGE_PAGE:
+        return np.empty(n, dtype=np.int64), np.empty((k, n), dtype=np.float64)
+    buf = np.empty(nbytes + _HUGE_PAGE, dtype=np.uint8)
+    start = -buf.ctypes.data % _HUGE_PAGE
+    values = buf[start : start + k * 8 * n].view(np.float64).reshape(k, n)
+    times = buf[start + k * 8 * n : start + nbytes].view(np.int64)
     return times, values
-
-
-def _address(mm: mmap.mmap) -> int:
-    """Virtual address of a mapping's first byte."""
-    return int(np.frombuffer(mm, dtype=np.uint8, count=1).__array_interface__["data"][0])
 
 
 def _utc_index(times: I64) -> pd.DatetimeIndex:

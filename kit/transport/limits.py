@@ -13,7 +13,19 @@ request. A missing, short or corrupt record starts the window afresh. Rules:
   longer than ``max_wait_s``).
 - The server is the authority: :meth:`WeightBudget.observe` raises the local count to the
   server's ``X-MBX-USED-WEIGHT-1M`` (never lowers it), so traffic from other machines behind the
-  same IP, or from code that bypassed the budget, is accounted for.
+  same IP, or from code that bypassed the budget, is accounted for. Binance: "Every request will
+  contain X-MBX-USED-WEIGHT-(intervalNum)(intervalLetter) in the response headers which has the
+  current used weight for the IP for all request rate limiters defined" (rest-api.md, "IP Limits").
+- The headroom is spent on the server's word (#18): beyond ``headroom * limit`` a request may go
+  while the window's estimate of the server's count (its largest reported count, plus every charge
+  of every process not known to be inside that count) plus the request fits the full limit, the
+  count is fresh (read within the window's edge, a second of a minute), no count above all the
+  window's charges (traffic the budget does not see) and no 429/418 was seen lately, and the
+  window is not in its first or last second. A request answered before another was sent reached
+  the server first, so it is inside that one's count: that is how charges become known. In a
+  window's first second a request must also fit the previous window's count (the server's minute
+  may turn a moment after ours), and requests unanswered when a window ends are charged to the next
+  one as well. Every rule only ever holds weight back from what the full limit would allow.
 - A 429 blocks every process until ``Retry-After``; a 418 (IP ban, 2 minutes to 3 days) makes every
   process's :meth:`WeightBudget.acquire` raise at once until the ban lifts. Nothing retries into a
   ban, so one process's mistake is not amplified into a longer ban for all.
