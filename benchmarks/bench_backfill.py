@@ -371,7 +371,8 @@ def report(results: dict[str, Any], limit: int, expect: int) -> None:
     s, n = results.get("store"), results.get("naive")
     if s is not None:
         print(
-            f"  store budget: limit {s['budget_limit']}, spends up to {s['budget_capacity']} per window; "
+            f"  store budget: limit {s['budget_limit']}, spends up to {s['budget_capacity']} per window on its own "
+            f"count and up to {s['budget_limit']} when the server's count shows the rest free; "
             f"{s['in_flight']} request(s) in flight"
         )
     if s is not None and n is not None:
