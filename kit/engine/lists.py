@@ -113,6 +113,25 @@ class _List:
                          tuple(w.id for w in self.legs), self.created, self.updated)  # fmt: skip
 
 
+def leg_order(lst: OrderListRequest) -> list[int]:
+    """The order in which a list's orders get their ids and are listed: a pair's stop loss first.
+
+    A list is requested with its pair as (above, below); Binance's examples (OCO, OTOCO and OPOCO,
+    buy and sell, in rest-api.md and web-socket-api.md) give the pair's stop-loss order the lower
+    ``orderId`` and list it first, whichever side of the price it is on.
+
+    >>> from decimal import Decimal as D
+    >>> tp = OrderRequest("X/Y", Side.SELL, OrderType.LIMIT, quantity=D(1), price=D(90), post_only=True)
+    >>> sl = OrderRequest("X/Y", Side.SELL, OrderType.STOP_MARKET, quantity=D(1), trigger_price=D(80))
+    >>> leg_order(OrderListRequest(Contingency.OCO, (tp, sl)))
+    [1, 0]
+    """
+    n = len(lst.orders)
+    first = 0 if lst.contingency is Contingency.OCO else 1
+    pair = sorted(range(first, n), key=lambda i: lst.orders[i].type not in _STOP_LIKE)
+    return list(range(first)) + pair
+
+
 def oco_refusal(side: Side, above: OrderRequest, below: OrderRequest, last: Decimal | None, *,
                 sized_later: bool = False) -> Refusal | None:  # fmt: skip
     """Why an OCO pair is refused (Binance's price rules), or ``None``.
@@ -203,10 +222,11 @@ class Lists:
         refusal = self._list_refusal(acct, lst)
         if refusal is not None:
             return [self._reject(account, ts_ms, reqs[0], refusal)]
+        order = leg_order(lst)
         if lst.contingency is Contingency.OCO:
-            working, pending = list(reqs), []
+            working, pending = [reqs[i] for i in order], []
         else:
-            working, pending = [reqs[0]], list(reqs[1:])
+            working, pending = [reqs[0]], [reqs[i] for i in order[1:]]
         market = self.markets[reqs[0].symbol]
         ws = [self._new_working(account, r, market, ts_ms, i) for i, r in enumerate(working)]
         lock = self._shared_lock(acct, ws)

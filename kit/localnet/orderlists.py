@@ -203,6 +203,7 @@ def place_list(venue: Any, account: str, sid: str, lst: Any, metas: list[dict[st
     """Submit ``lst`` through the venue's command log; returns (OrderList, placement-time Orders)."""
     from kit.engine import EventKind
     from kit.engine.filters import counts
+    from kit.engine.lists import leg_order
     from kit.localnet.wire_rows import request_to_json
 
     info = venue.symbols[sid]
@@ -227,6 +228,7 @@ def place_list(venue: Any, account: str, sid: str, lst: Any, metas: list[dict[st
         venue.store.commit()
         raise list_reject(events[0]) if events else RuntimeError("engine returned no events")
     accepted = [e.order for e in events if e.kind is EventKind.ACCEPTED and e.order is not None][: len(lst.orders)]
+    metas = [metas[i] for i in leg_order(lst)]  # the engine lists a pair's stop loss first, as Binance
     for order, meta in zip(accepted, metas, strict=True):
         m = {**meta, "workingTime": now if order.status.value == "new" else -1, **venue._expiry_meta(order.id)}
         venue.order_meta[order.id] = m

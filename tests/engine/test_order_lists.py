@@ -142,11 +142,21 @@ def test_duplicate_list_client_id_while_open_then_reusable_when_done() -> None:
 
 
 # -- OCO: one leg starting cancels the other ----------------------------------------------------------
+# A pair's stop loss gets the lower id and is listed first, as in Binance's examples (rest-api.md,
+# web-socket-api.md: OCO, OTOCO and OPOCO, buy and sell); unnamed, it is "kit-1".
+def test_the_stop_loss_of_a_pair_is_listed_first_with_the_lower_id() -> None:
+    for side in (Side.SELL, Side.BUY):
+        ev = oco(engine(), side)
+        placed = [e.order for e in ev if e.kind is EventKind.ACCEPTED]
+        assert [o.request.type.is_conditional for o in placed] == [True, False]
+        assert placed[0].id < placed[1].id and ev[-1].order_list.order_ids == (placed[0].id, placed[1].id)
+
+
 def test_oco_limit_fill_expires_the_stop() -> None:
     eng = engine(btc="1")
     oco(eng)
     ev = eng.on_trade(SYM, Trade(2, D("111"), D("5"), Side.BUY))
-    assert kinds(ev) == [("expired", "kit-2"), ("list", "ALL_DONE"), ("filled", "tp")]
+    assert kinds(ev) == [("expired", "kit-1"), ("list", "ALL_DONE"), ("filled", "tp")]
     assert "OCO_TRIGGER" in ev[0].reason
     assert eng.balances("a")["BTC"] == (D(0), D(0))
     assert eng.balances("a")["USDT"][0] == D("10000") + D("110") - D("0.11")
@@ -156,7 +166,7 @@ def test_oco_partial_fill_of_the_limit_expires_the_stop() -> None:
     eng = engine(btc="1")
     oco(eng)
     ev = eng.on_trade(SYM, Trade(2, D("111"), D("0.4"), Side.BUY))
-    assert kinds(ev) == [("expired", "kit-2"), ("list", "ALL_DONE"), ("partially_filled", "tp")]
+    assert kinds(ev) == [("expired", "kit-1"), ("list", "ALL_DONE"), ("partially_filled", "tp")]
     assert eng.balances("a")["BTC"] == (D(0), D("0.6"))  # the rest stays locked for the limit
     ev = eng.on_trade(SYM, Trade(3, D("80"), D("5"), Side.SELL))  # the stop is gone: nothing triggers
     assert ev == []
@@ -166,7 +176,7 @@ def test_oco_stop_trigger_expires_the_limit_and_keeps_the_lock() -> None:
     eng = engine(btc="1")
     oco(eng)
     ev = eng.on_bar(SYM, bar("100", "101", "85", "88"))
-    assert kinds(ev) == [("triggered", "kit-2"), ("expired", "tp"), ("list", "ALL_DONE"), ("filled", "kit-2")]
+    assert kinds(ev) == [("triggered", "kit-1"), ("expired", "tp"), ("list", "ALL_DONE"), ("filled", "kit-1")]
     assert eng.balances("a")["BTC"] == (D(0), D(0))
     assert eng.get_list("a", client_id="L1").status is ListStatus.ALL_DONE
 
@@ -186,7 +196,7 @@ def test_cancel_one_leg_cancels_the_list() -> None:
     eng = engine(btc="1")
     oco(eng)
     ev = eng.cancel("a", client_id="tp", ts_ms=5)
-    assert kinds(ev) == [("canceled", "tp"), ("canceled", "kit-2"), ("list", "ALL_DONE")]
+    assert kinds(ev) == [("canceled", "kit-1"), ("canceled", "tp"), ("list", "ALL_DONE")]  # in list order
     assert eng.balances("a")["BTC"] == (D(1), D(0))
     assert eng.open_orders("a") == [] and eng.order_lists("a", open_only=True) == []
 
@@ -223,7 +233,7 @@ def test_otoco_pending_orders_wait_then_work_after_the_full_fill() -> None:
     assert kinds(ev) == [("partially_filled", "entry")]
     assert {o.client_id: o.status for o in eng.open_orders("a")}["take"] is OrderStatus.PENDING_NEW
     ev = eng.on_trade(SYM, Trade(3, D("98"), D("5"), Side.SELL))
-    assert kinds(ev) == [("filled", "entry"), ("accepted", "take"), ("accepted", "stop")]
+    assert kinds(ev) == [("filled", "entry"), ("accepted", "stop"), ("accepted", "take")]
     assert eng.balances("a")["BTC"] == (D(0), D("0.999"))  # the pair locks its quantity once
     ev = eng.on_trade(SYM, Trade(4, D("89"), D("5"), Side.SELL))
     assert kinds(ev) == [("triggered", "stop"), ("expired", "take"), ("list", "ALL_DONE"), ("filled", "stop")]
@@ -234,7 +244,7 @@ def test_oto_pending_refused_at_placement_expires_with_reason_rejected() -> None
     eng = engine(btc="0", usdt="1000")
     ev = otoco(eng, exit_qty="1")  # a 1 BTC exit after a 1 BTC buy: the fee left 0.999
     ev = eng.on_trade(SYM, Trade(3, D("98"), D("5"), Side.SELL))
-    assert kinds(ev) == [("filled", "entry"), ("expired", "take"), ("expired", "stop"), ("list", "ALL_DONE")]
+    assert kinds(ev) == [("filled", "entry"), ("expired", "stop"), ("expired", "take"), ("list", "ALL_DONE")]
     assert ev[1].reason.startswith("REJECTED")
     assert eng.balances("a")["BTC"] == (D("0.999"), D(0))
 
@@ -350,7 +360,7 @@ def test_opoco_locks_each_fill_and_sizes_the_pair_from_what_was_received() -> No
     fee = ev[0].fill.fee
     assert fee > 0 and eng.balances("a")["BTC"] == (D("0.5") - fee, D("0.4"))  # fee from the free BTC
     ev = eng.on_trade(SYM, Trade(3, D("98"), D("5"), Side.SELL))
-    assert kinds(ev) == [("filled", "entry"), ("accepted", "take"), ("accepted", "stop")]
+    assert kinds(ev) == [("filled", "entry"), ("accepted", "stop"), ("accepted", "take")]
     assert [e.order.quantity for e in ev[1:]] == [D(1), D(1)]
     assert eng.balances("a")["BTC"][1] == D(1)  # the pair shares one lock of the whole fill
     eng.cancel_list("a", client_id="opoco", ts_ms=4)

@@ -70,7 +70,9 @@ def test_oco_placed_queried_and_canceled_as_binance_answers(ex: Any) -> None:
     before = ex.fetch_balance()["BTC"]
     r = sell_oco(ex, p)
     assert (r["contingencyType"], r["listStatusType"], r["listOrderStatus"]) == ("OCO", "EXEC_STARTED", "EXECUTING")
-    assert [o["type"] for o in r["orderReports"]] == ["LIMIT_MAKER", "STOP_LOSS_LIMIT"]
+    # Binance's examples (rest-api.md, web-socket-api.md) list the stop loss first, with the lower id
+    assert [o["type"] for o in r["orderReports"]] == ["STOP_LOSS_LIMIT", "LIMIT_MAKER"]
+    assert r["orderReports"][0]["orderId"] < r["orderReports"][1]["orderId"]
     assert {o["orderListId"] for o in r["orderReports"]} == {r["orderListId"]}
     assert [o["orderId"] for o in r["orders"]] == [o["orderId"] for o in r["orderReports"]]
     after = ex.fetch_balance()["BTC"]
@@ -133,7 +135,7 @@ def test_oco_refusals_with_binance_codes(
 def test_stop_trigger_expires_the_limit_maker(ed_net: Localnet, ex: Any) -> None:
     p = last(ex)
     r = sell_oco(ex, p)
-    above, below = (o["orderId"] for o in r["orders"])
+    below, above = (o["orderId"] for o in r["orders"])  # the stop loss (below) is listed first
     ed_net.inject_trade("BTCUSDT", p * D("0.95") - 1, "0.5", side="sell")
     ed_net.step(1000)
     maker = ex.fetch_order(str(above), "BTC/USDT")

@@ -45,7 +45,7 @@ def test_bracket_is_one_list_one_intent_and_one_ack_per_order(lab: Lab) -> None:
         intents = j.events(kinds=["intent"])
         assert [e.client_id for e in intents] == [b["clientOrderId"]]
         legs = intents[0].payload["legs"]
-        assert [legs[k] for k in ("entry", "take_profit", "stop_loss")] == [o["clientOrderId"] for o in b["orders"]]
+        assert [legs[k] for k in ("entry", "stop_loss", "take_profit")] == [o["clientOrderId"] for o in b["orders"]]
         assert all(c.startswith("tk-") for c in [b["clientOrderId"], *legs.values()])
         acks = {e.client_id: e.payload for e in j.events(kinds=["ack"])}
         assert acks[b["clientOrderId"]]["status"] == "list"
@@ -154,12 +154,12 @@ def test_protect_a_holding_with_an_oco_whose_stop_expires_the_take_profit(lab: L
     assert not _posts(lab, "/api/v3/orderList/oco", n)
     p = s.protect("BTC/USDT", "sell", "0.001", take_profit=tp, stop_loss=sl)
     assert (p["contingency"], p["status"]) == ("OCO", "EXECUTING")
-    assert [o["info"]["type"] for o in p["orders"]] == ["LIMIT_MAKER", "STOP_LOSS"]
+    assert [o["info"]["type"] for o in p["orders"]] == ["STOP_LOSS", "LIMIT_MAKER"]  # as Binance lists them
     lab.net.inject_trade("BTCUSDT", str(sl - 1), "1", side="sell")
     lab.net.step(1_000)
     got = s.order_list("BTC/USDT", list_client_id=p["clientOrderId"])
     assert got["listOrderStatus"] == "ALL_DONE"
-    assert [r["status"] for r in got["orderReports"]] == ["EXPIRED", "FILLED"]
+    assert [r["status"] for r in got["orderReports"]] == ["FILLED", "EXPIRED"]
     with Journal(lab.journal_path) as j:
         assert [e.client_id for e in j.events(kinds=["intent"])] == [p["clientOrderId"]]
 
