@@ -171,7 +171,7 @@ class Engine(Lists, Matching):
         self._open[req.symbol][oid] = w
         if req.expire_at_ms is not None:
             self._gtd[req.symbol] = self._gtd.get(req.symbol, 0) + 1
-        out = [Event(EventKind.ACCEPTED, ts_ms, account, order=w.snapshot(), balance_changes=changes)]
+        out = [Event(EventKind.ACCEPTED, ts_ms, account, w.snapshot(), None, "", None, None, None, changes)]
         self._on_accept(w, ts_ms, out)
         return out
 

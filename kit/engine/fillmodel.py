@@ -61,7 +61,7 @@ def floor_to(value: Decimal, step: Decimal) -> Decimal:
     >>> floor_to(Decimal("7"), Decimal("2"))
     Decimal('6')
     """
-    return WIDE.multiply(WIDE.divide(value, step).to_integral_value(rounding=ROUND_FLOOR, context=WIDE), step)
+    return WIDE.multiply(WIDE.divide(value, step).to_integral_value(ROUND_FLOOR, WIDE), step)
 
 
 def ceil_to(value: Decimal, step: Decimal) -> Decimal:
@@ -70,7 +70,7 @@ def ceil_to(value: Decimal, step: Decimal) -> Decimal:
     >>> ceil_to(Decimal("7"), Decimal("2"))
     Decimal('8')
     """
-    return WIDE.multiply(WIDE.divide(value, step).to_integral_value(rounding=ROUND_CEILING, context=WIDE), step)
+    return WIDE.multiply(WIDE.divide(value, step).to_integral_value(ROUND_CEILING, WIDE), step)
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:

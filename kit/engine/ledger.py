@@ -73,22 +73,45 @@ class Account:
         Raises ``ValueError`` if a balance would go negative or could not be held exactly (more
         than :data:`~kit.engine.fillmodel.PRECISION` significant digits); nothing is applied then.
         """
+        add, have_free, have_locked = EXACT.add, self._free, self._locked
+        if type(changes) is tuple and len(changes) == 1:  # one change (a lock, a release): nothing to stage
+            c = changes[0]
+            a, f, lk = c.asset, c.free, c.locked
+            try:
+                if f:
+                    f = add(have_free.get(a, ZERO), f)
+                    if f < 0:
+                        raise ValueError(f"{self.name}: free {a} would go negative ({f})")
+                if lk:
+                    lk = add(have_locked.get(a, ZERO), lk)
+                    if lk < 0:
+                        raise ValueError(f"{self.name}: locked {a} would go negative ({lk})")
+            except Inexact:
+                raise ValueError(
+                    f"{self.name}: a balance would need more than {PRECISION} significant digits"
+                ) from None
+            if c.free:
+                have_free[a] = f
+            if c.locked:
+                have_locked[a] = lk
+            return
         free: dict[str, Decimal] = {}  # the new values, assigned once all of them are known
         locked: dict[str, Decimal] = {}
         try:
             for c in changes:
-                if c.free:
-                    v = free[c.asset] = EXACT.add(free.get(c.asset, self._free.get(c.asset, ZERO)), c.free)
+                a, f, lk = c.asset, c.free, c.locked
+                if f:
+                    v = free[a] = add(free[a] if a in free else have_free.get(a, ZERO), f)
                     if v < 0:
-                        raise ValueError(f"{self.name}: free {c.asset} would go negative ({v})")
-                if c.locked:
-                    v = locked[c.asset] = EXACT.add(locked.get(c.asset, self._locked.get(c.asset, ZERO)), c.locked)
+                        raise ValueError(f"{self.name}: free {a} would go negative ({v})")
+                if lk:
+                    v = locked[a] = add(locked[a] if a in locked else have_locked.get(a, ZERO), lk)
                     if v < 0:
-                        raise ValueError(f"{self.name}: locked {c.asset} would go negative ({v})")
+                        raise ValueError(f"{self.name}: locked {a} would go negative ({v})")
         except Inexact:
             raise ValueError(f"{self.name}: a balance would need more than {PRECISION} significant digits") from None
-        self._free.update(free)
-        self._locked.update(locked)
+        have_free.update(free)
+        have_locked.update(locked)
 
     def move_position(self, symbol: str, delta: Decimal) -> None:
         """Add ``delta`` to the signed position in ``symbol``."""

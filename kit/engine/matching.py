@@ -57,6 +57,7 @@ class _Candle:
     market: Market
     budget: Decimal
     no: int
+    through: Decimal  # how far past its price a resting limit must trade: constant per market
 
 
 class Matching:
@@ -85,6 +86,7 @@ class Matching:
         self._trade_id = 0
         self._bar_no = 0
         self._gtd: dict[str, int] = {}  # symbol -> GTD orders ever accepted (0: skip expiry scans)
+        self._through: dict[str, Decimal] = {}  # symbol -> trade_through_ticks x tick, worked out once
 
     # -- reference data --------------------------------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
@@ -291,14 +293,19 @@ class Matching:
         out: list[Event] = []
         m = self.markets[symbol]
         self._bar_no += 1
-        c = _Candle(bar, m, self.fill_model.budget(bar.volume, m.step_size), self._bar_no)
+        through = self._through.get(symbol)
+        if through is None:
+            through = self._through[symbol] = self.fill_model.trade_through_ticks * m.tick_size
+        c = _Candle(bar, m, self.fill_model.budget(bar.volume, m.step_size), self._bar_no, through)
         o, h, lo, cl = bar.open, bar.high, bar.low, bar.close
         first, second = (h, lo) if (h - o) < (o - lo) else (lo, h)
         t0, iv = bar.ts_ms, bar.interval_ms
         legs = ((o, o, t0), (o, first, t0 + iv // 3), (first, second, t0 + 2 * iv // 3), (second, cl, t0 + iv - 1))
+        gtd, book = self._gtd.get(symbol), self._open[symbol]
         for k, (a, b, t) in enumerate(legs):
-            self._expire_due(symbol, t, out)
-            if self._open[symbol]:
+            if gtd:
+                self._expire_due(symbol, t, out)
+            if book:
                 self._sweep(c, a, b, t, out, opening=k == 0)
         self._last[symbol] = cl
         self._last_volume[symbol] = bar.volume
@@ -344,34 +351,27 @@ class Matching:
 
     def _plan(self, c: _Candle, w: Working, a: Decimal, b: Decimal, heap: list[tuple[Decimal, int, str, Working]],
               out: list[Event], *, opening: bool, after: Decimal = Decimal(-1)) -> None:  # fmt: skip
-        """Work out where on the leg ``a -> b`` order ``w`` acts, and queue it."""
-
-        def push(pos: Decimal | None, what: str) -> None:
-            if pos is not None and pos > after:
-                heapq.heappush(heap, (pos, w.seq, what, w))
-
+        """Work out where on the leg ``a -> b`` order ``w`` acts, and queue it (no entry if it does not)."""
         if w.cond and not w.triggered:
-            push(self._trigger_pos(w, a, b), "trigger")
+            pos, what = self._trigger_pos(w, a, b), "trigger"
+        elif w.price is None:  # a market order (a triggered stop-market included) acts at the open
+            if not opening:
+                return
+            pos, what = ZERO, "market"
+        elif w.rested_bar == c.no:
             return
-        if w.is_market:
-            if opening:
-                push(ZERO, "market")
-            return
-        if w.rested_bar == c.no or w.price is None:
-            return
-        if opening and w.fresh and _marketable(w, a):
+        elif opening and w.fresh and _marketable(w, a):
             if w.req.post_only:
                 self._close(w, OrderStatus.EXPIRED, c.bar.ts_ms, out, "post-only order would take at the open")
-            else:
-                push(ZERO, "take")
-            return
-        fm = self.fill_model
-        shift = fm.trade_through_ticks * w.market.tick_size
-        pos = _reach(a, b, w.price - shift if w.buy else w.price + shift, rising=not w.buy)
-        if pos is not None:
-            push(pos, "rest")
-        elif fm.at_touch and not w.req.hidden:
-            push(_reach(a, b, w.price, rising=not w.buy), "touch")
+                return
+            pos, what = ZERO, "take"
+        else:
+            shift = c.through
+            pos, what = _reach(a, b, w.price - shift if w.buy else w.price + shift, rising=not w.buy), "rest"
+            if pos is None and self.fill_model.at_touch and not w.req.hidden:
+                pos, what = _reach(a, b, w.price, rising=not w.buy), "touch"
+        if pos is not None and pos > after:
+            heapq.heappush(heap, (pos, w.seq, what, w))
 
     def _trigger_pos(self, w: Working, a: Decimal, b: Decimal) -> Decimal | None:
         """Where on the leg ``a -> b`` a conditional order triggers (``None``: not on this leg).
@@ -526,46 +526,54 @@ class Matching:
 
     def _fill(self, w: Working, price: Decimal, qty: Decimal, liq: Liquidity, t: int, out: list[Event]) -> None:
         """Book one execution: balances, fees, position, order state, and its event."""
-        if w.list_id >= 0 and w.filled == 0:
+        listed = w.list_id >= 0
+        if listed and w.filled == 0:
             self._list_started(w, t, out)
         m, acct = w.market, self._accounts[w.account]
+        quote, base = m.quote, m.base
         notional = X.multiply(qty, price)  # exact (X traps rounding): no silent 28-digit rounding
         rate = m.maker_fee if liq is Liquidity.MAKER else m.taker_fee
+        # (free, locked) deltas per asset, in the order first touched; every amount added with X
         deltas: dict[str, list[Decimal]] = {}
 
         def move(asset: str, free: Decimal = ZERO, locked: Decimal = ZERO) -> None:
-            d = deltas.setdefault(asset, [ZERO, ZERO])
-            d[0] = X.add(d[0], free)
-            d[1] = X.add(d[1], locked)
+            d = deltas.get(asset)
+            if d is None:
+                deltas[asset] = [X.add(ZERO, free), X.add(ZERO, locked)]
+            else:
+                d[0] = X.add(d[0], free)
+                d[1] = X.add(d[1], locked)
 
         position_change = None
+        buy = w.buy
+        lock_asset = w.lock_asset
         if acct.positions:
-            fee, fee_asset = min(ceil_to(WIDE.multiply(notional, rate), m.fee_precision), notional), m.quote
-            move(m.quote, free=X.add(notional, fee).copy_negate() if w.buy else X.subtract(notional, fee))
-            position_change = (w.req.symbol, qty if w.buy else qty.copy_negate())
-        elif w.buy:
-            fee, fee_asset = min(ceil_to(WIDE.multiply(qty, rate), m.fee_precision), qty), m.base
+            fee, fee_asset = min(ceil_to(WIDE.multiply(notional, rate), m.fee_precision), notional), quote
+            move(quote, free=X.add(notional, fee).copy_negate() if buy else X.subtract(notional, fee))
+            position_change = (w.req.symbol, qty if buy else qty.copy_negate())
+        elif buy:
+            fee, fee_asset = min(ceil_to(WIDE.multiply(qty, rate), m.fee_precision), qty), base
             if w.lock_price is not None:
                 reserved = X.multiply(qty, w.lock_price)
-                move(m.quote, free=X.subtract(reserved, notional), locked=reserved.copy_negate())
+                move(quote, X.subtract(reserved, notional), reserved.copy_negate())
                 w.lock_left = X.subtract(w.lock_left, reserved)
-            elif w.lock_asset == m.quote and w.lock_left > 0:
-                move(m.quote, locked=notional.copy_negate())
+            elif lock_asset == quote and w.lock_left > 0:
+                move(quote, ZERO, notional.copy_negate())
                 w.lock_left = X.subtract(w.lock_left, notional)
             else:
-                move(m.quote, free=notional.copy_negate())
-            move(m.base, free=X.subtract(qty, fee))
-            if w.list_id >= 0:  # an OPO's working buy locks what it receives for its pending sells
-                self._list_received(w, qty, fee, acct.free(m.base), move)
+                move(quote, notional.copy_negate())
+            move(base, X.subtract(qty, fee))
+            if listed:  # an OPO's working buy locks what it receives for its pending sells
+                self._list_received(w, qty, fee, acct.free(base), move)
         else:
-            fee, fee_asset = min(ceil_to(WIDE.multiply(notional, rate), m.fee_precision), notional), m.quote
-            if w.lock_asset == m.base and w.lock_left > 0:
-                move(m.base, locked=qty.copy_negate())
+            fee, fee_asset = min(ceil_to(WIDE.multiply(notional, rate), m.fee_precision), notional), quote
+            if lock_asset == base and w.lock_left > 0:
+                move(base, ZERO, qty.copy_negate())
                 w.lock_left = X.subtract(w.lock_left, qty)
             else:
-                move(m.base, free=qty.copy_negate())
-            move(m.quote, free=X.subtract(notional, fee))
-        w.filled = X.add(w.filled, qty)
+                move(base, qty.copy_negate())
+            move(quote, X.subtract(notional, fee))
+        filled = w.filled = X.add(w.filled, qty)
         w.filled_quote = X.add(w.filled_quote, notional)
         w.fees = X.add(w.fees, fee)
         w.updated = t
@@ -575,10 +583,16 @@ class Matching:
             w.visible_left -= qty
         if position_change is not None:
             acct.move_position(*position_change)
-        done = w.remaining <= 0 if w.qty is not None else floor_to((w.quote_left or ZERO) / price, m.step_size) <= 0
+        if w.qty is not None:
+            done = w.qty - filled <= 0
+        else:
+            done = floor_to((w.quote_left or ZERO) / price, m.step_size) <= 0
         if done:
             w.status = OrderStatus.FILLED
-            self._release(w, move)
+            left = w.lock_left
+            if lock_asset is not None and left > 0:  # release what the order still had locked
+                move(lock_asset, left, left.copy_negate())
+            w.lock_left = ZERO
             del self._open[w.req.symbol][w.id]
         else:
             w.status = OrderStatus.PARTIALLY_FILLED
@@ -588,25 +602,19 @@ class Matching:
                 w.visible_left = min(w.req.iceberg_qty or ZERO, w.remaining)
                 w.seq = self._next_seq()
                 w.rested_bar = self._bar_no
-        changes = tuple(BalanceChange(a, f, lk) for a, (f, lk) in deltas.items() if f or lk)
+        changes = tuple([BalanceChange(a, f, lk) for a, (f, lk) in deltas.items() if f or lk])
         acct.apply(changes)
-        self._fee_sink[fee_asset] = self._fee_sink.get(fee_asset, ZERO) + fee
+        sink = self._fee_sink
+        sink[fee_asset] = sink.get(fee_asset, ZERO) + fee
         self._trade_id += 1
         fill = Fill(self._trade_id, w.id, t, w.req.symbol, w.req.side, price, qty, notional, fee, fee_asset, liq)
         self._fills[w.account].append(fill)
         kind = EventKind.FILLED if done else EventKind.PARTIALLY_FILLED
-        out.append(Event(kind, t, w.account, order=w.snapshot(), fill=fill, balance_changes=changes,
-                         position_change=position_change))  # fmt: skip
-        if w.req.reduce_only and w.status.is_open and acct.position(w.req.symbol) == 0:
+        out.append(Event(kind, t, w.account, w.snapshot(), fill, "", None, None, None, changes, position_change))
+        if w.req.reduce_only and not done and acct.position(w.req.symbol) == 0:
             self._close(w, OrderStatus.EXPIRED, t, out, "reduce-only: the position is closed")
-        if done and w.list_id >= 0:
+        if done and listed:
             self._list_filled(w, t, out)
-
-    @staticmethod
-    def _release(w: Working, move: object) -> None:
-        if w.lock_asset is not None and w.lock_left > 0:
-            move(w.lock_asset, free=w.lock_left, locked=w.lock_left.copy_negate())  # type: ignore[operator]
-        w.lock_left = ZERO
 
     def _close(self, w: Working, status: OrderStatus, t: int, out: list[Event], reason: str) -> None:
         """End an open order (canceled or expired) and release what it had locked."""
@@ -621,7 +629,7 @@ class Matching:
         w.updated = t
         self._open[w.req.symbol].pop(w.id, None)
         kind = EventKind.CANCELED if status is OrderStatus.CANCELED else EventKind.EXPIRED
-        out.append(Event(kind, t, w.account, order=w.snapshot(), reason=reason, balance_changes=changes))
+        out.append(Event(kind, t, w.account, w.snapshot(), None, reason, None, None, None, changes))
         if w.list_id >= 0:
             self._list_closed(w, status, t, out)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kit.engine.types import OrderRequest, OrderType, Side, TimeInForce
+from kit.engine.types import OrderRequest, OrderType, Side, TimeInForce, _quick_init
 from kit.errors import OrderRejected
 
 __all__ = ["ENGINE_NAMES", "ORDER_KEYWORDS", "OrderSpec", "bad_order", "engine_request", "parse_decimal", "shown"]
@@ -322,10 +322,16 @@ def engine_request(spec: OrderSpec) -> OrderRequest:
     >>> r.quantity, r.quote_quantity, r.type.value, r.client_id
     (None, Decimal('100'), 'market', 'c1')
     """
-    return OrderRequest(type=spec.kind, **{engine: getattr(spec, name) for name, engine in _TO_ENGINE})
+    # positional, in OrderRequest's field order (ENGINE_NAMES spelled out; what the description does not
+    # have, expire_at_ms and hidden, at its default): half the cost of keywords, once per order placed.
+    # tests/engine/test_perorder_path.py checks it against the keyword form field by field.
+    return OrderRequest(spec.symbol, spec.side, spec.kind, spec.amount, spec.quote_amount, spec.price,
+                        spec.trigger_price, spec.trailing_bps, spec.time_in_force, None, spec.post_only,
+                        spec.reduce_only, spec.iceberg_amount, False, spec.client_id)  # fmt: skip
 
 
 _FIELDS = dataclasses.fields(OrderSpec)
+_quick_init(OrderSpec)  # built once per order placed: its slots filled directly (see _quick_init)
 
 #: The description's words that the engine's :class:`OrderRequest` spells otherwise; every other field
 #: of :class:`OrderSpec` has the same name in both.

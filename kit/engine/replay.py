@@ -30,6 +30,7 @@ import heapq
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -43,7 +44,8 @@ from kit.engine.fillmodel import FillModel
 from kit.engine.frames import fills_frame, orders_frame
 from kit.engine.frames import to_tick as _to_tick
 from kit.engine.order import OrderSpec
-from kit.engine.types import Bar, Event, EventKind, Market, OrderType, Side, TimeInForce
+from kit.engine.types import Bar, Event, EventKind, Liquidity, Market, OrderRequest, OrderType, Side, TimeInForce
+from kit.engine.working import Working
 
 __all__ = ["Context", "Result", "run"]
 
@@ -121,6 +123,9 @@ class Context:
 class _Runner:
     """Drives one replay: arrays for the scan, the engine for every candle that matters."""
 
+    #: Reuse the (immutable) request of an order placed before with the same fields (see place()).
+    reuse_requests = True
+
     def __init__(self, candles: pd.DataFrame, market: Market, cash: Decimal, fill_model: FillModel | None) -> None:
         missing = [c for c in _COLUMNS if c not in candles.columns]
         if missing:
@@ -137,6 +142,10 @@ class _Runner:
         self.engine = Engine([market], fill_model=fill_model)
         start = int(ts[0]) if self.n else 0
         self.events: list[Event] = self.engine.open_account(_ACCOUNT, {market.quote: cash}, ts_ms=start)
+        self.acct = self.engine._accounts[_ACCOUNT]
+        self.marked = -1  # the candle whose close the engine last took as its last price (place())
+        self.next_freeze = FREEZE_EVERY  # event count at which _take() freezes what the replay kept
+        self.freezing = _FREEZING.get()
         self.hits: dict[int, int] = {}  # order id -> next candle index where it may act
         self.due: list[tuple[int, int]] = []  # heap of (candle, order id); entries not in ``hits`` are stale
         self.heap_min = self.n
@@ -145,6 +154,7 @@ class _Runner:
         self.now = -1
         self.fill_rows: list[tuple[Any, ...]] = []
         self.deltas: list[tuple[int, float, float]] = []  # (candle, position change, cash change) per fill
+        self.requests: dict[tuple[Any, ...], OrderRequest] = {}  # see place()
 
     # -- orders ----------------------------------------------------------------------------------
     def place(self, side: Side, qty: Any, limit: Any, *, trigger: Any = None, kind: OrderType | None = None,
@@ -155,17 +165,34 @@ class _Runner:
         trig = _to_tick(trigger, m.tick_size, side) if trigger is not None else None
         if kind is None:
             kind = OrderType.LIMIT if price is not None else OrderType.MARKET
-        req = OrderSpec(m.symbol, side, q, price=price, type=kind, trigger_price=trig,
-                        trailing_bps=trailing_bps, time_in_force=tif).to_request()  # fmt: skip
-        ts = int(self.ts[i]) + self.interval - 1 if i >= 0 else 0
+        # a request is immutable: the same market order placed again (a fixed size, the same exit)
+        # reuses it; the key holds the amount's digits and exponent, so 0.010 and 0.01 stay apart.
+        # Orders with prices rarely repeat exactly: they are built afresh (a key would only cost).
+        key = (side, q.as_tuple(), kind, trailing_bps, tif) if price is None and trig is None else None
+        req = self.requests.get(key) if key is not None and self.reuse_requests else None
+        if req is None:
+            req = OrderSpec(m.symbol, side, q, price=price, type=kind, trigger_price=trig,
+                            trailing_bps=trailing_bps, time_in_force=tif).to_request()  # fmt: skip
+            if key is not None:
+                if len(self.requests) >= 4096:
+                    self.requests.clear()
+                self.requests[key] = req
+        ts = 0
         if i >= 0:
-            self.engine.mark(m.symbol, Decimal(int(self.c[i])) * m.tick_size, ts)
+            close, ts = self.rows[i, 3:6:2].tolist()
+            ts += self.interval - 1
+            if i != self.marked:  # the close becomes the engine's last price, once per candle (nothing
+                self.engine.mark(m.symbol, Decimal(close) * m.tick_size, ts)  # else moves it in a callback)
+                self.marked = i
+            elif self.engine._gtd:
+                self.engine.advance(ts)
         ev = self.engine.submit(_ACCOUNT, req, ts_ms=ts)
         self._take(ev, i)
-        if ev[0].kind is EventKind.ACCEPTED and ev[0].order is not None:
-            w = self.engine._orders[ev[0].order.id]
+        e0 = ev[0]
+        if e0.kind is EventKind.ACCEPTED and e0.order is not None:
+            w = self.engine._orders[e0.order.id]
             if w.status.is_open:
-                self._rescan(w.id, i + 1)
+                self._rescan(w, i + 1)
             return w.client_id
         return ""
 
@@ -173,9 +200,9 @@ class _Runner:
         ts = int(self.ts[self.now]) + self.interval - 1 if self.now >= 0 else 0
         self._take(self.engine.cancel_all(_ACCOUNT, ts_ms=ts), self.now)
 
-    def _rescan(self, oid: int, start: int) -> None:
-        """Find the first candle from ``start`` where order ``oid`` may act."""
-        w = self.engine._orders[oid]
+    def _rescan(self, w: Working, start: int) -> None:
+        """Find the first candle from ``start`` where order ``w`` may act."""
+        oid = w.id
         t = self.m.tick_size
         if w.req.type.is_trailing or w.is_market or w.req.expire_at_ms is not None:
             j = start
@@ -197,36 +224,39 @@ class _Runner:
     def _take(self, events: list[Event], i: int) -> None:
         """Record events: fills move the position and cash; closed orders leave the scan."""
         self.events += events
-        ctx = self.ctx
+        ctx, hits, base, quote = self.ctx, self.hits, self.m.base, self.m.quote
         for e in events:
             f = e.fill
             o = e.order
             if f is not None:
-                sign = 1 if f.side is Side.BUY else -1
-                net_qty = f.quantity - (f.fee if f.fee_asset == self.m.base else ZERO)
-                net_quote = f.quote_quantity + (f.fee if f.fee_asset == self.m.quote else ZERO) * sign
+                buy = f.side is Side.BUY
+                sign = 1 if buy else -1
+                net_qty = f.quantity - (f.fee if f.fee_asset == base else ZERO)
+                net_quote = f.quote_quantity + (f.fee if f.fee_asset == quote else ZERO) * sign
                 ctx.position += sign * net_qty
                 self.deltas.append((i, float(sign * net_qty), -float(sign * net_quote)))
-                row = (f.ts_ms, f.order_id, f.side.value, float(f.price), float(f.quantity),
-                       float(f.quote_quantity), float(f.fee), f.fee_asset, f.liquidity.value)  # fmt: skip
+                row = (f.ts_ms, f.order_id, buy, float(f.price), float(f.quantity), float(f.quote_quantity),
+                       float(f.fee), f.fee_asset, f.liquidity is Liquidity.MAKER)  # fmt: skip
                 self.fill_rows.append(row)
             if o is not None and not o.status.is_open:
-                self.hits.pop(o.id, None)
-        ctx.cash = self.engine._accounts[_ACCOUNT].free(self.m.quote)
+                hits.pop(o.id, None)
+        ctx.cash = self.acct.free(quote)
+        if len(self.events) >= self.next_freeze:
+            self._freeze_kept()
 
     # -- candles ---------------------------------------------------------------------------------
     def step(self, i: int) -> None:
         """Run candle ``i`` through the engine, then rescan the orders it touched."""
         t = self.m.tick_size
-        bar = Bar(int(self.ts[i]), Decimal(int(self.o[i])) * t, Decimal(int(self.h[i])) * t,
-                  Decimal(int(self.lo[i])) * t, Decimal(int(self.c[i])) * t,
-                  Decimal(int(self.v[i])) * self.m.step_size, self.interval)  # fmt: skip
+        o, h, lo, c, v, ts = self.rows[i].tolist()  # one call for the row's six ints
+        bar = Bar(ts, Decimal(o) * t, Decimal(h) * t, Decimal(lo) * t, Decimal(c) * t, Decimal(v) * self.m.step_size,
+                  self.interval)  # fmt: skip
         self._take(self.engine.on_bar(self.m.symbol, bar), i)
         due, hits = self.due, self.hits
         while due and due[0][0] <= i:  # only the orders due by this candle, not every working order
             j, oid = heapq.heappop(due)
             if hits.get(oid) == j:
-                self._rescan(oid, i + 1)
+                self._rescan(self.engine._orders[oid], i + 1)
         while due and hits.get(due[0][1]) != due[0][0]:
             heapq.heappop(due)
         self.heap_min = due[0][0] if due else self.n
@@ -235,6 +265,20 @@ class _Runner:
         """Process every candle up to and including ``i`` that can change something."""
         while self.heap_min <= i:
             self.step(self.heap_min)
+
+    def _freeze_kept(self) -> None:
+        """Every :data:`FREEZE_EVERY` events, move the objects so far out of the collector's reach.
+
+        The replay keeps what it makes (events, order snapshots, fills: ``Result.events``), so the
+        collector's older generations grow with the orders and every full pass walks all of them
+        again. Freezing them (only inside :func:`_older_objects_frozen`, which unfreezes at the end)
+        leaves the passes to what was made since. The engine makes no reference cycles, so nothing
+        collectable is held back; a callback's own cyclic garbage that is still uncollected at a
+        freeze waits for the end of the run.
+        """
+        self.next_freeze = len(self.events) + FREEZE_EVERY
+        if self.freezing:
+            gc.freeze()
 
 
 #: Candle sets already in integer units: id(frame) -> (weak reference, its index, layout, digest, units).
@@ -368,10 +412,18 @@ def _older_objects_frozen() -> Iterator[None]:
         yield
         return
     gc.freeze()
+    token = _FREEZING.set(True)
     try:
         yield
     finally:
+        _FREEZING.reset(token)
         gc.unfreeze()
+
+
+#: True inside :func:`_older_objects_frozen`: the replay may freeze what it keeps as it goes.
+_FREEZING: ContextVar[bool] = ContextVar("kit_replay_freezing", default=False)
+#: Events between two freezes of the replay's kept objects (:meth:`_Runner._freeze_kept`).
+FREEZE_EVERY = 4096
 
 
 def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entries: np.ndarray | None,
@@ -391,20 +443,21 @@ def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entri
                 r = _Runner(candles, market, Decimal(cash), fill_model)
         _run_signals(r, ent, ext, Decimal(size), order, Decimal(limit_offset))
     r.advance_to(r.n - 1)
-    os_ = r.engine.orders(_ACCOUNT)
+    eng = r.engine  # the final state of every order, read from the engine's own records (no snapshots)
+    ws = [eng._orders[i] for i in eng._history[_ACCOUNT]]
     orders = orders_frame(
-        np.array([o.id for o in os_], dtype="int64"), [o.client_id for o in os_],
-        np.array([o.request.side is Side.BUY for o in os_], dtype=bool), [o.request.type.value for o in os_],
-        np.array([float(o.quantity) for o in os_]), np.array([float(o.filled_qty) for o in os_]),
-        np.array([np.nan if o.price is None else float(o.price) for o in os_]), [o.status.value for o in os_],
-        np.array([float(o.fees) for o in os_]),
+        np.array([w.id for w in ws], dtype="int64"), [w.client_id for w in ws],
+        np.array([w.buy for w in ws], dtype=bool), [w.req.type.value for w in ws],
+        np.array([float(w.qty if w.qty is not None else w.filled) for w in ws]),
+        np.array([float(w.filled) for w in ws]),
+        np.array([np.nan if w.price is None else float(w.price) for w in ws]), [w.status.value for w in ws],
+        np.array([float(w.fees) for w in ws]),
     )  # fmt: skip
     cols = list(zip(*r.fill_rows, strict=True)) if r.fill_rows else [()] * 9
     f64 = [np.array(c, dtype="float64") for c in cols[3:7]]
     fills = fills_frame(
-        np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="int64"),
-        np.array([x == "buy" for x in cols[2]], dtype=bool), f64[0], f64[1], f64[2], f64[3],
-        list(cols[7]), np.array([x == "maker" for x in cols[8]], dtype=bool),
+        np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="int64"), np.array(cols[2], dtype=bool),
+        f64[0], f64[1], f64[2], f64[3], list(cols[7]), np.array(cols[8], dtype=bool),
     )  # fmt: skip
     cols = list(zip(*r.deltas, strict=True)) if r.deltas else [(), (), ()]
     deltas = (np.array(cols[0], dtype="int64"), np.array(cols[1], dtype="float64"), np.array(cols[2], dtype="float64"))

@@ -14,6 +14,7 @@ Decimal('0.001')
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -453,3 +454,43 @@ class OrderList:
     order_ids: tuple[int, ...]
     created_ms: int
     updated_ms: int
+
+
+def _quick_init(cls: type) -> None:
+    """Give a frozen, slotted dataclass an ``__init__`` that fills its slots directly (same signature).
+
+    A frozen dataclass's generated ``__init__`` sets every field through
+    ``object.__setattr__(self, name, value)``; the engine builds several of these values per order
+    (snapshots, events, fills, balance changes, candles), and that was about a fifth of its
+    per-order time. Setting each slot through its own descriptor is the same operation (the
+    instance stays frozen, equal, hashable and picklable as before) at about half the cost. Only
+    for classes whose ``__init__`` does nothing else: no ``__post_init__``, factories or init-only
+    fields (checked here).
+
+    >>> BalanceChange("USDT", free=Decimal(1)) == BalanceChange("USDT", Decimal(1), ZERO)
+    True
+    """
+    fields = dataclasses.fields(cls)
+    if hasattr(cls, "__post_init__") or any(
+        not f.init or f.default_factory is not dataclasses.MISSING for f in fields
+    ):  # pragma: no cover - a guard for whoever adds such a field
+        raise TypeError(f"{cls.__name__}: _quick_init only handles plain fields")
+    ns: dict[str, object] = {}
+    params = []
+    for f in fields:
+        ns[f"_set_{f.name}"] = cls.__dict__[f.name].__set__  # the slot's member descriptor
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            ns[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+    body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in fields)
+    exec(f"def __init__(self, {', '.join(params)}) -> None:\n{body}", ns)  # noqa: S102 - built from field names
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+    init.__doc__ = cls.__dict__["__init__"].__doc__
+    cls.__init__ = init  # type: ignore[misc]
+
+
+for _cls in (OrderRequest, Bar, Fill, Order, BalanceChange, Event):
+    _quick_init(_cls)

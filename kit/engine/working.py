@@ -117,6 +117,8 @@ class OpenBook(dict[int, "Working"]):
 
     def fresh_orders(self) -> list[Working]:
         """Open orders that have not yet had their first look, in acceptance order."""
+        if not self.others and not self.pending:
+            return []
         cands = list(self.others.values()) + self.pending
         return sorted({w.id: w for w in cands if w.fresh and self.get(w.id) is w}.values(), key=_order_id)
 
@@ -279,21 +281,7 @@ class Working:
 
     def snapshot(self) -> Order:
         """Frozen view for events and queries."""
-        qty = self.qty if self.qty is not None else self.filled
-        return Order(
-            id=self.id,
-            client_id=self.client_id,
-            account=self.account,
-            request=self.req,
-            status=self.status,
-            created_ms=self.created,
-            updated_ms=self.updated,
-            filled_qty=self.filled,
-            filled_quote=self.filled_quote,
-            fees=self.fees,
-            quantity=qty,
-            price=self.price,
-            trigger_price=self.trigger,
-            triggered=self.triggered,
-            list_id=self.list_id,
-        )
+        # positional: half the cost of keywords, and every order makes two or three of these
+        return Order(self.id, self.client_id, self.account, self.req, self.status, self.created, self.updated,
+                     self.filled, self.filled_quote, self.fees, self.qty if self.qty is not None else self.filled,
+                     self._price, self.trigger, self._triggered, self.list_id)  # fmt: skip

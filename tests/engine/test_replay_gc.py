@@ -114,3 +114,37 @@ def test_same_result_as_with_the_collector_off() -> None:
     assert on.fills.equals(off.fills) and on.orders.equals(off.orders)
     assert on.balances == off.balances and on.equity.equals(off.equity)
     assert [e.kind for e in on.events] == [e.kind for e in off.events]
+
+
+def test_what_the_replay_keeps_is_frozen_as_it_goes_and_released_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``FREEZE_EVERY`` events, the objects the replay kept leave the collector's reach too."""
+    monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
+    seen: list[int] = []
+
+    def strategy(ctx: replay.Context) -> None:
+        if ctx.i % 10 == 0:
+            ctx.buy(Decimal("0.01"))
+        if ctx.i % 50 == 1:
+            seen.append(gc.get_freeze_count())
+
+    res = replay.run(_candles(300), M, cash="100000", strategy=strategy)
+    assert len(res.fills) == 30
+    # each freeze adds what the replay made since: the count grows during the run
+    assert seen[-1] > seen[0]
+    assert gc.get_freeze_count() == 0
+
+
+def test_nothing_is_frozen_as_it_goes_with_the_collector_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
+    gc.disable()
+    seen: list[int] = []
+
+    def strategy(ctx: replay.Context) -> None:
+        if ctx.i % 10 == 0:
+            ctx.buy(Decimal("0.01"))
+        if ctx.i % 50 == 1:
+            seen.append(gc.get_freeze_count())
+
+    replay.run(_candles(300), M, cash="100000", strategy=strategy)
+    assert set(seen) == {0}
+    assert not gc.isenabled()
