@@ -188,9 +188,10 @@ class Runner:
     alerter:
         Where alerts go (default: one from the environment, on the Session's journal).
     batch:
-        ``True`` (default): at each close read the symbols' candles concurrently, let every strategy
-        decide, journal the decisions together and send the orders together
-        (:meth:`kit.session.Session.place_many`). ``False``: one symbol after the other, each order
+        ``True`` (default): at each close read the symbols' candles together, let every strategy
+        decide, journal the decisions and the orders' intents in one transaction, then send the
+        orders together (:meth:`kit.session.Session.prepare_many`, :meth:`~kit.session.Session.send_prepared`).
+        ``False``: one symbol after the other, each order
         sent as soon as it is decided (slower with many symbols; ``benchmarks/bench_runner.py``
         compares the two).
 
@@ -386,9 +387,10 @@ class Runner:
     def poll_once(self) -> int:
         """Check the kill switch, process every new closed candle of every symbol; returns how many.
 
-        The symbols' candles are read concurrently; every strategy then decides on its new candles,
-        the decisions are journaled in one transaction, and the orders of the close are sent together
-        (:meth:`kit.run.broker.SessionBroker.flush`).
+        The symbols' candles are read together (one hand-off to the Session's loop); every strategy
+        then decides on its new candles, the decisions and the orders' checks and intents are
+        journaled in one transaction (:meth:`kit.run.broker.SessionBroker.prepare`), and once it
+        committed the orders of the close are sent together (:meth:`kit.run.broker.SessionBroker.flush`).
         """
         if not self._prepared:
             self.prepare()
