@@ -32,7 +32,8 @@ Figures come from localnet's own request log (the weight the server charged per 
 minus handling time). Utilisation = weight answered 200 / (limit x windows elapsed), where windows elapsed
 runs from the aligned start to the last response (a fraction for the last window); "full windows"
 is the mean over the windows before the last one, which the backfill used from start to end.
-The store's ceiling is its headroom: the Session spends 95 % of the limit per window. The exit
+The Session's budget spends 95 % of the limit per window on its own count, and the last 5 % when
+the server's ``X-MBX-USED-WEIGHT-1M`` shows them free (#18, ``kit.transport.limits``). The exit
 code is 1 if the store got a 429 or 418 or used less than 95 % counted over whole windows (#18:
 the last, partly used window counts as a whole one; the fractional figure is printed beside it).
 
@@ -370,7 +371,8 @@ def report(results: dict[str, Any], limit: int, expect: int) -> None:
     s, n = results.get("store"), results.get("naive")
     if s is not None:
         print(
-            f"  store budget: limit {s['budget_limit']}, spends up to {s['budget_capacity']} per window; "
+            f"  store budget: limit {s['budget_limit']}, spends up to {s['budget_capacity']} per window on its own "
+            f"count and up to {s['budget_limit']} when the server's count shows the rest free; "
             f"{s['in_flight']} request(s) in flight"
         )
     if s is not None and n is not None:

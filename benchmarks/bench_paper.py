@@ -107,9 +107,12 @@ def _orders(rng: random.Random, n_orders: int, seed: int, venue: Any, clean: Any
     def mirror() -> int:
         """The clean market's book and new prints to the paper venue and the model (time: the clean clock)."""
         now, (bids, asks), prints = clean.call(grab)
-        for p in prints:
-            model.on_trade(p.ts_ms, p.price, p.qty, buyer_maker=p.buyer_maker)
-            tape.feed(p.ts_ms, p.price, p.qty, buyer_maker=p.buyer_maker)
+        for (
+            p
+        ) in prints:  # a print at the snapshot's own ms came before it (the snapshot shows it): stamped 1 ms earlier
+            ts = min(p.ts_ms, now - 1)
+            model.on_trade(ts, p.price, p.qty, buyer_maker=p.buyer_maker)
+            tape.feed(ts, p.price, p.qty, buyer_maker=p.buyer_maker)
             seen["id"] = max(seen["id"], p.id)
         model.on_book(now, bids=bids, asks=asks)
         book.feed(bids, asks, ts_ms=now)

@@ -83,13 +83,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def measure(net, specs, args, mode: str, tmp: Path, extra_env: dict | None = None) -> dict:  # type: ignore[no-untyped-def,type-arg]
     """One ``kit run`` child (``mode``: ``batch``, the default runner, or ``serial``) for ``args.minutes``."""
     key, secret = net.credentials("trader")
     home = tmp / f"home-{mode}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
     env.update(KIT_HOME=str(home), KIT_LOCALNET_URL=net.url, KIT_LOCALNET_API_KEY=key,
                KIT_LOCALNET_API_SECRET=secret)  # fmt: skip
+    env.update(extra_env or {})
     names = [f"{s.base}/{s.quote}" for s in specs]
     cmd = [sys.executable, "-m", "kit", "run", f"{Path(__file__).resolve()}:Flip", "--symbols", ",".join(names),
            "--name", "bench", "--no-reconcile", *(["--serial"] if mode == "serial" else [])]  # fmt: skip
@@ -127,14 +128,13 @@ def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-
         if it is not None:
             intended.append(it.recorded_ms + int(offset[0]) - close)
     first = [min(v) - k for k, v in per_close.items()]
-    # sent: the Session's request log line of each POST /api/v3/order (written when the answer came,
-    # with the request's own duration: sent = ts_ms - latency_ms), against the minute it followed
+    # sent: the Session's request log line of each POST /api/v3/order (_sent_ms), against the minute it followed
     sent = []
     for log in sorted((home / "logs").glob("requests.jsonl*")):
         for line in log.read_text().splitlines():
             r = json.loads(line)
             if r.get("method") == "POST" and "/api/v3/order" in str(r.get("url")) and r.get("latency_ms") is not None:
-                at = r["ts_ms"] - r["latency_ms"] + int(offset[0])
+                at = _sent_ms(r) + int(offset[0])
                 if min(per_close, default=0) <= at:
                     sent.append(round(at - at // 60_000 * 60_000, 1))
     return {
@@ -150,6 +150,16 @@ def measure(net, specs, args, mode: str, tmp: Path) -> dict:  # type: ignore[no-
         "exit": proc.returncode, "runner_said": out.strip().splitlines()[-1:] if out else err[-500:],
         "timeline_ms": timeline(home, tmp / "ln" / "requests.log", int(offset[0])),
     }  # fmt: skip
+
+
+def _sent_ms(r: dict) -> float:  # type: ignore[type-arg]
+    """When a request of the Session's request log left.
+
+    ``sent_ms`` when the line has it (requests sent together, :meth:`kit.session.Session.place_many`:
+    when ccxt started building it); else the line's time minus the request's duration (a request
+    sent alone: the line is written as its answer comes).
+    """
+    return float(r["sent_ms"]) if r.get("sent_ms") is not None else float(r["ts_ms"] - r["latency_ms"])
 
 
 def _iso_ms(text: str) -> float:
@@ -186,7 +196,7 @@ def timeline(home: Path, ln_log: Path, offset_ms: int = 0) -> dict[str, dict[str
                 continue
             kind = "kline" if "klines" in url else "order" if r.get("method") == "POST" and "/order" in url else ""
             if kind:
-                note(f"{kind} request sent", r["ts_ms"] - lat + offset_ms)
+                note(f"{kind} request sent", _sent_ms(r) + offset_ms)
                 note(f"{kind} answer received", r["ts_ms"] + offset_ms)
     for line in ln_log.read_text().splitlines() if ln_log.exists() else []:
         r = json.loads(line)

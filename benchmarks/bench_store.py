@@ -15,8 +15,10 @@ returning the same DataFrame (UTC DatetimeIndex; open, high, low, close, volume 
                                 file version ever; it then records the verification beside the file)
 * kit store, verified by record the same in a process that has not read the files before: each file's
                                 record (stat, footer hash) is read instead of summing it
-* kit store, fresh process      the year's first read in a new interpreter (imports done, untimed);
-                                its CPU time is printed on the next line (the wait for a core left out)
+* kit store, fresh process      the year's first read in a new interpreter (pandas imported untimed;
+                                ``from kit.store import Store`` timed apart and printed, so that work
+                                moved into the import shows); its CPU time and page faults are printed
+                                too (the wait for a core left out of the CPU time)
 * kit store, one week           ``Store.candles(...)`` for 2024-06-03 .. 2024-06-10 (10,080 rows)
 
 and the store's write path: the whole year (``Store.put``), and appending one new day to the
@@ -119,11 +121,23 @@ def run(work: Path, repeat: int) -> int:
             got.index.name = expect.index.name
             pd.testing.assert_frame_equal(got, expect, check_freq=False)
         rows.append(
-            {"case": name, "best_ms": min(times), "median_ms": statistics.median(times), "size_mb": size, **extra}
+            {
+                "case": name,
+                "best_ms": min(times),
+                "median_ms": statistics.median(times),
+                "max_ms": max(times),
+                "size_mb": size,
+                **extra,
+            }  # fmt: skip
         )
-        print(f"  {name:34s} best {min(times):9.2f} ms  median {statistics.median(times):9.2f} ms", flush=True)
+        print(
+            f"  {name:34s} best {min(times):9.2f} ms  median {statistics.median(times):9.2f} ms  "
+            f"max {max(times):9.2f} ms",
+            flush=True,
+        )
 
     print(f"year of 1m candles: {len(year):,} rows; repeat={repeat}; work dir {work}")
+    print(f"load average at start: {os.getloadavg()}")
     # -- contenders: one file each
     csv = work / "year.csv"
     year.to_csv(csv)
@@ -174,9 +188,22 @@ def run(work: Path, repeat: int) -> int:
     record("kit store, one week", t, f, None)
     t, f = timed(lambda: Store(root).candles("BTC/USDT", "1m", YEAR_START, YEAR_END), repeat)
     record("kit store, whole year, new Store", t, f, None)
-    t, cpu = fresh_process_reads(root, max(5, repeat // 3))
-    record("kit store, whole year, fresh process", t, None, None)
-    record("  the same, CPU time of the read", cpu, None, None)  # the wait for a core left out
+    # Fresh processes, interleaved with the frame as it was built before #18 (same count of runs).
+    now: list[tuple[list[float], list[float], list[float], list[int]]] = []
+    before: list[tuple[list[float], list[float], list[float], list[int]]] = []
+    for _ in range(max(5, repeat // 3)):
+        now.append(fresh_process_reads(root, 1))
+        before.append(fresh_process_reads(root, 1, legacy=True))
+    for label, runs in (("", now), (" (frame as before #18)", before)):
+        t, cpu, imports, faults = ([x for r in runs for x in r[i]] for i in range(4))
+        record(f"kit store, whole year, fresh process{label}", t, None, None)
+        record("  the same, CPU time of the read", cpu, None, None)  # the wait for a core left out
+        record("  import of kit.store (pandas loaded)", imports, None, None)
+        med = statistics.median(faults)
+        print(f"  page faults of the fresh read: median {med:.0f} (min {min(faults)}, max {max(faults)})")
+    ratios = [a[1][0] / b[1][0] for a, b in zip(now, before, strict=True)]
+    print(f"  fresh read CPU, now / before #18, interleaved pairs: median {statistics.median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")  # fmt: skip
 
     day = make_year(seed=8, rows=1440)
     day.index = (pd.DatetimeIndex(day.index) + pd.Timedelta(days=365)).as_unit("ms")  # 2024-12-31, one more day
@@ -199,37 +226,55 @@ def run(work: Path, repeat: int) -> int:
 
 
 FRESH = """
-import sys, time
+import sys, time, resource
 sys.path[:0] = [{root!r}]
-import pandas as pd
+import pandas as pd  # a notebook has pandas already; the store's own import is timed
+t_imp = time.perf_counter()
 from kit.store import Store
-import kit.store.parquet, pyarrow.parquet  # imports are not the read: a notebook has them already
+imp = (time.perf_counter() - t_imp) * 1e3
+if {legacy!r}:  # the frame as built before #18: numpy's own arrays, and pandas' localizing index copy
+    import numpy as np
+    import kit.store.parquet as kp
+    kp._frame_arrays = lambda n: (np.empty(n, dtype=np.int64), np.empty((5, n), dtype=np.float64))
+    kp._utc_index = lambda t: pd.DatetimeIndex(t.view("datetime64[ms]"), dtype=kp._UTC_MS, name="time")
 a, b = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-12-31", tz="UTC")
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 c0, t0 = time.process_time(), time.perf_counter()
 f = Store({store!r}).candles("BTC/USDT", "1m", a, b)
-print((time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3, len(f))
+wall, cpu = (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+print(wall, cpu, len(f), imp, faults)
 """
 
 
-def fresh_process_reads(root: Path, n: int) -> tuple[list[float], list[float]]:
-    """The year's first read in ``n`` fresh interpreters (imports done first, not timed): wall and CPU ms."""
+def fresh_process_reads(
+    root: Path, n: int, legacy: bool = False
+) -> tuple[list[float], list[float], list[float], list[int]]:
+    """The year's first read in ``n`` fresh interpreters: wall ms, CPU ms, import ms of kit.store, page faults.
+
+    pandas is imported first, untimed (a notebook has it); then ``from kit.store import Store`` is
+    timed apart (so that work moved into the import would show), then the first read. ``legacy``:
+    the frame built as before #18 (the same files and read path otherwise).
+    """
     import subprocess
 
-    code = FRESH.format(root=str(Path(__file__).resolve().parents[1]), store=str(root))
-    out, cpu = [], []
+    code = FRESH.format(root=str(Path(__file__).resolve().parents[1]), store=str(root), legacy=legacy)
+    out, cpu, imports, faults = [], [], [], []
     for _ in range(n):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        ms, cpu_ms, rows = proc.stdout.split()
+        ms, cpu_ms, rows, imp_ms, flt = proc.stdout.split()
         assert int(rows) == 525_600
         out.append(float(ms))
         cpu.append(float(cpu_ms))
-    return out, cpu
+        imports.append(float(imp_ms))
+        faults.append(int(flt))
+    return out, cpu, imports, faults
 
 
 def report(rows: list[dict[str, Any]], repeat: int) -> None:
     base = next(r for r in rows if r["case"] == "kit store, whole year")["best_ms"]
     print()
-    print(f"{'case':36s} {'best ms':>9s} {'median ms':>10s} {'x kit year':>10s} {'MB':>7s}  target")
+    print(f"{'case':36s} {'best ms':>9s} {'median ms':>10s} {'max ms':>9s} {'x kit year':>10s} {'MB':>7s}  target")
     for r in rows:
         ratio = r["best_ms"] / base
         size = "" if r["size_mb"] is None else f"{r['size_mb']:.1f}"
@@ -237,7 +282,10 @@ def report(rows: list[dict[str, Any]], repeat: int) -> None:
         verdict = "" if tgt is None else f"<= {tgt:g} ms: {'ok' if r['best_ms'] <= tgt else 'MISSED'}"
         if "partitions" in r:
             verdict += f" ({r['partitions']} partition{'s' if r['partitions'] != 1 else ''} written)"
-        print(f"{r['case']:36s} {r['best_ms']:9.2f} {r['median_ms']:10.2f} {ratio:10.1f} {size:>7s}  {verdict}")
+        print(
+            f"{r['case']:36s} {r['best_ms']:9.2f} {r['median_ms']:10.2f} {r['max_ms']:9.2f} {ratio:10.1f} {size:>7s}  "
+            f"{verdict}"
+        )
     meta = {
         "python": platform.python_version(),
         "pandas": pd.__version__,
@@ -249,6 +297,7 @@ def report(rows: list[dict[str, Any]], repeat: int) -> None:
         "repeat": repeat,
     }
     print(f"\n{meta}")
+    print(f"load average at end: {os.getloadavg()}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "store.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=str))
 

@@ -209,6 +209,9 @@ _QUOTED = re.compile(r"([\"'])([A-Za-z][A-Za-z0-9_.\-]*)\1(\s*:\s*)([\"'])((?:\\
 # Name: value (HTTP headers, one per line)
 _HEADER = re.compile(r"(?m)^(\s*)([A-Za-z][A-Za-z0-9_.\-]*)(\s*:\s*)(\S[^\r\n]*)")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@")
+# What every pattern above needs somewhere in the text: a PEM header, a bearer/basic word (in the
+# pattern's own case-insensitive sense), "=" (name=value) or ":" (quoted, header and URL userinfo).
+_MAYBE = re.compile(r"(?i)-----BEGIN|\b(?:bearer|basic)\s|[=:]")
 
 
 def redact_text(text: str, extra: Iterable[str] = ()) -> str:
@@ -236,6 +239,8 @@ def redact_text(text: str, extra: Iterable[str] = ()) -> str:
     for form in _live_forms(extra):
         if form in text:
             text = text.replace(form, MASK)
+    if not _MAYBE.search(text):  # none of the patterns below can match (each needs one of these)
+        return text
     text = _PEM.sub(MASK, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     text = _KV.sub(lambda m: f"{m.group(1)}={MASK}" if is_credential_name(m.group(1)) else m.group(0), text)

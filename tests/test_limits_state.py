@@ -28,7 +28,9 @@ if _REPO not in sys.path:
 
 ONE_WINDOW_S = 10**9  # windows of ~31 years: every call lands in the same one
 T0 = 1_700_000_040.0  # a window start (minute boundary)
-BODY = struct.Struct("<4sHHqqqqqqI")
+BODY = struct.Struct("<4sHH12q20x")
+FIELDS = ["window_start_ms", "used", "blocked_until_ms", "banned_until_ms", "limit", "server_used", "charged",
+          "confirmed", "pending", "prev_used", "synced_ms", "calm_until_ms"]  # fmt: skip
 
 
 class FakeClock:
@@ -49,30 +51,33 @@ def make(tmp_path: Path, clock: FakeClock, limit: int = 100, key: str = "test", 
 
 def record(path: Path) -> tuple[Any, ...]:
     raw = path.read_bytes()
-    assert len(raw) == 64
-    assert struct.unpack_from("<I", raw, 60)[0] == zlib.crc32(raw[:60])
+    assert len(raw) == 128
+    assert struct.unpack_from("<I", raw, 124)[0] == zlib.crc32(raw[:124])
     return BODY.unpack_from(raw)
 
 
-def forge(values: dict[str, int], *, version: int = 2, crc: bool = True) -> bytes:
+def forge(values: dict[str, int], *, version: int = 3, crc: bool = True) -> bytes:
     """A record with the given fields (the others 0) and, unless told otherwise, a valid checksum."""
-    order = ["window_start_ms", "used", "blocked_until_ms", "banned_until_ms", "limit", "server_used"]
-    body = BODY.pack(b"KWB\0", version, 64, *(values.get(k, 0) for k in order), 0)
+    body = BODY.pack(b"KWB\0", version, 128, *(values.get(k, 0) for k in FIELDS))
     return body + struct.pack("<I", zlib.crc32(body) if crc else 0)
 
 
 # ---------------------------------------------------------------- the record
 
 
-def test_state_is_one_64_byte_record_in_the_lock_file(tmp_path: Path) -> None:
+def test_state_is_one_128_byte_record_in_the_lock_file(tmp_path: Path) -> None:
     clock = FakeClock(T0 + 12.5)
     budget = make(tmp_path, clock, limit=6000, headroom=0.95)
     budget.acquire(25)
     budget.observe(30, status=429, retry_after_s=2)
-    magic, version, size, window, used, blocked, banned, limit, server_used, reserved = record(budget.path)
-    assert (magic, version, size, reserved) == (b"KWB\0", 2, 64, 0)
-    assert (window, used, limit, server_used, banned) == (int(T0 * 1000), 30, 6000, 30, 0)
-    assert blocked == int((T0 + 14.5) * 1000)
+    magic, version, size, *values = record(budget.path)
+    assert (magic, version, size) == (b"KWB\0", 3, 128)
+    got = dict(zip(FIELDS, values, strict=True))
+    assert got["window_start_ms"] == int(T0 * 1000) and got["limit"] == 6000 and got["banned_until_ms"] == 0
+    assert (got["used"], got["server_used"], got["charged"], got["confirmed"], got["pending"]) == (30, 30, 25, 25, 0)
+    assert got["blocked_until_ms"] == int((T0 + 14.5) * 1000)
+    assert got["synced_ms"] == int((T0 + 12.5) * 1000)
+    assert got["calm_until_ms"] == int((T0 + 120) * 1000)  # after a 429: no headroom spent this window and next
     assert budget.path == budget.lock_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.lock"]  # no JSON, no temporary files
 
@@ -81,6 +86,7 @@ def test_unchanged_state_is_not_rewritten(tmp_path: Path, monkeypatch: pytest.Mo
     clock = FakeClock()
     budget = make(tmp_path, clock)
     budget.acquire(1)
+    budget.observe(None)  # its answer came: the request is no longer in flight (a change, written)
     writes: list[int] = []
     real = os.pwrite
 
@@ -94,17 +100,18 @@ def test_unchanged_state_is_not_rewritten(tmp_path: Path, monkeypatch: pytest.Mo
     budget.observe(None)
     assert writes == []
     budget.acquire(1)
-    assert writes == [64]
+    assert writes == [128]
 
 
 BAD_RECORDS = {
     "empty": b"",
     "short": forge({"used": 50, "limit": 100})[:40],
-    "garbage": os.urandom(64),
+    "garbage": os.urandom(128),
     "json text": json.dumps({"used": 50}).encode(),
     "bad checksum": forge({"window_start_ms": int(T0 * 1000), "used": 50, "limit": 100}, crc=False),
     "flipped byte": bytes(b ^ (0xFF if i == 17 else 0) for i, b in enumerate(forge({"used": 50, "limit": 100}))),
-    "future version": forge({"window_start_ms": int(T0 * 1000), "used": 50, "limit": 100}, version=3),
+    "future version": forge({"window_start_ms": int(T0 * 1000), "used": 50, "limit": 100}, version=4),
+    "older version": forge({"window_start_ms": int(T0 * 1000), "used": 50, "limit": 100}, version=2),
     "negative count": forge({"window_start_ms": int(T0 * 1000), "used": -5, "limit": 100}),
 }
 
@@ -127,7 +134,7 @@ def test_a_record_corrupted_while_open_is_recovered(tmp_path: Path) -> None:
     budget = make(tmp_path, clock)
     budget.acquire(40)
     with open(budget.path, "r+b") as fh:  # scribbled over behind the open descriptor
-        fh.write(b"\xff" * 64)
+        fh.write(b"\xff" * 128)
     budget.acquire(3)
     assert budget.status()["used"] == 3
 

@@ -297,3 +297,33 @@ def test_kit_log_records_are_redacted_whatever_handler_prints_them(caplog: pytes
     assert "refused" in text and "delivery failed" in text and "left alone" in text
     assert _found(text, value) == [] and "signature=***" in text
     del held
+
+
+def test_the_shortcut_for_text_no_pattern_can_match_changes_nothing() -> None:
+    """``redact_text`` skips its patterns when the text has none of what they need (#14: the journal's cost).
+
+    Checked against every pattern applied unconditionally, on random text built from the pieces the
+    patterns look for (separators, PEM headers, auth words in odd cases and spacing) and plain words.
+    """
+    import random
+
+    def full(text: str) -> str:  # the patterns, each applied whatever the text holds
+        t = R._PEM.sub(R.MASK, text)
+        t = R._BEARER.sub(lambda m: f"{m.group(1)} {R.MASK}", t)
+        t = R._KV.sub(lambda m: f"{m.group(1)}={R.MASK}" if R.is_credential_name(m.group(1)) else m.group(0), t)
+        t = R._QUOTED.sub(lambda m: (f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{m.group(4)}{R.MASK}{m.group(4)}"
+                                     if R.is_credential_name(m.group(2)) else m.group(0)), t)  # fmt: skip
+        t = R._HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{R.MASK}" if R.is_credential_name(m.group(2))
+                          else m.group(0), t)  # fmt: skip
+        return R._USERINFO.sub(lambda m: f"{m.group(1)}:{R.MASK}@", t)
+
+    pieces = ["BTC/USDT", "buy", "tk-d-80f5664a636f1fab62d7", " ", "\t", "\n", "=", ":", '"', "'", "@", "/", "-----",
+              "-----BEGIN RSA PRIVATE KEY-----", "Bearer", "BASIC", "bAsIc", "apiKey", "secret", "signature",
+              "http://", "abcdefghijklmnop", "x", "0.001", "ſ", "K"]  # fmt: skip
+    rng = random.Random(14)
+    skipped = 0
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        assert R.redact_text(text) == full(text), text
+        skipped += not R._MAYBE.search(text)
+    assert 200 < skipped < 3800  # both paths were taken

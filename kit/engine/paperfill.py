@@ -14,13 +14,14 @@ conservative defaults of the design reference (``specs/paper-trading.md`` (b) an
   the visible depth pays ``beyond_depth_ticks`` past the last level. IOC remainders expire, FOK
   fills in full or not at all, and a marketable limit's remainder rests at the back of the queue.
 - **Post-only** orders that would cross on arrival are rejected.
-- **Resting limits** use the risk-averse queue: the quantity ahead starts at
-  ``F = max(Q at send, Q at arrival)`` (0 inside the spread); a trade at our price by the
-  opposite aggressor moves us up by its size, a level update caps ``F`` at the displayed size,
+- **Resting limits** use the risk-averse queue, :class:`RestingQueue` (the paper venue's engine
+  uses the same one): the quantity ahead starts at ``F = max(Q at send, Q at arrival)`` (0 inside
+  the spread); a trade at or through our price by the opposite aggressor moves us up by its size,
+  a level update (a snapshot that differs from the last) caps ``F`` at the displayed size,
   cancellations never move us forward; once ``F < 0`` we fill ``min(leaves, -F)`` (rounded down to
-  the lot) at our limit and ``F`` becomes 0. A trade or an opposite best strictly through our
-  price is sweep evidence: the volume through our price, less ``F``, fills at the limit. A touch
-  without trades fills nothing.
+  the lot) at our limit and ``F`` becomes 0. The opposite side strictly through our price is sweep
+  evidence: the volume through our price, less ``F``, fills at the limit, counted once. A touch
+  without trades fills nothing. A twin leaves its own real order out of ``Q`` (:meth:`PaperBook.set_own`).
 - **Gaps.** After :meth:`PaperBook.on_gap` nothing fills until the next book, and resting orders
   go to the back of their level.
 
@@ -41,9 +42,10 @@ hitting the bid) fill 2 of our 3.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from typing import Generic, Protocol, TypeVar
 
 D = Decimal
 ZERO = Decimal(0)
@@ -115,6 +117,7 @@ class PaperOrder:
     first_fill_ms: int | None = None
     last_fill_ms: int | None = None
     ahead: Decimal = ZERO
+    f0: Decimal | None = None  # the quantity ahead when it started resting (None: it never rested)
     q_at_send: Decimal = ZERO
     cancel_at_ms: int | None = None
     decision_book: tuple[tuple[Level, ...], tuple[Level, ...]] | None = None  # None: no book known at send
@@ -152,6 +155,157 @@ class PaperFill:
     liquidity: str
 
 
+class Spot(Protocol):
+    """What the queue rule needs of one resting paper order (a :class:`PaperOrder`, or a :class:`QueueSpot`)."""
+
+    @property
+    def buy(self) -> bool:
+        """True for a buy."""
+        ...
+
+    @property
+    def price(self) -> Decimal | None:
+        """The limit price."""
+        ...
+
+    ahead: Decimal
+
+
+@dataclass(slots=True)
+class QueueSpot:
+    """Where one resting order of the paper venue's engine stands: its side, limit and ``F``."""
+
+    buy: bool
+    price: Decimal | None
+    ahead: Decimal = ZERO
+
+
+S = TypeVar("S", bound=Spot)
+
+
+class RestingQueue(Generic[S]):
+    """The risk-averse queue of one symbol's resting paper orders (spec (b)2 and (b)4): the one implementation.
+
+    The model (:class:`PaperBook`) and the paper venue's engine
+    (:class:`kit.engine.paperengine.PaperEngine`) both keep their resting orders here and call
+    these methods; they differ only in how a fill is booked (the ``fill`` callback, which returns
+    the quantity it filled: rounded down to the lot, bounded by what is left and by funds).
+
+    - :meth:`join`: ``F0 = max(Q at decision, Q at arrival)`` (0 inside the spread). ``Q`` is the
+      size the upstream displays at our price, without our own real order's resting size
+      (:meth:`PaperBook.set_own`) and never including a paper order.
+    - :meth:`on_print`: a print at our price by the opposite aggressor, or strictly through it,
+      moves us up by its size (what earlier orders at better or equal priority took of it is gone);
+      once ``F < 0`` we may fill ``-F`` at our limit, and ``F`` becomes 0.
+    - :meth:`cap`: a level update caps ``F`` at the displayed size; growth behind us never pushes us
+      back and cancels never move us forward.
+    - :meth:`on_crossed`: the opposite side strictly through our price is sweep evidence: its volume
+      less ``F`` fills, and that volume is counted once (returned, for the caller to mark consumed).
+    - :meth:`to_back`: after a gap, ``F = max(F, Q)``.
+
+    Priority among paper orders: better price first, then the order they joined in.
+
+    >>> q = RestingQueue[QueueSpot]()
+    >>> spot = q.join(1, QueueSpot(True, D(100)), D(5), D(4))      # 5 shown at decision, 4 on arrival
+    >>> spot.ahead
+    Decimal('5')
+    >>> got = []
+    >>> q.on_print(D(100), D(7), buyer_maker=True, fill=lambda k, avail: got.append(avail) or avail)
+    >>> got, spot.ahead
+    ([Decimal('2')], Decimal('0'))
+    """
+
+    def __init__(self) -> None:
+        self.spots: dict[Hashable, S] = {}
+        self._joined: dict[Hashable, int] = {}
+        self._n = 0
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self.spots
+
+    def join(self, key: Hashable, spot: S, q_decision: Decimal, q_arrival: Decimal) -> S:
+        """``spot`` rests from now on, behind ``max(q_decision, q_arrival)``."""
+        spot.ahead = max(q_decision, q_arrival, ZERO)
+        self._n += 1
+        self.spots[key] = spot
+        self._joined[key] = self._n
+        return spot
+
+    def leave(self, key: Hashable) -> None:
+        """The order no longer rests (filled, canceled, expired)."""
+        self.spots.pop(key, None)
+        self._joined.pop(key, None)
+
+    def ordered(self) -> list[tuple[Hashable, S]]:
+        """Resting spots in priority order: best price first, then the order they joined in."""
+        return sorted(self.spots.items(), key=lambda kv: (_priority(kv[1]), self._joined[kv[0]]))
+
+    def on_print(self, price: Decimal, qty: Decimal, *, buyer_maker: bool,
+                 fill: Callable[[Hashable, Decimal], Decimal]) -> None:  # fmt: skip
+        """A public print (``buyer_maker`` True: a seller hit the bids); ``fill(key, available)`` books fills."""
+        left = qty
+        for key, s in self.ordered():
+            if left <= 0:
+                break
+            if s.buy != buyer_maker or s.price is None:
+                continue  # only the opposite aggressor trades against our side
+            if not (price <= s.price if s.buy else price >= s.price):
+                continue  # at our price or through it
+            s.ahead -= left
+            if s.ahead < 0:
+                avail = -s.ahead
+                s.ahead = ZERO
+                left -= fill(key, avail)
+
+    def cap(self, shown: Callable[[S], Decimal]) -> None:
+        """A level update: ``F = min(F, Q')`` for every resting spot (``shown(spot)`` is ``Q'`` at its price)."""
+        for s in self.spots.values():
+            s.ahead = min(s.ahead, max(shown(s), ZERO))
+
+    def on_crossed(self, opposite: Callable[[bool], Sequence[Level]],
+                   fill: Callable[[Hashable, Decimal], Decimal]) -> list[tuple[str, Decimal, Decimal]]:  # fmt: skip
+        """Sweep evidence from the book: the opposite side strictly through our price.
+
+        ``opposite(buy)`` is the available opposite side (asks for a buy), best first. Each
+        spot fills the volume through its price less ``F`` (``F`` falls by that volume); the
+        volume is then used up for the spots after it. Returns ``(side, price, qty)`` of
+        what was counted, for the caller to keep consumed (so the same crossed levels in the
+        next snapshot do not count again).
+        """
+        used: dict[tuple[str, Decimal], Decimal] = {}
+        for key, s in self.ordered():
+            if s.price is None:
+                continue
+            side = "ask" if s.buy else "bid"
+            through = []
+            for px, q in opposite(s.buy):
+                if not (px < s.price if s.buy else px > s.price):
+                    break
+                left = q - used.get((side, px), ZERO)
+                if left > 0:
+                    through.append((px, left))
+            vol = sum((q for _, q in through), ZERO)
+            if vol <= 0:
+                continue
+            avail = vol - s.ahead
+            s.ahead = max(ZERO, s.ahead - vol)
+            if avail > 0:
+                fill(key, avail)
+            for px, q in through:
+                used[(side, px)] = used.get((side, px), ZERO) + q
+        return [(side, px, q) for (side, px), q in used.items()]
+
+    def to_back(self, shown: Callable[[S], Decimal]) -> None:
+        """After a gap: every resting spot goes to the back of its level, ``F = max(F, Q)``."""
+        for s in self.spots.values():
+            s.ahead = max(s.ahead, shown(s))
+
+
+def _priority(s: Spot) -> Decimal:
+    p = s.price if s.price is not None else ZERO
+    return -p if s.buy else p
+
+
 class PaperBook:
     """Paper orders of one symbol against its live book and trades (see the module docstring).
 
@@ -170,6 +324,9 @@ class PaperBook:
         self.bids: dict[Decimal, Decimal] = {}
         self.asks: dict[Decimal, Decimal] = {}
         self.orders: dict[str, PaperOrder] = {}
+        self.queue: RestingQueue[PaperOrder] = RestingQueue()  # the resting orders, in the shared queue rule
+        # (buy, price) -> our own real order's resting size there (a twin does not queue behind it)
+        self._own: dict[tuple[bool, Decimal], Decimal] = {}
         # (side of the book, price) -> [consumed qty, until ms]; "ask" is what buyers take
         self._consumed: dict[tuple[str, Decimal], list[object]] = {}
         # (side, price) -> public trade volume printed there since the level's last snapshot
@@ -183,8 +340,11 @@ class PaperBook:
         """A full L2 snapshot (best first or any order); returns the fills it causes."""
         self.now_ms = max(self.now_ms, ts_ms)
         out = self._activate(ts_ms - 1)  # orders that arrived before this snapshot met the book as it was then
-        self.bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
-        self.asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
+        new_bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
+        new_asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
+        # a level update: a snapshot that differs from the last one (the tape and the paper venue skip the same book)
+        update = not self._synced or (new_bids, new_asks) != (self.bids, self.asks)
+        self.bids, self.asks = new_bids, new_asks
         self._synced = True
         self._book_ms = ts_ms
         self._printed.clear()  # a snapshot already shows what the trades took
@@ -194,11 +354,13 @@ class PaperBook:
             assert isinstance(until, int)
             if until <= ts_ms or px not in (self.asks if side == "ask" else self.bids):
                 del self._consumed[key]
+        # the snapshot first, for the orders resting on it (as the paper venue does), then orders arriving with it
+        if update:
+            self.queue.cap(self._displayed)  # the quantity ahead cannot exceed what is displayed
+            fill = self._maker(ts_ms, out)
+            for side, px, q in self.queue.on_crossed(lambda buy: self._levels("ask" if buy else "bid"), fill):
+                self._consume(side, px, q, ts_ms)  # counted once: the same crossed levels do not count again
         out += self._activate(ts_ms)
-        for o in self._resting():
-            q = self._displayed(o)
-            o.ahead = min(o.ahead, q)  # the quantity ahead cannot exceed what is displayed
-            out += self._sweep_by_book(o, ts_ms)
         return out
 
     def on_trade(self, ts_ms: int, price: Decimal, qty: Decimal, *, buyer_maker: bool) -> list[PaperFill]:
@@ -209,32 +371,33 @@ class PaperBook:
         side = "bid" if buyer_maker else "ask"
         if price in (self.bids if buyer_maker else self.asks):
             self._printed[(side, price)] = self._printed.get((side, price), ZERO) + qty
-        if not self._synced:
-            return out
-        left = qty
-        for o in sorted(self._resting(), key=lambda o: -(o.price or ZERO) if o.buy else (o.price or ZERO)):
-            if left <= 0:
-                break
-            assert o.price is not None
-            if o.buy != buyer_maker:
-                continue  # only the opposite aggressor trades against our side
-            through = price < o.price if o.buy else price > o.price
-            if not (through or price == o.price):
-                continue
-            o.ahead -= left
-            if o.ahead < 0:
-                take = self._lot(min(o.leaves, -o.ahead))
-                o.ahead = ZERO
-                if take > 0:
-                    left -= take
-                    out.append(self._fill(o, o.price, take, "maker", ts_ms))
+        if self._synced:
+            self.queue.on_print(price, qty, buyer_maker=buyer_maker, fill=self._maker(ts_ms, out))
         return out
 
     def on_gap(self) -> None:
         """The feed lost data: stop filling until the next book, and put resting orders at the back."""
         self._synced = False
-        for o in self._resting():
-            o.ahead = max(o.ahead, self._displayed(o))
+        self.queue.to_back(self._displayed)
+
+    def set_own(self, side: str, price: Decimal, qty: Decimal) -> None:
+        """Our own real order rests with ``qty`` left at ``price`` on ``side`` (0: no longer): not in ``Q`` there.
+
+        A twin of a resting real order shares its market data with that order; the displayed
+        size at its price includes the real order itself, which a twin must not queue behind
+        (spec (c), twins). Applies to ``F0`` and to every later cap.
+
+        >>> pb = PaperBook(tick=D("0.01"), step=D("0.001"), model=PaperFillModel(latency_ms=0))
+        >>> _ = pb.on_book(0, bids=[(D(100), D(5))], asks=[(D("100.01"), D(4))])
+        >>> pb.set_own("buy", D(100), D(2))                       # 2 of the 5 shown are our real order
+        >>> o = PaperOrder("twin", "buy", D(2), price=D(100)); _ = pb.submit(o, ts_ms=0); o.ahead
+        Decimal('3')
+        """
+        key = (side == "buy", price)
+        if qty > 0:
+            self._own[key] = qty
+        else:
+            self._own.pop(key, None)
 
     def advance(self, ts_ms: int) -> list[PaperFill]:
         """Let time pass without market data (orders whose latency elapsed go live; cancels land)."""
@@ -261,8 +424,18 @@ class PaperBook:
         return self._activate(max(ts_ms, self.now_ms))
 
     # -------------------------------------------------------------- internals
-    def _resting(self) -> list[PaperOrder]:
-        return [o for o in self.orders.values() if o.status == "open" and o.price is not None]
+    def _maker(self, ts: int, out: list[PaperFill]) -> Callable[[Hashable, Decimal], Decimal]:
+        """The queue rule's ``fill`` callback: a maker fill of up to ``avail`` at the order's limit, to the lot."""
+
+        def fill(key: Hashable, avail: Decimal) -> Decimal:
+            o = self.orders[str(key)]
+            assert o.price is not None
+            take = self._lot(min(o.leaves, avail))
+            if take > 0:
+                out.append(self._fill(o, o.price, take, "maker", ts))
+            return take
+
+        return fill
 
     def _activate(self, ts_ms: int) -> list[PaperFill]:
         out: list[PaperFill] = []
@@ -271,6 +444,7 @@ class PaperBook:
                 out += self._arrive(o, max(o.active_ms, self._book_ms))
             if not o.done and o.cancel_at_ms is not None and o.cancel_at_ms <= ts_ms:
                 o.status, o.reason = "canceled", "canceled"
+                self.queue.leave(o.id)
         return out
 
     def _arrive(self, o: PaperOrder, ts: int) -> list[PaperFill]:
@@ -281,7 +455,7 @@ class PaperBook:
             if crosses:
                 o.status, o.reason = "rejected", "post-only order would take"
             else:
-                o.ahead = self._queue_start(o)
+                o.f0 = self.queue.join(o.id, o, o.q_at_send, self._displayed(o)).ahead
             return []
         out = self._take(o, ts) if crosses or o.price is None else []
         if o.done:
@@ -290,11 +464,10 @@ class PaperBook:
             o.status = "filled" if o.leaves <= 0 else "expired"
             o.reason = o.reason or ("" if o.leaves <= 0 else f"{o.tif}: remainder expired")
         elif o.leaves > 0:
-            o.ahead = self._queue_start(o)  # a marketable limit's remainder rests at the back
+            o.f0 = self.queue.join(
+                o.id, o, o.q_at_send, self._displayed(o)
+            ).ahead  # a marketable limit's rest: at the back
         return out
-
-    def _queue_start(self, o: PaperOrder) -> Decimal:
-        return max(o.q_at_send, self._displayed(o))
 
     def _ok(self, o: PaperOrder, px: Decimal) -> bool:
         assert o.price is not None
@@ -339,26 +512,12 @@ class PaperBook:
         assert isinstance(used, Decimal)
         self._consumed[(side, px)] = [used + qty, ts + self.model.replenish_ms]
 
-    def _displayed(self, o: PaperOrder) -> Decimal:
-        """Size shown at our price on our side (0 inside the spread)."""
+    def _displayed(self, o: Spot) -> Decimal:
+        """``Q``: the size the snapshot shows at our price on our side (0 inside the spread), less our real order."""
         if o.price is None:
             return ZERO
-        return (self.bids if o.buy else self.asks).get(o.price, ZERO)
-
-    def _sweep_by_book(self, o: PaperOrder, ts: int) -> list[PaperFill]:
-        """The opposite best strictly through our price: the volume through it, less what is ahead, fills."""
-        assert o.price is not None
-        opp = "ask" if o.buy else "bid"
-        through = [(px, q) for px, q in self._levels(opp) if (px < o.price if o.buy else px > o.price)]
-        vol = sum((q for _, q in through), ZERO)
-        if vol <= 0:
-            return []
-        avail = vol - o.ahead
-        o.ahead = max(ZERO, o.ahead - vol)
-        take = self._lot(min(o.leaves, avail)) if avail > 0 else ZERO
-        for px, q in through:  # counted once: the same crossed levels in the next snapshot do not count again
-            self._consume(opp, px, q, ts)
-        return [self._fill(o, o.price, take, "maker", ts)] if take > 0 else []
+        shown = (self.bids if o.buy else self.asks).get(o.price, ZERO)
+        return max(ZERO, shown - self._own.get((o.buy, o.price), ZERO))
 
     def _lot(self, q: Decimal) -> Decimal:
         return (q / self.step).to_integral_value(rounding=ROUND_DOWN) * self.step
@@ -370,6 +529,7 @@ class PaperBook:
         o.last_fill_ms = ts
         if o.leaves <= 0:
             o.status = "filled"
+            self.queue.leave(o.id)
         return PaperFill(o.id, ts, px, q, liq)
 
 

@@ -180,8 +180,16 @@ _NO_SECRET_HINT = (
 )
 
 
+_PLAIN = (type(None), bool, int)  # exact types with nothing to check or convert (never a secret)
+
+
 def _encode(value: Any, where: str) -> Any:
     """Check and convert one payload value to JSON-ready form (Decimal -> str, str -> redacted str)."""
+    t = type(value)
+    if t is str:  # the common cases first, by exact type (a subclass takes the full path below)
+        return redact_text(value)
+    if t in _PLAIN:
+        return value
     if _is_secret(value):
         raise ConfigError(f"journal payload {where} is a secret", hint=_NO_SECRET_HINT)
     if isinstance(value, Enum):
@@ -282,6 +290,7 @@ class Journal:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._db: sqlite3.Connection | None = None
+        self._batch_thread: int | None = None  # the thread whose batch() transaction is open
         self._inherited: list[sqlite3.Connection] = []
         private_dir(self.path.parent)  # a folder created for the journal is 0700
         if not self.path.exists():
@@ -405,8 +414,24 @@ class Journal:
             if db.in_transaction:
                 yield
                 return
-            with self._transaction(db):
-                yield
+            self._batch_thread = threading.get_ident()
+            try:
+                with self._transaction(db):
+                    yield
+            finally:
+                self._batch_thread = None
+
+    def in_batch(self) -> bool:
+        """True inside a :meth:`batch` block of this thread: rows appended now are not durable yet.
+
+        >>> import tempfile, pathlib
+        >>> with Journal(pathlib.Path(tempfile.mkdtemp()) / "j.sqlite") as j:
+        ...     with j.batch():
+        ...         inside = j.in_batch()
+        ...     inside, j.in_batch()
+        (True, False)
+        """
+        return self._batch_thread == threading.get_ident()
 
     def close(self) -> None:
         """Close the connection (committed rows are already durable); further calls raise ValueError."""

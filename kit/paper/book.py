@@ -76,6 +76,7 @@ class MirrorBook:
         self._upstream_ms = 0
         self._applied_ms = 0  # receive time of the snapshot in use
         self._prints: list[tuple[int, str, Decimal, Decimal]] = []  # (received ms, side, price, qty) after it
+        self.batch_end = 0  # the time the venue's current batch of prints runs to (MirrorTape.prints_until)
         self.update_id = 1
         self.ts_ms = 0
         self.last_feed_ms = 0
@@ -103,17 +104,39 @@ class MirrorBook:
         """True once the upstream sent a book."""
         return self._upstream is not None
 
+    def upstream_levels(self) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]] | None:
+        """The upstream snapshot in use as shown upstream (no paper consumption, no prints since); ``None``: a gap.
+
+        The queue rule's ``Q`` (:class:`kit.engine.paperengine.PaperEngine`'s ``upstream``). The
+        dicts are replaced, never changed, when the next snapshot is applied.
+        """
+        return None if self.stale else (self._raw_bids, self._raw_asks)
+
     # -------------------------------------------------------------- venue side (venue loop)
     def rebuild(self, last_price: Decimal, ts_ms: int, *, seller_aggressor: bool | None = None) -> Delta | None:
-        """Apply the latest upstream snapshot (the print's price does not move a mirrored book)."""
-        return self.refresh(ts_ms)
+        """The book as a print at ``ts_ms`` meets it (the print's price does not move a mirrored book).
 
-    def refresh(self, ts_ms: int) -> Delta | None:
-        """Apply the latest upstream levels and expire old consumption; the delta, or ``None``."""
+        The venue calls this before it hands each print of a batch to its engine, and once after
+        the batch (at the batch's end). Before a print, an upstream snapshot received after that
+        print is not applied yet: it already shows what the print took, so applying it first would
+        count the print twice (the queue ahead capped by the snapshot, then moved up by the print).
+        """
+        return self.refresh(ts_ms, before_print=ts_ms < self.batch_end)
+
+    def refresh(self, ts_ms: int, *, before_print: bool = False) -> Delta | None:
+        """Apply the latest upstream levels and expire old consumption; the delta, or ``None``.
+
+        ``before_print``: apply the latest snapshot only if it was received by ``ts_ms``.
+        """
         self.ts_ms = ts_ms
         with self._lock:
-            if self._upstream is not None and self._upstream_seq != self._applied_seq:
-                self._raw_bids, self._raw_asks = dict(self._upstream[0]), dict(self._upstream[1])
+            up = self._upstream
+            if (
+                up is not None
+                and self._upstream_seq != self._applied_seq
+                and not (before_print and self._upstream_ms > ts_ms)
+            ):
+                self._raw_bids, self._raw_asks = dict(up[0]), dict(up[1])
                 self._applied_seq = self._upstream_seq
                 self._applied_ms = self._upstream_ms
                 self._prints = [x for x in self._prints if x[0] > self._applied_ms]  # the snapshot shows the rest
@@ -133,8 +156,9 @@ class MirrorBook:
             # gone when due, or when its level vanished upstream (the liquidity it stood for is gone too)
             self._taken.expire(ts_ms, bids=raw_b, asks=raw_a)
         bids, asks = self._taken.apply(raw_b, raw_a)
-        for _, side, px, qty in self._prints:
-            deduct(bids if side == "bid" else asks, px, qty)
+        for t, side, px, qty in self._prints:
+            if t <= ts_ms:  # a print is gone from its level from its own time on
+                deduct(bids if side == "bid" else asks, px, qty)
         db = diff(self.bids, bids, _same)
         da = diff(self.asks, asks, _same)
         self.bids, self.asks = bids, asks
@@ -148,6 +172,13 @@ class MirrorBook:
         side = "bid" if bids_hit else "ask"
         self._taken.add(side, price, qty, until_ms=ts_ms + self.replenish_ms)
         return self._apply(ts_ms, expire=False)
+
+    def take(self, side: str, price: Decimal, qty: Decimal, *, until_ms: int) -> None:
+        """Keep ``qty`` at ``price`` on ``side`` (``"bid"``/``"ask"``) consumed until ``until_ms`` (a sweep's volume).
+
+        Shown from the next refresh on, and due back then, as a taker fill's consumption is.
+        """
+        self._taken.add(side, price, qty, until_ms=until_ms)
 
     def state(self) -> dict[str, Any]:
         """The current levels and consumption, for the command log (replayed after a restart)."""
@@ -203,6 +234,7 @@ class MirrorTape(MirrorSource):
         """Queued prints stamped at or before ``ts_ms``, oldest first; each also reaches the book."""
         out = super().prints_until(ts_ms)
         if self.book is not None:
+            self.book.batch_end = ts_ms
             for p in out:
                 self.book.printed(p.ts_ms, p.price, p.qty, buyer_maker=p.buyer_maker)
         return out

@@ -283,14 +283,8 @@ def pair(
     intents = _frame(journal, "intent", venue, since_ms, end)
     if intents.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS)
-    paths = list(tapes) if tapes is not None else sorted(tape_dir(venue).glob("tape-*.jsonl"))
-    events = Tape.read(paths, since_ms=0, until_ms=end + 60_000)
-    if rules is None:
-        rules = {e["s"]: SymbolRules(Decimal(e["tick"]), Decimal(e["step"])) for e in events if e["k"] == "rules"}
-    events = [e for e in events if e["k"] != "rules" and e["t"] >= since_ms - 60_000]
-    cancels = _frame(journal, "cancel_intent", venue, since_ms, end + 86_400_000)
     fills = _frame(journal, "fill", venue, since_ms, end + 86_400_000)
-    twins = simulate_twins(intents, cancels, events, rules, model=model or PaperFillModel(), until_ms=end)
+    twins = twin_orders(journal, venue, rules, model=model, since_ms=since_ms, until_ms=end, tapes=tapes)
     rows = []
     for _, it in intents.iterrows():
         cid = it["client_id"]
@@ -324,6 +318,37 @@ def pair(
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
+def twin_orders(
+    journal: Any,
+    venue: str,
+    rules: dict[str, SymbolRules] | None = None,
+    *,
+    model: PaperFillModel | None = None,
+    since_ms: int = 0,
+    until_ms: int | None = None,
+    tapes: Iterable[Path] | None = None,
+) -> dict[str, tuple[PaperOrder, float | None, float | None, bool]]:
+    """The twins of ``venue``'s journaled orders, simulated on its tapes (:func:`simulate_twins`'s result).
+
+    What :func:`pair` pairs with the real orders; the twin's :class:`PaperOrder` keeps its whole
+    state (``f0``: where it started in the queue, ``sent_ms``, ``active_ms``, fills).
+
+    >>> twin_orders(session.journal, session.venue)["my-client-id"][0].f0   # doctest: +SKIP
+    """
+    end = until_ms if until_ms is not None else int(time.time() * 1000)
+    intents = _frame(journal, "intent", venue, since_ms, end)
+    if intents.empty:
+        return {}
+    paths = list(tapes) if tapes is not None else sorted(tape_dir(venue).glob("tape-*.jsonl"))
+    events = Tape.read(paths, since_ms=0, until_ms=end + 60_000)
+    if rules is None:
+        rules = {e["s"]: SymbolRules(Decimal(e["tick"]), Decimal(e["step"])) for e in events if e["k"] == "rules"}
+    events = [e for e in events if e["k"] != "rules" and e["t"] >= since_ms - 60_000]
+    cancels = _frame(journal, "cancel_intent", venue, since_ms, end + 86_400_000)
+    fills = _frame(journal, "fill", venue, since_ms, end + 86_400_000)
+    return simulate_twins(intents, cancels, events, rules, model=model or PaperFillModel(), until_ms=end, fills=fills)
+
+
 PAIR_COLUMNS = [
     "client_id", "symbol", "side", "bucket", "ts_ms", "qty", "real_filled", "real_avg", "real_ttf_ms",
     "paper_filled", "paper_avg", "paper_ttf_ms", "paper_status", "spread_bps", "tick_bps",
@@ -339,8 +364,8 @@ def _frame(journal: Any, kind: str, venue: str, since_ms: int, until_ms: int) ->
 
 
 def _bucket(intent: Any, took: bool) -> str:
-    """The drift report's order-type bucket (spec (d)); stops and take-profits are ``stop``."""
-    if intent["type"] in STOP_TYPES:
+    """The drift report's order-type bucket (spec (d)); stops, take-profits and trailing ones are ``stop``."""
+    if intent["type"] in STOP_TYPES or intent["type"] in TRAILING_TYPES:
         return "stop"
     if intent["type"] == "market":
         return "market"
@@ -359,6 +384,7 @@ def simulate_twins(
     *,
     model: PaperFillModel,
     until_ms: int,
+    fills: pd.DataFrame | None = None,
 ) -> dict[str, tuple[PaperOrder, float | None, float | None, bool]]:
     """Run every intent's twin through a :class:`PaperBook` per symbol, in time order.
 
@@ -369,16 +395,27 @@ def simulate_twins(
     when it falls to it, a take-profit the other way): the twin's own trigger on the same prints,
     not the real order's trigger time (the journal does not hold it); its market or limit order then
     goes through the model like any other (latency included). A stop cancelled before its trigger
-    is a twin that never traded. Trailing types are not twinned yet.
+    is a twin that never traded. Trailing stops and take-profits are armed the same way and
+    triggered by the engine's own trailing rule on the taped prints (:class:`TrailingTriggers`:
+    activation at the stop price, the best price since, ``trailing_bps`` from it).
+
+    A twin does not queue behind its own real order (spec (c), twins): while a real GTC limit rests,
+    its remaining quantity (the intent's amount less the real fills journaled so far, ``fills``)
+    is taken out of the displayed size at its price (:meth:`PaperBook.set_own`), from the intent's
+    time plus the model's latency (when the real order is on the book, as far as the tape can show
+    it) until its cancel intent or its last fill.
     """
     books: dict[str, PaperBook] = {}
     timeline: list[tuple[int, int, str, Any]] = []
     for e in events:
         timeline.append((int(e["t"]), 0, e["k"], e))
+    timeline += _own_events(intents, cancels, fills, latency_ms=model.latency_ms)
+    own_left: dict[str, Decimal] = {}  # client id -> the real order's resting quantity
     for _, it in intents.iterrows():
-        if it["type"] in ("market", "limit", *STOP_TYPES) and it["symbol"] in rules:
+        if it["type"] in ("market", "limit", *STOP_TYPES, *TRAILING_TYPES) and it["symbol"] in rules:
             timeline.append((int(it["ts_ms"]), 1, "intent", it))
     armed: dict[str, dict[str, Any]] = {}  # client id -> the stop intent waiting for its trigger
+    trailing: dict[str, TrailingTriggers] = {}  # symbol -> its trailing stops' triggers (the engine's)
     for _, c in cancels.iterrows():
         timeline.append((int(c["ts_ms"]), 2, "cancel", c))
     timeline.sort(key=lambda x: (x[0], x[1]))
@@ -389,13 +426,29 @@ def simulate_twins(
         if r is None:
             continue
         pb = books.setdefault(sym, PaperBook(tick=r.tick, step=r.step, model=model))
-        if kind == "book":
+        if kind == "own":
+            pb.advance(ts - 1)  # twins due before now arrive with the real order's size as it was
+            cid, left = row["client_id"], row["left"]
+            if left > 0:
+                own_left[cid] = left
+            else:
+                own_left.pop(cid, None)
+            side, price = row["side"], row["price"]
+            same = [c for c, i in row["peers"].items() if i == (sym, side, price)]
+            pb.set_own(side, price, sum((own_left.get(c, Decimal(0)) for c in same), Decimal(0)))
+        elif kind == "book":
             pb.on_book(ts, bids=[(Decimal(p), Decimal(q)) for p, q in row["b"]],
                        asks=[(Decimal(p), Decimal(q)) for p, q in row["a"]])  # fmt: skip
         elif kind == "trade":
             px = Decimal(row["p"])
             pb.on_trade(ts, px, Decimal(row["q"]), buyer_maker=bool(row["m"]))
-            for cid, stop in [(c, i) for c, i in armed.items() if i["symbol"] == sym and _triggered(i, px)]:
+            due = [
+                (c, i) for c, i in armed.items() if i["symbol"] == sym and i["type"] in STOP_TYPES and _triggered(i, px)
+            ]
+            trails = trailing.get(sym)
+            if trails is not None:
+                due += [(c, armed[c]) for c in trails.on_print(ts, px, Decimal(row["q"]), buyer_maker=bool(row["m"]))]
+            for cid, stop in due:
                 del armed[cid]
                 o = _twin_order(stop, limit=str(stop["type"]).endswith("_limit"))
                 took = _would_take(pb, o)
@@ -403,10 +456,15 @@ def simulate_twins(
                 out[cid] = (o, *_spread(pb, r.tick), took)
         elif kind == "gap":
             pb.on_gap()
-        elif kind == "intent" and row["type"] in STOP_TYPES:
+        elif kind == "intent" and row["type"] in (*STOP_TYPES, *TRAILING_TYPES):
             cid = str(row["client_id"])
             armed[cid] = dict(row)
             out[cid] = (_twin_order(row, limit=False), *_spread(pb, r.tick), False)  # untriggered so far
+            if row["type"] in TRAILING_TYPES:
+                why = trailing.setdefault(sym, TrailingTriggers(sym, r)).arm(cid, row, ts_ms=ts)
+                if why:  # the engine refuses it (a trailing delta out of range): the real venue did too
+                    del armed[cid]
+                    out[cid][0].status, out[cid][0].reason = "rejected", why
         elif kind == "intent":
             cid = str(row["client_id"])
             price = row.get("price")
@@ -430,6 +488,8 @@ def simulate_twins(
             cid = str(row["client_id"])
             if armed.pop(cid, None) is not None:
                 out[cid][0].status = "canceled"  # cancelled before its trigger: it never traded
+                if sym in trailing:
+                    trailing[sym].disarm(cid, ts_ms=ts)
             elif cid in pb.orders:
                 pb.cancel(cid, ts_ms=ts)
     for pb in books.values():
@@ -437,8 +497,134 @@ def simulate_twins(
     return out
 
 
-#: Journal order types twinned as triggered orders (trailing ones are not yet).
+def _own_events(
+    intents: pd.DataFrame, cancels: pd.DataFrame, fills: pd.DataFrame | None, *, latency_ms: int
+) -> list[tuple[int, int, str, Any]]:
+    """Timeline rows for the real orders' resting sizes: ``(t, -1, "own", row)``, before market data at ``t``.
+
+    ``row``: symbol, client id, side, price, ``left`` (the real order's quantity still resting, 0 once
+    it does not rest) and ``peers`` (client id -> (symbol, side, price) of every resting real order,
+    so orders at one price add up).
+    """
+    peers: dict[str, tuple[str, str, Decimal]] = {}
+    out: list[tuple[int, int, str, Any]] = []
+    cancel_at = {str(c["client_id"]): int(c["ts_ms"]) for _, c in cancels.iterrows()} if not cancels.empty else {}
+    for _, it in intents.iterrows():
+        price = it.get("price")
+        if it["type"] != "limit" or price in (None, "") or str(it.get("time_in_force") or "GTC") in ("IOC", "FOK"):
+            continue
+        cid, qty, px = str(it["client_id"]), Decimal(str(it["amount"])), Decimal(str(price))
+        peers[cid] = (str(it["symbol"]), str(it["side"]), px)
+        done: list[tuple[int, Decimal]] = []
+        if fills is not None and not fills.empty:
+            f = fills[fills["client_id"] == cid].sort_values("ts_ms")
+            done = [(int(t), Decimal(str(a))) for t, a in zip(f["ts_ms"], f["amount"], strict=True)]
+        start = int(it["ts_ms"]) + latency_ms
+        end = cancel_at.get(cid)
+
+        def left(at: int, qty: Decimal = qty, done: list[tuple[int, Decimal]] = done) -> Decimal:
+            return max(Decimal(0), qty - sum((a for t, a in done if t <= at), Decimal(0)))
+
+        row = {"symbol": str(it["symbol"]), "client_id": cid, "side": str(it["side"]), "price": px, "peers": peers}
+        times = sorted({start, *(t for t, _ in done if t > start)})
+        for t in times:
+            if end is not None and t >= end:
+                break
+            out.append((t, -1, "own", {**row, "left": left(t)}))
+        if end is not None and end >= start:
+            out.append((end, -1, "own", {**row, "left": Decimal(0)}))
+    return out
+
+
+#: Journal order types twinned as triggered orders.
 STOP_TYPES = ("stop_market", "stop_limit", "take_profit_market", "take_profit_limit")
+#: Trailing types, triggered by the engine's own trailing rule (:class:`TrailingTriggers`).
+TRAILING_TYPES = ("trailing_stop_market", "trailing_stop_limit", "trailing_take_profit_market",
+                  "trailing_take_profit_limit")  # fmt: skip
+
+
+class TrailingTriggers:
+    """When the trailing stops of one symbol trigger on the taped prints: the engine's trailing rule, not a copy.
+
+    Each armed intent is placed in a private :class:`kit.engine.Engine` (one account, ample funds,
+    no book) fed the tape's prints; its ``TRIGGERED`` event is the twin's trigger. So activation
+    (the stop price reached in the Binance family's direction), the best price since activation,
+    and the trigger ``trailing_bps`` from it, rounded to the tick against the trader, are exactly
+    what the engine and localnet do (``kit.engine.matching._trigger_pos``, Binance's trailing-stop
+    FAQ scenarios in ``tests/engine/test_trailing_faq.py``).
+
+    Examples
+    --------
+    >>> tt = TrailingTriggers("BTC/USDT", SymbolRules(Decimal("0.01"), Decimal("0.001")))
+    >>> tt.arm("t1", {"side": "sell", "type": "trailing_stop_market", "amount": "1", "trailing_bps": 100}, ts_ms=0)
+    ''
+    >>> [tt.on_print(t, Decimal(p), Decimal(1), buyer_maker=False) for t, p in [(1, "100"), (2, "110"), (3, "108.9")]]
+    [[], [], ['t1']]
+    """
+
+    def __init__(self, symbol: str, rules: SymbolRules) -> None:
+        from kit.engine import Engine, Market
+
+        base, quote = symbol.split("/")
+        self.symbol = symbol
+        self.engine = Engine([Market(symbol, base, quote, tick_size=rules.tick, step_size=rules.step)])
+        self.engine.open_account("twins", {base: Decimal(10) ** 12, quote: Decimal(10) ** 18})
+        self._ids: dict[int, str] = {}  # engine order id -> client id
+        self._by_cid: dict[str, int] = {}
+
+    def arm(self, cid: str, intent: Any, *, ts_ms: int) -> str:
+        """Track the trailing ``intent`` from ``ts_ms``; returns the engine's refusal ('' when armed)."""
+        from kit.engine import EventKind
+        from kit.engine.order import OrderSpec
+        from kit.errors import KitError
+
+        trigger, price = intent.get("trigger_price"), intent.get("price")
+        limit = str(intent["type"]).endswith("_limit")
+        try:
+            req = OrderSpec.parse(
+                self.symbol,
+                str(intent["side"]),
+                str(intent["amount"]),
+                type=str(intent["type"]),
+                price=str(price) if limit and price not in (None, "") else None,
+                trigger_price=str(trigger) if trigger not in (None, "") and not _nan(trigger) else None,
+                trailing_bps=int(intent["trailing_bps"]),
+            ).to_request()
+        except KitError as exc:
+            return str(exc)
+        ev = self.engine.submit("twins", req, ts_ms=ts_ms)
+        if not ev or ev[0].kind is EventKind.REJECTED or ev[0].order is None:
+            return ev[0].reason if ev else "refused"
+        self._ids[ev[0].order.id] = cid
+        self._by_cid[cid] = ev[0].order.id
+        return ""
+
+    def disarm(self, cid: str, *, ts_ms: int) -> None:
+        """The real order was cancelled before its trigger: stop tracking it."""
+        oid = self._by_cid.pop(cid, None)
+        if oid is not None:
+            self._ids.pop(oid, None)
+            self.engine.cancel("twins", order_id=oid, ts_ms=ts_ms)
+
+    def on_print(self, ts_ms: int, price: Decimal, qty: Decimal, *, buyer_maker: bool) -> list[str]:
+        """A taped print; returns the client ids of the trailing stops it triggers."""
+        from kit.engine import EventKind, Side, Trade
+
+        if not self._ids:
+            return []
+        out = []
+        side = Side.SELL if buyer_maker else Side.BUY
+        for e in self.engine.on_trade(self.symbol, Trade(ts_ms, price, qty, side)):
+            if e.kind is EventKind.TRIGGERED and e.order is not None and e.order.id in self._ids:
+                cid = self._ids.pop(e.order.id)
+                self._by_cid.pop(cid, None)
+                out.append(cid)
+                self.engine.cancel("twins", order_id=e.order.id, ts_ms=ts_ms)  # its order is the twin's, in the model
+        return out
+
+
+def _nan(x: Any) -> bool:
+    return isinstance(x, float) and x != x
 
 
 def _triggered(intent: dict[str, Any], price: Decimal) -> bool:

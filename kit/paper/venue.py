@@ -107,11 +107,26 @@ class Mirror:
         from kit.paper.book import MirrorBook, MirrorTape
 
         self.model = model or PaperFillModel(replenish_ms=replenish_ms)
-        self.engine = functools.partial(PaperEngine, model=self.model)
+        self.engine = functools.partial(
+            PaperEngine, model=self.model, upstream=self.upstream_levels, consume=self.consume_levels
+        )
         self.books: dict[str, MirrorBook] = {}
         self.sources: dict[str, MirrorTape] = {}
         self._history = history
         self._replenish_ms = replenish_ms
+
+    def upstream_levels(self, symbol: str) -> Any:
+        """The upstream's own levels of ``symbol`` (unified) for the engine's queue rule, ``None`` in a gap."""
+        for book in self.books.values():
+            if f"{book.spec.base}/{book.spec.quote}" == symbol:
+                return book.upstream_levels()
+        return None
+
+    def consume_levels(self, symbol: str, side: str, price: Decimal, qty: Decimal, until_ms: int) -> None:
+        """A sweep's counted volume stays consumed in the mirrored book of ``symbol`` (unified) until ``until_ms``."""
+        for book in self.books.values():
+            if f"{book.spec.base}/{book.spec.quote}" == symbol:
+                book.take(side, price, qty, until_ms=until_ms)
 
     def book(self, spec: SymbolSpec) -> Any:
         """The symbol's :class:`~kit.paper.book.MirrorBook` (the venue calls this once per symbol)."""

@@ -13,10 +13,11 @@ sending): then, and only then, it is sent. The Session itself refuses a client i
 before (:meth:`kit.session.Session.place_many`), a second line of defence.
 
 A forward run defers the orders of one candle close (:attr:`SessionBroker.deferred`): every
-strategy decides, the decisions are journaled together, and :meth:`SessionBroker.flush` sends the
-orders together (:meth:`kit.session.Session.place_many`: their checks and intents in one journal
-transaction, then the requests concurrently). With ten symbols that is what brings the last
-symbol's order within tens of milliseconds of the close (``benchmarks/bench_runner.py``).
+strategy decides, and in the same journal transaction as the decisions :meth:`SessionBroker.prepare`
+checks the orders and journals their intents (:meth:`kit.session.Session.prepare_many`); once it
+committed, :meth:`SessionBroker.flush` sends them together (:meth:`kit.session.Session.send_prepared`:
+one hand-off to the Session's loop). With ten symbols that is what brings the last symbol's order
+within tens of milliseconds of the close (``benchmarks/bench_runner.py``, ``bench_close.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from kit.strategy.base import Decision
 
 if TYPE_CHECKING:
     from kit.session.core import Session
+    from kit.session.trading import PreparedOrders
 
 __all__ = ["SessionBroker", "client_id_for"]
 
@@ -61,6 +63,11 @@ class _Known:
     size: Decimal | None
     client_id: str = ""
     linked: bool = False
+    candle_ms: int = 0
+
+
+#: Latencies kept for :meth:`kit.run.Runner.status` (the last ones; the journal has every one).
+LATENCIES_KEPT = 1000
 
 
 @dataclass
@@ -84,8 +91,9 @@ class SessionBroker:
     client_ids: set[str] = field(default_factory=set)
     open_ids: dict[str, str] = field(default_factory=dict)  # client id -> symbol, orders that may still work
     stale_before_ms: int = 0  # decisions on candles older than this are journaled, not sent (catch-up)
-    latencies_ms: list[int] = field(default_factory=list)
+    latencies_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
     sent: int = 0
+    decided: int = 0  # decisions of this run, those forgotten by forget_before() included
     deferred: bool = False  # queue orders until flush() (a runner's candle close), else send at once
     queue: list[Decision] = field(default_factory=list)
     _fills_seen: int = 0  # seq of the last fill row read
@@ -110,10 +118,12 @@ class SessionBroker:
             did = str(e.payload["decision_id"])
             if e.kind == "decision":
                 size = e.payload.get("size")
-                self.known[did] = _Known(e.seq, e.symbol, str(e.payload["action"]), _dec(size) if size else None)
+                self.known[did] = _Known(e.seq, e.symbol, str(e.payload["action"]), _dec(size) if size else None,
+                                         candle_ms=int(e.payload.get("candle_ms") or 0))  # fmt: skip
             elif did in self.known:
                 self.known[did].linked = True
                 self.known[did].client_id = e.client_id or self.known[did].client_id
+        self.decided = len(self.known)
         for did, k in self.known.items():
             if not k.client_id and k.action != "cancel_all":
                 k.client_id = self._intent_of(did) or ("" if k.linked else self._intent_after(k))
@@ -172,7 +182,9 @@ class SessionBroker:
             row.pop("client_id")
             row.pop("symbol")
             seq = self._j("decision", symbol=decision.symbol, **row, stale=decision.candle_ms < self.stale_before_ms)
-            self.known[decision.id] = _Known(seq, decision.symbol, decision.action, decision.size)
+            self.known[decision.id] = _Known(seq, decision.symbol, decision.action, decision.size,
+                                             candle_ms=decision.candle_ms)  # fmt: skip
+            self.decided += 1
         if decision.candle_ms < self.stale_before_ms:
             return ""  # catching up after downtime: the moment for this decision has passed
         if decision.action == "cancel_all":
@@ -188,14 +200,49 @@ class SessionBroker:
                 raise failed[0][1]
         return client_id_for(decision.id)
 
-    def flush(self) -> list[tuple[Decision, KitError]]:
+    def forget_before(self, candle_ms: int) -> int:
+        """Forget the decisions on candles older than ``candle_ms`` (none queued); returns how many.
+
+        A running strategy decides on each candle once, so a decision of an older candle is never
+        looked up again in this process (a restart reads them back from the journal, which keeps
+        every one). The forward runner calls this after each close with its oldest symbol's previous
+        candle: memory stays flat over days.
+        """
+        queued = {d.id for d in self.queue}
+        old = [did for did, k in self.known.items() if k.candle_ms < candle_ms and did not in queued]
+        for did in old:
+            del self.known[did]
+        return len(old)
+
+    def prepare(self) -> tuple[list[Decision], PreparedOrders] | None:
+        """Check and journal the queued orders up to the first ``cancel_all``, sending nothing.
+
+        Called inside the close's journal transaction (:meth:`kit.run.Runner.poll_once`): the
+        decisions and their orders' intents become durable together, with one fsync; the orders
+        leave at :meth:`flush`, after the transaction (:meth:`kit.session.Session.send_prepared`
+        refuses before). A ``cancel_all`` and what follows it stay queued for :meth:`flush`: a
+        cancel is a request, never sent from inside a transaction.
+        """
+        lead = 0
+        while lead < len(self.queue) and self.queue[lead].action != "cancel_all":
+            lead += 1
+        batch = [d for d in self.queue[:lead] if not self.known[d.id].client_id]
+        self.queue = self.queue[lead:]
+        if not batch:
+            return None
+        return batch, self.session.prepare_many([self._order(d) for d in batch])
+
+    def flush(self, prepared: tuple[list[Decision], PreparedOrders] | None = None) -> list[tuple[Decision, KitError]]:
         """Send the queued orders (consecutive orders together, a ``cancel_all`` in its place).
 
-        Returns the decisions whose order was refused, each with its error (the runner decides what
-        that means for the run); what was sent is linked to its decision in the journal.
+        ``prepared``: what :meth:`prepare` checked and journaled, sent first. Returns the decisions
+        whose order was refused, each with its error (the runner decides what that means for the
+        run); what was sent is linked to its decision in the journal.
         """
-        queue, self.queue = self.queue, []
         failed: list[tuple[Decision, KitError]] = []
+        if prepared is not None:
+            failed += self._settle_all(prepared[0], self.session.send_prepared(prepared[1]))
+        queue, self.queue = self.queue, []
         i = 0
         while i < len(queue):
             if queue[i].action == "cancel_all":
@@ -210,9 +257,13 @@ class SessionBroker:
         return failed
 
     def _send(self, batch: list[Decision]) -> list[tuple[Decision, KitError]]:
-        s = self.session
         orders = [self._order(d) for d in batch]
-        results = s.place_many(orders) if orders else []
+        return self._settle_all(batch, self.session.place_many(orders) if orders else [])
+
+    def _settle_all(
+        self, batch: list[Decision], results: list[dict[str, Any] | KitError]
+    ) -> list[tuple[Decision, KitError]]:
+        s = self.session
         now = int(time.time() * 1000) + self._offset_ms()
         failed: list[tuple[Decision, KitError]] = []
         with s.journal.batch():  # what became of each decision: one durable transaction for the close
@@ -332,6 +383,10 @@ class SessionBroker:
         return _dec(prec.get("amount") or "0.00000001")
 
     # -- upkeep ------------------------------------------------------------------------------------------
+    def has_open(self, symbol: str) -> bool:
+        """True when an order of this run in ``symbol`` may still be working (no request)."""
+        return symbol in self.open_ids.values()
+
     def sync(self, symbol: str) -> None:
         """Journal fills of this run's resting orders in ``symbol`` and forget those no longer open."""
         mine = [cid for cid, sym in self.open_ids.items() if sym == symbol]

@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +62,8 @@ log = logging.getLogger("kit.run")
 #: What a run can be doing. The last four are final.
 STATES = ("starting", "running", "degraded", "stopped", "finished", "failed", "killed")
 _FINAL = ("stopped", "finished", "failed", "killed")
+#: Decisions each strategy of a forward run keeps in memory (``strategy.decisions``); the journal has all.
+DECISIONS_KEPT = 500
 #: Seconds before a predicted close at which the runner refreshes the clock and the free balance.
 PREWARM_S = 2.0
 _UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -76,16 +78,28 @@ def timeframe_ms(timeframe: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
-def _ms(index: Any) -> Any:
-    """Open times of a candle frame's index as int64 ms."""
-    return pd.DatetimeIndex(index).as_unit("ms").asi8
+#: One candle as the runner handles it: ``(open time ms, open, high, low, close, volume)``.
+Row = tuple[int, float, float, float, float, float]
 
 
-def _rows(frame: pd.DataFrame) -> Iterable[tuple[int, float, float, float, float, float]]:
-    """``(open time ms, open, high, low, close, volume)`` per candle, as plain numbers."""
-    values = frame[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64").tolist()  # one pandas step
-    for ts, (o, h, lo, c, v) in zip(_ms(frame.index).tolist(), values, strict=True):
-        yield int(ts), o, h, lo, c, v
+def _clean_rows(ohlcv: Iterable[Sequence[Any]]) -> list[Row]:
+    """Ccxt's OHLCV rows as plain tuples; a row with a missing or NaN value is left out.
+
+    At a close the runner needs two or three candles, as numbers: a DataFrame per symbol per close
+    cost more than the strategy itself (``benchmarks/README.md``, #14 latency work).
+
+    >>> _clean_rows([[60_000, 1, 2, 0.5, 1.5, 10], [120_000, None, 2, 1, 1, 0], [180_000, 1, 1, 1, float("nan"), 1]])
+    [(60000, 1.0, 2.0, 0.5, 1.5, 10.0)]
+    """
+    out: list[Row] = []
+    for r in ohlcv:
+        if len(r) < 6 or any(v is None for v in r[:6]):
+            continue
+        o, h, lo, c, v = float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])
+        if o != o or h != h or lo != lo or c != c or v != v:  # NaN
+            continue
+        out.append((int(r[0]), o, h, lo, c, v))
+    return out
 
 
 def _to_ms(when: Any) -> int:
@@ -174,9 +188,10 @@ class Runner:
     alerter:
         Where alerts go (default: one from the environment, on the Session's journal).
     batch:
-        ``True`` (default): at each close read the symbols' candles concurrently, let every strategy
-        decide, journal the decisions together and send the orders together
-        (:meth:`kit.session.Session.place_many`). ``False``: one symbol after the other, each order
+        ``True`` (default): at each close read the symbols' candles together, let every strategy
+        decide, journal the decisions and the orders' intents in one transaction, then send the
+        orders together (:meth:`kit.session.Session.prepare_many`, :meth:`~kit.session.Session.send_prepared`).
+        ``False``: one symbol after the other, each order
         sent as soon as it is decided (slower with many symbols; ``benchmarks/bench_runner.py``
         compares the two).
 
@@ -285,8 +300,7 @@ class Runner:
             self.strategies[sym], self.feeds[sym] = st, feed
             closed = self._closed(sym, limit=min(max(st.lookback, 1), 999) + 1)
             upto = resumed.get(sym)
-            history = closed if upto is None else closed[_ms(closed.index) <= upto]
-            for row in _rows(history):
+            for row in closed if upto is None else [r for r in closed if r[0] <= upto]:
                 feed.append(*row)
             self.last_ms[sym] = upto if upto is not None else feed.last_ms
             self._live_from[sym] = self.last_ms[sym] + self.interval_ms
@@ -295,12 +309,12 @@ class Runner:
         self._j("run", state="resumed" if resumed else "started", strategy=type(strat).__name__,
                 strategy_ref=strategy_ref(type(strat)),
                 params={k: str(v) for k, v in strat.params.items()}, symbols=self.symbols, timeframe=self.timeframe,
-                pid=os.getpid(), reconcile=summary[:500], decisions_known=len(self.broker.known),
+                pid=os.getpid(), reconcile=summary[:500], decisions_known=self.broker.decided,
                 warm_from_ms=self._warm_from, live_from_ms=self._live_from, interval_ms=self.interval_ms)  # fmt: skip
         self.state = "running"
         self._prepared = True
-        if len(self.symbols) > 1:  # reads wait on the network: one thread per symbol (at most 16) overlaps them
-            self._pool = ThreadPoolExecutor(min(len(self.symbols), 16), thread_name_prefix="kit-run-read")
+        if len(self.symbols) > 1:  # fill sweeps wait on the network: one thread per symbol (at most 16) overlaps them
+            self._pool = ThreadPoolExecutor(min(len(self.symbols), 16), thread_name_prefix="kit-run-sync")
         self._beat()
 
     def _resume_points(self) -> dict[str, int]:
@@ -365,7 +379,7 @@ class Runner:
             self._pool.shutdown(wait=False)
             self._pool = None
         with contextlib.suppress(KitError):
-            self._j("run", state=state, reason=reason[:500], decisions=len(self.broker.known), sent=self.broker.sent,
+            self._j("run", state=state, reason=reason[:500], decisions=self.broker.decided, sent=self.broker.sent,
                     last_candle_ms=dict(self.last_ms))  # fmt: skip
         self._beat()
 
@@ -373,9 +387,10 @@ class Runner:
     def poll_once(self) -> int:
         """Check the kill switch, process every new closed candle of every symbol; returns how many.
 
-        The symbols' candles are read concurrently; every strategy then decides on its new candles,
-        the decisions are journaled in one transaction, and the orders of the close are sent together
-        (:meth:`kit.run.broker.SessionBroker.flush`).
+        The symbols' candles are read together (one hand-off to the Session's loop); every strategy
+        then decides on its new candles, the decisions and the orders' checks and intents are
+        journaled in one transaction (:meth:`kit.run.broker.SessionBroker.prepare`), and once it
+        committed the orders of the close are sent together (:meth:`kit.run.broker.SessionBroker.flush`).
         """
         if not self._prepared:
             self.prepare()
@@ -400,6 +415,7 @@ class Runner:
         done = 0
         failure: tuple[str, BaseException] | None = None
         self.broker.deferred = self.batch
+        prepared = None
         try:
             with self.session.journal.batch() if self.batch else contextlib.nullcontext():  # one transaction
                 for sym, new in fresh.items():
@@ -407,7 +423,9 @@ class Runner:
                     done += done_sym
                     if failure is not None or self.state in _FINAL:
                         break
-            refused = self.broker.flush()  # decisions are durable: now send their orders, together
+                if self.batch:  # the orders' checks and intents, in the same commit
+                    prepared = self.broker.prepare()
+            refused = self.broker.flush(prepared)  # decisions and intents are durable: now send, together
         finally:
             self.broker.deferred = False
             self.broker.queue.clear()
@@ -418,29 +436,50 @@ class Runner:
                 self.alerter.report("run_data", f"{self.name}: order not sent: {err}"[:300], subject=self.name)
         if failure is not None and self.state not in _FINAL:
             self._fail(*failure)
+        self._forget()
         self._beat()
         return done
 
-    def _read_all(self) -> dict[str, pd.DataFrame]:
-        """Each symbol's new closed candles, read concurrently (and the fills of its resting orders)."""
-        if len(self.symbols) == 1 or self._pool is None or not self.batch:
-            return {sym: self._read(sym) for sym in self.symbols}
-        futures = {sym: self._pool.submit(self._read, sym) for sym in self.symbols}
-        return {sym: f.result() for sym, f in futures.items()}
+    def _forget(self) -> None:
+        """Keep what a long run holds flat: settled decisions of older candles, and old decisions' copies.
 
-    def _read(self, sym: str) -> pd.DataFrame:
-        new = self._new_candles(sym)
-        if len(new):
-            self.broker.sync(sym)
-        return new
+        The journal keeps every decision; in memory the broker keeps the last two candles' (a
+        strategy decides on each candle once) and each strategy its last :data:`DECISIONS_KEPT`.
+        """
+        if self.last_ms and all(self.last_ms.values()):
+            self.broker.forget_before(min(self.last_ms.values()) - self.interval_ms)
+        for st in self.strategies.values():
+            if len(st.decisions) > 2 * DECISIONS_KEPT:  # trimmed in steps, not at every candle
+                del st.decisions[:-DECISIONS_KEPT]
 
-    def _decide(self, sym: str, new: pd.DataFrame) -> tuple[int, tuple[str, BaseException] | None]:
+    def _read_all(self) -> dict[str, list[Row]]:
+        """Each symbol's new closed candles (read together), and the fills of its resting orders.
+
+        With a batch the symbols' klines are requested together from the Session's loop
+        (:meth:`kit.session.base.ExchangeApi.call_many`): they leave within a few milliseconds and
+        no thread per symbol takes turns on the interpreter. A failed read raises (the first one).
+        """
+        syms = self.symbols
+        if len(syms) == 1 or not self.batch:
+            fresh = {sym: self._new_candles(sym, self._fetch(sym, limit=3)) for sym in syms}
+        else:
+            rows = self._fetch_many(syms, limit=3)
+            fresh = {sym: self._new_candles(sym, rows[sym]) for sym in syms}
+        need = [sym for sym, new in fresh.items() if new and self.broker.has_open(sym)]
+        if len(need) > 1 and self._pool is not None:  # two requests per symbol with resting orders
+            list(self._pool.map(self.broker.sync, need))
+        else:
+            for sym in need:
+                self.broker.sync(sym)
+        return fresh
+
+    def _decide(self, sym: str, new: list[Row]) -> tuple[int, tuple[str, BaseException] | None]:
         """Run ``sym``'s strategy on its new candles (orders are queued); how many, and a failure if any."""
         done = 0
-        if not len(new):
+        if not new:
             return 0, None
-        self.broker.stale_before_ms = int(_ms(new.index)[-1])
-        for row in _rows(new):
+        self.broker.stale_before_ms = new[-1][0]
+        for row in new:
             ts = row[0]
             if self.until_ms is not None and ts + self.interval_ms > self.until_ms:
                 self._finish("finished", f"reached --until ({pd.Timestamp(self.until_ms, unit='ms', tz='UTC')})")
@@ -493,39 +532,61 @@ class Runner:
         self._finish("killed", f"kill switch engaged ({reason}); {cancelled} orders of this run cancelled")
 
     # -- candles -------------------------------------------------------------------------------------------
-    def _closed(self, sym: str, *, limit: int) -> pd.DataFrame:
-        """The newest ``limit - 1`` closed candles (the exchange's last row is still forming)."""
-        rows = self.session.candles(sym, self.timeframe, limit=limit)
-        rows = rows.dropna()
-        if not len(rows):
+    def _fetch(self, sym: str, *, limit: int) -> list[Row]:
+        """The exchange's newest ``limit`` candles of ``sym`` (the last one may be forming)."""
+        rows = self.session.api.call("fetch_ohlcv", self._kline_call(sym, limit), method="GET",
+                                     path="/api/v3/klines", params={"symbol": sym, "limit": limit}, symbol=sym,
+                                     write=False)  # fmt: skip
+        return _clean_rows(rows)
+
+    def _kline_call(self, sym: str, limit: int) -> Callable[[Any], Any]:
+        tf = self.timeframe
+        return lambda ex: ex.fetch_ohlcv(sym, tf, None, limit)
+
+    def _fetch_many(self, syms: list[str], *, limit: int) -> dict[str, list[Row]]:
+        """:meth:`_fetch` of several symbols at once (one hand-off to the Session's loop)."""
+        got = self.session.api.call_many(
+            "fetch_ohlcv", [self._kline_call(s, limit) for s in syms], method="GET",
+            path="/api/v3/klines", params=[{"symbol": s, "limit": limit} for s in syms], symbols=syms, write=False,
+        )  # fmt: skip
+        for answer in got:
+            if isinstance(answer, KitError):
+                raise answer
+        return {s: _clean_rows(answer) for s, answer in zip(syms, got, strict=True)}
+
+    def _closed_of(self, rows: list[Row]) -> list[Row]:
+        """The closed candles among the exchange's newest ``rows`` (its last row is still forming)."""
+        if not rows:
             return rows
-        last = int(_ms(rows.index)[-1])
+        last = rows[-1][0]
         self._forming_ms = last
         if self.schedule == "auto":
             now = self._exchange_now_ms()
             minute = now - now % self.interval_ms
             if last == minute - self.interval_ms:  # a real-time market whose new candle has no trade yet
                 return rows  # its last row closed by the clock, as a kline is final once its close time passes
-        return rows.iloc[:-1]
+        return rows[:-1]
+
+    def _closed(self, sym: str, *, limit: int) -> list[Row]:
+        """The newest ``limit - 1`` closed candles (the exchange's last row is still forming)."""
+        return self._closed_of(self._fetch(sym, limit=limit))
 
     def _exchange_now_ms(self) -> int:
         return int(time.time() * 1000) + self.broker._offset_ms()
 
-    def _new_candles(self, sym: str) -> pd.DataFrame:
+    def _new_candles(self, sym: str, rows: list[Row]) -> list[Row]:
+        """The closed candles after the last one processed, from the newest ``rows``; a drop is read wider."""
         last = self.last_ms[sym]
-        closed = self._closed(sym, limit=3)
-        ts = _ms(closed.index)
-        if len(ts) and last and ts[0] > last + self.interval_ms:  # a drop: widen the request to cover it
-            missing = int((ts[-1] - last) // self.interval_ms) + 2
+        closed = self._closed_of(rows)
+        if closed and last and closed[0][0] > last + self.interval_ms:  # a drop: widen the request to cover it
+            missing = int((closed[-1][0] - last) // self.interval_ms) + 2
             closed = self._closed(sym, limit=min(missing, 1000))
-            ts = _ms(closed.index)
-        new = closed[ts > last] if last else closed.iloc[-1:]
-        nts = _ms(new.index)
-        expected = last + self.interval_ms if last else (int(nts[0]) if len(nts) else 0)
-        if len(nts) and int(nts[0]) != expected:
+        new = [r for r in closed if r[0] > last] if last else closed[-1:]
+        expected = last + self.interval_ms if last else (new[0][0] if new else 0)
+        if new and new[0][0] != expected:
             self.gaps += 1
-            self._j("run_gap", symbol=sym, from_ms=expected, to_ms=int(nts[0]),
-                    candles=int((int(nts[0]) - expected) // self.interval_ms))  # fmt: skip
+            self._j("run_gap", symbol=sym, from_ms=expected, to_ms=new[0][0],
+                    candles=int((new[0][0] - expected) // self.interval_ms))  # fmt: skip
         return new
 
     def _prewarm(self) -> None:
@@ -577,7 +638,7 @@ class Runner:
             "timeframe": self.timeframe,
             "last_candle_ms": dict(self.last_ms),
             "candles": self.candles_seen,
-            "decisions": len(self.broker.known),
+            "decisions": self.broker.decided,
             "orders_sent": self.broker.sent,
             "open_orders": len(self.broker.open_ids),
             "gaps": self.gaps,

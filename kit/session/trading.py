@@ -21,10 +21,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -34,6 +34,7 @@ from kit.engine.order import ORDER_KEYWORDS, OrderSpec, bad_order
 from kit.engine.types import OrderType
 from kit.errors import (
     AmendFailed,
+    ConfigError,
     ExchangeUnavailable,
     KillSwitchEngaged,
     KitError,
@@ -48,7 +49,7 @@ from kit.session.orders import client_order_id, refusal_error, to_ccxt, validate
 from kit.session.reads import Reads
 from kit.transport.clock import check_clock
 
-__all__ = ["KIT_ID_PREFIX", "OrderCheck", "Trading", "is_kit_order"]
+__all__ = ["KIT_ID_PREFIX", "OrderCheck", "PreparedOrders", "Trading", "is_kit_order"]
 
 #: Client order ids of orders the kit placed start with this (:func:`kit.session.orders.client_order_id`).
 KIT_ID_PREFIX = "tk-"
@@ -106,21 +107,22 @@ class _BatchMemo:
     added: list[tuple[str, str, Decimal]] = field(default_factory=list)
 
 
-_SENDERS: ThreadPoolExecutor | None = None
-_SENDERS_LOCK = threading.Lock()
+@dataclass(eq=False)
+class PreparedOrders:
+    """Orders :meth:`Trading.prepare_many` checked and journaled, for :meth:`Trading.send_prepared`.
 
-
-def _senders() -> ThreadPoolExecutor:
-    """The threads :meth:`Trading.place_many` sends from (16, started on first use, shared, never shut down).
-
-    Each thread only waits on its Session's event loop for one request at a time, so sessions can share
-    them; a batch larger than 16 queues (as it did with a pool per batch of at most 16).
+    ``results``: one entry per order given, the refusal (a :class:`~kit.errors.KitError`) or ``{}``
+    for an order to send; ``ready``: those orders' positions and what sending them takes.
     """
-    global _SENDERS
-    with _SENDERS_LOCK:
-        if _SENDERS is None:
-            _SENDERS = ThreadPoolExecutor(16, thread_name_prefix="kit-place")
-        return _SENDERS
+
+    owner: object
+    results: list[dict[str, Any] | KitError]
+    ready: list[tuple[int, tuple[str, str, tuple[Any, ...]]]]
+    sent: bool = False
+
+    def __repr__(self) -> str:
+        refused = len(self.results) - len(self.ready)
+        return f"PreparedOrders({len(self.ready)} to send, {refused} refused, sent={self.sent})"
 
 
 class Trading(Reads):
@@ -455,30 +457,36 @@ class Trading(Reads):
 
     def _send_order(self, symbol: str, cid: str, args: tuple[Any, ...]) -> dict[str, Any]:
         """Send a prepared order and journal its outcome (an unknown outcome is resolved, never resent)."""
-        kind, side_, amt, px, params = args
         ex = self._ex
+        call = self._create_call(symbol, args)
         try:
-            result = self._call(
-                "create_order",
-                "POST",
-                "/api/v3/order",
-                lambda: ex.create_order(symbol, kind, side_, amt, px, params),
-                read=False,
-                symbol=symbol,
+            result: dict[str, Any] | KitError = self._call(
+                "create_order", "POST", "/api/v3/order", lambda: call(ex), read=False, symbol=symbol
             )
-        except OrderUnknown as exc:  # lost in transit: it may or may not be on the exchange
-            self._j("unknown", symbol=symbol, client_id=cid, reason=f"{exc.__class__.__name__}: {exc}"[:300])
-            return self.resolve(cid, symbol=symbol, error=exc)
         except KitError as exc:
+            result = exc
+        return self._order_outcome(symbol, cid, result)
+
+    @staticmethod
+    def _create_call(symbol: str, args: tuple[Any, ...]) -> Callable[[Any], Any]:
+        kind, side_, amt, px, params = args
+        return lambda ex: ex.create_order(symbol, kind, side_, amt, px, params)
+
+    def _order_outcome(self, symbol: str, cid: str, result: dict[str, Any] | KitError) -> dict[str, Any]:
+        """Journal what became of a sent order: its ack, or why it failed (raised); unknown: resolved by id."""
+        if isinstance(result, OrderUnknown):  # lost in transit: it may or may not be on the exchange
+            self._j("unknown", symbol=symbol, client_id=cid, reason=f"{result.__class__.__name__}: {result}"[:300])
+            return self.resolve(cid, symbol=symbol, error=result)
+        if isinstance(result, KitError):
             self._j(
                 "resolved",
                 symbol=symbol,
                 client_id=cid,
                 status="rejected",
-                how=exc.__class__.__name__,
-                message=str(exc)[:300],
+                how=result.__class__.__name__,
+                message=str(result)[:300],
             )
-            raise
+            raise result
         self._ack(result, cid, symbol)  # the cached free balance is kept: it overstates now, never refuses wrongly
         return result
 
@@ -496,6 +504,24 @@ class Trading(Reads):
 
         >>> s.place_many([{"symbol": "BTC/USDT", "side": "buy", "amount": "0.001"},
         ...               {"symbol": "ETH/USDT", "side": "buy", "amount": "0.01", "price": "2000"}])  # doctest: +SKIP
+        """
+        with self.journal.batch():
+            prepared = self.prepare_many(orders)
+        return self.send_prepared(prepared)
+
+    def prepare_many(self, orders: Sequence[Mapping[str, Any]]) -> PreparedOrders:
+        """The first half of :meth:`place_many`: every check and intent, in one journal transaction; nothing sent.
+
+        Called inside a :meth:`kit.journal.Journal.batch` block, the intents join that block's
+        transaction (a forward run journals a close's decisions and their orders' intents together:
+        one fsync before the orders leave, not two); otherwise they are durable when this returns.
+        Send them with :meth:`send_prepared` once the block has ended: it refuses to send while
+        the intents are not durable yet, and it sends a prepared batch once only.
+
+        >>> with s.journal.batch():                                              # doctest: +SKIP
+        ...     s.journal.append("note", venue=s.venue, text="why these orders")
+        ...     p = s.prepare_many([{"symbol": "BTC/USDT", "side": "buy", "amount": "0.001"}])
+        >>> s.send_prepared(p)                                                   # doctest: +SKIP
         """
         out: list[dict[str, Any] | KitError] = []
         ready: list[tuple[int, tuple[str, str, tuple[Any, ...]]]] = []
@@ -516,13 +542,63 @@ class Trading(Reads):
                     out.append({})
                 except KitError as exc:
                     out.append(exc)
-        if len(ready) == 1:
-            jobs = [(ready[0][0], self._outcome(ready[0][1]))]
-        else:  # threads kept between batches: starting ten threads at every candle close costs tens of ms
-            results = _senders().map(self._outcome, [p for _, p in ready])
-            jobs = list(zip([i for i, _ in ready], results, strict=True))
-        for i, res in jobs:
+        return PreparedOrders(owner=self, results=out, ready=ready)
+
+    def send_prepared(self, prepared: PreparedOrders) -> list[dict[str, Any] | KitError]:
+        """Send what :meth:`prepare_many` checked and journaled; one entry per order, as :meth:`place_many`.
+
+        Refused, with nothing sent, while this thread's journal transaction is still open (the
+        intents would not survive a crash: the orders could be sent again after a restart), for a
+        batch prepared by another Session, and for a batch sent before.
+        """
+        if prepared.owner is not self:
+            raise ConfigError("these orders were prepared by another Session",
+                              hint="No request was sent. Send them with the Session that prepared them.")  # fmt: skip
+        if self.journal.in_batch():
+            raise ConfigError(
+                "the orders' intents are not durable yet (the journal batch is still open)",
+                hint="No request was sent. Call send_prepared() after the `with journal.batch():` block.",
+            )
+        if prepared.sent:
+            raise OrderRejected("this batch of orders was sent already: never sent twice",
+                                hint="No request was sent. Read its outcome from the journal.")  # fmt: skip
+        prepared.sent = True
+        out = list(prepared.results)
+        for i, res in zip([i for i, _ in prepared.ready], self._send_many([p for _, p in prepared.ready]), strict=True):
             out[i] = res
+        return out
+
+    def _send_many(self, prepared: list[tuple[str, str, tuple[Any, ...]]]) -> list[dict[str, Any] | KitError]:
+        """Send prepared orders together from the Session's loop, then journal their outcomes.
+
+        One hand-off of every request to the loop (:meth:`~kit.session.base.SessionBase._request_many`):
+        ccxt builds and signs each order and it leaves while the next one is built. A pool of
+        threads, one per order, was slower (``benchmarks/bench_place_many.py``): the threads took
+        turns on the one interpreter to reach the loop. The acks are journaled in one transaction;
+        an order whose outcome is unknown is resolved afterwards, by its client id, never resent.
+        """
+        if not prepared:
+            return []
+        ex = self._ex
+        calls = [(partial(self._create_call(sym, args), ex), None, sym) for sym, _, args in prepared]
+        sent = self._request_many("create_order", "POST", "/api/v3/order", calls, write=True)
+        out: list[dict[str, Any] | KitError] = [{} for _ in prepared]
+        later: list[int] = []
+        with self.journal.batch():  # the acks (and the refusals) of the batch: one durable transaction
+            for k, ((symbol, cid, _), result) in enumerate(zip(prepared, sent, strict=True)):
+                if isinstance(result, OrderUnknown):
+                    later.append(k)  # resolving reads the exchange: not while holding the journal
+                    continue
+                try:
+                    out[k] = self._order_outcome(symbol, cid, result)
+                except KitError as exc:
+                    out[k] = exc
+        for k in later:
+            symbol, cid, _ = prepared[k]
+            try:
+                out[k] = self._order_outcome(symbol, cid, sent[k])
+            except KitError as exc:
+                out[k] = exc
         return out
 
     @contextmanager
@@ -532,12 +608,6 @@ class Trading(Reads):
             yield
         finally:
             self._batches.memo = None
-
-    def _outcome(self, prepared: tuple[str, str, tuple[Any, ...]]) -> dict[str, Any] | KitError:
-        try:
-            return self._send_order(*prepared)
-        except KitError as exc:
-            return exc
 
     def _journal_intent(self, it: OrderSpec, cid: str, notional: Decimal, params: dict[str, Any], **extra: Any) -> None:
         self._j(

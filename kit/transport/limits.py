@@ -13,7 +13,19 @@ request. A missing, short or corrupt record starts the window afresh. Rules:
   longer than ``max_wait_s``).
 - The server is the authority: :meth:`WeightBudget.observe` raises the local count to the
   server's ``X-MBX-USED-WEIGHT-1M`` (never lowers it), so traffic from other machines behind the
-  same IP, or from code that bypassed the budget, is accounted for.
+  same IP, or from code that bypassed the budget, is accounted for. Binance: "Every request will
+  contain X-MBX-USED-WEIGHT-(intervalNum)(intervalLetter) in the response headers which has the
+  current used weight for the IP for all request rate limiters defined" (rest-api.md, "IP Limits").
+- The headroom is spent on the server's word (#18): beyond ``headroom * limit`` a request may go
+  while the window's estimate of the server's count (its largest reported count, plus every charge
+  of every process not known to be inside that count) plus the request fits the full limit, the
+  count is fresh (read within the window's edge, a second of a minute), no count above all the
+  window's charges (traffic the budget does not see) and no 429/418 was seen lately, and the
+  window is not in its first or last second. A request answered before another was sent reached
+  the server first, so it is inside that one's count: that is how charges become known. In a
+  window's first second a request must also fit the previous window's count (the server's minute
+  may turn a moment after ours), and requests unanswered when a window ends are charged to the next
+  one as well. Every rule only ever holds weight back from what the full limit would allow.
 - A 429 blocks every process until ``Retry-After``; a 418 (IP ban, 2 minutes to 3 days) makes every
   process's :meth:`WeightBudget.acquire` raise at once until the ban lifts. Nothing retries into a
   ban, so one process's mistake is not amplified into a longer ban for all.
@@ -367,16 +379,34 @@ def _kit_home() -> Path:
 @dataclass(slots=True)
 class _State:
     window_start_ms: int = 0
+    #: Weight counted in this window: every charge, raised to the server's count (the headroom rule).
     used: int = 0
     blocked_until_ms: int = 0
     banned_until_ms: int = 0
     limit: int = 0
     #: The largest used weight the server reported for this window: a refund never goes below it.
     server_used: int = 0
+    #: Weight charged to this window by every process (plus what was in flight when it began).
+    charged: int = 0
+    #: The part of ``charged`` known to be inside ``server_used`` (see :meth:`WeightBudget.observe`).
+    confirmed: int = 0
+    #: Weight charged to this window whose answer no process has seen yet.
+    pending: int = 0
+    #: The previous window's count, raised by what is charged in this window's first edge.
+    prev_used: int = 0
+    #: When the server's count was last read in this window (0: not yet).
+    synced_ms: int = 0
+    #: Until then the headroom is not spent (after a 429 or 418, or a server count ahead of ours).
+    calm_until_ms: int = 0
 
-    def fields(self) -> tuple[int, int, int, int, int, int]:
+    def fields(self) -> tuple[int, ...]:
         return (self.window_start_ms, self.used, self.blocked_until_ms, self.banned_until_ms, self.limit,
-                self.server_used)  # fmt: skip
+                self.server_used, self.charged, self.confirmed, self.pending, self.prev_used, self.synced_ms,
+                self.calm_until_ms)  # fmt: skip
+
+    def estimate(self) -> int:
+        """Upper bound of the server's count for this window, traffic the budget does not see aside."""
+        return self.server_used + max(0, self.charged - self.confirmed)
 
 
 # The shared state: one fixed-size little-endian record at offset 0 of ``<key>.lock``, read with
@@ -384,25 +414,33 @@ class _State:
 #
 #   offset size  field
 #        0    4  magic b"KWB\0"
-#        4    2  record version (2; the JSON file was version 1)
-#        6    2  record size in bytes (64)
+#        4    2  record version (3; 2 was the 64-byte record without the fields from charged on)
+#        6    2  record size in bytes (128)
 #        8    8  window_start_ms      int64
 #       16    8  used                 int64
 #       24    8  blocked_until_ms     int64 (429 Retry-After end)
 #       32    8  banned_until_ms      int64 (418 ban end)
 #       40    8  limit                int64 (limit_per_minute of the last writer)
 #       48    8  server_used          int64 (largest server-reported weight in the window)
-#       56    4  reserved (0)
-#       60    4  CRC-32 of bytes 0-59
+#       56    8  charged              int64 (weight charged to the window, carried in-flight included)
+#       64    8  confirmed            int64 (of charged, weight known to be in server_used)
+#       72    8  pending              int64 (of charged, weight not answered yet)
+#       80    8  prev_used            int64 (previous window's count, plus this window's first edge)
+#       88    8  synced_ms            int64 (time of the last server count read in the window)
+#       96    8  calm_until_ms        int64 (no headroom spending before it)
+#      104   20  reserved (0)
+#      124    4  CRC-32 of bytes 0-123
 #
 # Anything else (empty, short, torn, another version, bad checksum, negative counts) is read as
-# "no state": the budget starts fresh, as it did for a torn JSON file.
+# "no state": the budget starts fresh, as it did for a torn JSON file. A process of an older kit
+# (record version 2) sharing the directory would do the same with this one: upgrade every process
+# of a machine together.
 _MAGIC = b"KWB\0"
-_VERSION = 2
-_BODY = struct.Struct("<4sHHqqqqqqI")
+_VERSION = 3
+_BODY = struct.Struct("<4sHH12q20x")
 _RECORD_SIZE = _BODY.size + 4
 _CRC = struct.Struct("<I")
-assert _RECORD_SIZE == 64
+assert _RECORD_SIZE == 128
 
 #: What this process charged to each budget file in its current window, for :meth:`WeightBudget.refund`:
 #: ``lock file -> (pid, window_start_ms, weight)``. Only changed while that file's lock is held.
@@ -410,7 +448,7 @@ _CHARGED: dict[str, tuple[int, int, int]] = {}
 
 
 def _encode(state: _State) -> bytes:
-    body = _BODY.pack(_MAGIC, _VERSION, _RECORD_SIZE, *state.fields(), 0)
+    body = _BODY.pack(_MAGIC, _VERSION, _RECORD_SIZE, *state.fields())
     return body + _CRC.pack(zlib.crc32(body))
 
 
@@ -418,7 +456,7 @@ def _decode(raw: bytes) -> _State | None:
     """The state in a record, or ``None`` if it is not a valid record of this version."""
     if len(raw) < _RECORD_SIZE or raw[:4] != _MAGIC:
         return None
-    magic, version, size, *values, _reserved = _BODY.unpack_from(raw)
+    magic, version, size, *values = _BODY.unpack_from(raw)
     if version != _VERSION or size != _RECORD_SIZE:
         return None
     if _CRC.unpack_from(raw, _BODY.size)[0] != zlib.crc32(raw[: _BODY.size]):
@@ -426,6 +464,19 @@ def _decode(raw: bytes) -> _State | None:
     if min(values) < 0:
         return None
     return _State(*values)
+
+
+@dataclass(slots=True)
+class _Request:
+    """One request this process charged: for :meth:`WeightBudget.observe` to tell what the server has counted."""
+
+    window_start_ms: int
+    weight: int
+    charged_ns: int  # time.monotonic_ns() at the charge (before the request was sent)
+    edge: bool  # charged in a window edge: the server may count it in the neighbouring window
+    pid: int
+    answered_ns: int = 0  # when this process knew the answer had arrived (0: not yet)
+    confirmed: bool = False
 
 
 def _lock_fd(fd: int) -> None:
@@ -443,10 +494,18 @@ _pwrite = os.pwrite
 class WeightBudget:
     """A per-minute request-weight budget shared through a file by every process on this machine.
 
-    The state is one 64-byte record in ``<key>.lock`` (see the layout above ``_MAGIC`` in the source),
+    The state is one 128-byte record in ``<key>.lock`` (see the layout above ``_MAGIC`` in the source),
     read and written in place under an exclusive ``flock`` of that file, which each instance opens
     once and keeps open (reopened after a ``fork`` or if the file is deleted). A request costs one
-    lock, one 64-byte read and one 64-byte write: no JSON, no temporary file, no rename.
+    lock, one 128-byte read and one 128-byte write: no JSON, no temporary file, no rename.
+
+    Spending the headroom (#18): a request that does not fit under ``headroom * limit`` may still
+    go when the server's own count says the room is there: the window's estimate (the largest
+    ``X-MBX-USED-WEIGHT-1M`` seen, plus every charge not known to be inside it, by any process) plus
+    the weight fits under the full limit, the server's count was read within the last edge, no
+    429/418 and no server count above all charges was seen lately, and the window is not in its
+    first or last edge. See :meth:`observe` for how a charge becomes "known to be inside" the
+    server's count, and docs/store.md ("Backfill") for the argument and the measurements.
 
     Parameters
     ----------
@@ -466,6 +525,15 @@ class WeightBudget:
         How to wait (injected in tests).
     window_s
         Window length; Binance counts weight per 60-second minute. Shorter only in tests.
+    spend_headroom
+        Spend the headroom when the server's count shows it is free (above); ``False``: never
+        charge more than ``headroom * limit`` in a window.
+    edge_s
+        Width of a window's edges (default ``window_s / 60``: one second of a minute): requests in
+        them may be counted by the server in the neighbouring window (clock offset, time on the
+        wire), so a charge in the first edge must also fit the previous window's count, the headroom
+        is not spent in either edge, and a count read from a request sent in an edge does not vouch
+        for the window. The server's count is trusted for this long after it was read.
 
     Examples
     --------
@@ -495,17 +563,22 @@ class WeightBudget:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         window_s: float = 60.0,
+        spend_headroom: bool = True,
+        edge_s: float | None = None,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9._-]+", key):
             raise ConfigError(f"budget key {key!r} is not a safe file name", hint="Build it with budget_key().")
-        if limit_per_minute < 1 or not 0 < headroom <= 1 or window_s <= 0:
+        edge = window_s / 60 if edge_s is None else edge_s
+        if limit_per_minute < 1 or not 0 < headroom <= 1 or window_s <= 0 or not 0 <= edge < window_s / 2:
             raise ConfigError(
-                f"invalid budget: limit_per_minute={limit_per_minute}, headroom={headroom}, window_s={window_s}",
-                hint="Use a positive limit, 0 < headroom <= 1 and a positive window.",
+                f"invalid budget: limit_per_minute={limit_per_minute}, headroom={headroom}, window_s={window_s}, "
+                f"edge_s={edge_s}",
+                hint="Use a positive limit, 0 < headroom <= 1, a positive window and 0 <= edge_s < window_s / 2.",
             )
         self.key = key
         self.limit = int(limit_per_minute)
         self.capacity = max(1, math.floor(self.limit * headroom))
+        self.spend_headroom = bool(spend_headroom)
         self.directory = Path(directory) if directory is not None else _kit_home() / "limits"
         self.directory.mkdir(parents=True, exist_ok=True)
         #: The lock file, which also holds the shared state record.
@@ -515,6 +588,9 @@ class WeightBudget:
         self._clock = clock
         self._sleep = sleep
         self._window_ms = int(window_s * 1000)
+        self._edge_ms = int(edge * 1000)
+        #: How often a request waiting only for answers in flight looks again (20 ms on a minute).
+        self._poll_s = max(0.002, min(0.02, window_s / 3000))
         self._init_handle()
 
     def _init_handle(self) -> None:
@@ -523,13 +599,18 @@ class WeightBudget:
         # flock belongs to the open file description, which threads of a process share: this mutex
         # keeps two threads using this instance from being inside the file lock together.
         self._mutex = threading.Lock()
+        # The request each thread charged last and has not seen answered (a thread sends one at a
+        # time: its next acquire, or the observe of its answer, means the answer came), and this
+        # process's answered requests of the current window not yet known to be in the server's count.
+        self._local = threading.local()
+        self._answered: list[_Request] = []
 
     def __repr__(self) -> str:
         return f"WeightBudget({self.key!r}, limit_per_minute={self.limit}, capacity={self.capacity})"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_fd", "_fd_pid", "_mutex"):
+        for name in ("_fd", "_fd_pid", "_mutex", "_local", "_answered"):
             state.pop(name, None)
         return state
 
@@ -583,7 +664,14 @@ class WeightBudget:
             raw = b""
         window = now - now % self._window_ms
         if state.window_start_ms != window:
+            follows = state.window_start_ms == window - self._window_ms
+            # Requests still unanswered when a window ends may be counted by the server in the next
+            # one: they start the new window's charges (never confirmed, so the estimate keeps them).
+            carry = state.pending if follows else 0
+            prev = max(state.used, state.estimate()) if follows else 0
             state.window_start_ms, state.used, state.server_used = window, 0, 0
+            state.charged, state.confirmed, state.pending, state.synced_ms = carry, 0, 0, 0
+            state.prev_used = prev
         state.limit = self.limit
         return state, raw
 
@@ -609,9 +697,76 @@ class WeightBudget:
             charged = 0
         _CHARGED[self._charged_key] = (pid, window_start_ms, charged + weight)
 
+    # ------------------------------------------------------------ requests of this process
+    def _settle(self, state: _State) -> _Request | None:
+        """Mark the calling thread's last request answered (it is sending the next one, or reading the answer)."""
+        req: _Request | None = getattr(self._local, "request", None)
+        self._local.request = None
+        if req is None or req.pid != os.getpid():
+            return None
+        req.answered_ns = time.monotonic_ns()
+        if req.window_start_ms == state.window_start_ms:
+            state.pending = max(0, state.pending - req.weight)
+            if self._answered and self._answered[0].window_start_ms != state.window_start_ms:
+                self._answered = []  # a new window: the old one's requests vouch for nothing here
+            self._answered.append(req)
+        return req
+
+    def _confirm(self, req: _Request) -> int:
+        """Weight of this process's requests now known to be inside the server's count read from ``req``'s answer.
+
+        ``req`` itself, and every request of the window whose answer this process had before
+        ``req`` was charged: it reached the server before ``req`` was sent, so the server counted it
+        before it counted ``req`` (in this window, or in the one before, where it no longer matters).
+        """
+        total = 0
+        keep: list[_Request] = []
+        for q in self._answered:
+            if q.confirmed or q.window_start_ms != req.window_start_ms:
+                continue
+            if q is req or q.answered_ns < req.charged_ns:
+                q.confirmed = True
+                total += q.weight
+            else:
+                keep.append(q)
+        self._answered = keep
+        return total
+
+    def _room(self, state: _State, now: int, weight: int) -> tuple[bool, int, str]:
+        """Whether ``weight`` may be charged now; if not, when to look again and why."""
+        start, end = state.window_start_ms, state.window_start_ms + self._window_ms
+        if now < start + self._edge_ms and state.prev_used + weight > self.limit:
+            # The server's minute may not have turned yet: the previous window's count must hold it too.
+            return False, start + self._edge_ms, "for the previous window to close on the server"
+        if state.used + weight <= self.capacity:
+            return True, 0, ""
+        if not self._headroom_open(state, now):
+            return False, end, "for the next weight window"
+        if state.estimate() + weight <= self.limit:
+            return True, 0, ""
+        if state.pending > 0:  # answers on their way may show that some of it was counted already
+            return False, min(end, now + max(1, int(self._poll_s * 1000))), "for the answers in flight"
+        return False, end, "for the next weight window"
+
+    def _headroom_open(self, state: _State, now: int) -> bool:
+        """Whether this window may spend beyond ``capacity`` now (see the class docstring)."""
+        start, end = state.window_start_ms, state.window_start_ms + self._window_ms
+        return (
+            self.spend_headroom
+            and self.capacity < self.limit
+            and state.synced_ms > 0
+            and now - state.synced_ms <= max(self._edge_ms, 1)
+            and state.calm_until_ms <= now
+            and start + self._edge_ms <= now < end - self._edge_ms
+        )
+
     # ------------------------------------------------------------ public
     def acquire(self, weight: int, *, max_wait_s: float = 120) -> int:
         """Spend ``weight`` in the current window, sleeping until it fits.
+
+        It fits under ``headroom * limit``, or under the full limit when the server's count shows
+        the room is free (see the class docstring); in a window's first edge it must also fit under
+        the limit on top of the previous window's count.
 
         Parameters
         ----------
@@ -643,6 +798,7 @@ class WeightBudget:
         deadline = self._clock() + max_wait_s
         while True:
             with self._transaction() as (state, now):
+                self._settle(state)  # this thread sends one request at a time: the last one was answered
                 if state.banned_until_ms > now:
                     raise RateLimited(
                         f"{self.key}: the exchange banned this IP (HTTP 418); no request may be sent by any process",
@@ -650,12 +806,19 @@ class WeightBudget:
                     )
                 if state.blocked_until_ms > now:
                     wake_ms, why = state.blocked_until_ms, "after HTTP 429 (Retry-After)"
-                elif state.used + weight <= self.capacity:
-                    state.used += weight
-                    self._note_charged(state.window_start_ms, weight)
-                    return state.window_start_ms
                 else:
-                    wake_ms, why = state.window_start_ms + self._window_ms, "for the next weight window"
+                    fits, wake_ms, why = self._room(state, now, weight)
+                    if fits:
+                        start = state.window_start_ms
+                        edge = now < start + self._edge_ms or now >= start + self._window_ms - self._edge_ms
+                        state.used += weight
+                        state.charged += weight
+                        state.pending += weight
+                        if now < start + self._edge_ms:
+                            state.prev_used += weight
+                        self._note_charged(start, weight)
+                        self._local.request = _Request(start, weight, time.monotonic_ns(), edge, os.getpid())
+                        return start
             wait_s = (wake_ms - now) / 1000 + 0.001
             if self._clock() + wait_s > deadline:
                 raise RateLimited(
@@ -694,12 +857,19 @@ class WeightBudget:
             raise ConfigError(f"cannot refund a negative weight ({weight}) to budget {self.key!r}")
         if weight == 0:
             return 0
-        with self._transaction() as (state, _now):
+        with self._transaction() as (state, now):
+            req: _Request | None = getattr(self._local, "request", None)
+            if req is not None and req.pid == os.getpid() and req.window_start_ms == state.window_start_ms:
+                self._local.request = None  # never sent: nothing to wait for, nothing the server counted
+                state.pending = max(0, state.pending - req.weight)
             pid, window, charged = _CHARGED.get(self._charged_key, (0, 0, 0))
             if pid != os.getpid() or window != state.window_start_ms:
                 return 0
             amount = max(0, min(weight, charged, state.used - state.server_used))
             state.used -= amount
+            state.charged = max(0, state.charged - amount)
+            if now < state.window_start_ms + self._edge_ms:  # charged in the first edge, to both windows
+                state.prev_used = max(0, state.prev_used - amount)
             _CHARGED[self._charged_key] = (pid, window, charged - amount)
             return amount
 
@@ -713,15 +883,25 @@ class WeightBudget:
     ) -> None:
         """Feed back what the server said, for every process.
 
+        Call it from the thread that acquired the request, after its answer (as the Session does):
+        the budget then knows which request the count was read from.
+
         Parameters
         ----------
         used_weight
             ``X-MBX-USED-WEIGHT-1M`` (or the sapi header) of the response; the window's count becomes
-            the larger of ours and the server's.
+            the larger of ours and the server's. Unless the request was sent in a window edge (the
+            server may have counted it in the neighbouring minute), the count is also a fresh reading
+            for spending the headroom: the request, and every earlier one of this process answered
+            before it was sent, are then known to be inside it. A count above everything charged to
+            the window shows traffic the budget does not see (another machine behind the same IP, a
+            client that bypasses the budget): the headroom is then not spent for the rest of the
+            window.
         status
             HTTP status: 429 blocks every process until ``Retry-After`` (default: the next window,
             Binance's own Retry-After for a weight 429);
             418 records an IP ban until ``Retry-After`` (default: 2 minutes, Binance's shortest ban).
+            After either the headroom is not spent until the end of the next window.
         retry_after_s
             The ``Retry-After`` header, in seconds.
         window_start_ms
@@ -730,10 +910,21 @@ class WeightBudget:
             to the new window it would hold back weight that is free.
         """
         with self._transaction() as (state, now):
+            req = self._settle(state)
             stale = window_start_ms is not None and window_start_ms != state.window_start_ms
             if used_weight is not None and not stale:
-                state.used = max(state.used, int(used_weight))
-                state.server_used = max(state.server_used, int(used_weight))
+                seen = int(used_weight)
+                mine = req is not None and req.window_start_ms == state.window_start_ms
+                if not (mine and req is not None and req.edge):
+                    if seen > state.charged:  # more than every process charged: someone else spends here too
+                        state.calm_until_ms = max(state.calm_until_ms, state.window_start_ms + self._window_ms)
+                    state.synced_ms = now
+                    if mine and req is not None:
+                        state.confirmed = min(state.charged, state.confirmed + self._confirm(req))
+                # Raising both counts is safe whichever minute the server counted it in (it only
+                # holds back more); only a count from outside the edges vouches for the window.
+                state.used = max(state.used, seen)
+                state.server_used = max(state.server_used, seen)
             if status == 429:
                 until = (
                     now + int(retry_after_s * 1000)
@@ -744,6 +935,8 @@ class WeightBudget:
             elif status == 418:
                 until = now + int((retry_after_s if retry_after_s is not None else 120) * 1000)
                 state.banned_until_ms = max(state.banned_until_ms, until)
+            if status in (429, 418):
+                state.calm_until_ms = max(state.calm_until_ms, state.window_start_ms + 2 * self._window_ms)
 
     def recorded_limit(self) -> int | None:
         """The ``limit_per_minute`` last written to the shared state by any process, or ``None``.
@@ -764,7 +957,9 @@ class WeightBudget:
         """The current window as a dict.
 
         Keys: ``key``, ``used``, ``limit``, ``capacity``, ``window_start_ms``, ``window_reset_ms``,
-        ``blocked_until_ms`` and ``banned_until_ms`` (0 when none).
+        ``blocked_until_ms`` and ``banned_until_ms`` (0 when none), ``estimate`` (upper bound of the
+        server's count, see :meth:`observe`), ``server_used`` (the largest count the server reported
+        in the window) and ``spending_headroom`` (whether a request beyond ``capacity`` may go now).
         """
         with self._transaction() as (state, now):
             return {
@@ -776,4 +971,7 @@ class WeightBudget:
                 "window_reset_ms": state.window_start_ms + self._window_ms,
                 "blocked_until_ms": state.blocked_until_ms if state.blocked_until_ms > now else 0,
                 "banned_until_ms": state.banned_until_ms if state.banned_until_ms > now else 0,
+                "estimate": state.estimate(),
+                "server_used": state.server_used,
+                "spending_headroom": self._headroom_open(state, now),
             }

@@ -204,3 +204,41 @@ def test_a_restart_replays_the_same_fills_from_the_logged_decision_book(paper: P
         assert again.net.call(state) == before
     finally:
         again.close()
+
+
+def test_a_resting_order_queues_by_the_models_rule_and_a_print_is_not_counted_twice(paper: Paper) -> None:
+    """The venue's resting order in the model's queue (``RestingQueue``), through real ccxt.
+
+    Decided and arriving on 2 bid at 99.90: F0 = 2. A seller prints 1.5 at 99.90, and the upstream's
+    next snapshot, received 10 ms after that print, shows the 0.5 left. The print moves F to 0.5 and
+    the snapshot caps it at 0.5: nothing fills. (Applied before the print, the snapshot would cap F
+    at 0.5 and the print would then fill 1: the print counted twice.) A second print of 1 moves F
+    to -0.5: 0.5 fills. A print through our price fills the rest.
+    """
+    from kit.engine.paperfill import PaperBook, PaperFillModel, PaperOrder
+
+    bids, asks = [("99.90", "2"), ("99.80", "5")], [("100.10", "1")]
+    paper.show(bids, asks)
+    t0 = paper.show(bids, asks, then_ms=300)
+    order = paper.session.place(SYM, "buy", "1.2", price="99.90")
+    assert order["status"] == "open" and paper.trades(order) == []
+    book, src = paper.pv.mirror.books[SID], paper.pv.mirror.sources[SID]
+    src.feed(t0 + 10, D("99.90"), D("1.5"), buyer_maker=True)
+    book.feed([(D("99.90"), D("0.5")), (D("99.80"), D("5"))], [(D("100.10"), D("1"))], ts_ms=t0 + 20)
+    t1 = int(paper.pv.net.step(100))
+    assert paper.trades(order) == []
+    src.feed(t1 + 10, D("99.90"), D("1"), buyer_maker=True)
+    t2 = int(paper.pv.net.step(100))
+    assert paper.trades(order) == [("99.9", "0.5")]
+    src.feed(t2 + 10, D("99.80"), D("3"), buyer_maker=True)  # through our price: past F (0), 0.7 for us
+    paper.pv.net.step(100)
+    assert paper.trades(order) == [("99.9", "0.5"), ("99.9", "0.7")]
+    # the model, on the same data in the same order, fills alike
+    pb = PaperBook(tick=D("0.01"), step=D("0.00001"), model=PaperFillModel(latency_ms=0))
+    pb.on_book(t0, bids=[(D(p), D(q)) for p, q in bids], asks=[(D(p), D(q)) for p, q in asks])
+    pb.submit(PaperOrder("o", "buy", D("1.2"), price=D("99.90")), ts_ms=t0)
+    got = pb.on_trade(t0 + 10, D("99.90"), D("1.5"), buyer_maker=True)
+    got += pb.on_book(t0 + 20, bids=[(D("99.90"), D("0.5")), (D("99.80"), D("5"))], asks=[(D("100.10"), D("1"))])
+    got += pb.on_trade(t1 + 10, D("99.90"), D("1"), buyer_maker=True)
+    got += pb.on_trade(t2 + 10, D("99.80"), D("3"), buyer_maker=True)
+    assert [(_s(f.price), _s(f.qty)) for f in got] == paper.trades(order)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from lab.lab import Lab
 
-from kit.errors import FilterViolation, KitError, OrderRejected
+from kit.errors import ConfigError, FilterViolation, KitError, OrderRejected
 from kit.journal.journal import Journal
 from kit.run import Runner
 from kit.run.broker import client_id_for
@@ -87,17 +87,23 @@ def test_one_close_on_two_symbols_is_one_batch_with_decision_client_ids(lab: Lab
     r = Runner(s, Both, SYMS, poll_s=0.05, schedule="poll")
     r.prepare()
     seen: list[Any] = []
-    orig = s.place_many
+    orig_prepare, orig_send = s.prepare_many, s.send_prepared
 
-    def spy(orders: Any) -> Any:
-        seen.append([o["symbol"] for o in orders])
-        return orig(orders)
+    def prepare(orders: Any) -> Any:  # inside the close's transaction: the decisions are not committed yet
+        seen.append(([o["symbol"] for o in orders], s.journal.in_batch(), len(r.journal("decision"))))
+        return orig_prepare(orders)
 
-    s.place_many = spy  # type: ignore[method-assign]
+    def send(prepared: Any) -> Any:  # after it: the decisions and the intents are durable
+        seen.append(("send", s.journal.in_batch(), len(s.journal.events(kinds=["intent"]))))
+        return orig_send(prepared)
+
+    s.prepare_many, s.send_prepared = prepare, send  # type: ignore[method-assign]
     for _ in range(2):
         lab.net.step(60_000)
         assert r.poll_once() == 2, r.reason
-    assert seen == [SYMS, SYMS]  # each close: both symbols' orders in one batch
+    # each close: both symbols' orders in one batch, checked and journaled in the decisions' own
+    # transaction (one commit), sent once it committed
+    assert seen == [(SYMS, True, 2), ("send", False, 2), (SYMS, True, 4), ("send", False, 4)]
     dec = r.decisions()
     assert len(dec) == 4 and (dec["client_id"] == [client_id_for(d) for d in dec["decision_id"]]).all()
     on_exchange = lab.client().fetch_orders("BTC/USDT") + lab.client().fetch_orders("ETH/USDT")
@@ -120,3 +126,49 @@ def test_a_refused_order_in_a_batch_stops_the_run_after_the_others_were_sent(lab
     assert [o["clientOrderId"][:5] for o in lab.client().fetch_orders("BTC/USDT")] == ["tk-d-"]  # BTC's was sent
     links = r.journal("decision_order")
     assert sorted(links["status"].str[:8]) == ["closed", "not sent"]
+
+
+@pytest.mark.slow  # a Session and a localnet round trip: 1-3 s on the shared machine
+def test_prepared_orders_are_sent_only_once_their_intents_are_durable_and_only_once(lab: Lab) -> None:
+    """``prepare_many`` inside a journal batch, ``send_prepared`` after it: refused inside, refused twice."""
+    s = lab.session()
+    order = {"symbol": "BTC/USDT", "side": "buy", "amount": "0.001", "client_id": "tk-prep-1"}
+    with s.journal.batch():
+        prepared = s.prepare_many([order, {**order, "amount": "0.0000001", "client_id": "tk-prep-2"}])
+        with lab.raises(ConfigError) as inside:  # the intent would not survive a crash: nothing may leave
+            s.send_prepared(prepared)
+    assert "not durable" in str(inside.value) and inside.value.hint and "No request was sent" in inside.value.hint
+    assert lab.client().fetch_orders("BTC/USDT") == []
+    with Journal(lab.journal_path) as other:  # committed now: another connection sees the intent
+        assert [e.client_id for e in other.events(kinds=["intent"])] == ["tk-prep-1"]
+    out = s.send_prepared(prepared)
+    assert isinstance(out[0], dict) and out[0]["clientOrderId"] == "tk-prep-1" and isinstance(out[1], FilterViolation)
+    with lab.raises(OrderRejected, match="never sent twice"):
+        s.send_prepared(prepared)
+    with lab.raises(ConfigError, match="another Session"):
+        lab.session().send_prepared(prepared)
+    assert [o["clientOrderId"] for o in lab.client().fetch_orders("BTC/USDT")] == ["tk-prep-1"]
+
+
+@pytest.mark.slow  # a Session and a few localnet round trips: 1-3 s on the shared machine
+def test_call_many_sends_together_returns_each_outcome_in_place_and_logs_each_request(lab: Lab) -> None:
+    """``session.api.call_many``: one answer or mapped error per request, in order; one log line each."""
+    s = lab.session()
+    before = len([q for q in lab.kit_log() if "klines" in str(q.get("url"))])
+    out = s.api.call_many(
+        "fetch_ohlcv",
+        [lambda ex: ex.fetch_ohlcv("BTC/USDT", "1m", None, 3),
+         lambda ex: ex.fetch_ohlcv("NOPE/USDT", "1m", None, 3),   # refused by ccxt: mapped, not raised
+         lambda ex: ex.fetch_ohlcv("ETH/USDT", "1m", None, 2)],
+        method="GET", path="/api/v3/klines", write=False,
+        params=[{"symbol": "BTC/USDT", "limit": 3}, {"symbol": "NOPE/USDT", "limit": 3},
+                {"symbol": "ETH/USDT", "limit": 2}],
+        symbols=["BTC/USDT", "NOPE/USDT", "ETH/USDT"],
+    )  # fmt: skip
+    assert [len(out[0]), len(out[2])] == [3, 2] and isinstance(out[1], KitError) and out[1].hint
+    lines = [q for q in lab.kit_log() if "klines" in str(q.get("url"))][before:]
+    assert len(lines) == 3 and all(isinstance(q.get("sent_ms"), int) for q in lines)  # one line each, none retried
+    assert [q["status"] for q in lines] == [200, None, 200] and lines[1]["error"] == type(out[1]).__name__
+    with lab.raises(ConfigError, match="1 params"):  # nothing sent for a malformed call
+        s.api.call_many("fetch_time", [lambda ex: ex.fetch_time()] * 2, method="GET", path="/api/v3/time",
+                        write=False, params=[{}])  # fmt: skip

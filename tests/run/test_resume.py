@@ -165,9 +165,9 @@ def test_killed_after_the_batch_was_journaled_before_it_was_sent_nothing_is_ever
     syms = "BTC/USDT,ETH/USDT"
     patch = (
         "from kit.session import trading\n"
-        "def _outcome(self, prepared):\n"
+        "def _send_many(self, prepared):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)  # the intents are journaled; no request has gone out\n"
-        "trading.Trading._outcome = _outcome\n"
+        "trading.Trading._send_many = _send_many\n"
     )
     two = f"{HERE / 'strategies.py'}:FlipTwo"
     killed_at_the_first_close(lab, tmp_path, patch, strategy=two, symbols=syms)
