@@ -1,0 +1,90 @@
+"""A forward run's position against the exchange's balance, and a sell of it right after its buy.
+
+Real ccxt against a stepped localnet (``lab.lab``) with BTC/USDT and two synthetic symbols copied
+from its config under other base names (``S1/USDT``, ``S2/USDT``, as ``tests/run/test_memory.py``
+has them). A strategy buys when flat and sells its position on the next candle.
+
+What was reported: the run stopped with ``InsufficientFunds`` on a sell, its position (0.0200799)
+above the "free" balance the refusal named (0.01998). What it was: not the position. The journal's
+fills match the exchange's own trades (amount, commission and commission asset, the base fee on a
+buy deducted on both sides, every symbol alike), and the position equals what the account
+received. The refusal was the Session's own funds check, sent nothing, and compared the sell with
+a free balance read before the buy had filled: the read is reused for ``balance_max_age_s``
+(10 s), and a stepped localnet closes many candles within that. The reuse assumed a placed order
+only takes from the free balance; a filled buy adds base (a filled sell adds quote). Now a
+refusal from a reused read is confirmed by a fresh read first
+(:meth:`kit.session.trading.Trading._check_funds`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import ROUND_UP, Decimal
+from typing import Any
+
+import pytest
+from lab.lab import Lab
+
+from kit.run import Runner
+from kit.strategy import Strategy
+
+SYMS = ["BTC/USDT", "S1/USDT", "S2/USDT"]
+
+
+@pytest.fixture()
+def lab_config() -> dict[str, Any]:
+    from kit.localnet.config import DEFAULT_SYMBOLS
+
+    btc = DEFAULT_SYMBOLS[0]
+    extra = tuple(
+        dataclasses.replace(btc, symbol=f"S{i}USDT", base=f"S{i}", price=Decimal(1000 + 100 * i)) for i in (1, 2)
+    )
+    return {"history_minutes": 30, "symbols": (btc, *extra)}
+
+
+class Flip(Strategy):
+    """Buy about 20 USDT when flat (amount rounded up to 0.0001); sell the position on the next candle."""
+
+    lookback = 3
+
+    def next(self) -> None:
+        if self.flat:
+            self.buy((Decimal(20) / Decimal(repr(self.close))).quantize(Decimal("0.0001"), rounding=ROUND_UP))
+        else:
+            self.close_position()
+
+
+def _dec(v: Any) -> Decimal:
+    return Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v or 0))
+
+
+@pytest.mark.slow  # 8 closes of three orders each through real ccxt, and the exchange's trades read back: 2-4 s
+def test_a_sell_of_the_position_after_its_buy_is_sent_and_the_position_is_what_the_account_received(
+    lab: Lab,
+) -> None:
+    s = lab.session()
+    start = {a: _dec(v) for a, v in s.free_balances().items()}  # a read the funds check reuses for 10 s
+    r = Runner(s, Flip, SYMS, poll_s=0.05, schedule="poll", reconcile=False)
+    r.prepare()
+    for _ in range(8):
+        lab.net.step(60_000)
+        assert r.poll_once() == len(SYMS), r.reason  # every close sends one order per symbol: none refused
+        assert not r.reason
+    assert r.broker.sent == 8 * len(SYMS)
+    ex = lab.client()  # the exchange's own view, through a plain ccxt client
+    free = {a: _dec(v) for a, v in ex.fetch_balance()["free"].items()}
+    fills = [e for e in s.journal.events(kinds=["fill"]) if e.symbol in SYMS]
+    for sym in SYMS:
+        base = str(s.market(sym)["base"])
+        # the position is exactly what the account received: bought, less the base fees, less sold
+        assert r.broker.position(sym) == free.get(base, Decimal(0)) - start.get(base, Decimal(0)), sym
+        assert Decimal(0) <= r.broker.position(sym) < Decimal("0.00001")  # after a sell: dust below one step
+        theirs = {str(t["id"]): t for t in ex.fetch_my_trades(sym)}
+        mine = {e.trade_id: e.payload for e in fills if e.symbol == sym}
+        assert sorted(mine) == sorted(theirs) and len(mine) == 8, sym
+        for tid, p in mine.items():
+            raw = theirs[tid]["info"]  # Binance's myTrades row: qty, commission, commissionAsset
+            assert (_dec(p["amount"]), _dec(p["fee_cost"]), p["fee_currency"]) == (
+                Decimal(raw["qty"]), Decimal(raw["commission"]), raw["commissionAsset"]
+            ), (sym, tid)
+            assert p["fee_currency"] == (base if p["side"] == "buy" else "USDT")  # Binance: fee in what you receive
