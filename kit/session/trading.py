@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit.engine.filters import Refusal, counts, funds, market_from_ccxt
+from kit.engine.filters import counts, funds, market_from_ccxt
 from kit.engine.order import ORDER_KEYWORDS, OrderSpec, bad_order
 from kit.engine.types import OrderType
 from kit.errors import (
@@ -310,47 +310,30 @@ class Trading(Reads):
         without ``read_balance`` (the ticket's preview), which leaves the funds to :meth:`place`.
         A buy with no known price cannot be checked, so nothing is read for it. A transient failure
         of the read leaves the funds to the exchange, with a warning.
-
-        A refusal from a reused read is confirmed by a fresh read before it is raised: a fill since
-        the read adds to the free balance (a buy's base, a sell's quote), so the reused read can
-        understate it (a forward run's sell of the position it bought one candle before, on a
-        stepped localnet: ``tests/run/test_positions.py``).
         """
         free = self._known_free()
-        reused = free is not None
-        may_read = read_balance or not dry
         checkable = it.side.value == "sell" or (it.price or it.trigger_price or ref) is not None
-        if free is None and may_read and checkable:
-            free = self._read_free(warnings, max_age_s=self.balance_max_age_s)
+        if free is None and (read_balance or not dry) and checkable:
+            try:
+                free = self.free_balances(max_age_s=self.balance_max_age_s)
+            except TransientError as exc:  # the exchange checks the funds too; the order path decides
+                note = f"free balance unreadable ({type(exc).__name__}); funds left to the exchange"
+                self.warnings.append(note)
+                if warnings is not None:
+                    warnings.append(note)
+                free = None
         if free is None:
             return None
-        refusal = self._funds_refusal(it, ref, free)
-        if refusal is not None and reused and may_read:
-            free = self._read_free(warnings)
-            refusal = self._funds_refusal(it, ref, free) if free is not None else None
-        if refusal is not None:
-            raise refusal_error(refusal, it.symbol)
-
-    def _read_free(self, warnings: list[str] | None, *, max_age_s: float | None = None) -> dict[str, Decimal] | None:
-        """The free balances for the funds check; None (with a warning) when the read fails transiently."""
-        try:
-            return self.free_balances(max_age_s=max_age_s)
-        except TransientError as exc:  # the exchange checks the funds too; the order path decides
-            note = f"free balance unreadable ({type(exc).__name__}); funds left to the exchange"
-            self.warnings.append(note)
-            if warnings is not None:
-                warnings.append(note)
-            return None
-
-    def _funds_refusal(self, it: OrderSpec, ref: Decimal | None, free: dict[str, Decimal]) -> Refusal | None:
         market = self._ex.markets.get(it.symbol) or {}
         base, quote = str(market.get("base") or ""), str(market.get("quote") or "")
-        return funds(
+        refusal = funds(
             it.to_request(),
             free_base=free.get(base, Decimal(0)),
             free_quote=free.get(quote, Decimal(0)),
             ref_price=ref,
         )
+        if refusal is not None:
+            raise refusal_error(refusal, it.symbol)
 
     def _refuse_if_degraded(self, symbol: str) -> None:
         if self.degraded:
@@ -504,7 +487,7 @@ class Trading(Reads):
                 message=str(result)[:300],
             )
             raise result
-        self._ack(result, cid, symbol)  # the cached free balance is kept: a refusal from it is read again first
+        self._ack(result, cid, symbol)  # the free balance read is kept unless the ack journals a fill (_record_trade)
         return result
 
     def place_many(self, orders: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | KitError]:

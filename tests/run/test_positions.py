@@ -11,9 +11,8 @@ buy deducted on both sides, every symbol alike), and the position equals what th
 received. The refusal was the Session's own funds check, sent nothing, and compared the sell with
 a free balance read before the buy had filled: the read is reused for ``balance_max_age_s``
 (10 s), and a stepped localnet closes many candles within that. The reuse assumed a placed order
-only takes from the free balance; a filled buy adds base (a filled sell adds quote). Now a
-refusal from a reused read is confirmed by a fresh read first
-(:meth:`kit.session.trading.Trading._check_funds`).
+only takes from the free balance; a filled buy adds base (a filled sell adds quote). Now a fill
+the Session journals drops the read (``SessionBase._record_trade``): the next check reads again.
 """
 
 from __future__ import annotations
@@ -96,26 +95,27 @@ def _account_reads(lab: Lab) -> int:
 
 
 @pytest.mark.slow  # a localnet, a Session and a few requests through real ccxt: 1 s here (load 1.7), 1-3 s loaded
-def test_the_funds_check_reads_the_balance_again_before_refusing_from_a_reused_read(lab: Lab) -> None:
-    """A read from before a buy's fill understates the base: a sell of what the buy brought is checked anew.
+def test_a_fill_drops_the_free_balance_read_the_funds_check_reuses(lab: Lab) -> None:
+    """A read from before a buy's fill understates the base: after the fill, the funds check reads again.
 
-    A refusal stands only on a fresh read (its message names that read's free balance); an order
-    the reused read covers costs no request; the ticket's preview (``read_balance=False``) reads
-    nothing, as before, and refuses on what it knows.
+    Then the new read is reused as before (an order it covers, and a refusal it supports, cost no
+    request: ``tests/session/test_session_order_rules.py``); the ticket's preview
+    (``read_balance=False``) reads nothing, and with no read since the fill leaves the funds to
+    :meth:`place`.
     """
     s = lab.session()
     assert s.free_balances().get("S1", Decimal(0)) == 0  # read now, reused for balance_max_age_s
     s.place("S1/USDT", "buy", "0.02")  # fills at once: the account now holds 0.01998 S1 (0.1 % fee in S1)
     reads = _account_reads(lab)
     assert s.check("S1/USDT", "sell", "0.01998").intent.amount == Decimal("0.01998")  # was: refused, free 0
-    assert _account_reads(lab) == reads + 1  # the refusal from the reused read was checked by one read
-    s.check("S1/USDT", "sell", "0.01")  # the fresh read covers it: no request
-    assert _account_reads(lab) == reads + 1
+    assert _account_reads(lab) == reads + 1  # the fill dropped the old read: one new read
+    s.check("S1/USDT", "sell", "0.01")  # the new read is reused: no request
     with pytest.raises(InsufficientFunds, match="free 0.01998"):  # a real shortfall is still refused
         s.check("S1/USDT", "sell", "0.02")
+    assert _account_reads(lab) == reads + 1
+    s.place("S1/USDT", "buy", "0.02")  # another fill: 0.03996 S1
+    preview = s.check("S1/USDT", "sell", "0.03", read_balance=False)  # the preview reads nothing, refuses nothing
+    assert preview.intent.amount == Decimal("0.03") and not any("balance" in w for w in preview.warnings)
+    assert _account_reads(lab) == reads + 1
+    assert s.check("S1/USDT", "sell", "0.03996").intent.amount == Decimal("0.03996")
     assert _account_reads(lab) == reads + 2
-    s.free_balances()  # a fresh read; then the buy's twin fills while it is reused
-    s.place("S1/USDT", "buy", "0.02")
-    with pytest.raises(InsufficientFunds, match="free 0.01998"):  # the preview reads nothing
-        s.check("S1/USDT", "sell", "0.03", read_balance=False)
-    assert _account_reads(lab) == reads + 3
