@@ -116,6 +116,7 @@ class SessionBase:
     _kill_unreported: int
     kill_action: str | None
     _client_ids: dict[str, str]
+    _free_cache: tuple[float, dict[str, Decimal]] | None  # the funds check's last free-balance read
     _weight_limit: int | None
     _weight_window_s: float
     _backoff: Backoff
@@ -436,7 +437,7 @@ class SessionBase:
     def _record_trade(self, t: dict[str, Any], client_id: str | None = None) -> bool:
         fee = t.get("fee") or {}
         order_id = str(t.get("order") or "")
-        return self.journal.record_fill(
+        new = self.journal.record_fill(
             venue=self.venue,
             account=self.account,
             stage=self.stage.value,
@@ -453,6 +454,9 @@ class SessionBase:
             fee_currency=fee.get("currency") or "",
             ts_ms=int(t.get("timestamp") or now_ms()),
         )
+        if new:  # a fill adds to the free balance (a buy's base, a sell's quote): the funds check reads it again
+            self._free_cache = None
+        return new
 
 
 class ExchangeApi:

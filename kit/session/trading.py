@@ -487,7 +487,7 @@ class Trading(Reads):
                 message=str(result)[:300],
             )
             raise result
-        self._ack(result, cid, symbol)  # the cached free balance is kept: it overstates now, never refuses wrongly
+        self._ack(result, cid, symbol)  # the free balance read is kept unless the ack journals a fill (_record_trade)
         return result
 
     def place_many(self, orders: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | KitError]:
