@@ -88,7 +88,8 @@ def test_a_twin_of_a_resting_localnet_order_excludes_that_order_from_its_queue(
         time.sleep(0.3)  # the tape writes a depth-only change once 250 ms passed since its last book
         order = s.place(SYM, "buy", "0.1", price=str(price))
         stepped.step(1_000)  # localnet sends diff depth at the stream's period (100 or 1000 ms): the order is in it
-        time.sleep(2.0)
+        time.sleep(2.0)  # past the twin's 1 s latency: it is active before the cancel
+        _until(lambda: any(r["k"] == "book" and _bids(r).get(price) == D("0.1") for r in _tape(s.venue)))
         s.cancel(SYM, order_id=order["id"])
         time.sleep(0.3)
         # twins acting 1 s after their intent (not 250 ms): the taped depth has time to show the real order
@@ -99,6 +100,18 @@ def test_a_twin_of_a_resting_localnet_order_excludes_that_order_from_its_queue(
     assert taped.get(price) == D("0.1")  # the real order, taped, when the twin arrives
     assert twin.q_at_send == 0 and twin.f0 == 0  # behind its real order, F0 would be 0.1
     assert twin.status == "canceled" and twin.filled == 0
+
+
+def _until(cond: Any, deadline_s: float = 30.0) -> None:
+    """Wait until ``cond()`` holds (streams and the tape arrive when a loaded machine gets to them)."""
+    end = time.monotonic() + deadline_s
+    while not cond():
+        assert time.monotonic() < end, "not seen within the deadline"
+        time.sleep(0.05)
+
+
+def _bids(row: dict[str, Any]) -> dict[D, D]:
+    return {D(p): D(q) for p, q in row.get("b", [])}
 
 
 def _tape(venue: str) -> list[dict[str, Any]]:
@@ -166,7 +179,9 @@ def test_a_trailing_stop_on_localnet_and_its_twin_trigger_on_the_same_print(step
             time.sleep(0.2)
         assert trader.fetch_order(order["id"], SYM)["status"] == "open"  # not triggered one unit above the level
         stepped.inject_trade("BTCUSDT", str(level), "0.001", side="sell")
-        time.sleep(0.6)
+        time.sleep(0.6)  # past the twin's 250 ms latency
+        _until(lambda: trader.fetch_order(order["id"], SYM)["status"] == "closed")
+        _until(lambda: any(r["k"] == "trade" and D(r["p"]) == level for r in _tape(s.venue)))
         real = trader.fetch_order(order["id"], SYM)
         twins = twin_orders(s.journal, s.venue, since_ms=s.twins.started_ms)
     assert real["status"] == "closed" and D(str(real["filled"])) == D("0.01")  # triggered, sold
