@@ -59,12 +59,12 @@ def _serve(conn: Any, n: int, tmp: str) -> None:
     net.stop()
 
 
-def child(n_symbols: int, closes: int, warm: int) -> dict[str, Any]:
-    """One contender's run in this process (its ``kit`` is whatever ``sys.path`` finds first)."""
-    sys.path.insert(0, str(HERE))
-    from bench_runner import Flip, symbols
+def stepped_localnet(n_symbols: int, prefix: str) -> tuple[Any, Any, Path]:
+    """A stepped localnet in its own process, and this process's KIT_* pointed at it.
 
-    tmp = tempfile.mkdtemp(prefix="bench-close-")
+    Returns (the pipe that steps it, its process, the KIT_HOME set here).
+    """
+    tmp = tempfile.mkdtemp(prefix=prefix)
     parent, conn = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=_serve, args=(conn, n_symbols, tmp), daemon=True)
     proc.start()
@@ -74,6 +74,15 @@ def child(n_symbols: int, closes: int, warm: int) -> dict[str, Any]:
     home = Path(tmp) / "home"
     os.environ.update(KIT_HOME=str(home), KIT_LOCALNET_URL=url, KIT_LOCALNET_API_KEY=key,
                       KIT_LOCALNET_API_SECRET=secret)  # fmt: skip
+    return parent, proc, home
+
+
+def child(n_symbols: int, closes: int, warm: int) -> dict[str, Any]:
+    """One contender's run in this process (its ``kit`` is whatever ``sys.path`` finds first)."""
+    sys.path.insert(0, str(HERE))
+    from bench_runner import Flip, symbols
+
+    parent, proc, home = stepped_localnet(n_symbols, "bench-close-")
     from kit.journal.journal import Journal
     from kit.run import Runner
     from kit.session import Session

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_UP, Decimal
@@ -38,7 +36,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_close import _serve  # noqa: E402
+from bench_close import stepped_localnet  # noqa: E402
 from bench_runner import symbols  # noqa: E402
 
 
@@ -59,16 +57,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15, help="rounds per contender")
     ap.add_argument("--symbols", type=int, default=10)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="bench-place-many-")
-    parent, conn = mp.Pipe()
-    proc = mp.get_context("spawn").Process(target=_serve, args=(conn, args.symbols, tmp), daemon=True)
-    proc.start()
-    url, (key, secret) = parent.recv()
-    for k in [k for k in os.environ if k.startswith("KIT_")]:
-        del os.environ[k]
-    home = Path(tmp) / "home"
-    os.environ.update(KIT_HOME=str(home), KIT_LOCALNET_URL=url, KIT_LOCALNET_API_KEY=key,
-                      KIT_LOCALNET_API_SECRET=secret)  # fmt: skip
+    parent, proc, home = stepped_localnet(args.symbols, "bench-place-many-")
     from kit.session import Session
 
     s = Session("localnet", stage="testnet", journal=home / "journal.sqlite", dotenv=None)
