@@ -13,6 +13,7 @@ import gc
 import weakref
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -116,10 +117,8 @@ def test_same_result_as_with_the_collector_off() -> None:
     assert [e.kind for e in on.events] == [e.kind for e in off.events]
 
 
-def test_what_the_replay_keeps_is_frozen_as_it_goes_and_released_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every ``FREEZE_EVERY`` events, the objects the replay kept leave the collector's reach too."""
-    monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
-    seen: list[int] = []
+def _buying_and_counting_freezes(seen: list[int]) -> Any:
+    """A strategy that buys every 10th candle and notes the frozen-object count every 50th."""
 
     def strategy(ctx: replay.Context) -> None:
         if ctx.i % 10 == 0:
@@ -127,7 +126,14 @@ def test_what_the_replay_keeps_is_frozen_as_it_goes_and_released_after(monkeypat
         if ctx.i % 50 == 1:
             seen.append(gc.get_freeze_count())
 
-    res = replay.run(_candles(300), M, cash="100000", strategy=strategy)
+    return strategy
+
+
+def test_what_the_replay_keeps_is_frozen_as_it_goes_and_released_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``FREEZE_EVERY`` events, the objects the replay kept leave the collector's reach too."""
+    monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
+    seen: list[int] = []
+    res = replay.run(_candles(300), M, cash="100000", strategy=_buying_and_counting_freezes(seen))
     assert len(res.fills) == 30
     # each freeze adds what the replay made since: the count grows during the run
     assert seen[-1] > seen[0]
@@ -138,13 +144,6 @@ def test_nothing_is_frozen_as_it_goes_with_the_collector_off(monkeypatch: pytest
     monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
     gc.disable()
     seen: list[int] = []
-
-    def strategy(ctx: replay.Context) -> None:
-        if ctx.i % 10 == 0:
-            ctx.buy(Decimal("0.01"))
-        if ctx.i % 50 == 1:
-            seen.append(gc.get_freeze_count())
-
-    replay.run(_candles(300), M, cash="100000", strategy=strategy)
+    replay.run(_candles(300), M, cash="100000", strategy=_buying_and_counting_freezes(seen))
     assert set(seen) == {0}
     assert not gc.isenabled()

@@ -45,6 +45,23 @@ BIG_LIMITS = LimitsConfig(
 _CLEARED_PREFIXES = ("KIT_LOCALNET_", "KIT_KILL", "KIT_ALERT_")
 
 
+def request_for(call: Any, seconds: float) -> tuple[int, list[str]]:
+    """Call ``call()`` again and again for ``seconds`` of wall time: (calls made, the first error if one).
+
+    The workload of the multi-process rate-budget tests: every error is reported (and fails the test).
+    """
+    n, errors = 0, []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            call()
+            n += 1
+        except Exception as exc:  # reported, and the test fails on it
+            errors.append(f"{type(exc).__name__}: {exc}")
+            break
+    return n, errors
+
+
 def align_minute(net: Localnet, speed: int) -> None:
     """Put a localnet running at ``speed`` x real time on windows of ``60/speed`` wall seconds.
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lab.lab import Lab, align_minute
+from lab.lab import Lab, align_minute, request_for
 
 from kit.localnet import LimitsConfig
 
@@ -31,17 +30,8 @@ def _reader(env: dict[str, str], journal: str, seconds: float, out: Any) -> None
     from kit.session import Session
 
     s = Session("localnet", journal=journal, dotenv=None, weight_window_s=60 / SPEED)
-    n = 0
-    errors: list[str] = []
-    deadline = time.monotonic() + seconds
     try:
-        while time.monotonic() < deadline:
-            try:
-                s.balances()  # weight 20: a bulk read
-                n += 1
-            except Exception as exc:  # reported, and the test fails on it
-                errors.append(f"{type(exc).__name__}: {exc}")
-                break
+        n, errors = request_for(s.balances, seconds)  # weight 20: a bulk read
     finally:
         s.close()
     out.put((n, errors))
