@@ -144,7 +144,9 @@ def test_ticket_places_a_market_order_and_the_blotter_shows_the_fill(request: py
             browser.close()
 
     # The exchange agrees (read with a separate ccxt client, not through the kernel).
-    trades = ex.fetch_my_trades("BTC/USDT")
+    # In trade-id order: on this stepped clock both fills share one millisecond, and ccxt sorts
+    # trades by (timestamp, id as a string), so ids 9 and 11 would come back as "11", "9".
+    trades = sorted(ex.fetch_my_trades("BTC/USDT"), key=lambda t: int(t["id"]))
     assert [str(t["order"]) for t in trades] == [order_id, resting_id]
     assert ex.fetch_open_orders("BTC/USDT") == []
     assert ex.fetch_order(first_id, "BTC/USDT")["status"] == "canceled"  # replaced by the amend
