@@ -5,6 +5,7 @@ See ``docs/store.md`` for the layout, the ledger statuses and the read-path desi
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from datetime import datetime
@@ -333,10 +334,19 @@ class Store:
         return out
 
     def _stored_venues(self, symbol: str, timeframe: str | None) -> list[str]:
+        # venue=*/symbol=<sd>/timeframe=<tf or *>, listed with scandir: a glob compiles its pattern
+        # into regular expressions first (~0.15 ms of a fresh process's first read, #18).
         sd = paths.symbol_dir(symbol)
-        base = self.root / paths.CANDLES_DIR
-        pattern = f"venue=*/symbol={sd}/timeframe={timeframe or '*'}"
-        return sorted({d.parent.parent.name.split("=", 1)[1] for d in base.glob(pattern) if d.is_dir()})
+        found: set[str] = set()
+        for venue_dir in _subdirs(self.root / paths.CANDLES_DIR, "venue="):
+            sym = os.path.join(venue_dir.path, f"symbol={sd}")
+            if timeframe is not None:
+                hit = os.path.isdir(os.path.join(sym, f"timeframe={timeframe}"))
+            else:
+                hit = any(True for _ in _subdirs(sym, "timeframe="))
+            if hit:
+                found.add(venue_dir.name.split("=", 1)[1])
+        return sorted(found)
 
     def _venue(
         self, symbol: str, timeframe: str, venue: str | None, src: CandleSource | None, resample_from: str | None
@@ -582,6 +592,15 @@ def _assemble(parts: list[Part], g0: int, g1: int, tf: int, fill: Fill) -> pd.Da
         full[4][gap] = 0.0
     grid = np.arange(g0, g0 + n_grid * tf, tf, dtype=np.int64)
     return frame_from_parts([Part(grid, list(full))])
+
+
+def _subdirs(path: str | os.PathLike[str], prefix: str) -> list[os.DirEntry[str]]:
+    """Directories directly under ``path`` whose names start with ``prefix`` (none if ``path`` is not a directory)."""
+    try:
+        with os.scandir(path) as it:
+            return [e for e in it if e.name.startswith(prefix) and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _warn_ohlc(parts: list[Part], series: Series) -> None:
