@@ -333,10 +333,17 @@ def sidecar_path(path: Path) -> Path:
 
 def _sidecar_read(
     path: Path, key: tuple[int, int, int, int, int], mm: mmap.mmap
-) -> tuple[int, list[int], dict[str, Any]] | None:
-    """The on-disk record of ``path`` if it matches the file as it is now; else None."""
+) -> tuple[int, list[int], dict[str, Any], bytes] | None:
+    """The on-disk record of ``path`` if it matches the file as it is now (rows, offsets, meta, footer); else None."""
     try:
-        rec = json.loads(sidecar_path(path).read_bytes())
+        fd = os.open(sidecar_path(path), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            raw = os.read(fd, _SIDECAR_MAX)
+        finally:
+            os.close(fd)
+        if len(raw) >= _SIDECAR_MAX:  # not a record this module wrote
+            return None
+        rec = json.loads(raw)
         if rec.get("v") != SIDECAR_VERSION or tuple(rec["key"]) != key:
             return None
         footer = _footer(mm)
@@ -345,9 +352,13 @@ def _sidecar_read(
         n, offsets, meta = int(rec["rows"]), [int(o) for o in rec["offsets"]], rec["meta"]
         if not isinstance(meta, dict) or len(offsets) != len(SCHEMA) or any(o + 8 * n > key[2] for o in offsets):
             return None
-        return n, offsets, meta
+        return n, offsets, meta, footer
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+#: A record is a few hundred bytes; one ``read`` of up to this many takes all of it.
+_SIDECAR_MAX = 1 << 16
 
 
 def _sidecar_write(path: Path, key: tuple[int, int, int, int, int], footer: bytes, n: int, offsets: list[int],
@@ -368,9 +379,12 @@ def _sidecar_write(path: Path, key: tuple[int, int, int, int, int], footer: byte
 def _read_fast(path: Path) -> Part | None:
     """The no-decode path of :func:`read_part`; ``None`` when it does not apply or a check fails."""
     try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         hit = _VERIFIED.get(str(path))
         if hit is not None and hit[0] == key and mm[len(mm) - len(hit[1]) :] == hit[1]:
@@ -379,8 +393,8 @@ def _read_fast(path: Path) -> Part | None:
             return Part(times, values, meta, Origin(str(path), key, known))
         rec = _sidecar_read(path, key, mm)
         if rec is not None:  # verified by an earlier process, and unchanged since
-            n, known, meta = rec
-            _remember(path, key, _footer(mm), n, known, meta)
+            n, known, meta, footer = rec
+            _remember(path, key, footer, n, known, meta)
             times, values = _views(mm, n, known)
             return Part(times, values, meta, Origin(str(path), key, known))
         md = pq.read_metadata(pa.BufferReader(pa.py_buffer(mm)))
@@ -489,14 +503,22 @@ def frame_from_parts(parts: Sequence[Part]) -> pd.DataFrame:
             for i, v in enumerate(p.values):
                 values[i, pos : pos + k] = v
         pos += k
-    return pd.DataFrame(values.T, index=_utc_index(times), columns=_COLUMN_INDEX.copy(), copy=False)
+    return pd.DataFrame(values.T, index=_utc_index(times), columns=_column_index(), copy=False)
 
 
-#: The frame's column labels, built once: the first ``pd.Index`` of strings in a process costs
-#: ~0.8 ms (pyarrow's first allocation and conversion, for pandas' pyarrow-backed ``str`` dtype),
-#: and ~0.1 ms each later time. Every frame gets its own shallow copy (``Index.copy()`` shares the
-#: immutable labels, not the object), so renaming one frame's ``columns`` touches no other frame.
-_COLUMN_INDEX = pd.Index(COLUMNS)
+#: The frame's column labels, built by the first frame of a process (not at import: the first
+#: ``pd.Index`` of strings costs ~0.8 ms, pyarrow's first allocation and conversion for pandas'
+#: pyarrow-backed ``str`` dtype, and that stays in the first read), then ~0.1 ms less per read.
+#: Every frame gets its own shallow copy (``Index.copy()`` shares the immutable labels, not the
+#: object), so setting one frame's ``columns.name`` or renaming its columns touches no other frame.
+_COLUMN_INDEX: list[pd.Index] = []
+
+
+def _column_index() -> pd.Index:
+    if not _COLUMN_INDEX:
+        _COLUMN_INDEX.append(pd.Index(COLUMNS))
+    return _COLUMN_INDEX[0].copy()
+
 
 #: Bytes between two columns' values in a kit file (the next column's page header: ~30 bytes); a
 #: larger gap is not read through (the part is copied from its mapping instead).
