@@ -29,7 +29,12 @@ Wall time is the best of ``--repeat`` warm runs (median shown too); files are in
 after the first run, so this measures decoding into pandas, not the disk. Targets (issue #5):
 whole year <= 10 ms, one week <= 3 ms, append a day < 20 ms rewriting at most one partition.
 
-Usage: ``python benchmarks/bench_store.py [--repeat 30] [--dir DIR]``. Writes ``benchmarks/out/store.json``.
+``--against DIR`` adds a third fresh-process contender, interleaved with the other two (same count
+of runs): the same first read with the ``kit`` package of another checkout (e.g. ``/work/main``, to
+compare a change with the code it started from), printed with the ratios of interleaved pairs.
+
+Usage: ``python benchmarks/bench_store.py [--repeat 30] [--dir DIR] [--against DIR]``. Writes
+``benchmarks/out/store.json``.
 """
 
 from __future__ import annotations
@@ -97,17 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir, removed after)")
+    ap.add_argument("--against", type=Path, default=None, help="another checkout whose kit is timed too (fresh reads)")
     args = ap.parse_args(argv)
     work = Path(args.dir or tempfile.mkdtemp(prefix="bench-store-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return run(work, args.repeat)
+        return run(work, args.repeat, args.against)
     finally:
         if args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: Path, repeat: int) -> int:
+def run(work: Path, repeat: int, against: Path | None = None) -> int:
     year = make_year()
     year.index = pd.DatetimeIndex(year.index).as_unit("ms")
     assert len(year) == 525_600 and year.index[-1] == YEAR_END - pd.Timedelta(minutes=1)
@@ -188,13 +194,20 @@ def run(work: Path, repeat: int) -> int:
     record("kit store, one week", t, f, None)
     t, f = timed(lambda: Store(root).candles("BTC/USDT", "1m", YEAR_START, YEAR_END), repeat)
     record("kit store, whole year, new Store", t, f, None)
-    # Fresh processes, interleaved with the frame as it was built before #18 (same count of runs).
+    # Fresh processes, interleaved with the frame as it was built before #18 and, with --against,
+    # with another checkout's code (same count of runs for each).
     now: list[tuple[list[float], list[float], list[float], list[int]]] = []
     before: list[tuple[list[float], list[float], list[float], list[int]]] = []
+    other: list[tuple[list[float], list[float], list[float], list[int]]] = []
     for _ in range(max(5, repeat // 3)):
         now.append(fresh_process_reads(root, 1))
         before.append(fresh_process_reads(root, 1, legacy=True))
-    for label, runs in (("", now), (" (frame as before #18)", before)):
+        if against is not None:
+            other.append(fresh_process_reads(root, 1, code_root=against))
+    contenders = [("", now), (" (frame as before #18)", before)]
+    if against is not None:
+        contenders.append((f" (code at {against})", other))
+    for label, runs in contenders:
         t, cpu, imports, faults = ([x for r in runs for x in r[i]] for i in range(4))
         record(f"kit store, whole year, fresh process{label}", t, None, None)
         record("  the same, CPU time of the read", cpu, None, None)  # the wait for a core left out
@@ -204,6 +217,11 @@ def run(work: Path, repeat: int) -> int:
     ratios = [a[1][0] / b[1][0] for a, b in zip(now, before, strict=True)]
     print(f"  fresh read CPU, now / before #18, interleaved pairs: median {statistics.median(ratios):.2f} "
           f"(min {min(ratios):.2f}, max {max(ratios):.2f})")  # fmt: skip
+    for i, what in ((1, "CPU"), (0, "wall")):
+        if other:
+            ratios = [a[i][0] / b[i][0] for a, b in zip(now, other, strict=True)]
+            print(f"  fresh read {what}, now / code at {against}, interleaved pairs: median "
+                  f"{statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f})")  # fmt: skip
 
     day = make_year(seed=8, rows=1440)
     day.index = (pd.DatetimeIndex(day.index) + pd.Timedelta(days=365)).as_unit("ms")  # 2024-12-31, one more day
@@ -248,17 +266,19 @@ print(wall, cpu, len(f), imp, faults)
 
 
 def fresh_process_reads(
-    root: Path, n: int, legacy: bool = False
+    root: Path, n: int, legacy: bool = False, code_root: Path | None = None
 ) -> tuple[list[float], list[float], list[float], list[int]]:
     """The year's first read in ``n`` fresh interpreters: wall ms, CPU ms, import ms of kit.store, page faults.
 
     pandas is imported first, untimed (a notebook has it); then ``from kit.store import Store`` is
     timed apart (so that work moved into the import would show), then the first read. ``legacy``:
-    the frame built as before #18 (the same files and read path otherwise).
+    the frame built as before #18 (the same files and read path otherwise). ``code_root``: import
+    ``kit`` from that checkout instead of this one.
     """
     import subprocess
 
-    code = FRESH.format(root=str(Path(__file__).resolve().parents[1]), store=str(root), legacy=legacy)
+    code_root = code_root or Path(__file__).resolve().parents[1]
+    code = FRESH.format(root=str(code_root), store=str(root), legacy=legacy)
     out, cpu, imports, faults = [], [], [], []
     for _ in range(n):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
