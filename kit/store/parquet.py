@@ -537,7 +537,11 @@ def _pread_into(origin: Origin, n: int, times: I64, values: npt.NDArray[np.float
     from the part's views as before (the verified version's pages, as the read returned them).
     """
     offsets = origin.offsets
-    if len(offsets) != 1 + values.shape[0] or any(b - a < 8 * n for a, b in zip(offsets, offsets[1:], strict=False)):
+    if (
+        not hasattr(os, "preadv")
+        or len(offsets) != 1 + values.shape[0]
+        or any(b - a < 8 * n for a, b in zip(offsets, offsets[1:], strict=False))
+    ):
         return False
     gaps = [b - a - 8 * n for a, b in zip(offsets, offsets[1:], strict=False)]
     if max(gaps, default=0) > _MAX_GAP:
