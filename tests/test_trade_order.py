@@ -1,4 +1,4 @@
-"""The paper feed feeds upstream trades in trade-id order, whatever order ccxt lists them in.
+"""Trades in trade-id order, whatever order ccxt lists them in: the paper feed and ``Session.trades``.
 
 ccxt sorts a page of trades by (timestamp, id as a string): trades of one millisecond whose ids
 cross a power of ten come back as "11", "9", "10". The page here is parsed by a real ccxt binance
@@ -13,6 +13,7 @@ from typing import Any
 import ccxt
 
 from kit.paper.feed import Feed
+from kit.session.frames import trades_frame
 
 
 class _Tape:
@@ -47,3 +48,8 @@ def test_the_feed_pushes_a_page_in_trade_order_and_skips_what_it_has_seen() -> N
         assert feed._push(_page(), tape, last) == 11 and len(tape.fed) == 3  # nothing twice
     finally:
         feed.close()
+
+
+def test_a_session_trades_frame_lists_fills_in_trade_order() -> None:
+    frame = trades_frame(_page())
+    assert list(frame["id"]) == ["9", "10", "11"] and list(frame["price"]) == [109.0, 110.0, 111.0]
