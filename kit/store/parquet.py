@@ -493,7 +493,9 @@ def frame_from_parts(parts: Sequence[Part]) -> pd.DataFrame:
     # One copy of everything, straight into the (5, n) C-ordered array whose transpose becomes the
     # frame's single float64 block (pandas takes it without another copy), and into the int64 array
     # the index keeps (again without a copy). The data then no longer points into memory-mapped
-    # files, which may be replaced by the next write.
+    # files, which may be replaced by the next write. A whole part of a trusted file version is
+    # read by the kernel from the file's page cache (one preadv, see _pread_into: no page faults
+    # on the mapping); any other part is copied from its views.
     times, values = _frame_arrays(n)
     pos = 0
     for p in parts:
