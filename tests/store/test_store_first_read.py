@@ -202,3 +202,19 @@ def test_venues_are_found_by_listing_the_layout(tmp_path: Path) -> None:
         store.candles("BTC/USDT", "1m", JAN, pd.Timestamp("2024-01-02", tz="UTC"))
     assert store._stored_venues("BTC/USDT", None) == ["bench", "other"]
     assert Store(tmp_path / "nothing")._stored_venues("BTC/USDT", None) == []
+
+
+def test_a_small_frame_is_read_through_its_files_too(tmp_path: Path, spy: list[bool]) -> None:
+    # Under 4 MB the frame's arrays are plain numpy ones (not the huge-page buffer): 1h candles,
+    # one month-partition each of 744, 696 and 744 rows.
+    frame = _candles(JAN, APR).iloc[::60]
+    store = Store(tmp_path)
+    assert store.put(frame, "BTC/USDT", "1h", venue="bench") == 3
+    for f in sorted(tmp_path.glob("candles/venue=bench/symbol=BTC_USDT/timeframe=1h/period=*/part.parquet")):
+        old = f.stat().st_mtime_ns - 10 * 10**9
+        os.utime(f, ns=(old, old))
+    store.candles("BTC/USDT", "1h", JAN, APR)  # verifies and records them
+    spy.clear()
+    got = store.candles("BTC/USDT", "1h", JAN, APR)
+    pd.testing.assert_frame_equal(got, frame, check_freq=False)
+    assert spy == [True, True, True] and len(got) == 2184
