@@ -102,25 +102,91 @@ class Part:
     order; after a read, views of the mapped file), plus the stored metadata. ``origin``, set by a
     read of a verified file, names the file version the views come from (see :class:`Origin`), so
     that :func:`frame_from_parts` can read the columns straight into the frame.
+
+    A part read from a file version trusted without summing it (verified earlier in this process,
+    or by the record beside it) holds the open file and maps it only when ``times`` or ``values``
+    are first asked for: a whole partition that goes into a frame is read with one ``preadv`` and
+    never mapped (#18). Its ``first``/``last`` times are then read from the file (8 bytes each).
     """
 
-    __slots__ = ("times", "values", "meta", "origin")
+    __slots__ = ("_times", "_values", "meta", "origin", "_n", "_file", "_offsets")
 
     def __init__(
         self, times: I64, values: Sequence[F64], meta: dict[str, Any] | None = None, origin: Origin | None = None
     ) -> None:
-        self.times = times
-        self.values = tuple(values)
+        self._times: I64 | None = times
+        self._values: tuple[F64, ...] | None = tuple(values)
         self.meta = meta or {}
         self.origin = origin
+        self._n = len(times)
+        self._file: OpenFile | None = None
+        self._offsets: tuple[int, ...] = ()
+
+    @classmethod
+    def unmapped(cls, n: int, meta: dict[str, Any], origin: Origin) -> Part:
+        """A part of ``n`` rows of a trusted file version, mapped from ``origin.file`` on first use."""
+        if origin.file is None:
+            raise ValueError("an unmapped part needs its open file")
+        part = cls.__new__(cls)
+        part._times, part._values, part.meta, part.origin, part._n = None, None, meta, origin, n
+        part._file, part._offsets = origin.file, origin.offsets
+        return part
+
+    def _map(self) -> None:
+        assert self._file is not None
+        if os.fstat(self._file.fd).st_size < max(self._offsets) + 8 * self._n:  # views past the end would crash
+            where = self.origin.path if self.origin is not None else "a stored file"
+            raise CorruptFile(f"{where} is shorter than the version that was verified")
+        mm = mmap.mmap(self._file.fd, 0, access=mmap.ACCESS_READ)
+        self._times, values = _views(mm, self._n, list(self._offsets))
+        self._values = tuple(values)
+        self._file = None  # the mapping keeps its own descriptor
+
+    @property
+    def times(self) -> I64:
+        """Open times, int64 ms."""
+        if self._times is None:
+            self._map()
+        assert self._times is not None
+        return self._times
+
+    @property
+    def values(self) -> tuple[F64, ...]:
+        """open, high, low, close, volume (float64)."""
+        if self._values is None:
+            self._map()
+        assert self._values is not None
+        return self._values
+
+    @property
+    def mapped(self) -> bool:
+        """False while an unmapped part has not been asked for its data."""
+        return self._times is not None
 
     def __len__(self) -> int:
-        return len(self.times)
+        return self._n
+
+    def first(self) -> int:
+        """Open time of the first row (the part must not be empty)."""
+        return self._time_at(0)
+
+    def last(self) -> int:
+        """Open time of the last row (the part must not be empty)."""
+        return self._time_at(self._n - 1)
+
+    def _time_at(self, i: int) -> int:
+        if self._times is not None:
+            return int(self._times[i])
+        assert self._file is not None
+        raw = os.pread(self._file.fd, 8, self._offsets[0] + 8 * i)
+        if len(raw) != 8:  # cut short since it was verified (no kit write does that: a new inode)
+            where = self.origin.path if self.origin is not None else "a stored file"
+            raise CorruptFile(f"{where} is shorter than the version that was verified")
+        return int.from_bytes(raw, "little", signed=True)
 
     def slice(self, start_ms: int, end_ms: int) -> Part:
         """Rows with open time in ``[start_ms, end_ms)`` (views, no copy)."""
-        n = len(self.times)
-        if n == 0 or (self.times[0] >= start_ms and self.times[n - 1] < end_ms):
+        if self._n == 0 or (self.first() >= start_ms and self.last() < end_ms):
             # The whole part (the common case: a partition inside the range). The binary search
             # would touch ~7 pages of a mapped file, each a page fault in a fresh process (#18).
             return self
@@ -138,21 +204,40 @@ class Part:
         return int(ohlc_mask(self.values).sum())
 
 
+class OpenFile:
+    """A file descriptor closed when the last part holding it is dropped."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:  # pragma: no cover - already closed
+            pass
+
+
 class Origin:
     """The file version a :class:`Part`'s views were verified from: path, stat key, column offsets.
 
     ``key`` is ``(device, inode, size, mtime_ns, ctime_ns)`` when the file was checked (its sums,
     or the record beside it); ``offsets`` the byte offsets of the six columns' values, each
     ``8 * rows`` bytes long. :func:`frame_from_parts` reads those bytes again with one ``preadv``
-    only while the file at ``path`` still has this key (see :func:`_pread_into`).
+    only while the file still has this key (see :func:`_pread_into`): through ``file``, the
+    descriptor the check was made on, when the part holds it open, else the file at ``path``.
     """
 
-    __slots__ = ("path", "key", "offsets")
+    __slots__ = ("path", "key", "offsets", "file")
 
-    def __init__(self, path: str, key: tuple[int, int, int, int, int], offsets: Sequence[int]) -> None:
+    def __init__(
+        self, path: str, key: tuple[int, int, int, int, int], offsets: Sequence[int], file: OpenFile | None = None
+    ) -> None:
         self.path = path
         self.key = key
         self.offsets = tuple(offsets)
+        self.file = file
 
 
 def _fsync_dir(path: Path) -> None:
@@ -332,25 +417,27 @@ def sidecar_path(path: Path) -> Path:
 
 
 def _sidecar_read(
-    path: Path, key: tuple[int, int, int, int, int], mm: mmap.mmap
+    path: Path, key: tuple[int, int, int, int, int], fd: int
 ) -> tuple[int, list[int], dict[str, Any], bytes] | None:
-    """The on-disk record of ``path`` if it matches the file as it is now (rows, offsets, meta, footer); else None."""
+    """The record of ``path`` if it matches the file open as ``fd`` now (rows, offsets, meta, footer); else None."""
     try:
-        fd = os.open(sidecar_path(path), os.O_RDONLY | os.O_CLOEXEC)
+        rfd = os.open(sidecar_path(path), os.O_RDONLY | os.O_CLOEXEC)
         try:
-            raw = os.read(fd, _SIDECAR_MAX)
+            raw = os.read(rfd, _SIDECAR_MAX)
         finally:
-            os.close(fd)
+            os.close(rfd)
         if len(raw) >= _SIDECAR_MAX:  # not a record this module wrote
             return None
         rec = json.loads(raw)
         if rec.get("v") != SIDECAR_VERSION or tuple(rec["key"]) != key:
             return None
-        footer = _footer(mm)
+        footer = _footer_of(fd, key[2])
         if len(footer) != rec["footer_len"] or hashlib.sha256(footer).hexdigest() != rec["footer_sha256"]:
             return None
         n, offsets, meta = int(rec["rows"]), [int(o) for o in rec["offsets"]], rec["meta"]
         if not isinstance(meta, dict) or len(offsets) != len(SCHEMA) or any(o + 8 * n > key[2] for o in offsets):
+            return None
+        if meta.get("rows") != n or (n and not (type(meta.get("first")) is int and type(meta.get("last")) is int)):
             return None
         return n, offsets, meta, footer
     except (OSError, ValueError, KeyError, TypeError):
@@ -379,24 +466,22 @@ def _sidecar_write(path: Path, key: tuple[int, int, int, int, int], footer: byte
 def _read_fast(path: Path) -> Part | None:
     """The no-decode path of :func:`read_part`; ``None`` when it does not apply or a check fails."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            st = os.fstat(fd)
-            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-        finally:
-            os.close(fd)
+        file = OpenFile(os.open(path, os.O_RDONLY | os.O_CLOEXEC))  # closed when the last holder drops it
+        st = os.fstat(file.fd)
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        # A trusted file version (verified here before, or by the record beside it) is not mapped:
+        # the part holds the open file and maps it only if its views are asked for (#18).
         hit = _VERIFIED.get(str(path))
-        if hit is not None and hit[0] == key and mm[len(mm) - len(hit[1]) :] == hit[1]:
-            _, _, n, known, meta = hit
-            times, values = _views(mm, n, known)
-            return Part(times, values, meta, Origin(str(path), key, known))
-        rec = _sidecar_read(path, key, mm)
+        if hit is not None and hit[0] == key and len(hit[1]) <= key[2]:
+            if os.pread(file.fd, len(hit[1]), key[2] - len(hit[1])) == hit[1]:
+                _, _, n, known, meta = hit
+                return Part.unmapped(n, meta, Origin(str(path), key, known, file))
+        rec = _sidecar_read(path, key, file.fd)
         if rec is not None:  # verified by an earlier process, and unchanged since
             n, known, meta, footer = rec
             _remember(path, key, footer, n, known, meta)
-            times, values = _views(mm, n, known)
-            return Part(times, values, meta, Origin(str(path), key, known))
+            return Part.unmapped(n, meta, Origin(str(path), key, known, file))
+        mm = mmap.mmap(file.fd, 0, access=mmap.ACCESS_READ)
         md = pq.read_metadata(pa.BufferReader(pa.py_buffer(mm)))
         raw = (md.metadata or {}).get(META_KEY)
         if raw is None or md.num_row_groups != 1 or md.num_columns != len(SCHEMA):
@@ -439,6 +524,21 @@ def _remember(path: Path, key: tuple[int, int, int, int, int], footer: bytes, n:
     if len(_VERIFIED) >= _VERIFIED_MAX:
         del _VERIFIED[next(iter(_VERIFIED))]
     _VERIFIED[str(path)] = (key, footer, n, offsets, meta)
+
+
+def _footer_of(fd: int, size: int) -> bytes:
+    """:func:`_footer` of the file open as ``fd`` (``size`` bytes), read with ``pread``."""
+    tail = os.pread(fd, min(size, _TAIL), max(0, size - _TAIL))
+    if len(tail) < 8:
+        return tail
+    n = int.from_bytes(tail[-8:-4], "little") + 8
+    if n <= len(tail):
+        return tail[len(tail) - n :]
+    return os.pread(fd, min(n, size), max(0, size - n))
+
+
+#: Bytes read from a file's end to get its footer in one call (a kit file's footer is ~2 KB).
+_TAIL = 1 << 14
 
 
 def _footer(mm: mmap.mmap) -> bytes:
@@ -533,10 +633,11 @@ def _pread_into(origin: Origin, n: int, times: I64, values: npt.NDArray[np.float
     The copy from a part's mapped views costs a page fault per 64 KiB of the file in a process that
     has not touched it (#18: ~250 of a fresh year read's faults). One ``preadv`` per file has the
     kernel copy from its page cache into ``times`` and the rows of ``values`` instead (the gaps,
-    the next column's page header, go to a scratch buffer). Only if the file at the path is still
-    the version that was verified: same ``(device, inode, size, mtime, ctime)``; a file replaced or
-    written since (the key differs), an error or a short read return False, and the caller copies
-    from the part's views as before (the verified version's pages, as the read returned them).
+    the next column's page header, go to a scratch buffer). Only if the file is still the version
+    that was verified: same ``(device, inode, size, mtime, ctime)``, on the descriptor the part
+    holds (the same inode) or else on the file now at the path; a file replaced or written since
+    (the key differs), an error or a short read return False, and the caller copies from the
+    part's views as before (the verified version's pages, as the read returned them).
     """
     offsets = origin.offsets
     if (
@@ -555,7 +656,7 @@ def _pread_into(origin: Origin, n: int, times: I64, values: npt.NDArray[np.float
             buffers.append(memoryview(scratch)[:gap])
         buffers.append(values[i])
     try:
-        fd = os.open(origin.path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = origin.file.fd if origin.file is not None else os.open(origin.path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -566,7 +667,8 @@ def _pread_into(origin: Origin, n: int, times: I64, values: npt.NDArray[np.float
     except OSError:
         return False
     finally:
-        os.close(fd)
+        if origin.file is None:
+            os.close(fd)
 
 
 #: A transparent huge page; frames of at least two take :func:`_frame_arrays`' aligned buffer.

@@ -118,13 +118,14 @@ class Series:
         path = self.path(period)
         try:
             part = read_part(path)
+            bounds = (part.first(), part.last()) if len(part) else None
         except FileNotFoundError:
             self._periods = None
             return None
         except CorruptFile as exc:
             raise self._quarantine(period, path, str(exc)) from exc
         lo, hi = paths.period_bounds(period)
-        if len(part) and (part.times[0] < lo or part.times[-1] >= hi):
+        if bounds is not None and (bounds[0] < lo or bounds[1] >= hi):
             raise self._quarantine(period, path, f"{path} holds candles outside {period}")
         # The kit checks the grid before it writes (and the checksums prove the file is what it
         # wrote); a file from elsewhere is checked here.

@@ -218,3 +218,68 @@ def test_a_small_frame_is_read_through_its_files_too(tmp_path: Path, spy: list[b
     got = store.candles("BTC/USDT", "1h", JAN, APR)
     pd.testing.assert_frame_equal(got, frame, check_freq=False)
     assert spy == [True, True, True] and len(got) == 2184
+
+
+@pytest.mark.parametrize("verified_by", ["record", "process cache"])
+def test_a_trusted_partition_is_not_mapped_unless_its_views_are_asked_for(
+    tmp_path: Path, spy: list[bool], verified_by: str
+) -> None:
+    _, frame, files = _stored(tmp_path)
+    read_part(files[0])  # sums, records and remembers it
+    if verified_by == "record":
+        kp.forget_verified()
+    part = read_part(files[0])
+    assert not part.mapped and part.origin is not None and part.origin.file is not None
+    jan = frame.loc[:"2024-01-31 23:59"]
+    assert (part.first(), part.last()) == (jan.index.asi8[0], jan.index.asi8[-1])  # read from the file
+    assert len(part) == len(jan) and part.slice(part.first(), part.last() + MIN) is part
+    got = frame_from_parts([part])
+    assert spy == [True] and not part.mapped  # the frame was read with preadv, nothing mapped
+    np.testing.assert_array_equal(got.to_numpy(), jan.to_numpy())
+    np.testing.assert_array_equal(part.times, jan.index.asi8)  # asked for: mapped now
+    assert part.mapped and np.array_equal(part.values[3], jan["close"].to_numpy())
+    inner = part.slice(part.first() + MIN, part.last())
+    assert inner.mapped and len(inner) == len(jan) - 2
+
+
+def test_a_trusted_file_cut_short_after_the_read_is_an_error_not_a_crash(tmp_path: Path, spy: list[bool]) -> None:
+    # An outside writer truncates a verified file after the read opened it (a kit write never
+    # does: it replaces the inode). Mapping it and reading past its end would kill the process
+    # (SIGBUS); the part says the file is corrupt instead.
+    _, _, files = _stored(tmp_path)
+    read_part(files[1])
+    part = read_part(files[1])
+    assert not part.mapped
+    os.truncate(files[1], part.origin.offsets[0] + 16 if part.origin else 0)  # two rows of times left
+    with pytest.raises(kp.CorruptFile, match="shorter than the version that was verified"):
+        part.last()
+    with pytest.raises(kp.CorruptFile, match="shorter than the version that was verified"):
+        frame_from_parts([part])
+    assert spy == [False]  # the stat key changed: not read through, and not mapped past the end
+
+
+def test_a_store_read_quarantines_a_file_cut_short_between_open_and_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same truncation, between the read opening the trusted file and its bounds check:
+    # the partition is quarantined like any corrupt file, and its candles are missing.
+    from kit.store import CandleWarning
+    from kit.store import series as ks
+
+    store, frame, files = _stored(tmp_path)
+    store.candles("BTC/USDT", "1m", JAN, APR)
+    real = ks.read_part
+
+    def read_then_cut(path: Path) -> Part:
+        part = real(path)
+        if path == files[1]:
+            os.truncate(path, 100)
+        return part
+
+    monkeypatch.setattr(ks, "read_part", read_then_cut)
+    with pytest.warns(CandleWarning, match="shorter than the version that was verified"):
+        got = store.candles("BTC/USDT", "1m", JAN, APR, offline=True)
+    assert not files[1].exists() and any((tmp_path / "quarantine").rglob("part-*.parquet"))
+    feb = (got.index >= "2024-02-01") & (got.index < "2024-03-01")
+    assert got[feb].isna().all().all() and got[~feb].notna().all().all()
+    pd.testing.assert_frame_equal(got[~feb], frame[~feb], check_freq=False)
