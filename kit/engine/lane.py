@@ -93,7 +93,13 @@ def _scale(unit: Fraction) -> int:
 
 def _dec(n: int, unit: Fraction) -> Decimal:
     """``n`` units of ``unit`` as an exact Decimal (no context rounding)."""
-    num, den = n * unit.numerator, unit.denominator
+    mult, k = _decimal_unit(unit)
+    return _dec_with(n, mult, k)
+
+
+def _decimal_unit(unit: Fraction) -> tuple[int, int]:
+    """``(mult, k)`` with ``unit == mult * 10**-k`` (``unit`` a decimal fraction)."""
+    num, den = unit.numerator, unit.denominator
     k = 0
     while den % 10 == 0:
         den //= 10
@@ -106,7 +112,14 @@ def _dec(n: int, unit: Fraction) -> Decimal:
         den //= 5
         num *= 2
         k += 1
-    return Decimal(f"{num}E-{k}") if k else Decimal(num)
+    return num, k
+
+
+def _dec_with(n: int, mult: int, k: int) -> Decimal:
+    v = n * mult
+    if -(10**27) < v < 10**27:  # scaleb is exact within the context's 28 digits
+        return Decimal(v).scaleb(-k)
+    return Decimal(f"{v}E-{k}")
 
 
 class _O:
@@ -147,6 +160,7 @@ class Lane:
         self.ql = self.bf = self.bl = 0
         self.any_base = False
         self.sq, self.sb = _scale(u.uq), _scale(u.ub)
+        self.duq, self.dub = _decimal_unit(u.uq), _decimal_unit(u.ub)
         self.t = m.tick_size
         self.min_p = -(-Fraction(m.min_price) // u.t) if m.min_price else None
         self.max_p = Fraction(m.max_price) // u.t if m.max_price else None
@@ -168,9 +182,8 @@ class Lane:
         self.fills: list[tuple[Any, ...]] = []
         self.log: list[tuple[Any, ...]] = []  # every call of the callback: (candle, buy or None, qty, limit, kw)
         self.qcache: dict[Decimal, int] = {}  # quantity -> whole steps (-1: not a positive multiple of the step)
-        self.now = -1
-        self.due = self.n  # the next candle where an order may act
-        self.dirty = False  # orders changed since ``due`` was worked out
+        self.now = -1  # the candle of the callback's last call (its orders act from the next one)
+        self.due = self.n  # the next candle where an order may act; -1: to be worked out again
         self.ver = 0  # bumped when the balances change (the context's Decimal views are cached on it)
         self.eng: _Runner | None = None  # the engine path, once it took over
 
@@ -244,7 +257,7 @@ class Lane:
         self.orders.append(o)
         self.n_open += 1
         self.ver += 1
-        self.dirty = True
+        self.due = -1
         if limit is None:
             self.markets.append(o)
         elif ptk >= last if buy else ptk <= last:  # marketable on arrival: takes on the next open
@@ -285,7 +298,7 @@ class Lane:
         self.markets, self.fresh, self.bids, self.bid_keys, self.asks, self.ask_keys = [], [], [], [], [], []
         self.n_open = 0
         self.ver += 1
-        self.dirty = True
+        self.due = -1
 
     def _open_orders(self) -> list[_O]:
         return sorted(self.markets + self.fresh + self.bids + self.asks, key=_by_id)
@@ -338,13 +351,13 @@ class Lane:
 
     def advance_to(self, i: int) -> None:
         """Process every candle up to and including ``i`` where an order may act."""
-        if self.dirty:
-            self.due = self.next_due(self.now + 1)
-            self.dirty = False
-        while self.due <= i:
-            j = self.due
-            self.step(j)
-            self.due = self.next_due(j + 1)
+        due = self.due
+        if due < 0:
+            due = self.next_due(self.now + 1)
+        while due <= i:
+            self.step(due)
+            due = self.next_due(due + 1)
+        self.due = due
 
     def step(self, i: int) -> None:
         """Candle ``i``, swept as :meth:`Matching.on_bar` sweeps it."""
@@ -376,7 +389,7 @@ class Lane:
                 if w.st < 2:
                     self._file(w)
             self.fresh = []
-        if budget <= 0:
+        if budget <= 0 or not (self.bids or self.asks):  # the legs act on resting limits only
             return
         first, second = (h, lo) if (h - o) < (o - lo) else (lo, h)
         for a, b, t in ((o, first, ts + iv // 3), (first, second, ts + 2 * iv // 3), (second, c, ts + iv - 1)):
@@ -459,7 +472,6 @@ class Lane:
             w.st = 2
             self._release(w)
             self.n_open -= 1
-            self.dirty = True
             if w.mkt:
                 self.markets.remove(w)
             elif w in self.fresh:
@@ -514,11 +526,11 @@ class Lane:
     # -- what the callback reads -------------------------------------------------------------------
     def position(self) -> Decimal:
         """Base held (free and locked), exact."""
-        return _dec(self.bf + self.bl, self.u.ub)
+        return _dec_with(self.bf + self.bl, *self.dub)
 
     def free_cash(self) -> Decimal:
         """Free quote balance, exact."""
-        return _dec(self.qf, self.u.uq)
+        return _dec_with(self.qf, *self.duq)
 
     # -- results ---------------------------------------------------------------------------------
     def frames(self) -> tuple[Any, Any, tuple[np.ndarray, np.ndarray, np.ndarray]]:

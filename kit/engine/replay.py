@@ -133,19 +133,15 @@ class Context:
 class _LaneContext(Context):
     """The :class:`Context` of the callback lane: the same calls, balances read from its integers."""
 
-    __slots__ = ("_lane", "_ver", "_pos", "_cash")
+    __slots__ = ("_lane", "_pver", "_pos", "_cver", "_cash")
 
     def __init__(self, lane: Lane) -> None:  # Context.__init__ would assign the views below
         self.i = 0
         self.close = 0.0
-        self._run = lane  # type: ignore[assignment]  # place() and cancel_all(), as the runner has
+        self._run = lane  # type: ignore[assignment]  # the runner's calls, as the runner has them
         self._lane = lane
-        self._ver = -1
+        self._pver = self._cver = -1
         self._pos = self._cash = ZERO
-
-    def _views(self) -> None:
-        lane = self._lane
-        self._pos, self._cash, self._ver = lane.position(), lane.free_cash(), lane.ver
 
     @property  # type: ignore[override]
     def position(self) -> Decimal:
@@ -153,8 +149,8 @@ class _LaneContext(Context):
         lane = self._lane
         if lane.eng is not None:
             return lane.eng.ctx.position
-        if self._ver != lane.ver:
-            self._views()
+        if self._pver != lane.ver:
+            self._pos, self._pver = lane.position(), lane.ver
         return self._pos
 
     @property  # type: ignore[override]
@@ -163,8 +159,8 @@ class _LaneContext(Context):
         lane = self._lane
         if lane.eng is not None:
             return lane.eng.ctx.cash
-        if self._ver != lane.ver:
-            self._views()
+        if self._cver != lane.ver:
+            self._cash, self._cver = lane.free_cash(), lane.ver
         return self._cash
 
     @property
@@ -172,6 +168,24 @@ class _LaneContext(Context):
         """Number of working orders."""
         lane = self._lane
         return len(lane.eng.hits) if lane.eng is not None else lane.n_open
+
+    def buy(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
+        """Buy ``qty`` at market, or at ``limit``; returns the client order id."""
+        lane = self._lane
+        lane.now = self.i
+        return lane.place(Side.BUY, qty, limit, **kw)
+
+    def sell(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
+        """Sell ``qty`` at market, or at ``limit``; returns the client order id."""
+        lane = self._lane
+        lane.now = self.i
+        return lane.place(Side.SELL, qty, limit, **kw)
+
+    def cancel_all(self) -> None:
+        """Cancel every working order."""
+        lane = self._lane
+        lane.now = self.i
+        lane.cancel_all()
 
 
 class _Runner:
@@ -562,9 +576,8 @@ def _run_lane(lane: Lane, strategy: Callable[[Context], None]) -> _Runner | None
     n = lane.n
     i = 0
     while i < n:
-        if lane.dirty or lane.due <= i:
+        if lane.due <= i:
             lane.advance_to(i)
-        lane.now = i
         ctx.i = i
         ctx.close = closes[i]
         strategy(ctx)
