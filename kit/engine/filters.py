@@ -282,6 +282,27 @@ def fat_finger(req: OrderRequest, *, last_price: Decimal | None, band_pct: Decim
     return None
 
 
+def funds_needed(req: OrderRequest, ref_price: Decimal | None) -> tuple[str, Decimal] | None:
+    """The asset and amount ``req`` needs free: a sell its base amount, a buy amount x price in quote.
+
+    ``None`` for a buy with no known price (nothing can be said). :func:`funds` compares it with the
+    free balance; a batch of orders (``Session.place_many``) adds up what its earlier orders need.
+
+    >>> from decimal import Decimal as D
+    >>> funds_needed(OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("2"), price=D("10")), None)
+    ('USDT', Decimal('20'))
+    """
+    base, _, quote = req.symbol.partition("/")
+    if req.side is Side.SELL:
+        return base, req.quantity or ZERO
+    if req.quote_quantity is not None:
+        return quote, req.quote_quantity
+    price = req.price if req.price is not None else (req.trigger_price or ref_price)
+    if price is None or req.quantity is None:
+        return None
+    return quote, req.quantity * price
+
+
 def funds(req: OrderRequest, *, free_base: Decimal, free_quote: Decimal, ref_price: Decimal | None) -> Refusal | None:
     """Whether the free balance covers ``req``: a sell its base amount, a buy amount x price in quote.
 
@@ -293,18 +314,15 @@ def funds(req: OrderRequest, *, free_base: Decimal, free_quote: Decimal, ref_pri
     >>> funds(sell, free_base=D("0.5"), free_quote=D("0"), ref_price=None).reason
     'Account has insufficient balance for requested action: selling 100 BTC needs 100, free 0.5.'
     """
-    base, _, quote = req.symbol.partition("/")
+    base = req.symbol.partition("/")[0]
+    needed = funds_needed(req, ref_price)
+    if needed is None:
+        return None
+    asset, need = needed
     if req.side is Side.SELL:
-        need, free, asset, what = req.quantity or ZERO, free_base, base, f"selling {req.quantity} {base}"
+        free, what = free_base, f"selling {req.quantity} {base}"
     else:
-        price = req.price if req.price is not None else (req.trigger_price or ref_price)
-        if req.quote_quantity is not None:
-            need = req.quote_quantity
-        elif price is None or req.quantity is None:
-            return None
-        else:
-            need = req.quantity * price
-        free, asset, what = free_quote, quote, f"buying {req.quantity} {base}"
+        free, what = free_quote, f"buying {req.quantity} {base}"
     if need > free:
         return Refusal(
             RejectCode.INSUFFICIENT_FUNDS,

@@ -228,6 +228,10 @@ class Feed:
         self, trades: list[dict[str, Any]], source: Any, last_id: int | None, *, rest: bool = False
     ) -> int | None:
         now = wall_ms()
+        if all(str(t.get("id") or "").isdigit() for t in trades):
+            # in trade order: ccxt sorts by (timestamp, id as a string), so trades 9 and 11 of one
+            # millisecond come as 11, 9, and the book would take 9's price as the last one
+            trades = sorted(trades, key=lambda t: int(t["id"]))
         for t in trades:
             tid = int(t["id"]) if str(t.get("id") or "").isdigit() else None
             if tid is not None and last_id is not None and tid <= last_id:

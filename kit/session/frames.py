@@ -38,10 +38,24 @@ def orders_frame(orders: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return _indexed([{k: o.get(k) for k in ["timestamp", *ORDER_COLUMNS]} for o in orders], ORDER_COLUMNS)
 
 
+def in_trade_order(trades: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Trades from ccxt ordered by (time, integer trade id), as the exchange lists them.
+
+    ccxt sorts by (timestamp, id as a string), so trades 9 and 11 of one millisecond come as 11, 9.
+
+    >>> [t["id"] for t in in_trade_order([{"id": "11", "timestamp": 5}, {"id": "9", "timestamp": 5}])]
+    ['9', '11']
+    """
+    out = list(trades)
+    if all(str(t.get("id") or "").isdigit() for t in out):
+        out.sort(key=lambda t: (t.get("timestamp") or 0, int(t["id"])))
+    return out
+
+
 def trades_frame(trades: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per ccxt trade (fill), indexed by trade time; fees flattened."""
+    """One row per ccxt trade (fill) in trade order, indexed by trade time; fees flattened."""
     rows = []
-    for t in trades:
+    for t in in_trade_order(trades):
         fee = t.get("fee") or {}
         row = {k: t.get(k) for k in ["timestamp", *TRADE_COLUMNS]}
         row["fee_cost"], row["fee_currency"] = fee.get("cost"), fee.get("currency")

@@ -104,6 +104,7 @@ class Reads(SessionBase):
             params={"symbol": symbol},
             symbol=symbol,
         )
+        rows = frames.in_trade_order(rows)  # journaled in the exchange's order
         for t in rows:
             self._record_trade(t)
         return frames.trades_frame(rows)

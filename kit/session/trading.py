@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit.engine.filters import counts, funds, market_from_ccxt
+from kit.engine.filters import counts, funds, funds_needed, market_from_ccxt
 from kit.engine.order import ORDER_KEYWORDS, OrderSpec, bad_order
 from kit.engine.types import OrderType
 from kit.errors import (
@@ -105,6 +105,9 @@ class _BatchMemo:
     state: Any = None
     day: dict[str, Any] | None = None
     added: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    #: What the batch's earlier orders need free (asset -> amount): the funds check of the next one
+    #: subtracts it from the free balance, as the exchange will have locked it by then.
+    committed: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -326,6 +329,9 @@ class Trading(Reads):
             return None
         market = self._ex.markets.get(it.symbol) or {}
         base, quote = str(market.get("base") or ""), str(market.get("quote") or "")
+        memo = None if dry else self._batch_memo()
+        if memo is not None and memo.committed:  # inside place_many: the batch's earlier orders come first
+            free = {a: free.get(a, Decimal(0)) - memo.committed.get(a, Decimal(0)) for a in {*free, *memo.committed}}
         refusal = funds(
             it.to_request(),
             free_base=free.get(base, Decimal(0)),
@@ -429,6 +435,9 @@ class Trading(Reads):
         if memo is not None:
             rate = self._rates.get(it.symbol)
             memo.added.append((it.symbol, it.kind.value, notional * rate if rate is not None else notional))
+            needed = funds_needed(it.to_request(), checked.reference_price)
+            if needed is not None:
+                memo.committed[needed[0]] = memo.committed.get(needed[0], Decimal(0)) + needed[1]
         return symbol, cid, args
 
     #: The batch :meth:`place_many` is preparing on this thread (``None`` outside one).

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from lab.lab import Lab
 
-from kit.errors import ConfigError, FilterViolation, KitError, OrderRejected
+from kit.errors import ConfigError, FilterViolation, InsufficientFunds, KitError, OrderRejected
 from kit.journal.journal import Journal
 from kit.run import Runner
 from kit.run.broker import client_id_for
@@ -172,3 +172,30 @@ def test_call_many_sends_together_returns_each_outcome_in_place_and_logs_each_re
     with lab.raises(ConfigError, match="1 params"):  # nothing sent for a malformed call
         s.api.call_many("fetch_time", [lambda ex: ex.fetch_time()] * 2, method="GET", path="/api/v3/time",
                         write=False, params=[{}])  # fmt: skip
+
+
+@pytest.mark.slow  # a Session and a localnet round trip: 1-3 s on the shared machine
+def test_the_funds_check_of_a_batch_counts_what_its_earlier_orders_lock(lab: Lab) -> None:
+    """Two sells that each fit the free BTC but not together: the second is refused before any request."""
+    s = lab.session()
+    free = s.free_balances()["BTC"]
+    last = Decimal(str(lab.client().fetch_ticker("BTC/USDT")["last"]))
+    price = str((last * Decimal("1.05")).quantize(Decimal("0.01")))  # rests above the market
+    part = (free * Decimal("0.6")).quantize(Decimal("0.00001"))
+    before = lab.server_count()
+    out = s.place_many([
+        {"symbol": "BTC/USDT", "side": "sell", "amount": str(part), "price": price, "client_id": "tk-funds-1"},
+        {"symbol": "BTC/USDT", "side": "sell", "amount": str(part), "price": price, "client_id": "tk-funds-2"},
+        {"symbol": "BTC/USDT", "side": "sell", "amount": "0.001", "price": price, "client_id": "tk-funds-3"},
+    ])  # fmt: skip
+    assert isinstance(out[0], dict) and isinstance(out[2], dict), out
+    assert isinstance(out[1], InsufficientFunds), out[1]
+    assert f"needs {part}" in str(out[1]) and f"free {free - part}" in str(out[1]), str(out[1])
+    sent = [q for q in lab.server_log()[before:] if q["method"] == "POST" and q["path"] == "/api/v3/order"]
+    assert len(sent) == 2  # the refused one never left
+    assert [e.client_id for e in s.journal.events(kinds=["intent"])] == ["tk-funds-1", "tk-funds-3"]
+    placed = sorted(o["clientOrderId"] for o in lab.client().fetch_open_orders("BTC/USDT"))
+    assert placed == ["tk-funds-1", "tk-funds-3"]
+    # Outside a batch nothing is carried over: a later single order sees the exchange's free balance.
+    with lab.raises(InsufficientFunds):
+        s.place("BTC/USDT", "sell", str(part), price=price)
