@@ -88,7 +88,7 @@ def _scale(unit: Fraction) -> int:
         fives += 1
     if d != 1:
         raise NotExact("a unit that is not a decimal fraction")
-    return unit.numerator * 5**twos * 2**fives
+    return int(unit.numerator * pow(5, twos) * pow(2, fives))
 
 
 def _dec(n: int, unit: Fraction) -> Decimal:
@@ -230,8 +230,10 @@ class Lane:
         else:
             ptk = 0
             ref = last
-        if qs > 10**18 or abs(ref) * max(qs, 1) * u.kq * self.sq >= _BIG or (
-            (self.qf + self.ql) * self.sq >= _BIG or (self.bf + self.bl + max(qs, 0) * u.ks) * self.sb >= _BIG
+        if (
+            qs > 10**18
+            or abs(ref) * max(qs, 1) * u.kq * self.sq >= _BIG
+            or ((self.qf + self.ql) * self.sq >= _BIG or (self.bf + self.bl + max(qs, 0) * u.ks) * self.sb >= _BIG)
         ):
             return self._hand_over().place(side, qty, limit, **kw)
         self.log.append((i, buy, qty, limit))

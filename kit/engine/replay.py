@@ -42,9 +42,9 @@ from kit.engine import jit, kernel
 from kit.engine import lane as _lane
 from kit.engine.engine import Engine
 from kit.engine.fillmodel import FillModel
-from kit.engine.lane import Lane
 from kit.engine.frames import fills_frame, orders_frame
 from kit.engine.frames import to_tick as _to_tick
+from kit.engine.lane import Lane
 from kit.engine.order import OrderSpec
 from kit.engine.types import Bar, Event, EventKind, Liquidity, Market, OrderRequest, OrderType, Side, TimeInForce
 from kit.engine.working import Working
@@ -143,8 +143,8 @@ class _LaneContext(Context):
         self._pver = self._cver = -1
         self._pos = self._cash = ZERO
 
-    @property  # type: ignore[override]
-    def position(self) -> Decimal:
+    @property
+    def position(self) -> Decimal:  # type: ignore[override]  # read-only here: the lane keeps the balances
         """Base held (free and locked), exact."""
         lane = self._lane
         if lane.eng is not None:
@@ -153,8 +153,8 @@ class _LaneContext(Context):
             self._pos, self._pver = lane.position(), lane.ver
         return self._pos
 
-    @property  # type: ignore[override]
-    def cash(self) -> Decimal:
+    @property
+    def cash(self) -> Decimal:  # type: ignore[override]
         """Free quote balance, exact."""
         lane = self._lane
         if lane.eng is not None:

@@ -26,7 +26,10 @@ from kit.engine.types import Event, OrderType, TimeInForce
 TICKS = [D("0.01"), D("0.5"), D("0.001")]
 STEPS = [D("0.001"), D("1"), D("0.0001")]
 # ../shared/data beside the clone (as in CI); KIT_SHARED_DATA points elsewhere (e.g. a worktree)
-REAL = Path(os.environ.get("KIT_SHARED_DATA") or Path(__file__).parents[2].parent / "shared" / "data") / "UNITTEST_BTC-1m.feather"
+REAL = (
+    Path(os.environ.get("KIT_SHARED_DATA") or Path(__file__).parents[2].parent / "shared" / "data")
+    / "UNITTEST_BTC-1m.feather"
+)
 
 # one action of a callback: (what, size in steps, limit offset in ticks from the close)
 # what: 0 nothing, 1 buy market, 2 sell market, 3 buy limit, 4 sell limit, 5 cancel_all, 6 sell the position
@@ -163,7 +166,8 @@ def test_a_grid_of_resting_limits_shares_each_candle_budget() -> None:
     n = 400
     x = np.arange(n)
     px = np.round(100 + 4 * np.sin(x / 17), 2)
-    candles = pd.DataFrame({"open": px, "high": px + 0.8, "low": px - 0.8, "close": np.roll(px, -1), "volume": np.where(x % 3 == 0, 0.4, 3.0)},
+    vol = np.where(x % 3 == 0, 0.4, 3.0)  # a third of the candles leave less than one order's size
+    candles = pd.DataFrame({"open": px, "high": px + 0.8, "low": px - 0.8, "close": np.roll(px, -1), "volume": vol},
                            index=pd.date_range("2024-01-01", periods=n, freq="1min", tz="UTC"))  # fmt: skip
     market = Market("X/Q", "X", "Q", tick_size=D("0.01"), step_size=D("0.001"))
     seen_lane: list[Any] = []
@@ -220,7 +224,9 @@ def test_an_order_the_lane_does_not_replicate_hands_over_to_the_engine(
     _assert_same(fast, slow, seen_lane, seen_eng)
 
 
-@pytest.mark.skipif(not REAL.exists(), reason=f"real candle data is missing ({REAL}); it sits beside the clone in CI only")
+@pytest.mark.skipif(
+    not REAL.exists(), reason=f"real candle data is missing ({REAL}); it sits beside the clone in CI only"
+)
 @settings(max_examples=3, deadline=None)
 @given(st.integers(0, 13_000), st.integers(0, 2**31))
 def test_real_candles_with_a_busy_callback(start: int, seed: int) -> None:
