@@ -43,8 +43,6 @@ from kit.engine.kernel import NotExact, Units, _fee, _frames, _int
 from kit.engine.types import Event, Market, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from kit.engine.replay import _Runner
 
 __all__ = ["Lane", "NotExact", "supported"]
@@ -147,13 +145,12 @@ def _by_id(o: _O) -> int:
 class Lane:
     """Replays a callback's market and GTC limit orders in integer units (see the module docstring)."""
 
-    def __init__(self, r: _Runner, cash: Decimal, fill_model: FillModel | None, candles: pd.DataFrame) -> None:
+    def __init__(self, r: _Runner, cash: Decimal, new_runner: Callable[[], _Runner]) -> None:
+        """Start with ``cash`` on the candles and market of ``r``; ``new_runner`` makes a fresh engine-path runner."""
         self.r = r
         m = r.m
         self.m = m
-        self.candles = candles
-        self.cash = cash
-        self.fill_model = fill_model
+        self.new_runner = new_runner
         fm = r.engine.fill_model
         self.u = u = Units(m, fm)
         self.qf = _int(Fraction(cash) / u.uq, "cash")
@@ -486,9 +483,7 @@ class Lane:
     # -- the engine path, when it takes over -------------------------------------------------------
     def replayed(self, upto: int | None) -> _Runner:
         """A fresh engine-path runner with every recorded call replayed, up to candle ``upto`` (None: the end)."""
-        from kit.engine.replay import _Runner
-
-        r = _Runner(self.candles, self.m, self.cash, self.fill_model)
+        r = self.new_runner()
         cur = -1
         for i, buy, qty, limit in self.log:
             if i != cur:

@@ -6,10 +6,12 @@ Two ways to give the strategy:
   jumps straight from one interesting candle to the next;
 - a callback ``strategy(ctx)`` called at every candle's close, which may place and cancel orders.
 
-Either way only candles that can change something (a pending market order, a resting order
-whose price the candle reaches, a stop whose trigger it crosses, a trailing stop, a GTD expiry)
-go through :meth:`Engine.on_bar`; the others are skipped with a vectorized search. Fills keep the
-engine's conservative model, partial fills and exact balances.
+A callback's market and plain GTC limit orders run on an integer lane (:mod:`kit.engine.lane`, the
+same fills); anything else hands the run over to the engine. Either way only candles that can
+change something (a pending market order, a limit on its first look, a resting order whose price
+the candle reaches, a stop whose trigger it crosses, a trailing stop, a GTD expiry) go through
+:meth:`Engine.on_bar`; the others are skipped with a vectorized search. Fills keep the engine's
+conservative model, partial fills and exact balances.
 
 >>> import numpy as np, pandas as pd
 >>> idx = pd.date_range("2024-01-01", periods=6, freq="1min", tz="UTC")
@@ -507,7 +509,7 @@ def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entri
         lane = None
         if path == "auto" and _lane.supported(market, fill_model):
             try:
-                lane = Lane(r, Decimal(cash), fill_model, candles)
+                lane = Lane(r, Decimal(cash), lambda: _Runner(candles, market, Decimal(cash), fill_model))
             except kernel.NotExact:  # cash that is not a whole number of units: the engine path
                 lane = None
         if lane is None:
