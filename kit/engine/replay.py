@@ -58,7 +58,7 @@ _COLUMNS = ("open", "high", "low", "close", "volume")
 _ACCOUNT = "replay"
 
 
-@dataclass
+@dataclass(init=False)
 class Result:
     """What a replay produced.
 
@@ -87,7 +87,13 @@ class Result:
     equity: pd.Series
     stats: dict[str, Any]
     balances: dict[str, tuple[Decimal, Decimal]]
-    _events: list[Event] | Callable[[], list[Event]] = field(repr=False)
+    _events: list[Event] | Callable[[], list[Event]] = field(repr=False, compare=False)
+
+    def __init__(self, fills: pd.DataFrame, orders: pd.DataFrame, equity: pd.Series, stats: dict[str, Any],
+                 balances: dict[str, tuple[Decimal, Decimal]],
+                 events: list[Event] | Callable[[], list[Event]]) -> None:  # fmt: skip
+        self.fills, self.orders, self.equity, self.stats, self.balances = fills, orders, equity, stats, balances
+        self._events = events  # a list, or a function that builds it when first read
 
     @property
     def events(self) -> list[Event]:
@@ -95,6 +101,11 @@ class Result:
         if callable(self._events):
             self._events = self._events()
         return self._events
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickling: the events are built first (the function that builds them stays here)."""
+        _ = self.events
+        return self.__dict__
 
 
 class Context:

@@ -10,6 +10,7 @@ equity, stats, what the callback saw at every call, and (built on demand) the sa
 from __future__ import annotations
 
 import os
+import pickle
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,7 @@ def _lane_equals_engine_path(mf: tuple[Market, FillModel], data: st.DataObject) 
     plan = data.draw(PLANS)
     cash = D(data.draw(CASH))
     fast, slow, seen_lane, seen_eng = _both(candles, market, fm, cash, plan)
+    assert callable(fast._events)  # the lane ran to the end (its events not built yet)
     _assert_same(fast, slow, seen_lane, seen_eng)
     kinds = {e.kind.value for e in slow.events}
     for what in ("rejected", "partially_filled", "filled", "canceled"):
@@ -221,6 +223,7 @@ def test_an_order_the_lane_does_not_replicate_hands_over_to_the_engine(
 
     cash = D(data.draw(CASH))
     fast, slow, seen_lane, seen_eng = _both(candles, market, fm, cash, plan, extra)
+    assert not callable(fast._events)  # the engine took over: its own event record
     _assert_same(fast, slow, seen_lane, seen_eng)
 
 
@@ -266,3 +269,7 @@ def test_events_are_built_when_first_read() -> None:
     eng = replay.run(candles, m, cash="1000", strategy=buy_sell, path="engine")
     assert [repr(e) for e in res.events] == [repr(e) for e in eng.events]
     assert res.events is res.events  # built once
+    again = replay.run(candles, m, cash="1000", strategy=buy_sell)
+    copy = pickle.loads(pickle.dumps(again))  # pickling builds them first
+    assert [repr(e) for e in copy.events] == [repr(e) for e in eng.events]
+    assert replay.Result(again.fills, again.orders, again.equity, again.stats, again.balances, events=[]).events == []
