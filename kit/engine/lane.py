@@ -123,7 +123,7 @@ def _dec_with(n: int, mult: int, k: int) -> Decimal:
 class _O:
     """One accepted order in integer units (mutable; no snapshot is ever taken)."""
 
-    __slots__ = ("id", "buy", "mkt", "q", "filled", "p", "edge", "lock", "fees", "st")
+    __slots__ = ("id", "buy", "mkt", "q", "filled", "p", "edge", "lock", "fees", "st", "filed")
 
     def __init__(self, oid: int, buy: bool, mkt: bool, q: int, p: int, edge: int, lock: int) -> None:
         self.id = oid
@@ -136,6 +136,7 @@ class _O:
         self.lock = lock
         self.fees = 0
         self.st = 0  # index into _STATUS
+        self.filed = False  # resting in the price-sorted book (not a market order nor on its first look)
 
 
 def _by_id(o: _O) -> int:
@@ -293,6 +294,7 @@ class Lane:
             return
         for o in self._open_orders():
             self._release(o)
+            o.filed = False
             o.st = 3
         self.markets, self.fresh, self.bids, self.bid_keys, self.asks, self.ask_keys = [], [], [], [], [], []
         self.n_open = 0
@@ -314,6 +316,7 @@ class Lane:
 
     # -- the book of resting limits ----------------------------------------------------------------
     def _file(self, o: _O) -> None:
+        o.filed = True
         if o.buy:
             k = bisect.bisect_right(self.bid_keys, -o.p)
             self.bid_keys.insert(k, -o.p)
@@ -324,6 +327,7 @@ class Lane:
             self.asks.insert(k, o)
 
     def _unfile(self, o: _O) -> None:
+        o.filed = False
         if o.buy:
             keys, ws, key = self.bid_keys, self.bids, -o.p
         else:
@@ -383,6 +387,8 @@ class Lane:
                 budget = self._maker(w, budget, ts, i)
             else:
                 budget = self._taker(w, budget, o, h, lo, v, ts, i)
+        if self.markets:
+            self.markets = [w for w in self.markets if w.st < 2]
         if self.fresh:  # after the first look: what is left rests at its price
             for w in self.fresh:
                 if w.st < 2:
@@ -471,11 +477,7 @@ class Lane:
             w.st = 2
             self._release(w)
             self.n_open -= 1
-            if w.mkt:
-                self.markets.remove(w)
-            elif w in self.fresh:
-                self.fresh.remove(w)
-            else:
+            if w.filed:  # market orders and limits on their first look leave their lists in step()
                 self._unfile(w)
         else:
             w.st = 1
