@@ -6,10 +6,12 @@ Two ways to give the strategy:
   jumps straight from one interesting candle to the next;
 - a callback ``strategy(ctx)`` called at every candle's close, which may place and cancel orders.
 
-Either way only candles that can change something (a pending market order, a resting order
-whose price the candle reaches, a stop whose trigger it crosses, a trailing stop, a GTD expiry)
-go through :meth:`Engine.on_bar`; the others are skipped with a vectorized search. Fills keep the
-engine's conservative model, partial fills and exact balances.
+A callback's market and plain GTC limit orders run on an integer lane (:mod:`kit.engine.lane`, the
+same fills); anything else hands the run over to the engine. Either way only candles that can
+change something (a pending market order, a limit on its first look, a resting order whose price
+the candle reaches, a stop whose trigger it crosses, a trailing stop, a GTD expiry) go through
+:meth:`Engine.on_bar`; the others are skipped with a vectorized search. Fills keep the engine's
+conservative model, partial fills and exact balances.
 
 >>> import numpy as np, pandas as pd
 >>> idx = pd.date_range("2024-01-01", periods=6, freq="1min", tz="UTC")
@@ -39,10 +41,12 @@ import numpy as np
 import pandas as pd
 
 from kit.engine import jit, kernel
+from kit.engine import lane as _lane
 from kit.engine.engine import Engine
 from kit.engine.fillmodel import FillModel
 from kit.engine.frames import fills_frame, orders_frame
 from kit.engine.frames import to_tick as _to_tick
+from kit.engine.lane import Lane
 from kit.engine.order import OrderSpec
 from kit.engine.types import Bar, Event, EventKind, Liquidity, Market, OrderRequest, OrderType, Side, TimeInForce
 from kit.engine.working import Working
@@ -54,7 +58,7 @@ _COLUMNS = ("open", "high", "low", "close", "volume")
 _ACCOUNT = "replay"
 
 
-@dataclass
+@dataclass(init=False)
 class Result:
     """What a replay produced.
 
@@ -74,7 +78,8 @@ class Result:
     balances:
         Exact final balances, ``asset -> (free, locked)``.
     events:
-        Every engine event, in order.
+        Every engine event, in order. Empty on the signals fast path; on the callback lane
+        (:mod:`kit.engine.lane`) built when first read, by the engine replaying the recorded calls.
     """
 
     fills: pd.DataFrame
@@ -82,7 +87,25 @@ class Result:
     equity: pd.Series
     stats: dict[str, Any]
     balances: dict[str, tuple[Decimal, Decimal]]
-    events: list[Event] = field(repr=False)
+    _events: list[Event] | Callable[[], list[Event]] = field(repr=False, compare=False)
+
+    def __init__(self, fills: pd.DataFrame, orders: pd.DataFrame, equity: pd.Series, stats: dict[str, Any],
+                 balances: dict[str, tuple[Decimal, Decimal]],
+                 events: list[Event] | Callable[[], list[Event]]) -> None:  # fmt: skip
+        self.fills, self.orders, self.equity, self.stats, self.balances = fills, orders, equity, stats, balances
+        self._events = events  # a list, or a function that builds it when first read
+
+    @property
+    def events(self) -> list[Event]:
+        """Every engine event, in order (see the class docstring)."""
+        if callable(self._events):
+            self._events = self._events()
+        return self._events
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickling: the events are built first (the function that builds them stays here)."""
+        _ = self.events
+        return self.__dict__
 
 
 class Context:
@@ -118,6 +141,64 @@ class Context:
     def cancel_all(self) -> None:
         """Cancel every working order."""
         self._run.cancel_all()
+
+
+class _LaneContext(Context):
+    """The :class:`Context` of the callback lane: the same calls, balances read from its integers."""
+
+    __slots__ = ("_lane", "_pver", "_pos", "_cver", "_cash")
+
+    def __init__(self, lane: Lane) -> None:  # Context.__init__ would assign the views below
+        self.i = 0
+        self.close = 0.0
+        self._run = lane  # type: ignore[assignment]  # the runner's calls, as the runner has them
+        self._lane = lane
+        self._pver = self._cver = -1
+        self._pos = self._cash = ZERO
+
+    @property
+    def position(self) -> Decimal:  # type: ignore[override]  # read-only here: the lane keeps the balances
+        """Base held (free and locked), exact."""
+        lane = self._lane
+        if lane.eng is not None:
+            return lane.eng.ctx.position
+        if self._pver != lane.ver:
+            self._pos, self._pver = lane.position(), lane.ver
+        return self._pos
+
+    @property
+    def cash(self) -> Decimal:  # type: ignore[override]
+        """Free quote balance, exact."""
+        lane = self._lane
+        if lane.eng is not None:
+            return lane.eng.ctx.cash
+        if self._cver != lane.ver:
+            self._cash, self._cver = lane.free_cash(), lane.ver
+        return self._cash
+
+    @property
+    def open_orders(self) -> int:
+        """Number of working orders."""
+        lane = self._lane
+        return len(lane.eng.hits) if lane.eng is not None else lane.n_open
+
+    def buy(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
+        """Buy ``qty`` at market, or at ``limit``; returns the client order id."""
+        lane = self._lane
+        lane.now = self.i
+        return lane.place(Side.BUY, qty, limit, **kw)
+
+    def sell(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
+        """Sell ``qty`` at market, or at ``limit``; returns the client order id."""
+        lane = self._lane
+        lane.now = self.i
+        return lane.place(Side.SELL, qty, limit, **kw)
+
+    def cancel_all(self) -> None:
+        """Cancel every working order."""
+        lane = self._lane
+        lane.now = self.i
+        lane.cancel_all()
 
 
 class _Runner:
@@ -204,7 +285,9 @@ class _Runner:
         """Find the first candle from ``start`` where order ``w`` may act."""
         oid = w.id
         t = self.m.tick_size
-        if w.req.type.is_trailing or w.is_market or w.req.expire_at_ms is not None:
+        if w.req.type.is_trailing or w.is_market or w.req.expire_at_ms is not None or (w.fresh and w.is_limit):
+            # a limit's first look is the next candle, whatever its range: it takes if the open is
+            # marketable, else it rests from then on (a one-shot one expires), so that candle counts
             j = start
         elif w.req.type.is_conditional and not w.triggered:
             assert w.trigger is not None
@@ -370,8 +453,11 @@ def run(
         Fill model for the engine (conservative by default).
     path:
         ``"auto"``: signals take the fast path (:mod:`kit.engine.kernel`, same fills, no event
-        objects: ``Result.events`` is empty); ``"engine"``: every order goes through
-        :class:`Engine` and ``Result.events`` has every event.
+        objects: ``Result.events`` is empty); a callback takes the integer lane
+        (:mod:`kit.engine.lane`: same fills, orders, balances and equity; ``Result.events`` built
+        when first read), which hands over to the engine at the first order it does not
+        replicate; ``"engine"``: every order goes through :class:`Engine` and ``Result.events``
+        has every event.
 
     Returns
     -------
@@ -431,7 +517,20 @@ def _run(candles: pd.DataFrame, market: Market, cash: Decimal | str | int, entri
          strategy: Callable[[Context], None] | None, fill_model: FillModel | None, path: str) -> Result:  # fmt: skip
     r = _Runner(candles, market, Decimal(cash), fill_model)
     if strategy is not None:
-        _run_callback(r, strategy)
+        lane = None
+        if path == "auto" and _lane.supported(market, fill_model):
+            try:
+                lane = Lane(r, Decimal(cash), lambda: _Runner(candles, market, Decimal(cash), fill_model))
+            except kernel.NotExact:  # cash that is not a whole number of units: the engine path
+                lane = None
+        if lane is None:
+            _run_callback(r, strategy)
+        else:
+            taken = _run_lane(lane, strategy)
+            if taken is None:
+                fills, orders, deltas = lane.frames()
+                return _result(r, candles, fills, orders, deltas, lane.balances(), lane.events())
+            r = taken  # the engine path took over (an order the lane does not replicate)
     else:
         ent, ext = _signals(r.n, entries, exits)
         if path == "auto":
@@ -483,6 +582,35 @@ def _run_callback(r: _Runner, strategy: Callable[[Context], None]) -> None:
         strategy(ctx)
 
 
+def _run_lane(lane: Lane, strategy: Callable[[Context], None]) -> _Runner | None:
+    """The callback loop on the lane; the engine-path runner if it took over midway, else None."""
+    ctx = _LaneContext(lane)
+    closes = lane.r.close_f
+    n = lane.n
+    i = 0
+    while i < n:
+        if lane.due <= i:
+            lane.advance_to(i)
+        ctx.i = i
+        ctx.close = closes[i]
+        strategy(ctx)
+        if lane.eng is not None:
+            break
+        i += 1
+    r = lane.eng
+    if r is None:
+        lane.advance_to(n - 1)
+        return None
+    for j in range(i + 1, n):  # the rest of the run on the engine path (the context reads from it)
+        if r.heap_min <= j:
+            r.advance_to(j)
+        r.now = j
+        ctx.i = j
+        ctx.close = closes[j]
+        strategy(ctx)
+    return r
+
+
 def _run_signals(r: _Runner, ent: np.ndarray, ext: np.ndarray, size: Decimal, order: str, offset: Decimal) -> None:
     ctx = r.ctx
     entry_id = exit_id = ""
@@ -532,7 +660,7 @@ def dust(m: Market, held: Decimal) -> Decimal:
 
 def _result(r: _Runner, candles: pd.DataFrame, fills: pd.DataFrame, orders: pd.DataFrame,
             deltas: tuple[np.ndarray, np.ndarray, np.ndarray], balances: dict[str, tuple[Decimal, Decimal]],
-            events: list[Event]) -> Result:  # fmt: skip
+            events: list[Event] | Callable[[], list[Event]]) -> Result:  # fmt: skip
     start_cash = float(r.events[0].balance_changes[0].free) if r.events and r.events[0].balance_changes else 0.0
     idx, dp, dc = deltas
     eq = jit.equity(r.n, start_cash, r.close_f, idx, dp, dc)

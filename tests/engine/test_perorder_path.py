@@ -92,7 +92,7 @@ def _run(plan: list[tuple[int, int, int, int]], reuse: bool, monkeypatch: pytest
         if ctx.i % 97 == 96:
             ctx.cancel_all()
 
-    return replay.run(CANDLES, M, cash="100000", strategy=strategy)
+    return replay.run(CANDLES, M, cash="100000", strategy=strategy, path="engine")
 
 
 @settings(max_examples=10, deadline=None)

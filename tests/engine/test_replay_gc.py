@@ -4,7 +4,8 @@
 full passes walk only the objects the replay creates. These tests pin down what that must not
 change: a caller's own freeze and a disabled collector are left alone, the freeze ends with the
 run (also when the strategy raises), reference cycles made during the run are still collected,
-and the result is the same as with the collector off.
+and the result is the same as with the collector off. They run the engine path (``path="engine"``),
+which keeps an event record of every order; the callback lane (``kit.engine.lane``) keeps none.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def test_older_objects_are_frozen_during_the_run_and_released_after() -> None:
             seen.append(gc.get_freeze_count())
         _buy_then_sell(ctx)
 
-    replay.run(_candles(300), M, cash="100000", strategy=strategy)
+    replay.run(_candles(300), M, cash="100000", strategy=strategy, path="engine")
     # the candles, this module and the libraries were out of the collector's reach
     assert len(seen) == 2 and min(seen) > 0
     assert gc.get_freeze_count() == 0
@@ -58,7 +59,7 @@ def test_the_freeze_ends_when_the_strategy_raises() -> None:
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        replay.run(_candles(50), M, cash="1000", strategy=strategy)
+        replay.run(_candles(50), M, cash="1000", strategy=strategy, path="engine")
     assert gc.get_freeze_count() == 0
 
 
@@ -66,7 +67,7 @@ def test_a_callers_freeze_is_left_as_it_is() -> None:
     gc.freeze()
     frozen = gc.get_freeze_count()
     assert frozen > 0
-    replay.run(_candles(100), M, cash="100000", strategy=_buy_then_sell)
+    replay.run(_candles(100), M, cash="100000", strategy=_buy_then_sell, path="engine")
     # not unfrozen by the replay (unfreezing empties the permanent generation); the count may
     # drop a little: frozen objects that die meanwhile (temporaries of the test) leave it
     assert gc.get_freeze_count() > 0.9 * frozen
@@ -80,7 +81,7 @@ def test_a_disabled_collector_is_left_disabled_and_nothing_is_frozen() -> None:
             seen.append(gc.get_freeze_count())
 
     gc.disable()
-    replay.run(_candles(50), M, cash="1000", strategy=strategy)
+    replay.run(_candles(50), M, cash="1000", strategy=strategy, path="engine")
     assert not gc.isenabled()
     assert seen == [0, 0]
 
@@ -99,7 +100,7 @@ def test_cycles_made_during_the_run_are_collected_during_the_run() -> None:
         a.other, b.other = b, a  # a cycle: only the collector frees it
         refs.append(weakref.ref(a))
 
-    replay.run(_candles(3000), M, cash="1000", strategy=strategy)
+    replay.run(_candles(3000), M, cash="1000", strategy=strategy, path="engine")
     alive = sum(r() is not None for r in refs)
     assert len(refs) == 3000
     assert alive < 1000, f"{alive} of 3000 cycles still alive at the end of the run"
@@ -107,9 +108,9 @@ def test_cycles_made_during_the_run_are_collected_during_the_run() -> None:
 
 def test_same_result_as_with_the_collector_off() -> None:
     df = _candles(400)
-    on = replay.run(df, M, cash="100000", strategy=_buy_then_sell)
+    on = replay.run(df, M, cash="100000", strategy=_buy_then_sell, path="engine")
     gc.disable()
-    off = replay.run(df, M, cash="100000", strategy=_buy_then_sell)
+    off = replay.run(df, M, cash="100000", strategy=_buy_then_sell, path="engine")
     gc.enable()
     assert len(on.fills) == 2
     assert on.fills.equals(off.fills) and on.orders.equals(off.orders)
@@ -133,7 +134,7 @@ def test_what_the_replay_keeps_is_frozen_as_it_goes_and_released_after(monkeypat
     """Every ``FREEZE_EVERY`` events, the objects the replay kept leave the collector's reach too."""
     monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
     seen: list[int] = []
-    res = replay.run(_candles(300), M, cash="100000", strategy=_buying_and_counting_freezes(seen))
+    res = replay.run(_candles(300), M, cash="100000", strategy=_buying_and_counting_freezes(seen), path="engine")
     assert len(res.fills) == 30
     # each freeze adds what the replay made since: the count grows during the run
     assert seen[-1] > seen[0]
@@ -144,6 +145,6 @@ def test_nothing_is_frozen_as_it_goes_with_the_collector_off(monkeypatch: pytest
     monkeypatch.setattr(replay, "FREEZE_EVERY", 4)
     gc.disable()
     seen: list[int] = []
-    replay.run(_candles(300), M, cash="100000", strategy=_buying_and_counting_freezes(seen))
+    replay.run(_candles(300), M, cash="100000", strategy=_buying_and_counting_freezes(seen), path="engine")
     assert set(seen) == {0}
     assert not gc.isenabled()
