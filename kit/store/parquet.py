@@ -18,6 +18,7 @@ altered is caught too.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import mmap
@@ -84,6 +85,33 @@ class CorruptFile(DataError):
     """A stored file cannot be read back as the candles that were written."""
 
     hint = "The file is moved to quarantine/ and the range is fetched again on the next call with a source."
+
+
+class StoreUnreadable(DataError):
+    """A stored file could not be opened or read for a reason outside it (open-file limit, memory, permissions).
+
+    The file is not corrupt and is left where it is (never quarantined).
+    """
+
+    hint = (
+        "Nothing was moved or deleted. Raise the open-file limit (`ulimit -n`), free memory, or fix the "
+        "permissions, then read again; or read a shorter range."
+    )
+
+
+#: ``OSError`` numbers that say nothing about the file's content: never a reason to quarantine it.
+_NOT_THE_FILE = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EACCES, errno.EPERM, errno.EAGAIN,
+                           errno.EINTR})  # fmt: skip
+
+
+def _open_ro(path: Path) -> int:
+    """``os.open`` for reading; a failure that is not the file's (``_NOT_THE_FILE``) as :class:`StoreUnreadable`."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in _NOT_THE_FILE:
+            raise StoreUnreadable(f"cannot open {path}: {exc.strerror} (errno {exc.errno})") from exc
+        raise
 
 
 def ohlc_mask(values: Sequence[F64]) -> npt.NDArray[np.bool_]:
@@ -326,6 +354,10 @@ def read_part(path: Path) -> Part:
     try:
         table = pq.read_table(path, memory_map=False, use_threads=False, page_checksum_verification=True)
     except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        if isinstance(exc, OSError) and exc.errno in _NOT_THE_FILE:
+            raise StoreUnreadable(f"cannot read {path}: {exc}") from exc
         raise CorruptFile(f"cannot read {path}: {exc}") from exc
     if table.schema.names != SCHEMA.names or any(
         table.schema.field(i).type != SCHEMA.field(i).type for i in range(len(SCHEMA))
@@ -465,8 +497,10 @@ def _sidecar_write(path: Path, key: tuple[int, int, int, int, int], footer: byte
 
 def _read_fast(path: Path) -> Part | None:
     """The no-decode path of :func:`read_part`; ``None`` when it does not apply or a check fails."""
+    # Opened before the try: a missing file (FileNotFoundError) and a failure that is not the file's
+    # (StoreUnreadable) reach the caller as they are, never as a corrupt file to quarantine.
+    file = OpenFile(_open_ro(path))  # closed when the last holder drops it
     try:
-        file = OpenFile(os.open(path, os.O_RDONLY | os.O_CLOEXEC))  # closed when the last holder drops it
         st = os.fstat(file.fd)
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         # A trusted file version (verified here before, or by the record beside it) is not mapped:

@@ -283,3 +283,34 @@ def test_a_store_read_quarantines_a_file_cut_short_between_open_and_check(
     feb = (got.index >= "2024-02-01") & (got.index < "2024-03-01")
     assert got[feb].isna().all().all() and got[~feb].notna().all().all()
     pd.testing.assert_frame_equal(got[~feb], frame[~feb], check_freq=False)
+
+
+def test_running_out_of_file_descriptors_is_an_error_and_never_a_quarantine(tmp_path: Path) -> None:
+    """EMFILE while opening a partition says what to do; the good files stay where they are (not quarantined)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    _, frame, files = _stored(tmp_path)
+    script = textwrap.dedent(f"""
+        import os, resource
+        import pandas as pd
+        from kit.store import Store
+        store = Store({str(tmp_path)!r})
+        jan, apr = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-04-01", tz="UTC")
+        store.candles("BTC/USDT", "1m", jan, jan + pd.Timedelta(hours=1), venue="bench")  # listing and ledger read
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) - 1, hard))  # listdir holds one
+        try:
+            store.candles("BTC/USDT", "1m", jan, apr, venue="bench")
+            print("read")
+        except Exception as exc:
+            print(type(exc).__name__, "|", exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.startswith("StoreUnreadable | "), out.stdout + out.stderr
+    assert "Too many open files" in out.stdout and "ulimit -n" in out.stdout and "Nothing was moved" in out.stdout
+    assert not (tmp_path / "quarantine").exists() and all(f.exists() for f in files)
+    kp.forget_verified()
+    got = Store(tmp_path).candles("BTC/USDT", "1m", JAN, APR, venue="bench")
+    pd.testing.assert_frame_equal(got, frame, check_freq=False)
