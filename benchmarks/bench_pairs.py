@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -192,8 +193,6 @@ def callback_overhead(df: pd.DataFrame, n: int) -> tuple[list[float], list[float
     attributes a kit ``Context`` gets (``i``, ``close``). Interleaved pairs; seconds each, and the
     peak traced memory (MB) of one kit run.
     """
-    import tracemalloc
-
     from kit.engine import replay
 
     m = br.kit_market()
@@ -237,6 +236,16 @@ def growth(sig_fn: Callable[[pd.DataFrame], st.Signals]) -> list[list[str]]:
                 cs.append(time.process_time() - c0)
             med, cpu = statistics.median(ts), statistics.median(cs)
             line.append(f"{med * 1e3:,.1f} ms; CPU {cpu * 1e3:,.1f} ms ({cpu / n * 1e9:,.0f} ns/candle)")
+        # memory of the callback run beyond its inputs: what it keeps per order and fill, not per candle
+        call = kit_callback(df, sig, "market")
+        gc.collect()
+        tracemalloc.start()
+        res = call()
+        kept, peak = (b / 1e6 for b in tracemalloc.get_traced_memory())  # kept: while the result is held
+        tracemalloc.stop()
+        fills = len(res.fills)
+        line.append(f"peak {peak:,.1f} MB, kept {kept:,.1f} MB ({kept * 1e6 / max(fills, 1):,.0f} B per fill, "
+                    f"{fills:,} fills)")  # fmt: skip
         rows.append(line)
     return rows
 
@@ -299,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         report["callback_overhead"] = {"kit_s": ta, "plain_s": tb, "peak_mb": peak[0]}
     if args.growth:
         rows = growth(st.crossover)
-        print(br.table(["span", "candles", "kit signals, market", "kit signals, limit", "kit callback, market"],
-                       rows, right={1, 2, 3, 4}))  # fmt: skip
+        print(br.table(["span", "candles", "kit signals, market", "kit signals, limit", "kit callback, market",
+                        "kit callback, traced memory"], rows, right={1, 2, 3, 4, 5}))  # fmt: skip
         print()
         report["growth"] = rows
     report["load_end"] = br.load_avg()
