@@ -29,6 +29,37 @@ if TYPE_CHECKING:
     from kit.engine.replay import _Runner
 
 
+def book_fill(
+    acct: Any, u: Units, buy: bool, market: bool, limit: int, p: int, q: int, maker: bool
+) -> tuple[int, int, int, int, int]:
+    """Move ``acct``'s integer balances for one fill of ``q`` steps at ``p`` ticks, as ``Engine._fill`` does.
+
+    ``acct`` has ``qf``, ``ql`` (free and locked quote, in ``u.uq``) and ``bf``, ``bl`` (base, in
+    ``u.ub``); ``limit`` is a limit order's price in ticks (its reservation is released at it).
+    Returns ``(notional, fee, position change, cash change, reservation released)``: the fee in
+    ``ub`` for a buy (paid in base, never more than received), in ``uq`` for a sell. The signals
+    kernel and the callback lane (:mod:`kit.engine.lane`) both book with it.
+    """
+    notional = p * q * u.kq
+    if buy:
+        fee = min(_fee(q, u.buy_fee[maker]) * u.kfb, q * u.ks)
+        released = 0
+        if not market:
+            released = q * limit * u.kq
+            acct.ql -= released
+            acct.qf += released - notional
+        else:
+            acct.qf -= notional
+        net_base = q * u.ks - fee
+        acct.bf += net_base
+        return notional, fee, net_base, -notional, released
+    fee = min(_fee(p * q, u.sell_fee[maker]) * u.kfq, notional)
+    released = q * u.ks
+    acct.bl -= released
+    acct.qf += notional - fee
+    return notional, fee, -released, notional - fee, released
+
+
 class NotExact(ValueError):
     """The inputs do not fit integer units (e.g. cash not a multiple of the fee precision)."""
 
@@ -261,27 +292,8 @@ class Kernel:
 
     def _fill(self, p: int, q: int, maker: bool, ts: int, i: int) -> None:
         """Book a fill exactly as ``Engine._fill`` does for a spot account."""
-        u = self.u
-        notional = p * q * u.kq
-        if self.buy:
-            fee = min(_fee(q, u.buy_fee[maker]) * u.kfb, q * u.ks)  # in ub; never more than received
-            if not self.market:
-                reserved = q * self.p * u.kq
-                self.ql -= reserved
-                self.qf += reserved - notional
-                self.lock -= reserved
-            else:
-                self.qf -= notional
-            net_base = q * u.ks - fee
-            self.bf += net_base
-            pos, cash = net_base, -notional  # in ub, uq
-        else:
-            fee = min(_fee(p * q, u.sell_fee[maker]) * u.kfq, notional)  # in uq; never more than received
-            self.bl -= q * u.ks
-            self.lock -= q * u.ks
-            net_quote = notional - fee
-            self.qf += net_quote
-            pos, cash = -q * u.ks, net_quote  # in ub, uq
+        notional, fee, pos, cash, released = book_fill(self, self.u, self.buy, self.market, self.p, p, q, maker)
+        self.lock -= released
         self.any_base = True
         self.filled += q
         self.fees += fee

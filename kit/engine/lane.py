@@ -39,7 +39,7 @@ import numpy as np
 from kit.engine import jit
 from kit.engine.fillmodel import FillModel
 from kit.engine.frames import to_tick
-from kit.engine.kernel import NotExact, Units, _fee, _frames, _int
+from kit.engine.kernel import NotExact, Units, _frames, _int, book_fill
 from kit.engine.types import Event, Market, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
@@ -446,29 +446,10 @@ class Lane:
 
     def _fill(self, w: _O, p: int, q: int, maker: bool, t: int, i: int) -> None:
         """Book a fill exactly as ``Matching._fill`` does for a spot account."""
-        u = self.u
-        notional = p * q * u.kq
-        if w.buy:
-            fee = min(_fee(q, u.buy_fee[maker]) * u.kfb, q * u.ks)
-            if not w.mkt:
-                reserved = q * w.p * u.kq
-                self.ql -= reserved
-                self.qf += reserved - notional
-                w.lock -= reserved
-            else:
-                self.qf -= notional
-            net = q * u.ks - fee
-            self.bf += net
-            if net:  # the engine books no change of zero (a fee that takes all it bought)
-                self.any_base = True
-            pos, cash = net, -notional
-        else:
-            fee = min(_fee(p * q, u.sell_fee[maker]) * u.kfq, notional)
-            self.bl -= q * u.ks
-            w.lock -= q * u.ks
-            net = notional - fee
-            self.qf += net
-            pos, cash = -q * u.ks, net
+        notional, fee, pos, cash, released = book_fill(self, self.u, w.buy, w.mkt, w.p, p, q, maker)
+        w.lock -= released
+        if w.buy and pos:  # the engine books no change of zero (a fee that takes all it bought)
+            self.any_base = True
         w.filled += q
         w.fees += fee
         self.ver += 1
