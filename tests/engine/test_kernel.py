@@ -11,30 +11,17 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lab.engine_cases import fill_models, markets
 
 from kit.engine import FillModel, Market, jit, kernel, replay
 from kit.engine.frames import to_tick
 from kit.engine.types import Side
 
-TICKS = [D("0.01"), D("0.5"), D("0.001")]
-STEPS = [D("0.001"), D("1"), D("0.0001")]
-
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple:
-    tick, step = draw(st.sampled_from(TICKS)), draw(st.sampled_from(STEPS))
-    market = Market(
-        "X/Q", "X", "Q", tick_size=tick, step_size=step,
-        min_qty=step * draw(st.integers(1, 3)),
-        min_notional=D(draw(st.sampled_from(["0", "1", "20"]))),
-        maker_fee=D(draw(st.sampled_from(["0", "0.001", "0.0002"]))),
-        taker_fee=D(draw(st.sampled_from(["0", "0.001", "0.00075"]))),
-        fee_precision=D(draw(st.sampled_from(["0.00000001", "0.01"]))),
-    )  # fmt: skip
-    fm = FillModel(
-        trade_through_ticks=draw(st.integers(0, 2)), slippage_ticks=draw(st.integers(0, 2)),
-        participation=D(draw(st.sampled_from(["0.1", "0.25", "1"]))), impact=D(draw(st.sampled_from(["0", "0.5"]))),
-    )  # fmt: skip
+    market, fm = draw(markets()), draw(fill_models())
+    tick, step = market.tick_size, market.step_size
     n = draw(st.integers(5, 60))
     moves = draw(st.lists(st.integers(-6, 6), min_size=n, max_size=n))
     spans = draw(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=n, max_size=n))

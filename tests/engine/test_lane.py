@@ -20,12 +20,11 @@ import pandas as pd
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from lab import engine_cases as cases
 
 from kit.engine import FillModel, Market, lane, replay
 from kit.engine.types import Event, OrderType, TimeInForce
 
-TICKS = [D("0.01"), D("0.5"), D("0.001")]
-STEPS = [D("0.001"), D("1"), D("0.0001")]
 # ../shared/data beside the clone (as in CI); KIT_SHARED_DATA points elsewhere (e.g. a worktree)
 REAL = (
     Path(os.environ.get("KIT_SHARED_DATA") or Path(__file__).parents[2].parent / "shared" / "data")
@@ -41,25 +40,8 @@ CASH = st.sampled_from(["50", "1000", "100000", "10000000"])
 
 @st.composite
 def markets(draw: st.DrawFn) -> tuple[Market, FillModel]:
-    tick, step = draw(st.sampled_from(TICKS)), draw(st.sampled_from(STEPS))
-    market = Market(
-        "X/Q", "X", "Q", tick_size=tick, step_size=step,
-        min_qty=step * draw(st.integers(1, 3)),
-        min_notional=D(draw(st.sampled_from(["0", "0", "0.1", "20"]))),
-        max_qty=draw(st.sampled_from([None, step * 300])),
-        market_max_qty=draw(st.sampled_from([None, step * 250])),
-        max_notional=draw(st.sampled_from([None, D("500")])),
-        min_price=draw(st.sampled_from([D(0), tick * 150])),
-        apply_min_notional_to_market=draw(st.booleans()),
-        maker_fee=D(draw(st.sampled_from(["0", "0.001", "0.0002"]))),
-        taker_fee=D(draw(st.sampled_from(["0", "0.001", "0.00075"]))),
-        fee_precision=D(draw(st.sampled_from(["0.00000001", "0.01"]))),
-    )  # fmt: skip
-    fm = FillModel(
-        trade_through_ticks=draw(st.integers(0, 2)), slippage_ticks=draw(st.integers(0, 2)),
-        participation=D(draw(st.sampled_from(["0.1", "0.25", "1"]))), impact=D(draw(st.sampled_from(["0", "0.5"]))),
-    )  # fmt: skip
-    return market, fm
+    bounded = draw(cases.markets(min_notionals=("0", "0", "0.1", "20"), bounds=True))
+    return bounded, draw(cases.fill_models())
 
 
 @st.composite
