@@ -409,8 +409,15 @@ class Matching:
         return pos + offset
 
     def _after_first_look(self, w: Working, t: int, out: list[Event]) -> None:
-        """After an order's first chance: one-shot remainders expire."""
+        """After an order's first chance: one-shot remainders expire.
+
+        Not a stop or take-profit that has not triggered: its time in force applies to the order it
+        becomes at the trigger (an IOC stop-limit waits untriggered, as on Binance, where an OCO's
+        stop leg may be IOC), and the trigger gives it that chance (:meth:`_sweep`, :meth:`on_trade`).
+        """
         w.fresh = False
+        if w.cond and not w.triggered:
+            return
         if w.status.is_open and w.req.time_in_force in _ONE_SHOT:
             why = "FOK: could not fill in full" if w.req.time_in_force is TimeInForce.FOK else "IOC: remainder expired"
             self._close(w, OrderStatus.EXPIRED, t, out, why)

@@ -44,26 +44,6 @@ def markets(draw: st.DrawFn) -> tuple[Market, FillModel]:
     return bounded, draw(cases.fill_models())
 
 
-@st.composite
-def synthetic(draw: st.DrawFn, tick: D, step: D) -> pd.DataFrame:
-    n = draw(st.integers(5, 60))
-    moves = draw(st.lists(st.integers(-6, 6), min_size=n, max_size=n))
-    spans = draw(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=n, max_size=n))
-    vols = draw(st.lists(st.integers(0, 400), min_size=n, max_size=n))
-    gaps = draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
-    px, rows = 200, []
-    for mv, (up, dn), v, g in zip(moves, spans, vols, gaps, strict=True):
-        o = max(20, px + g)  # the open may gap from the last close
-        c = max(20, o + mv)
-        rows.append((o, max(o, c) + up, max(1, min(o, c) - dn), c, v))
-        px = c
-    arr = np.array(rows, dtype="float64")
-    t = float(tick)
-    return pd.DataFrame({"open": arr[:, 0] * t, "high": arr[:, 1] * t, "low": arr[:, 2] * t,
-                         "close": arr[:, 3] * t, "volume": arr[:, 4] * float(step)},
-                        index=pd.date_range("2024-01-01", periods=n, freq="1min", tz="UTC"))  # fmt: skip
-
-
 def _callback(market: Market, plan: list[list[tuple[int, int, int]]], seen: list[Any], extra: Any = None) -> Any:
     """A callback doing ``plan[i]`` at candle ``i`` and recording what it saw and got back."""
     tick, step = market.tick_size, market.step_size
@@ -132,7 +112,7 @@ def test_lane_equals_engine_path_many(mf: tuple[Market, FillModel], data: st.Dat
 
 def _lane_equals_engine_path(mf: tuple[Market, FillModel], data: st.DataObject) -> None:
     market, fm = mf
-    candles = data.draw(synthetic(market.tick_size, market.step_size))
+    candles = data.draw(cases.synthetic(market.tick_size, market.step_size))
     plan = data.draw(PLANS)
     cash = D(data.draw(CASH))
     fast, slow, seen_lane, seen_eng = _both(candles, market, fm, cash, plan)
@@ -185,7 +165,7 @@ def test_an_order_the_lane_does_not_replicate_hands_over_to_the_engine(
 ) -> None:
     """A stop, an IOC or a GTD order midway: the engine takes over in the lane's state; the run is the same."""
     market, fm = mf
-    candles = data.draw(synthetic(market.tick_size, market.step_size))
+    candles = data.draw(cases.synthetic(market.tick_size, market.step_size))
     plan = data.draw(PLANS)
     at = data.draw(st.integers(0, len(candles) - 1))
     how = data.draw(st.sampled_from(["stop", "ioc", "gtd"]))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from hypothesis import strategies as st
 
 from kit.engine import FillModel, Market
@@ -44,3 +46,24 @@ def markets(draw: st.DrawFn, *, min_notionals: tuple[str, ...] = ("0", "1", "20"
         fee_precision=D(draw(st.sampled_from(["0.00000001", "0.01"]))),
         **extra,
     )  # fmt: skip
+
+
+@st.composite
+def synthetic(draw: st.DrawFn, tick: D, step: D) -> pd.DataFrame:
+    """5 to 60 one-minute candles on the tick and step grid, with gaps at the open and zero volumes."""
+    n = draw(st.integers(5, 60))
+    moves = draw(st.lists(st.integers(-6, 6), min_size=n, max_size=n))
+    spans = draw(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=n, max_size=n))
+    vols = draw(st.lists(st.integers(0, 400), min_size=n, max_size=n))
+    gaps = draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
+    px, rows = 200, []
+    for mv, (up, dn), v, g in zip(moves, spans, vols, gaps, strict=True):
+        o = max(20, px + g)  # the open may gap from the last close
+        c = max(20, o + mv)
+        rows.append((o, max(o, c) + up, max(1, min(o, c) - dn), c, v))
+        px = c
+    arr = np.array(rows, dtype="float64")
+    t = float(tick)
+    return pd.DataFrame({"open": arr[:, 0] * t, "high": arr[:, 1] * t, "low": arr[:, 2] * t,
+                         "close": arr[:, 3] * t, "volume": arr[:, 4] * float(step)},
+                        index=pd.date_range("2024-01-01", periods=n, freq="1min", tz="UTC"))  # fmt: skip
