@@ -179,7 +179,8 @@ def fill(w, st, pr, fills, orders, p, q, maker, t, i):
         pos, cash = -q * ks, net_quote
     if st[QF] >= lim or st[BF] >= lim:
         st[ERR] = 2
-    st[ANY] = 1
+    if pos != 0:  # the engine books no change of zero (a fee that takes all a buy received)
+        st[ANY] = 1
     w[FILLED] += q
     w[FEES] += fee
     fills[k, 0] = t

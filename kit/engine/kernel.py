@@ -294,7 +294,8 @@ class Kernel:
         """Book a fill exactly as ``Engine._fill`` does for a spot account."""
         notional, fee, pos, cash, released = book_fill(self, self.u, self.buy, self.market, self.p, p, q, maker)
         self.lock -= released
-        self.any_base = True
+        if pos:  # the engine books no change of zero (a fee that takes all a buy received)
+            self.any_base = True
         self.filled += q
         self.fees += fee
         self.fills.append((ts, self.oid, self.buy, p, q, notional, fee, maker, i, pos, cash))
