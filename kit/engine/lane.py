@@ -466,24 +466,7 @@ class Lane:
     # -- the engine path, when it takes over -------------------------------------------------------
     def replayed(self, upto: int | None) -> _Runner:
         """A fresh engine-path runner with every recorded call replayed, up to candle ``upto`` (None: the end)."""
-        r = self.new_runner()
-        cur = -1
-        for i, buy, qty, limit in self.log:
-            if i != cur:
-                r.advance_to(i)
-                r.now = cur = i
-                r.ctx.i, r.ctx.close = i, r.close_f[i]
-            if buy is None:
-                r.cancel_all()
-            else:
-                r.place(Side.BUY if buy else Side.SELL, qty, limit)
-        if upto is None:
-            r.advance_to(r.n - 1)
-        elif upto != cur:
-            r.advance_to(upto)
-            r.now = upto
-            r.ctx.i, r.ctx.close = upto, r.close_f[upto]
-        return r
+        return _replay(self.new_runner, self.log, upto)
 
     def _hand_over(self) -> _Runner:
         """Put the engine path in the lane's state (by replaying the recorded calls) and let it run on."""
@@ -491,17 +474,12 @@ class Lane:
         return self.eng
 
     def events(self) -> Callable[[], list[Event]]:
-        """A function that builds ``Result.events`` (the engine path replaying the recorded calls)."""
-        log = list(self.log)
+        """A function that builds ``Result.events`` (the engine path replaying the recorded calls).
 
-        def build() -> list[Event]:
-            saved, self.log = self.log, log
-            try:
-                return self.replayed(None).events
-            finally:
-                self.log = saved
-
-        return build
+        It holds the calls and the runner factory only, not the lane (its orders and fills).
+        """
+        new_runner, log = self.new_runner, list(self.log)
+        return lambda: _replay(new_runner, log, None).events
 
     # -- what the callback reads -------------------------------------------------------------------
     def position(self) -> Decimal:
@@ -527,3 +505,25 @@ class Lane:
         if self.any_base:
             out[m.base] = (_dec(self.bf, u.ub), _dec(self.bl, u.ub))
         return dict(sorted(out.items()))
+
+
+def _replay(new_runner: Callable[[], _Runner], log: list[tuple[Any, ...]], upto: int | None) -> _Runner:
+    """A fresh engine-path runner with the calls of ``log`` replayed, up to candle ``upto`` (None: the end)."""
+    r = new_runner()
+    cur = -1
+    for i, buy, qty, limit in log:
+        if i != cur:
+            r.advance_to(i)
+            r.now = cur = i
+            r.ctx.i, r.ctx.close = i, r.close_f[i]
+        if buy is None:
+            r.cancel_all()
+        else:
+            r.place(Side.BUY if buy else Side.SELL, qty, limit)
+    if upto is None:
+        r.advance_to(r.n - 1)
+    elif upto != cur:
+        r.advance_to(upto)
+        r.now = upto
+        r.ctx.i, r.ctx.close = upto, r.close_f[upto]
+    return r
