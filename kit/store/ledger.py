@@ -39,7 +39,7 @@ from typing import Any
 
 from kit.errors import DataError
 from kit.store import paths
-from kit.store.parquet import atomic_write_bytes
+from kit.store.parquet import NOT_THE_FILE, StoreUnreadable, atomic_write_bytes
 
 __all__ = ["KNOWN", "STATUSES", "Ledger", "Span"]
 
@@ -181,6 +181,11 @@ class Ledger:
             raw = path.read_bytes()
         except FileNotFoundError:
             return cls(venue, symbol, timeframe)
+        except OSError as exc:
+            if exc.errno in NOT_THE_FILE:
+                raise StoreUnreadable(f"cannot read the coverage ledger {path}: {exc.strerror} (errno {exc.errno})",
+                                      symbol=symbol) from exc  # fmt: skip
+            raise
         try:
             data = json.loads(raw)
             spans = [

@@ -100,16 +100,16 @@ class StoreUnreadable(DataError):
 
 
 #: ``OSError`` numbers that say nothing about the file's content: never a reason to quarantine it.
-_NOT_THE_FILE = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EACCES, errno.EPERM, errno.EAGAIN,
+NOT_THE_FILE = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EACCES, errno.EPERM, errno.EAGAIN,
                            errno.EINTR})  # fmt: skip
 
 
 def _open_ro(path: Path) -> int:
-    """``os.open`` for reading; a failure that is not the file's (``_NOT_THE_FILE``) as :class:`StoreUnreadable`."""
+    """``os.open`` for reading; a failure that is not the file's (``NOT_THE_FILE``) as :class:`StoreUnreadable`."""
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        if exc.errno in _NOT_THE_FILE:
+        if exc.errno in NOT_THE_FILE:
             raise StoreUnreadable(f"cannot open {path}: {exc.strerror} (errno {exc.errno})") from exc
         raise
 
@@ -356,7 +356,7 @@ def read_part(path: Path) -> Part:
     except (pa.ArrowException, OSError, ValueError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        if isinstance(exc, OSError) and exc.errno in _NOT_THE_FILE:
+        if isinstance(exc, OSError) and exc.errno in NOT_THE_FILE:
             raise StoreUnreadable(f"cannot read {path}: {exc}") from exc
         raise CorruptFile(f"cannot read {path}: {exc}") from exc
     if table.schema.names != SCHEMA.names or any(

@@ -311,6 +311,9 @@ def test_running_out_of_file_descriptors_is_an_error_and_never_a_quarantine(tmp_
     assert out.stdout.startswith("StoreUnreadable | "), out.stdout + out.stderr
     assert "Too many open files" in out.stdout and "ulimit -n" in out.stdout and "Nothing was moved" in out.stdout
     assert not (tmp_path / "quarantine").exists() and all(f.exists() for f in files)
+    cold = script.replace('store.candles("BTC/USDT", "1m", jan, jan + pd.Timedelta(hours=1), venue="bench")', "")
+    out = subprocess.run([sys.executable, "-c", cold], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.startswith("StoreUnreadable | cannot read the coverage ledger"), out.stdout + out.stderr
     kp.forget_verified()
     got = Store(tmp_path).candles("BTC/USDT", "1m", JAN, APR, venue="bench")
     pd.testing.assert_frame_equal(got, frame, check_freq=False)
