@@ -97,6 +97,28 @@ def test_stop_loss_and_take_profit_types(ex: Any) -> None:
         ex.cancel_order(o["id"], "BTC/USDT")
 
 
+def test_an_ioc_stop_limit_waits_untriggered_and_its_time_in_force_applies_at_the_trigger(
+    net: Localnet, ex: Any
+) -> None:
+    """STOP_LOSS_LIMIT with timeInForce IOC: NEW while the market trades above the stop (it expired at
+    the next print before); at the trigger it takes what it can at its limit and the rest expires."""
+    last = float(ex.fetch_ticker("BTC/USDT")["last"])
+    stop = round(last * 0.97, 2)
+    o = ex.create_order("BTC/USDT", "limit", "sell", 0.002, round(stop * 0.99, 2),
+                        {"triggerPrice": stop, "timeInForce": "IOC"})  # fmt: skip
+    assert o["info"]["timeInForce"] == "IOC"
+    net.inject_trade("BTCUSDT", round(last * 1.001, 2), "0.5", side="buy")  # prints above the stop
+    net.inject_trade("BTCUSDT", round(last * 0.999, 2), "0.5", side="sell")
+    net.step(1_000)
+    assert ex.fetch_order(o["id"], "BTC/USDT")["status"] == "open"  # still waiting for its trigger
+    net.inject_trade("BTCUSDT", round(stop * 0.995, 2), "0.0005", side="sell")  # through the stop
+    net.step(1_000)
+    done = ex.fetch_order(o["id"], "BTC/USDT")
+    assert done["status"] in ("closed", "canceled", "expired") and done["remaining"] < 0.002 + 1e-12
+    assert done["info"]["status"] in ("FILLED", "EXPIRED"), done["info"]
+    assert o["id"] not in {x["id"] for x in ex.fetch_open_orders("BTC/USDT")}  # nothing of it rests
+
+
 def test_stop_that_would_trigger_immediately(ex: Any) -> None:
     _, ask = _book(ex)
     with pytest.raises(ccxt.OrderImmediatelyFillable):
