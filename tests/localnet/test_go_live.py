@@ -50,11 +50,16 @@ def test_a_live_market_moves_by_itself_and_fills_a_resting_order(demo_net: Any) 
     assert _last_id(ex) == before
     assert market.state()["clock"] == "stepped"
 
-    bid = Decimal(str(ex.fetch_ticker(SYMBOL)["bid"]))
-    limit = bid - Decimal("5")
-    order = ex.create_order(SYMBOL, "limit", "buy", 0.001, float(limit))  # rests: the market stands still
-    market.step(60_000)
-    assert ex.fetch_order(order["id"], SYMBOL)["status"] == "open" and _last_id(ex) == before
+    # A buy under the price and a sell over it: the live path is seeded by the minute it starts at (the
+    # wall clock), so which way it goes depends on when the test runs (CI once saw it rise for the whole
+    # two simulated hours, and a lone buy never filled); one of the two fills whichever way it moves.
+    ticker = ex.fetch_ticker(SYMBOL)
+    bid, ask = Decimal(str(ticker["bid"])), Decimal(str(ticker["ask"]))
+    assert ex.fetch_balance()["BTC"]["free"] >= 0.001  # the demo account holds some to sell
+    limits = {"buy": bid - Decimal("5"), "sell": ask + Decimal("5")}
+    ids = {side: ex.create_order(SYMBOL, "limit", side, 0.001, float(px))["id"] for side, px in limits.items()}
+    market.step(60_000)  # both rest: the market stands still
+    assert all(ex.fetch_order(i, SYMBOL)["status"] == "open" for i in ids.values()) and _last_id(ex) == before
 
     # the clock is brought up to the wall clock at the call: bracketed by the wall clock read around it
     # (a fixed "within 1 s of now" after the call failed whenever the round trip took longer, e.g. under load)
@@ -68,12 +73,15 @@ def test_a_live_market_moves_by_itself_and_fills_a_resting_order(demo_net: Any) 
     assert _last_id(ex) > before, "no print arrived after going live"
 
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        order = ex.fetch_order(order["id"], SYMBOL)
-        if order["status"] == "closed":
-            break
+    filled: dict[str, Any] = {}
+    while time.monotonic() < deadline and not filled:
+        for side, oid in ids.items():
+            order = ex.fetch_order(oid, SYMBOL)
+            if order["status"] == "closed":
+                filled[side] = order
         time.sleep(0.5)
-    assert order["status"] == "closed", f"the resting buy at {limit} did not fill: {order['status']}"
-    fills = ex.fetch_my_trades(SYMBOL, params={"orderId": order["id"]})
-    assert fills and all(Decimal(str(f["price"])) == limit for f in fills)  # a resting order is paid its price
-    assert all(f["takerOrMaker"] == "maker" for f in fills)
+    assert filled, f"neither resting order filled (buy at {limits['buy']}, sell at {limits['sell']})"
+    for side, order in filled.items():
+        fills = ex.fetch_my_trades(SYMBOL, params={"orderId": order["id"]})
+        assert fills and all(Decimal(str(f["price"])) == limits[side] for f in fills)  # paid its own price
+        assert all(f["takerOrMaker"] == "maker" for f in fills)
