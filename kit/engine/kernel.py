@@ -60,6 +60,16 @@ def book_fill(
     return notional, fee, -released, notional - fee, released
 
 
+def release_lock(acct: Any, buy: bool, lock: int) -> None:
+    """Move an order's remaining reservation ``lock`` back to free: quote units for a buy, base units for a sell."""
+    if buy:
+        acct.qf += lock
+        acct.ql -= lock
+    else:
+        acct.bf += lock
+        acct.bl -= lock
+
+
 class NotExact(ValueError):
     """The inputs do not fit integer units (e.g. cash not a multiple of the fee precision)."""
 
@@ -212,12 +222,7 @@ class Kernel:
         self._close()
 
     def _release(self) -> None:
-        if self.buy:
-            self.qf += self.lock
-            self.ql -= self.lock
-        else:
-            self.bf += self.lock
-            self.bl -= self.lock
+        release_lock(self, self.buy, self.lock)
         self.lock = 0
 
     def _close(self) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 from kit.engine import jit
 from kit.engine.fillmodel import FillModel
 from kit.engine.frames import to_tick
-from kit.engine.kernel import NotExact, Units, _frames, _int, book_fill
+from kit.engine.kernel import NotExact, Units, _frames, _int, book_fill, release_lock
 from kit.engine.types import Event, Market, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
@@ -306,12 +306,7 @@ class Lane:
 
     def _release(self, o: _O) -> None:
         if o.lock:
-            if o.buy:
-                self.qf += o.lock
-                self.ql -= o.lock
-            else:
-                self.bf += o.lock
-                self.bl -= o.lock
+            release_lock(self, o.buy, o.lock)
             o.lock = 0
 
     # -- the book of resting limits ----------------------------------------------------------------

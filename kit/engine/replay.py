@@ -182,24 +182,6 @@ class _LaneContext(Context):
         lane = self._lane
         return len(lane.eng.hits) if lane.eng is not None else lane.n_open
 
-    def buy(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
-        """Buy ``qty`` at market, or at ``limit``; returns the client order id."""
-        lane = self._lane
-        lane.now = self.i
-        return lane.place(Side.BUY, qty, limit, **kw)
-
-    def sell(self, qty: Decimal | str | float, limit: float | Decimal | None = None, **kw: Any) -> str:
-        """Sell ``qty`` at market, or at ``limit``; returns the client order id."""
-        lane = self._lane
-        lane.now = self.i
-        return lane.place(Side.SELL, qty, limit, **kw)
-
-    def cancel_all(self) -> None:
-        """Cancel every working order."""
-        lane = self._lane
-        lane.now = self.i
-        lane.cancel_all()
-
 
 class _Runner:
     """Drives one replay: arrays for the scan, the engine for every candle that matters."""
@@ -591,7 +573,7 @@ def _run_lane(lane: Lane, strategy: Callable[[Context], None]) -> _Runner | None
     while i < n:
         if lane.due <= i:
             lane.advance_to(i)
-        ctx.i = i
+        ctx.i = lane.now = i  # the candle of the callback's calls (their orders act from the next one)
         ctx.close = closes[i]
         strategy(ctx)
         if lane.eng is not None:
