@@ -154,14 +154,16 @@ def walk_forward_figure(table: pd.DataFrame, stat: str, *, title: str | None = N
     ``table`` has one row per window with ``test_start`` and the columns ``in_sample`` and
     ``out_of_sample`` (:func:`kit.research.walk_forward`).
     """
-    x = [str(pd.Timestamp(t).date()) if pd.Timestamp(t).normalize() == pd.Timestamp(t) else str(t)
-         for t in table["test_start"]]  # fmt: skip
+    # One format for every window (a start at midnight is not shortened to its date): the labels read alike
+    # whatever hour the data starts at.
+    x = [f"{pd.Timestamp(t):%Y-%m-%d %H:%M}" for t in table["test_start"]]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=x, y=table["in_sample"], name=f"in-sample {stat}", marker_color="#1f77b4"))
     fig.add_trace(go.Bar(x=x, y=table["out_of_sample"], name=f"out-of-sample {stat}", marker_color="#ff7f0e"))
-    fig.update_layout(barmode="group", height=height, template="plotly_white", xaxis_title="out-of-sample window",
-                      yaxis_title=stat, **title_and_legend(title or f"Walk-forward: {stat}, best in-sample parameters "
-                                                           "on the next window", left=60, bottom=40))  # fmt: skip
+    fig.update_layout(barmode="group", height=height, template="plotly_white",
+                      xaxis_title="out-of-sample window (start, UTC)", yaxis_title=stat,
+                      **title_and_legend(title or f"Walk-forward: {stat}, best in-sample parameters on the next window",
+                                         left=60, bottom=40))  # fmt: skip
     return fig
 
 

@@ -1,0 +1,137 @@
+"""The research notebooks' stored outputs hold whatever hour of the day they are run at.
+
+The demo's candles start on the hour the demo runs (``kit.cli.demo.start_localnet``), so where UTC
+midnight falls in them changes with that hour. The nbval test runs each notebook once, at the hour
+CI happens to run, and twice a statistic built from calendar days came out different at an hour the
+stored outputs were not made at (a Sharpe of ``NaN`` where the sanitizer only knew ``nan``; window
+labels shortened to a date when a window starts at midnight). This test runs the cells of
+``01_read_only``, ``02_research`` and ``06_sweep`` in this process, each as in a kernel of its own,
+with the demo localnet started at each of the 24 hours of a day, and compares every output with the
+stored one after the same sanitizer nbval uses (``sanitize.cfg``): what changes with the hour must
+be masked there or not change at all.
+
+It is nbval's comparison made in-process (cell by cell: printed text, ``display`` calls, and the
+last expression formatted as the kernel formats it, plotly figures as their JSON), so a day of
+hours takes about a minute on two cores, not an hour of notebook runs.
+Sweeps run with ``scheduler="inline"`` (the same combinations, no cluster to start per hour).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import functools
+import io
+import json
+import os
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+import plotly.io as pio
+import pytest
+from harness import NOTEBOOKS, SANITIZE, clean_env, environment
+from IPython.core.formatters import DisplayFormatter
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from nbval.plugin import get_sanitize_patterns
+
+from kit.cli import demo
+
+pytestmark = pytest.mark.slow
+
+_HOUR_MS = 3_600_000
+#: A fixed UTC midnight (2026-11-20 00:00): the hours below are counted from it.
+_DAY_MS = 1_795_132_800_000
+_NOTEBOOKS = ("01_read_only", "02_research", "06_sweep")
+#: After the parameters cell, as papermill would inject it: no LocalCluster per hour.
+_OVERRIDES = 'scheduler = "inline"'
+_PATTERNS = get_sanitize_patterns(SANITIZE.read_text())
+
+
+def _sanitize(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":")) if isinstance(value, dict | list) else str(value)
+    for regex, replace in _PATTERNS:
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def _bundle(value: Any) -> dict[str, Any]:
+    """What the kernel would show for a cell's last expression, by MIME type."""
+    if hasattr(value, "to_plotly_json"):  # plotly's mimetype renderer: the figure's JSON
+        return {"application/vnd.plotly.v1+json": json.loads(pio.to_json(value, validate=False))}
+    data, _ = DisplayFormatter().format(value)
+    return dict(data)
+
+
+def _differences(name: str) -> list[str]:
+    """Run ``name``'s code cells in a fresh namespace; one line per output that differs from the stored one."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    problems: list[str] = []
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    for index, cell in enumerate(cells):
+        source = cell.source
+        if "parameters" in cell.metadata.get("tags", []):
+            source += "\n" + _OVERRIDES
+        tree = ast.parse(source)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        out = io.StringIO()
+        with redirect_stdout(out), capture_output(stdout=False, stderr=False, display=True) as shown:
+            exec(compile(tree, f"<{name} cell {index}>", "exec"), namespace)  # noqa: S102 - the repo's own notebook
+            value = None if last is None else eval(compile(ast.Expression(last.value), name, "eval"), namespace)  # noqa: S307
+        got: dict[str, Any] = {"stream": out.getvalue()}
+        for rich in shown.outputs:  # display(...) calls
+            got.update(rich.data)
+        if value is not None:
+            got.update(_bundle(value))
+        want: dict[str, Any] = {"stream": ""}
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                want["stream"] += output.text
+            else:
+                want.update(output.get("data", {}))
+        for kind, stored in want.items():
+            if kind not in got:
+                problems.append(f"{name} cell {index}: no {kind} output")
+                continue
+            a, b = _sanitize(stored).splitlines(), _sanitize(got[kind]).splitlines()
+            if a != b:
+                diff = [line[:300] for line in difflib.unified_diff(a, b, "stored", "now", lineterm="", n=0)]
+                problems.append(f"{name} cell {index} ({kind}):\n" + "\n".join(diff[2:14]))
+    return problems
+
+
+def _run_as_in_its_own_kernel(name: str, start_ms: int, home: Path) -> tuple[list[str], pd.Timestamp]:
+    """``name`` with nothing of another notebook's run: its own environment, private localnet and folder."""
+    demo._PRIVATE.clear()
+    home.mkdir(parents=True)
+    cwd = Path.cwd()
+    os.chdir(home)
+    InteractiveShell.instance()  # display(...) publishes to the shell, where capture_output collects it
+    try:
+        with environment(clean_env(home / "home")), pd.option_context("display.max_columns", 20, "display.width", 80):
+            problems = _differences(name)
+            return problems, demo._PRIVATE["localnet"].now()
+    finally:
+        InteractiveShell.clear_instance()
+        os.chdir(cwd)
+        prepared = demo._PRIVATE.pop("localnet", None)
+        if prepared is not None and prepared.net is not None:
+            prepared.net.stop()
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_research_notebooks_hold_at_every_hour(hour: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    start = pd.Timestamp(_DAY_MS + hour * _HOUR_MS, unit="ms", tz="UTC")
+    monkeypatch.setattr(demo, "_PRIVATE", {})
+    monkeypatch.setattr(demo, "start_localnet", functools.partial(demo.start_localnet, now_ms=start.value // 10**6))
+    problems = []
+    for name in _NOTEBOOKS:
+        found, clock = _run_as_in_its_own_kernel(name, start.value // 10**6, tmp_path / name)
+        assert clock.floor("h") == start, f"{name} ran on a localnet whose clock is {clock}, not at {start}"
+        problems += found
+    assert not problems, f"started at {start}:\n" + "\n\n".join(problems)
