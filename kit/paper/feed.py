@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from kit.transport.trade_order import in_trade_order
+
 log = logging.getLogger("kit.paper")
 
 
@@ -228,10 +230,7 @@ class Feed:
         self, trades: list[dict[str, Any]], source: Any, last_id: int | None, *, rest: bool = False
     ) -> int | None:
         now = wall_ms()
-        if all(str(t.get("id") or "").isdigit() for t in trades):
-            # in trade order: ccxt sorts by (timestamp, id as a string), so trades 9 and 11 of one
-            # millisecond come as 11, 9, and the book would take 9's price as the last one
-            trades = sorted(trades, key=lambda t: int(t["id"]))
+        trades = in_trade_order(trades)  # ccxt's order would make 9 the last price of trades 9 and 11
         for t in trades:
             tid = int(t["id"]) if str(t.get("id") or "").isdigit() else None
             if tid is not None and last_id is not None and tid <= last_id:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from kit.transport.trade_order import in_trade_order
+
 ORDER_COLUMNS = [
     "id",
     "clientOrderId",
@@ -36,20 +38,6 @@ def _indexed(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 def orders_frame(orders: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per ccxt order, indexed by creation time."""
     return _indexed([{k: o.get(k) for k in ["timestamp", *ORDER_COLUMNS]} for o in orders], ORDER_COLUMNS)
-
-
-def in_trade_order(trades: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Trades from ccxt ordered by (time, integer trade id), as the exchange lists them.
-
-    ccxt sorts by (timestamp, id as a string), so trades 9 and 11 of one millisecond come as 11, 9.
-
-    >>> [t["id"] for t in in_trade_order([{"id": "11", "timestamp": 5}, {"id": "9", "timestamp": 5}])]
-    ['9', '11']
-    """
-    out = list(trades)
-    if all(str(t.get("id") or "").isdigit() for t in out):
-        out.sort(key=lambda t: (t.get("timestamp") or 0, int(t["id"])))
-    return out
 
 
 def trades_frame(trades: Iterable[dict[str, Any]]) -> pd.DataFrame:

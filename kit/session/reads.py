@@ -22,6 +22,7 @@ from kit.session import frames
 from kit.session.base import LATEST_MS, SessionBase, now_ms
 from kit.session.ledger import CheckLedger
 from kit.session.orders import features_for
+from kit.transport.trade_order import in_trade_order
 
 if TYPE_CHECKING:
     from kit.session.candles import SessionCandles
@@ -104,7 +105,7 @@ class Reads(SessionBase):
             params={"symbol": symbol},
             symbol=symbol,
         )
-        rows = frames.in_trade_order(rows)  # journaled in the exchange's order
+        rows = in_trade_order(rows)  # journaled in the exchange's order
         for t in rows:
             self._record_trade(t)
         return frames.trades_frame(rows)
