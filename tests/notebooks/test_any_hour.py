@@ -6,9 +6,10 @@ CI happens to run, and twice a statistic built from calendar days came out diffe
 stored outputs were not made at (a Sharpe of ``NaN`` where the sanitizer only knew ``nan``; window
 labels shortened to a date when a window starts at midnight). This test runs the cells of
 ``02_research`` and ``06_sweep`` in this process, each as in a kernel of its own, with the demo
-localnet started at each of the 24 hours of a day (``01_read_only`` at four of them), and compares
-every output with the stored one after the same sanitizer nbval uses (``sanitize.cfg``): what
-changes with the hour must be masked there or not change at all.
+localnet started at each of the 24 hours of a day and with a year's end or a leap day inside their
+candles (``01_read_only`` at four hours), and compares every output with the stored one after the
+same sanitizer nbval uses (``sanitize.cfg``): what changes with the hour must be masked there or
+not change at all.
 
 It is nbval's comparison made in-process (cell by cell: printed text, ``display`` calls, and the
 last expression formatted as the kernel formats it, plotly figures as their JSON), so a day of
@@ -43,9 +44,10 @@ from kit.cli import demo
 
 pytestmark = pytest.mark.slow
 
-_HOUR_MS = 3_600_000
-#: A fixed UTC midnight (2026-11-20 00:00): the hours below are counted from it.
-_DAY_MS = 1_795_132_800_000
+#: The UTC midnight two days ago: the hours below are counted from it. A day in the past (the store
+#: fetches nothing after the wall clock) and a recent one (notebook 01 shows the demo key's age, and a
+#: key created half a year before the wall clock gets a rotation warning), so not a fixed date.
+_DAY = pd.Timestamp.now(tz="UTC").floor("D") - pd.Timedelta(days=2)
 #: After the parameters cell, as papermill would inject it: no LocalCluster per hour.
 _OVERRIDES = 'scheduler = "inline"'
 _PATTERNS = get_sanitize_patterns(SANITIZE.read_text())
@@ -132,17 +134,24 @@ def _run_as_in_its_own_kernel(name: str, home: Path) -> tuple[list[str], pd.Time
             prepared.net.stop()
 
 
-#: Every hour for the notebooks with statistics over calendar days (02 and 06); 01 shows times only
-#: (masked), so four hours a quarter of a day apart check it.
-_CASES = [(name, hour) for name in ("02_research", "06_sweep") for hour in range(24)]
-_CASES += [("01_read_only", hour) for hour in (0, 6, 12, 18)]
+#: Every hour for the notebooks with statistics over calendar days (02 and 06), plus a year's end and
+#: a leap day inside their candles; 01 shows times only (masked), so four hours of a day check it.
+_HOURS = [_DAY + pd.Timedelta(hours=h) for h in range(24)]
+_EDGES = {"new-year": pd.Timestamp("2026-01-01 01:00", tz="UTC"), "leap-day": pd.Timestamp("2024-03-01", tz="UTC")}
+# ids name the hour, not the date: xdist's workers must collect the same ids even across a midnight
+_CASES = [
+    pytest.param(name, t, id=f"{name}-h{h:02d}") for name in ("02_research", "06_sweep") for h, t in enumerate(_HOURS)
+]
+_CASES += [
+    pytest.param(name, t, id=f"{name}-{edge}") for name in ("02_research", "06_sweep") for edge, t in _EDGES.items()
+]
+_CASES += [pytest.param("01_read_only", _HOURS[h], id=f"01_read_only-h{h:02d}") for h in (0, 6, 12, 18)]
 
 
-@pytest.mark.parametrize(("name", "hour"), _CASES)
+@pytest.mark.parametrize(("name", "start"), _CASES)
 def test_stored_outputs_hold_at_every_hour(
-    name: str, hour: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, start: pd.Timestamp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start = pd.Timestamp(_DAY_MS + hour * _HOUR_MS, unit="ms", tz="UTC")
     monkeypatch.setattr(demo, "_PRIVATE", {})
     monkeypatch.setattr(demo, "start_localnet", functools.partial(demo.start_localnet, now_ms=start.value // 10**6))
     problems, clock = _run_as_in_its_own_kernel(name, tmp_path / name)
