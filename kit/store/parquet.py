@@ -223,6 +223,22 @@ class Part:
             return self
         return Part(self.times[lo:hi], [v[lo:hi] for v in self.values], self.meta)
 
+    def owned(self) -> Part:
+        """The same rows in arrays of their own (one copy), holding no file open.
+
+        A part of a verified file version is read with one ``preadv`` on the descriptor it holds (no
+        mapping); any other part is copied from its views. The file closes when this part and its
+        views are dropped: :meth:`kit.store.series.Series.read` keeps at most
+        ``HELD_FILES_MAX`` parts of one read holding a file, so a read of many partitions does not
+        run into the descriptor limit (256 by default on macOS).
+        """
+        times, values = np.empty(self._n, dtype=np.int64), np.empty((len(COLUMNS), self._n), dtype=np.float64)
+        if self.origin is None or self._times is not None or not _pread_into(self.origin, self._n, times, values):
+            times[:] = self.times
+            for i, v in enumerate(self.values):
+                values[i] = v
+        return Part(times, list(values), self.meta)
+
     def take(self, index: npt.NDArray[Any]) -> Part:
         """Rows picked by an integer or boolean index (copies)."""
         return Part(self.times[index], [v[index] for v in self.values], self.meta)

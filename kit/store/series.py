@@ -20,6 +20,11 @@ from kit.store import paths
 from kit.store.ledger import Ledger
 from kit.store.parquet import CorruptFile, Part, quarantine, read_part, write_part
 
+#: Parts of one read that may hold their file open at once (see :meth:`Series.read`): far below
+#: macOS's default limit of 256 descriptors, above the partitions of most reads (a year of 1m
+#: candles is 12), which keep the no-copy path.
+HELD_FILES_MAX = 64
+
 __all__ = ["Quarantined", "Series"]
 
 
@@ -144,12 +149,21 @@ class Series:
         return Quarantined(path, dest, reason)
 
     def read(self, start: int, end: int) -> list[Part]:
-        """Parts (sliced views) covering ``[start, end)``, in time order."""
+        """Parts (sliced views) covering ``[start, end)``, in time order.
+
+        Each part holds its file open (a descriptor, or a mapping's duplicate of one) until the
+        frame is built from it. After :data:`HELD_FILES_MAX` of them the next parts are copied at
+        once (:meth:`Part.owned`) and their files closed, so a read of hundreds of partitions (a
+        year of 1s candles is 365) fits under the descriptor limit.
+        """
         out: list[Part] = []
         for period in paths.periods_between(start, end, self.unit):
             part = self.read_period(period)
             if part is not None:
-                out.append(part.slice(start, end))
+                part = part.slice(start, end)
+                if len(out) >= HELD_FILES_MAX:
+                    part = part.owned()  # the last reference to the file's part: it closes here
+                out.append(part)
         return out
 
     def replace(self, start: int, end: int, new: Part) -> int:
