@@ -233,11 +233,19 @@ class Part:
         run into the descriptor limit (256 by default on macOS).
         """
         times, values = np.empty(self._n, dtype=np.int64), np.empty((len(COLUMNS), self._n), dtype=np.float64)
-        if self.origin is None or self._times is not None or not _pread_into(self.origin, self._n, times, values):
+        self.copy_into(times, values)
+        return Part(times, list(values), self.meta)
+
+    def copy_into(self, times: I64, values: npt.NDArray[np.float64]) -> None:
+        """Write the rows into ``times`` and the rows of ``values`` (``(5, len(self))``).
+
+        A part of a verified file version is read with one ``preadv`` (see :func:`_pread_into`: no
+        page faults on a mapping); any other part, or a file changed since, is copied from its views.
+        """
+        if self.origin is None or not _pread_into(self.origin, self._n, times, values):
             times[:] = self.times
             for i, v in enumerate(self.values):
                 values[i] = v
-        return Part(times, list(values), self.meta)
 
     def take(self, index: npt.NDArray[Any]) -> Part:
         """Rows picked by an integer or boolean index (copies)."""
@@ -650,10 +658,7 @@ def frame_from_parts(parts: Sequence[Part]) -> pd.DataFrame:
     pos = 0
     for p in parts:
         k = len(p)
-        if p.origin is None or not _pread_into(p.origin, k, times[pos : pos + k], values[:, pos : pos + k]):
-            times[pos : pos + k] = p.times
-            for i, v in enumerate(p.values):
-                values[i, pos : pos + k] = v
+        p.copy_into(times[pos : pos + k], values[:, pos : pos + k])
         pos += k
     return pd.DataFrame(values.T, index=_utc_index(times), columns=_column_index(), copy=False)
 

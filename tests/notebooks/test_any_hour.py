@@ -20,6 +20,7 @@ Sweeps run with ``scheduler="inline"`` (the same combinations, no cluster to sta
 from __future__ import annotations
 
 import ast
+import atexit
 import difflib
 import functools
 import io
@@ -53,17 +54,17 @@ _OVERRIDES = 'scheduler = "inline"'
 _PATTERNS = get_sanitize_patterns(SANITIZE.read_text())
 
 
+def _canonical(value: Any) -> str:
+    """An output as nbval compares it: text as it is, a dict or list (a figure) as canonical JSON (nbval_json.py)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":")) if isinstance(value, dict | list) else str(value)
+
+
 @functools.lru_cache(maxsize=256)
-def _stored(name: str, index: int, kind: str, text: str) -> list[str]:
-    """A stored output, sanitized once per process (the regexes over a figure's JSON take ~50 ms)."""
-    return _sanitize(text).splitlines()
-
-
-def _sanitize(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":")) if isinstance(value, dict | list) else str(value)
+def _sanitized_lines(text: str) -> list[str]:
+    """``text`` after sanitize.cfg's patterns, by line (cached: a stored figure is sanitized once per process)."""
     for regex, replace in _PATTERNS:
         text = re.sub(regex, replace, text)
-    return text
+    return text.splitlines()
 
 
 def _bundle(value: Any) -> dict[str, Any]:
@@ -105,10 +106,7 @@ def _differences(name: str) -> list[str]:
             if kind not in got:
                 problems.append(f"{name} cell {index}: no {kind} output")
                 continue
-            text = (
-                json.dumps(stored, sort_keys=True, separators=(",", ":")) if isinstance(stored, dict | list) else stored
-            )
-            a, b = _stored(name, index, kind, str(text)), _sanitize(got[kind]).splitlines()
+            a, b = _sanitized_lines(_canonical(stored)), _sanitized_lines(_canonical(got[kind]))
             if a != b:
                 diff = [line[:300] for line in difflib.unified_diff(a, b, "stored", "now", lineterm="", n=0)]
                 problems.append(f"{name} cell {index} ({kind}):\n" + "\n".join(diff[2:14]))
@@ -116,8 +114,10 @@ def _differences(name: str) -> list[str]:
 
 
 def _run_as_in_its_own_kernel(name: str, home: Path) -> tuple[list[str], pd.Timestamp]:
-    """``name`` with nothing of another notebook's run: its own environment, private localnet and folder."""
-    demo._PRIVATE.clear()
+    """``name`` with nothing of another notebook's run: its own environment, private localnet and folder.
+
+    The caller gives ``demo._PRIVATE`` a fresh dict (monkeypatched, so the session's own comes back).
+    """
     home.mkdir(parents=True)
     cwd = Path.cwd()
     os.chdir(home)
@@ -132,6 +132,9 @@ def _run_as_in_its_own_kernel(name: str, home: Path) -> tuple[list[str], pd.Time
         prepared = demo._PRIVATE.pop("localnet", None)
         if prepared is not None and prepared.net is not None:
             prepared.net.stop()
+            # prepare() registered the stop for exit: that reference would keep the whole localnet
+            # (books, candles, engine) alive for the rest of the test process, 60 of them here
+            atexit.unregister(prepared.net.stop)
 
 
 #: Every hour for the notebooks with statistics over calendar days (02 and 06), plus a year's end and
