@@ -14,6 +14,7 @@ faster or mark it ``slow``. Setup and teardown (fixtures such as a localnet) do 
 
 from __future__ import annotations
 
+import faulthandler
 import os
 from collections.abc import Generator
 from typing import Any
@@ -26,6 +27,13 @@ DEFAULT_TIME_LIMIT_S = 2.0
 #: Markers of the tests the fast loop leaves out; the guard does not time them.
 UNTIMED_MARKERS = ("slow", "chaos", "browser", "testnet", "soak")
 _GUARD_KEY = "time_guard_over_s"
+#: A test still running after this many seconds is hung where pytest-timeout's signal (``timeout`` in
+#: pyproject, 300 s) cannot reach it: a thread holding the GIL, a C call that never returns to Python.
+#: faulthandler's own watchdog thread needs no GIL: it writes every thread's stack to the real stderr and
+#: exits, so a run says where it hung instead of running into CI's own limit with nothing printed.
+#: ``KIT_TEST_HANG_S`` overrides it (tests/test_time_guard.py).
+HANG_DUMP_S = float(os.environ.get("KIT_TEST_HANG_S") or 420)
+_hang_fd: list[int] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +52,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail, report or ignore a test not marked slow that is over the limit; env KIT_TEST_TIME_GUARD, "
         "default fail (report under CI=true)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _hang_fd:
+        _hang_fd.append(os.dup(2))  # before output capture takes fd 2 over for a test
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    faulthandler.dump_traceback_later(HANG_DUMP_S, exit=True, file=_hang_fd[0])
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def time_guard(config: pytest.Config) -> tuple[str, float]:

@@ -88,3 +88,19 @@ def test_a_bad_setting_is_a_usage_error(
     result = probe.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert bad[0] in result.stderr.str()
+
+
+def test_a_hung_test_prints_every_stack_and_ends_the_run(
+    probe: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hang pytest-timeout cannot interrupt still ends the run, with the stacks that say where it hung."""
+    probe.makepyfile(
+        test_hung="import time\n\n\ndef test_hung():\n    time.sleep(60)\n\n\ndef test_after():\n    pass\n"
+    )
+    monkeypatch.setenv("KIT_TEST_HANG_S", "1")
+    result = probe.runpytest_subprocess("test_hung.py", "-p", "no:timeout", "-p", "no:xdist", timeout=50)
+    assert result.ret != 0
+    err = result.stderr.str()
+    assert "Timeout (0:00:01)!" in err
+    assert "in test_hung" in err
+    assert "test_after PASSED" not in result.stdout.str()
