@@ -26,9 +26,15 @@ pytestmark = pytest.mark.slow  # waits for a market that runs in (accelerated) r
 SYMBOL = "BTC/USDT"
 
 
+HOUR_MS = 3_600_000
+
+
 @pytest.fixture
 def demo_net(tmp_path: Path) -> Iterator[Any]:
-    server = start_localnet(state_dir=tmp_path / "localnet")
+    # An hour back: the demo's clock starts on the hour, so a net started "now" and stepped 6 minutes was
+    # ahead of the wall clock in the first 6 minutes of every hour, and live() rightly kept it (never back):
+    # the bracket below then failed at hh:00-hh:06 only (CI, 05:00:23: went 05:06:00.000)
+    server = start_localnet(state_dir=tmp_path / "localnet", now_ms=int(time.time() * 1000) - HOUR_MS)
     try:
         yield server
     finally:
@@ -85,3 +91,19 @@ def test_a_live_market_moves_by_itself_and_fills_a_resting_order(demo_net: Any) 
         fills = ex.fetch_my_trades(SYMBOL, params={"orderId": order["id"]})
         assert fills and all(Decimal(str(f["price"])) == limits[side] for f in fills)  # paid its own price
         assert all(f["takerOrMaker"] == "maker" for f in fills)
+
+
+def test_a_clock_stepped_past_the_wall_clock_goes_live_where_it_is(tmp_path: Path) -> None:
+    """live() never moves the clock back: a market stepped into the future runs on from there."""
+    ahead = int(time.time() * 1000) + 2 * HOUR_MS
+    net = start_localnet(state_dir=tmp_path / "localnet", now_ms=ahead, history=False)
+    try:
+        market = Market(net.url)
+        market.step(60_000)
+        at = market.state()["now_ms"]
+        assert at == ahead - ahead % HOUR_MS + 60_000
+        went = market.live(speed=1.0)
+        assert went == at and market.state()["clock"] == "realtime"
+        assert market.state()["now_ms"] >= at  # and runs forward from there
+    finally:
+        net.stop()

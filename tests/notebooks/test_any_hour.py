@@ -27,6 +27,8 @@ import io
 import json
 import os
 import re
+import sys
+import threading
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from IPython.core.formatters import DisplayFormatter
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from nbval.plugin import get_sanitize_patterns
+from traitlets.config import Config
 
 from kit.cli import demo
 
@@ -121,13 +124,26 @@ def _run_as_in_its_own_kernel(name: str, home: Path) -> tuple[list[str], pd.Time
     home.mkdir(parents=True)
     cwd = Path.cwd()
     os.chdir(home)
-    InteractiveShell.instance()  # display(...) publishes to the shell, where capture_output collects it
+    # display(...) publishes to the shell, where capture_output collects it; no history (a sqlite file and
+    # a saving thread per shell, in the test process's own IPython folder)
+    config = Config()
+    config.HistoryManager.enabled = False
+    hooks = sys.displayhook, sys.excepthook
+    shell = InteractiveShell.instance(config=config)
     try:
         with environment(clean_env(home / "home")), pd.option_context("display.max_columns", 20, "display.width", 80):
             problems = _differences(name)
             return problems, demo._PRIVATE["localnet"].now()
     finally:
+        # the shell registered its exit handler, which would keep it (and all it holds) alive for the rest
+        # of the test process: run it now instead. The shell also put its own module in sys.modules as
+        # __main__ (without __spec__ once reset: multiprocessing's spawn then fails in every later test)
+        # and took the display and exception hooks: the process gets its own back.
+        atexit.unregister(shell.atexit_operations)
+        shell.atexit_operations()
+        shell.restore_sys_module_state()
         InteractiveShell.clear_instance()
+        sys.displayhook, sys.excepthook = hooks
         os.chdir(cwd)
         prepared = demo._PRIVATE.pop("localnet", None)
         if prepared is not None and prepared.net is not None:
@@ -157,6 +173,10 @@ def test_stored_outputs_hold_at_every_hour(
 ) -> None:
     monkeypatch.setattr(demo, "_PRIVATE", {})
     monkeypatch.setattr(demo, "start_localnet", functools.partial(demo.start_localnet, now_ms=start.value // 10**6))
+    main, hooks = sys.modules["__main__"], (sys.displayhook, sys.excepthook)
     problems, clock = _run_as_in_its_own_kernel(name, tmp_path / name)
+    # the in-process "kernel" leaves the test process as it was: every later test (spawn, displayhook) sees it
+    assert sys.modules["__main__"] is main and (sys.displayhook, sys.excepthook) == hooks
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("IPython")]
     assert clock.floor("h") == start, f"{name} ran on a localnet whose clock is {clock}, not at {start}"
     assert not problems, f"{name} with the demo started at {start}:\n" + "\n\n".join(problems)
