@@ -33,8 +33,9 @@ $(BENCH): | $(BIN)/python
 	touch $@
 
 ## test: lint, type-check, then every test and doctest (testnet and soak markers stay off)
+## (unbuffered: what pytest-timeout writes about a stuck test reaches a CI log even if the run is killed)
 test: lint
-	$(BIN)/pytest
+	PYTHONUNBUFFERED=1 $(BIN)/pytest
 
 ## fast: the inner loop: lint, then every test not marked slow, chaos or browser, on all cores (xdist)
 fast: lint
