@@ -32,4 +32,11 @@ def test_every_fault_once_and_the_invariants_hold(tmp_path: Path) -> None:
     assert res.faults["http_429"] >= 1 and res.faults["ban_418"] == 1
     assert res.faults["exchange_restart"] == 1 and res.faults["exchange_crash"] == 1
     assert [(o.alerts, o.all_clears) for o in res.outages if o.kind == "maintenance"] == [(1, 1)]
-    assert "no differences" in res.final_reconcile or "adopted" in res.final_reconcile
+    # The last pass may have work left from the run's end: fills to adopt, an order to update, or an order
+    # whose request never arrived (a step that ended in an unknown outcome, then STOP: CI once saw
+    # "1 not placed"). Each is explained and settled; what must not be left is a pending order, a failed
+    # lookup, an order the kit did not place or a balance that differs.
+    bad = {
+        k: n for k, n in res.final_counts.items() if n and k in ("pending", "errors", "foreign_orders", "balance_diffs")
+    }
+    assert res.final_counts and not bad, res.final_reconcile

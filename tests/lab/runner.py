@@ -211,6 +211,7 @@ class RunResult:
     exchange_restarts: int = 0
     invariants: Invariants = field(default_factory=Invariants)
     final_reconcile: str = ""
+    final_counts: dict[str, int] = field(default_factory=dict)  # ReconcileReport.counts() of that last pass
     outages: list[Outage] = field(default_factory=list)
     alerts_by_kind: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
@@ -334,7 +335,7 @@ class ChaosRun:
             res.steps = self.workload.last_step() + 1
             self.server.clear_faults()
             self.server.reset_limits()
-            res.final_reconcile = self._final_reconcile()
+            res.final_reconcile, res.final_counts = self._final_reconcile()
             with self._client() as ex:
                 res.invariants = check_invariants(
                     self.home / "journal.sqlite",
@@ -418,8 +419,8 @@ class ChaosRun:
             if session is not None:
                 session.close()
 
-    def _final_reconcile(self) -> str:
-        """Cancel what is open, then reconcile until nothing is pending (a Session of its own)."""
+    def _final_reconcile(self) -> tuple[str, dict[str, int]]:
+        """Cancel what is open, then reconcile until nothing is pending (a Session of its own): summary and counts."""
         from kit.ops.reconcile import reconcile
         from kit.session import Session
 
@@ -433,7 +434,7 @@ class ChaosRun:
                 while True:
                     report = reconcile(s)
                     if report.settled or time.monotonic() > deadline:
-                        return report.summary()
+                        return report.summary(), report.counts()
                     time.sleep(1.0)
             finally:
                 s.close()
