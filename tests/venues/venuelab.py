@@ -230,7 +230,7 @@ class VenueServer:
 
     def __init__(self, venue: Venue, loop: BackgroundLoop) -> None:
         self.venue, self.loop = venue, loop
-        self.url = loop.run(self._start())
+        self.url = loop.run(self._start(), timeout=30)
         import ccxt.async_support as ccxt_async
 
         config: dict[str, Any] = {"apiKey": venue.api_key, "secret": venue.secret, "enableRateLimit": False}
@@ -273,8 +273,9 @@ class VenueServer:
             return self.loop.run(getattr(self.client, spec.method)(), timeout=30)
 
     def close(self) -> None:
-        self.loop.run(self.client.close())
-        self.loop.run(self._runner.cleanup())
+        # bounded: a teardown that waits for ever outlives pytest-timeout's one-shot timer
+        self.loop.run(self.client.close(), timeout=30)
+        self.loop.run(self._runner.cleanup(), timeout=90)  # aiohttp waits up to 60 s for open requests
 
 
 @contextmanager
