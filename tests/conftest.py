@@ -59,9 +59,36 @@ def pytest_configure(config: pytest.Config) -> None:
         _hang_fd.append(os.dup(2))  # before output capture takes fd 2 over for a test
 
 
+def hang_limit(item: pytest.Item) -> float | None:
+    """Seconds before the watchdog ends the run: ``HANG_DUMP_S``, or 120 s past a longer pytest-timeout.
+
+    A test's own ``@pytest.mark.timeout(600)`` (the browser walk) or a ``--timeout`` longer than the
+    default moves it; a timeout of 0 (the soak, or ``--timeout=0`` while debugging) turns it off.
+    """
+    marker = item.get_closest_marker("timeout")
+    timeout: Any = None
+    if marker is not None:
+        timeout = marker.args[0] if marker.args else marker.kwargs.get("timeout", 0)
+    else:
+        timeout = item.config.getoption("timeout", None)
+        if timeout is None:
+            try:
+                timeout = item.config.getini("timeout")
+            except ValueError:  # pytest-timeout is not loaded (-p no:timeout)
+                timeout = None
+    if timeout is None or timeout == "":
+        return HANG_DUMP_S
+    if not float(timeout):
+        return None
+    return max(HANG_DUMP_S, float(timeout) + 120)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
-    faulthandler.dump_traceback_later(HANG_DUMP_S, exit=True, file=_hang_fd[0])
+    limit = hang_limit(item)
+    if limit is None:
+        return (yield)
+    faulthandler.dump_traceback_later(limit, exit=True, file=_hang_fd[0])
     try:
         return (yield)
     finally:

@@ -104,3 +104,19 @@ def test_a_hung_test_prints_every_stack_and_ends_the_run(
     assert "Timeout (0:00:01)!" in err
     assert "in test_hung" in err
     assert "test_after PASSED" not in result.stdout.str()
+
+
+def test_the_watchdog_waits_for_a_tests_own_longer_timeout_and_none_for_timeout_0(
+    probe: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test allowed longer (the browser walk: 600 s) or without limit (the soak) is not ended at HANG_DUMP_S."""
+    probe.makepyfile(
+        test_long=(
+            "import time\n\nimport pytest\n\n\n@pytest.mark.timeout(0)\ndef test_unlimited():\n    time.sleep(2)\n"
+            "\n\n@pytest.mark.timeout(30)\ndef test_allowed_longer():\n    time.sleep(2)\n"
+        )
+    )
+    probe.makeini("[pytest]\nmarkers =\n    slow: slow\n    chaos: chaos\n")
+    monkeypatch.setenv("KIT_TEST_HANG_S", "1")
+    result = probe.runpytest_subprocess("test_long.py", "-p", "no:xdist", "--time-guard", "off", timeout=50)
+    result.assert_outcomes(passed=2)
