@@ -27,12 +27,14 @@ DEFAULT_TIME_LIMIT_S = 2.0
 #: Markers of the tests the fast loop leaves out; the guard does not time them.
 UNTIMED_MARKERS = ("slow", "chaos", "browser", "testnet", "soak")
 _GUARD_KEY = "time_guard_over_s"
-#: A test still running after this many seconds is hung where pytest-timeout's signal (``timeout`` in
-#: pyproject, 300 s) cannot reach it: a thread holding the GIL, a C call that never returns to Python.
-#: faulthandler's own watchdog thread needs no GIL: it writes every thread's stack to the real stderr and
-#: exits, so a run says where it hung instead of running into CI's own limit with nothing printed.
-#: ``KIT_TEST_HANG_S`` overrides it (tests/test_time_guard.py).
-HANG_DUMP_S = float(os.environ.get("KIT_TEST_HANG_S") or 420)
+#: A test still running this many seconds past its pytest-timeout (``timeout`` in pyproject, 300 s, or its
+#: own marker) is hung where that timeout's signal cannot reach it: a thread holding the GIL, a C call that
+#: never returns to Python, or a teardown after the one-shot timer fired. faulthandler's watchdog thread
+#: needs no GIL: it writes every thread's stack to the real stderr and exits, so a run says where it hung
+#: instead of running into CI's own limit with nothing printed. It is armed exactly when pytest-timeout
+#: arms its timer (so never for ``timeout(0)``, the soak). ``KIT_TEST_HANG_GRACE_S`` overrides it
+#: (tests/test_time_guard.py).
+HANG_GRACE_S = float(os.environ.get("KIT_TEST_HANG_GRACE_S") or 120)
 _hang_fd: list[int] = []
 
 
@@ -59,40 +61,15 @@ def pytest_configure(config: pytest.Config) -> None:
         _hang_fd.append(os.dup(2))  # before output capture takes fd 2 over for a test
 
 
-def hang_limit(item: pytest.Item) -> float | None:
-    """Seconds before the watchdog ends the run: ``HANG_DUMP_S``, or 120 s past a longer pytest-timeout.
-
-    A test's own ``@pytest.mark.timeout(600)`` (the browser walk) or a ``--timeout`` longer than the
-    default moves it; a timeout of 0 (the soak, or ``--timeout=0`` while debugging) turns it off.
-    """
-    marker = item.get_closest_marker("timeout")
-    timeout: Any = None
-    if marker is not None:
-        timeout = marker.args[0] if marker.args else marker.kwargs.get("timeout", 0)
-    else:
-        timeout = item.config.getoption("timeout", None)
-        if timeout is None:
-            try:
-                timeout = item.config.getini("timeout")
-            except ValueError:  # pytest-timeout is not loaded (-p no:timeout)
-                timeout = None
-    if timeout is None or timeout == "":
-        return HANG_DUMP_S
-    if not float(timeout):
-        return None
-    return max(HANG_DUMP_S, float(timeout) + 120)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
+    """Arm the watchdog past pytest-timeout's own timeout; returning None lets pytest-timeout set its timer."""
+    faulthandler.dump_traceback_later(settings.timeout + HANG_GRACE_S, exit=True, file=_hang_fd[0])
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
-    limit = hang_limit(item)
-    if limit is None:
-        return (yield)
-    faulthandler.dump_traceback_later(limit, exit=True, file=_hang_fd[0])
-    try:
-        return (yield)
-    finally:
-        faulthandler.cancel_dump_traceback_later()
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
+    faulthandler.cancel_dump_traceback_later()
 
 
 def time_guard(config: pytest.Config) -> tuple[str, float]:

@@ -90,18 +90,47 @@ def test_a_bad_setting_is_a_usage_error(
     assert bad[0] in result.stderr.str()
 
 
+HUNG = """
+import signal
+import time
+
+
+def test_hung():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # pytest-timeout's signal never arrives
+    time.sleep(60)
+
+
+def test_after():
+    pass
+"""
+
+LONG = """
+import time
+
+import pytest
+
+
+@pytest.mark.timeout(0)
+def test_unlimited():
+    time.sleep(2)
+
+
+@pytest.mark.timeout(30)
+def test_allowed_longer():
+    time.sleep(2)
+"""
+
+
 def test_a_hung_test_prints_every_stack_and_ends_the_run(
     probe: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A hang pytest-timeout cannot interrupt still ends the run, with the stacks that say where it hung."""
-    probe.makepyfile(
-        test_hung="import time\n\n\ndef test_hung():\n    time.sleep(60)\n\n\ndef test_after():\n    pass\n"
-    )
-    monkeypatch.setenv("KIT_TEST_HANG_S", "1")
-    result = probe.runpytest_subprocess("test_hung.py", "-p", "no:timeout", "-p", "no:xdist", timeout=50)
+    probe.makepyfile(test_hung=HUNG)
+    monkeypatch.setenv("KIT_TEST_HANG_GRACE_S", "0.5")
+    result = probe.runpytest_subprocess("test_hung.py", "--timeout", "1", "-p", "no:xdist", timeout=50)
     assert result.ret != 0
     err = result.stderr.str()
-    assert "Timeout (0:00:01)!" in err
+    assert "Timeout (0:00:01.5" in err
     assert "in test_hung" in err
     assert "test_after PASSED" not in result.stdout.str()
 
@@ -109,14 +138,10 @@ def test_a_hung_test_prints_every_stack_and_ends_the_run(
 def test_the_watchdog_waits_for_a_tests_own_longer_timeout_and_none_for_timeout_0(
     probe: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A test allowed longer (the browser walk: 600 s) or without limit (the soak) is not ended at HANG_DUMP_S."""
-    probe.makepyfile(
-        test_long=(
-            "import time\n\nimport pytest\n\n\n@pytest.mark.timeout(0)\ndef test_unlimited():\n    time.sleep(2)\n"
-            "\n\n@pytest.mark.timeout(30)\ndef test_allowed_longer():\n    time.sleep(2)\n"
-        )
+    """A test's own timeout (the browser walk: 600 s) or none (the soak) wins over the run's --timeout."""
+    probe.makepyfile(test_long=LONG)
+    monkeypatch.setenv("KIT_TEST_HANG_GRACE_S", "0.5")
+    result = probe.runpytest_subprocess(
+        "test_long.py", "--timeout", "1", "-p", "no:xdist", "--time-guard", "off", timeout=50
     )
-    probe.makeini("[pytest]\nmarkers =\n    slow: slow\n    chaos: chaos\n")
-    monkeypatch.setenv("KIT_TEST_HANG_S", "1")
-    result = probe.runpytest_subprocess("test_long.py", "-p", "no:xdist", "--time-guard", "off", timeout=50)
     result.assert_outcomes(passed=2)

@@ -33,7 +33,7 @@ HOUR_MS = 3_600_000
 def demo_net(tmp_path: Path) -> Iterator[Any]:
     # An hour back: the demo's clock starts on the hour, so a net started "now" and stepped 6 minutes was
     # ahead of the wall clock in the first 6 minutes of every hour, and live() rightly kept it (never back):
-    # the bracket below then failed at hh:00-hh:06 only (CI, 05:00:23: went 05:06:00.000)
+    # the bracket below then failed at hh:00-hh:06 only (a clean-clone run at 05:00:23: went 05:06:00.000)
     server = start_localnet(state_dir=tmp_path / "localnet", now_ms=int(time.time() * 1000) - HOUR_MS)
     try:
         yield server

@@ -128,7 +128,7 @@ def _run_as_in_its_own_kernel(name: str, home: Path) -> tuple[list[str], pd.Time
     # a saving thread per shell, in the test process's own IPython folder)
     config = Config()
     config.HistoryManager.enabled = False
-    hooks = sys.displayhook, sys.excepthook
+    displayhook = sys.displayhook
     shell = InteractiveShell.instance(config=config)
     try:
         with environment(clean_env(home / "home")), pd.option_context("display.max_columns", 20, "display.width", 80):
@@ -138,12 +138,13 @@ def _run_as_in_its_own_kernel(name: str, home: Path) -> tuple[list[str], pd.Time
         # the shell registered its exit handler, which would keep it (and all it holds) alive for the rest
         # of the test process: run it now instead. The shell also put its own module in sys.modules as
         # __main__ (without __spec__ once reset: multiprocessing's spawn then fails in every later test)
-        # and took the display and exception hooks: the process gets its own back.
+        # and took the display and exception hooks: the process gets its own back (the restore covers
+        # __main__ and the exception hook, not the display hook).
         atexit.unregister(shell.atexit_operations)
         shell.atexit_operations()
         shell.restore_sys_module_state()
         InteractiveShell.clear_instance()
-        sys.displayhook, sys.excepthook = hooks
+        sys.displayhook = displayhook
         os.chdir(cwd)
         prepared = demo._PRIVATE.pop("localnet", None)
         if prepared is not None and prepared.net is not None:
